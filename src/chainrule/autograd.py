@@ -1,0 +1,363 @@
+"""The reverse-mode engine: Function, the graph node, no_grad, backward and anomaly detection.
+
+How it works, in four sentences:
+
+1. Every op is a subclass of ``Function`` with a ``forward`` and a ``backward`` that take and return
+   NumPy arrays. ``MyOp.apply(*inputs)`` runs ``forward`` and, when an input requires grad, returns a
+   Tensor whose ``grad_fn`` is a ``Node``: the op's context, holding what ``forward`` saved and the
+   inputs it came from. The Nodes form a directed acyclic graph.
+2. ``loss.backward()`` sorts that graph topologically (with an explicit stack, never recursion, so a
+   chain of 100,000 ops is fine) and walks it from the loss back to the leaves.
+3. At each Node it calls the op's ``backward`` with dL/d(output) and gets dL/d(input) for every input
+   (the chain rule, one local derivative at a time). Gradients that reach the same Node along several
+   paths are added, and gradients that reach a leaf are accumulated into its ``.grad``.
+4. After each backward the engine checks that every gradient has its input's shape and names the op
+   if not; then, unless ``retain_graph=True``, it frees what the Nodes saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import traceback
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "Node",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "backward",
+]
+
+
+class _Mode(threading.local):
+    """Per-thread switches: is the graph being recorded, is anomaly detection on."""
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+
+
+_mode = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default); False inside ``no_grad()``."""
+    return _mode.grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager and decorator that switches graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _mode.grad_enabled
+        # Like PyTorch, calling set_grad_enabled(False) as a plain function also takes effect.
+        _mode.grad_enabled = self.mode
+
+    def __enter__(self):
+        _mode.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _mode.grad_enabled = self.prev
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: ops inside record no graph (evaluation, optimizer updates).
+
+    >>> with chainrule.no_grad():
+    ...     val_loss = loss_fn(model(x_val), y_val)
+    """
+
+    def __enter__(self):
+        self.prev = _mode.grad_enabled
+        _mode.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _mode.grad_enabled = self.prev
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: switch graph recording back on inside a ``no_grad`` block."""
+
+    def __enter__(self):
+        self.prev = _mode.grad_enabled
+        _mode.grad_enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _mode.grad_enabled = self.prev
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Anomaly detection
+# --------------------------------------------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def is_anomaly_enabled() -> bool:
+    return _mode.anomaly
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Raise as soon as any op produces NaN or Inf, in forward or backward, naming the op and where it
+    was created in your code.
+
+    >>> with chainrule.autograd.detect_anomaly():
+    ...     loss = model(x).log().mean()   # RuntimeError: log produced nan in forward (created at train.py:42)
+
+    Each op then records the file and line that created it and every array is checked, so this is
+    slower: use it to find a problem, not for every run.
+    """
+
+    def __enter__(self):
+        self.prev = _mode.anomaly
+        _mode.anomaly = True
+        return self
+
+    def __exit__(self, *exc):
+        _mode.anomaly = self.prev
+        return False
+
+
+def _user_frame() -> str:
+    """'file.py:line' of the innermost stack frame outside the chainrule package."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    return "<unknown>"
+
+
+def _check_finite(array, op_name: str, where: str, created_at: str | None) -> None:
+    if array is None or array.dtype.kind not in "fc":
+        return
+    if np.isfinite(array).all():
+        return
+    what = "nan" if np.isnan(array).any() else "inf"
+    origin = f" (created at {created_at})" if created_at else ""
+    raise RuntimeError(f"{op_name} produced {what} in {where}{origin}")
+
+
+# --------------------------------------------------------------------------------------------
+# Function and its graph node
+# --------------------------------------------------------------------------------------------
+
+
+class Node:
+    """The context of one op call, and that op's node in the graph.
+
+    ``forward`` receives it as ``ctx`` and may keep arrays with ``ctx.save_for_backward(...)`` and any
+    other value as an attribute (``ctx.dim = dim``). ``backward`` reads them back.
+    """
+
+    __slots__ = (
+        "fn",
+        "inputs",
+        "saved_tensors",
+        "needs_input_grad",
+        "retained",
+        "freed",
+        "created_at",
+        "__dict__",
+    )
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.inputs = ()
+        self.saved_tensors = ()
+        self.needs_input_grad = ()
+        self.retained = None  # the output Tensor, when retain_grad() asked to keep its grad
+        self.freed = False
+        self.created_at = None
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for ``backward`` (read back as ``ctx.saved_tensors``)."""
+        self.saved_tensors = arrays
+
+    @property
+    def name(self) -> str:
+        return self.fn.name()
+
+    def next_functions(self):
+        """The Nodes this one's inputs came from (leaves and constants have none)."""
+        return [x.grad_fn for x in self.inputs if _is_tensor(x) and x.grad_fn is not None]
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+
+class Function:
+    """Base class of every op: built-in ones and your own hand-written layers alike.
+
+    Subclass it and write two static methods on NumPy arrays::
+
+        class Square(Function):
+            '''forward: y = x^2        backward: dL/dx = dL/dy * 2x'''
+
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad_y):
+                (x,) = ctx.saved_tensors
+                return grad_y * 2 * x
+
+        y = Square.apply(t)          # t is a Tensor; y is a Tensor that remembers Square
+
+    ``forward`` receives Tensor inputs as their arrays and any other argument (an int, a tuple of dims)
+    as it is. ``backward`` receives dL/d(output) and returns one gradient per input of ``forward``, in
+    order, with each input's shape; None for inputs that are not Tensors or need no gradient
+    (``ctx.needs_input_grad[i]`` says which do). A Function has one output.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.__name__
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("Function subclasses must define forward(ctx, *args).")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses must define backward(ctx, *grad_outputs).")
+
+    @classmethod
+    def apply(cls, *inputs):
+        """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
+        from .tensor import Tensor
+
+        ctx = Node(cls)
+        arrays = []
+        needs = []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+            else:
+                arrays.append(x)
+                needs.append(False)
+        record = _mode.grad_enabled and any(needs)
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *arrays)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if _mode.anomaly:
+            ctx.created_at = _user_frame()
+            _check_finite(out, cls.name(), "forward", ctx.created_at)
+        if record:
+            ctx.inputs = inputs
+            return Tensor._from_op(out, ctx)
+        return Tensor._from_op(out, None)
+
+
+def _is_tensor(x) -> bool:
+    from .tensor import Tensor
+
+    return isinstance(x, Tensor)
+
+
+# --------------------------------------------------------------------------------------------
+# Backward
+# --------------------------------------------------------------------------------------------
+
+
+def topological_order(root: Node) -> list:
+    """Every Node reachable from ``root``, each after all the Nodes its inputs came from.
+
+    Depth-first with an explicit stack (no recursion): a Node is appended once all of its parents
+    are, so walking the list backwards visits each Node before the Nodes it came from.
+    """
+    order = []
+    visited = {root}
+    stack = [(root, iter(root.next_functions()))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.next_functions())))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _accumulate_into(tensor, grad) -> None:
+    """tensor.grad += grad, creating .grad (as an array of its own) the first time."""
+    from .tensor import Tensor
+
+    if tensor.grad is None:
+        # Copy: backward may hand the same array to several inputs (add returns grad_y twice).
+        tensor.grad = Tensor._from_op(np.array(grad, dtype=tensor.data.dtype), None)
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def backward(root, grad, retain_graph: bool = False) -> None:
+    """Backpropagate ``grad`` (dL/droot, an array of root's shape) through root's graph."""
+    anomaly = _mode.anomaly
+    if root.grad_fn is None:  # backward() on a leaf: its gradient is the one given
+        _accumulate_into(root, grad)
+        return
+    grads = {root.grad_fn: grad}
+    with no_grad():
+        for node in reversed(topological_order(root.grad_fn)):
+            grad_out = grads.pop(node, None)
+            if grad_out is None:
+                continue
+            if node.freed:
+                raise RuntimeError(
+                    f"backward: the graph through {node.name} was already freed by an earlier "
+                    "backward(). Pass retain_graph=True to the first backward() to backward "
+                    "through the same graph twice."
+                )
+            if node.retained is not None:
+                _accumulate_into(node.retained, grad_out)
+            grad_inputs = node.fn.backward(node, grad_out)
+            if type(grad_inputs) is not tuple:
+                grad_inputs = (grad_inputs,)
+            if len(grad_inputs) != len(node.inputs):
+                raise RuntimeError(
+                    f"{node.name}.backward returned {len(grad_inputs)} gradients, but forward "
+                    f"had {len(node.inputs)} inputs: return one per input (None where none)."
+                )
+            for i, (x, g) in enumerate(zip(node.inputs, grad_inputs)):
+                if g is None or not node.needs_input_grad[i]:
+                    continue
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g)
+                if g.shape != x.data.shape:
+                    raise RuntimeError(
+                        f"{node.name}.backward returned a gradient of shape {g.shape} for input "
+                        f"{i}, whose shape is {x.data.shape}: they must be equal."
+                    )
+                if anomaly:
+                    _check_finite(g, node.name, "backward", node.created_at)
+                if g.dtype != x.data.dtype:
+                    g = g.astype(x.data.dtype)
+                parent = x.grad_fn
+                if parent is None:
+                    _accumulate_into(x, g)
+                else:
+                    previous = grads.get(parent)
+                    grads[parent] = g if previous is None else previous + g
+            if not retain_graph:
+                node.saved_tensors = None
+                node.freed = True

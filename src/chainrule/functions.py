@@ -1,0 +1,125 @@
+"""Top-level functions of chainrule (``chainrule.cat``, ``chainrule.where``, ``chainrule.exp``, ...).
+
+Each one only turns its arguments into Tensors or arrays and calls an op from ``chainrule.ops``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, _to_array
+
+__all__ = [
+    "cat", "stack", "where", "maximum", "minimum", "matmul",
+    "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
+    "softmax", "log_softmax", "sum", "mean",
+]
+
+
+def _tensors(op, seq):
+    if isinstance(seq, Tensor) or not isinstance(seq, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors. Got {type(seq).__name__} instead.")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in seq]
+
+
+def cat(tensors, dim=0) -> Tensor:
+    """Join tensors along an existing dim."""
+    return ops.Cat.apply(dim, *_tensors("cat", tensors))
+
+
+def stack(tensors, dim=0) -> Tensor:
+    """Join same-shaped tensors along a new dim."""
+    return ops.Stack.apply(dim, *_tensors("stack", tensors))
+
+
+def _like(x, other):
+    """x as a Tensor or a constant array, numbers taking the dtype of ``other``."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(other, Tensor) and np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        return np.asarray(x, dtype=other.dtype)
+    return _to_array(x, copy=False)
+
+
+def where(condition, input, other) -> Tensor:
+    """input where condition is true, else other (broadcast together)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean. Got dtype {cond.dtype} instead.")
+    return ops.Where.apply(cond, _like(input, other), _like(other, input))
+
+
+def maximum(input, other) -> Tensor:
+    """Element-wise maximum."""
+    return ops.Maximum.apply(_like(input, other), _like(other, input))
+
+
+def minimum(input, other) -> Tensor:
+    """Element-wise minimum."""
+    return ops.Minimum.apply(_like(input, other), _like(other, input))
+
+
+def matmul(input, other) -> Tensor:
+    """Matrix product (1-D, 2-D and batched)."""
+    return ops.MatMul.apply(_like(input, other), _like(other, input))
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x):
+    return _as_tensor(x).exp()
+
+
+def log(x):
+    return _as_tensor(x).log()
+
+
+def sqrt(x):
+    return _as_tensor(x).sqrt()
+
+
+def abs(x):  # noqa: A001 - PyTorch's name
+    return _as_tensor(x).abs()
+
+
+def sin(x):
+    return _as_tensor(x).sin()
+
+
+def cos(x):
+    return _as_tensor(x).cos()
+
+
+def tanh(x):
+    return _as_tensor(x).tanh()
+
+
+def sigmoid(x):
+    return _as_tensor(x).sigmoid()
+
+
+def relu(x):
+    return _as_tensor(x).relu()
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    return _as_tensor(x).clamp(min, max)
+
+
+def softmax(x, dim):
+    return _as_tensor(x).softmax(dim)
+
+
+def log_softmax(x, dim):
+    return _as_tensor(x).log_softmax(dim)
+
+
+def sum(x, dim=None, keepdim=False):  # noqa: A001
+    return _as_tensor(x).sum(dim, keepdim)
+
+
+def mean(x, dim=None, keepdim=False):
+    return _as_tensor(x).mean(dim, keepdim)

@@ -1,0 +1,32 @@
+"""Every op of chainrule, one family per file; each op's backward sits next to its forward.
+
+    arithmetic.py   Add Sub Mul Div Neg Pow, and unbroadcast()
+    elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
+    select.py       Where Maximum Minimum
+    reduce.py       Sum Mean Max Min
+    shape.py        Reshape Permute Expand GetItem Cat Stack Cast
+    linalg.py       MatMul Linear
+    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
+    loss.py         MSELoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+"""
+
+from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .arithmetic import Add, Div, Mul, Neg, Pow, Sub, unbroadcast
+from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
+from .linalg import Linear, MatMul
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .reduce import Max, Mean, Min, Sum
+from .select import Maximum, Minimum, Where
+from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
+
+__all__ = [
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "unbroadcast",
+    "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
+    "Where", "Maximum", "Minimum",
+    "Sum", "Mean", "Max", "Min",
+    "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast",
+    "MatMul", "Linear",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "GELU", "ELU", "SELU", "Softplus", "SiLU",
+    "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+]

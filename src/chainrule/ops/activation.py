@@ -1,0 +1,252 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, gelu, elu, selu, softplus, silu.
+
+The element-wise ones multiply the upstream gradient by their scalar derivative element by element.
+Softmax and log_softmax mix the elements along ``dim``, so their backward has a sum along it.
+"""
+
+import math
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class ReLU(Function):
+    """Rectified linear unit.
+
+    forward:  y = max(x, 0)
+    backward: dL/dx = dL/dy * (x > 0)          (0 at x == 0, as in PyTorch)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (y > 0)
+
+
+class LeakyReLU(Function):
+    """Leaky ReLU with slope ``negative_slope`` below zero.
+
+    forward:  y = x if x > 0 else negative_slope * x
+    backward: dL/dx = dL/dy * (1 if x > 0 else negative_slope)
+    """
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.where(x > 0, 1, ctx.slope).astype(grad_y.dtype), None
+
+
+class Sigmoid(Function):
+    """Logistic sigmoid, element-wise.
+
+    forward:  y = 1 / (1 + exp(-x))
+    backward: dL/dx = dL/dy * y * (1 - y)        (element-wise, using the saved output y)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = 0.5 * np.tanh(0.5 * x) + 0.5  # equal to the formula; cannot overflow
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * y * (1 - y)
+
+
+class Tanh(Function):
+    """Hyperbolic tangent.
+
+    forward:  y = tanh(x)
+    backward: dL/dx = dL/dy * (1 - y^2)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (1 - y * y)
+
+
+class Softmax(Function):
+    """Softmax along ``dim``: exponentials normalised to sum to 1.
+
+    forward:  y_i = exp(x_i - m) / sum_j exp(x_j - m)      (m = max_j x_j; stable at +-1000)
+    backward: dL/dx_i = y_i * (dL/dy_i - sum_j dL/dy_j * y_j)
+              (the Jacobian is diag(y) - y yᵀ; its product with dL/dy, without building it)
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        shifted = x - x.max(axis=dim, keepdims=True)
+        e = np.exp(shifted)
+        y = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return y * (grad_y - (grad_y * y).sum(axis=ctx.dim, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """Log of softmax along ``dim``, by log-sum-exp (stable at +-1000).
+
+    forward:  y_i = x_i - m - log(sum_j exp(x_j - m))       (m = max_j x_j)
+    backward: dL/dx_i = dL/dy_i - softmax(x)_i * sum_j dL/dy_j     (softmax(x) = exp(y))
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        shifted = x - x.max(axis=dim, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y - np.exp(y) * grad_y.sum(axis=ctx.dim, keepdims=True), None
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+class GELU(Function):
+    """Gaussian error linear unit: x times the standard normal CDF of x.
+
+    forward:  y = x * Phi(x),  Phi(x) = (1 + erf(x / sqrt(2))) / 2
+              approximate='tanh': y = x/2 * (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+    backward: dL/dx = dL/dy * (Phi(x) + x * phi(x)),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
+              approximate='tanh': dL/dx = dL/dy * (1/2 (1 + t) + x/2 (1 - t^2) u'),
+              t = tanh(u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    """
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+        cdf = (0.5 * (1 + _erf(x / _SQRT_2))).astype(x.dtype)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
+        cdf = (0.5 * (1 + _erf(x / _SQRT_2))).astype(x.dtype)
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return grad_y * (cdf + x * pdf), None
+
+
+class ELU(Function):
+    """Exponential linear unit.
+
+    forward:  y = x if x > 0 else alpha * (exp(x) - 1)
+    backward: dL/dx = dL/dy * (1 if x > 0 else alpha * exp(x))
+    """
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.where(x > 0, 1, ctx.alpha * np.exp(np.minimum(x, 0))), None
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELU(Function):
+    """Scaled ELU with the fixed constants of Klambauer et al. (2017), self-normalising.
+
+    forward:  y = scale * (x if x > 0 else alpha * (exp(x) - 1))
+    backward: dL/dx = dL/dy * scale * (1 if x > 0 else alpha * exp(x))
+              alpha = 1.6732632423543772, scale = 1.0507009873554805
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        local = SELU_SCALE * np.where(x > 0, 1, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+        return grad_y * local
+
+
+class Softplus(Function):
+    """A smooth ReLU: log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch).
+
+    forward:  y = log(1 + exp(beta x)) / beta      (computed as max(z, 0) + log1p(exp(-|z|)), z = beta x)
+    backward: dL/dx = dL/dy * sigmoid(beta x)       (1 where beta x > threshold)
+    """
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        z = x * beta
+        ctx.save_for_backward(z)
+        ctx.threshold = threshold
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        return np.where(z > threshold, x, soft)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (z,) = ctx.saved_tensors
+        local = np.where(z > ctx.threshold, 1, 0.5 * np.tanh(0.5 * z) + 0.5)
+        return grad_y * local, None, None
+
+
+class SiLU(Function):
+    """Sigmoid linear unit (swish): x times sigmoid(x).
+
+    forward:  y = x * s,  s = sigmoid(x)
+    backward: dL/dx = dL/dy * s * (1 + x (1 - s))
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        s = 0.5 * np.tanh(0.5 * x) + 0.5
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, s = ctx.saved_tensors
+        return grad_y * s * (1 + x * (1 - s))

@@ -1,0 +1,151 @@
+"""Arithmetic: add, sub, mul, div, neg, pow, and ``unbroadcast`` that undoes broadcasting.
+
+Binary ops broadcast like NumPy. If an input of shape (3,) was broadcast against (4, 3), it was used
+4 times, so its gradient is the sum of the 4 row gradients: ``unbroadcast(grad, (3,))``.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting.
+
+    Broadcasting (a) prepends dims of size 1 until both shapes have the same length, then (b)
+    stretches size-1 dims. Undo (a) by summing over the leading extra dims and (b) by summing,
+    with keepdims, over every dim where ``shape`` has 1 and the gradient does not.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Add(Function):
+    """Element-wise sum with broadcasting.
+
+    forward:  y = a + b
+    backward: dL/da = unbroadcast(dL/dy),  dL/db = unbroadcast(dL/dy)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        shape_a, shape_b = ctx.shapes
+        grad_a = unbroadcast(grad_y, shape_a) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(grad_y, shape_b) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Sub(Function):
+    """Element-wise difference with broadcasting.
+
+    forward:  y = a - b
+    backward: dL/da = unbroadcast(dL/dy),  dL/db = -unbroadcast(dL/dy)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        shape_a, shape_b = ctx.shapes
+        grad_a = unbroadcast(grad_y, shape_a) if ctx.needs_input_grad[0] else None
+        grad_b = -unbroadcast(grad_y, shape_b) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Mul(Function):
+    """Element-wise product with broadcasting.
+
+    forward:  y = a * b
+    backward: dL/da = unbroadcast(dL/dy * b),  dL/db = unbroadcast(dL/dy * a)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_y * b, np.shape(a)) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(grad_y * a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """Element-wise quotient with broadcasting.
+
+    forward:  y = a / b
+    backward: dL/da = unbroadcast(dL/dy / b),  dL/db = unbroadcast(-dL/dy * a / b^2)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_y / b, np.shape(a)) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(-grad_y * a / (b * b), np.shape(b)) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """Negation.
+
+    forward:  y = -x
+    backward: dL/dx = -dL/dy
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return -grad_y
+
+
+class Pow(Function):
+    """Element-wise power with broadcasting; the exponent may be a number or a tensor.
+
+    forward:  y = a ** b
+    backward: dL/da = unbroadcast(dL/dy * b * a^(b-1))          (0 where b == 0)
+              dL/db = unbroadcast(dL/dy * y * log(a))            (0 where a == 0 and b >= 0)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        a, b, y = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            local = np.where(b == 0, 0.0, b * np.power(a, b - 1)).astype(grad_y.dtype, copy=False)
+            grad_a = unbroadcast(grad_y * local, np.shape(a))
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))
+            grad_b = unbroadcast(grad_y * local.astype(grad_y.dtype, copy=False), np.shape(b))
+        return grad_a, grad_b

@@ -1,0 +1,153 @@
+"""Element-wise math: exp, log, sqrt, abs, sin, cos, clamp.
+
+Each output element depends only on the same input element, so each backward is the upstream
+gradient times the scalar derivative, element by element (never a matrix product).
+"""
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Exp(Function):
+    """Exponential.
+
+    forward:  y = exp(x)
+    backward: dL/dx = dL/dy * y
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * y
+
+
+class Log(Function):
+    """Natural logarithm (nan for x < 0, -inf at 0, as in NumPy and PyTorch).
+
+    forward:  y = log(x)
+    backward: dL/dx = dL/dy / x
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / x
+
+
+class Sqrt(Function):
+    """Square root.
+
+    forward:  y = sqrt(x)
+    backward: dL/dx = dL/dy / (2 y)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (2 * y)
+
+
+class Abs(Function):
+    """Absolute value.
+
+    forward:  y = |x|
+    backward: dL/dx = dL/dy * sign(x)        (sign(0) = 0, as in PyTorch)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.sign(x)
+
+
+class Sin(Function):
+    """Sine.
+
+    forward:  y = sin(x)
+    backward: dL/dx = dL/dy * cos(x)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.cos(x)
+
+
+class Cos(Function):
+    """Cosine.
+
+    forward:  y = cos(x)
+    backward: dL/dx = -dL/dy * sin(x)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return -grad_y * np.sin(x)
+
+
+class Clamp(Function):
+    """Clip every element to [min, max] (either bound may be None).
+
+    forward:  y = min(max(x, min), max)
+    backward: dL/dx = dL/dy where min <= x <= max, else 0      (bounds inclusive, as in PyTorch)
+    """
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.save_for_backward(x)
+        ctx.bounds = (low, high)
+        y = x
+        if low is not None:
+            y = np.maximum(y, np.asarray(low, dtype=x.dtype))
+        if high is not None:
+            y = np.minimum(y, np.asarray(high, dtype=x.dtype))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return grad_y * inside, None, None

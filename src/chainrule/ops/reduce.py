@@ -1,0 +1,143 @@
+"""Reductions: sum, mean, max, min over all elements or over ``dim`` (an int or a tuple of ints).
+
+A reduction maps many inputs to one output, so backward copies the output's gradient back to every
+input that contributed: all of them for sum and mean, only the chosen one for max and min.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def normalize_dims(op: str, dim, ndim: int):
+    """dim (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    out = []
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints. Got {dim!r} instead.")
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(
+                f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
+                f"(expected a dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])."
+            )
+        out.append(d % max(ndim, 1) if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim!r} names the same dim twice.")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def _expand_to_input(grad_y, shape, dims, keepdim):
+    """Undo the reduction's shape change: put back the reduced dims, then broadcast."""
+    if not keepdim and dims:
+        grad_y = np.expand_dims(grad_y, dims)
+    return np.broadcast_to(grad_y, shape)
+
+
+class Sum(Function):
+    """Sum over dims.
+
+    forward:  y = sum_i x_i            (over the reduced dims)
+    backward: dL/dx_i = dL/dy           (every summed element gets the output's gradient)
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.dims = normalize_dims("sum", dim, x.ndim)
+        ctx.keepdim = keepdim
+        ctx.shape = x.shape
+        return np.sum(x, axis=ctx.dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
+
+class Mean(Function):
+    """Mean over dims.
+
+    forward:  y = (1/n) sum_i x_i       (n = number of elements reduced)
+    backward: dL/dx_i = dL/dy / n
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.dims = normalize_dims("mean", dim, x.ndim)
+        ctx.keepdim = keepdim
+        ctx.shape = x.shape
+        ctx.count = int(np.prod([x.shape[d] for d in ctx.dims]))
+        return np.mean(x, axis=ctx.dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        grad_y = grad_y / np.asarray(ctx.count, dtype=grad_y.dtype)
+        return _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim), None, None
+
+
+class Max(Function):
+    """Largest element, overall or along one dim.
+
+    forward:  y = max_i x_i
+    backward: overall: dL/dx_i = dL/dy / k for each of the k elements equal to the max (ties
+              share, as in PyTorch), 0 elsewhere;
+              along dim: dL/dx_i = dL/dy at the first index of the max (the index returned), 0
+              elsewhere
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        return _extreme_forward(ctx, "max", np.max, np.argmax, x, dim, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return _extreme_backward(ctx, grad_y), None, None
+
+
+class Min(Function):
+    """Smallest element, overall or along one dim.
+
+    forward:  y = min_i x_i
+    backward: as for max: to the k tied minima (overall) or to the first index of the min (dim)
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        return _extreme_forward(ctx, "min", np.min, np.argmin, x, dim, keepdim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return _extreme_backward(ctx, grad_y), None, None
+
+
+def _extreme_forward(ctx, op, reduce, arg, x, dim, keepdim):
+    if x.size == 0:
+        raise ValueError(f"{op}: cannot take the {op} of an empty tensor of shape {x.shape}.")
+    ctx.shape = x.shape
+    ctx.keepdim = keepdim
+    if dim is None:
+        y = reduce(x)
+        ctx.dim = None
+        ctx.save_for_backward(x == y)
+        return np.asarray(y).reshape((1,) * x.ndim) if keepdim else np.asarray(y)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be a single int. Got {dim!r} instead.")
+    (ctx.dim,) = normalize_dims(op, dim, x.ndim) or (0,)
+    index = np.expand_dims(arg(x, axis=ctx.dim), ctx.dim) if x.ndim else np.zeros((), int)
+    ctx.save_for_backward(index)
+    y = np.take_along_axis(x, index, ctx.dim) if x.ndim else x
+    return y if keepdim or not x.ndim else np.squeeze(y, ctx.dim)
+
+
+def _extreme_backward(ctx, grad_y):
+    (saved,) = ctx.saved_tensors
+    if ctx.dim is None:
+        mask = saved
+        return np.reshape(grad_y, ()) * mask / np.asarray(mask.sum(), dtype=grad_y.dtype)
+    if not ctx.shape:
+        return grad_y
+    grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+    g = grad_y if ctx.keepdim else np.expand_dims(grad_y, ctx.dim)
+    np.put_along_axis(grad_x, saved, g, ctx.dim)
+    return grad_x

@@ -1,0 +1,75 @@
+"""Selection: where, maximum, minimum. The gradient goes to whichever input was chosen."""
+
+import numpy as np
+
+from ..autograd import Function
+from .arithmetic import unbroadcast
+
+
+class Where(Function):
+    """Pick from a where cond is true, else from b (cond is a boolean array, no gradient).
+
+    forward:  y = cond ? a : b
+    backward: dL/da = unbroadcast(dL/dy * cond),  dL/db = unbroadcast(dL/dy * (1 - cond))
+    """
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.save_for_backward(cond)
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (cond,) = ctx.saved_tensors
+        shape_a, shape_b = ctx.shapes
+        zero = np.zeros((), dtype=grad_y.dtype)
+        grad_a = unbroadcast(np.where(cond, grad_y, zero), shape_a) if ctx.needs_input_grad[1] else None
+        grad_b = unbroadcast(np.where(cond, zero, grad_y), shape_b) if ctx.needs_input_grad[2] else None
+        return None, grad_a, grad_b
+
+
+class Maximum(Function):
+    """Element-wise maximum of two tensors, with broadcasting.
+
+    forward:  y = max(a, b)
+    backward: dL/da = unbroadcast(dL/dy * w),  dL/db = unbroadcast(dL/dy * (1 - w)),
+              w = 1 where a > b, 0 where a < b, 1/2 where a == b (ties share, as in PyTorch)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        return _share(grad_y, a, b, (a > b) + 0.5 * (a == b), ctx.needs_input_grad)
+
+
+class Minimum(Function):
+    """Element-wise minimum of two tensors, with broadcasting.
+
+    forward:  y = min(a, b)
+    backward: dL/da = unbroadcast(dL/dy * w),  dL/db = unbroadcast(dL/dy * (1 - w)),
+              w = 1 where a < b, 0 where a > b, 1/2 where a == b
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        return _share(grad_y, a, b, (a < b) + 0.5 * (a == b), ctx.needs_input_grad)
+
+
+def _share(grad_y, a, b, weight_a, needs):
+    weight_a = weight_a.astype(grad_y.dtype, copy=False)
+    grad_a = unbroadcast(grad_y * weight_a, np.shape(a)) if needs[0] else None
+    grad_b = unbroadcast(grad_y * (1 - weight_a), np.shape(b)) if needs[1] else None
+    return grad_a, grad_b

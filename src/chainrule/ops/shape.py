@@ -1,0 +1,194 @@
+"""Shape and layout: reshape, permute (transpose), expand, indexing, cat, stack, dtype casts.
+
+These ops move numbers around without changing them, so each backward moves the gradient back:
+reshape it back, permute it back, scatter it back into the places it was read from.
+"""
+
+import numpy as np
+
+from ..autograd import Function
+from .arithmetic import unbroadcast
+
+
+class Reshape(Function):
+    """Same elements, new shape (one entry may be -1).
+
+    forward:  y = reshape(x, shape)
+    backward: dL/dx = reshape(dL/dy, shape of x)
+    """
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into "
+                f"shape {tuple(shape)}."
+            ) from None
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return grad_y.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    """Reorder dims; transpose(d0, d1) is the permutation that swaps two of them.
+
+    forward:  y = permute(x, dims)           (y's dim i is x's dim dims[i])
+    backward: dL/dx = permute(dL/dy, argsort(dims))   (the inverse permutation)
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+            raise ValueError(
+                f"permute: dims {tuple(dims)} are not a permutation of the {x.ndim} dims of a "
+                f"tensor of shape {x.shape}."
+            )
+        ctx.dims = tuple(d % max(x.ndim, 1) for d in dims)
+        return np.transpose(x, ctx.dims)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return np.transpose(grad_y, np.argsort(ctx.dims)), None
+
+
+class Expand(Function):
+    """Broadcast to a larger shape without copying (-1 keeps a dim).
+
+    forward:  y = broadcast_to(x, shape)
+    backward: dL/dx = unbroadcast(dL/dy, shape of x)     (sum over the copies)
+    """
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        lead = len(shape) - x.ndim
+        shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}.") from None
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return unbroadcast(grad_y, ctx.shape), None
+
+
+def _index_array(index):
+    """Tensors and lists inside an index become arrays; returns (index, has_integer_arrays)."""
+    from ..tensor import Tensor
+
+    parts = index if isinstance(index, tuple) else (index,)
+    converted = []
+    advanced = False
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.data
+        elif isinstance(part, list):
+            part = np.asarray(part)
+        if isinstance(part, np.ndarray) and part.dtype.kind in "iu":
+            advanced = True
+        converted.append(part)
+    return (tuple(converted) if isinstance(index, tuple) else converted[0]), advanced
+
+
+class GetItem(Function):
+    """Indexing x[index]: ints, slices, None, Ellipsis, integer arrays, boolean masks.
+
+    forward:  y = x[index]
+    backward: dL/dx = zeros of x's shape, with dL/dy added at x[index]; an element read several
+              times (repeated integer indices) gets the sum of its gradients
+    """
+
+    @staticmethod
+    def forward(ctx, x, index):
+        index, ctx.advanced = _index_array(index)
+        ctx.index = index
+        ctx.shape = x.shape
+        try:
+            return np.asarray(x[index])
+        except IndexError as err:
+            raise IndexError(f"getitem: index {index!r} is out of bounds for shape {x.shape}: {err}")
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        if ctx.advanced:
+            np.add.at(grad_x, ctx.index, grad_y)  # accumulates repeated indices
+        else:
+            grad_x[ctx.index] = grad_y
+        return grad_x, None
+
+
+class Cat(Function):
+    """Join tensors along an existing dim.
+
+    forward:  y = [x_1 | x_2 | ... ] along dim
+    backward: dL/dx_k = the slice of dL/dy that x_k occupies
+    """
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        _check_same_shapes("cat", xs, skip_dim=dim)
+        ctx.dim = dim
+        ctx.bounds = np.cumsum([x.shape[dim] for x in xs])[:-1]
+        return np.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return (None, *np.split(grad_y, ctx.bounds, axis=ctx.dim))
+
+
+class Stack(Function):
+    """Join same-shaped tensors along a new dim.
+
+    forward:  y[..., k, ...] = x_k          (k along the new dim)
+    backward: dL/dx_k = dL/dy[..., k, ...]
+    """
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        _check_same_shapes("stack", xs, skip_dim=None)
+        ctx.dim = dim
+        return np.stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return (None, *np.moveaxis(grad_y, ctx.dim, 0))
+
+
+def _check_same_shapes(op, xs, skip_dim):
+    if not xs:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors.")
+    first = xs[0].shape
+    for k, x in enumerate(xs[1:], start=1):
+        a = list(first)
+        b = list(x.shape)
+        if skip_dim is not None and len(a) == len(b) and len(a) > 0:
+            a[skip_dim] = b[skip_dim] = None
+        if a != b:
+            where = "" if skip_dim is None else f" except in dim {skip_dim}"
+            raise ValueError(
+                f"{op}: all tensors must have the same shape{where}; tensor 0 has shape {first}, "
+                f"tensor {k} has shape {x.shape}."
+            )
+
+
+class Cast(Function):
+    """Convert to another dtype (None: same dtype, a copy).
+
+    forward:  y = x as dtype
+    backward: dL/dx = dL/dy as x's dtype
+    """
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return np.array(x, dtype=dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return grad_y.astype(ctx.dtype, copy=False), None

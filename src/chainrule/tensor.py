@@ -1,0 +1,534 @@
+"""Tensor: a NumPy array that remembers the op that made it, so gradients can flow back.
+
+A Tensor holds ``data`` (a NumPy array), ``requires_grad``, ``grad`` (a Tensor, filled in by
+``backward``) and ``grad_fn`` (the graph Node of the op that produced it; None for leaves). Every
+operator and method here only forwards to an op in ``chainrule.ops``, where each derivative is
+written next to its forward.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import autograd
+
+__all__ = ["Tensor", "tensor", "float32", "float64", "int64", "bool_"]
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+
+def _resolve_dtype(dtype):
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        try:
+            return np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"tensor: unknown dtype name {dtype!r}; try 'float32' or 'float64'.")
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"tensor: dtype must be a NumPy dtype or its name. Got {dtype!r} instead.")
+
+
+def _to_array(data, dtype=None, copy=True) -> np.ndarray:
+    """Convert user data to an array: Python floats to float32, Python ints to int64,
+    NumPy arrays keep their dtype unless ``dtype`` says otherwise."""
+    dtype = _resolve_dtype(dtype)
+    if isinstance(data, Tensor):
+        array = data.data
+    elif isinstance(data, np.ndarray):
+        array = data
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as err:
+            raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {err}")
+        if array.dtype == object:
+            raise TypeError(
+                f"tensor: data must be numbers, nested lists of numbers or an array. "
+                f"Got {type(data).__name__} instead."
+            )
+        if array.dtype.kind == "f" and dtype is None:
+            dtype = float32
+        elif array.dtype.kind in "iu" and dtype is None:
+            dtype = int64
+    return np.array(array, dtype=dtype, copy=copy) if copy else np.asarray(array, dtype=dtype)
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    >>> x = chainrule.tensor([[1.0, 2.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad            # dy/dx = 2x
+    tensor([[2., 4.]])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __array_ufunc__ = None  # numpy_array + tensor calls Tensor.__radd__, so the graph is kept
+    __hash__ = object.__hash__
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, array, grad_fn):
+        """The engine's fast path: wrap an array an op produced, with no copy and no checks."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.grad_fn = grad_fn
+        t.requires_grad = grad_fn is not None
+        return t
+
+    # ----- attributes ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:
+        """The dims in reverse order (a transpose for 2-D)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ----- autograd ----------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf as needing its gradient (in place); returns self."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad_: only leaf tensors can change requires_grad; use .detach() to "
+                "start a new leaf from this one."
+            )
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require grad. Got dtype "
+                f"{self.data.dtype} instead; convert with .float() or .double() first."
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad.")
+        if self.grad_fn is not None:
+            self.grad_fn.retained = self
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._from_op(self.data, None)
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, accumulating into ``.grad``.
+
+        ``gradient`` is dL/d(self); it may be left out only when self is a single number.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {self.shape} that does not require grad: no "
+                "input of the computation had requires_grad=True (or it ran under no_grad)."
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() on a tensor of shape {self.shape} needs an explicit gradient; "
+                    "only scalar outputs get 1."
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = _to_array(gradient, dtype=self.data.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward: the gradient has shape {grad.shape}, but the tensor has shape "
+                    f"{self.shape}: they must be equal."
+                )
+        autograd.backward(self, grad, retain_graph=retain_graph)
+
+    # ----- conversion --------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        if self.requires_grad:
+            return self.data.view()
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element can be turned into a Python number; this "
+                f"one has shape {self.shape}."
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool() of a tensor with {self.data.size} elements is ambiguous; use .any() or "
+                ".all()."
+            )
+        return bool(self.data)
+
+    def to(self, dtype) -> Tensor:
+        return ops.Cast.apply(self, _resolve_dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def clone(self) -> Tensor:
+        return ops.Cast.apply(self, None)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype not in (float32, int64, bool_):
+            extra += f", dtype={self.data.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.name}Backward>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ----- in-place helpers (no graph) ---------------------------------------------------
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self.data[...] = value
+        return self
+
+    def copy_(self, other) -> Tensor:
+        src = other.data if isinstance(other, Tensor) else np.asarray(other)
+        if src.shape != self.shape:
+            raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}.")
+        self.data[...] = src
+        return self
+
+    # ----- arithmetic --------------------------------------------------------------------
+    def _operand(self, other):
+        """A Tensor stays a Tensor; a number or array becomes a constant array of self's dtype
+        (so float32 stays float32)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, numbers.Number):
+            return np.asarray(other, dtype=self.data.dtype if self.data.dtype.kind in "fc"
+                              else np.result_type(self.data.dtype, np.asarray(other).dtype))
+        if isinstance(other, np.ndarray):
+            return other
+        if isinstance(other, (list, tuple)):
+            return _to_array(other)
+        return NotImplemented
+
+    def __add__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Add.apply(self, o)
+
+    def __radd__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Add.apply(o, self)
+
+    def __sub__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Sub.apply(self, o)
+
+    def __rsub__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Sub.apply(o, self)
+
+    def __mul__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Mul.apply(self, o)
+
+    def __rmul__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Mul.apply(o, self)
+
+    def __truediv__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Div.apply(self, o)
+
+    def __rtruediv__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Div.apply(o, self)
+
+    def __pow__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Pow.apply(self, o)
+
+    def __rpow__(self, other):
+        o = self._operand(other)
+        return NotImplemented if o is NotImplemented else ops.Pow.apply(o, self)
+
+    def __matmul__(self, other):
+        if not isinstance(other, Tensor):
+            other = _to_array(other, dtype=self.data.dtype, copy=False)
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.MatMul.apply(_to_array(other, dtype=self.data.dtype, copy=False), self)
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.Abs.apply(self)
+
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self**exponent
+
+    def matmul(self, other):
+        return self @ other
+
+    # ----- comparisons: boolean tensors, no graph ----------------------------------------
+    def _compare(self, other, op):
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._from_op(op(self.data, o), None)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __invert__(self):
+        return Tensor._from_op(np.logical_not(self.data), None)
+
+    def __and__(self, other):
+        return self._compare(other, np.logical_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.logical_or)
+
+    def all(self):
+        return Tensor._from_op(np.asarray(self.data.all()), None)
+
+    def any(self):
+        return Tensor._from_op(np.asarray(self.data.any()), None)
+
+    def isfinite(self):
+        return Tensor._from_op(np.isfinite(self.data), None)
+
+    def isnan(self):
+        return Tensor._from_op(np.isnan(self.data), None)
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor._from_op(_arg_reduce(np.argmax, self.data, dim, keepdim), None)
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor._from_op(_arg_reduce(np.argmin, self.data, dim, keepdim), None)
+
+    # ----- element-wise math and activations ----------------------------------------------
+    def exp(self):
+        return ops.Exp.apply(self)
+
+    def log(self):
+        return ops.Log.apply(self)
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self)
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    def sin(self):
+        return ops.Sin.apply(self)
+
+    def cos(self):
+        return ops.Cos.apply(self)
+
+    def tanh(self):
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return ops.ReLU.apply(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of 'min' and 'max' must be given.")
+        return ops.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, dim):
+        return ops.Softmax.apply(self, dim)
+
+    def log_softmax(self, dim):
+        return ops.LogSoftmax.apply(self, dim)
+
+    # ----- reductions ----------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return ops.Sum.apply(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return ops.Mean.apply(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        centered = self - self.mean(dim, keepdim=True)
+        n = self.data.size if dim is None else int(np.prod([self.shape[d] for d in _dims(dim)]))
+        return (centered * centered).sum(dim, keepdim) / (n - 1 if unbiased else n)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest element; with ``dim``, the tuple (values, indices) like PyTorch."""
+        if dim is None:
+            return ops.Max.apply(self, None, False)
+        values = ops.Max.apply(self, dim, keepdim)
+        return values, self.argmax(dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest element; with ``dim``, the tuple (values, indices) like PyTorch."""
+        if dim is None:
+            return ops.Min.apply(self, None, False)
+        values = ops.Min.apply(self, dim, keepdim)
+        return values, self.argmin(dim, keepdim)
+
+    # ----- shape ---------------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = start_dim % self.ndim
+        end = end_dim % self.ndim
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dim = dim % max(self.ndim, 1)
+        if self.ndim == 0 or self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def transpose(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return ops.Permute.apply(self, tuple(axes))
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return ops.Permute.apply(self, dims)
+
+    def expand(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Expand.apply(self, shape)
+
+    def __getitem__(self, index):
+        return ops.GetItem.apply(self, index)
+
+
+def _dims(dim):
+    return dim if isinstance(dim, tuple) else (dim,)
+
+
+def _arg_reduce(fn, data, dim, keepdim):
+    if dim is None:
+        out = np.asarray(fn(data))
+        return out.reshape((1,) * data.ndim) if keepdim else out
+    out = fn(data, axis=dim)
+    return np.expand_dims(out, dim) if keepdim else out
+
+
+def tensor(data, dtype=None, requires_grad=False) -> Tensor:
+    """Make a new leaf Tensor from a number, nested list, NumPy array or Tensor (data is copied).
+
+    Python floats give float32, Python ints int64; NumPy arrays keep their dtype. ``dtype`` accepts
+    NumPy dtypes and their names ("float64").
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+from . import ops  # noqa: E402  (ops import Tensor; imported last to avoid a cycle)
