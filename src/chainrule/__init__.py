@@ -14,7 +14,9 @@ from .functions import (
     abs, cat, clamp, cos, exp, log, log_softmax, matmul, maximum, mean, minimum, relu, sigmoid,
     sin, softmax, sqrt, stack, sum, tanh, where,
 )
+from .gradcheck import gradcheck, gradcheck_module
 from .random import get_rng_state, manual_seed, set_rng_state
+from .serialization import load, save
 from .tensor import Tensor, bool_, float32, float64, int64, tensor
 
 __version__ = "0.1.0"
@@ -22,11 +24,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "float32", "float64", "int64", "bool_",
     "autograd", "ops", "random", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "manual_seed", "get_rng_state", "set_rng_state",
+    "gradcheck", "gradcheck_module", "manual_seed", "get_rng_state", "set_rng_state",
     "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "arange", "randn", "rand",
     "cat", "stack", "where", "maximum", "minimum", "matmul",
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
     "softmax", "log_softmax", "sum", "mean",
+    "save", "load",
 ]
 
 from . import nn, optim  # noqa: E402  (they import the engine above)

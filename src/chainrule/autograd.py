@@ -117,7 +117,8 @@ class detect_anomaly(contextlib.ContextDecorator):
     was created in your code.
 
     >>> with chainrule.autograd.detect_anomaly():
-    ...     loss = model(x).log().mean()   # RuntimeError: log produced nan in forward (created at train.py:42)
+    ...     loss = model(x).log().mean()
+    RuntimeError: Log produced nan in forward (created at train.py:42)
 
     Each op then records the file and line that created it and every array is checked, so this is
     slower: use it to find a problem, not for every run.

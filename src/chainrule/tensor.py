@@ -29,11 +29,13 @@ def _resolve_dtype(dtype):
         try:
             return np.dtype(dtype)
         except TypeError:
-            raise TypeError(f"tensor: unknown dtype name {dtype!r}; try 'float32' or 'float64'.")
+            raise TypeError(f"tensor: unknown dtype name {dtype!r}; try 'float32' or 'float64'.") from None
     try:
         return np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"tensor: dtype must be a NumPy dtype or its name. Got {dtype!r} instead.")
+        raise TypeError(
+            f"tensor: dtype must be a NumPy dtype or its name. Got {dtype!r} instead."
+        ) from None
 
 
 def _to_array(data, dtype=None, copy=True) -> np.ndarray:
@@ -42,13 +44,13 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
         array = data.data
-    elif isinstance(data, np.ndarray):
-        array = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)  # NumPy arrays and scalars keep their dtype
     else:
         try:
             array = np.asarray(data)
         except ValueError as err:
-            raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {err}")
+            raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {err}") from None
         if array.dtype == object:
             raise TypeError(
                 f"tensor: data must be numbers, nested lists of numbers or an array. "

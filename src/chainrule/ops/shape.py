@@ -111,7 +111,9 @@ class GetItem(Function):
         try:
             return np.asarray(x[index])
         except IndexError as err:
-            raise IndexError(f"getitem: index {index!r} is out of bounds for shape {x.shape}: {err}")
+            raise IndexError(
+                f"getitem: index {index!r} is out of bounds for shape {x.shape}: {err}"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad_y):

@@ -1,0 +1,243 @@
+"""The table of op cases: every built-in op, on small inputs, in the shapes and domains that matter.
+
+One table drives three checks: ``tests/test_ops.py`` runs each case through gradcheck (float64,
+full Jacobian, so a backward that only a random upstream gradient would expose cannot pass) and
+against PyTorch (forward and gradients with a random upstream gradient, rtol 1e-9), and
+``chainrule gradcheck`` runs it as a self-test a learner can watch. A registry test fails if any
+``Function`` subclass in chainrule has no case here.
+
+A case's ``fn(lib, *tensors)`` is written once for both libraries: ``lib`` is the ``chainrule`` or the
+``torch`` module, and the tensors are of that library. Where the two spell an op differently, the
+case gives a separate ``torch_fn``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import ops
+
+DOMAINS = {
+    # name: how to draw an input array of a given shape from a numpy Generator
+    "any": lambda rng, shape: rng.standard_normal(shape),
+    # away from 0 and kinks: |x| in [0.2, 2.2]
+    "away": lambda rng, shape: np.sign(rng.standard_normal(shape)) * rng.uniform(0.2, 2.2, shape),
+    "positive": lambda rng, shape: rng.uniform(0.5, 2.0, shape),
+    "unit": lambda rng, shape: rng.uniform(0.05, 0.95, shape),  # probabilities
+    "binary": lambda rng, shape: rng.integers(0, 2, shape).astype(np.float64),
+}
+
+
+@dataclass
+class OpCase:
+    name: str
+    fn: Callable
+    shapes: tuple
+    covers: tuple
+    domains: tuple = ()
+    torch_fn: Callable | None = None
+    grad_inputs: tuple | None = None  # which inputs get requires_grad (default: all)
+    eps: float = 1e-6
+    extra: dict = field(default_factory=dict)
+
+    def make_inputs(self, seed: int = 0) -> list:
+        """The case's input arrays (float64), drawn reproducibly."""
+        rng = np.random.default_rng(seed)
+        domains = self.domains or ("any",) * len(self.shapes)
+        return [np.asarray(DOMAINS[d](rng, s), dtype=np.float64) for d, s in zip(domains, self.shapes)]
+
+    def requires_grad(self, i: int) -> bool:
+        return self.grad_inputs is None or i in self.grad_inputs
+
+
+TARGETS4 = np.array([2, 0, 2, 1])  # class indices for 4 samples of 3 classes
+MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
+REPEATED = np.array([0, 2, 0, 3, 0])
+
+
+def _case(name, fn, shapes, covers, **kw):
+    covers = covers if isinstance(covers, tuple) else (covers,)
+    return OpCase(name, fn, tuple(shapes), covers, **kw)
+
+
+def _loss_case(name, op, torch_name, domains, reduction, **kw):
+    return _case(
+        f"{name} ({reduction})",
+        lambda lib, x, t: op.apply(x, t, reduction),
+        [(4, 3), (4, 3)],
+        op,
+        domains=domains,
+        torch_fn=lambda torch, x, t: getattr(torch.nn.functional, torch_name)(x, t, reduction=reduction),
+        **kw,
+    )
+
+
+CASES = [
+    # ---- arithmetic: every binary op with scalar, row, column and 3-D vs 2-D broadcasting ----
+    *[
+        _case(f"{name} {label}", fn, shapes, op, domains=domains)
+        for name, op, fn, domains in [
+            ("add", ops.Add, lambda lib, a, b: a + b, ("any", "any")),
+            ("sub", ops.Sub, lambda lib, a, b: a - b, ("any", "any")),
+            ("mul", ops.Mul, lambda lib, a, b: a * b, ("any", "any")),
+            ("div", ops.Div, lambda lib, a, b: a / b, ("any", "away")),
+            ("pow", ops.Pow, lambda lib, a, b: a**b, ("positive", "any")),
+        ]
+        for label, shapes in [
+            ("same shape", [(3, 4), (3, 4)]),
+            ("scalar", [(3, 4), ()]),
+            ("row", [(3, 4), (4,)]),
+            ("column", [(3, 4), (3, 1)]),
+            ("3-D vs 2-D", [(2, 3, 4), (3, 4)]),
+            ("both broadcast", [(3, 1), (1, 4)]),
+        ]
+    ],
+    _case("add python scalar", lambda lib, a: 2.5 + a, [(3, 4)], ops.Add),
+    _case("rsub python scalar", lambda lib, a: 1.0 - a, [(3, 4)], ops.Sub),
+    _case("rdiv python scalar", lambda lib, a: 1.0 / a, [(3, 4)], ops.Div, domains=("away",)),
+    _case("neg", lambda lib, a: -a, [(3, 4)], ops.Neg),
+    _case("pow 2", lambda lib, a: a**2, [(3, 4)], ops.Pow),
+    _case("pow 3", lambda lib, a: a**3, [(3, 4)], ops.Pow),
+    _case("pow 0.5", lambda lib, a: a**0.5, [(3, 4)], ops.Pow, domains=("positive",)),
+    _case("pow -1", lambda lib, a: a**-1, [(3, 4)], ops.Pow, domains=("away",)),
+    _case("rpow 2**x", lambda lib, a: 2.0**a, [(3, 4)], ops.Pow),
+    # ---- element-wise math ----
+    _case("exp", lambda lib, a: a.exp(), [(3, 4)], ops.Exp),
+    _case("log", lambda lib, a: a.log(), [(3, 4)], ops.Log, domains=("positive",)),
+    _case("sqrt", lambda lib, a: a.sqrt(), [(3, 4)], ops.Sqrt, domains=("positive",)),
+    _case("abs", lambda lib, a: a.abs(), [(3, 4)], ops.Abs, domains=("away",)),
+    _case("sin", lambda lib, a: a.sin(), [(3, 4)], ops.Sin),
+    _case("cos", lambda lib, a: a.cos(), [(3, 4)], ops.Cos),
+    _case("clamp min max", lambda lib, a: a.clamp(-0.5, 0.7), [(4, 5)], ops.Clamp),
+    _case("clamp min", lambda lib, a: a.clamp(min=0.1), [(4, 5)], ops.Clamp),
+    _case("clamp max", lambda lib, a: a.clamp(max=0.1), [(4, 5)], ops.Clamp),
+    # ---- selection ----
+    _case("where", lambda lib, a, b: lib.where(a > 0, a, b), [(3, 4), (3, 4)], ops.Where,
+          domains=("away", "any")),
+    _case("where broadcast", lambda lib, a, b: lib.where(a > 0, a, b), [(3, 4), (4,)], ops.Where,
+          domains=("away", "any")),
+    _case("maximum", lambda lib, a, b: lib.maximum(a, b), [(3, 4), (3, 4)], ops.Maximum),
+    _case("maximum broadcast", lambda lib, a, b: lib.maximum(a, b), [(3, 4), (3, 1)], ops.Maximum),
+    _case("minimum", lambda lib, a, b: lib.minimum(a, b), [(3, 4), (3, 4)], ops.Minimum),
+    _case("minimum broadcast", lambda lib, a, b: lib.minimum(a, b), [(3, 4), (4,)], ops.Minimum),
+    # ---- reductions ----
+    _case("sum all", lambda lib, a: a.sum(), [(3, 4)], ops.Sum),
+    _case("sum dim 0", lambda lib, a: a.sum(dim=0), [(3, 4)], ops.Sum),
+    _case("sum dim -1 keepdim", lambda lib, a: a.sum(dim=-1, keepdim=True), [(2, 3, 4)], ops.Sum),
+    _case("sum dims (0, 2)", lambda lib, a: a.sum(dim=(0, 2)), [(2, 3, 4)], ops.Sum),
+    _case("mean all", lambda lib, a: a.mean(), [(3, 4)], ops.Mean),
+    _case("mean dim 1", lambda lib, a: a.mean(dim=1), [(3, 4)], ops.Mean),
+    _case("mean dims (0, 1) keepdim", lambda lib, a: a.mean(dim=(0, 1), keepdim=True), [(2, 3, 4)],
+          ops.Mean),
+    _case("max all", lambda lib, a: a.max(), [(3, 4)], ops.Max),
+    _case("max dim 1", lambda lib, a: a.max(dim=1)[0], [(3, 4)], ops.Max),
+    _case("max dim 0 keepdim", lambda lib, a: a.max(dim=0, keepdim=True)[0], [(3, 4)], ops.Max),
+    _case("min all", lambda lib, a: a.min(), [(3, 4)], ops.Min),
+    _case("min dim -1", lambda lib, a: a.min(dim=-1)[0], [(2, 3, 4)], ops.Min),
+    # ---- shape ----
+    _case("reshape", lambda lib, a: a.reshape(4, 3), [(3, 4)], ops.Reshape),
+    _case("view -1", lambda lib, a: a.view(-1), [(2, 3, 4)], ops.Reshape),
+    _case("transpose", lambda lib, a: a.transpose(0, 1), [(3, 4)], ops.Permute),
+    _case("T", lambda lib, a: a.T, [(3, 4)], ops.Permute),
+    _case("permute 3-D", lambda lib, a: a.permute(2, 0, 1), [(2, 3, 4)], ops.Permute),
+    _case("expand", lambda lib, a: a.expand(2, 3, 4), [(3, 1)], ops.Expand),
+    _case("getitem int", lambda lib, a: a[1], [(3, 4)], ops.GetItem),
+    _case("getitem slice", lambda lib, a: a[1:, ::2], [(3, 4)], ops.GetItem),
+    _case("getitem None Ellipsis", lambda lib, a: a[None, ..., 1], [(2, 3, 4)], ops.GetItem),
+    _case("getitem repeated indices", lambda lib, a: a[lib.tensor(REPEATED)], [(4, 3)], ops.GetItem),
+    _case("getitem row+column arrays", lambda lib, a: a[lib.tensor([0, 2, 0]), lib.tensor([1, 1, 1])],
+          [(4, 3)], ops.GetItem),
+    _case("getitem boolean mask", lambda lib, a: a[lib.tensor(MASK)], [(4, 3)], ops.GetItem),
+    _case("cat dim 0", lambda lib, a, b: lib.cat([a, b], 0), [(2, 3), (4, 3)], ops.Cat),
+    _case("cat dim -1", lambda lib, a, b, c: lib.cat([a, b, c], -1), [(2, 3), (2, 1), (2, 2)],
+          ops.Cat),
+    _case("stack dim 0", lambda lib, a, b: lib.stack([a, b], 0), [(2, 3), (2, 3)], ops.Stack),
+    _case("stack dim 1", lambda lib, a, b: lib.stack([a, b], 1), [(2, 3), (2, 3)], ops.Stack),
+    _case("clone", lambda lib, a: a.clone() * 1.5, [(3, 4)], ops.Cast),
+    _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
+    # ---- matrix products ----
+    _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),
+    _case("matmul 2-D @ 1-D", lambda lib, a, b: a @ b, [(3, 4), (4,)], ops.MatMul),
+    _case("matmul 1-D @ 2-D", lambda lib, a, b: a @ b, [(3,), (3, 4)], ops.MatMul),
+    _case("matmul 2-D @ 2-D", lambda lib, a, b: a @ b, [(3, 4), (4, 2)], ops.MatMul),
+    _case("matmul 3-D @ 2-D", lambda lib, a, b: a @ b, [(2, 3, 4), (4, 2)], ops.MatMul),
+    _case("matmul 2-D @ 3-D", lambda lib, a, b: a @ b, [(3, 4), (2, 4, 2)], ops.MatMul),
+    _case("matmul batch broadcast", lambda lib, a, b: lib.matmul(a, b), [(2, 1, 3, 4), (3, 4, 2)],
+          ops.MatMul),
+    _case("matmul 1-D @ 3-D", lambda lib, a, b: a @ b, [(4,), (2, 4, 3)], ops.MatMul),
+    _case("linear", lambda lib, x, w, b: ops.Linear.apply(x, w, b), [(5, 3), (4, 3), (4,)],
+          ops.Linear, torch_fn=lambda torch, x, w, b: torch.nn.functional.linear(x, w, b)),
+    _case("linear no bias", lambda lib, x, w: ops.Linear.apply(x, w, None), [(5, 3), (4, 3)],
+          ops.Linear, torch_fn=lambda torch, x, w: torch.nn.functional.linear(x, w)),
+    _case("linear 3-D input", lambda lib, x, w, b: ops.Linear.apply(x, w, b),
+          [(2, 5, 3), (4, 3), (4,)], ops.Linear,
+          torch_fn=lambda torch, x, w, b: torch.nn.functional.linear(x, w, b)),
+    _case("linear constant input", lambda lib, x, w, b: ops.Linear.apply(x, w, b),
+          [(5, 3), (4, 3), (4,)], ops.Linear, grad_inputs=(1, 2),
+          torch_fn=lambda torch, x, w, b: torch.nn.functional.linear(x, w, b)),
+    # ---- activations ----
+    _case("relu", lambda lib, a: a.relu(), [(3, 4)], ops.ReLU, domains=("away",)),
+    _case("leaky_relu", lambda lib, a: ops.LeakyReLU.apply(a, 0.1), [(3, 4)], ops.LeakyReLU,
+          domains=("away",),
+          torch_fn=lambda torch, a: torch.nn.functional.leaky_relu(a, 0.1)),
+    _case("sigmoid", lambda lib, a: a.sigmoid(), [(3, 4)], ops.Sigmoid),
+    _case("tanh", lambda lib, a: a.tanh(), [(3, 4)], ops.Tanh),
+    _case("softmax dim 1", lambda lib, a: a.softmax(1), [(3, 4)], ops.Softmax),
+    _case("softmax dim 0", lambda lib, a: a.softmax(dim=0), [(3, 4)], ops.Softmax),
+    _case("log_softmax dim 1", lambda lib, a: a.log_softmax(1), [(3, 4)], ops.LogSoftmax),
+    _case("log_softmax dim -1 3-D", lambda lib, a: a.log_softmax(-1), [(2, 3, 4)], ops.LogSoftmax),
+    _case("gelu", lambda lib, a: ops.GELU.apply(a, "none"), [(3, 4)], ops.GELU,
+          torch_fn=lambda torch, a: torch.nn.functional.gelu(a)),
+    _case("gelu tanh", lambda lib, a: ops.GELU.apply(a, "tanh"), [(3, 4)], ops.GELU,
+          torch_fn=lambda torch, a: torch.nn.functional.gelu(a, approximate="tanh")),
+    _case("elu", lambda lib, a: ops.ELU.apply(a, 1.3), [(3, 4)], ops.ELU, domains=("away",),
+          torch_fn=lambda torch, a: torch.nn.functional.elu(a, 1.3)),
+    _case("selu", lambda lib, a: ops.SELU.apply(a), [(3, 4)], ops.SELU, domains=("away",),
+          torch_fn=lambda torch, a: torch.nn.functional.selu(a)),
+    _case("softplus", lambda lib, a: ops.Softplus.apply(a, 1.0, 20.0), [(3, 4)], ops.Softplus,
+          torch_fn=lambda torch, a: torch.nn.functional.softplus(a)),
+    _case("softplus beta 2", lambda lib, a: ops.Softplus.apply(a, 2.0, 1.0), [(3, 4)], ops.Softplus,
+          domains=("away",), torch_fn=lambda torch, a: torch.nn.functional.softplus(a, 2.0, 1.0)),
+    _case("silu", lambda lib, a: ops.SiLU.apply(a), [(3, 4)], ops.SiLU,
+          torch_fn=lambda torch, a: torch.nn.functional.silu(a)),
+    # ---- fused losses ----
+    *[
+        _loss_case("mse_loss", ops.MSELoss, "mse_loss", ("any", "any"), r)
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _loss_case("binary_cross_entropy", ops.BCELoss, "binary_cross_entropy", ("unit", "unit"), r)
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _loss_case("binary_cross_entropy_with_logits", ops.BCEWithLogitsLoss,
+                   "binary_cross_entropy_with_logits", ("any", "unit"), r)
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"cross_entropy ({r})", lambda lib, x, r=r: ops.CrossEntropyLoss.apply(x, TARGETS4, r),
+              [(4, 3)], ops.CrossEntropyLoss,
+              torch_fn=lambda torch, x, r=r: torch.nn.functional.cross_entropy(
+                  x, torch.tensor(TARGETS4), reduction=r))
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"nll_loss ({r})", lambda lib, x, r=r: ops.NLLLoss.apply(x, TARGETS4, r),
+              [(4, 3)], ops.NLLLoss,
+              torch_fn=lambda torch, x, r=r: torch.nn.functional.nll_loss(
+                  x, torch.tensor(TARGETS4), reduction=r))
+        for r in ("mean", "sum", "none")
+    ],
+    # ---- compositions: the seed network's layer, a diamond, reuse ----
+    _case("seed hidden layer sigmoid(x Wᵀ + b)", lambda lib, x, w, b: (x @ w.T + b).sigmoid(),
+          [(5, 2), (10, 2), (10,)], (ops.MatMul, ops.Add, ops.Sigmoid, ops.Permute)),
+    _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
+]
+
+
+def all_cases() -> list:
+    """Every op case (built-in ones plus any registered later)."""
+    return list(CASES)

@@ -1,0 +1,324 @@
+"""The engine's semantics: graph building, accumulation, freeing, dtypes, errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd import Function
+
+
+def test_tensor_defaults_and_dtypes():
+    assert cr.tensor(1.5).dtype == np.float32
+    assert cr.tensor([[1.0, 2.0]]).dtype == np.float32
+    assert cr.tensor(3).dtype == np.int64
+    assert cr.tensor([1, 2]).dtype == np.int64
+    assert cr.tensor(np.zeros(3, dtype=np.float64)).dtype == np.float64
+    assert cr.tensor(np.float64(2.0)).dtype == np.float64
+    assert cr.tensor([1, 2], dtype="float64").dtype == np.float64
+    assert cr.tensor([1, 2], dtype=cr.float32).dtype == np.float32
+    t = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.is_leaf and t.requires_grad
+    assert t.T.shape == (3, 2)
+
+
+def test_tensor_copies_its_data():
+    source = np.ones(3)
+    t = cr.tensor(source)
+    source[0] = 5
+    assert t.data[0] == 1
+
+
+def test_integer_tensor_cannot_require_grad():
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad.*int64"):
+        cr.tensor([1, 2], requires_grad=True)
+
+
+def test_unknown_dtype_name():
+    with pytest.raises(TypeError, match="unknown dtype name 'floaty'"):
+        cr.tensor([1.0], dtype="floaty")
+
+
+def test_float32_stays_float32_with_python_scalars():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    for y in (x * 2.5, 2.5 * x, x + 1, 1 - x, x / 3, 3 / x, x**2, 2**x, -x, x.exp(), x.sigmoid()):
+        assert y.dtype == np.float32, y
+    y = (x * 0.1 + 1e-3).sum()
+    y.backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_float64_stays_float64():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert (x * 2.5 + 1).softmax(0).dtype == np.float64
+
+
+def test_mixed_dtypes_promote_and_grads_keep_their_input_dtype():
+    a = cr.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    b = cr.tensor(np.ones(3, dtype=np.float64), requires_grad=True)
+    y = (a * b).sum()
+    assert y.dtype == np.float64
+    y.backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_numpy_array_on_the_left_keeps_the_graph():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0], dtype=np.float32) * x
+    assert isinstance(y, cr.Tensor)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+def test_gradients_accumulate_across_backwards():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+
+
+def test_diamond_graph_adds_both_paths():
+    # y = a*b + a*c with b = 2a, c = a^2 ; dy/da = 2a*... check against the closed form
+    a = cr.tensor(np.array([0.5, -1.5]), requires_grad=True)
+    b = a * 2
+    c = a * a
+    y = (a * b + a * c).sum()  # = 2a^2 + a^3
+    y.backward()
+    np.testing.assert_allclose(a.grad.data, 4 * a.data + 3 * a.data**2)
+
+
+def test_same_tensor_used_twice_in_one_op():
+    x = cr.tensor(np.array([3.0]), requires_grad=True)
+    (x * x).backward()
+    np.testing.assert_array_equal(x.grad.data, [6.0])
+    y = cr.tensor(np.array([3.0]), requires_grad=True)
+    (y + y).backward()
+    np.testing.assert_array_equal(y.grad.data, [2.0])
+
+
+def test_leaf_grads_do_not_alias_each_other():
+    # add's backward hands the same array to both inputs; leaves must get arrays of their own
+    a = cr.tensor(np.zeros(3), requires_grad=True)
+    b = cr.tensor(np.zeros(3), requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data *= 10
+    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+
+
+def test_deep_chain_has_no_recursion_limit():
+    x = cr.tensor(np.array([1.0]), requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0])
+
+
+def test_second_backward_raises_unless_graph_retained():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.sigmoid() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        y.backward()
+    z = (x.sigmoid() * 2).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    assert x.grad is not None
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    x = cr.tensor(np.ones((32, 1)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(32, 1\) needs an explicit gradient"):
+        (x * 2).backward()
+    (x * 2).backward(np.ones((32, 1)))
+    np.testing.assert_array_equal(x.grad.data, 2 * np.ones((32, 1)))
+
+
+def test_backward_gradient_shape_checked():
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradient has shape \(2,\).*shape \(3,\)"):
+        (x * 2).backward(np.ones(2))
+
+
+def test_backward_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cr.tensor([1.0]).sum().backward()
+
+
+def test_non_leaf_grad_not_kept_unless_retained():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h2 = x * 3
+    h2.retain_grad()
+    (h * h2).sum().backward()
+    assert h.grad is None
+    np.testing.assert_array_equal(h2.grad.data, h.data)
+
+
+def test_no_grad_context_and_decorator():
+    x = cr.tensor([1.0], requires_grad=True)
+    with cr.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+
+    @cr.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert (x * 2).requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert d.is_leaf and not d.requires_grad
+    y = (d * x).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, d.data)
+
+
+def test_max_with_dim_returns_values_and_indices():
+    x = cr.tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]]), requires_grad=True)
+    values, indices = x.max(dim=1)
+    np.testing.assert_array_equal(values.data, [5.0, 7.0])
+    np.testing.assert_array_equal(indices.data, [1, 0])
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
+
+
+def test_overall_max_ties_share_the_gradient():
+    x = cr.tensor(np.array([3.0, 1.0, 3.0]), requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.5, 0.0, 0.5])
+
+
+def test_repeated_indices_accumulate():
+    x = cr.tensor(np.arange(4.0), requires_grad=True)
+    x[cr.tensor([0, 0, 3, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 0.0, 1.0])
+
+
+def test_boolean_mask_indexing():
+    x = cr.tensor(np.arange(4.0), requires_grad=True)
+    (x[x > 1.5] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 2.0, 2.0])
+
+
+def test_comparisons_are_boolean_and_carry_no_graph():
+    x = cr.tensor([1.0, -1.0], requires_grad=True)
+    m = x > 0
+    assert m.dtype == np.bool_ and not m.requires_grad
+    np.testing.assert_array_equal(m.data, [True, False])
+    assert (x == x).all()
+
+
+@pytest.mark.parametrize("value", [1000.0, -1000.0])
+def test_stable_forwards_do_not_overflow_or_warn(value):
+    x = cr.tensor(np.array([value, 0.0, -value]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = x.sigmoid()
+        sm = x.softmax(0)
+        lsm = x.log_softmax(0)
+        (s.sum() + sm[0] + lsm.sum()).backward()
+    assert np.isfinite(s.data).all() and np.isfinite(sm.data).all() and np.isfinite(lsm.data).all()
+    assert np.isfinite(x.grad.data).all()
+    np.testing.assert_allclose(sm.data.sum(), 1.0)
+
+
+def test_matmul_error_names_the_shapes():
+    a, b = cr.randn(32, 3), cr.randn(4, 8)
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(32, 3\) and \(4, 8\): "
+                                         r"inner dimensions 3 != 4"):
+        a @ b
+
+
+def test_reshape_and_dim_errors():
+    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(2, 3\)"):
+        cr.randn(2, 3).reshape(4, 2)
+    with pytest.raises(ValueError, match=r"sum: dim 2 is out of range for a tensor with 2 dims"):
+        cr.randn(2, 3).sum(dim=2)
+    with pytest.raises(ValueError, match="cat: all tensors must have the same shape except in dim 0"):
+        cr.cat([cr.randn(2, 3), cr.randn(2, 4)], 0)
+
+
+class _WrongShape(Function):
+    """forward: y = 2x   backward: deliberately wrong shape"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return grad_y.sum(axis=0)
+
+
+def test_engine_checks_gradient_shapes_and_names_the_op():
+    x = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_WrongShape.backward returned a gradient of shape "
+                                           r"\(2,\) for input 0, whose shape is \(3, 2\)"):
+        _WrongShape.apply(x).sum().backward()
+
+
+class _Cube(Function):
+    """forward: y = x^3     backward: dL/dx = dL/dy * 3 x^2"""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.save_for_backward(x)
+        ctx.scale = scale
+        return scale * x**3
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        assert ctx.needs_input_grad == (True, False)
+        return grad_y * ctx.scale * 3 * x**2, None
+
+
+def test_user_function_with_non_tensor_argument():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = _Cube.apply(x, 2.0)
+    assert y.grad_fn.name == "_Cube"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 6 * x.data**2)
+    assert cr.gradcheck(lambda t: _Cube.apply(t, 2.0), (x,))
+
+
+def test_factories_and_seed():
+    cr.manual_seed(3)
+    a = cr.randn(2, 3)
+    cr.manual_seed(3)
+    b = cr.randn(2, 3)
+    np.testing.assert_array_equal(a.data, b.data)
+    assert cr.zeros(2, 3).dtype == np.float32 and cr.zeros((2, 3)).shape == (2, 3)
+    assert cr.ones(2, dtype="float64").dtype == np.float64
+    assert cr.arange(5).dtype == np.int64 and cr.arange(0.0, 1.0, 0.25).shape == (4,)
+    assert cr.full((2,), 7.0).data.tolist() == [7.0, 7.0]
+    assert cr.zeros_like(cr.randn(3, dtype="float64")).dtype == np.float64
+    assert 0 <= cr.rand(100).data.min() and cr.rand(100).data.max() < 1
+    with pytest.raises(ValueError, match="sizes must be non-negative ints"):
+        cr.zeros(-1)
+
+
+def test_where_maximum_minimum_functions():
+    a = cr.tensor([1.0, 5.0], requires_grad=True)
+    b = cr.tensor([3.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal(cr.where(a > b, a, b).data, [3.0, 5.0])
+    np.testing.assert_array_equal(cr.maximum(a, b).data, [3.0, 5.0])
+    np.testing.assert_array_equal(cr.minimum(a, 2.0).data, [1.0, 2.0])
+    with pytest.raises(TypeError, match="where: condition must be boolean"):
+        cr.where(a, a, b)
+
+
+def test_item_and_repr():
+    t = cr.tensor([[2.5]], requires_grad=True)
+    assert t.item() == 2.5
+    assert "requires_grad=True" in repr(t)
+    assert "grad_fn=<MulBackward>" in repr(t * 2)
+    with pytest.raises(ValueError, match="only a tensor with one element"):
+        cr.tensor([1.0, 2.0]).item()
