@@ -1,0 +1,53 @@
+"""The ``chainrule`` program: ``chainrule seed``, ``chainrule train``, ``chainrule gradcheck``, ...
+
+Every subcommand lives in ``chainrule/commands/<name>.py``. Bad input ends the program with one
+sentence on stderr and exit status 2 (set CHAINRULE_DEBUG=1 to see the traceback instead); Ctrl-C
+exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+
+from . import __version__, commands
+from .commands import CommandError
+
+USER_ERRORS = (CommandError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
+               PermissionError, ImportError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Hand-written backprop on NumPy, checked against PyTorch.",
+        epilog="Run 'chainrule COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"chainrule.commands.{info.name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
