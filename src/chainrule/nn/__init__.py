@@ -1,5 +1,27 @@
-"""chainrule.nn: modules, layers, losses, initialisers and gradient clipping."""
+"""chainrule.nn: modules, layers, activations, losses, initialisers and gradient clipping.
 
+    module.py       Module: registration of parameters and submodules, state_dict, train/eval
+    parameter.py    Parameter
+    layers.py       Linear Sequential Identity Flatten Dropout
+    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
+    loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+    functional.py   the same as functions (linear, dropout, relu, ..., mse_loss, cross_entropy, ...)
+    init.py         in-place initialisers (xavier_uniform_, kaiming_uniform_, orthogonal_, ...)
+    utils.py        clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
+"""
+
+from . import functional, init, utils
+from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .layers import Dropout, Flatten, Identity, Linear, Sequential
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 
-__all__ = ["Parameter"]
+__all__ = [
+    "Module", "Parameter", "IncompatibleKeys",
+    "Linear", "Sequential", "Identity", "Flatten", "Dropout",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "GELU", "ELU", "SELU", "Softplus", "SiLU",
+    "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "functional", "init", "utils",
+]

@@ -1,4 +1,4 @@
-"""Fused losses: mse, cross-entropy (log-softmax + NLL), NLL, BCE, BCE with logits.
+"""Fused losses: mse, l1, huber, cross-entropy (log-softmax + NLL), NLL, BCE, BCE with logits.
 
 Each is one op with a numerically stable forward and its own short backward, instead of a chain of
 small ops: cross-entropy stays finite at logits of +-1000 and BCE-with-logits at +-100, and a step
@@ -194,3 +194,58 @@ class BCEWithLogitsLoss(Function):
         grad_x = grad_l * (sigmoid - target)
         grad_t = -grad_l * x if ctx.needs_input_grad[1] else None
         return grad_x, grad_t, None
+
+
+class L1Loss(Function):
+    """Mean absolute error.
+
+    forward:  l_i = |x_i - t_i|,  then reduced ('mean': L = (1/n) sum_i l_i)
+    backward: dL/dx_i = dL/dl_i * sign(x_i - t_i),   dL/dt_i = -dL/dx_i
+              (sign(0) = 0, as in PyTorch)
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean"):
+        _check_same_shape("l1_loss", x, target)
+        diff = x - target
+        ctx.save_for_backward(diff)
+        ctx.reduction = reduction
+        return _reduce(np.abs(diff), reduction)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (diff,) = ctx.saved_tensors
+        grad_l = _per_element_grad(grad_y, diff.shape, ctx.reduction, diff.size)
+        grad_x = grad_l * np.sign(diff)
+        return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
+
+
+class HuberLoss(Function):
+    """Huber loss: squared error for small differences, absolute error (scaled) for large ones.
+
+    forward:  d_i = x_i - t_i
+              l_i = 0.5 d_i^2                       if |d_i| < delta
+                    delta * (|d_i| - 0.5 delta)     otherwise
+    backward: dL/dx_i = dL/dl_i * (d_i if |d_i| < delta else delta * sign(d_i)),   dL/dt_i = -dL/dx_i
+              (both pieces meet with value and slope at |d| = delta; equal to clip(d, -delta, delta))
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, reduction="mean", delta=1.0):
+        _check_same_shape("huber_loss", x, target)
+        diff = x - target
+        abs_diff = np.abs(diff)
+        ctx.save_for_backward(diff)
+        ctx.reduction = reduction
+        ctx.delta = delta
+        loss = np.where(abs_diff < delta, 0.5 * diff * diff, delta * (abs_diff - 0.5 * delta))
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (diff,) = ctx.saved_tensors
+        grad_l = _per_element_grad(grad_y, diff.shape, ctx.reduction, diff.size)
+        delta = ctx.delta
+        local = np.where(np.abs(diff) < delta, diff, delta * np.sign(diff))
+        grad_x = grad_l * local
+        return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None, None

@@ -1,0 +1,231 @@
+"""chainrule.nn.functional: layers, activations and losses as plain functions (``F.relu(x)``).
+
+Each function checks its arguments and calls one op from ``chainrule.ops``, where the forward and
+its hand-written derivative live side by side. The modules in ``chainrule.nn`` call these.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..ops.loss import check_reduction
+from ..random import default_generator
+from ..tensor import Tensor, _to_array
+
+__all__ = [
+    "linear", "dropout",
+    "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
+    "gelu", "elu", "selu", "softplus", "silu",
+    "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]
+
+
+def _input(op: str, x) -> Tensor:
+    """The input as a Tensor (arrays and lists become constant Tensors)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, numbers.Number)):
+        return Tensor(x)
+    raise TypeError(f"{op}: expected a Tensor or an array as input. Got {type(x).__name__} instead.")
+
+
+def _float_target(op: str, target, input: Tensor):
+    """A Tensor target stays a Tensor (its gradient is computed if it requires grad); an array or
+    list becomes a constant array of the input's dtype."""
+    if isinstance(target, Tensor):
+        return target
+    if isinstance(target, (np.ndarray, list, tuple, numbers.Number)):
+        return _to_array(target, dtype=input.dtype, copy=False)
+    raise TypeError(f"{op}: expected a Tensor or an array as target. Got {type(target).__name__} instead.")
+
+
+def _class_target(op: str, target) -> np.ndarray:
+    """Integer class indices as an array (class targets never get a gradient)."""
+    if isinstance(target, Tensor):
+        return target.data
+    if isinstance(target, (np.ndarray, list, tuple)):
+        return _to_array(target, copy=False)
+    raise TypeError(
+        f"{op}: expected integer class indices (a Tensor or an array) as target. Got "
+        f"{type(target).__name__} instead."
+    )
+
+
+def _check_float(op: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: '{name}' must be a real number. Got {value!r} instead.")
+    return float(value)
+
+
+# ----- layers ------------------------------------------------------------------------------
+
+
+def linear(input, weight, bias=None) -> Tensor:
+    """y = x Wᵀ + b with W of shape (out_features, in_features) and b of shape (out_features,)
+    (the fused op ``ops.Linear``)."""
+    return ops.Linear.apply(_input("linear", input), weight, bias)
+
+
+def dropout(input, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: during training, zero each element with probability p and scale the rest
+    by 1 / (1 - p), so the expected value is unchanged and evaluation needs no rescaling.
+
+    forward:  y = x * m / (1 - p),   m_i ~ Bernoulli(1 - p)   (drawn from the seeded generator)
+    backward: dL/dx = dL/dy * m / (1 - p)                      (through the multiplication op)
+    With ``training=False`` or p = 0 it returns the input itself; p = 1 gives zeros.
+    """
+    p = _check_float("dropout", "p", p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"The 'p' parameter of dropout must be in the range [0, 1]. Got {p} instead.")
+    x = _input("dropout", input)
+    if not training or p == 0.0:
+        return x
+    keep = default_generator().random(x.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return x * (keep * np.asarray(scale, dtype=x.dtype)).astype(x.dtype, copy=False)
+
+
+# ----- activations -------------------------------------------------------------------------
+
+
+def relu(input) -> Tensor:
+    """max(x, 0)."""
+    return ops.ReLU.apply(_input("relu", input))
+
+
+def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
+    """x if x > 0 else negative_slope * x."""
+    slope = _check_float("leaky_relu", "negative_slope", negative_slope)
+    return ops.LeakyReLU.apply(_input("leaky_relu", input), slope)
+
+
+def sigmoid(input) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return ops.Sigmoid.apply(_input("sigmoid", input))
+
+
+def tanh(input) -> Tensor:
+    """tanh(x)."""
+    return ops.Tanh.apply(_input("tanh", input))
+
+
+def _check_dim(op: str, x: Tensor, dim) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: 'dim' must be an int. Got {dim!r} instead.")
+    ndim = max(x.ndim, 1)
+    if not -ndim <= dim < ndim:
+        raise ValueError(
+            f"{op}: dim {dim} is out of range for a tensor of shape {x.shape} (expected "
+            f"{-ndim} to {ndim - 1})."
+        )
+    return int(dim)
+
+
+def softmax(input, dim: int) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+    x = _input("softmax", input)
+    return ops.Softmax.apply(x, _check_dim("softmax", x, dim))
+
+
+def log_softmax(input, dim: int) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably."""
+    x = _input("log_softmax", input)
+    return ops.LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))
+
+
+def gelu(input, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (Phi: the standard normal CDF); approximate='tanh' uses the tanh formula."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(
+            f"The 'approximate' parameter of gelu must be 'none' or 'tanh'. Got {approximate!r} "
+            "instead."
+        )
+    return ops.GELU.apply(_input("gelu", input), approximate)
+
+
+def elu(input, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return ops.ELU.apply(_input("elu", input), _check_float("elu", "alpha", alpha))
+
+
+def selu(input) -> Tensor:
+    """scale * elu(x, alpha) with the fixed constants of Klambauer et al. (2017)."""
+    return ops.SELU.apply(_input("selu", input))
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
+    beta = _check_float("softplus", "beta", beta)
+    threshold = _check_float("softplus", "threshold", threshold)
+    if beta == 0:
+        raise ValueError("The 'beta' parameter of softplus must be non-zero. Got 0.0 instead.")
+    return ops.Softplus.apply(_input("softplus", input), beta, threshold)
+
+
+def silu(input) -> Tensor:
+    """x * sigmoid(x)."""
+    return ops.SiLU.apply(_input("silu", input))
+
+
+# ----- losses --------------------------------------------------------------------------------
+# ``reduction`` is keyword-only: PyTorch's positional slots after the target are deprecated
+# arguments (size_average, reduce), so a positional value would mean something else there.
+
+
+def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
+    """(x - t)^2, reduced by 'mean', 'sum' or 'none'. Input and target must have the same shape."""
+    check_reduction("mse_loss", reduction)
+    x = _input("mse_loss", input)
+    return ops.MSELoss.apply(x, _float_target("mse_loss", target, x), reduction)
+
+
+def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
+    """|x - t|, reduced by 'mean', 'sum' or 'none'. Input and target must have the same shape."""
+    check_reduction("l1_loss", reduction)
+    x = _input("l1_loss", input)
+    return ops.L1Loss.apply(x, _float_target("l1_loss", target, x), reduction)
+
+
+def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = x - t."""
+    check_reduction("huber_loss", reduction)
+    delta = _check_float("huber_loss", "delta", delta)
+    if delta <= 0:
+        raise ValueError(f"The 'delta' parameter of huber_loss must be positive. Got {delta} instead.")
+    x = _input("huber_loss", input)
+    return ops.HuberLoss.apply(x, _float_target("huber_loss", target, x), reduction, delta)
+
+
+def cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of logits (N, C) against integer classes (N,): the fused, stable
+    logsumexp(x_i) - x_i[t_i]."""
+    check_reduction("cross_entropy", reduction)
+    x = _input("cross_entropy", input)
+    return ops.CrossEntropyLoss.apply(x, _class_target("cross_entropy", target), reduction)
+
+
+def nll_loss(input, target, *, reduction: str = "mean") -> Tensor:
+    """-x_i[t_i] for log-probabilities (N, C) (the output of log_softmax) and classes (N,)."""
+    check_reduction("nll_loss", reduction)
+    x = _input("nll_loss", input)
+    return ops.NLLLoss.apply(x, _class_target("nll_loss", target), reduction)
+
+
+def binary_cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1] (logs clamped at -100)."""
+    check_reduction("binary_cross_entropy", reduction)
+    x = _input("binary_cross_entropy", input)
+    target = _float_target("binary_cross_entropy", target, x)
+    return ops.BCELoss.apply(x, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of raw scores with the sigmoid fused in, stable at +-100."""
+    op = "binary_cross_entropy_with_logits"
+    check_reduction(op, reduction)
+    x = _input(op, input)
+    return ops.BCEWithLogitsLoss.apply(x, _float_target(op, target, x), reduction)

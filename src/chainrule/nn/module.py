@@ -1,0 +1,400 @@
+"""Module: the base class of every layer and model, with PyTorch's registration rules.
+
+Assigning a ``Parameter`` to an attribute (``self.weight = Parameter(...)``) registers it in the
+ordered dict ``_parameters``; assigning a ``Module`` registers it in ``_modules``. Everything else is
+walked from there, always in registration order (ordered dicts, never sets):
+
+    named_parameters()   a module's own parameters first, then each child's, depth first, with dotted
+                         names: Sequential(Linear, Sigmoid, Linear) gives 0.weight, 0.bias, 2.weight,
+                         2.bias, exactly the names PyTorch gives, so state dicts line up.
+    state_dict()         the same names mapped to copies of the arrays (and of the buffers).
+    load_state_dict()    copies values back in place, into the arrays the optimizer already holds.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor, _resolve_dtype
+from .parameter import Parameter
+
+__all__ = ["Module", "IncompatibleKeys"]
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped: keys the module has but the dict lacks, and
+    keys the dict has but the module lacks."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+def _indent_after_first_line(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign layers and Parameters in ``__init__``,
+    and write ``forward``.
+
+    >>> class TwoLayer(chainrule.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = chainrule.nn.Linear(2, 10)
+    ...         self.out = chainrule.nn.Linear(10, 1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).sigmoid())
+
+    Calling the module (``model(x)``) runs ``forward``. ``training`` is True after construction;
+    ``eval()`` and ``train()`` switch it for the module and every submodule (Dropout reads it).
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # ----- forward -----------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"{type(self).__name__} has no forward(): subclasses of Module must define "
+            "forward(self, ...)."
+        )
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- registration ------------------------------------------------------------------
+    def _check_initialised(self, what: str, name: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: cannot assign the {what} {name!r} before "
+                "Module.__init__() has run; call super().__init__() first in __init__."
+            )
+
+    def _forget(self, name: str) -> None:
+        """Remove ``name`` from every registry and the plain attributes, before re-registering."""
+        self.__dict__.pop(name, None)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers.discard(name)
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self._check_initialised("parameter", name)
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._check_initialised("submodule", name)
+            self._forget(name)
+            self._modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to the "
+                    f"parameter {name!r}; expected a Parameter or None."
+                )
+            self._parameters[name] = None
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to the "
+                    f"submodule {name!r}; expected a Module or None."
+                )
+            self._modules[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to the "
+                    f"buffer {name!r}; expected a Tensor or None."
+                )
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: look in the three registries.
+        registries = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in registries and name in registries[registry]:
+                return registries[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
+
+    def _check_name(self, what: str, name) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{what}: the name must be a str. Got {type(name).__name__} instead.")
+        if name == "" or "." in name:
+            raise ValueError(f"{what}: the name must be non-empty and contain no '.'. Got {name!r}.")
+        if name in self.__dict__ and name not in self._parameters and name not in self._buffers \
+                and name not in self._modules:
+            raise ValueError(f"{what}: the attribute {name!r} already exists.")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register a Parameter (or None, a placeholder such as a missing bias) under ``name``."""
+        self._check_initialised("parameter", name)
+        self._check_name("register_parameter", name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: {name!r} must be a Parameter or None. Got "
+                f"{type(param).__name__} instead."
+            )
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a Tensor that is state but not learned (a running mean, a mask). Buffers are
+        in ``state_dict()`` unless ``persistent=False``, and are cast by ``to()``."""
+        self._check_initialised("buffer", name)
+        self._check_name("register_buffer", name)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"register_buffer: {name!r} must be a Tensor or None. Got "
+                f"{type(tensor).__name__} instead."
+            )
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a submodule under ``name`` (what ``self.name = module`` does)."""
+        self._check_initialised("submodule", name)
+        self._check_name("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"add_module: {name!r} must be a Module or None. Got {type(module).__name__} "
+                "instead."
+            )
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ----- walking the tree --------------------------------------------------------------
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """(name, module) for this module ('') and every submodule, depth first, each once."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            child_prefix = f"{prefix}.{name}" if prefix else name
+            yield from module.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self):
+        """This module and every submodule, depth first."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        """(name, module) for the direct submodules, in registration order."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        seen = set()
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, Parameter) pairs: each module's own parameters, then its children's,
+        depth first in registration order. A parameter shared by two layers appears once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True):
+        """Every Parameter, in the order of ``named_parameters()``."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True):
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
+
+    def apply(self, fn) -> Module:
+        """Call ``fn(module)`` on every submodule (children first) and then on self; returns self.
+        Typical use: a custom initialisation, ``model.apply(init_weights)``."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ----- modes and gradients -----------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode for this module and all below."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool. Got {type(mode).__name__} instead.")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: the same as ``train(False)``. Dropout becomes the identity."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradient recording on or off for every parameter (to freeze layers)."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad``: set it to None (the default, as in PyTorch), or fill
+        it with zeros when ``set_to_none=False``."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    # ----- dtype -------------------------------------------------------------------------
+    def to(self, dtype) -> Module:
+        """Cast every floating-point parameter, gradient and buffer to ``dtype``, in place (the
+        Parameter objects stay the same); returns self."""
+        dtype = _resolve_dtype(dtype)
+        if dtype is None or dtype.kind != "f":
+            raise TypeError(
+                f"Module.to: only floating-point dtypes are accepted. Got {dtype} instead."
+            )
+        for param in self.parameters():
+            param.data = param.data.astype(dtype, copy=False)
+            if param.grad is not None:
+                param.grad.data = param.grad.data.astype(dtype, copy=False)
+        for buf in self.buffers():
+            if buf.data.dtype.kind == "f":
+                buf.data = buf.data.astype(dtype, copy=False)
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64."""
+        return self.to(np.float64)
+
+    # ----- state dict ----------------------------------------------------------------------
+    def _state_items(self):
+        """(dotted name, Tensor) for what state_dict saves: per module, parameters then
+        persistent buffers, depth first (PyTorch's order)."""
+        for prefix, module in self.named_modules():
+            dot = prefix + "." if prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield dot + name, param
+            for name, buf in module._buffers.items():
+                if buf is not None and name not in module._non_persistent_buffers:
+                    yield dot + name, buf
+
+    def state_dict(self) -> OrderedDict:
+        """An ordered mapping from dotted name to a copy of each parameter's and buffer's array."""
+        return OrderedDict((name, t.data.copy()) for name, t in self._state_items())
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy the values of ``state_dict`` (arrays or Tensors) into this module's parameters and
+        buffers, in place and cast to each one's dtype.
+
+        Checked before anything is copied: every value must have its parameter's shape; with
+        ``strict=True`` (the default) the keys must also match exactly. Returns the missing and
+        unexpected keys (empty lists when strict). PyTorch raises RuntimeError here; chainrule
+        raises ValueError (TypeError for a value that is not numbers), like all its value checks.
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(
+                f"load_state_dict: expected a mapping from names to arrays. Got "
+                f"{type(state_dict).__name__} instead."
+            )
+        own = OrderedDict(self._state_items())
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict.keys() if key not in own]
+        problems = []
+        if strict and missing:
+            problems.append("missing key(s) " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected key(s) " + ", ".join(repr(k) for k in unexpected))
+        arrays = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"load_state_dict: the value for {key!r} must be numbers (an array or a "
+                    f"Tensor). Got {type(value).__name__} of dtype {array.dtype} instead."
+                )
+            if array.shape != target.data.shape:
+                problems.append(
+                    f"the value for {key!r} has shape {array.shape}, but the parameter in the "
+                    f"model has shape {target.data.shape}"
+                )
+            arrays[key] = array
+        if problems:
+            raise ValueError(
+                f"load_state_dict for {type(self).__name__}: " + "; ".join(problems) + "."
+            )
+        for key, array in arrays.items():
+            own[key].data[...] = array.astype(own[key].data.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----- printing ------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The arguments shown between the parentheses of ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [
+            f"({name}): " + _indent_after_first_line(repr(module), 2)
+            for name, module in self._modules.items()
+        ]
+        lines = extra_lines + child_lines
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"

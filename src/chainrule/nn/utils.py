@@ -1,0 +1,132 @@
+"""Gradient clipping and flat parameter vectors (``chainrule.nn.utils``).
+
+    clip_grad_norm_        rescale all gradients together so their joint norm is at most max_norm
+    clip_grad_value_       clamp every gradient element to [-clip_value, clip_value]
+    parameters_to_vector   all parameters as one flat Tensor
+    vector_to_parameters   copy a flat vector back into the parameters
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+
+
+def _as_list(op: str, parameters) -> list:
+    """A single Tensor or an iterable of Tensors, as a list."""
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    try:
+        params = list(parameters)
+    except TypeError:
+        raise TypeError(
+            f"{op}: expected a Tensor or an iterable of Tensors. Got {type(parameters).__name__} "
+            "instead."
+        ) from None
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: every parameter must be a Tensor. Got {type(p).__name__}.")
+    return params
+
+
+def _check_real(op: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: '{name}' must be a real number. Got {value!r} instead.")
+    return float(value)
+
+
+def _vector_norm(array: np.ndarray, norm_type: float):
+    """||a||_p of all elements: (sum |a_i|^p)^(1/p); max |a_i| for p = inf."""
+    flat = np.abs(array.ravel())
+    if norm_type == math.inf:
+        return flat.max() if flat.size else np.zeros((), flat.dtype)
+    if norm_type == 2.0:
+        return np.sqrt(np.dot(flat, flat))
+    return (flat**norm_type).sum() ** (1.0 / norm_type)
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale the gradients of ``parameters`` in place so that their total norm is at most max_norm.
+
+    The total norm treats all gradients as one long vector (PyTorch's definition):
+        total = || (||g_1||_p, ||g_2||_p, ...) ||_p          (for p = inf: max_i max |g_i|)
+        clip_coef = min(max_norm / (total + 1e-6), 1)
+        g_i <- g_i * clip_coef                                 for every gradient
+    Parameters whose ``.grad`` is None are skipped. Returns the total norm before clipping as a
+    0-d Tensor. With ``error_if_nonfinite=True`` a nan or inf total raises RuntimeError instead of
+    scaling every gradient to nan.
+    """
+    params = _as_list("clip_grad_norm_", parameters)
+    max_norm = _check_real("clip_grad_norm_", "max_norm", max_norm)
+    if isinstance(norm_type, str) and norm_type.lower() == "inf":
+        norm_type = math.inf
+    norm_type = _check_real("clip_grad_norm_", "norm_type", norm_type)
+    grads = [p.grad.data for p in params if p.grad is not None]
+    if not grads:
+        return Tensor._from_op(np.zeros((), dtype=np.float32), None)
+    dtype = np.result_type(*grads)
+    norms = np.array([_vector_norm(g, norm_type) for g in grads], dtype=dtype)
+    total = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "
+            "they cannot be clipped; pass error_if_nonfinite=False to scale them anyway."
+        )
+    with np.errstate(invalid="ignore"):
+        clip_coef = np.minimum(max_norm / (total + np.asarray(1e-6, dtype)), np.asarray(1.0, dtype))
+    for g in grads:
+        g *= clip_coef.astype(g.dtype)
+    return Tensor._from_op(total, None)
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element into [-clip_value, clip_value], in place:
+        g <- min(max(g, -clip_value), clip_value)
+    Parameters whose ``.grad`` is None are skipped."""
+    params = _as_list("clip_grad_value_", parameters)
+    clip_value = _check_real("clip_grad_value_", "clip_value", clip_value)
+    if clip_value < 0:
+        raise ValueError(
+            f"clip_grad_value_: 'clip_value' must be non-negative. Got {clip_value} instead."
+        )
+    for p in params:
+        if p.grad is not None:
+            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """Every parameter flattened and joined into one 1-D Tensor (differentiable, through cat)."""
+    from ..functions import cat
+
+    params = _as_list("parameters_to_vector", parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: expected at least one parameter. Got none.")
+    return cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec, parameters) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters' arrays, in place (the inverse
+    of parameters_to_vector)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor. Got {type(vec).__name__} instead.")
+    if vec.ndim != 1:
+        raise ValueError(f"vector_to_parameters: expected a 1-D vector. Got shape {vec.shape}.")
+    params = _as_list("vector_to_parameters", parameters)
+    total = sum(p.data.size for p in params)
+    if vec.shape[0] != total:
+        raise ValueError(
+            f"vector_to_parameters: the vector has {vec.shape[0]} elements, but the parameters "
+            f"have {total}."
+        )
+    offset = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
+        offset += n
