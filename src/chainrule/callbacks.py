@@ -36,6 +36,8 @@ class TrainState:
     step: int = 0  # optimizer steps taken so far in the whole run
     steps_per_epoch: int = 0
     loss: float | None = None  # the last batch's training loss
+    inputs: Any = None  # the current batch's inputs and targets (Tensors)
+    targets: Any = None
     history: Any = None  # chainrule.train.History
     stop: bool = False
     messages: list = field(default_factory=list)  # plain-text warnings callbacks want shown

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import ops
+from . import handwritten, ops
 
 DOMAINS = {
     # name: how to draw an input array of a given shape from a numpy Generator
@@ -209,6 +209,18 @@ CASES = [
         for r in ("mean", "sum", "none")
     ],
     *[
+        _loss_case("l1_loss", ops.L1Loss, "l1_loss", ("any", "any"), r)
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _loss_case("huber_loss", ops.HuberLoss, "huber_loss", ("any", "any"), r)
+        for r in ("mean", "sum", "none")
+    ],
+    _case("huber_loss delta 0.5 (sum)", lambda lib, x, t: ops.HuberLoss.apply(x, t, "sum", 0.5),
+          [(4, 3), (4, 3)], ops.HuberLoss,
+          torch_fn=lambda torch, x, t: torch.nn.functional.huber_loss(x, t, reduction="sum",
+                                                                       delta=0.5)),
+    *[
         _loss_case("binary_cross_entropy", ops.BCELoss, "binary_cross_entropy", ("unit", "unit"), r)
         for r in ("mean", "sum", "none")
     ],
@@ -234,6 +246,9 @@ CASES = [
     # ---- compositions: the seed network's layer, a diamond, reuse ----
     _case("seed hidden layer sigmoid(x Wᵀ + b)", lambda lib, x, w, b: (x @ w.T + b).sigmoid(),
           [(5, 2), (10, 2), (10,)], (ops.MatMul, ops.Add, ops.Sigmoid, ops.Permute)),
+    _case("hand-written sigmoid layer", lambda lib, x, w, b: handwritten.SigmoidLayer.apply(x, w, b),
+          [(5, 2), (10, 2), (10,)], handwritten.SigmoidLayer,
+          torch_fn=lambda torch, x, w, b: torch.sigmoid(x @ w.T + b)),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
 ]
 
