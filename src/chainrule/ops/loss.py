@@ -248,4 +248,6 @@ class HuberLoss(Function):
         delta = ctx.delta
         local = np.where(np.abs(diff) < delta, diff, delta * np.sign(diff))
         grad_x = grad_l * local
-        return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None, None
+        grad_t = -grad_x if ctx.needs_input_grad[1] else None
+        # one gradient per argument given to apply (reduction and delta may be left out)
+        return (grad_x, grad_t, None, None)[: len(ctx.needs_input_grad)]
