@@ -1,0 +1,301 @@
+"""Read numeric CSV files for training, and write predictions, with errors that say exactly where.
+
+    X, y, names = load_csv("data.csv", target="price")     # X: (n, k) floats, y: (n, 1)
+    write_csv("predictions.csv", ["prediction"], y_hat)     # atomic: a reader never sees half
+
+The first row is the header of column names. Every problem in the file (a missing value, a word
+where a number should be, NaN or Inf, a short row, an unknown column) is found before training
+starts and reported as one DataError sentence naming the file, the line, the column and the value,
+such as ``data.csv, line 7, column 'x': 'abc' is not a number.`` Line numbers are the file's own
+(the header is line 1), so they match what an editor shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["DataError", "load_csv", "write_csv", "check_finite", "check_feature_count"]
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the file (or array), where the problem is and the value."""
+
+
+def _shorten(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _read_rows(path: str):
+    """(header, [(line number, row), ...]) from a CSV file; blank lines are skipped."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            header = None
+            rows = []
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip() and header is not None
+                               and len(header) > 1):
+                    continue  # a blank line
+                if header is None:
+                    header = row
+                else:
+                    rows.append((reader.line_num, row))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not a CSV file.") from None
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            f"save it as UTF-8 CSV."
+        ) from None
+    except csv.Error as err:
+        raise DataError(f"{path}: cannot read it as CSV ({err}).") from None
+    return header, rows
+
+
+def _check_header(path: str, header) -> list:
+    names = [name.strip() for name in header]
+    seen = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise DataError(f"{path}, line 1: column {position} has an empty name in the header.")
+        if name in seen:
+            raise DataError(
+                f"{path}, line 1: the column name {name!r} appears twice in the header "
+                f"(columns {seen[name]} and {position})."
+            )
+        seen[name] = position
+    return names
+
+
+def _select_columns(path: str, names: list, target, features) -> tuple:
+    """(feature names, target name or None), each checked against the header."""
+    available = ", ".join(names)
+    if target is not None:
+        if not isinstance(target, str):
+            raise TypeError(f"load_csv: 'target' must be a column name. Got {target!r} instead.")
+        if target not in names:
+            raise DataError(
+                f"{path}: there is no column {target!r} for the target; "
+                f"the columns are {available}."
+            )
+    if features is None:
+        features = [name for name in names if name != target]
+        if not features:
+            raise DataError(
+                f"{path} has no feature columns besides the target {target!r}; "
+                f"the columns are {available}."
+            )
+    else:
+        if isinstance(features, str):
+            raise TypeError(
+                f"load_csv: 'features' must be a list of column names. Got {features!r} instead."
+            )
+        features = list(features)
+        if not features:
+            raise DataError(f"load_csv: 'features' names no columns of {path}; "
+                            f"the columns are {available}.")
+        for name in features:
+            if name not in names:
+                raise DataError(
+                    f"{path}: there is no column {name!r} for a feature; "
+                    f"the columns are {available}."
+                )
+            if name == target:
+                raise DataError(f"{path}: the column {name!r} is both the target and a feature.")
+        if len(set(features)) != len(features):
+            twice = sorted({name for name in features if features.count(name) > 1})
+            raise DataError(f"load_csv: the feature {twice[0]!r} is named more than once.")
+    return features, target
+
+
+def _parse_cell(path: str, line: int, column: str, cell: str) -> float:
+    text = cell.strip()
+    if not text:
+        raise DataError(f"{path}, line {line}, column {column!r}: the cell is empty; "
+                        f"expected a number.")
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(
+            f"{path}, line {line}, column {column!r}: {_shorten(text)!r} is not a number."
+        ) from None
+    if not np.isfinite(value):
+        raise DataError(
+            f"{path}, line {line}, column {column!r}: {text!r} is not a finite number; "
+            f"remove or fill in NaN and Inf values."
+        )
+    return value
+
+
+def load_csv(path, target=None, features=None, dtype=np.float64):
+    """Load a numeric CSV file whose first row names the columns.
+
+    Returns ``(X, y, feature_names)``: X is a float array of shape (n, k) with the ``features``
+    columns (default: every column except the target) in that order, y is an (n, 1) array with
+    the ``target`` column (None when no target is given), and feature_names is the list of the k
+    column names. Columns that are neither target nor feature are not parsed, so they may hold
+    text (an id, a label). Blank lines are skipped.
+
+    Raises DataError (a ValueError), in one sentence naming file, line, column and value, for: an
+    empty file, a header without data rows, empty or duplicated column names, an unknown target or
+    feature column (listing the columns), a row with a different number of cells than the header,
+    an empty or non-numeric cell, and NaN or Inf values. A missing file is a FileNotFoundError.
+    """
+    path = os.fspath(path)
+    header, rows = _read_rows(path)
+    if header is None:
+        raise DataError(f"{path} is empty; expected a header row of column names, then data rows.")
+    names = _check_header(path, header)
+    features, target = _select_columns(path, names, target, features)
+    if not rows:
+        raise DataError(f"{path} has a header but no data rows.")
+
+    columns = [names.index(name) for name in features]
+    if target is not None:
+        columns.append(names.index(target))
+    values = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for i, (line, row) in enumerate(rows):
+        if len(row) != len(names):
+            raise DataError(
+                f"{path}, line {line}: the row has {len(row)} cells but the header has "
+                f"{len(names)} columns."
+            )
+        try:
+            values[i] = [float(row[j]) for j in columns]
+        except ValueError:
+            for j in columns:  # find the bad cell, for the message
+                _parse_cell(path, line, names[j], row[j])
+    _check_cells(path, values, rows, names, columns, "float64")
+    if np.dtype(dtype) != values.dtype:
+        with np.errstate(over="ignore"):  # an overflow is reported just below, by line
+            values = values.astype(dtype)
+        _check_cells(path, values, rows, names, columns, np.dtype(dtype).name)
+
+    X = np.ascontiguousarray(values[:, : len(features)])
+    y = np.ascontiguousarray(values[:, len(features):]) if target is not None else None
+    return X, y, list(features)
+
+
+def _check_cells(path, values, rows, names, columns, dtype_name) -> None:
+    """Raise DataError naming the line and column of the first NaN or Inf in ``values``."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    i, k = (int(n) for n in np.argwhere(~finite)[0])
+    line, row = rows[i]
+    cell = row[columns[k]].strip()
+    _parse_cell(path, line, names[columns[k]], cell)  # raises for NaN and Inf in the text
+    raise DataError(
+        f"{path}, line {line}, column {names[columns[k]]!r}: {cell!r} is too large for "
+        f"{dtype_name}."
+    )
+
+
+def check_finite(array, what: str):
+    """Return ``array`` if all its values are finite, else raise DataError naming the first bad one.
+
+    ``what`` names the array in the message, e.g. "the predictions" or "data.csv".
+    """
+    data = getattr(array, "data", array)  # a chainrule Tensor gives its data
+    data = np.asarray(data)
+    if data.dtype.kind in "fc":
+        finite = np.isfinite(data)
+        if not finite.all():
+            bad = np.argwhere(~finite)
+            index = tuple(int(i) for i in bad[0])
+            where = f"index {index[0]}" if data.ndim == 1 else f"index {index}"
+            raise DataError(
+                f"{what} contains {len(bad)} non-finite value(s) (NaN or Inf); the first is "
+                f"{data[index]} at {where}."
+            )
+    return array
+
+
+def _describe(features) -> tuple:
+    """(count, " (a, b, c)" or "") for a feature count or a list of feature names."""
+    if isinstance(features, (int, np.integer)) and not isinstance(features, bool):
+        return int(features), ""
+    names = [str(name) for name in features]
+    return len(names), f" ({', '.join(names)})"
+
+
+def check_feature_count(expected, got, source: str) -> None:
+    """Raise DataError when data has a different number of features than a model expects.
+
+    ``expected`` and ``got`` are feature counts or lists of feature names (names make a better
+    message): "model expects 3 features (a, b, c) but data.csv has 2 (a, b)."
+    """
+    expected_count, expected_names = _describe(expected)
+    got_count, got_names = _describe(got)
+    if expected_count != got_count:
+        plural = "feature" if expected_count == 1 else "features"
+        raise DataError(
+            f"model expects {expected_count} {plural}{expected_names} but {source} has "
+            f"{got_count}{got_names}."
+        )
+
+
+def _format_cell(value) -> str:
+    """The shortest text that reads back as the same number (for float32 too)."""
+    return str(value)
+
+
+def write_csv(path, header, rows_array) -> None:
+    """Write ``header`` and the rows of a 2-D array (or a 1-D array as one column) to a CSV file.
+
+    The file is written atomically: into a temporary file in the same folder, flushed to disk,
+    then moved over ``path`` with os.replace, so a reader (or a crash) never sees half a file.
+    Numbers are written in their shortest exact form.
+    """
+    path = os.fspath(path)
+    header = [header] if isinstance(header, str) else list(header)
+    if not all(isinstance(name, str) for name in header):
+        raise TypeError(f"write_csv: the header must be column names (strings). Got {header!r}.")
+    data = getattr(rows_array, "data", rows_array)
+    rows = np.asarray(data)
+    if rows.ndim == 1:
+        rows = rows.reshape(-1, 1)
+    if rows.ndim != 2:
+        raise ValueError(f"write_csv: the rows must be a 1-D or 2-D array. Got shape {rows.shape}.")
+    if rows.shape[1] != len(header):
+        raise ValueError(
+            f"write_csv: the header has {len(header)} names but the rows have {rows.shape[1]} "
+            f"columns."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"write_csv: the folder {folder!r} for {path!r} does not exist.")
+
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False,
+        newline="", encoding="utf-8",
+    )
+    try:
+        with handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([_format_cell(v) for v in row])
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, _new_file_mode(path))
+        os.replace(handle.name, path)
+    except BaseException:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+        raise
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode the file would get from a plain open(): the old file's, or 0o666 minus umask."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
