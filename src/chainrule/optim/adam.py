@@ -1,0 +1,136 @@
+"""Adam and AdamW: per-parameter step sizes from running averages of the gradient and its square."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import Optimizer, check_bool, check_in_range
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization"), as PyTorch computes it.
+
+    Each parameter p keeps m (``exp_avg``), v (``exp_avg_sq``) and a step count t. At every step,
+    for each p with gradient g (skipped when p.grad is None):
+
+        g = -g                                      if maximize
+        g = g + weight_decay * p                    if weight_decay != 0 (L2, coupled: Adam)
+        p = p * (1 - lr * weight_decay)             if weight_decay != 0 (decoupled: AdamW)
+        t = t + 1
+        m = beta1 * m + (1 - beta1) * g             (computed as m + (1 - beta1) * (g - m))
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v); v = v_max            if amsgrad (largest v so far)
+        step_size = lr / (1 - beta1^t)              (bias correction of m, which starts at 0)
+        denom = sqrt(v) / sqrt(1 - beta2^t) + eps   (bias correction of v)
+        p = p - step_size * m / denom
+
+    This is the paper's p - lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1^t) and
+    v_hat = v / (1 - beta2^t), arranged as PyTorch arranges it (eps is added after the division
+    by sqrt(1 - beta2^t)), so the two agree to the last few bits. The paper adds eps to
+    sqrt(v_hat) too; some libraries (Keras, TensorFlow's "epsilon hat") add it to sqrt(v) before
+    the bias correction, which changes the early steps when eps is large.
+
+    With coupled weight decay (Adam's weight_decay) the penalty's gradient is divided by sqrt(v)
+    like any other, so weights with large gradients are barely decayed; AdamW (Loshchilov &
+    Hutter, 2019) shrinks p directly instead.
+
+    Args:
+        params: Parameters, or dicts defining parameter groups.
+        lr: learning rate, >= 0 (default 1e-3).
+        betas: (beta1, beta2), each in [0, 1): decay rates of m and v (default (0.9, 0.999)).
+        eps: >= 0, added to the denominator so it is never 0 (default 1e-8).
+        weight_decay: >= 0 (default 0).
+        amsgrad: divide by the largest v seen so far (Reddi et al., 2018) (default False).
+        maximize: ascend the objective instead of descending it (default False).
+        decoupled_weight_decay: shrink p directly, as AdamW does (default False).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        name = self._name
+        options["lr"] = check_in_range(name, "lr", options["lr"])
+        betas = options["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(
+                f"The 'betas' parameter of {name} must be a pair of floats (beta1, beta2). "
+                f"Got {betas!r} instead."
+            )
+        options["betas"] = (check_in_range(name, "betas[0]", betas[0], 0, 1),
+                            check_in_range(name, "betas[1]", betas[1], 0, 1))
+        options["eps"] = check_in_range(name, "eps", options["eps"])
+        options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
+        for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
+            options[flag] = check_bool(name, flag, options[flag])
+
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns the closure's loss, if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            weight_decay = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param, grad, state = p.data, p.grad.data, self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(param)
+                    state["exp_avg_sq"] = np.zeros_like(param)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = np.zeros_like(param)
+                if group["maximize"]:
+                    grad = -grad
+                if weight_decay != 0:
+                    if group["decoupled_weight_decay"]:
+                        param *= 1 - lr * weight_decay
+                    else:
+                        grad = grad + weight_decay * param
+                state["step"] += 1
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m += (1 - beta1) * (grad - m)
+                v *= beta2
+                v += (1 - beta2) * grad * grad
+                if group["amsgrad"]:
+                    v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+
+                step_size = lr / (1 - beta1 ** state["step"])
+                bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
+                update = np.sqrt(v)  # the one new array: denom, then m / denom, then the step
+                update /= bias_correction2_sqrt
+                update += eps
+                np.divide(m, update, out=update)
+                update *= step_size
+                param -= update
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019, "Decoupled Weight Decay
+    Regularization"), as in PyTorch.
+
+    The same algorithm as ``Adam`` (see its docstring) except for weight decay, which shrinks the
+    parameter directly before the Adam update instead of being added to the gradient:
+
+        p = p * (1 - lr * weight_decay)
+        ... then Adam's update with g left as it is.
+
+    So the decay does not pass through the 1/sqrt(v) scaling, and every weight decays at the same
+    rate. Note the decay is multiplied by lr (as in PyTorch and Keras; the paper's schedule
+    multiplier eta_t plays that role). The default weight_decay is 1e-2.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def _check_options(self, options):
+        options["decoupled_weight_decay"] = True  # AdamW always decouples, even from old state
+        super()._check_options(options)

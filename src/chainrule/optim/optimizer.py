@@ -1,0 +1,317 @@
+"""Optimizer: what every optimizer shares: parameter groups, per-parameter state, the state dict.
+
+An optimizer holds
+
+- ``param_groups``: a list of dicts, each with ``"params"`` (a list of Parameters) and that group's
+  options (``"lr"``, ``"momentum"``, ...). Options a group leaves out come from ``defaults``, the
+  optimizer's constructor arguments. Groups let one model use, say, a smaller lr for its
+  embeddings:  ``SGD([{"params": emb, "lr": 1e-3}, {"params": head}], lr=1e-2)``.
+- ``state``: a dict from each Parameter (the object itself, in registration order) to a dict of its
+  buffers (Adam's ``exp_avg``, SGD's ``momentum_buffer``, ...), empty until its first step.
+
+Subclasses write ``step()`` as one loop over the parameters, working on the NumPy arrays directly
+(``p.data`` in place, ``p.grad.data`` read only), so no graph is recorded.
+
+``state_dict()`` follows PyTorch's layout with parameters replaced by their position in the groups
+(0, 1, 2, ... in registration order)::
+
+    {"state": {0: {"step": 5, "exp_avg": array, ...}, 2: {...}},
+     "param_groups": [{"lr": 0.01, "betas": (0.9, 0.999), ..., "params": [0, 1]}, {...}]}
+
+Buffers are NumPy arrays and everything else is a plain Python number, bool or tuple, so a
+checkpoint needs no pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "check_in_range", "check_bool", "check_choice"]
+
+
+# --------------------------------------------------------------------------------------------
+# Checking hyper-parameters: one sentence shape for every optimizer and scheduler
+# --------------------------------------------------------------------------------------------
+
+
+def _show(value) -> str:
+    """How a bad value is printed in an error: 1.5, 'fast', [1, 2]."""
+    if isinstance(value, (bool, str)):
+        return repr(value)
+    if isinstance(value, numbers.Number):
+        return str(value)
+    return repr(value)
+
+
+def _bound(x) -> str:
+    return "inf" if x == math.inf else f"{x:g}"
+
+
+def check_in_range(owner, name, value, low=0.0, high=math.inf, *, low_closed=True,
+                   high_closed=False, integer=False):
+    """Return ``value`` as a float (an int if ``integer``) after checking it lies in the range.
+
+    >>> check_in_range("SGD", "momentum", 1.5, 0, 1)
+    ValueError: The 'momentum' parameter of SGD must be a float in the range [0, 1). Got 1.5 instead.
+
+    A value of the wrong type (a string, a bool, a list) raises TypeError with the same sentence.
+    """
+    high_closed = high_closed and high != math.inf
+    interval = (
+        ("[" if low_closed else "(") + f"{_bound(low)}, {_bound(high)}" + ("]" if high_closed else ")")
+    )
+    kind = "an int" if integer else "a float"
+    message = (
+        f"The '{name}' parameter of {owner} must be {kind} in the range {interval}. "
+        f"Got {_show(value)} instead."
+    )
+    wanted = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise TypeError(message)
+    above_low = value >= low if low_closed else value > low
+    below_high = value <= high if high_closed else value < high
+    if not (above_low and below_high):  # also catches nan, which compares False with everything
+        raise ValueError(message)
+    return int(value) if integer else float(value)
+
+
+def check_bool(owner, name, value) -> bool:
+    """Return ``value`` after checking it is True or False (TypeError otherwise)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be a bool. Got {_show(value)} instead."
+        )
+    return bool(value)
+
+
+def check_choice(owner, name, value, choices):
+    """Return ``value`` after checking it is one of ``choices`` (ValueError otherwise)."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be one of {listed}. Got {_show(value)} instead."
+        )
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The base class
+# --------------------------------------------------------------------------------------------
+
+
+class Optimizer:
+    """Base class of all optimizers: holds ``param_groups`` and ``state``, and saves/loads them.
+
+    ``params`` is an iterable of Parameters (or leaf Tensors), or of dicts that each define a group
+    (``{"params": [...], "lr": 0.1}``); ``defaults`` holds the options every group starts from.
+
+    A subclass passes its constructor arguments as ``defaults``, checks a group's options in
+    ``_check_options(group)`` (called on the defaults and on every group added) and implements
+    ``step()``.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self._check_options(self.defaults)
+        self.param_groups: list[dict] = []
+        self.state: dict = {}
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"params of {self._name} must be an iterable of Tensors or of dicts. Got a single "
+                f"Tensor instead; wrap it in a list: {self._name}([tensor])."
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"params of {self._name} must be an ordered iterable (a list); a set has no fixed "
+                "order, so the state dict could not name its parameters."
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{self._name} got an empty parameter list.")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _check_options(self, options: dict) -> None:
+        """Check (and normalise, in place) a group's hyper-parameters. Subclasses override it."""
+
+    def __repr__(self):
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    # ----- parameter groups ----------------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options; options it leaves out take the defaults.
+
+        Useful to start training layers that were frozen:
+        ``opt.add_param_group({"params": model.head.parameters(), "lr": 1e-3})``.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"add_param_group: a parameter group must be a dict. Got "
+                f"{type(param_group).__name__} instead."
+            )
+        if "params" not in param_group:
+            raise ValueError("add_param_group: a parameter group needs a 'params' entry.")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(
+                "add_param_group: 'params' must be an ordered iterable (a list), not a set."
+            )
+        else:
+            params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{self._name} can only optimize Tensors. Got {type(p).__name__} instead."
+                )
+            if not p.is_leaf:
+                raise ValueError(
+                    f"{self._name} can't optimize a non-leaf Tensor (one made by an op); optimize "
+                    "the leaf Parameters it came from, or .detach() it to make a new leaf."
+                )
+        seen = set(map(id, self._all_params()))
+        for p in params:
+            if id(p) in seen:
+                raise ValueError(
+                    f"{self._name}: a parameter of shape {p.shape} appears more than once in the "
+                    "parameter groups; each parameter may be in one group, once."
+                )
+            seen.add(id(p))
+
+        group = {"params": params}
+        group.update((k, v) for k, v in param_group.items() if k != "params")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_options(group)
+        self.param_groups.append(group)
+        for p in params:
+            self.state[p] = {}
+
+    def _all_params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    # ----- gradients and the update --------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients before the next backward (which would otherwise add to them).
+
+        ``set_to_none=True`` (the default) sets ``p.grad = None``: it frees the memory, and ``step``
+        skips a parameter whose grad is None. ``set_to_none=False`` fills the existing gradient
+        with zeros instead, so an optimizer with weight decay or momentum still moves it.
+        """
+        for p in self._all_params():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, once. Subclasses implement it."""
+        raise NotImplementedError(f"{self._name} must implement step().")
+
+    @staticmethod
+    def _evaluate(closure):
+        """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # ----- saving and loading --------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """A snapshot of the optimizer: ``{"state": {index: {name: value}}, "param_groups": [...]}``.
+
+        Parameters are numbered 0, 1, 2, ... through the groups in order. Buffers are copied, so
+        the snapshot does not change as training goes on. Parameters without state yet are left
+        out of ``"state"``, as in PyTorch.
+        """
+        state = {}
+        groups = []
+        index = 0
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = list(range(index, index + len(group["params"])))
+            groups.append(packed)
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[index] = {
+                        name: value.copy() if isinstance(value, np.ndarray) else value
+                        for name, value in self.state[p].items()
+                    }
+                index += 1
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a ``state_dict()``: the groups' options and every parameter's buffers.
+
+        The optimizer must have been built over the same parameters, in the same groups and order
+        (their values can differ; they are not part of the state). Buffers are copied and cast to
+        their parameter's dtype; state keys may be ints or their strings.
+        """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(
+                "load_state_dict: expected a dict with 'state' and 'param_groups', as made by "
+                "state_dict()."
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"load_state_dict: the saved state has {len(saved_groups)} parameter groups, but "
+                f"this {self._name} has {len(self.param_groups)}."
+            )
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"load_state_dict: saved parameter group {i} has {len(saved['params'])} "
+                    f"parameters, but this {self._name}'s group {i} has {len(group['params'])}."
+                )
+
+        saved_state = state_dict["state"]
+        new_groups = []
+        new_state = {}
+        for saved, group in zip(saved_groups, self.param_groups):
+            new_group = {"params": group["params"]}
+            new_group.update((k, v) for k, v in saved.items() if k != "params")
+            self._check_options(new_group)
+            new_groups.append(new_group)
+            for index, p in zip(saved["params"], group["params"]):
+                buffers = saved_state.get(index, saved_state.get(str(index), {}))
+                new_state[p] = {
+                    name: _restore(value, p, name, index) for name, value in buffers.items()
+                }
+        self.param_groups = new_groups
+        self.state = new_state
+
+
+def _restore(value, param, name, index):
+    """A saved state value made ready for ``param``: arrays copied in its dtype, numbers unwrapped."""
+    if isinstance(value, np.ndarray) and value.shape == param.shape:
+        return np.array(value, dtype=param.dtype)
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.size != 1:
+            raise ValueError(
+                f"load_state_dict: the saved '{name}' of parameter {index} has shape "
+                f"{value.shape}, but the parameter has shape {param.shape}."
+            )
+        return value.item()
+    return value

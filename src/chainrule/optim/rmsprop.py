@@ -1,0 +1,109 @@
+"""RMSprop: divide the gradient by a running root-mean-square of its recent values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .optimizer import Optimizer, check_bool, check_in_range
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, Coursera lecture 6e, 2012; centered form from Graves, 2013), as PyTorch
+    computes it.
+
+    Each parameter p keeps s (``square_avg``), and also a (``grad_avg``) when centered and b
+    (``momentum_buffer``) when momentum > 0, all starting at 0. At every step, for each p with
+    gradient g (skipped when p.grad is None):
+
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        s = alpha * s + (1 - alpha) * g * g     (running mean of g^2)
+        if centered:
+            a = alpha * a + (1 - alpha) * g     (running mean of g, as a + (1 - alpha) * (g - a))
+            avg = sqrt(s - a * a) + eps         (an estimate of the standard deviation of g)
+        else:
+            avg = sqrt(s) + eps
+        if momentum > 0:
+            b = momentum * b + g / avg
+            p = p - lr * b
+        else:
+            p = p - lr * g / avg
+
+    There is no bias correction (unlike Adam), so the first steps are large: s starts at 0, so
+    after one step avg is about sqrt(1 - alpha) * |g| and the step is about 10 * lr for
+    alpha = 0.99. Keras and TensorFlow call alpha rho, add eps inside the square root,
+    sqrt(s + eps), and keep lr inside their momentum buffer.
+
+    Args:
+        params: Parameters, or dicts defining parameter groups.
+        lr: learning rate, >= 0 (default 1e-2).
+        alpha: smoothing constant in [0, 1) (default 0.99).
+        eps: >= 0, added to the denominator (default 1e-8).
+        weight_decay: L2 penalty, >= 0 (default 0).
+        momentum: momentum factor in [0, 1) (default 0).
+        centered: normalise by the estimated variance of g instead of its second moment
+            (default False).
+        maximize: ascend the objective instead of descending it (default False).
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, maximize=False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        name = self._name
+        options["lr"] = check_in_range(name, "lr", options["lr"])
+        options["alpha"] = check_in_range(name, "alpha", options["alpha"], 0, 1)
+        options["eps"] = check_in_range(name, "eps", options["eps"])
+        options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
+        options["momentum"] = check_in_range(name, "momentum", options["momentum"], 0, 1)
+        options["centered"] = check_bool(name, "centered", options["centered"])
+        options["maximize"] = check_bool(name, "maximize", options["maximize"])
+
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns the closure's loss, if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param, grad, state = p.data, p.grad.data, self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["square_avg"] = np.zeros_like(param)
+                    if momentum > 0:
+                        state["momentum_buffer"] = np.zeros_like(param)
+                    if group["centered"]:
+                        state["grad_avg"] = np.zeros_like(param)
+                if group["maximize"]:
+                    grad = -grad
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param
+                state["step"] += 1
+                square_avg = state["square_avg"]
+                square_avg *= alpha
+                square_avg += (1 - alpha) * grad * grad
+                if group["centered"]:
+                    grad_avg = state["grad_avg"]
+                    grad_avg += (1 - alpha) * (grad - grad_avg)
+                    avg = square_avg - grad_avg * grad_avg
+                    np.sqrt(avg, out=avg)
+                else:
+                    avg = np.sqrt(square_avg)
+                avg += eps
+                np.divide(grad, avg, out=avg)  # avg now holds g / avg
+                if momentum > 0:
+                    buf = state["momentum_buffer"]
+                    buf *= momentum
+                    buf += avg
+                    param -= lr * buf
+                else:
+                    avg *= lr
+                    param -= avg
+        return loss

@@ -1,0 +1,86 @@
+"""SGD: stochastic gradient descent with optional momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from .optimizer import Optimizer, check_bool, check_in_range
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (PyTorch's algorithm and conventions).
+
+    At every step, for each parameter p with gradient g (skipped when p.grad is None):
+
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0   (L2 penalty 0.5*wd*|p|^2)
+        if momentum != 0:
+            b = g                                           on the first step
+            b = momentum * b + (1 - dampening) * g          on later steps
+            g = g + momentum * b                if nesterov
+            g = b                               otherwise
+        p = p - lr * g
+
+    The momentum buffer b is a running sum of gradients: it starts at g and holds no lr.
+
+    How other libraries differ: scikit-learn's MLP and Chainer's MomentumSGD keep a velocity
+    v = momentum * v - lr * g (starting at 0) and set p = p + v. With a constant lr and no
+    dampening this gives the same trajectory (v = -lr * b), but when a scheduler changes lr,
+    PyTorch's update uses the new lr at once while the velocity still carries the old one.
+    (scikit-learn's squared loss is also halved, so its gradients are half of MSELoss's.)
+
+    Args:
+        params: Parameters, or dicts defining parameter groups.
+        lr: learning rate, >= 0 (default 1e-3).
+        momentum: momentum factor in [0, 1) (default 0, plain SGD).
+        dampening: in [0, 1]; scales the gradient added to the buffer (default 0).
+        weight_decay: L2 penalty, >= 0 (default 0).
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening == 0 (default False).
+        maximize: ascend the objective instead of descending it (default False).
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_options(self, options):
+        name = self._name
+        options["lr"] = check_in_range(name, "lr", options["lr"])
+        options["momentum"] = check_in_range(name, "momentum", options["momentum"], 0, 1)
+        options["dampening"] = check_in_range(name, "dampening", options["dampening"], 0, 1,
+                                              high_closed=True)
+        options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
+        options["nesterov"] = check_bool(name, "nesterov", options["nesterov"])
+        options["maximize"] = check_bool(name, "maximize", options["maximize"])
+        if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
+            raise ValueError(
+                f"The 'nesterov' parameter of {name} requires momentum > 0 and dampening == 0. "
+                f"Got momentum={options['momentum']} and dampening={options['dampening']} instead."
+            )
+
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns the closure's loss, if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            weight_decay = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param, grad, state = p.data, p.grad.data, self.state[p]
+                if group["maximize"]:
+                    grad = -grad
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param
+                if momentum != 0:
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = grad.copy()
+                    else:
+                        buf *= momentum
+                        buf += (1 - dampening) * grad
+                    grad = grad + momentum * buf if group["nesterov"] else buf
+                param -= lr * grad
+        return loss

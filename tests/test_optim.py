@@ -1,0 +1,443 @@
+"""Tests for chainrule.optim: trajectories equal to torch.optim, steps worked by hand, the state
+dict round trip, argument checks and zero_grad."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import optim
+from chainrule.nn import Parameter
+
+STEPS = 25
+
+
+# --------------------------------------------------------------------------------------------
+# A small problem, built twice: in chainrule and in torch, from the same float64 arrays
+# --------------------------------------------------------------------------------------------
+
+
+def make_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "W": rng.normal(size=(3, 4)),
+        "b": rng.normal(size=3),
+        "x": rng.normal(size=(6, 4)),
+        "y": rng.uniform(-0.5, 0.5, size=(6, 3)),
+    }
+
+
+def loss_chainrule(W, b, data):
+    x, y = cr.tensor(data["x"], dtype="float64"), cr.tensor(data["y"], dtype="float64")
+    return (((x @ W.T + b).tanh() - y) ** 2).mean()
+
+
+def loss_torch(torch, W, b, data):
+    x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
+    return (((x @ W.T + b).tanh() - y) ** 2).mean()
+
+
+def param_spec(W, b, grouped):
+    """The params argument: a plain list, or two groups where the second overrides lr."""
+    if grouped:
+        return [{"params": [W]}, {"params": [b], "lr": 0.003}]
+    return [W, b]
+
+
+def torch_kwargs(kwargs):
+    """chainrule and torch share argument names; torch wants the CPU single-tensor path."""
+    return dict(kwargs, foreach=False)
+
+
+CASES = [
+    ("SGD", dict(lr=0.1), False),
+    ("SGD", dict(lr=0.1, momentum=0.9), False),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5), False),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True), False),
+    ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.1), False),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, maximize=True), False),
+    ("SGD", dict(lr=0.1, momentum=0.9), True),
+    ("Adam", dict(lr=0.01), False),
+    ("Adam", dict(lr=0.01, weight_decay=0.1), False),
+    ("Adam", dict(lr=0.01, amsgrad=True), False),
+    ("Adam", dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3, amsgrad=True, weight_decay=0.05), False),
+    ("Adam", dict(lr=0.01, maximize=True), False),
+    ("Adam", dict(lr=0.01), True),
+    ("AdamW", dict(lr=0.01), False),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True), False),
+    ("AdamW", dict(lr=0.01, maximize=True), True),
+    ("RMSprop", dict(), False),
+    ("RMSprop", dict(lr=0.01, alpha=0.9), False),
+    ("RMSprop", dict(lr=0.01, momentum=0.9), False),
+    ("RMSprop", dict(lr=0.01, centered=True), False),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1), False),
+    ("RMSprop", dict(lr=0.01, maximize=True, eps=1e-4), True),
+    ("Adagrad", dict(lr=0.1), False),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1), False),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1), False),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6), False),
+    ("Adagrad", dict(lr=0.1, maximize=True), True),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, grouped", CASES)
+def test_trajectory_equals_torch(name, kwargs, grouped):
+    torch = pytest.importorskip("torch")
+    data = make_problem()
+    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
+    tW = torch.tensor(data["W"], requires_grad=True)
+    tb = torch.tensor(data["b"], requires_grad=True)
+    ours = getattr(optim, name)(param_spec(W, b, grouped), **kwargs)
+    theirs = getattr(torch.optim, name)(param_spec(tW, tb, grouped), **torch_kwargs(kwargs))
+    for step in range(STEPS):
+        ours.zero_grad()
+        loss_chainrule(W, b, data).backward()
+        ours.step()
+        theirs.zero_grad()
+        loss_torch(torch, tW, tb, data).backward()
+        theirs.step()
+        for mine, reference in ((W, tW), (b, tb)):
+            np.testing.assert_allclose(
+                mine.data, reference.detach().numpy(), rtol=1e-7, atol=1e-12,
+                err_msg=f"{name}({kwargs}) differs from torch after step {step + 1}",
+            )
+    # The parameters really moved, so the comparison above compared something.
+    assert np.abs(W.data - data["W"]).max() > 1e-3
+    assert W.dtype == np.float64
+
+
+# --------------------------------------------------------------------------------------------
+# Steps worked by hand
+# --------------------------------------------------------------------------------------------
+
+
+def test_sgd_momentum_steps_by_hand():
+    p = Parameter(np.array([1.0, -2.0]))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+
+    # Step 1: loss = sum(p^2), g = 2p = [2, -4]. The buffer starts at g: b = [2, -4].
+    # p = p - lr * b = [1 - 0.2, -2 + 0.4] = [0.8, -1.6]
+    (p * p).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [2.0, -4.0], rtol=1e-15)
+    np.testing.assert_allclose(p.data, [0.8, -1.6], rtol=1e-15)
+
+    # Step 2: g = 2p = [1.6, -3.2]; b = 0.9 * [2, -4] + [1.6, -3.2] = [3.4, -6.8]
+    # p = [0.8 - 0.1 * 3.4, -1.6 + 0.1 * 6.8] = [0.46, -0.92]
+    opt.zero_grad()
+    (p * p).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [3.4, -6.8], rtol=1e-14)
+    np.testing.assert_allclose(p.data, [0.46, -0.92], rtol=1e-14)
+
+
+def test_adam_step_by_hand():
+    p = Parameter(np.array([1.0, -3.0]))
+    opt = optim.Adam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+
+    # loss = sum(c * p) with c = [0.5, 2], so g = c = [0.5, 2].
+    # m = 0.9 * 0 + 0.1 * g = [0.05, 0.2]
+    # v = 0.999 * 0 + 0.001 * g^2 = [0.00025, 0.004]
+    # bias corrections at t = 1: 1 - 0.9 = 0.1 and 1 - 0.999 = 0.001
+    # m_hat = m / 0.1 = [0.5, 2];  sqrt(v_hat) = sqrt(v / 0.001) = sqrt([0.25, 4]) = [0.5, 2]
+    # p = p - 0.1 * m_hat / (sqrt(v_hat) + 1e-8)
+    #   = [1 - 0.1 * 0.5 / (0.5 + 1e-8), -3 - 0.1 * 2 / (2 + 1e-8)]  (the first step is about lr)
+    c = cr.tensor([0.5, 2.0], dtype="float64")
+    (c * p).sum().backward()
+    opt.step()
+    assert opt.state[p]["step"] == 1
+    np.testing.assert_allclose(opt.state[p]["exp_avg"], [0.05, 0.2], rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], [0.00025, 0.004], rtol=1e-13)
+    expected = [1 - 0.1 * 0.5 / (0.5 + 1e-8), -3 - 0.1 * 2 / (2 + 1e-8)]
+    np.testing.assert_allclose(p.data, expected, rtol=1e-14)
+
+
+def test_adamw_decay_is_applied_to_the_parameter_not_the_gradient():
+    # With a zero gradient Adam's update is 0 / (0 + eps) = 0, so only the decay acts:
+    # AdamW: p = p * (1 - lr * wd) = 2 * (1 - 0.1 * 0.5) = 1.9.
+    # Adam (coupled): g = 0 + wd * p = 1, so its first step is about lr: p = 2 - 0.1 = 1.9 too,
+    # but on the second step with p = 1.9, AdamW shrinks by the factor 0.95 again (1.805).
+    p = Parameter(np.array([2.0]))
+    opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    for expected in (2.0 * 0.95, 2.0 * 0.95 * 0.95):
+        p.grad = cr.zeros(1, dtype="float64")
+        opt.step()
+        np.testing.assert_allclose(p.data, [expected], rtol=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# State dict
+# --------------------------------------------------------------------------------------------
+
+ROUND_TRIP = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+]
+
+
+def run_steps(opt, W, b, data, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_chainrule(W, b, data).backward()
+        opt.step()
+
+
+def assert_plain(value):
+    """Only arrays, plain numbers, bools, strings, tuples, lists and dicts: savable without pickle."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, (int, str))
+            assert_plain(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            assert_plain(item)
+    else:
+        assert isinstance(value, (np.ndarray, int, float, bool, str)), type(value)
+        assert not isinstance(value, cr.Tensor)
+
+
+@pytest.mark.parametrize("name, kwargs", ROUND_TRIP)
+def test_state_dict_round_trip_continues_bit_identically(name, kwargs):
+    data = make_problem(seed=1)
+    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
+    opt = getattr(optim, name)(param_spec(W, b, grouped=True), **kwargs)
+    run_steps(opt, W, b, data, 5)
+    saved = opt.state_dict()
+    assert_plain(saved)
+    W2, b2 = Parameter(W.data.copy()), Parameter(b.data.copy())
+
+    run_steps(opt, W, b, data, 5)  # the uninterrupted run
+
+    restored = getattr(optim, name)(param_spec(W2, b2, grouped=True), lr=123.0)
+    restored.load_state_dict(saved)
+    assert restored.param_groups[1]["lr"] == 0.003  # options come from the saved groups
+    run_steps(restored, W2, b2, data, 5)
+    np.testing.assert_array_equal(W2.data, W.data)
+    np.testing.assert_array_equal(b2.data, b.data)
+
+
+def test_state_dict_layout():
+    W, b = Parameter(np.ones((3, 4))), Parameter(np.ones(3))
+    opt = optim.Adam([{"params": [W]}, {"params": [b], "lr": 0.5}], lr=0.01)
+    (W.sum() * 2).backward()  # only W gets a gradient, so only W gets state
+    opt.step()
+    saved = opt.state_dict()
+    assert list(saved["state"]) == [0]
+    assert saved["state"][0]["step"] == 1
+    assert set(saved["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    assert isinstance(saved["state"][0]["exp_avg"], np.ndarray)
+    assert saved["param_groups"][0]["params"] == [0]
+    assert saved["param_groups"][1]["params"] == [1]
+    assert saved["param_groups"][1]["lr"] == 0.5
+    assert saved["param_groups"][0]["betas"] == (0.9, 0.999)
+    # The snapshot does not follow later steps.
+    before = saved["state"][0]["exp_avg"].copy()
+    opt.step()
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], before)
+
+
+def test_load_state_dict_accepts_string_keys_and_casts_to_the_parameter_dtype():
+    W = Parameter(np.ones(3, dtype=np.float32))
+    opt = optim.SGD([W], lr=0.1, momentum=0.9)
+    saved = {
+        "state": {"0": {"momentum_buffer": np.array([1.0, 2.0, 3.0])}},
+        "param_groups": [dict(opt.state_dict()["param_groups"][0], momentum=0.5)],
+    }
+    opt.load_state_dict(saved)
+    buf = opt.state[W]["momentum_buffer"]
+    assert buf.dtype == np.float32
+    np.testing.assert_array_equal(buf, [1.0, 2.0, 3.0])
+    assert opt.param_groups[0]["momentum"] == 0.5
+    assert opt.param_groups[0]["params"][0] is W
+
+
+def test_load_state_dict_rejects_a_different_layout():
+    W, b = Parameter(np.ones(3)), Parameter(np.ones(2))
+    saved = optim.SGD([W, b]).state_dict()
+    with pytest.raises(ValueError, match="has 1 parameter groups, but this SGD has 2"):
+        optim.SGD([{"params": [W]}, {"params": [b]}]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="group 0 has 2 parameters, but this SGD's group 0 has 1"):
+        optim.SGD([W]).load_state_dict(saved)
+    with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
+        optim.SGD([W]).load_state_dict({"state": {}})
+    bad = {"state": {0: {"momentum_buffer": np.ones(5)}}, "param_groups": saved["param_groups"]}
+    with pytest.raises(ValueError, match="saved 'momentum_buffer' of parameter 0 has shape"):
+        optim.SGD([W, b]).load_state_dict(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters, groups, state and zero_grad
+# --------------------------------------------------------------------------------------------
+
+
+def test_zero_grad_set_to_none():
+    p = Parameter(np.ones(3))
+    opt = optim.SGD([p], lr=0.1)
+    (p * 3.0).sum().backward()
+    opt.zero_grad()  # set_to_none=True by default
+    assert p.grad is None
+    p_before = p.data.copy()
+    opt.step()  # a parameter without a gradient is skipped
+    np.testing.assert_array_equal(p.data, p_before)
+
+
+def test_zero_grad_to_zeros_keeps_the_gradient_array():
+    p = Parameter(np.ones(3))
+    opt = optim.SGD([p], lr=0.1, weight_decay=0.5)
+    (p * 3.0).sum().backward()
+    grad = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is grad
+    np.testing.assert_array_equal(p.grad.data, np.zeros(3))
+    # A zero gradient is still a gradient: weight decay moves p = 1 - 0.1 * (0 + 0.5 * 1) = 0.95.
+    opt.step()
+    np.testing.assert_allclose(p.data, [0.95] * 3, rtol=1e-15)
+    # The next backward adds to the zeros.
+    (p * 3.0).sum().backward()
+    np.testing.assert_array_equal(p.grad.data, [3.0] * 3)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_parameters_without_grad_are_skipped_and_get_no_state(name):
+    W, b = Parameter(np.ones(3)), Parameter(np.ones(2))
+    opt = getattr(optim, name)([W, b], lr=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
+    (W * W).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(b.data, np.ones(2))
+    assert opt.state[b] == {}
+    assert opt.state[W] != {}
+    assert not np.array_equal(W.data, np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_float32_parameters_stay_float32(name):
+    p = Parameter(np.ones(4, dtype=np.float32))
+    opt = getattr(optim, name)([p], lr=0.1, weight_decay=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    assert p.data.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
+
+
+def test_state_is_keyed_by_parameter_in_registration_order():
+    params = [Parameter(np.ones(2)) for _ in range(4)]
+    opt = optim.Adam([{"params": params[:2]}, {"params": params[2:]}])
+    assert list(opt.state) == params
+    for p in reversed(params):  # steps in another order do not reorder the state
+        p.grad = cr.ones(2, dtype="float64")
+    opt.step()
+    assert list(opt.state) == params
+
+
+def test_param_groups_fill_in_defaults():
+    W, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    opt = optim.SGD([{"params": W}, {"params": [b], "momentum": 0.5}], lr=0.1, momentum=0.9)
+    assert opt.param_groups[0]["params"] == [W]
+    assert opt.param_groups[0]["momentum"] == 0.9
+    assert opt.param_groups[1]["momentum"] == 0.5
+    assert opt.param_groups[1]["lr"] == 0.1
+    c = Parameter(np.ones(2))
+    opt.add_param_group({"params": [c], "lr": 0.01})
+    assert opt.param_groups[2]["lr"] == 0.01 and opt.param_groups[2]["momentum"] == 0.9
+    assert c in opt.state
+
+
+def test_group_lr_is_used():
+    # Two groups with lr 0.1 and 0.01 and the same gradient 1: steps of 0.1 and 0.01.
+    W, b = Parameter(np.zeros(1)), Parameter(np.zeros(1))
+    opt = optim.SGD([{"params": [W]}, {"params": [b], "lr": 0.01}], lr=0.1)
+    (W + b).sum().backward()
+    opt.step()
+    np.testing.assert_allclose([W.data[0], b.data[0]], [-0.1, -0.01], rtol=1e-15)
+
+
+def test_step_returns_the_closure_loss():
+    p = Parameter(np.array([3.0]))
+    opt = optim.SGD([p], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with cr.no_grad():  # the closure records its graph even here
+        loss = opt.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_allclose(p.data, [3.0 - 0.25 * 6.0], rtol=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------------------------
+
+BAD_ARGUMENTS = [
+    (optim.SGD, dict(lr=-0.1), ValueError,
+     r"The 'lr' parameter of SGD must be a float in the range \[0, inf\)\. Got -0.1 instead\."),
+    (optim.SGD, dict(momentum=1.5), ValueError,
+     r"The 'momentum' parameter of SGD must be a float in the range \[0, 1\)\. Got 1.5 instead\."),
+    (optim.SGD, dict(momentum=-0.5), ValueError, r"'momentum' parameter of SGD .* Got -0.5"),
+    (optim.SGD, dict(dampening=2), ValueError, r"'dampening' parameter of SGD .* range \[0, 1\]"),
+    (optim.SGD, dict(weight_decay=-1e-4), ValueError, r"'weight_decay' parameter of SGD"),
+    (optim.SGD, dict(lr="fast"), TypeError, r"'lr' parameter of SGD must be a float .* Got 'fast'"),
+    (optim.SGD, dict(momentum=float("nan")), ValueError, r"'momentum' .* Got nan instead"),
+    (optim.SGD, dict(nesterov=1), TypeError,
+     r"The 'nesterov' parameter of SGD must be a bool\. Got 1 instead\."),
+    (optim.SGD, dict(nesterov=True), ValueError,
+     r"The 'nesterov' parameter of SGD requires momentum > 0 and dampening == 0\. "
+     r"Got momentum=0.0 and dampening=0.0 instead\."),
+    (optim.SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), ValueError,
+     r"requires momentum > 0 and dampening == 0\. Got momentum=0.9 and dampening=0.1"),
+    (optim.Adam, dict(betas=(0.9, 1.0)), ValueError,
+     r"The 'betas\[1\]' parameter of Adam must be a float in the range \[0, 1\)\. Got 1.0"),
+    (optim.Adam, dict(betas=(-0.1, 0.999)), ValueError, r"'betas\[0\]' parameter of Adam"),
+    (optim.Adam, dict(betas=0.9), TypeError, r"'betas' parameter of Adam must be a pair"),
+    (optim.Adam, dict(eps=-1e-8), ValueError, r"'eps' parameter of Adam .* \[0, inf\)"),
+    (optim.Adam, dict(amsgrad="yes"), TypeError, r"'amsgrad' parameter of Adam must be a bool"),
+    (optim.AdamW, dict(weight_decay=-0.01), ValueError, r"'weight_decay' parameter of AdamW"),
+    (optim.RMSprop, dict(alpha=1.0), ValueError,
+     r"The 'alpha' parameter of RMSprop must be a float in the range \[0, 1\)\. Got 1.0"),
+    (optim.RMSprop, dict(momentum=-0.1), ValueError, r"'momentum' parameter of RMSprop"),
+    (optim.RMSprop, dict(centered=None), TypeError, r"'centered' parameter of RMSprop .* bool"),
+    (optim.Adagrad, dict(lr_decay=-1), ValueError, r"'lr_decay' parameter of Adagrad"),
+    (optim.Adagrad, dict(initial_accumulator_value=-0.1), ValueError,
+     r"'initial_accumulator_value' parameter of Adagrad"),
+    (optim.Adagrad, dict(eps=True), TypeError, r"'eps' parameter of Adagrad .* Got True"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, error, message", BAD_ARGUMENTS)
+def test_bad_hyper_parameters_are_named(cls, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cls([Parameter(np.ones(2))], **kwargs)
+
+
+def test_bad_group_options_are_checked_too():
+    W, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    with pytest.raises(ValueError, match=r"The 'lr' parameter of Adam .* Got -1.0 instead"):
+        optim.Adam([{"params": [W]}, {"params": [b], "lr": -1.0}])
+    opt = optim.SGD([W], lr=0.1)
+    with pytest.raises(ValueError, match=r"'momentum' parameter of SGD .* Got 2 instead"):
+        opt.add_param_group({"params": [b], "momentum": 2})
+
+
+def test_bad_params_are_named():
+    W = Parameter(np.ones(2))
+    with pytest.raises(ValueError, match="SGD got an empty parameter list"):
+        optim.SGD([])
+    with pytest.raises(TypeError, match=r"Got a single Tensor instead; wrap it in a list"):
+        optim.SGD(W)
+    with pytest.raises(TypeError, match="a set has no fixed order"):
+        optim.SGD({W})
+    with pytest.raises(TypeError, match="SGD can only optimize Tensors. Got ndarray instead"):
+        optim.SGD([np.ones(2)])
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([W * 2])
+    with pytest.raises(ValueError, match=r"appears more than once in the parameter groups"):
+        optim.SGD([{"params": [W]}, {"params": [W]}])
+    with pytest.raises(ValueError, match="a parameter group needs a 'params' entry"):
+        optim.SGD([{"lr": 0.1}])
