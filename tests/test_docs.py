@@ -1,0 +1,20 @@
+"""The docs that are generated from code must match the code."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_derivative_table_is_up_to_date():
+    result = subprocess.run([sys.executable, str(ROOT / "docs" / "make_derivative_table.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = next(line for line in ci.splitlines() if "pytest" in line)
+    assert command.strip() in readme
