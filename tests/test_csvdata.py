@@ -343,3 +343,17 @@ def test_write_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_folder.* does not exist"):
         write_csv(missing, ["a"], np.zeros(2))
     assert os.listdir(tmp_path) == []
+
+
+def test_write_integers_and_booleans_as_plain_text(tmp_path):
+    path = tmp_path / "out.csv"
+    write_csv(path, ["label", "count"], np.array([[0, 12], [1, -3]]))
+    assert path.read_bytes() == b"label,count\n0,12\n1,-3\n"
+    write_csv(path, ["flag"], np.array([True, False]))
+    assert path.read_bytes() == b"flag\nTrue\nFalse\n"
+
+
+def test_write_quotes_header_names_that_need_it(tmp_path):
+    path = tmp_path / "out.csv"
+    write_csv(path, ["a,b", "c"], np.array([[1.5, 2.5]]))
+    assert path.read_bytes() == b'"a,b",c\n1.5,2.5\n'

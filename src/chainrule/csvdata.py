@@ -241,9 +241,17 @@ def check_feature_count(expected, got, source: str) -> None:
         )
 
 
-def _format_cell(value) -> str:
-    """The shortest text that reads back as the same number (for float32 too)."""
-    return str(value)
+def _format_rows(rows: np.ndarray) -> list:
+    """The cells as text: each number in the shortest form that reads back as the same value.
+
+    Python's repr does this for float64 and ints; NumPy's str conversion does it for float32
+    (where repr of the float64 value would print 0.1 as 0.10000000149011612).
+    """
+    if rows.dtype == np.float64 or rows.dtype.kind in "iu":
+        return [list(map(repr, row)) for row in rows.tolist()]
+    if rows.dtype.kind in "fb":
+        return rows.astype(str).tolist()
+    return [[str(v) for v in row] for row in rows.tolist()]
 
 
 def write_csv(path, header, rows_array) -> None:
@@ -280,8 +288,7 @@ def write_csv(path, header, rows_array) -> None:
         with handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(header)
-            for row in rows:
-                writer.writerow([_format_cell(v) for v in row])
+            writer.writerows(_format_rows(rows))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, _new_file_mode(path))
