@@ -1,0 +1,196 @@
+"""Every loss, as a module and as a function, in every reduction, against PyTorch in float64."""
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule import nn
+from chainrule.nn import functional as F
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _regression_data(rng):
+    return 2 * rng.standard_normal((5, 3)), 2 * rng.standard_normal((5, 3))
+
+
+def _probability_data(rng):
+    return rng.uniform(0.02, 0.98, (5, 3)), rng.uniform(0, 1, (5, 3))
+
+
+def _logit_data(rng):
+    return 3 * rng.standard_normal((5, 3)), rng.integers(0, 2, (5, 3)).astype(np.float64)
+
+
+def _class_data(rng):
+    return 3 * rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+
+
+def _log_prob_data(rng):
+    logits, target = _class_data(rng)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)), target
+
+
+# (our module, torch module name, kwargs, data maker, whether the target gets a gradient)
+LOSSES = [
+    (nn.MSELoss, "MSELoss", {}, _regression_data, True),
+    (nn.L1Loss, "L1Loss", {}, _regression_data, True),
+    (nn.HuberLoss, "HuberLoss", {}, _regression_data, True),
+    (nn.HuberLoss, "HuberLoss", {"delta": 0.5}, _regression_data, True),
+    (nn.HuberLoss, "HuberLoss", {"delta": 2.5}, _regression_data, True),
+    (nn.BCELoss, "BCELoss", {}, _probability_data, True),
+    (nn.BCEWithLogitsLoss, "BCEWithLogitsLoss", {}, _logit_data, True),
+    (nn.CrossEntropyLoss, "CrossEntropyLoss", {}, _class_data, False),
+    (nn.NLLLoss, "NLLLoss", {}, _log_prob_data, False),
+]
+LOSS_IDS = [f"{name} {kwargs}" if kwargs else name for _, name, kwargs, _, _ in LOSSES]
+
+
+def _pair(torch, target, grad):
+    if target.dtype.kind in "iu":
+        return chainrule.tensor(target), torch.tensor(target)
+    return chainrule.tensor(target, requires_grad=grad), torch.tensor(target, requires_grad=grad)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("loss", LOSSES, ids=LOSS_IDS)
+def test_loss_module_equals_torch(loss, reduction):
+    torch = pytest.importorskip("torch")
+    ours_cls, torch_name, kwargs, make_data, target_grad = loss
+    x, target = make_data(np.random.default_rng(0))
+    ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_t, theirs_t = _pair(torch, target, target_grad)
+    out = ours_cls(reduction=reduction, **kwargs)(ours_x, ours_t)
+    expected = getattr(torch.nn, torch_name)(reduction=reduction, **kwargs)(theirs_x, theirs_t)
+    assert out.shape == tuple(expected.shape) and out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    upstream = np.random.default_rng(1).standard_normal(out.shape)  # random: exposes 'none'
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if target_grad:
+        np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+FUNCTIONS = [
+    ("mse_loss", {}, _regression_data),
+    ("l1_loss", {}, _regression_data),
+    ("huber_loss", {"delta": 0.7}, _regression_data),
+    ("binary_cross_entropy", {}, _probability_data),
+    ("binary_cross_entropy_with_logits", {}, _logit_data),
+    ("cross_entropy", {}, _class_data),
+    ("nll_loss", {}, _log_prob_data),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name,kwargs,make_data", FUNCTIONS, ids=[f[0] for f in FUNCTIONS])
+def test_loss_function_with_array_target_equals_torch(name, kwargs, make_data, reduction):
+    torch = pytest.importorskip("torch")
+    x, target = make_data(np.random.default_rng(2))
+    ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = getattr(F, name)(ours_x, target, reduction=reduction, **kwargs)  # target: a NumPy array
+    expected = getattr(torch.nn.functional, name)(
+        theirs_x, torch.tensor(target), reduction=reduction, **kwargs
+    )
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    upstream = np.random.default_rng(3).standard_normal(out.shape)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_l1_and_huber_at_kinks_follow_torch():
+    # d = 0 (sign(0) = 0) and |d| = delta exactly, where the pieces meet
+    torch = pytest.importorskip("torch")
+    x = np.array([0.0, 1.0, -1.0, 0.5, 3.0])
+    t = np.array([0.0, 0.0, 0.0, 0.5, 1.0])
+    for name, kwargs in [("l1_loss", {}), ("huber_loss", {"delta": 1.0}), ("huber_loss", {"delta": 2.0})]:
+        ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = getattr(F, name)(ours_x, t, reduction="sum", **kwargs)
+        expected = getattr(torch.nn.functional, name)(theirs_x, torch.tensor(t), reduction="sum",
+                                                      **kwargs)
+        out.backward()
+        expected.backward()
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-12, err_msg=name)
+
+
+def test_cross_entropy_at_logits_of_1000_is_finite_and_equals_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [0.0, 0.0, -1000.0]])
+    t = np.array([1, 1, 2])
+    ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = nn.CrossEntropyLoss()(ours_x, t)
+    expected = torch.nn.CrossEntropyLoss()(theirs_x, torch.tensor(t))
+    out.backward()
+    expected.backward()
+    assert np.isfinite(out.data) and np.isfinite(ours_x.grad.data).all()
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_bce_with_logits_at_100_is_finite_and_equals_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[100.0, -100.0], [-100.0, 100.0], [50.0, -0.5]])
+    t = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.3]])
+    ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = nn.BCEWithLogitsLoss(reduction="sum")(ours_x, t)
+    expected = torch.nn.BCEWithLogitsLoss(reduction="sum")(theirs_x, torch.tensor(t))
+    out.backward()
+    expected.backward()
+    assert np.isfinite(out.data) and np.isfinite(ours_x.grad.data).all()
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_log_softmax_then_nll_equals_cross_entropy():
+    x, t = _class_data(np.random.default_rng(4))
+    logits = chainrule.tensor(x)
+    composed = nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), t)
+    fused = nn.CrossEntropyLoss()(logits, t)
+    np.testing.assert_allclose(composed.data, fused.data, rtol=1e-12)
+
+
+def test_array_target_takes_the_input_dtype():
+    x = chainrule.randn(4, 3)  # float32
+    assert F.mse_loss(x, np.zeros((4, 3))).dtype == np.float32  # a float64 target does not promote
+
+
+@pytest.mark.parametrize("cls", [nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.CrossEntropyLoss,
+                                 nn.NLLLoss, nn.BCELoss, nn.BCEWithLogitsLoss])
+def test_bad_reduction_is_named(cls):
+    with pytest.raises(ValueError, match=f"'reduction' parameter of {cls.__name__} must be one of"):
+        cls(reduction="average")
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FUNCTIONS])
+def test_bad_reduction_in_function_is_named(name):
+    with pytest.raises(ValueError, match=f"'reduction' parameter of {name} must be one of .* Got 'avg'"):
+        getattr(F, name)(chainrule.zeros(2, 2), np.zeros(2, dtype=np.int64), reduction="avg")
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits"])
+def test_shape_mismatch_names_both_shapes(name):
+    x = chainrule.full((4, 1), 0.5)
+    with pytest.raises(ValueError, match=rf"{name}: input shape \(4, 1\) and target shape \(4,\) differ"):
+        getattr(F, name)(x, np.full(4, 0.5, dtype=np.float32))
+
+
+def test_class_target_errors():
+    x = chainrule.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"cross_entropy: expected input of shape \(N, C\)"):
+        F.cross_entropy(x, np.array([0, 1]))
+    with pytest.raises(ValueError, match="target class 4 is out of range for 4 classes"):
+        F.nll_loss(x, np.array([0, 4, 1]))
+    with pytest.raises(TypeError, match="target must hold integer class indices"):
+        F.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
+
+
+def test_huber_delta_must_be_positive():
+    with pytest.raises(ValueError, match="'delta' parameter of HuberLoss must be a positive float"):
+        nn.HuberLoss(delta=0)
+    with pytest.raises(ValueError, match="'delta' parameter of huber_loss must be positive"):
+        F.huber_loss(chainrule.zeros(2), chainrule.zeros(2), delta=-1.0)
