@@ -159,18 +159,19 @@ def load_csv(path, target=None, features=None, dtype=np.float64):
     columns = [names.index(name) for name in features]
     if target is not None:
         columns.append(names.index(target))
-    values = np.empty((len(rows), len(columns)), dtype=np.float64)
-    for i, (line, row) in enumerate(rows):
+    parsed = []
+    for line, row in rows:
         if len(row) != len(names):
             raise DataError(
                 f"{path}, line {line}: the row has {len(row)} cells but the header has "
                 f"{len(names)} columns."
             )
         try:
-            values[i] = [float(row[j]) for j in columns]
+            parsed.append([float(row[j]) for j in columns])
         except ValueError:
             for j in columns:  # find the bad cell, for the message
                 _parse_cell(path, line, names[j], row[j])
+    values = np.array(parsed, dtype=np.float64)
     _check_cells(path, values, rows, names, columns, "float64")
     if np.dtype(dtype) != values.dtype:
         with np.errstate(over="ignore"):  # an overflow is reported just below, by line
