@@ -235,3 +235,8 @@ def test_no_eval_exec_or_compile_in_the_module():
     code = "\n".join(code_lines)
     for forbidden in ("eval(", "exec(", "compile(", "__import__("):
         assert forbidden not in code.replace("compile_expression(", "")
+
+
+def test_integer_too_large_for_a_float_is_rejected():
+    with pytest.raises(ValueError, match=r"the number '9{57}\.\.\.' is too large"):
+        compile_expression("9" * 400 + " * x")

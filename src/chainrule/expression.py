@@ -168,6 +168,11 @@ def _evaluate(node, values):
     raise AssertionError(f"unchecked node {type(node).__name__}")  # _check rejects everything else
 
 
+def _piece(text: str, node) -> str:
+    """The source text of ``node``, for an error message."""
+    return ast.get_source_segment(text, node) or type(node).__name__
+
+
 def _check(text: str, tree: ast.Expression) -> tuple:
     """Walk the tree (iteratively) and reject every node outside the whitelist.
 
@@ -178,7 +183,6 @@ def _check(text: str, tree: ast.Expression) -> tuple:
     stack = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
-        piece = ast.get_source_segment(text, node) or type(node).__name__
         if depth > MAX_DEPTH:
             raise ValueError(
                 f"expression: nested more than {MAX_DEPTH} levels deep; write it more simply."
@@ -186,8 +190,13 @@ def _check(text: str, tree: ast.Expression) -> tuple:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _reject(piece, "only numbers are allowed as constants")
-            node.value = float(value)
+                raise _reject(_piece(text, node), "only numbers are allowed as constants")
+            try:
+                node.value = float(value)
+            except OverflowError:
+                raise ValueError(
+                    f"expression: the number {_short(_piece(text, node))!r} is too large."
+                ) from None
         elif isinstance(node, ast.Name):
             name = node.id
             if name in FUNCTIONS:
@@ -201,27 +210,26 @@ def _check(text: str, tree: ast.Expression) -> tuple:
                 variables.add(name)
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY_OPS:
-                raise _reject(piece, "unsupported operator")
+                raise _reject(_piece(text, node), "unsupported operator")
             stack += [(node.left, depth + 1), (node.right, depth + 1)]
         elif isinstance(node, ast.UnaryOp):
             if type(node.op) not in _UNARY_OPS:
-                raise _reject(piece, "unsupported operator")
+                raise _reject(_piece(text, node), "unsupported operator")
             stack.append((node.operand, depth + 1))
         elif isinstance(node, ast.Call):
             func = node.func
-            func_piece = ast.get_source_segment(text, func) or type(func).__name__
             if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
-                raise _reject(func_piece, "unknown function")
+                raise _reject(_piece(text, func), "unknown function")
             if node.keywords:
-                raise _reject(piece, "keyword arguments are not allowed")
+                raise _reject(_piece(text, node), "keyword arguments are not allowed")
             if len(node.args) != 1:
                 raise ValueError(
                     f"expression: {func.id} takes exactly one argument; got {len(node.args)} "
-                    f"in {_short(piece)!r}."
+                    f"in {_short(_piece(text, node))!r}."
                 )
             stack.append((node.args[0], depth + 1))
         else:
-            raise _reject(piece)
+            raise _reject(_piece(text, node))
     return tuple(sorted(variables))
 
 
