@@ -79,10 +79,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "
             "they cannot be clipped; pass error_if_nonfinite=False to scale them anyway."
         )
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # a non-finite total gives nan or 0, as in PyTorch
         clip_coef = np.minimum(max_norm / (total + np.asarray(1e-6, dtype)), np.asarray(1.0, dtype))
-    for g in grads:
-        g *= clip_coef.astype(g.dtype)
+        for g in grads:
+            g *= clip_coef.astype(g.dtype)
     return Tensor._from_op(total, None)
 
 
