@@ -434,3 +434,15 @@ def test_loader_len_formula_property():
             ds = TensorDataset(np.arange(n))
             assert len(DataLoader(ds, bs)) == math.ceil(n / bs)
             assert len(DataLoader(ds, bs, drop_last=True)) == n // bs
+
+
+def test_loader_draws_the_permutation_when_iter_is_called():
+    X, y = make_arrays(12)
+    loader = DataLoader(TensorDataset(X, y), batch_size=12, shuffle=True)
+    cr.manual_seed(3)
+    expected = cr.random.default_generator().permutation(12)
+    cr.manual_seed(3)
+    batches = iter(loader)
+    cr.random.default_generator().normal(size=5)  # other draws between iter() and next()
+    (_, yb), = list(batches)
+    np.testing.assert_array_equal(yb.data, expected)

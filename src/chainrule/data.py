@@ -188,7 +188,10 @@ class DataLoader:
         return generator.permutation(n)
 
     def __iter__(self):
-        order = self._order()
+        # The permutation is drawn here, when iter() is called, not at the first next().
+        return self._batches(self._order())
+
+    def _batches(self, order):
         fast = _fancy_indexable(self.dataset)
         for b in range(len(self)):
             positions = order[b * self.batch_size:(b + 1) * self.batch_size]
