@@ -6,12 +6,19 @@ time (the gradient of out_j alone). Central finite differences give the same num
     J[j, i] ~ (f(in + eps e_i)_j - f(in - eps e_i)_j) / (2 eps)
 
 with an error of order eps^2. If the two disagree anywhere beyond atol + rtol * |numerical|, a
-derivative is wrong, and the message names the input, the element and both values:
+derivative is wrong, and the message names every input whose gradient is wrong, each with its worst
+element and both values there. The seed network's hidden layer with the seed's derivative
+(``chainrule.handwritten.SeedSigmoidLayer``, x as data, W and b checked):
 
-    >>> chainrule.gradcheck(my_layer, (x, w, b))
-    GradcheckError: gradcheck: the gradient of input 1 (shape (10, 2)) is wrong at element (3, 0)
-    for output element (5, 0): numerical 0.0123, analytical 0.5821 (difference 0.5698; atol 1e-05,
-    rtol 0.001).
+    >>> chainrule.gradcheck(SeedSigmoidLayer.apply, (x, w, b))
+    GradcheckError: gradcheck: the gradients of 2 inputs are wrong (atol 1e-05, rtol 0.001):
+      input 1 (shape (10, 2)): 1000 of 1000 Jacobian entries wrong; worst at element (5, 0) for
+      output element (3, 8): numerical 0, analytical 3.03243 (max difference 3.03)
+      input 2 (shape (10,)): 499 of 500 Jacobian entries wrong; worst at element (5,) for output
+      element (0, 8): numerical 0, analytical 0.465097 (max difference 0.465)
+
+Numerical 0 where backward says 3.03: weight row 5 cannot move hidden unit 8, yet the matrix product
+Hᵀ(1 - H) mixed every unit into every other. ``SigmoidLayer`` (H * (1 - H) element-wise) passes.
 
 Run it in float64: in float32 the finite differences themselves are too noisy to judge anything.
 """
@@ -19,14 +26,17 @@ Run it in float64: in float32 the finite differences themselves are too noisy to
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .autograd import enable_grad, no_grad
 from .tensor import Tensor
 
-__all__ = ["gradcheck", "gradcheck_module", "check_gradients", "GradcheckError", "GradcheckResult"]
+__all__ = [
+    "gradcheck", "gradcheck_module", "check_gradients", "check_module_gradients",
+    "GradcheckError", "GradcheckResult", "InputMismatch",
+]
 
 
 class GradcheckError(RuntimeError):
@@ -34,8 +44,33 @@ class GradcheckError(RuntimeError):
 
 
 @dataclass
+class InputMismatch:
+    """Where one input's gradient disagrees most with finite differences."""
+
+    index: int  # position among the inputs (for a module's parameters: among the checked tensors)
+    name: str  # "input 1" or "parameter '0.weight'"
+    shape: tuple
+    element: tuple  # the input element whose derivative is worst
+    output_element: tuple  # ... for this output element
+    numerical: float
+    analytical: float
+    max_abs_error: float  # the largest |analytical - numerical| over this input's whole Jacobian
+    bad_entries: int  # how many Jacobian entries are outside the tolerance
+    entries: int  # how many there are
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} (shape {self.shape}): {self.bad_entries} of {self.entries} Jacobian "
+            f"entries wrong; worst at element {self.element} for output element "
+            f"{self.output_element}: numerical {self.numerical:.6g}, analytical "
+            f"{self.analytical:.6g} (max difference {self.max_abs_error:.3g})"
+        )
+
+
+@dataclass
 class GradcheckResult:
-    """What a check found. ``worst`` describes the largest disagreement over all inputs."""
+    """What a check found: ``mismatches`` has one entry per input whose gradient is wrong, in input
+    order; the flat fields repeat the worst of them (the one furthest outside the tolerance)."""
 
     ok: bool
     max_abs_error: float
@@ -48,16 +83,25 @@ class GradcheckResult:
     analytical: float = 0.0
     atol: float = 0.0
     rtol: float = 0.0
+    mismatches: list = field(default_factory=list)
 
     def message(self) -> str:
         if self.ok:
             return f"gradcheck passed (largest difference {self.max_abs_error:.3g})."
-        return (
-            f"gradcheck: the gradient of {self.input_name} (shape {self.input_shape}) is wrong at "
-            f"element {self.input_element} for output element {self.output_element}: numerical "
-            f"{self.numerical:.6g}, analytical {self.analytical:.6g} (difference "
-            f"{abs(self.numerical - self.analytical):.3g}; atol {self.atol:g}, rtol {self.rtol:g})."
-        )
+        if len(self.mismatches) == 1:
+            (m,) = self.mismatches
+            return (
+                f"gradcheck: the gradient of {m.name} (shape {m.shape}) is wrong at element "
+                f"{m.element} for output element {m.output_element}: numerical {m.numerical:.6g}, "
+                f"analytical {m.analytical:.6g} (max difference {m.max_abs_error:.3g}; "
+                f"atol {self.atol:g}, rtol {self.rtol:g})."
+            )
+        lines = [
+            f"gradcheck: the gradients of {len(self.mismatches)} inputs are wrong "
+            f"(atol {self.atol:g}, rtol {self.rtol:g}):"
+        ]
+        lines += [f"  {m.describe()}" for m in self.mismatches]
+        return "\n".join(lines)
 
 
 def _as_output_tensor(out) -> Tensor:
@@ -107,7 +151,7 @@ def _numerical_jacobians(run, leaves, eps):
     return jacobians
 
 
-def _check(run, leaves, names, eps, atol, rtol) -> GradcheckResult:
+def _check(run, leaves, names, indices, eps, atol, rtol) -> GradcheckResult:
     for name, leaf in zip(names, leaves):
         if leaf.data.dtype != np.float64:
             warnings.warn(
@@ -129,51 +173,116 @@ def _check(run, leaves, names, eps, atol, rtol) -> GradcheckResult:
             leaf.grad = grad
 
     result = GradcheckResult(ok=True, max_abs_error=0.0, atol=atol, rtol=rtol)
-    worst_excess = 0.0
+    worst_excess = -np.inf
     for k, (a, n) in enumerate(zip(analytical, numerical)):
         if a.size == 0:
             continue
+        mismatch, excess = _compare(a, n, atol, rtol)
         diff = np.abs(a - n)
-        excess = np.nan_to_num(diff - (atol + rtol * np.abs(n)), nan=-np.inf)
-        result.max_abs_error = max(result.max_abs_error, float(np.nanmax(diff)))
-        bad = np.isnan(a) != np.isnan(n)
-        j, i = np.unravel_index(int(np.argmax(np.where(bad, np.inf, excess))), a.shape)
-        if bad[j, i] or excess[j, i] > worst_excess:
-            worst_excess = np.inf if bad[j, i] else float(excess[j, i])
-            shape = leaves[k].data.shape
-            result.ok = False
-            result.input_index = k
-            result.input_name = names[k]
-            result.input_shape = shape
-            result.input_element = tuple(int(v) for v in np.unravel_index(i, shape)) if shape else ()
-            result.output_element = (
-                tuple(int(v) for v in np.unravel_index(j, out_shape)) if out_shape else ()
-            )
-            result.numerical = float(n[j, i])
-            result.analytical = float(a[j, i])
+        if np.isfinite(diff).any():
+            result.max_abs_error = max(result.max_abs_error, float(np.nanmax(diff)))
+        if mismatch is None:
+            continue
+        shape = leaves[k].data.shape
+        j, i = mismatch
+        found = InputMismatch(
+            index=indices[k],
+            name=names[k],
+            shape=shape,
+            element=tuple(int(v) for v in np.unravel_index(i, shape)) if shape else (),
+            output_element=tuple(int(v) for v in np.unravel_index(j, out_shape)) if out_shape else (),
+            numerical=float(n[j, i]),
+            analytical=float(a[j, i]),
+            max_abs_error=float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))),
+            bad_entries=int(np.count_nonzero(excess > 0)),
+            entries=int(a.size),
+        )
+        result.ok = False
+        result.mismatches.append(found)
+        if excess[j, i] > worst_excess:
+            worst_excess = excess[j, i]
+            result.input_index = found.index
+            result.input_name = found.name
+            result.input_shape = found.shape
+            result.input_element = found.element
+            result.output_element = found.output_element
+            result.numerical = found.numerical
+            result.analytical = found.analytical
     return result
 
 
+def _compare(analytical, numerical, atol, rtol):
+    """The worst (row, column) of one Jacobian outside ``atol + rtol * |numerical|`` (None when
+    every entry is inside), and the excess over the tolerance of every entry (inf where exactly one
+    of the two is NaN, so a NaN gradient always fails)."""
+    diff = np.abs(analytical - numerical)
+    excess = diff - (atol + rtol * np.abs(numerical))
+    one_nan = np.isnan(analytical) != np.isnan(numerical)
+    excess = np.where(one_nan, np.inf, np.nan_to_num(excess, nan=-np.inf, posinf=np.inf))
+    j, i = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    if excess[j, i] <= 0:
+        return None, excess
+    return (j, i), excess
+
+
+def _check_tolerances(eps, atol, rtol) -> None:
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"gradcheck: '{name}' must be a number >= 0. Got {value!r} instead.")
+    if eps == 0:
+        raise ValueError("gradcheck: 'eps' must be > 0 (it is the finite-difference step). Got 0.")
+
+
+def _as_tuple(inputs) -> tuple:
+    return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+
+
 def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3) -> GradcheckResult:
-    """Like ``gradcheck`` but returns a GradcheckResult describing the worst disagreement."""
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
+    """Like ``gradcheck`` but returns the GradcheckResult: ``ok``, the largest difference, and one
+    InputMismatch per input whose gradient is wrong."""
+    _check_tolerances(eps, atol, rtol)
+    inputs = _as_tuple(inputs)
     indices = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not indices:
         raise ValueError("gradcheck: no input requires grad, so there is nothing to check.")
     leaves = [inputs[i] for i in indices]
     names = [f"input {i}" for i in indices]
-    return _check(lambda: fn(*inputs), leaves, names, eps, atol, rtol)
+    return _check(lambda: fn(*inputs), leaves, names, indices, eps, atol, rtol)
+
+
+def check_module_gradients(module, inputs, eps=1e-6, atol=1e-5, rtol=1e-3) -> GradcheckResult:
+    """Like ``gradcheck_module`` but returns the GradcheckResult. Inputs that require grad are
+    named 'input i', parameters "parameter '0.weight'" (their index counts after the inputs)."""
+    _check_tolerances(eps, atol, rtol)
+    inputs = _as_tuple(inputs)
+    leaves, names = [], []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.requires_grad:
+            leaves.append(x)
+            names.append(f"input {i}")
+    for name, param in module.named_parameters():
+        if param.requires_grad:
+            leaves.append(param)
+            names.append(f"parameter '{name}'")
+    if not leaves:
+        raise ValueError("gradcheck_module: no parameter or input requires grad, so there is nothing "
+                         "to check.")
+    return _check(lambda: module(*inputs), leaves, names, list(range(len(leaves))), eps, atol, rtol)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) -> bool:
     """Check ``fn``'s backward against central finite differences, for every input that requires
     grad and every element of the output (the full Jacobian).
 
+    Algorithm: for each output element j, one backward of a one-hot upstream gradient e_j gives row
+    j of every input's Jacobian; for each input element i, two forwards at +-eps give column i.
+    The full Jacobian matters: a check through sum(fn(x)) sees only the column sums, and misses a
+    softmax backward that is wrong everywhere except in that sum.
+
     Returns True when all entries agree within ``atol + rtol * |numerical|``. Otherwise raises a
-    GradcheckError naming the input, the worst element, the numerical and the analytical value (or
-    returns False when ``raise_exception=False``). Inputs should be float64.
+    GradcheckError (or returns False when ``raise_exception=False``) whose message names every
+    input whose gradient is wrong, each with its worst element, the numerical and the analytical
+    value there and the largest difference. Inputs should be float64 (a warning says so if not).
     """
     result = check_gradients(fn, inputs, eps=eps, atol=atol, rtol=rtol)
     if not result.ok and raise_exception:
@@ -182,23 +291,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
 
 
 def gradcheck_module(module, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) -> bool:
-    """gradcheck for a Module: checks the gradients of its parameters (by name) and of every input
-    that requires grad. Convert the module with ``.double()`` first."""
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    leaves, names = [], []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Tensor) and x.requires_grad:
-            leaves.append(x)
-            names.append(f"input {i}")
-    for name, p in module.named_parameters():
-        if p.requires_grad:
-            leaves.append(p)
-            names.append(f"parameter '{name}'")
-    if not leaves:
-        raise ValueError("gradcheck_module: no parameter or input requires grad.")
-    result = _check(lambda: module(*inputs), leaves, names, eps, atol, rtol)
+    """gradcheck for a Module: checks the gradients of its parameters, named as in
+    ``named_parameters()`` ("parameter '0.weight'"), and of every input that requires grad.
+    Convert the module and the inputs to float64 first (``model.double()``)."""
+    result = check_module_gradients(module, inputs, eps=eps, atol=atol, rtol=rtol)
     if not result.ok and raise_exception:
         raise GradcheckError(result.message())
     return result.ok
