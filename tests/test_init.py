@@ -73,7 +73,8 @@ def _truncated_normal_moments(mean, std, a, b):
     alpha, beta = (a - mean) / std, (b - mean) / std
     pdf = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     cdf = lambda z: 0.5 * math.erfc(-z / math.sqrt(2))
-    z = cdf(beta) - cdf(alpha)
+    survival = lambda z: 0.5 * math.erfc(z / math.sqrt(2))  # 1 - cdf, precise in the upper tail
+    z = cdf(beta) - cdf(alpha) if alpha + beta <= 0 else survival(alpha) - survival(beta)
     shift = (pdf(alpha) - pdf(beta)) / z
     var = 1 + (alpha * pdf(alpha) - beta * pdf(beta)) / z - shift**2
     return mean + std * shift, std * math.sqrt(var)
@@ -84,6 +85,7 @@ def _truncated_normal_moments(mean, std, a, b):
     (0.0, 0.02, -0.04, 0.04),  # a transformer-style init
     (0.5, 0.2, 0.4, 3.0),    # asymmetric
     (0.0, 1.0, 4.0, 6.0),    # far in the upper tail
+    (0.0, 1.0, 9.0, 11.0),   # beyond where Phi(a) rounds to 1 in float64 (sampled flipped)
     (0.0, 1.0, -9.0, -7.0),  # far in the lower tail
 ])
 def test_trunc_normal_bounds_and_moments(mean, std, a, b):
