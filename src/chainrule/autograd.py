@@ -194,7 +194,7 @@ class Node:
 
     def next_functions(self):
         """The Nodes this one's inputs came from (leaves and constants have none)."""
-        return [x.grad_fn for x in self.inputs if _is_tensor(x) and x.grad_fn is not None]
+        return [x.grad_fn for x in self.inputs if isinstance(x, Tensor) and x.grad_fn is not None]
 
     def __repr__(self):
         return f"<{self.name}Backward>"
@@ -241,21 +241,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs):
         """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
-        from .tensor import Tensor
-
         ctx = Node(cls)
-        arrays = []
-        needs = []
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x.data)
-                needs.append(x.requires_grad)
-            else:
-                arrays.append(x)
-                needs.append(False)
-        record = _mode.grad_enabled and any(needs)
-        ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *arrays)
+        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        record = _mode.grad_enabled and True in needs
+        ctx.needs_input_grad = needs
+        out = cls.forward(ctx, *[x.data if isinstance(x, Tensor) else x for x in inputs])
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _mode.anomaly:
@@ -265,12 +255,6 @@ class Function:
             ctx.inputs = inputs
             return Tensor._from_op(out, ctx)
         return Tensor._from_op(out, None)
-
-
-def _is_tensor(x) -> bool:
-    from .tensor import Tensor
-
-    return isinstance(x, Tensor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,15 +270,16 @@ def topological_order(root: Node) -> list:
     """
     order = []
     visited = {root}
-    stack = [(root, iter(root.next_functions()))]
+    stack = [(root, iter(root.inputs))]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent not in visited:
+        node, inputs = stack[-1]
+        for x in inputs:
+            parent = x.grad_fn if isinstance(x, Tensor) else None
+            if parent is not None and parent not in visited:
                 visited.add(parent)
-                stack.append((parent, iter(parent.next_functions())))
+                stack.append((parent, iter(parent.inputs)))
                 break
-        else:
+        else:  # every input's node is already placed: place this one
             stack.pop()
             order.append(node)
     return order
@@ -302,8 +287,6 @@ def topological_order(root: Node) -> list:
 
 def _accumulate_into(tensor, grad) -> None:
     """tensor.grad += grad, creating .grad (as an array of its own) the first time."""
-    from .tensor import Tensor
-
     if tensor.grad is None:
         # Copy: backward may hand the same array to several inputs (add returns grad_y twice).
         tensor.grad = Tensor._from_op(np.array(grad, dtype=tensor.data.dtype), None)
@@ -362,3 +345,6 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             if not retain_graph:
                 node.saved_tensors = None
                 node.freed = True
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first; no cycle at use)
