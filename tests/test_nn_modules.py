@@ -204,7 +204,7 @@ def test_load_state_dict_from_torch_model():
     torch = pytest.importorskip("torch")
     theirs = torch.nn.Sequential(torch.nn.Linear(2, 10), torch.nn.Sigmoid(), torch.nn.Linear(10, 1))
     model = seed_network().double()
-    model.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    model.load_state_dict(theirs.state_dict())  # torch tensors convert through __array__
     x = np.random.default_rng(0).standard_normal((6, 2))
     expected = theirs.double()(torch.tensor(x)).detach().numpy()
     np.testing.assert_allclose(model(chainrule.tensor(x)).data, expected, rtol=1e-9)
@@ -284,6 +284,8 @@ def test_double_and_float_keep_the_parameter_objects():
     assert model.fc.weight.dtype == np.float64
     with pytest.raises(TypeError, match="only floating-point dtypes"):
         model.to(np.int64)
+    with pytest.raises(TypeError, match="only floating-point dtypes .* Got 'cpu' instead"):
+        model.to("cpu")
 
 
 # ----- Linear --------------------------------------------------------------------------------

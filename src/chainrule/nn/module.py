@@ -294,11 +294,16 @@ class Module:
     def to(self, dtype) -> Module:
         """Cast every floating-point parameter, gradient and buffer to ``dtype``, in place (the
         Parameter objects stay the same); returns self."""
-        dtype = _resolve_dtype(dtype)
-        if dtype is None or dtype.kind != "f":
+        try:
+            resolved = _resolve_dtype(dtype)
+        except TypeError:
+            resolved = None
+        if resolved is None or resolved.kind != "f":
             raise TypeError(
-                f"Module.to: only floating-point dtypes are accepted. Got {dtype} instead."
+                "Module.to: only floating-point dtypes are accepted (such as chainrule.float64 or "
+                f"'float32'). Got {dtype!r} instead."
             )
+        dtype = resolved
         for param in self.parameters():
             param.data = param.data.astype(dtype, copy=False)
             if param.grad is not None:
