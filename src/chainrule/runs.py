@@ -1,0 +1,237 @@
+"""Run folders: where a training run keeps its settings, its metrics and its checkpoint.
+
+    runs/20261128-093000/
+        config.json       the settings of the run (enough to rebuild data, model and optimizer)
+        metrics.csv       one row per epoch: epoch,train_loss,val_loss,lr,seconds
+        metrics.json      the whole History, per-step losses included, plus best_epoch
+        checkpoint.crk    the checkpoint (chainrule.save format; never a pickle)
+        loss_curve.png    when matplotlib is installed
+
+A checkpoint is one dict, saved atomically with ``chainrule.save``::
+
+    {"format": "chainrule.train/1",
+     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+     "scheduler": scheduler.state_dict() or None,
+     "epoch": epochs finished, "finished": whether training ended (all epochs or early stop),
+     "rng": chainrule.random.get_rng_state(), "history": history.to_dict(),
+     "early_stopping": its state_dict() or None, "config": {...}, "data": {...} or None}
+
+Restoring all of it (``restore``) lets ``fit`` continue bit for bit: the same weights, optimizer
+buffers, learning rate, data order and random draws as if the run had never stopped.
+
+Ctrl-C: ``EpochSnapshot`` (a callback) keeps the state at the end of the last finished epoch in
+memory, and ``save_on_interrupt`` writes it when KeyboardInterrupt arrives, so a run stopped in the
+middle of an epoch resumes from that epoch's end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+
+from . import random as _random
+from .callbacks import Callback
+from .serialization import load, save
+from .train import History
+
+__all__ = [
+    "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
+    "new_run_dir", "write_json", "read_json", "write_metrics", "make_checkpoint",
+    "save_checkpoint", "load_checkpoint", "restore", "EpochSnapshot", "save_on_interrupt",
+]
+
+CHECKPOINT = "checkpoint.crk"
+CONFIG = "config.json"
+METRICS_CSV = "metrics.csv"
+METRICS_JSON = "metrics.json"
+FORMAT = "chainrule.train/1"
+_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "history", "config")
+
+
+def new_run_dir(out=None, root: str = "runs") -> str:
+    """Create and return the run folder: ``out``, or ``root/<YYYYmmdd-HHMMSS>`` (with -2, -3, ...
+    added if that exists). An existing ``out`` is accepted only if it holds no checkpoint."""
+    if out is not None:
+        out = os.fspath(out)
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise ValueError(f"the run folder {out!r} exists and is a file, not a folder.")
+        if os.path.exists(os.path.join(out, CHECKPOINT)):
+            raise ValueError(
+                f"the run folder {out!r} already holds a run; continue it with --resume {out} "
+                "or choose another --out."
+            )
+        os.makedirs(out, exist_ok=True)
+        return out
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = os.path.join(root, stamp), 1
+    while True:
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            n += 1
+            path = os.path.join(root, f"{stamp}-{n}")
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically (temporary file, then os.replace)."""
+    path = os.fspath(path)
+    temp = f"{path}.{os.getpid()}.tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(obj, handle, indent=2, allow_nan=True)
+        handle.write("\n")
+    os.replace(temp, path)
+
+
+def read_json(path):
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file.") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}).") from None
+
+
+def write_metrics(run_dir, history: History) -> list:
+    """metrics.csv and metrics.json in ``run_dir``; returns their paths."""
+    csv_path = os.path.join(run_dir, METRICS_CSV)
+    json_path = os.path.join(run_dir, METRICS_JSON)
+    history.to_csv(csv_path)
+    write_json(json_path, history.to_dict())
+    return [csv_path, json_path]
+
+
+def make_checkpoint(model, optimizer, scheduler=None, epoch=0, history=None, config=None,
+                    early_stopping=None, data=None, finished=False) -> dict:
+    """The checkpoint dict described in the module docstring, with the random state of now."""
+    history = history if history is not None else History()
+    return {
+        "format": FORMAT,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "epoch": int(epoch),
+        "finished": bool(finished),
+        "rng": _random.get_rng_state(),
+        "history": history.to_dict(),
+        "early_stopping": None if early_stopping is None else early_stopping.state_dict(),
+        "config": dict(config or {}),
+        "data": data,
+    }
+
+
+def save_checkpoint(path, checkpoint: dict) -> None:
+    save(checkpoint, path)
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint (a file, or a run folder holding checkpoint.crk) and check its keys."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        folder = path
+        path = os.path.join(path, CHECKPOINT)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{folder} holds no {CHECKPOINT}; is it a run folder?")
+    elif not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file or run folder.")
+    checkpoint = load(path)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        raise ValueError(
+            f"{path} is a chainrule file but not a training checkpoint (format {found!r}, "
+            f"expected {FORMAT!r})."
+        )
+    missing = [key for key in _KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f"{path} is an incomplete training checkpoint: it lacks "
+                         f"{', '.join(missing)}.")
+    return checkpoint
+
+
+def restore(checkpoint: dict, model, optimizer, scheduler=None, early_stopping=None):
+    """Load the model, optimizer, scheduler, early stopping and random state from ``checkpoint``;
+    returns ``(initial_epoch, history)`` to pass to ``fit``."""
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None and checkpoint["scheduler"] is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    if early_stopping is not None and checkpoint.get("early_stopping") is not None:
+        early_stopping.load_state_dict(checkpoint["early_stopping"])
+    _random.set_rng_state(checkpoint["rng"])
+    return int(checkpoint["epoch"]), History.from_dict(checkpoint["history"])
+
+
+class EpochSnapshot(Callback):
+    """Keep, in memory, the checkpoint of the start of training and of every finished epoch.
+
+    Put it last in fit's callbacks, so it sees the epoch after every other callback (early
+    stopping included) has had its say. ``latest`` is the newest checkpoint dict; ``save(path)``
+    writes it. ``config`` and ``data`` go into every checkpoint as given.
+    """
+
+    def __init__(self, model, optimizer, scheduler=None, config=None, early_stopping=None,
+                 data=None):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.config, self.early_stopping, self.data = config, early_stopping, data
+        self.latest = None
+
+    def _take(self, state) -> None:
+        snapshot = make_checkpoint(self.model, self.optimizer, self.scheduler, state.epoch,
+                                   state.history, self.config, self.early_stopping, self.data)
+        self.latest = snapshot  # one assignment, so an interrupt never leaves half a snapshot
+
+    def on_train_begin(self, state) -> None:
+        self._take(state)
+
+    def on_epoch_end(self, state) -> None:
+        self._take(state)
+
+    def save(self, path) -> None:
+        if self.latest is None:
+            raise RuntimeError("EpochSnapshot.save: no snapshot yet; training has not started.")
+        save_checkpoint(path, self.latest)
+
+
+@contextlib.contextmanager
+def save_on_interrupt(snapshot: EpochSnapshot, run_dir, resume_command: str, stream=None):
+    """On Ctrl-C inside the block: save the last epoch's checkpoint and metrics into ``run_dir``,
+    say how to resume, and re-raise KeyboardInterrupt (the CLI then exits with 130).
+
+    A second Ctrl-C while saving is ignored, so the checkpoint is written whole (it is written
+    atomically in any case, so the previous one survives anything).
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        stream = stream if stream is not None else sys.stderr
+        if snapshot.latest is None:
+            raise
+        previous = _ignore_sigint()
+        try:
+            path = os.path.join(run_dir, CHECKPOINT)
+            snapshot.save(path)
+            write_metrics(run_dir, History.from_dict(snapshot.latest["history"]))
+            epoch = snapshot.latest["epoch"]
+            print(f"Interrupted: saved the state after epoch {epoch} to {path}.", file=stream)
+            print(f"Resume with: {resume_command}", file=stream, flush=True)
+        finally:
+            _restore_sigint(previous)
+        raise
+
+
+def _ignore_sigint():
+    try:
+        return signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigint(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)

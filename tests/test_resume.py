@@ -1,0 +1,172 @@
+"""Resume: 6 epochs in one go equal 3 epochs, a checkpoint file, and 3 more from fresh objects."""
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule import nn, optim
+from chainrule.data import DataLoader, TensorDataset
+from chainrule.runs import (
+    CHECKPOINT, EpochSnapshot, load_checkpoint, make_checkpoint, restore, save_checkpoint,
+    save_on_interrupt,
+)
+from chainrule.train import EarlyStopping, History, fit
+
+rng = np.random.default_rng(3)
+X = rng.normal(size=(40, 3)).astype(np.float32)
+Y = (np.sin(X[:, :1]) + X[:, 1:2] * X[:, 2:]).astype(np.float32)
+
+
+def build(optimizer_name, scheduler_name):
+    """Model, optimizer, scheduler, loader: built the same way for every run of the test."""
+    model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1))
+    if optimizer_name == "adam":
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
+    if scheduler_name == "step":
+        scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    elif scheduler_name == "plateau":
+        scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+    else:
+        scheduler = None
+    loader = DataLoader(TensorDataset(X[:30], Y[:30]), batch_size=8, shuffle=True)
+    return model, optimizer, scheduler, loader
+
+
+def quiet(line):
+    pass
+
+
+def without_seconds(history: History) -> dict:
+    data = history.to_dict()
+    data.pop("seconds")
+    return data
+
+
+@pytest.mark.parametrize("optimizer_name, scheduler_name",
+                         [("adam", "step"), ("sgd", "plateau"), ("sgd", None)])
+def test_three_plus_three_epochs_equal_six(tmp_path, optimizer_name, scheduler_name):
+    val = (X[30:], Y[30:])
+    chainrule.manual_seed(7)
+    model, optimizer, scheduler, loader = build(optimizer_name, scheduler_name)
+    straight = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=6,
+                   scheduler=scheduler, log=quiet)
+    expected = model.state_dict()
+    expected_lr = optimizer.param_groups[0]["lr"]
+
+    chainrule.manual_seed(7)
+    model, optimizer, scheduler, loader = build(optimizer_name, scheduler_name)
+    first = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=3,
+                scheduler=scheduler, log=quiet)
+    path = tmp_path / CHECKPOINT
+    save_checkpoint(path, make_checkpoint(model, optimizer, scheduler, epoch=3, history=first,
+                                          config={"note": "test"}))
+    chainrule.manual_seed(12345)  # anything drawn in between must not matter
+    np.random.default_rng(0).normal(size=10)
+    chainrule.randn(5)
+
+    model, optimizer, scheduler, loader = build(optimizer_name, scheduler_name)  # fresh objects
+    checkpoint = load_checkpoint(tmp_path)
+    assert checkpoint["config"] == {"note": "test"}
+    initial_epoch, history = restore(checkpoint, model, optimizer, scheduler)
+    assert initial_epoch == 3
+    resumed = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=6,
+                  scheduler=scheduler, log=quiet, initial_epoch=initial_epoch, history=history)
+
+    for name, array in model.state_dict().items():
+        assert np.array_equal(array, expected[name]), name
+    assert without_seconds(resumed) == without_seconds(straight)
+    assert len(resumed.seconds) == 6
+    assert optimizer.param_groups[0]["lr"] == expected_lr
+    if scheduler_name is not None:
+        assert len(set(straight.lr)) > 1  # the schedule did change the lr
+
+
+def test_early_stopping_state_survives_a_resume(tmp_path):
+    # Validate on -y: the val loss gets worse from epoch 1, so patience 3 stops at epoch 4.
+    val = (X[30:], -Y[30:])
+    chainrule.manual_seed(1)
+    model, optimizer, _, loader = build("sgd", None)
+    straight = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=20, patience=3,
+                   log=quiet)
+    expected = model.state_dict()
+
+    chainrule.manual_seed(1)
+    model, optimizer, _, loader = build("sgd", None)
+    stopper = EarlyStopping(3)
+    first = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=2,
+                callbacks=[stopper], log=quiet)
+    # fit restored the best weights at its end; a checkpoint taken mid-run holds the current
+    # ones, so take it from a snapshot, as the CLI does.
+    chainrule.manual_seed(1)
+    model, optimizer, _, loader = build("sgd", None)
+    stopper = EarlyStopping(3)
+    snapshot = EpochSnapshot(model, optimizer, early_stopping=stopper)
+    again = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=2,
+                callbacks=[stopper, snapshot], log=quiet)
+    assert without_seconds(again) == without_seconds(first)
+    snapshot.save(tmp_path / CHECKPOINT)
+
+    model, optimizer, _, loader = build("sgd", None)
+    stopper = EarlyStopping(3)
+    initial_epoch, history = restore(load_checkpoint(tmp_path), model, optimizer,
+                                     early_stopping=stopper)
+    resumed = fit(model, nn.MSELoss(), optimizer, loader, val_data=val, epochs=20,
+                  callbacks=[stopper], log=quiet, initial_epoch=initial_epoch, history=history)
+    assert resumed.epoch == straight.epoch and len(straight) < 20
+    for name, array in model.state_dict().items():
+        assert np.array_equal(array, expected[name]), name
+
+
+def test_ctrl_c_saves_the_last_finished_epoch(tmp_path):
+    class Interrupt(chainrule.callbacks.Callback):
+        def on_step_end(self, state):
+            if state.epoch == 3 and state.batch == 1:
+                raise KeyboardInterrupt
+
+    chainrule.manual_seed(5)
+    model, optimizer, scheduler, loader = build("adam", "step")
+    snapshot = EpochSnapshot(model, optimizer, scheduler, config={"epochs": 6})
+    messages = []
+
+    class Stream:
+        def write(self, text):
+            messages.append(text)
+
+        def flush(self):
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        with save_on_interrupt(snapshot, tmp_path, f"chainrule train --resume {tmp_path}",
+                               stream=Stream()):
+            fit(model, nn.MSELoss(), optimizer, loader, epochs=6, scheduler=scheduler,
+                callbacks=[Interrupt(), snapshot], log=quiet)
+    text = "".join(messages)
+    assert "saved the state after epoch 2" in text
+    assert f"chainrule train --resume {tmp_path}" in text
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 3  # header + 2 epochs
+
+    model, optimizer, scheduler, loader = build("adam", "step")
+    initial_epoch, history = restore(load_checkpoint(tmp_path), model, optimizer, scheduler)
+    assert initial_epoch == 2
+    fit(model, nn.MSELoss(), optimizer, loader, epochs=6, scheduler=scheduler, log=quiet,
+        initial_epoch=initial_epoch, history=history)
+
+    chainrule.manual_seed(5)
+    reference, ref_optimizer, ref_scheduler, ref_loader = build("adam", "step")
+    straight = fit(reference, nn.MSELoss(), ref_optimizer, ref_loader, epochs=6,
+                   scheduler=ref_scheduler, log=quiet)
+    assert history.step_loss == straight.step_loss
+    for name, array in model.state_dict().items():
+        assert np.array_equal(array, reference.state_dict()[name]), name
+
+
+def test_load_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no checkpoint.crk"):
+        load_checkpoint(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file or run folder"):
+        load_checkpoint(tmp_path / "nothing")
+    chainrule.save({"weights": np.zeros(3)}, tmp_path / "other.crk")
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        load_checkpoint(tmp_path / "other.crk")
