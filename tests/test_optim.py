@@ -333,6 +333,25 @@ def test_state_is_keyed_by_parameter_in_registration_order():
     assert list(opt.state) == params
 
 
+def test_a_buffer_is_created_when_its_option_is_switched_on_later():
+    p = Parameter(np.array([1.0, 2.0]))
+    opt = optim.RMSprop([p], lr=0.01)
+    for _ in range(2):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    assert "momentum_buffer" not in opt.state[p]
+    opt.param_groups[0]["momentum"] = 0.9
+    before = p.data.copy()
+    opt.zero_grad()
+    (p * p).sum().backward()
+    opt.step()
+    # The new buffer starts at 0, so after this step b = g / avg and p moved by -lr * b.
+    buf = opt.state[p]["momentum_buffer"]
+    assert np.all(buf > 0)
+    np.testing.assert_allclose(p.data, before - 0.01 * buf, rtol=1e-15)
+
+
 def test_param_groups_fill_in_defaults():
     W, b = Parameter(np.ones(2)), Parameter(np.ones(2))
     opt = optim.SGD([{"params": W}, {"params": [b], "momentum": 0.5}], lr=0.1, momentum=0.9)

@@ -83,8 +83,8 @@ class Adam(Optimizer):
                     state["step"] = 0
                     state["exp_avg"] = np.zeros_like(param)
                     state["exp_avg_sq"] = np.zeros_like(param)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = np.zeros_like(param)
+                if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                    state["max_exp_avg_sq"] = np.zeros_like(param)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

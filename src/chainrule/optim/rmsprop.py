@@ -77,10 +77,10 @@ class RMSprop(Optimizer):
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = np.zeros_like(param)
-                    if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(param)
-                    if group["centered"]:
-                        state["grad_avg"] = np.zeros_like(param)
+                if momentum > 0 and "momentum_buffer" not in state:
+                    state["momentum_buffer"] = np.zeros_like(param)
+                if group["centered"] and "grad_avg" not in state:
+                    state["grad_avg"] = np.zeros_like(param)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:
