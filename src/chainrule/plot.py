@@ -1,0 +1,246 @@
+"""Pictures of training runs, saved as PNG files (needs matplotlib: pip install "chainrule[plot]").
+
+    plot.available()                                        # is matplotlib installed?
+    plot.loss_curves({"adam": history_a, "sgd": history_b}, "loss.png", title="Adam vs SGD")
+    plot.surface_comparison(lambda X: 5*X[:, 0]**2 + 3*X[:, 1]**2, model_fn, "surface.png")
+    plot.bar_chart(["none", "clip 1"], [56.2, 3.4], "sweep.png", ylabel="val MSE")
+    plot.heatmap(table, rows, columns, "grid.png", xlabel="lr", ylabel="init")
+
+matplotlib is imported inside the functions only, and figures are drawn with matplotlib's
+object API (``matplotlib.figure.Figure``, rendered by the Agg backend), never pyplot: no window
+opens, no global state changes, and it works on a machine without a display. Every file is
+written to a temporary name first and then renamed, so a half-written PNG is never left behind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
+           "heatmap"]
+
+INSTALL_HINT = 'pip install "chainrule[plot]"'
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported (the plots need it; nothing else does)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(f"plotting needs matplotlib; install it with: {INSTALL_HINT}") from None
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _save(fig, path) -> str:
+    """Write the figure as PNG, atomically; returns the path."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist.")
+    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(temp, format="png")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path
+
+
+def _series(value):
+    """(train losses, val losses or None) from a History, a dict or a plain list of numbers."""
+    if hasattr(value, "train_loss"):
+        train, val = list(value.train_loss), list(value.val_loss)
+    elif isinstance(value, dict):
+        train, val = list(value.get("train_loss", [])), list(value.get("val_loss") or [])
+    else:
+        train, val = list(value), []
+    to_float = lambda xs: [math.nan if x is None else float(x) for x in xs]
+    train = to_float(train)
+    val = to_float(val) if any(v is not None for v in val) else None
+    return train, val
+
+
+def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="loss",
+                xlabel="epoch") -> str:
+    """Plot loss against epoch for one or several runs; returns the path.
+
+    ``histories`` maps a label to a History (train loss solid, validation loss dashed, both in
+    the run's colour), a dict with 'train_loss'/'val_loss' lists, or a plain list of losses. A
+    single History or list is accepted too. ``log_scale`` None chooses a log y-axis when the
+    losses span more than a factor of 100 (and are all positive).
+    """
+    if not isinstance(histories, dict) or "train_loss" in histories:
+        histories = {"": histories}
+    if not histories:
+        raise ValueError("loss_curves: there is nothing to plot (no histories given).")
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    everything = []
+    for index, (label, history) in enumerate(histories.items()):
+        train, val = _series(history)
+        colour = f"C{index % 10}"
+        epochs = np.arange(1, len(train) + 1)
+        name = f"{label} " if label else ""
+        ax.plot(epochs, train, color=colour, linestyle="-", marker="o" if len(train) < 30 else None,
+                markersize=3, label=f"{name}train" if val is not None else (label or "loss"))
+        everything += train
+        if val is not None:
+            ax.plot(epochs, val, color=colour, linestyle="--", label=f"{name}validation")
+            everything += val
+    finite = np.array([v for v in everything if np.isfinite(v)])
+    if log_scale is None:
+        log_scale = finite.size > 0 and finite.min() > 0 and finite.max() / finite.min() > 100
+    if log_scale and finite.size and finite.min() > 0:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if log_scale else ""))
+    ax.grid(True, alpha=0.3, which="both")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _grid(x_range, y_range, resolution):
+    xs = np.linspace(x_range[0], x_range[1], resolution)
+    ys = np.linspace(y_range[0], y_range[1], resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    return points, grid_x.shape
+
+
+def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3),
+                       resolution=101, names=("x1", "x2"), title="Target and learned surface",
+                       train_points=None) -> str:
+    """Three panels for a function of two inputs: the target, the model, and model - target.
+
+    ``fn_true`` and ``fn_model`` take an (n, 2) array of points and return n values. The first
+    two panels share one colour scale, so equal colours mean equal values; the error panel uses
+    a diverging scale centred on 0. ``train_points`` (an (m, 2) array) are drawn as dots on the
+    target panel, to show where the model saw data. Returns the path.
+    """
+    points, shape = _grid(x_range, y_range, resolution)
+    target = np.asarray(fn_true(points), dtype=np.float64).reshape(shape)
+    learned = np.asarray(fn_model(points), dtype=np.float64).reshape(shape)
+    error = learned - target
+    low = min(np.nanmin(target), np.nanmin(learned))
+    high = max(np.nanmax(target), np.nanmax(learned))
+    limit = float(np.nanmax(np.abs(error))) or 1.0
+    extent = (x_range[0], x_range[1], y_range[0], y_range[1])
+
+    fig = _figure(14, 4.4)
+    axes = fig.subplots(1, 3)
+    panels = [
+        (target, "target", "viridis", low, high),
+        (learned, "model", "viridis", low, high),
+        (error, f"model - target (RMS {np.sqrt(np.nanmean(error ** 2)):.3g})", "RdBu_r",
+         -limit, limit),
+    ]
+    for ax, (values, label, cmap, vmin, vmax) in zip(axes, panels):
+        image = ax.imshow(values, origin="lower", extent=extent, cmap=cmap, vmin=vmin, vmax=vmax,
+                          aspect="auto")
+        ax.contour(values, levels=8, colors="k", linewidths=0.4, alpha=0.5, origin="lower",
+                   extent=extent)
+        ax.set_title(label)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        fig.colorbar(image, ax=ax, shrink=0.9)
+    if train_points is not None:
+        train_points = np.asarray(train_points)
+        axes[0].scatter(train_points[:, 0], train_points[:, 1], s=2, c="white", alpha=0.5)
+        axes[0].set_xlim(x_range)
+        axes[0].set_ylim(y_range)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def bar_chart(labels, values, path, title="", ylabel="", log_scale=False, errors=None,
+              reference=None, reference_label=None, annotate=True) -> str:
+    """One bar per label (a sweep's rows, say), with optional error bars, a horizontal reference
+    line (a target loss) and each bar's value written above it. Non-finite values (a diverged
+    run) are drawn as a hatched bar at the top, marked 'nan' or 'inf'. Returns the path."""
+    labels = [str(label) for label in labels]
+    values = np.asarray(values, dtype=np.float64)
+    if len(labels) != len(values):
+        raise ValueError(f"bar_chart: {len(labels)} labels but {len(values)} values.")
+    finite = values[np.isfinite(values)]
+    top = finite.max() if finite.size else 1.0
+    fig = _figure(max(6.0, 0.55 * len(labels) + 2), 4.8)
+    ax = fig.add_subplot()
+    positions = np.arange(len(labels))
+    heights = np.where(np.isfinite(values), values, top)
+    bars = ax.bar(positions, heights, yerr=errors, color="C0", capsize=3)
+    for bar, value in zip(bars, values):
+        if not np.isfinite(value):
+            bar.set_hatch("//")
+            bar.set_facecolor("lightgrey")
+        if annotate:
+            ax.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize="x-small", xytext=(0, 2),
+                        textcoords="offset points")
+    if reference is not None:
+        ax.axhline(reference, color="C3", linestyle="--", label=reference_label)
+        if reference_label:
+            ax.legend(fontsize="small")
+    if log_scale and finite.size and finite.min() > 0:
+        ax.set_yscale("log")
+    ax.set_xticks(positions, labels, rotation=45 if max(map(len, labels), default=0) > 6 else 0,
+                  ha="right" if max(map(len, labels), default=0) > 6 else "center")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel="",
+            colorbar_label="", log_color=False, fmt="{:.3g}") -> str:
+    """A table of numbers (rows x columns, a sweep over two settings) as coloured cells with each
+    value written in its cell; ``log_color`` colours by log10 of the values. NaN/Inf cells are
+    grey and marked. Returns the path."""
+    table = np.asarray(table, dtype=np.float64)
+    if table.shape != (len(row_labels), len(column_labels)):
+        raise ValueError(
+            f"heatmap: the table has shape {table.shape} but there are {len(row_labels)} row "
+            f"labels and {len(column_labels)} column labels."
+        )
+    from matplotlib.colors import LogNorm
+
+    finite = table[np.isfinite(table)]
+    norm = None
+    if log_color and finite.size and finite.min() > 0:
+        norm = LogNorm(vmin=finite.min(), vmax=finite.max())
+    masked = np.ma.masked_invalid(table)
+    fig = _figure(max(5.0, 1.1 * len(column_labels) + 3), max(3.5, 0.5 * len(row_labels) + 2))
+    ax = fig.add_subplot()
+    ax.set_facecolor("lightgrey")
+    image = ax.imshow(masked, cmap="viridis_r", norm=norm, aspect="auto")
+    bar = fig.colorbar(image, ax=ax)
+    if colorbar_label:
+        bar.set_label(colorbar_label)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            value = table[i, j]
+            colour = "black"
+            if np.isfinite(value):  # white text on dark cells: luminance of the cell's colour
+                red, green, blue, _ = image.cmap(image.norm(value))
+                colour = "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
+            ax.text(j, i, fmt.format(value) if np.isfinite(value) else str(value), ha="center",
+                    va="center", fontsize="small", color=colour)
+    ax.set_xticks(np.arange(len(column_labels)), [str(c) for c in column_labels])
+    ax.set_yticks(np.arange(len(row_labels)), [str(r) for r in row_labels])
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return _save(fig, path)
