@@ -317,7 +317,7 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             grad_inputs = node.fn.backward(node, grad_out)
             if type(grad_inputs) is not tuple:
                 grad_inputs = (grad_inputs,)
-            if len(grad_inputs) > len(node.inputs) and not any(grad_inputs[len(node.inputs):]):
+            if len(grad_inputs) > len(node.inputs) and all(g is None for g in grad_inputs[len(node.inputs):]):
                 # extra trailing Nones are fine: forward had optional arguments that were left out
                 grad_inputs = grad_inputs[: len(node.inputs)]
             if len(grad_inputs) != len(node.inputs):
