@@ -102,7 +102,7 @@ class Adam(Optimizer):
 
                 step_size = lr / (1 - beta1 ** state["step"])
                 bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
-                update = np.sqrt(v)  # the one new array: denom, then m / denom, then the step
+                update = np.sqrt(v)  # one array holds denom, then m / denom, then the step
                 update /= bias_correction2_sqrt
                 update += eps
                 np.divide(m, update, out=update)
