@@ -1,0 +1,461 @@
+"""HealthMonitor: a fit-loop callback that watches a training run and says in plain words what is
+going wrong, with the evidence and a remedy.
+
+    fit(model, ..., callbacks=[HealthMonitor()])
+
+The seed network (2-10-1 sigmoid) with weights drawn from U(-4, 4) and lr 5 gives, in order:
+
+    saturated units: 51% of the outputs of layer 1 (Sigmoid) are within 0.01 of their asymptotes
+        at epoch 1 step 0, where their derivative is nearly 0: try a smaller initialisation ...
+    exploding gradients: 2.bias grad norm 1.6e+02 at epoch 1 step 2 (median 2.8); try
+        --clip-norm 1 or a lower --lr
+    divergence: the loss rose from 87.8 at the first step to 1.28e+06 at epoch 1 step 3; ...
+    divergence: the loss became inf at epoch 1 step 17 (it was 2.3e+34 the step before); training
+        stopped; try a lower --lr or --clip-norm 1
+
+What it records, per parameter (names from ``model.named_parameters()``):
+    gradient norm ||g||                      at every checked step (after backward, before clipping)
+    update-to-weight ratio ||delta W|| / ||W||   the relative size of the optimizer's step
+and per activation module (Sigmoid, Tanh, ReLU found in ``model.named_modules()``):
+    saturated fraction   sigmoid/tanh outputs within 0.01 of an asymptote (0 or 1; -1 or 1), where
+                         the local derivative is nearly 0 and little gradient passes
+    dead fraction        ReLU units that output 0 for every sample of the probe batch
+and the training loss at every step (the loss trend is its mean per epoch).
+
+What it recognises (each kind of warning once per run, or once per layer for activations; the
+parameter shown is the worst, the others affected at that step follow "also"). Warnings go into
+``state.messages``, which fit prints at the end of the epoch; ``verbose=True`` also prints each to
+stderr the moment it is found:
+    exploding gradients   ||g|| above ``explode_factor`` x the median of its last ``reference``
+                          checks, or not finite
+    vanishing gradients   a weight's ||g|| below ``vanish_ratio`` x the largest weight gradient, over
+                          the last ``window`` checks
+    large updates         ||delta W|| / ||W|| above ``update_ratio_limit`` over the last ``window``
+    divergence            a NaN or Inf loss (training is then stopped, unless stop_on_nan=False), or
+                          a loss ``diverge_factor`` x above the first step's
+    stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
+                          ``stall_epochs`` epochs in a row
+    saturation            more than ``saturation_limit`` of a layer's outputs saturated
+    dead ReLUs            more than ``dead_limit`` of a layer's units dead
+
+Cost: gradient norms and update ratios are computed at every step for the first ``dense_steps``
+steps (explosions usually start there) and then every ``every`` steps; the activations come from a
+small probe forward (``probe_size`` rows of the current batch, under no_grad, in eval mode and with
+the random state restored, so training is unchanged) every ``probe_every`` steps. On the seed
+workload (batch 500) this costs about 5% (benchmarks/health_overhead.py measures it).
+
+Activations called as functions inside a custom ``forward`` (``x.sigmoid()``) are not seen; use the
+activation modules (``nn.Sigmoid()``) to have them watched.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+
+from .autograd import no_grad
+from .callbacks import Callback, TrainState
+
+__all__ = ["HealthMonitor"]
+
+SATURATION_MARGIN = 0.01  # "within 0.01 of the asymptotes"
+
+
+def _norm(array) -> float:
+    """||a||_2 of all elements, summed in float64 (float32 squares of 1e20 would overflow)."""
+    flat = array.astype(np.float64, copy=False).ravel()
+    return math.sqrt(flat.dot(flat))
+
+
+def _median(values) -> float:
+    """The median of a short list (plain Python: np.median costs ~20 us a call on small lists)."""
+    n = len(values)
+    if n == 0:
+        return float("nan")
+    ordered = sorted(values)
+    middle = n // 2
+    return ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+def _also(found, shown) -> str:
+    """ ', also 0.bias and 2.weight' for the other parameters in ``found`` (tuples, name second)."""
+    others = [name for _, name, *_ in found if name != shown]
+    return f"; also {', '.join(others)}" if others else ""
+
+
+def _activation_kind(module) -> str | None:
+    from .nn.activation import ReLU, Sigmoid, Tanh
+
+    if isinstance(module, Sigmoid):
+        return "sigmoid"
+    if isinstance(module, Tanh):
+        return "tanh"
+    if isinstance(module, ReLU):
+        return "relu"
+    return None
+
+
+@contextmanager
+def _capture_outputs(modules: dict):
+    """While active, each module in ``modules`` (name -> module) stores its last output array in
+    the returned dict. The wrapper is an instance attribute, removed on exit."""
+    captured = {}
+    patched = []
+    for name, module in modules.items():
+        had_own = "forward" in module.__dict__
+        original = module.__dict__.get("forward", None) if had_own else None
+        bound = module.forward
+
+        def capturing_forward(*args, _name=name, _bound=bound, **kwargs):
+            out = _bound(*args, **kwargs)
+            captured[_name] = out.data
+            return out
+
+        object.__setattr__(module, "forward", capturing_forward)
+        patched.append((module, had_own, original))
+    try:
+        yield captured
+    finally:
+        for module, had_own, original in patched:
+            if had_own:
+                object.__setattr__(module, "forward", original)
+            else:
+                object.__delattr__(module, "forward")
+
+
+class HealthMonitor(Callback):
+    """Watch gradients, updates, activations and the loss during fit, and warn with a remedy.
+
+    Attach it with ``callbacks=[HealthMonitor()]``; afterwards ``monitor.report()`` is a plain-text
+    summary and ``monitor.plot('health.png')`` draws the gradient norms per layer over training.
+    The thresholds are arguments; the defaults stay silent on a healthy run.
+    """
+
+    def __init__(self, every: int = 20, dense_steps: int = 10, probe_every: int = 200,
+                 probe_size: int = 256, window: int = 5, reference: int = 20,
+                 explode_factor: float = 50.0,
+                 vanish_ratio: float = 1e-5, update_ratio_limit: float = 1.0,
+                 diverge_factor: float = 100.0, stall_epochs: int = 5, stall_tolerance: float = 1e-3,
+                 saturation_limit: float = 0.2, dead_limit: float = 0.25, stop_on_nan: bool = True,
+                 verbose: bool = False, file=None):
+        for name, value in (("every", every), ("probe_every", probe_every),
+                            ("probe_size", probe_size), ("window", window), ("reference", reference),
+                            ("stall_epochs", stall_epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"The '{name}' parameter of HealthMonitor must be an int >= 1. "
+                                 f"Got {value!r} instead.")
+        for name, value in (("explode_factor", explode_factor), ("diverge_factor", diverge_factor)):
+            if not (isinstance(value, (int, float)) and value > 1):
+                raise ValueError(f"The '{name}' parameter of HealthMonitor must be a number > 1. "
+                                 f"Got {value!r} instead.")
+        for name, value in (("saturation_limit", saturation_limit), ("dead_limit", dead_limit)):
+            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ValueError(f"The '{name}' parameter of HealthMonitor must be a fraction in "
+                                 f"[0, 1]. Got {value!r} instead.")
+        self.every, self.dense_steps = every, dense_steps
+        self.probe_every, self.probe_size, self.window = probe_every, probe_size, window
+        self.reference = reference
+        self.explode_factor, self.vanish_ratio = explode_factor, vanish_ratio
+        self.update_ratio_limit, self.diverge_factor = update_ratio_limit, diverge_factor
+        self.stall_epochs, self.stall_tolerance = stall_epochs, stall_tolerance
+        self.saturation_limit, self.dead_limit = saturation_limit, dead_limit
+        self.stop_on_nan, self.verbose, self.file = stop_on_nan, verbose, file
+        self._reset()
+
+    # ----- records ---------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.params = {}  # name -> Parameter
+        self.checked_steps = []  # steps at which gradient norms were taken
+        self.grad_norms = {}  # name -> [norm per checked step]
+        self.weight_norms = {}  # name -> [||W|| before the step, per checked step]
+        self.update_ratios = {}  # name -> [||delta W|| / ||W|| per checked step]
+        self.activations = {}  # layer name -> {"kind", "steps": [], "fraction": []}
+        self.losses = []  # training loss at every step
+        self.epoch_losses = []  # mean training loss per epoch
+        self.warnings = []
+        self.warning_steps = []  # (step, kind) of each warning, for the plot
+        self._warned = set()
+        self._step = 0
+        self._before = None  # parameter arrays copied before a checked step
+        self._epoch_start = 0
+        self._activation_modules = {}
+        self._finite_norms = {}
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._reset()
+        self.params = {name: p for name, p in state.model.named_parameters() if p.requires_grad}
+        for name in self.params:
+            self.grad_norms[name], self.weight_norms[name], self.update_ratios[name] = [], [], []
+            self._finite_norms[name] = []  # the finite grad norms only: the explosion reference
+        for name, module in state.model.named_modules():
+            kind = _activation_kind(module)
+            if kind is not None:
+                self._activation_modules[name] = module
+                self.activations[name] = {"kind": kind, "steps": [], "fraction": []}
+
+    def _where(self, state: TrainState) -> str:
+        return f"epoch {state.epoch} step {self._step}"
+
+    def _warn(self, state: TrainState, key, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self.warnings.append(message)
+        self.warning_steps.append((self._step, message.split(":")[0]))
+        state.messages.append(message)
+        if self.verbose:
+            print(f"health: {message}", file=self.file or sys.stderr)
+
+    # ----- hooks -----------------------------------------------------------------------------
+    def on_after_backward(self, state: TrainState) -> None:
+        step = self._step
+        if not self.params or (step >= self.dense_steps and step % self.every):
+            return  # not a checked step
+        self.checked_steps.append(self._step)
+        self._before = {}
+        for name, p in self.params.items():
+            g = _norm(p.grad.data) if p.grad is not None else 0.0
+            self.grad_norms[name].append(g)
+            if math.isfinite(g):
+                self._finite_norms[name].append(g)
+            before = p.data.astype(np.float64)  # a copy, to measure the optimizer's step
+            self.weight_norms[name].append(_norm(before))
+            self._before[name] = before
+        self._check_gradients(state)
+
+    def on_step_end(self, state: TrainState) -> None:
+        if self._before is not None:
+            for name, p in self.params.items():
+                change = _norm(p.data - self._before[name])
+                self.update_ratios[name].append(change / (self.weight_norms[name][-1] or 1.0))
+            self._before = None
+            self._check_updates(state)
+        if self._activation_modules and self._step % self.probe_every == 0 and state.inputs is not None:
+            self._probe(state)
+        if state.loss is not None:
+            self._check_loss(state, float(state.loss))
+        self._step += 1
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        losses = self.losses[self._epoch_start:]
+        self._epoch_start = len(self.losses)
+        if not losses:
+            return
+        self.epoch_losses.append(float(np.mean(losses)))
+        self._check_stall(state)
+
+    # ----- checks ----------------------------------------------------------------------------
+    def _check_gradients(self, state: TrainState) -> None:
+        exploding = []  # (how many times its median, name, norm, median)
+        for name, norms in self.grad_norms.items():
+            g = norms[-1]
+            finite = self._finite_norms[name]
+            earlier = finite[-self.reference - 1:-1] if math.isfinite(g) else finite[-self.reference:]
+            if not earlier:
+                continue
+            median = _median(earlier)
+            if not math.isfinite(g):
+                exploding.append((math.inf, name, g, median))
+            elif g > self.explode_factor * max(median, 1e-12):
+                exploding.append((g / max(median, 1e-12), name, g, median))
+        if exploding:
+            _, name, g, median = max(exploding)
+            self._warn(state, "exploding",
+                       f"exploding gradients: {name} grad norm {g:.2g} at {self._where(state)} "
+                       f"(median {median:.2g}){_also(exploding, name)}; try --clip-norm 1 or a "
+                       "lower --lr")
+        if len(self.checked_steps) % self.window:
+            return  # judge vanishing once per window of fresh evidence
+        weights = [n for n, p in self.params.items() if p.data.ndim >= 2]
+        if len(weights) < 2:
+            return
+        recent = {n: _median(self.grad_norms[n][-self.window:]) for n in weights}
+        largest = max(recent, key=recent.get)
+        if not (math.isfinite(recent[largest]) and recent[largest] > 0):
+            return
+        vanishing = [(recent[n] / recent[largest], n, recent[n], None) for n in weights
+                     if recent[n] < self.vanish_ratio * recent[largest]]
+        if vanishing:
+            ratio, name, g, _ = min(vanishing)
+            self._warn(state, "vanishing",
+                       f"vanishing gradients: {name} grad norm {g:.2g} (median of the last "
+                       f"{self.window} checks, to {self._where(state)}), {ratio:.1g} times "
+                       f"{largest}'s {recent[largest]:.2g}{_also(vanishing, name)}; that layer has "
+                       "almost stopped learning: check for saturated units, try a smaller "
+                       "initialisation or ReLU")
+
+    def _check_updates(self, state: TrainState) -> None:
+        if len(self.checked_steps) % self.window:
+            return  # judge once per window of fresh evidence
+        large = []
+        for name, ratios in self.update_ratios.items():
+            if len(ratios) >= self.window:
+                recent = _median(ratios[-self.window:])
+                if recent > self.update_ratio_limit:
+                    large.append((recent, name, recent, None))
+        if large:
+            ratio, name, _, _ = max(large)
+            self._warn(state, "updates",
+                       f"large updates: each step changes {name} by {ratio:.2g} times its own size "
+                       f"(median of the last {self.window} checks, to {self._where(state)}; about "
+                       f"1e-3 is typical){_also(large, name)}; try a lower --lr")
+
+    def _check_loss(self, state: TrainState, loss: float) -> None:
+        self.losses.append(loss)
+        if not math.isfinite(loss):
+            previous = self.losses[-2] if len(self.losses) > 1 else None
+            before = f" (it was {previous:.3g} the step before)" if previous is not None else ""
+            stopping = "; training stopped" if self.stop_on_nan else ""
+            self._warn(state, "divergence: nan",
+                       f"divergence: the loss became {loss} at {self._where(state)}{before}"
+                       f"{stopping}; try a lower --lr or --clip-norm 1")
+            if self.stop_on_nan:
+                state.stop = True
+            return
+        first = self.losses[0]
+        if math.isfinite(first) and first > 0 and loss > self.diverge_factor * first:
+            self._warn(state, "divergence: rising",
+                       f"divergence: the loss rose from {first:.3g} at the first step to {loss:.3g} "
+                       f"at {self._where(state)}; try a lower --lr or --clip-norm 1")
+
+    def _check_stall(self, state: TrainState) -> None:
+        recent = self.epoch_losses[-self.stall_epochs:]
+        if len(recent) < self.stall_epochs or not all(math.isfinite(v) for v in recent):
+            return
+        high, low = max(recent), min(recent)
+        if high - low <= self.stall_tolerance * abs(high):
+            self._warn(state, "stall",
+                       f"stall: the epoch loss stayed within {self.stall_tolerance:.1%} of {low:.4g} "
+                       f"for {self.stall_epochs} epochs (to epoch {state.epoch}); if that is not the "
+                       "loss you expect, try a higher --lr, momentum, or check for saturated units")
+
+    def _probe(self, state: TrainState) -> None:
+        """Run the model on a few rows of the current batch and measure its activations."""
+        from .random import get_rng_state, set_rng_state
+        from .tensor import Tensor
+
+        inputs = state.inputs if isinstance(state.inputs, (tuple, list)) else (state.inputs,)
+        rows = [Tensor._from_op(x.data[: self.probe_size], None) if isinstance(x, Tensor) else x
+                for x in inputs]
+        model = state.model
+        modes = [(m, m.training) for m in model.modules()]
+        rng_state = get_rng_state()
+        try:
+            model.eval()
+            with no_grad(), _capture_outputs(self._activation_modules) as outputs:
+                model(*rows)
+        finally:
+            for m, training in modes:
+                object.__setattr__(m, "training", training)
+            set_rng_state(rng_state)
+        for name, y in outputs.items():
+            record = self.activations[name]
+            kind = record["kind"]
+            if kind == "relu":
+                units = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
+                fraction = float(np.mean(np.all(units <= 0, axis=0)))
+            else:
+                low = 0.0 if kind == "sigmoid" else -1.0
+                fraction = float(np.mean((y - low < SATURATION_MARGIN) | (1.0 - y < SATURATION_MARGIN)))
+            record["steps"].append(self._step)
+            record["fraction"].append(fraction)
+            module_kind = type(self._activation_modules[name]).__name__
+            if kind == "relu" and fraction > self.dead_limit:
+                units_total = y.shape[-1]
+                self._warn(state, ("dead", name),
+                           f"dead ReLUs: {round(fraction * units_total)} of {units_total} units of "
+                           f"layer {name} ({module_kind}) output 0 for every probe sample at "
+                           f"{self._where(state)}; they get no gradient and never recover: try a "
+                           "lower --lr, LeakyReLU, or a smaller initialisation")
+            elif kind != "relu" and fraction > self.saturation_limit:
+                self._warn(state, ("saturated", name),
+                           f"saturated units: {fraction:.0%} of the outputs of layer {name} "
+                           f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
+                           f"{self._where(state)}, where their derivative is nearly 0: try a smaller "
+                           "initialisation (the default U(-1/sqrt(fan_in), 1/sqrt(fan_in))), "
+                           "standardised inputs, or a lower --lr")
+
+    # ----- summaries -------------------------------------------------------------------------
+    def report(self) -> str:
+        """A plain-text summary: per parameter the gradient norms and update ratios, per
+        activation layer the saturated or dead fraction, the loss per epoch and every warning."""
+        lines = [f"training health: {len(self.params)} parameters, {self._step} steps, "
+                 f"{len(self.epoch_losses)} epochs, {len(self.checked_steps)} checked steps"]
+        if self.params:
+            width = max(len("parameter"), *(len(n) for n in self.params))
+            lines.append(f"  {'parameter':<{width}}  {'shape':<10}  {'grad norm: first':>16}  "
+                         f"{'median':>8}  {'last':>8}  {'max':>8}  {'update/weight':>13}")
+            for name, p in self.params.items():
+                norms = self.grad_norms[name]
+                finite = [v for v in norms if math.isfinite(v)]
+                ratio = _median([v for v in self.update_ratios[name] if math.isfinite(v)])
+                if not norms:
+                    lines.append(f"  {name:<{width}}  {str(p.data.shape):<10}  (no checked step)")
+                    continue
+                lines.append(
+                    f"  {name:<{width}}  {str(p.data.shape):<10}  {norms[0]:>16.3g}  "
+                    f"{_median(finite):>8.3g}  {norms[-1]:>8.3g}  "
+                    f"{(max(finite) if finite else float('nan')):>8.3g}  {ratio:>13.3g}"
+                )
+        for name, record in self.activations.items():
+            what = "dead units" if record["kind"] == "relu" else "saturated outputs"
+            if record["fraction"]:
+                fractions = record["fraction"]
+                lines.append(f"  layer {name} ({record['kind']}): {what} {fractions[0]:.1%} at the "
+                             f"first probe, {fractions[-1]:.1%} at the last ({len(fractions)} probes)")
+        if self.epoch_losses:
+            shown = ", ".join(f"{v:.4g}" for v in self.epoch_losses[:10])
+            more = f", ... ({len(self.epoch_losses)} epochs)" if len(self.epoch_losses) > 10 else ""
+            lines.append(f"  loss per epoch: {shown}{more}")
+        elif self.losses:
+            lines.append(f"  loss: {self.losses[0]:.4g} at the first step, {self.losses[-1]:.4g} "
+                         "at the last")
+        if self.warnings:
+            lines.append("warnings:")
+            lines += [f"  - {w}" for w in self.warnings]
+        else:
+            lines.append("no warnings: gradients, updates, activations and loss look healthy.")
+        return "\n".join(lines)
+
+    def plot(self, path) -> None:
+        """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
+        training loss per step, with a dotted red line where each warning was raised. Needs
+        matplotlib (pip install matplotlib)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("HealthMonitor.plot needs matplotlib: pip install matplotlib") from None
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True,
+                                          gridspec_kw={"height_ratios": [3, 2]})
+        steps = np.asarray(self.checked_steps)
+        for name, norms in self.grad_norms.items():
+            values = np.asarray(norms, dtype=np.float64)
+            shown = np.isfinite(values) & (values > 0)
+            top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
+        top.set_yscale("log")
+        top.set_ylabel("gradient norm ||g||")
+        top.set_title("gradient norm per parameter")
+        top.grid(True, which="major", alpha=0.3)
+        if self.grad_norms:
+            top.legend(fontsize=8, loc="best")
+        losses = np.asarray(self.losses, dtype=np.float64)
+        shown = np.isfinite(losses) & (losses > 0)
+        bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("step")
+        bottom.set_ylabel("training loss")
+        bottom.grid(True, which="major", alpha=0.3)
+        for step, kind in self.warning_steps:  # where each warning was raised
+            for axis in (top, bottom):
+                axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
+            top.annotate(kind, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90,
+                         va="top", ha="right", fontsize=7, color="tab:red")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
