@@ -1,0 +1,97 @@
+"""Smoke tests: every example runs in quick mode in its own process, exits 0, prints its key lines
+and writes its pictures."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
+
+
+def run_example(name, out_dir, *extra, env_quick=False):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("CHAINRULE_QUICK", None)
+    args = [sys.executable, str(EXAMPLES / name), "--out", str(out_dir), *extra]
+    if env_quick:
+        env["CHAINRULE_QUICK"] = "1"
+    else:
+        args.append("--quick")
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def number_after(label, text):
+    match = re.search(re.escape(label) + r"\s*([-+0-9.eE]+|nan|inf)", text)
+    assert match, f"no {label!r} in:\n{text}"
+    return float(match.group(1))
+
+
+def test_seed_regression(tmp_path):
+    out = run_example("seed_regression.py", tmp_path)
+    assert "network 2-10-1 with 41 parameters" in out
+    assert "epoch 5: train loss" in out
+    val_mse = number_after("final validation MSE:", out)
+    # five quick epochs of plain SGD must already clearly beat predicting the mean (whose MSE is
+    # the variance of z)
+    variance = number_after("the variance of z is", out)
+    assert 0 < val_mse < 0.8 * variance
+    if HAS_MATPLOTLIB:
+        assert (tmp_path / "seed_loss.png").stat().st_size > 1000
+        assert (tmp_path / "seed_surface.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(not HAS_SKLEARN, reason="the digits data ship with scikit-learn")
+def test_digits(tmp_path):
+    out = run_example("digits.py", tmp_path)
+    assert "| library | test accuracy | training time |" in out
+    accuracy = number_after("| chainrule |", out)
+    assert accuracy > 50  # percent; 3 quick epochs of Adam give about 90
+    assert re.search(r"\| scikit-learn MLPClassifier \| [0-9.]+% \| [0-9.]+ s \|", out)
+    if HAS_TORCH:
+        # the twin starts from the same weights and sees the same batches
+        assert number_after("| PyTorch twin |", out) == pytest.approx(accuracy, abs=1.0)
+    else:
+        assert "| PyTorch twin | not installed | not installed |" in out
+    if HAS_MATPLOTLIB:
+        assert (tmp_path / "digits_confusion.png").stat().st_size > 1000
+
+
+def test_spiral(tmp_path):
+    out = run_example("spiral.py", tmp_path)
+    assert "epoch 10: train loss" in out
+    assert number_after("accuracy", out.split("spiral:")[1]) > 0
+    if HAS_MATPLOTLIB:
+        assert (tmp_path / "spiral_boundary.png").stat().st_size > 1000
+
+
+def test_custom_function_with_env_quick(tmp_path):
+    out = run_example("custom_function.py", tmp_path, env_quick=True)
+    lines = out.splitlines()
+    passed = [line for line in lines if line.strip().endswith("True") or "True  (every" in line]
+    assert len(passed) == 2  # Swish and the right SigmoidLayer
+    assert "the gradient of input 0 (shape (4, 3)) is wrong" in out  # WrongSwish
+    assert "SeedSigmoidLayer: GradcheckError: gradcheck: the gradients of 2 inputs are wrong" in out
+    assert "epoch 3: train loss" in out  # quick mode: 3 epochs
+    assert number_after("final validation MSE with the hand-written Swish:", out) > 0
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+def test_pytorch_side_by_side(tmp_path, dtype, tolerance):
+    out = run_example("pytorch_side_by_side.py", tmp_path, "--dtype", dtype)
+    assert re.search(r"^\s+5\s+[0-9.]+", out, flags=re.MULTILINE)
+    if HAS_TORCH:
+        assert number_after("largest relative difference over 5 steps:", out) < tolerance
+    else:
+        assert "PyTorch is not installed" in out
