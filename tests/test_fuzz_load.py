@@ -145,7 +145,7 @@ json_values = st.recursive(
     | st.dictionaries(st.sampled_from(["type", "value", "items", "dtype", "shape", "offset",
                                        "nbytes", "crc32", "scalar"]) | st.text(max_size=4),
                       children, max_size=6),
-    max_leaves=20,
+    max_leaves=8,
 )
 
 

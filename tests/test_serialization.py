@@ -238,6 +238,16 @@ def test_pickle_is_refused_whatever_its_name(tmp_path, name, protocol):
         cr.load(path)
 
 
+@pytest.mark.parametrize("protocol", [0, 1])
+@pytest.mark.parametrize("obj", [{"w": [1.0, 2.0]}, [1, "a"], (None, True), 3, "text"])
+def test_old_protocol_pickles_are_refused_as_pickles(tmp_path, protocol, obj):
+    path = tmp_path / "old.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    with pytest.raises(CheckpointError, match=r"old.pkl' looks like a Python pickle \(protocol 0 "
+                                              r"or 1.*never loads pickles"):
+        cr.load(path)
+
+
 def test_npy_with_object_array_is_refused_as_pickle(tmp_path):
     path = tmp_path / "objects.pt"
     with open(path, "wb") as f:

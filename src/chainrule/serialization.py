@@ -490,6 +490,9 @@ def _describe_foreign(file, start: bytes) -> str:
                "arrays first).")
     if start[:1] == b"\x80" and len(start) > 1 and start[1] <= 5:
         return f"is a Python pickle (protocol {start[1]}), not a chainrule checkpoint: {refusal}"
+    if start[:1] in _OLD_PICKLE_FIRST_OPCODES and _last_byte(file) == b".":
+        return ("looks like a Python pickle (protocol 0 or 1: it starts with a pickle opcode and "
+                f"ends with the STOP opcode '.'), not a chainrule checkpoint: {refusal}")
     if start.startswith(b"\x93NUMPY"):
         if _npy_holds_pickle(file, 0):
             return f"is a NumPy .npy file of objects, which holds a pickle: {refusal}"
@@ -499,10 +502,21 @@ def _describe_foreign(file, start: bytes) -> str:
             return ("is a zip archive (a PyTorch .pt or NumPy .npz file) holding a pickle: "
                     + refusal)
         return "is a zip archive, not a chainrule checkpoint."
-    if start.startswith(MAGIC[: len(start)]):
-        return "is truncated: it ends inside chainrule's magic bytes."
     return (f"is not a chainrule checkpoint: it starts with {start[:8]!r}, not chainrule's magic "
             f"{MAGIC!r}.")
+
+
+# The opcodes a protocol 0 or 1 pickle can start with (before protocol 2 added the b"\x80" header):
+# MARK, dict, list, tuple, global, int, long, float, string, unicode, None, binary variants.
+_OLD_PICKLE_FIRST_OPCODES = {bytes([c]) for c in b"(}])cILFSVNGJKMTUX"}
+
+
+def _last_byte(file) -> bytes:
+    try:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
+    except OSError:
+        return b""
 
 
 def _npy_holds_pickle(file, position: int) -> bool:
