@@ -356,7 +356,7 @@ class _Reader:
         self.data_nbytes = self._int(header, "data_nbytes", "the header")
         expected_size = self.data_start + self.data_nbytes
         if expected_size != self.file_size:
-            what = "truncated" if expected_size > self.file_size else "has trailing bytes"
+            what = "is truncated" if expected_size > self.file_size else "has trailing bytes"
             self.fail(f"the file {what}: the header describes {expected_size} bytes, the file has "
                       f"{self.file_size}.")
         if "root" not in header:
