@@ -1,0 +1,425 @@
+"""``chainrule seed``: the seed experiment in one command (the experiment itself: chainrule.seed).
+
+    chainrule seed                         50 epochs of the 2-10-1 sigmoid network, SGD lr 0.01
+    chainrule seed --compare-torch         the same run in PyTorch, step by step beside it
+    chainrule seed --sweep                 init x gradient treatment x lr, and the seed's backward
+
+A run writes a run folder: config.json, metrics.csv, metrics.json, checkpoint.crk,
+loss_curve.png, surface.png (and with --compare-torch: torch_step_loss.json). A sweep writes
+sweep.md, sweep.json and sweep.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import sys
+
+from . import CommandError
+from ._options import (
+    ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
+    add_training_options, apply_init, build_activation, build_optimizer, build_scheduler,
+    check_number, check_training_options, parse_activation, parse_hidden, parse_init,
+    parse_optimizer, parse_scheduler,
+)
+
+DEFAULT_EPOCHS = 50
+DEFAULT_SWEEP_EPOCHS = 10
+
+EXAMPLES = """\
+examples:
+  chainrule seed                                   the seed experiment (50 epochs, ~10 s)
+  chainrule seed --batch-size 32 --epochs 5        smaller batches: val MSE about 2
+  chainrule seed --compare-torch --dtype float64   PyTorch twin: step losses agree to ~1e-15
+  chainrule seed --init uniform:-4:4 --clip-value 1  the seed author's own fixes
+  chainrule seed --activation tanh --optimizer adam --lr 0.01
+  chainrule seed --sweep                           init x gradient treatment x lr (about a minute)
+  chainrule seed --sweep --sweep-inits xavier --sweep-treatments none,normalize --sweep-lrs 0.1
+  chainrule seed --samples 2000 --epochs 2 --json  a quick check; JSON summary on stdout
+
+The data: z = 5a^2 + 3b^2 with a, b ~ N(0, 1), --samples rows (default 100000), 70/30
+train/validation split. The network: 2-10-1, sigmoid, MSE, plain SGD (lr 0.01, batch 500).
+Gradient treatments for --sweep-treatments: none, clip-value:X, clip-norm:X, normalize.
+"""
+
+
+def add_parser(subparsers) -> None:
+    from ..seed import DEFAULT_SWEEP_INITS, DEFAULT_SWEEP_LRS, DEFAULT_SWEEP_TREATMENTS
+
+    parser = subparsers.add_parser(
+        "seed", help="reproduce the seed experiment (z = 5a^2 + 3b^2, 2-10-1 sigmoid network)",
+        description="Reproduce the seed experiment with the from-scratch engine: a 2-10-1 "
+                    "sigmoid network learns z = 5a^2 + 3b^2 with MSE and plain SGD. Writes a run "
+                    "folder with metrics, plots and a checkpoint; --compare-torch trains a "
+                    "PyTorch twin in lockstep, --sweep answers the seed's questions with data.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--samples", type=int, default=100_000,
+                      help="rows of (a, b, z) to draw, split 70/30 (default 100000)")
+    add_model_options(parser, hidden="10", activation="sigmoid", init="torch-default")
+    add_optimizer_options(parser, optimizer="sgd", lr=0.01)
+    add_training_options(parser, epochs=DEFAULT_EPOCHS, batch_size=500, seed=0)
+    add_output_options(parser)
+    twin = parser.add_argument_group("PyTorch twin")
+    twin.add_argument("--compare-torch", action="store_true",
+                      help="also train a PyTorch twin from the same weights on the same batches; "
+                           "print the largest relative difference of the per-step losses "
+                           '(needs pip install "chainrule[torch]")')
+    sweep = parser.add_argument_group("sweep")
+    sweep.add_argument("--sweep", action="store_true",
+                       help="train once per init x gradient treatment x lr, plus the seed's "
+                            "hand-derived backward beside the right one; writes sweep.md/.png")
+    sweep.add_argument("--sweep-inits", default=",".join(DEFAULT_SWEEP_INITS), metavar="SPECS",
+                       help=f"comma-separated --init specs (default {','.join(DEFAULT_SWEEP_INITS)})")
+    sweep.add_argument("--sweep-treatments", default=",".join(DEFAULT_SWEEP_TREATMENTS),
+                       metavar="NAMES",
+                       help="comma-separated: none, clip-value:X, clip-norm:X, normalize "
+                            f"(default {','.join(DEFAULT_SWEEP_TREATMENTS)})")
+    sweep.add_argument("--sweep-lrs", default=",".join(f"{lr:g}" for lr in DEFAULT_SWEEP_LRS),
+                       metavar="LRS", help="comma-separated learning rates (default "
+                                           f"{','.join(f'{lr:g}' for lr in DEFAULT_SWEEP_LRS)})")
+    sweep.add_argument("--sweep-epochs", type=int, default=DEFAULT_SWEEP_EPOCHS,
+                       help=f"epochs per sweep run (default {DEFAULT_SWEEP_EPOCHS})")
+    sweep.add_argument("--no-seed-rows", action="store_true",
+                       help="leave out the rows with the seed's hand-derived backward")
+    parser.set_defaults(run=run, _parser=parser)
+
+
+# ----- checking the options ---------------------------------------------------------------------
+
+def _option_error(name: str, expected: str, value) -> CommandError:
+    return CommandError(f"The '{name}' option must be {expected}. Got {value!r} instead.")
+
+
+_INIT_EXPECTED = ("one of torch-default, uniform:A:B (A < B), normal:STD (STD > 0), "
+                  "truncnormal:STD:A:B (STD > 0, A < B), xavier or kaiming")
+
+
+def _checked_init(spec: str, name: str = "init") -> str:
+    try:
+        parse_init(spec)
+    except CommandError:
+        raise _option_error(name, _INIT_EXPECTED, spec) from None
+    return spec.strip()
+
+
+def _checked_choice(parse, name: str, choices, value) -> str:
+    try:
+        return parse(value)
+    except CommandError:
+        raise _option_error(name, f"one of {', '.join(choices)}", value) from None
+
+
+def _given(args) -> set:
+    """The option names whose values differ from the defaults (what the user typed)."""
+    defaults = vars(args._parser.parse_args([]))
+    return {name for name, value in vars(args).items()
+            if not name.startswith("_") and name not in ("run", "command")
+            and defaults.get(name) != value}
+
+
+def _split(text: str) -> list:
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def _check_common(args) -> dict:
+    """Check every option a run and a sweep share; return the parsed values."""
+    check_training_options(args)
+    check_number("--samples", args.samples, 10, integer=True)
+    hidden = parse_hidden(args.hidden)
+    if not hidden:
+        raise _option_error("hidden", "one or more layer sizes >= 1 separated by commas, such as 10",
+                            args.hidden)
+    activation = _checked_choice(parse_activation, "activation", ACTIVATIONS, args.activation)
+    optimizer = _checked_choice(parse_optimizer, "optimizer", OPTIMIZERS, args.optimizer)
+    if args.momentum is not None and optimizer not in ("sgd", "rmsprop"):
+        raise CommandError(f"--momentum applies to sgd and rmsprop only, not to {optimizer}.")
+    parse_scheduler(args.scheduler)
+    init = _checked_init(args.init)
+    n_train = args.samples - int(math.floor(args.samples * 0.3 + 0.5))
+    if args.batch_size > n_train:
+        raise CommandError(f"--batch-size {args.batch_size} is larger than the {n_train} "
+                           f"training rows of --samples {args.samples}; use a smaller batch.")
+    return {"hidden": hidden[0] if len(hidden) == 1 else hidden, "activation": activation,
+            "optimizer": optimizer, "init": init}
+
+
+def _check_sweep(args, given: set) -> dict:
+    from ..seed import parse_treatment
+
+    not_with_sweep = ("init", "clip_value", "clip_norm", "normalize_grad", "lr", "epochs",
+                      "compare_torch", "patience", "scheduler")
+    clash = sorted(name for name in not_with_sweep if name in given)
+    if clash:
+        flags = ", ".join("--" + name.replace("_", "-") for name in clash)
+        raise CommandError(f"--sweep sets init, gradient treatment, lr and epochs itself, so "
+                           f"{flags} cannot be given with it; use --sweep-inits, "
+                           "--sweep-treatments, --sweep-lrs and --sweep-epochs.")
+    inits = [_checked_init(spec, "sweep-inits") for spec in _split(args.sweep_inits)]
+    treatments = _split(args.sweep_treatments)
+    for treatment in treatments:
+        try:
+            parse_treatment(treatment)
+        except ValueError:
+            raise _option_error("sweep-treatments", "a comma-separated list of none, "
+                                "clip-value:X, clip-norm:X and normalize (X > 0)",
+                                args.sweep_treatments) from None
+    lrs = []
+    for text in _split(args.sweep_lrs):
+        try:
+            lr = float(text)
+        except ValueError:
+            lr = math.nan
+        if not (math.isfinite(lr) and lr > 0):
+            raise _option_error("sweep-lrs", "a comma-separated list of numbers > 0",
+                                args.sweep_lrs)
+        lrs.append(lr)
+    for name, values in (("sweep-inits", inits), ("sweep-treatments", treatments),
+                         ("sweep-lrs", lrs)):
+        if not values:
+            raise _option_error(name, "a non-empty comma-separated list", getattr(
+                args, name.replace("-", "_")))
+    check_number("--sweep-epochs", args.sweep_epochs, 1, integer=True)
+    return {"inits": inits, "treatments": treatments, "lrs": lrs}
+
+
+# ----- running ----------------------------------------------------------------------------------
+
+def _logger(args):
+    if args.quiet:
+        return None
+    stream = sys.stderr if args.json else sys.stdout
+    return functools.partial(print, file=stream, flush=True)
+
+
+def _settings(args, parsed, **overrides):
+    from ..seed import SeedSettings
+
+    values = dict(samples=args.samples, hidden=parsed["hidden"], epochs=args.epochs, lr=args.lr,
+                  batch_size=args.batch_size, clip_value=args.clip_value,
+                  clip_norm=args.clip_norm, normalize_grad=args.normalize_grad, seed=args.seed,
+                  dtype=args.dtype)
+    values.update(overrides)
+    return SeedSettings(**values)
+
+
+def _builders(args, parsed):
+    """(activation, optimizer, scheduler) factories for chainrule.seed.run_seed."""
+    activation = functools.partial(build_activation, parsed["activation"])
+
+    def optimizer(params, lr):
+        return build_optimizer(parsed["optimizer"], params, lr, args.momentum, args.weight_decay)
+
+    def scheduler(opt):
+        return build_scheduler(args.scheduler, opt, args.epochs)
+
+    return activation, optimizer, scheduler
+
+
+def _init_function(spec: str):
+    return None if spec == "torch-default" else functools.partial(apply_init, spec=spec)
+
+
+def _json_number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
+def run(args) -> int:
+    given = _given(args)
+    parsed = _check_common(args)
+    if args.sweep:
+        return _run_sweep(args, parsed, _check_sweep(args, given))
+    return _run_once(args, parsed)
+
+
+def _progress_wanted(args) -> bool:
+    """A bar on long epochs (1000+ steps) when stderr is a terminal, or whenever --progress."""
+    n_train = args.samples - int(math.floor(args.samples * 0.3 + 0.5))
+    steps = math.ceil(n_train / args.batch_size)
+    return args.progress or (steps >= 1000 and sys.stderr.isatty() and not args.quiet)
+
+
+def _run_once(args, parsed) -> int:
+    from .. import plot
+    from ..runs import CHECKPOINT, CONFIG, make_checkpoint, new_run_dir, save_checkpoint, \
+        write_json, write_metrics
+    from ..seed import count_parameters, model_function, network_shape, plot_loss_curves, \
+        run_seed, target_on_points
+
+    if args.compare_torch:
+        from ..torch_twin import require_torch
+
+        require_torch()  # before training, so a missing PyTorch is said at once
+    settings = _settings(args, parsed)
+    activation, optimizer, scheduler = _builders(args, parsed)
+    config = {"command": "seed", **vars(settings), "activation": parsed["activation"],
+              "init": parsed["init"], "optimizer": parsed["optimizer"],
+              "momentum": args.momentum, "weight_decay": args.weight_decay,
+              "scheduler": args.scheduler, "patience": args.patience,
+              "compare_torch": args.compare_torch}
+    run_dir = new_run_dir(args.out)
+    write_json(os.path.join(run_dir, CONFIG), config)
+    log = _logger(args)
+    if log:
+        log(f"seed experiment: {network_shape(settings.hidden)} {parsed['activation']} network, "
+            f"{settings.samples} samples, {parsed['optimizer']} lr {settings.lr:g}, batch "
+            f"{settings.batch_size}, {settings.epochs} epochs, {settings.dtype}"
+            + (", with a PyTorch twin" if args.compare_torch else ""))
+
+    result = run_seed(settings, activation=activation, init=_init_function(parsed["init"]),
+                      optimizer=optimizer, scheduler=scheduler, patience=args.patience,
+                      compare_torch=args.compare_torch, log=log, progress=_progress_wanted(args))
+    history = result.history
+    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+    save_checkpoint(checkpoint_path, make_checkpoint(
+        result.model, result.optimizer, None, len(history), history, config, finished=True))
+    files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history), checkpoint_path]
+    notes = []
+
+    difference = None
+    twin_summary = None
+    if result.twin is not None:
+        from ..torch_twin import max_relative_difference
+
+        difference = max_relative_difference(history.step_loss, result.twin.step_loss)
+        twin_path = os.path.join(run_dir, "torch_step_loss.json")
+        write_json(twin_path, {"step_loss": result.twin.step_loss,
+                               "val_loss": result.twin.epoch_val_loss})
+        files.append(twin_path)
+        twin_summary = {
+            "max_relative_step_loss_difference": _json_number(difference),
+            "steps": len(result.twin.step_loss),
+            "final_val_loss": _json_number(result.twin.epoch_val_loss[-1]
+                                           if result.twin.epoch_val_loss else None),
+        }
+
+    if plot.available():
+        files.append(plot_loss_curves(history, os.path.join(run_dir, "loss_curve.png"),
+                                      twin=result.twin, difference=difference))
+        files.append(plot.surface_comparison(
+            target_on_points, model_function(result.model), os.path.join(run_dir, "surface.png"),
+            names=("a", "b"), title=f"z = 5a^2 + 3b^2: target and learned surface "
+                                    f"(after {len(history)} epochs)"))
+    else:
+        notes.append(f"no plots were drawn because matplotlib is not installed; get them with: "
+                     f"{plot.INSTALL_HINT}")
+
+    final_val = history.val_loss[-1] if history.val_loss else None
+    if final_val is not None and not math.isfinite(final_val):
+        notes.append("the loss is NaN or Inf: training diverged; try a smaller --lr, "
+                     "--clip-norm, or a different --init.")
+    summary = {
+        "run_dir": run_dir,
+        "network": network_shape(settings.hidden),
+        "parameters": count_parameters(result.model),
+        "epochs_run": len(history),
+        "seconds": round(result.seconds, 3),
+        "final_train_loss": _json_number(history.train_loss[-1] if history.train_loss else None),
+        "final_val_loss": _json_number(final_val),
+        "best_epoch": history.best_epoch,
+        "torch": twin_summary,
+        "files": files,
+        "notes": notes,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        _print_summary(summary, settings)
+    return 0
+
+
+def _print_summary(summary, settings) -> None:
+    print(f"trained the {summary['network']} network ({summary['parameters']} parameters) for "
+          f"{summary['epochs_run']} epochs in {summary['seconds']:.1f} s: validation MSE "
+          f"{_short(summary['final_val_loss'])}")
+    twin = summary["torch"]
+    if twin is not None:
+        print(f"PyTorch twin: validation MSE {_short(twin['final_val_loss'])}; largest relative "
+              f"difference between the {twin['steps']} per-step losses: "
+              f"{_short(twin['max_relative_step_loss_difference'], '.2e')} ({settings.dtype})")
+    print(f"run folder: {summary['run_dir']}")
+    for path in summary["files"]:
+        print(f"  {os.path.basename(path)}")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+
+
+def _short(value, fmt=".4f") -> str:
+    return format(value, fmt) if isinstance(value, float) else str(value)
+
+
+def _run_sweep(args, parsed, sweep) -> int:
+    from .. import plot
+    from ..runs import new_run_dir, write_json
+    from ..seed import SEED_ROW_INIT, run_sweep, sweep_grid, sweep_table
+
+    settings = _settings(args, parsed, epochs=args.sweep_epochs)
+    activation, optimizer, _ = _builders(args, parsed)
+    inits = [(spec, _init_function(spec)) for spec in sweep["inits"]]
+    seed_row = None
+    if not args.no_seed_rows:
+        if not isinstance(parsed["hidden"], int):
+            raise CommandError("the seed's rows need one hidden layer; give --hidden with one "
+                               "size or add --no-seed-rows.")
+        seed_row = (SEED_ROW_INIT, _init_function(SEED_ROW_INIT))
+    run_dir = new_run_dir(args.out)
+    log = _logger(args)
+    runs = len(inits) * len(sweep["treatments"]) * len(sweep["lrs"])
+    runs += 2 * len(sweep["lrs"]) if seed_row else 0
+    if log:
+        log(f"sweep: {runs} runs of {settings.epochs} epochs on {settings.samples} samples")
+    grid, derivative = run_sweep(settings, inits, sweep["treatments"], sweep["lrs"],
+                                 seed_row_init=seed_row, activation=activation,
+                                 optimizer=optimizer, log=log)
+    optimizer_text = "plain SGD" if parsed["optimizer"] == "sgd" and not args.momentum \
+        else parsed["optimizer"]
+    table = sweep_table(grid, derivative, settings, optimizer=optimizer_text)
+    if parsed["activation"] != "sigmoid":
+        table = table.replace(" network learning", f" {parsed['activation']} network learning", 1)
+    files = []
+    table_path = os.path.join(run_dir, "sweep.md")
+    with open(table_path, "w", encoding="utf-8") as handle:
+        handle.write(table)
+    files.append(table_path)
+    json_path = os.path.join(run_dir, "sweep.json")
+    write_json(json_path, {"settings": vars(settings), "activation": parsed["activation"],
+                           "optimizer": parsed["optimizer"],
+                           "grid": [row.to_dict() for row in grid],
+                           "derivative": [row.to_dict() for row in derivative]})
+    files.append(json_path)
+    notes = []
+    if plot.available():
+        values, rows, columns = sweep_grid(grid, derivative)
+        files.append(plot.heatmap(
+            values, rows, columns, os.path.join(run_dir, "sweep.png"),
+            title=f"final validation MSE after {settings.epochs} epochs",
+            colorbar_label="validation MSE (log colour)", log_color=True, fmt="{:.2f}"))
+    else:
+        notes.append(f"no plot was drawn because matplotlib is not installed; get it with: "
+                     f"{plot.INSTALL_HINT}")
+    seconds = sum(row.seconds for row in [*grid, *derivative])
+    if args.json:
+        print(json.dumps({
+            "run_dir": run_dir, "runs": len(grid) + len(derivative),
+            "seconds": round(seconds, 3),
+            "grid": [{k: v for k, v in row.to_dict().items() if k != "val_curve"} for row in grid],
+            "derivative": [{k: v for k, v in row.to_dict().items() if k != "val_curve"}
+                           for row in derivative],
+            "files": files, "notes": notes,
+        }, indent=2))
+    elif not args.quiet:
+        print(table)
+        print(f"{len(grid) + len(derivative)} runs in {seconds:.1f} s of training; run folder: "
+              f"{run_dir}")
+        for path in files:
+            print(f"  {os.path.basename(path)}")
+        for note in notes:
+            print(f"note: {note}")
+    return 0

@@ -1,0 +1,502 @@
+"""The seed experiment, as a library: what ``chainrule seed`` runs.
+
+The question chainrule grew from: a 2-10-1 sigmoid network learning z = 5a^2 + 3b^2
+(a, b ~ N(0, 1)), trained with MSE and plain SGD, reached a validation MSE near 3 in PyTorch and
+stuck near 56-68 with a hand-derived backward. Init and exploding gradients were blamed; the real
+cause was a wrong derivative (see ``chainrule.handwritten.SeedSigmoidLayer``).
+
+    settings = SeedSettings(epochs=50)
+    result = run_seed(settings)                     # data, network, SGD, fit: one seeded run
+    result.history.val_loss[-1]                     # about 3.4
+
+    rows = run_sweep(SeedSettings(epochs=5), inits=[("torch-default", None)],
+                     treatments=["none", "clip-value:1"], lrs=[0.01])
+    print(sweep_table(rows, ...))
+
+One run, in order (so a seed reproduces it exactly):
+    manual_seed(seed)
+    a, b ~ N(0, 1), z = 5a^2 + 3b^2             (``samples`` rows, drawn in float64, then cast)
+    70/30 train/validation split                 (a random permutation)
+    network Linear(2, hidden), activation, Linear(hidden, 1), then ``init`` applied
+    SGD(lr), MSELoss, DataLoader(batch_size, shuffle=True), chainrule.train.fit
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import nn, optim
+from . import random as _random
+from .data import DataLoader, TensorDataset, train_val_split
+from .handwritten import SeedSigmoidLayer, SigmoidLayer
+from .tensor import Tensor
+from .train import fit
+
+__all__ = [
+    "SeedSettings", "SeedRun", "SweepRow", "target_function", "make_data", "build_network",
+    "HandwrittenSigmoidLinear", "network_shape", "count_parameters", "run_seed", "parse_treatment",
+    "treatment_label", "run_sweep", "sweep_table", "sweep_grid", "model_function",
+    "target_on_points",
+    "DEFAULT_SWEEP_INITS", "DEFAULT_SWEEP_TREATMENTS", "DEFAULT_SWEEP_LRS",
+    "SEED_ROW_INIT", "SEED_ROW_TREATMENT", "plot_loss_curves",
+]
+
+TARGET_FORMULA = "z = 5a^2 + 3b^2"
+
+# The sweep's default grid: init x gradient treatment x lr (see run_sweep).
+DEFAULT_SWEEP_INITS = ("torch-default", "uniform:-4:4", "xavier")
+DEFAULT_SWEEP_TREATMENTS = ("none", "clip-value:0.5", "clip-value:1", "clip-value:2",
+                            "clip-norm:1", "normalize")
+DEFAULT_SWEEP_LRS = (0.01, 0.1)
+# The seed author's own setting, used for the derivative rows: uniform [-4, 4] and clip value 1.
+SEED_ROW_INIT = "uniform:-4:4"
+SEED_ROW_TREATMENT = "clip-value:1"
+
+
+@dataclass
+class SeedSettings:
+    """Every number of the seed experiment, with the seed's values as defaults."""
+
+    samples: int = 100_000
+    val_fraction: float = 0.3
+    hidden: int | list = 10  # one size, or a list of sizes
+    epochs: int = 50
+    lr: float = 0.01
+    batch_size: int = 500
+    clip_value: float | None = None
+    clip_norm: float | None = None
+    normalize_grad: bool = False
+    seed: int = 0
+    dtype: str = "float32"
+
+
+@dataclass
+class SeedRun:
+    """What one run leaves behind: the trained model, its History, the data, the twin if any."""
+
+    settings: SeedSettings
+    model: nn.Module
+    optimizer: object
+    history: object  # chainrule.train.History
+    train_data: tuple  # (inputs, targets) NumPy arrays
+    val_data: tuple
+    seconds: float
+    twin: object = None  # chainrule.torch_twin.TorchTwin when compare_torch was asked for
+
+    @property
+    def final_val_loss(self) -> float:
+        return self.history.val_loss[-1] if self.history.val_loss else math.nan
+
+
+# --------------------------------------------------------------------------------------------
+# Data and network
+# --------------------------------------------------------------------------------------------
+
+
+def target_function(a, b):
+    """The seed's target: z = 5a^2 + 3b^2."""
+    return 5 * a**2 + 3 * b**2
+
+
+def make_data(samples: int, dtype="float32", generator=None) -> tuple:
+    """``samples`` points (a, b) ~ N(0, 1) as an (n, 2) array and z = 5a^2 + 3b^2 as (n, 1).
+
+    Drawn in float64 from ``generator`` (default: chainrule's seeded generator), then cast to
+    ``dtype``, so float32 and float64 runs see the same numbers up to rounding.
+    """
+    generator = generator if generator is not None else _random.default_generator()
+    inputs = generator.standard_normal((samples, 2))
+    targets = target_function(inputs[:, :1], inputs[:, 1:])
+    return inputs.astype(dtype), targets.astype(dtype)
+
+
+class HandwrittenSigmoidLinear(nn.Linear):
+    """Linear(in, out) followed by a sigmoid, computed by one hand-written Function of
+    ``chainrule.handwritten`` (``SigmoidLayer``, right, or ``SeedSigmoidLayer``, the seed's).
+
+    It keeps Linear's parameters, names and default init, so a network with it starts from the
+    same weights as Sequential(Linear, Sigmoid, ...) and differs only in the backward.
+    """
+
+    def __init__(self, in_features: int, out_features: int, function=SigmoidLayer, dtype=None):
+        super().__init__(in_features, out_features, dtype=dtype)
+        self.function = function
+
+    def forward(self, x):
+        return self.function.apply(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, function={self.function.__name__}"
+
+
+def build_network(hidden=10, activation=None, dtype="float32", hidden_function=None):
+    """The seed network: Sequential(Linear(2, hidden), activation(), Linear(hidden, 1)).
+
+    ``hidden`` is a size or a list of sizes (several hidden layers, an activation after each).
+    ``activation`` is a function returning a fresh activation Module (default nn.Sigmoid).
+    With ``hidden_function`` (a Function of chainrule.handwritten) the first two layers are one
+    HandwrittenSigmoidLinear instead: Sequential(HandwrittenSigmoidLinear(2, hidden), Linear).
+    """
+    sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+    if hidden_function is not None:
+        if len(sizes) != 1:
+            raise ValueError(
+                f"build_network: a hand-written hidden layer needs exactly one hidden size. Got "
+                f"{sizes} instead."
+            )
+        return nn.Sequential(HandwrittenSigmoidLinear(2, sizes[0], hidden_function, dtype=dtype),
+                             nn.Linear(sizes[0], 1, dtype=dtype))
+    activation = activation if activation is not None else nn.Sigmoid
+    widths = [2, *sizes, 1]
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[i], widths[i + 1], dtype=dtype))
+        if i < len(widths) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def network_shape(hidden) -> str:
+    """'2-10-1' for hidden=10, '2-32-32-1' for [32, 32]."""
+    sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+    return "-".join(str(n) for n in [2, *sizes, 1])
+
+
+def count_parameters(model) -> int:
+    """The number of trainable numbers: 2*10 + 10 + 10*1 + 1 = 41 for the seed network."""
+    return sum(p.data.size for p in model.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+
+
+def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None, optimizer=None,
+             scheduler=None, patience=None, hidden_function=None, compare_torch=False,
+             callbacks=(), log=print, progress=False) -> SeedRun:
+    """Run the seed experiment once with ``settings``; return the model, History and data.
+
+    activation: a function returning a fresh activation Module (default nn.Sigmoid).
+    init: a function that re-initialises the model's parameters in place (default: keep Linear's
+        PyTorch-style default init).
+    optimizer: a function (parameters, lr) -> Optimizer (default: plain SGD).
+    scheduler: a function (optimizer) -> lr scheduler or None; patience: fit's early stopping.
+    hidden_function: build the hidden layer from this hand-written Function (build_network).
+    compare_torch: also train a PyTorch twin from the same initial weights on the same batches
+        (chainrule.torch_twin); it is returned as ``SeedRun.twin``.
+    callbacks, log, progress: passed to ``fit``.
+    """
+    settings = settings if settings is not None else SeedSettings()
+    _random.manual_seed(settings.seed)
+    inputs, targets = make_data(settings.samples, settings.dtype)
+    train_data, val_data = train_val_split(inputs, targets, val_fraction=settings.val_fraction)
+    model = build_network(settings.hidden, activation, settings.dtype, hidden_function)
+    if init is not None:
+        init(model)
+    make_optimizer = optimizer if optimizer is not None else (lambda params, lr: optim.SGD(params,
+                                                                                           lr=lr))
+    opt = make_optimizer(model.parameters(), settings.lr)
+    lr_scheduler = scheduler(opt) if scheduler is not None else None
+    loss_fn = nn.MSELoss()
+    loader = DataLoader(TensorDataset(*train_data), batch_size=settings.batch_size, shuffle=True)
+    callbacks = list(callbacks)
+    twin = None
+    if compare_torch:
+        from .torch_twin import TorchTwin
+
+        twin = TorchTwin(model, loss_fn, opt, clip_value=settings.clip_value,
+                         clip_norm=settings.clip_norm, normalize_grad=settings.normalize_grad)
+        callbacks.append(twin.lockstep(val_data))
+    started = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run shows as inf/nan loss
+        history = fit(model, loss_fn, opt, loader, val_data=val_data, epochs=settings.epochs,
+                      clip_value=settings.clip_value, clip_norm=settings.clip_norm,
+                      normalize_grad=settings.normalize_grad, scheduler=lr_scheduler,
+                      patience=patience, callbacks=callbacks, log=log, progress=progress)
+    seconds = time.perf_counter() - started
+    return SeedRun(settings, model, opt, history, train_data, val_data, seconds, twin)
+
+
+def model_function(model):
+    """The trained network as a plain function: an (n, 2) array of points -> n predictions
+    (under no_grad, in eval mode), for ``chainrule.plot.surface_comparison``."""
+    from .autograd import no_grad
+
+    dtype = next(iter(model.parameters())).data.dtype
+
+    def predict(points):
+        model.eval()
+        with no_grad():
+            out = model(Tensor._from_op(np.asarray(points, dtype=dtype), None)).data[:, 0]
+        model.train()
+        return out
+
+    return predict
+
+
+def target_on_points(points):
+    """z = 5a^2 + 3b^2 for an (n, 2) array of points (a, b)."""
+    points = np.asarray(points, dtype=np.float64)
+    return target_function(points[:, 0], points[:, 1])
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------
+
+
+def parse_treatment(spec: str) -> dict:
+    """A gradient treatment's fit arguments from its name.
+
+        none             {}
+        clip-value:X     {"clip_value": X}      clamp each gradient element to [-X, X]
+        clip-norm:X      {"clip_norm": X}       rescale all gradients to a joint norm <= X
+        normalize        {"normalize_grad": True}   each gradient to unit L2 norm
+    """
+    message = (
+        "The 'treatment' option must be one of none, clip-value:X, clip-norm:X or normalize, "
+        f"with X a number > 0. Got {spec!r} instead."
+    )
+    if not isinstance(spec, str):
+        raise ValueError(message)
+    text = spec.strip().lower()
+    if text == "none":
+        return {}
+    if text in ("normalize", "normalise"):
+        return {"normalize_grad": True}
+    kind, _, number = text.partition(":")
+    if kind not in ("clip-value", "clip-norm") or not number:
+        raise ValueError(message)
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(message) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(message)
+    return {"clip_value" if kind == "clip-value" else "clip_norm": value}
+
+
+def treatment_label(spec: str) -> str:
+    """How a treatment reads in the table: 'clip value 1', 'clip norm 1', 'normalise', 'none'."""
+    options = parse_treatment(spec)
+    if "clip_value" in options:
+        return f"clip value {options['clip_value']:g}"
+    if "clip_norm" in options:
+        return f"clip norm {options['clip_norm']:g}"
+    return "normalise" if options else "none"
+
+
+@dataclass
+class SweepRow:
+    """One cell of the sweep: its settings and the final losses."""
+
+    init: str
+    treatment: str
+    lr: float
+    val_loss: float
+    train_loss: float
+    seconds: float
+    backward: str = "chainrule ops"  # or the hand-written Function's name (the derivative rows)
+    val_curve: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "init": self.init, "treatment": self.treatment, "lr": self.lr,
+            "backward": self.backward, "val_loss": _json_number(self.val_loss),
+            "train_loss": _json_number(self.train_loss), "seconds": self.seconds,
+            "val_curve": [_json_number(v) for v in self.val_curve],
+        }
+
+
+def sweep_grid(grid, derivative) -> tuple:
+    """The sweep as (table, row labels, column labels) for ``chainrule.plot.heatmap``: one row per
+    init and treatment, then one per derivative row, one column per lr (nan where not run)."""
+    lrs = sorted({row.lr for row in [*grid, *derivative]})
+    rows, labels = {}, []
+    for row in grid:
+        label = f"{row.init}, {treatment_label(row.treatment)}"
+        rows.setdefault(label, {})[row.lr] = row.val_loss
+    for row in derivative:
+        which = "seed's backward" if row.backward == "SeedSigmoidLayer" else "right backward"
+        label = f"{which} ({row.init}, {treatment_label(row.treatment)})"
+        rows.setdefault(label, {})[row.lr] = row.val_loss
+    labels = list(rows)
+    table = np.array([[rows[label].get(lr, np.nan) for lr in lrs] for label in labels],
+                     dtype=np.float64).reshape(len(labels), len(lrs))
+    return table, labels, [f"lr {lr:g}" for lr in lrs]
+
+
+def _json_number(value):
+    """A float for JSON: None for nan or inf, which JSON cannot hold."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _one_row(settings, init_label, init, treatment, lr, hidden_function, activation, optimizer):
+    options = parse_treatment(treatment)
+    run_settings = replace(settings, lr=lr, clip_value=options.get("clip_value"),
+                           clip_norm=options.get("clip_norm"),
+                           normalize_grad=options.get("normalize_grad", False))
+    run = run_seed(run_settings, activation=activation, init=init, optimizer=optimizer,
+                   hidden_function=hidden_function, log=None)
+    backward = hidden_function.__name__ if hidden_function is not None else "chainrule ops"
+    return SweepRow(init_label, treatment, lr, run.final_val_loss, run.history.train_loss[-1],
+                    run.seconds, backward, list(run.history.val_loss))
+
+
+def run_sweep(settings: SeedSettings, inits, treatments, lrs, *, seed_row_init=None,
+              activation=None, optimizer=None, log=print) -> tuple:
+    """Train the seed network once per cell of inits x treatments x lrs; return (grid, derivative).
+
+    settings: everything else (epochs, samples, batch size, seed, dtype); every run starts from
+        the same seed, so every cell sees the same data and batches.
+    inits: (label, init function or None) pairs; treatments: names for parse_treatment;
+    lrs: learning rates.
+    seed_row_init: (label, init function) for the derivative rows; when given, two more runs
+        per lr with the seed's own setting (that init, clip value 1): the hidden layer as
+        handwritten.SeedSigmoidLayer (the seed's backward) and as handwritten.SigmoidLayer (the
+        same layer, derivative right).
+    log: a function taking one line per finished run, or None.
+    """
+    log = log if log is not None else (lambda line: None)
+    treatments = list(treatments)
+    for treatment in treatments:
+        parse_treatment(treatment)
+    cells = [(label, init, treatment, lr) for label, init in inits for treatment in treatments
+             for lr in lrs]
+    total = len(cells) + (2 * len(lrs) if seed_row_init is not None else 0)
+    grid = []
+    for index, (label, init, treatment, lr) in enumerate(cells, start=1):
+        row = _one_row(settings, label, init, treatment, lr, None, activation, optimizer)
+        grid.append(row)
+        log(f"sweep {index}/{total}: init {label}, {treatment_label(treatment)}, lr {lr:g}: "
+            f"val loss {row.val_loss:.4f} ({row.seconds:.1f} s)")
+    derivative = []
+    if seed_row_init is not None:
+        label, init = seed_row_init
+        runs = [(function, lr) for function in (SeedSigmoidLayer, SigmoidLayer) for lr in lrs]
+        for index, (function, lr) in enumerate(runs, start=len(cells) + 1):
+            row = _one_row(settings, label, init, SEED_ROW_TREATMENT, lr, function, None,
+                           optimizer)
+            derivative.append(row)
+            log(f"sweep {index}/{total}: hidden layer {function.__name__}, init {label}, "
+                f"{treatment_label(SEED_ROW_TREATMENT)}, lr {lr:g}: val loss "
+                f"{row.val_loss:.4f} ({row.seconds:.1f} s)")
+    return grid, derivative
+
+
+def _cell(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "diverged"
+
+
+def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 100_000,
+                optimizer: str = "plain SGD") -> str:
+    """The sweep as markdown: one row per init and treatment, one column per lr (final val MSE),
+    then the derivative rows."""
+    lrs = sorted({row.lr for row in grid})
+    sample_note = (f"{settings.samples:,} samples" if settings.samples == full_samples
+                   else f"a subsample of {settings.samples:,} samples (the seed used "
+                        f"{full_samples:,})")
+    lines = [
+        "# The seed's questions, answered with data",
+        "",
+        f"Final validation MSE of the {network_shape(settings.hidden)} network learning "
+        f"{TARGET_FORMULA} after {settings.epochs} epoch(s); {sample_note}, 70/30 split, batch "
+        f"{settings.batch_size}, {optimizer}, seed {settings.seed}, {settings.dtype}. Predicting "
+        "the mean gives about 68.",
+        "",
+    ]
+    if grid:
+        lines.append("| init | gradient treatment | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |")
+        lines.append("|---|---|" + "---:|" * len(lrs))
+        keys = []
+        for row in grid:
+            if (row.init, row.treatment) not in keys:
+                keys.append((row.init, row.treatment))
+        by_key = {(row.init, row.treatment, row.lr): row for row in grid}
+        for init, treatment in keys:
+            cells = [by_key.get((init, treatment, lr)) for lr in lrs]
+            text = [_cell(c.val_loss) if c is not None else "" for c in cells]
+            lines.append(f"| {init} | {treatment_label(treatment)} | " + " | ".join(text) + " |")
+        best = min((row for row in grid if math.isfinite(row.val_loss)),
+                   key=lambda row: row.val_loss, default=None)
+        if best is not None:
+            lines += ["", f"Best cell: init {best.init}, {treatment_label(best.treatment)}, "
+                          f"lr {best.lr:g}: {best.val_loss:.2f}."]
+    if derivative:
+        lrs_d = sorted({row.lr for row in derivative})
+        lines += [
+            "",
+            "## The derivative, not the init or the clipping",
+            "",
+            f"The same network with its hidden layer as one hand-written Function, with the seed's "
+            f"own setting (init {derivative[0].init}, {treatment_label(derivative[0].treatment)}):",
+            "",
+            "| hidden layer backward | " + " | ".join(f"lr {lr:g}" for lr in lrs_d) + " |",
+            "|---|" + "---:|" * len(lrs_d),
+        ]
+        names = {"SeedSigmoidLayer": "the seed's: dL/dZ = dL/dH @ (Hᵀ(1 - H)), bias grad a mean "
+                                     "(SeedSigmoidLayer)",
+                 "SigmoidLayer": "right: dL/dZ = dL/dH * H * (1 - H), bias grad a sum "
+                                 "(SigmoidLayer)"}
+        for backward in dict.fromkeys(row.backward for row in derivative):
+            by_lr = {row.lr: row for row in derivative if row.backward == backward}
+            text = [_cell(by_lr[lr].val_loss) if lr in by_lr else "" for lr in lrs_d]
+            lines.append(f"| {names.get(backward, backward)} | " + " | ".join(text) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures (matplotlib, imported here only; Figure objects, so no pyplot state or GUI backend)
+# --------------------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "Drawing the pictures needs matplotlib; install it with pip install \"chainrule[plot]\"."
+        ) from None
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _finite_or_none(values):
+    return [v if v is not None and math.isfinite(v) else np.nan for v in values]
+
+
+def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curves",
+                     difference=None) -> None:
+    """Save a PNG: per-step training loss (left) and per-epoch train/val loss (right), log scale;
+    with a TorchTwin, PyTorch's curves dashed on the same axes."""
+    fig = _figure(11, 4.2)
+    steps_ax, epochs_ax = fig.subplots(1, 2)
+    steps = np.arange(1, len(history.step_loss) + 1)
+    steps_ax.plot(steps, _finite_or_none(history.step_loss), lw=0.8, color="C0", label="chainrule")
+    if twin is not None:
+        steps_ax.plot(steps[:len(twin.step_loss)], _finite_or_none(twin.step_loss), lw=1.2,
+                      ls="--", color="C3", label="PyTorch twin")
+    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", yscale="log",
+                 title="training loss per step")
+    epochs = history.epoch
+    epochs_ax.plot(epochs, _finite_or_none(history.train_loss), "o-", ms=3, color="C0",
+                   label="chainrule train")
+    if any(v is not None for v in history.val_loss):
+        epochs_ax.plot(epochs, _finite_or_none(history.val_loss), "s-", ms=3, color="C1",
+                       label="chainrule validation")
+    if twin is not None and twin.epoch_val_loss:
+        epochs_ax.plot(epochs[:len(twin.epoch_val_loss)], _finite_or_none(twin.epoch_val_loss),
+                       "--", lw=1.5, color="C3", label="PyTorch validation")
+    epochs_ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="loss per epoch")
+    for ax in (steps_ax, epochs_ax):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    if difference is not None:
+        title = f"{title} (largest relative step-loss difference {difference:.2e})"
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    return path
