@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 import chainrule.op_cases
@@ -105,3 +107,38 @@ def test_gradcheck_command_has_help(argv, capsys):
         main(argv)
     assert info.value.code == 0
     assert "--filter" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# chainrule explain
+# ---------------------------------------------------------------------------------------------
+
+
+def test_explain_prints_the_seed_networks_backward_step_by_step(capsys):
+    assert main(["explain"]) == 0
+    out = capsys.readouterr().out
+    assert "The seed network 2-10-1" in out
+    steps = [line.split(",")[0] for line in out.splitlines() if line.startswith("step ")]
+    assert steps == ["step 1: MSELoss", "step 2: Linear", "step 3: Sigmoid", "step 4: Linear"]
+    assert "backward: dL/dx = dL/dy * y * (1 - y)" in out
+    assert "out: dL/d(input 1: 0.weight) (10, 2)" in out
+    assert out.rstrip().endswith("and loss.backward()'s .grad equal.")
+
+
+def test_explain_options_change_the_network_and_the_sample(capsys):
+    assert main(["explain", "--hidden", "3", "--sample", "2", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "The seed network 2-3-1" in out and "seed 1, sample 2" in out
+    assert "out: dL/d(input 1: 0.weight) (3, 2)" in out
+    a, b = np.random.default_rng(1).standard_normal((3, 2))[2]
+    assert f"x = [a, b] = [{a:.4f}, {b:.4f}]" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["explain", "--hidden", "0"], "--hidden must be an int in [1, 64]"),
+    (["explain", "--sample", "-1"], "--sample must be an int in [0, 100000)"),
+    (["explain", "--precision", "40"], "--precision must be an int in [0, 16]"),
+])
+def test_explain_rejects_bad_options(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
