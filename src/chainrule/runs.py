@@ -40,7 +40,7 @@ from .train import History
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
-    "new_run_dir", "write_json", "read_json", "write_metrics", "make_checkpoint",
+    "check_new_run_dir", "new_run_dir", "write_json", "read_json", "write_metrics", "make_checkpoint",
     "save_checkpoint", "load_checkpoint", "restore", "EpochSnapshot", "save_on_interrupt",
 ]
 
@@ -52,18 +52,27 @@ FORMAT = "chainrule.train/1"
 _KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "history", "config")
 
 
+def check_new_run_dir(out) -> None:
+    """ValueError unless ``out`` can become a new run folder: absent, or a folder without a
+    checkpoint (so a finished or interrupted run is never overwritten)."""
+    if out is None:
+        return
+    out = os.fspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"the run folder {out!r} exists and is a file, not a folder.")
+    if os.path.exists(os.path.join(out, CHECKPOINT)):
+        raise ValueError(
+            f"the run folder {out!r} already holds a run; continue it with --resume {out} "
+            "or choose another --out."
+        )
+
+
 def new_run_dir(out=None, root: str = "runs") -> str:
     """Create and return the run folder: ``out``, or ``root/<YYYYmmdd-HHMMSS>`` (with -2, -3, ...
     added if that exists). An existing ``out`` is accepted only if it holds no checkpoint."""
     if out is not None:
+        check_new_run_dir(out)
         out = os.fspath(out)
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise ValueError(f"the run folder {out!r} exists and is a file, not a folder.")
-        if os.path.exists(os.path.join(out, CHECKPOINT)):
-            raise ValueError(
-                f"the run folder {out!r} already holds a run; continue it with --resume {out} "
-                "or choose another --out."
-            )
         os.makedirs(out, exist_ok=True)
         return out
     stamp = time.strftime("%Y%m%d-%H%M%S")

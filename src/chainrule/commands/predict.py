@@ -1,0 +1,195 @@
+"""``chainrule predict``: apply a model trained by ``chainrule train`` to the rows of a CSV file.
+
+The run folder's checkpoint holds the weights and what the data looked like in training: the
+feature names (the CSV must have those columns; others are ignored), the standardizer's mean and
+std (applied to the new rows exactly as in training) and the task. The output CSV has the feature
+columns and then:
+    regression        prediction
+    cross_entropy     prediction (the most likely class), p_0 ... p_{K-1} (softmax probabilities)
+    bce_with_logits   prediction (0 or 1), probability (of class 1, the sigmoid of the logit)
+If the CSV also has the target column, the loss on it is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+
+from . import CommandError
+
+EXAMPLES = """\
+examples:
+  chainrule predict --model runs/houses --csv new_houses.csv --out predictions.csv
+  chainrule predict --model runs/houses --csv new_houses.csv            (CSV on stdout)
+  chainrule predict --model runs/houses --csv test.csv --out p.csv --json
+"""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="predict with a trained run on the rows of a CSV file",
+        description="Predict with a model trained by 'chainrule train' on the rows of a CSV "
+                    "file, scaling the inputs as in training.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, metavar="RUN_DIR",
+                        help="a run folder of chainrule train (or its checkpoint.crk)")
+    parser.add_argument("--csv", required=True, metavar="FILE",
+                        help="rows to predict, with a header naming the feature columns")
+    parser.add_argument("--out", metavar="FILE", help="where to write the predictions "
+                                                      "(default: stdout)")
+    parser.add_argument("--batch-size", type=int, default=4096, help="rows per forward pass")
+    parser.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary on stdout (needs --out)")
+    parser.set_defaults(run=run)
+
+
+def _header(path: str) -> list:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            row = next(csv.reader(handle, skipinitialspace=True), None)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} is a folder, not a CSV file.") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text; save it as UTF-8 CSV.") from None
+    if not row:
+        raise CommandError(f"{path} is empty; expected a header row of column names.")
+    return [name.strip() for name in row]
+
+
+def load_run(model_path):
+    """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
+    from ..runs import load_checkpoint
+    from ._options import build_mlp
+
+    checkpoint = load_checkpoint(model_path)
+    data, config = checkpoint.get("data"), checkpoint["config"]
+    if not isinstance(data, dict) or "features" not in data:
+        raise CommandError(f"{model_path} was not written by chainrule train: its checkpoint "
+                           "has no record of the feature columns to predict from.")
+    out_features = data["classes"] or 1
+    model = build_mlp(len(data["features"]), config["hidden"], out_features,
+                      config["activation"], config["dtype"])
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    return model, data, config
+
+
+def predict_array(model, data, X, batch_size=4096) -> np.ndarray:
+    """Raw model outputs (n, out) for the unscaled inputs X, scaled as in training."""
+    from ..autograd import no_grad
+    from ..data import Standardizer
+    from ..tensor import Tensor
+
+    if data["standardizer"] is not None:
+        scaler = Standardizer()
+        scaler.load_state_dict(data["standardizer"])
+        X = scaler.transform(X)
+    X = np.ascontiguousarray(X, dtype=np.dtype(data["dtype"]))
+    outputs = []
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            outputs.append(model(Tensor(X[start:start + batch_size])).data)
+    return np.concatenate(outputs, axis=0)
+
+
+def _columns(data, outputs):
+    """(header names, columns array) of the prediction part of the output."""
+    task = data["task"]
+    if task == "classification":
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        labels = outputs.argmax(axis=1).astype(np.float64)
+        names = ["prediction"] + [f"p_{k}" for k in range(outputs.shape[1])]
+        return names, np.column_stack([labels, probabilities])
+    if task == "binary":
+        probability = 0.5 * np.tanh(0.5 * outputs[:, 0].astype(np.float64)) + 0.5
+        return ["prediction", "probability"], np.column_stack(
+            [(probability >= 0.5).astype(np.float64), probability])
+    return ["prediction"], outputs[:, :1]
+
+
+def _loss(data, outputs, y) -> float:
+    from .. import tensor
+    from ._options import build_loss
+
+    target = y[:, 0].astype(np.int64) if data["task"] == "classification" \
+        else y.astype(outputs.dtype)
+    return float(build_loss(data["loss"])(tensor(outputs), tensor(target)).item())
+
+
+def _write_rows(handle, header, table, integer_columns) -> None:
+    """CSV rows; the class-label column as integers, every other number in its shortest form."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    for row in table:
+        writer.writerow([str(int(v)) if j in integer_columns else str(v)
+                         for j, v in enumerate(row)])
+
+
+def _write_file(path, header, table, integer_columns) -> None:
+    """Write atomically: into a temporary file beside ``path``, then os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--out {path}: the folder {folder} does not exist.")
+    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(temp, "w", newline="", encoding="utf-8") as handle:
+            _write_rows(handle, header, table, integer_columns)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def run(args) -> int:
+    from ..csvdata import load_csv
+    from ._options import check_number
+
+    check_number("--batch-size", args.batch_size, 1, integer=True)
+    if args.json and args.out is None:
+        raise CommandError("--json prints a summary on stdout, so the predictions need --out "
+                           "FILE.")
+    model, data, _ = load_run(args.model)
+    features, target = data["features"], data["target"]
+    header = _header(args.csv)
+    missing = [name for name in features if name not in header]
+    if missing:
+        raise CommandError(
+            f"{args.csv} lacks the column(s) {', '.join(missing)} that the model was trained "
+            f"on; it needs {', '.join(features)} and has {', '.join(header)}."
+        )
+    has_target = target in header and target not in features
+    X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features)
+    outputs = predict_array(model, data, X, args.batch_size)
+    names, columns = _columns(data, outputs)
+    table = np.column_stack([X, columns])
+    loss = _loss(data, outputs, y) if has_target else None
+
+    integer_columns = {len(features)} if data["task"] != "regression" else set()
+    if args.out is None:
+        _write_rows(sys.stdout, features + names, table, integer_columns)
+    else:
+        _write_file(args.out, features + names, table, integer_columns)
+    if args.json:
+        print(json.dumps({
+            "model": args.model, "csv": args.csv, "out": args.out, "rows": len(X),
+            "task": data["task"], "columns": features + names,
+            "loss": loss, "loss_name": data["loss"] if loss is not None else None,
+        }, indent=2))
+    elif args.out is not None:
+        print(f"wrote {len(X)} predictions to {os.path.abspath(args.out)}")
+        if loss is not None:
+            print(f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}")
+    elif loss is not None:
+        print(f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}",
+              file=sys.stderr)
+    return 0
