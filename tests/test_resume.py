@@ -170,3 +170,20 @@ def test_load_checkpoint_errors(tmp_path):
     chainrule.save({"weights": np.zeros(3)}, tmp_path / "other.crk")
     with pytest.raises(ValueError, match="not a training checkpoint"):
         load_checkpoint(tmp_path / "other.crk")
+
+
+def test_metrics_json_is_strict_json_even_for_a_diverged_run(tmp_path):
+    import json
+
+    from chainrule.runs import write_metrics
+
+    history = History(epoch=[1, 2], train_loss=[1e30, float("inf")], val_loss=[float("nan"), None],
+                      lr=[0.1, 0.1], seconds=[0.0, 0.0], step_loss=[1e30, float("-inf")])
+    write_metrics(tmp_path, history)
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    data = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=refuse)
+    assert data["train_loss"] == [1e30, "inf"] and data["val_loss"] == ["nan", None]
+    assert data["step_loss"] == [1e30, "-inf"] and data["best_epoch"] == 1

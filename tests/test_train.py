@@ -395,3 +395,11 @@ def test_step_losses_match_a_pytorch_loop():
     np.testing.assert_allclose(history.step_loss, torch_losses, rtol=1e-10)
     for ours, theirs in zip(model.parameters(), reference.parameters()):
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_format_loss_keeps_diverging_runs_short():
+    from chainrule.train import format_loss
+
+    assert format_loss(4.123) == "4.1230"
+    assert format_loss(1.5e8) == "1.5000e+08"
+    assert format_loss(float("inf")) == "inf" and format_loss(float("nan")) == "nan"

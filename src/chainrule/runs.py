@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -86,12 +87,25 @@ def new_run_dir(out=None, root: str = "runs") -> str:
             path = os.path.join(root, f"{stamp}-{n}")
 
 
+def _strict_json(value):
+    """``value`` with NaN and +-Inf floats replaced by the strings "nan", "inf", "-inf" (strict
+    JSON has no such numbers, and a diverged run has them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    return value
+
+
 def write_json(path, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically (temporary file, then os.replace)."""
+    """Write ``obj`` as indented, strict JSON (NaN and Inf as strings), atomically (temporary
+    file, then os.replace)."""
     path = os.fspath(path)
     temp = f"{path}.{os.getpid()}.tmp"
     with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(obj, handle, indent=2, allow_nan=True)
+        json.dump(_strict_json(obj), handle, indent=2, allow_nan=False)
         handle.write("\n")
     os.replace(temp, path)
 

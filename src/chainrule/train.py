@@ -44,7 +44,7 @@ from .data import DataLoader, TensorDataset
 from .nn.utils import clip_grad_norm_, clip_grad_value_
 from .optim.lr_scheduler import ReduceLROnPlateau
 
-__all__ = ["fit", "evaluate", "History", "EarlyStopping", "normalize_grad_"]
+__all__ = ["fit", "evaluate", "History", "EarlyStopping", "normalize_grad_", "format_loss"]
 
 _EPOCH_FIELDS = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 
@@ -239,6 +239,11 @@ def evaluate(model, loss_fn, data, batch_size: int = 1024) -> float:
     return total / count
 
 
+def format_loss(value: float) -> str:
+    """Four decimals (4.1230); scientific notation from 1e6 on, so a diverging run stays short."""
+    return f"{value:.4f}" if abs(value) < 1e6 or not math.isfinite(value) else f"{value:.4e}"
+
+
 def _current_lr(optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
@@ -380,8 +385,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
         history.val_loss.append(val_loss)
         history.lr.append(lr)
         history.seconds.append(time.perf_counter() - started)
-        line = f"epoch {epoch}: train loss {train_loss:.4f}"
-        log(line if val_loss is None else f"{line}, val loss {val_loss:.4f}")
+        line = f"epoch {epoch}: train loss {format_loss(train_loss)}"
+        log(line if val_loss is None else f"{line}, val loss {format_loss(val_loss)}")
 
         hooks.on_epoch_end(state)
         for message in state.messages:

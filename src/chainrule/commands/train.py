@@ -410,7 +410,9 @@ def run(args) -> int:
     snapshot = EpochSnapshot(model, optimizer, scheduler, config, stopper, data)
     callbacks = ([stopper] if stopper else []) + [snapshot]
 
-    with save_on_interrupt(snapshot, run_dir, f"chainrule train --resume {run_dir}"):
+    # Overflow in a diverging run is reported once, by the note below, not by NumPy per op.
+    with save_on_interrupt(snapshot, run_dir, f"chainrule train --resume {run_dir}"), \
+            np.errstate(over="ignore", invalid="ignore"):
         history = fit(model, loss_fn, optimizer, loader, val_data=val_data,
                       epochs=config["epochs"], scheduler=scheduler,
                       clip_value=config["clip_value"], clip_norm=config["clip_norm"],
@@ -502,7 +504,9 @@ def _surface(plot, run_dir, prepared, model) -> str:
 
 
 def _short(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    from ..train import format_loss
+
+    return format_loss(value) if isinstance(value, float) else str(value)
 
 
 def _print_summary(summary, notes) -> None:
