@@ -54,6 +54,7 @@ class Step:
     output: np.ndarray | None  # the forward value of the node's output, when it is known
     grad_output: np.ndarray  # dL/d(output), summed over every path
     inputs: list = field(default_factory=list)  # one InputGrad per input of the op
+    node: object = None  # the graph Node itself (its inputs are node.inputs)
 
 
 @dataclass
@@ -105,6 +106,7 @@ def _labels(root: Tensor, order: list, names: dict) -> tuple:
             if isinstance(x, Tensor) and x.grad_fn is not None:
                 outputs.setdefault(x.grad_fn, x)
     by_id = _name_by_id(names)
+    unnamed = {}
 
     def label(x) -> tuple:
         if not isinstance(x, Tensor):
@@ -113,6 +115,9 @@ def _labels(root: Tensor, order: list, names: dict) -> tuple:
             return by_id.get(id(x), f"output of {x.grad_fn.name} (step {step_of[x.grad_fn]})"), \
                 "intermediate"
         kind = "leaf" if x.requires_grad else "data"
+        if id(x) not in by_id and kind == "leaf":  # unnamed leaves: "leaf 1", "leaf 2", ...
+            unnamed[id(x)] = unnamed.get(id(x), f"leaf {len(unnamed) + 1}")
+            return unnamed[id(x)], kind
         return by_id.get(id(x), kind), kind
 
     return step_of, outputs, label
@@ -164,6 +169,7 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
                 backward=formula(node.fn, "backward"), created_at=node.created_at,
                 output_shape=tuple(output.shape) if output is not None else (),
                 output=output.data if output is not None else None, grad_output=grad_out,
+                node=node,
             )
             for i, x in enumerate(node.inputs):
                 g = grad_inputs[i] if i < len(grad_inputs) else None
