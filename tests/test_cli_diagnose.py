@@ -1,6 +1,7 @@
 """The diagnosis commands: ``chainrule gradcheck`` and ``chainrule explain``."""
 
 import json
+import shutil
 
 import numpy as np
 
@@ -142,3 +143,26 @@ def test_explain_options_change_the_network_and_the_sample(capsys):
 def test_explain_rejects_bad_options(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_explain_saves_the_graph_as_dot_text(tmp_path, capsys):
+    path = tmp_path / "seed.dot"
+    assert main(["explain", "--hidden", "3", "--graph", str(path)]) == 0
+    dot = path.read_text()
+    assert dot.startswith("digraph chainrule {")
+    for label in ("0.weight\\n(3, 2)", "Sigmoid\\n(1, 3)", "MSELoss\\n()"):
+        assert label in dot
+    assert f"graph saved to {path}" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+def test_explain_renders_the_graph(tmp_path):
+    pytest.importorskip("graphviz")
+    path = tmp_path / "seed.png"
+    assert main(["explain", "--hidden", "3", "--graph", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explain_rejects_an_unknown_graph_format(capsys):
+    assert main(["explain", "--graph", "seed.jpg"]) == 2
+    assert "--graph must end in .dot, .png, .svg or .pdf. Got 'seed.jpg' instead." in capsys.readouterr().err

@@ -7,10 +7,12 @@ its forward value, the gradient flowing in and the gradients flowing out. It end
 parameter gradients and checks them against ``loss.backward()``.
 
     chainrule explain
-    chainrule explain --hidden 3 --sample 5
+    chainrule explain --hidden 3 --sample 5 --graph seed.png
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -31,6 +33,9 @@ def add_parser(subparsers) -> None:
                         help="which sample of the seeded data to use, from 0 (default 0)")
     parser.add_argument("--precision", type=int, default=4,
                         help="digits after the decimal point in printed values (default 4)")
+    parser.add_argument("--graph", metavar="PATH", default=None,
+                        help="also save the graph: PATH.dot as Graphviz text, PATH.png / .svg / .pdf "
+                        "rendered (needs pip install graphviz and apt-get install graphviz)")
     parser.set_defaults(run=run)
 
 
@@ -44,6 +49,25 @@ def _check(args) -> None:
         raise CommandError(f"--sample must be an int in [0, 100000). Got {args.sample} instead.")
     if not 0 <= args.precision <= 16:
         raise CommandError(f"--precision must be an int in [0, 16]. Got {args.precision} instead.")
+    if args.graph is not None and _graph_format(args.graph) is None:
+        raise CommandError(f"--graph must end in .dot, .png, .svg or .pdf. Got {args.graph!r} instead.")
+
+
+def _graph_format(path: str):
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    return suffix if suffix in ("dot", "png", "svg", "pdf") else None
+
+
+def _save_graph(loss, names, path: str) -> None:
+    from ..viz import graph, render
+
+    dot = graph(loss, params=names)
+    if _graph_format(path) == "dot":
+        with open(path, "w") as f:
+            f.write(dot)
+    else:
+        render(dot, path, format=_graph_format(path))
+    print(f"graph saved to {path}")
 
 
 def run(args) -> int:
@@ -68,5 +92,7 @@ def run(args) -> int:
     print("\nBackward, node by node, in the order loss.backward() visits them (dL/d(output) comes "
           "in,\nthe op's local derivative turns it into dL/d(input) for each input):\n")
     names = {"x": x, "target": target, **dict(model.named_parameters())}
+    if args.graph is not None:
+        _save_graph(loss, names, args.graph)  # before explain: the graph is traced, not freed
     trace = explain(loss, names, precision=p)
     return 0 if trace.difference == 0.0 else 1
