@@ -40,6 +40,9 @@ def test_loss_curves_of_several_histories_and_lists(matplotlib, tmp_path):
     assert path == str(tmp_path / "loss.png") and is_png(path)
     single = plot.loss_curves(history([1e3, 10, 0.1]), tmp_path / "one.png")
     assert is_png(single)
+    steps = history([3.0, 2.0])
+    steps.step_loss = [4.0, 3.5, 2.5, 2.0]
+    assert is_png(plot.loss_curves({"run": steps}, tmp_path / "steps.png", per_step=True))
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
 
 

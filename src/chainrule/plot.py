@@ -58,9 +58,13 @@ def _save(fig, path) -> str:
     return path
 
 
-def _series(value):
-    """(train losses, val losses or None) from a History, a dict or a plain list of numbers."""
-    if hasattr(value, "train_loss"):
+def _series(value, per_step=False):
+    """(train losses, val losses or None) from a History, a dict or a plain list of numbers;
+    with ``per_step`` the History's (or dict's) step_loss and no validation."""
+    if per_step and (hasattr(value, "step_loss") or isinstance(value, dict)):
+        steps = value.step_loss if hasattr(value, "step_loss") else value.get("step_loss", [])
+        train, val = list(steps), []
+    elif hasattr(value, "train_loss"):
         train, val = list(value.train_loss), list(value.val_loss)
     elif isinstance(value, dict):
         train, val = list(value.get("train_loss", [])), list(value.get("val_loss") or [])
@@ -73,8 +77,9 @@ def _series(value):
 
 
 def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="loss",
-                xlabel="epoch") -> str:
-    """Plot loss against epoch for one or several runs; returns the path.
+                xlabel=None, per_step=False) -> str:
+    """Plot loss against epoch (or, with ``per_step=True``, every optimizer step's loss against
+    the step) for one or several runs; returns the path.
 
     ``histories`` maps a label to a History (train loss solid, validation loss dashed, both in
     the run's colour), a dict with 'train_loss'/'val_loss' lists, or a plain list of losses. A
@@ -89,12 +94,13 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
     ax = fig.add_subplot()
     everything = []
     for index, (label, history) in enumerate(histories.items()):
-        train, val = _series(history)
+        train, val = _series(history, per_step)
         colour = f"C{index % 10}"
         epochs = np.arange(1, len(train) + 1)
         name = f"{label} " if label else ""
-        ax.plot(epochs, train, color=colour, linestyle="-", marker="o" if len(train) < 30 else None,
-                markersize=3, label=f"{name}train" if val is not None else (label or "loss"))
+        ax.plot(epochs, train, color=colour, linestyle="-", linewidth=1 if per_step else 1.5,
+                marker="o" if len(train) < 30 else None, markersize=3,
+                label=f"{name}train" if val is not None else (label or "loss"))
         everything += train
         if val is not None:
             ax.plot(epochs, val, color=colour, linestyle="--", label=f"{name}validation")
@@ -105,7 +111,7 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
     if log_scale and finite.size and finite.min() > 0:
         ax.set_yscale("log")
     ax.set_title(title)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel or ("optimizer step" if per_step else "epoch"))
     ax.set_ylabel(ylabel + (" (log scale)" if log_scale else ""))
     ax.grid(True, alpha=0.3, which="both")
     ax.xaxis.get_major_locator().set_params(integer=True)
