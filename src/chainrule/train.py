@@ -338,6 +338,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
     except TypeError:
         state.steps_per_epoch = 0
 
+    optimizer.zero_grad()  # start from clean gradients, whatever ran before
     hooks.on_train_begin(state)
     for epoch in range(initial_epoch + 1, epochs + 1):
         if state.stop:
@@ -351,7 +352,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
         for batch, (inputs, targets) in enumerate(_progress_bar(train_loader, progress, epoch)):
             state.batch, state.inputs, state.targets = batch, inputs, targets
             # forward, loss, backward
-            loss = loss_fn(model(inputs), targets)
+            predictions = model(inputs)
+            loss = loss_fn(predictions, targets)
             loss.backward()
             state.loss = float(loss.item())
             hooks.on_after_backward(state)
