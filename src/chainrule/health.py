@@ -35,7 +35,12 @@ stderr the moment it is found:
                           a loss ``diverge_factor`` x above the first step's
     stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
                           ``stall_epochs`` epochs in a row
-    saturation            more than ``saturation_limit`` of a layer's outputs saturated
+    saturation            more than ``init_saturation_limit`` (10%) of a layer's outputs saturated
+                          at the first step, before any update (the initialisation is too wide),
+                          or more than ``saturation_limit`` (50%) later. A trained network may
+                          use its sigmoids' tails on purpose: the seed network trained with the
+                          defaults has about 30% of its outputs saturated after 20 epochs while
+                          its loss keeps falling, hence the higher bar once training has begun
     dead ReLUs            more than ``dead_limit`` of a layer's units dead
 
 Cost: gradient norms and update ratios are computed at every step for the first ``dense_steps``
@@ -139,7 +144,8 @@ class HealthMonitor(Callback):
                  explode_factor: float = 50.0,
                  vanish_ratio: float = 1e-5, update_ratio_limit: float = 1.0,
                  diverge_factor: float = 100.0, stall_epochs: int = 5, stall_tolerance: float = 1e-3,
-                 saturation_limit: float = 0.2, dead_limit: float = 0.25, stop_on_nan: bool = True,
+                 init_saturation_limit: float = 0.1, saturation_limit: float = 0.5,
+                 dead_limit: float = 0.25, stop_on_nan: bool = True,
                  verbose: bool = False, file=None):
         for name, value in (("every", every), ("probe_every", probe_every),
                             ("probe_size", probe_size), ("window", window), ("reference", reference),
@@ -151,7 +157,8 @@ class HealthMonitor(Callback):
             if not (isinstance(value, (int, float)) and value > 1):
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be a number > 1. "
                                  f"Got {value!r} instead.")
-        for name, value in (("saturation_limit", saturation_limit), ("dead_limit", dead_limit)):
+        for name, value in (("init_saturation_limit", init_saturation_limit),
+                            ("saturation_limit", saturation_limit), ("dead_limit", dead_limit)):
             if not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be a fraction in "
                                  f"[0, 1]. Got {value!r} instead.")
@@ -161,6 +168,7 @@ class HealthMonitor(Callback):
         self.explode_factor, self.vanish_ratio = explode_factor, vanish_ratio
         self.update_ratio_limit, self.diverge_factor = update_ratio_limit, diverge_factor
         self.stall_epochs, self.stall_tolerance = stall_epochs, stall_tolerance
+        self.init_saturation_limit = init_saturation_limit
         self.saturation_limit, self.dead_limit = saturation_limit, dead_limit
         self.stop_on_nan, self.verbose, self.file = stop_on_nan, verbose, file
         self._reset()
@@ -212,6 +220,8 @@ class HealthMonitor(Callback):
     # ----- hooks -----------------------------------------------------------------------------
     def on_after_backward(self, state: TrainState) -> None:
         step = self._step
+        if self._activation_modules and step % self.probe_every == 0 and state.inputs is not None:
+            self._probe(state)  # before the update: at step 0 this sees the initial weights
         if not self.params or (step >= self.dense_steps and step % self.every):
             return  # not a checked step
         self.checked_steps.append(self._step)
@@ -233,8 +243,6 @@ class HealthMonitor(Callback):
                 self.update_ratios[name].append(change / (self.weight_norms[name][-1] or 1.0))
             self._before = None
             self._check_updates(state)
-        if self._activation_modules and self._step % self.probe_every == 0 and state.inputs is not None:
-            self._probe(state)
         if state.loss is not None:
             self._check_loss(state, float(state.loss))
         self._step += 1
@@ -370,13 +378,20 @@ class HealthMonitor(Callback):
                            f"layer {name} ({module_kind}) output 0 for every probe sample at "
                            f"{self._where(state)}; they get no gradient and never recover: try a "
                            "lower --lr, LeakyReLU, or a smaller initialisation")
+            elif kind != "relu" and self._step == 0 and fraction > self.init_saturation_limit:
+                self._warn(state, ("saturated", name),
+                           f"saturated units: {fraction:.0%} of the outputs of layer {name} "
+                           f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
+                           f"the start of training, before any update, where their derivative is "
+                           f"nearly 0: the initial weights are too large; try a smaller "
+                           "initialisation (the default U(-1/sqrt(fan_in), 1/sqrt(fan_in))) or "
+                           "standardised inputs")
             elif kind != "relu" and fraction > self.saturation_limit:
                 self._warn(state, ("saturated", name),
                            f"saturated units: {fraction:.0%} of the outputs of layer {name} "
                            f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
-                           f"{self._where(state)}, where their derivative is nearly 0: try a smaller "
-                           "initialisation (the default U(-1/sqrt(fan_in), 1/sqrt(fan_in))), "
-                           "standardised inputs, or a lower --lr")
+                           f"{self._where(state)}, where their derivative is nearly 0: try a lower "
+                           "--lr, standardised inputs or a smaller initialisation")
 
     # ----- summaries -------------------------------------------------------------------------
     def report(self) -> str:
