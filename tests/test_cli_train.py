@@ -412,6 +412,15 @@ def test_resume_errors(capsys, tmp_path, regression_csv):
     code, out, _ = run_main(capsys, "train", "--resume", run_dir, "--epochs", "3", "--json",
                             "--quiet", "--no-plots")
     assert code == 0 and json.loads(out)["epochs_run"] == 3
+    from chainrule.runs import make_checkpoint, save_checkpoint
+
+    other = tmp_path / "other"
+    other.mkdir()
+    model = chainrule.nn.Linear(1, 1)
+    save_checkpoint(other / "checkpoint.crk", make_checkpoint(
+        model, chainrule.optim.SGD(model.parameters(), lr=0.1), config={"epochs": 3}))
+    fails_with(capsys, r"was not written by chainrule train, so chainrule train cannot resume it",
+               "train", "--resume", str(other))
     with open(regression_csv, "a") as handle:
         handle.write("extra,1,2,3,4\n")
     fails_with(capsys, r"has changed since the run started", "train", "--resume", run_dir,

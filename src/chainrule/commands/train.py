@@ -331,6 +331,10 @@ def _resume_settings(args):
     run_dir = args.resume
     checkpoint = load_checkpoint(run_dir)
     config = dict(checkpoint["config"])
+    needed = ("source", "loss", "hidden", "activation", "optimizer", "epochs", "seed")
+    if not all(key in config for key in needed) or config.get("command", "train") != "train":
+        raise CommandError(f"{run_dir} was not written by chainrule train, so chainrule train "
+                           "cannot resume it.")
     if "epochs" in _given(args):
         check_number("--epochs", args.epochs, 1, integer=True)
         config["epochs"] = args.epochs
