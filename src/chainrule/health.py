@@ -5,11 +5,13 @@ going wrong, with the evidence and a remedy.
 
 The seed network (2-10-1 sigmoid) with weights drawn from U(-4, 4) and lr 5 gives, in order:
 
-    saturated units: 51% of the outputs of layer 1 (Sigmoid) are within 0.01 of their asymptotes
-        at epoch 1 step 0, where their derivative is nearly 0: try a smaller initialisation ...
+    saturated units: 26% of the outputs of layer 1 (Sigmoid) are within 0.01 of their asymptotes
+        at the start of training, before any update, where their derivative is nearly 0: the
+        initial weights are too large; try a smaller initialisation (...) or standardised inputs
     exploding gradients: 2.bias grad norm 1.6e+02 at epoch 1 step 2 (median 2.8); try
         --clip-norm 1 or a lower --lr
     divergence: the loss rose from 87.8 at the first step to 1.28e+06 at epoch 1 step 3; ...
+    large updates: each step changes 2.bias by 14 times its own size (...); try a lower --lr
     divergence: the loss became inf at epoch 1 step 17 (it was 2.3e+34 the step before); training
         stopped; try a lower --lr or --clip-norm 1
 
