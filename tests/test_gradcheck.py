@@ -385,3 +385,23 @@ def test_gradcheck_module_names_the_wrong_parameters():
     assert [m.name for m in result.mismatches] == ["parameter 'hidden.weight'", "parameter 'hidden.bias'"]
     with pytest.raises(GradcheckError, match=r"parameter 'hidden.weight' \(shape \(10, 2\)\)"):
         cr.gradcheck_module(SeedHidden(SeedSigmoidLayer), (x,))
+
+
+def test_a_bias_gradient_left_unsummed_is_stopped_by_the_engines_shape_check(rng):
+    # Returning dL/dy itself as dL/db (shape (4, 3) for a (3,) bias) never reaches the comparison:
+    # the engine names the op and both shapes first.
+    class BiasGradientNotSummed(Function):
+        known_wrong = True
+
+        @staticmethod
+        def forward(ctx, x, b):
+            return x + b
+
+        @staticmethod
+        def backward(ctx, grad_y):
+            return grad_y, grad_y
+
+    x, b = _inputs(rng, (4, 3), (3,))
+    with pytest.raises(RuntimeError, match=r"BiasGradientNotSummed.backward returned a gradient of "
+                                           r"shape \(4, 3\) for input 1, whose shape is \(3,\)"):
+        cr.gradcheck(BiasGradientNotSummed.apply, (x, b))
