@@ -339,6 +339,8 @@ def test_verbose_prints_each_warning_once(capsys):
     ({"probe_size": 2.5}, "The 'probe_size' parameter of HealthMonitor must be an int >= 1"),
     ({"explode_factor": 0.5}, "The 'explode_factor' parameter of HealthMonitor must be a number > 1"),
     ({"saturation_limit": 2}, "The 'saturation_limit' parameter of HealthMonitor must be a fraction"),
+    ({"dense_steps": -1}, "The 'dense_steps' parameter of HealthMonitor must be an int >= 0. Got -1"),
+    ({"stall_tolerance": 0}, "The 'stall_tolerance' parameter of HealthMonitor must be a number > 0"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

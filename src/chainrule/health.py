@@ -155,6 +155,14 @@ class HealthMonitor(Callback):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be an int >= 1. "
                                  f"Got {value!r} instead.")
+        if isinstance(dense_steps, bool) or not isinstance(dense_steps, int) or dense_steps < 0:
+            raise ValueError(f"The 'dense_steps' parameter of HealthMonitor must be an int >= 0. "
+                             f"Got {dense_steps!r} instead.")
+        for name, value in (("vanish_ratio", vanish_ratio), ("update_ratio_limit", update_ratio_limit),
+                            ("stall_tolerance", stall_tolerance)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"The '{name}' parameter of HealthMonitor must be a number > 0. "
+                                 f"Got {value!r} instead.")
         for name, value in (("explode_factor", explode_factor), ("diverge_factor", diverge_factor)):
             if not (isinstance(value, (int, float)) and value > 1):
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be a number > 1. "
