@@ -43,7 +43,8 @@ stderr the moment it is found:
                           use its sigmoids' tails on purpose: the seed network trained with the
                           defaults has about 30% of its outputs saturated after 20 epochs while
                           its loss keeps falling, hence the higher bar once training has begun
-    dead ReLUs            more than ``dead_limit`` of a layer's units dead
+    dead ReLUs            more than ``dead_limit`` (half) of a layer's units dead (a run that learns
+                          well may lose a few units; losing most is the problem)
 
 Cost: gradient norms and update ratios are computed at every step for the first ``dense_steps``
 steps (explosions usually start there) and then every ``every`` steps; the activations come from a
@@ -147,7 +148,7 @@ class HealthMonitor(Callback):
                  vanish_ratio: float = 1e-5, update_ratio_limit: float = 1.0,
                  diverge_factor: float = 100.0, stall_epochs: int = 5, stall_tolerance: float = 1e-3,
                  init_saturation_limit: float = 0.1, saturation_limit: float = 0.5,
-                 dead_limit: float = 0.25, stop_on_nan: bool = True,
+                 dead_limit: float = 0.5, stop_on_nan: bool = True,
                  verbose: bool = False, file=None):
         for name, value in (("every", every), ("probe_every", probe_every),
                             ("probe_size", probe_size), ("window", window), ("reference", reference),
@@ -400,8 +401,9 @@ class HealthMonitor(Callback):
                 self._warn(state, ("saturated", name),
                            f"saturated units: {fraction:.0%} of the outputs of layer {name} "
                            f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
-                           f"{self._where(state)}, where their derivative is nearly 0: try a lower "
-                           "--lr, standardised inputs or a smaller initialisation")
+                           f"{self._where(state)}, where their derivative is nearly 0 and little "
+                           "gradient passes; if the loss stops falling, try a lower --lr, "
+                           "standardised inputs and targets, or a smaller initialisation")
 
     # ----- summaries -------------------------------------------------------------------------
     def report(self) -> str:
