@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
-import traceback
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class enable_grad(contextlib.ContextDecorator):
 # Anomaly detection
 # --------------------------------------------------------------------------------------------
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_PREFIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")  # ends with a slash
 
 
 def is_anomaly_enabled() -> bool:
@@ -136,9 +136,12 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 def _user_frame() -> str:
     """'file.py:line' of the innermost stack frame outside the chainrule package."""
-    for frame in reversed(traceback.extract_stack()):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_PREFIX):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
     return "<unknown>"
 
 
