@@ -12,7 +12,7 @@ from chainrule.commands._options import apply_init
 from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
 from chainrule.seed import (
     HandwrittenSigmoidLinear, SeedSettings, build_network, count_parameters, make_data,
-    model_function, network_shape, parse_treatment, run_seed, run_sweep, sweep_grid, sweep_table,
+    model_function, network_shape, parse_treatment, run_seed, run_sweep, sweep_table,
     target_on_points, treatment_label,
 )
 
@@ -121,10 +121,16 @@ def test_sweep_the_seeds_backward_is_worse_than_the_right_one():
     assert "a subsample of 3,000 samples (the seed used 100,000)" in table
     assert "| torch-default | clip value 1 | " in table
     assert f"{seed_row.val_loss:.2f}" in table and f"{right_row.val_loss:.2f}" in table
-    values, rows, columns = sweep_grid(grid, derivative)
-    assert values.shape == (4, 1) and columns == ["lr 0.1"]
-    assert rows[2].startswith("seed's backward") and rows[3].startswith("right backward")
-    assert values[2, 0] == seed_row.val_loss
+    assert "The right backward reproduces the grid's" not in table  # no such cell in this grid
+
+
+def test_right_backward_row_reproduces_its_grid_cell():
+    settings = SeedSettings(samples=1000, epochs=2, batch_size=50)
+    grid, derivative = run_sweep(settings, [("uniform:-4:4", uniform_4)], ["clip-value:1"], [0.1],
+                                 seed_row_init=("uniform:-4:4", uniform_4), log=None)
+    assert derivative[1].val_loss == pytest.approx(grid[0].val_loss, rel=1e-6)
+    assert "The right backward reproduces the grid's 'uniform:-4:4, clip value 1' cells" in \
+        sweep_table(grid, derivative, settings)
 
 
 def test_sweep_table_marks_diverged_runs():

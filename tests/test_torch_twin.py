@@ -14,6 +14,15 @@ from chainrule.train import fit
 torch = pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors: PyTorch's extra threads only spin (see the torch_twin docstring)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _regression_data(n=240, features=3, dtype=np.float64, seed=1):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, features)).astype(dtype)

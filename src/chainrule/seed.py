@@ -39,10 +39,10 @@ from .train import fit
 __all__ = [
     "SeedSettings", "SeedRun", "SweepRow", "target_function", "make_data", "build_network",
     "HandwrittenSigmoidLinear", "network_shape", "count_parameters", "run_seed", "parse_treatment",
-    "treatment_label", "run_sweep", "sweep_table", "sweep_grid", "model_function",
+    "treatment_label", "run_sweep", "sweep_table", "model_function",
     "target_on_points",
     "DEFAULT_SWEEP_INITS", "DEFAULT_SWEEP_TREATMENTS", "DEFAULT_SWEEP_LRS",
-    "SEED_ROW_INIT", "SEED_ROW_TREATMENT", "plot_loss_curves",
+    "SEED_ROW_INIT", "SEED_ROW_TREATMENT", "plot_loss_curves", "plot_sweep",
 ]
 
 TARGET_FORMULA = "z = 5a^2 + 3b^2"
@@ -313,24 +313,6 @@ class SweepRow:
         }
 
 
-def sweep_grid(grid, derivative) -> tuple:
-    """The sweep as (table, row labels, column labels) for ``chainrule.plot.heatmap``: one row per
-    init and treatment, then one per derivative row, one column per lr (nan where not run)."""
-    lrs = sorted({row.lr for row in [*grid, *derivative]})
-    rows, labels = {}, []
-    for row in grid:
-        label = f"{row.init}, {treatment_label(row.treatment)}"
-        rows.setdefault(label, {})[row.lr] = row.val_loss
-    for row in derivative:
-        which = "seed's backward" if row.backward == "SeedSigmoidLayer" else "right backward"
-        label = f"{which} ({row.init}, {treatment_label(row.treatment)})"
-        rows.setdefault(label, {})[row.lr] = row.val_loss
-    labels = list(rows)
-    table = np.array([[rows[label].get(lr, np.nan) for lr in lrs] for label in labels],
-                     dtype=np.float64).reshape(len(labels), len(lrs))
-    return table, labels, [f"lr {lr:g}" for lr in lrs]
-
-
 def _json_number(value):
     """A float for JSON: None for nan or inf, which JSON cannot hold."""
     return float(value) if value is not None and math.isfinite(value) else None
@@ -387,6 +369,19 @@ def run_sweep(settings: SeedSettings, inits, treatments, lrs, *, seed_row_init=N
                 f"{treatment_label(SEED_ROW_TREATMENT)}, lr {lr:g}: val loss "
                 f"{row.val_loss:.4f} ({row.seconds:.1f} s)")
     return grid, derivative
+
+
+def _grid_twins(grid, rows) -> list:
+    """The grid cells with the same init, treatment and lr as ``rows``, if every one has a cell
+    and equal final validation loss (to 1e-6 relative), else []."""
+    cells = {(row.init, row.treatment, row.lr): row for row in grid}
+    found = [cells.get((row.init, row.treatment, row.lr)) for row in rows]
+    if not rows or any(cell is None for cell in found):
+        return []
+    if all(math.isclose(cell.val_loss, row.val_loss, rel_tol=1e-6)
+           for cell, row in zip(found, rows)):
+        return found
+    return []
 
 
 def _cell(value: float) -> str:
@@ -447,6 +442,11 @@ def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 10
             by_lr = {row.lr: row for row in derivative if row.backward == backward}
             text = [_cell(by_lr[lr].val_loss) if lr in by_lr else "" for lr in lrs_d]
             lines.append(f"| {names.get(backward, backward)} | " + " | ".join(text) + " |")
+        same = _grid_twins(grid, [row for row in derivative if row.backward == "SigmoidLayer"])
+        if same:
+            lines += ["", f"The right backward reproduces the grid's '{same[0].init}, "
+                          f"{treatment_label(same[0].treatment)}' cells (to 6 digits), as it should: "
+                          "it is the same network with its derivative written by hand."]
     return "\n".join(lines) + "\n"
 
 
@@ -492,11 +492,68 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
         epochs_ax.plot(epochs[:len(twin.epoch_val_loss)], _finite_or_none(twin.epoch_val_loss),
                        "--", lw=1.5, color="C3", label="PyTorch validation")
     epochs_ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="loss per epoch")
+    epochs_ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (steps_ax, epochs_ax):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     if difference is not None:
         title = f"{title} (largest relative step-loss difference {difference:.2e})"
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_sweep(grid, derivative, path, title="Final validation MSE") -> str:
+    """Save a PNG of the sweep: one colour-map panel per lr (rows: gradient treatments, columns:
+    inits), then one panel for the derivative rows (rows: backward, columns: lr). One log colour
+    scale for all; every cell has its value written in it; a diverged run is grey."""
+    from matplotlib.colors import LogNorm
+
+    lrs = sorted({row.lr for row in grid})
+    inits = list(dict.fromkeys(row.init for row in grid))
+    treatments = list(dict.fromkeys(row.treatment for row in grid))
+    lrs_d = sorted({row.lr for row in derivative})
+    backwards = list(dict.fromkeys(row.backward for row in derivative))
+    panels = []  # (title, table, row labels, column labels)
+    for lr in lrs:
+        cells = {(row.treatment, row.init): row.val_loss for row in grid if row.lr == lr}
+        table = [[cells.get((t, i), np.nan) for i in inits] for t in treatments]
+        panels.append((f"lr {lr:g}", table, [treatment_label(t) for t in treatments], inits))
+    if derivative:
+        cells = {(row.backward, row.lr): row.val_loss for row in derivative}
+        table = [[cells.get((b, lr), np.nan) for lr in lrs_d] for b in backwards]
+        names = {"SeedSigmoidLayer": "seed's backward", "SigmoidLayer": "right backward"}
+        panels.append((f"hidden layer backward\n(init {derivative[0].init}, "
+                       f"{treatment_label(derivative[0].treatment)})", table,
+                       [names.get(b, b) for b in backwards], [f"lr {lr:g}" for lr in lrs_d]))
+    if not panels:
+        raise ValueError("plot_sweep: there is nothing to plot (no sweep rows given).")
+    every = np.array([v for _, table, _, _ in panels for line in table for v in line], dtype=float)
+    finite = every[np.isfinite(every) & (every > 0)]
+    norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if finite.size else None
+    widths = [max(len(columns), 1.5) for _, _, _, columns in panels]
+    fig = _figure(2.2 + 1.5 * sum(widths), 1.6 + 0.5 * max(len(rows) for _, _, rows, _ in panels))
+    axes = fig.subplots(1, len(panels), width_ratios=widths)
+    axes = np.atleast_1d(axes)
+    for ax, (name, table, rows, columns) in zip(axes, panels):
+        values = np.array(table, dtype=float).reshape(len(rows), len(columns))
+        ax.set_facecolor("lightgrey")
+        image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis_r", norm=norm, aspect="auto")
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                value = values[i, j]
+                text = f"{value:.2f}" if math.isfinite(value) else "diverged"
+                dark = math.isfinite(value) and norm is not None and norm(value) > 0.6
+                ax.text(j, i, text, ha="center", va="center", fontsize="small",
+                        color="white" if dark else "black")
+        ax.set_xticks(np.arange(len(columns)), columns, fontsize="small")
+        ax.set_yticks(np.arange(len(rows)), rows, fontsize="small")
+        ax.set_title(name, fontsize="medium")
+    for ax in axes[:len(lrs)]:
+        ax.set_xlabel("init", fontsize="small")
+    if lrs:
+        axes[0].set_ylabel("gradient treatment", fontsize="small")
+    fig.colorbar(image, ax=list(axes), label="validation MSE (log colour)", shrink=0.9)
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     return path

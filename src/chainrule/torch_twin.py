@@ -24,7 +24,9 @@ numbers, so it leaves the shuffling of later epochs untouched. (Dropout is the e
 cannot be shared, so a model with Dropout(p > 0) is refused.)
 
 PyTorch is imported inside the functions that use it; ``require_torch()`` explains how to install
-it when it is missing.
+it when it is missing. Speed: for small models call ``torch.set_num_threads(1)`` first; PyTorch's
+thread pool only spins on tensors this small (a 2-10-1 step measured 0.6 ms with one thread and
+18 ms of CPU with two, on a busy 2-core machine).
 """
 
 from __future__ import annotations
