@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 
-
 import chainrule as cr
 
 STEPS = 20

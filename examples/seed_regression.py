@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn, optim
+from chainrule import nn, optim, plot
 from chainrule.data import DataLoader, TensorDataset, train_val_split
 from chainrule.train import fit
 
@@ -60,61 +60,19 @@ def make_data(samples):
     return ab.astype(np.float32), z.astype(np.float32)
 
 
-def save_pictures(model, history, out: Path):
-    import matplotlib
+def save_pictures(model, history, train_inputs, out: Path):
+    """The loss curve and the learned surface beside the target, with chainrule.plot."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
+    def model_fn(points):
+        with cr.no_grad():
+            return model(cr.tensor(points.astype(np.float32))).data.ravel()
 
-    # the loss curve
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
-    ax.plot(history.epoch, history.train_loss, label="train")
-    ax.plot(history.epoch, history.val_loss, label="validation")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_yticks([1, 2, 3, 5, 10, 20, 50, 100])
-    ax.set_ylim(min(min(history.train_loss), min(history.val_loss)) * 0.8,
-                max(max(history.train_loss), max(history.val_loss)) * 1.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (log scale)")
-    ax.set_title(f"2-10-1 sigmoid net, plain SGD: val MSE {history.val_loss[-1]:.2f}", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "seed_loss.png")
-    plt.close(fig)
-
-    # the learned surface beside the target, on a grid over [-3, 3]^2
-    grid = np.linspace(-3, 3, 61, dtype=np.float32)
-    a, b = np.meshgrid(grid, grid)
-    with cr.no_grad():
-        learned = model(cr.tensor(np.stack([a.ravel(), b.ravel()], axis=1))).data.reshape(a.shape)
-    wanted = target(a, b)
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.3), dpi=90)
-    levels = np.arange(0, 75, 5)
-    for ax, values, title in ((axes[0], wanted, "target 5a² + 3b²"),
-                              (axes[1], learned, "learned by the network")):
-        filled = ax.contourf(a, b, values, levels=levels, cmap="viridis", extend="both")
-        ax.set_title(title, fontsize=10)
-    fig.colorbar(filled, ax=axes[:2].tolist(), shrink=0.85, ticks=np.arange(0, 75, 10))
-    difference = learned - wanted
-    limit = 5 * np.ceil(float(np.abs(difference).max()) / 5)
-    image = axes[2].contourf(a, b, difference, levels=np.linspace(-limit, limit, 17), cmap="RdBu_r")
-    axes[2].set_title("learned - target", fontsize=10)
-    fig.colorbar(image, ax=axes[2], shrink=0.85, ticks=np.linspace(-limit, limit, 7))
-    # 95% of the N(0, I) training points lie inside radius sqrt(5.99) = 2.45
-    angle = np.linspace(0, 2 * np.pi, 200)
-    for ax in axes:
-        ax.plot(2.45 * np.cos(angle), 2.45 * np.sin(angle), "w--" if ax is not axes[2] else "k--",
-                linewidth=0.8)
-        ax.set_xlabel("a")
-        ax.set_aspect("equal")
-    axes[2].text(0, -2.85, "dashed: 95% of the data inside", ha="center", fontsize=7)
-    axes[0].set_ylabel("b")
-    fig.savefig(out / "seed_surface.png", bbox_inches="tight")
-    plt.close(fig)
+    plot.loss_curves(history, out / "seed_loss.png", log_scale=True, ylabel="MSE",
+                     title=f"2-10-1 sigmoid network, plain SGD: val MSE {history.val_loss[-1]:.2f}")
+    plot.surface_comparison(lambda points: target(points[:, 0], points[:, 1]), model_fn,
+                            out / "seed_surface.png", names=("a", "b"),
+                            title="z = 5a² + 3b²: target, learned, and their difference",
+                            train_points=train_inputs[:2000])
 
 
 def main(argv=None):
@@ -136,11 +94,11 @@ def main(argv=None):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        save_pictures(model, history, out)
+    if plot.available():
+        save_pictures(model, history, X_train, out)
         print(f"saved {out / 'seed_loss.png'} and {out / 'seed_surface.png'}")
-    except ImportError:
-        print("matplotlib is not installed: no pictures.")
+    else:
+        print(f"matplotlib is not installed: no pictures ({plot.INSTALL_HINT}).")
     return 0
 
 

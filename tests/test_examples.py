@@ -95,3 +95,71 @@ def test_pytorch_side_by_side(tmp_path, dtype, tolerance):
         assert number_after("largest relative difference over 5 steps:", out) < tolerance
     else:
         assert "PyTorch is not installed" in out
+
+
+# ------------------------------------------------------------------------------------------------
+# The docs that teach with these examples: links resolve, printed outputs are real
+# ------------------------------------------------------------------------------------------------
+
+DOCS = ROOT / "docs"
+TAUGHT_DOCS = ["backprop_by_hand.md", "coming_from_pytorch.md", "index.md", "README_draft.md"]
+
+
+def github_anchors(markdown: str) -> set:
+    """The anchors GitHub makes from headings: lower case, punctuation dropped, spaces to '-'."""
+    anchors = set()
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", heading).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("name", TAUGHT_DOCS)
+def test_doc_links_resolve(name):
+    text = (DOCS / name).read_text(encoding="utf-8")
+    # README_draft.md is written to be pasted into README.md, so its links start at the root
+    base = ROOT if name == "README_draft.md" else DOCS
+    broken = []
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        if link.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = link.partition("#")
+        target = (base / path).resolve() if path else DOCS / name
+        if not target.exists():
+            broken.append(link)
+        elif anchor and target.suffix == ".md" and anchor not in github_anchors(
+                target.read_text(encoding="utf-8")):
+            broken.append(link)
+    assert not broken, f"{name} has links to nothing: {broken}"
+
+
+def python_blocks_with_output(markdown: str) -> list:
+    """(code, printed output) for every ```python block followed directly by a plain ``` block."""
+    blocks = []  # (language, text) of every fenced block, in order, and None between blocks
+    language, lines = None, None
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            if lines is None:
+                language, lines = line[3:].strip(), []
+            else:
+                blocks.append((language, "\n".join(lines) + "\n"))
+                language, lines = None, None
+        elif lines is not None:
+            lines.append(line)
+        elif line.strip():
+            blocks.append(None)  # prose between two blocks: they are not a pair
+    return [(first[1], second[1]) for first, second in zip(blocks, blocks[1:])
+            if first and second and first[0] == "python" and second[0] == ""]
+
+
+def test_backprop_by_hand_prints_what_it_says():
+    """Every snippet of backprop_by_hand.md that shows its output prints exactly that output (or,
+    for the gradcheck snippet, raises with exactly that message)."""
+    pairs = python_blocks_with_output((DOCS / "backprop_by_hand.md").read_text(encoding="utf-8"))
+    assert len(pairs) == 3  # the engine check, the seed's gradients, gradcheck on the seed's layer
+    for code, expected in pairs:
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert expected.strip() in result.stdout + result.stderr, (
+            f"the snippet\n{code}\nprinted\n{result.stdout}{result.stderr}")
