@@ -115,7 +115,6 @@ def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
     (["--optimizer", "lbfgs"], r"The 'optimizer' option must be one of sgd, adam.*"
                                r"Got 'lbfgs' instead\."),
     (["--epochs", "0"], r"--epochs must be an integer >= 1\. Got 0 instead\."),
-    (["--batch-size", "5000"], r"--batch-size 5000 is larger than the 1400 training rows"),
     (["--normalize-grad", "--clip-value", "1"], r"--normalize-grad replaces clipping"),
     (["--sweep", "--clip-value", "1"], r"--clip-value cannot be given with it"),
     (["--sweep", "--sweep-treatments", "none,clip:1"],
@@ -134,6 +133,16 @@ def test_bad_flags_give_one_sentence(args, message, capsys, tmp_path):
     assert re.search(message, err), err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_a_batch_larger_than_the_training_set_is_one_batch(capsys, tmp_path):
+    status = main(["seed", "--samples", "200", "--epochs", "2", "--batch-size", "5000", "--out",
+                   str(tmp_path / "b"), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["notes"] == ["the training set has 140 rows, fewer than --batch-size 5000, so "
+                                "each epoch is one batch of 140 rows."]
+    assert len(json.loads((tmp_path / "b" / "metrics.json").read_text())["step_loss"]) == 2
 
 
 def test_bad_flag_in_a_subprocess_exits_2():

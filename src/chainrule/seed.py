@@ -389,7 +389,7 @@ def _cell(value: float) -> str:
 
 
 def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 100_000,
-                optimizer: str = "plain SGD") -> str:
+                optimizer: str = "plain SGD", activation: str = "sigmoid") -> str:
     """The sweep as markdown: one row per init and treatment, one column per lr (final val MSE),
     then the derivative rows."""
     lrs = sorted({row.lr for row in grid})
@@ -399,7 +399,7 @@ def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 10
     lines = [
         "# The seed's questions, answered with data",
         "",
-        f"Final validation MSE of the {network_shape(settings.hidden)} network learning "
+        f"Final validation MSE of the {network_shape(settings.hidden)} {activation} network learning "
         f"{TARGET_FORMULA} after {settings.epochs} epoch(s); {sample_note}, 70/30 split, batch "
         f"{settings.batch_size}, {optimizer}, seed {settings.seed}, {settings.dtype}. Predicting "
         "the mean gives about 68.",
@@ -469,17 +469,44 @@ def _finite_or_none(values):
     return [v if v is not None and math.isfinite(v) else np.nan for v in values]
 
 
+def _moving_average(values, window: int):
+    """The mean of each run of ``window`` consecutive values (nan-aware), one per step."""
+    values = np.asarray(values, dtype=np.float64)
+    if window <= 1 or values.size < window:
+        return values
+    finite = np.where(np.isfinite(values), values, 0.0)
+    counts = np.convolve(np.isfinite(values).astype(float), np.ones(window), mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.convolve(finite, np.ones(window), mode="same") / counts
+
+
 def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curves",
-                     difference=None) -> None:
-    """Save a PNG: per-step training loss (left) and per-epoch train/val loss (right), log scale;
-    with a TorchTwin, PyTorch's curves dashed on the same axes."""
-    fig = _figure(11, 4.2)
-    steps_ax, epochs_ax = fig.subplots(1, 2)
+                     difference=None) -> str:
+    """Save a PNG: the per-step training loss (faint, with its moving average) and the per-epoch
+    train/val loss, log scale. With a TorchTwin: PyTorch's curves dashed on the same axes, and a
+    middle panel with the relative difference of the two losses at every step."""
     steps = np.arange(1, len(history.step_loss) + 1)
-    steps_ax.plot(steps, _finite_or_none(history.step_loss), lw=0.8, color="C0", label="chainrule")
+    window = max(1, len(steps) // 100)
+    panels = 3 if twin is not None else 2
+    fig = _figure(5.2 * panels, 4.2)
+    axes = fig.subplots(1, panels)
+    steps_ax, epochs_ax = axes[0], axes[-1]
+    ours = np.array(_finite_or_none(history.step_loss), dtype=np.float64)
+    steps_ax.plot(steps, ours, lw=0.5, color="C0", alpha=0.25)
+    steps_ax.plot(steps, _moving_average(ours, window), lw=1.2, color="C0",
+                  label=f"chainrule (mean of {window} steps)" if window > 1 else "chainrule")
     if twin is not None:
-        steps_ax.plot(steps[:len(twin.step_loss)], _finite_or_none(twin.step_loss), lw=1.2,
-                      ls="--", color="C3", label="PyTorch twin")
+        theirs = np.array(_finite_or_none(twin.step_loss), dtype=np.float64)
+        steps_ax.plot(steps[:len(theirs)], _moving_average(theirs, window), lw=1.5, ls="--",
+                      color="C3", label="PyTorch twin")
+        n = min(len(ours), len(theirs))
+        scale = np.maximum(np.maximum(np.abs(ours[:n]), np.abs(theirs[:n])), 1e-300)
+        relative = np.abs(ours[:n] - theirs[:n]) / scale
+        diff_ax = axes[1]
+        diff_ax.plot(steps[:n], np.where(relative > 0, relative, np.nan), ".", ms=1.5, color="C4")
+        diff_ax.set(xlabel="optimizer step", ylabel="|chainrule - PyTorch| / |loss|",
+                    yscale="log", title="relative difference of the step losses")
+        diff_ax.grid(True, which="both", alpha=0.3)
     steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", yscale="log",
                  title="training loss per step")
     epochs = history.epoch
@@ -495,7 +522,7 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
     epochs_ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (steps_ax, epochs_ax):
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     if difference is not None:
         title = f"{title} (largest relative step-loss difference {difference:.2e})"
     fig.suptitle(title)

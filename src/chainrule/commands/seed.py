@@ -141,11 +141,13 @@ def _check_common(args) -> dict:
     parse_scheduler(args.scheduler)
     init = _checked_init(args.init)
     n_train = args.samples - int(math.floor(args.samples * 0.3 + 0.5))
-    if args.batch_size > n_train:
-        raise CommandError(f"--batch-size {args.batch_size} is larger than the {n_train} "
-                           f"training rows of --samples {args.samples}; use a smaller batch.")
+    batch_size, notes = args.batch_size, []
+    if batch_size > n_train:  # the rule of chainrule train: one batch of all the rows
+        batch_size = n_train
+        notes.append(f"the training set has {n_train} rows, fewer than --batch-size "
+                     f"{args.batch_size}, so each epoch is one batch of {n_train} rows.")
     return {"hidden": hidden[0] if len(hidden) == 1 else hidden, "activation": activation,
-            "optimizer": optimizer, "init": init}
+            "optimizer": optimizer, "init": init, "batch_size": batch_size, "notes": notes}
 
 
 def _check_sweep(args, given: set) -> dict:
@@ -200,7 +202,7 @@ def _settings(args, parsed, **overrides):
     from ..seed import SeedSettings
 
     values = dict(samples=args.samples, hidden=parsed["hidden"], epochs=args.epochs, lr=args.lr,
-                  batch_size=args.batch_size, clip_value=args.clip_value,
+                  batch_size=parsed["batch_size"], clip_value=args.clip_value,
                   clip_norm=args.clip_norm, normalize_grad=args.normalize_grad, seed=args.seed,
                   dtype=args.dtype)
     values.update(overrides)
@@ -242,7 +244,7 @@ def run(args) -> int:
 def _progress_wanted(args) -> bool:
     """A bar on long epochs (1000+ steps) when stderr is a terminal, or whenever --progress."""
     n_train = args.samples - int(math.floor(args.samples * 0.3 + 0.5))
-    steps = math.ceil(n_train / args.batch_size)
+    steps = math.ceil(n_train / min(args.batch_size, n_train))
     return args.progress or (steps >= 1000 and sys.stderr.isatty() and not args.quiet)
 
 
@@ -283,7 +285,7 @@ def _run_once(args, parsed) -> int:
     save_checkpoint(checkpoint_path, make_checkpoint(
         result.model, result.optimizer, None, len(history), history, config, finished=True))
     files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history), checkpoint_path]
-    notes = []
+    notes = list(parsed["notes"])
 
     difference = None
     twin_summary = None
@@ -382,9 +384,8 @@ def _run_sweep(args, parsed, sweep) -> int:
                                  optimizer=optimizer, log=log)
     optimizer_text = "plain SGD" if parsed["optimizer"] == "sgd" and not args.momentum \
         else parsed["optimizer"]
-    table = sweep_table(grid, derivative, settings, optimizer=optimizer_text)
-    if parsed["activation"] != "sigmoid":
-        table = table.replace(" network learning", f" {parsed['activation']} network learning", 1)
+    table = sweep_table(grid, derivative, settings, optimizer=optimizer_text,
+                        activation=parsed["activation"])
     files = []
     table_path = os.path.join(run_dir, "sweep.md")
     with open(table_path, "w", encoding="utf-8") as handle:
@@ -396,7 +397,7 @@ def _run_sweep(args, parsed, sweep) -> int:
                            "grid": [row.to_dict() for row in grid],
                            "derivative": [row.to_dict() for row in derivative]})
     files.append(json_path)
-    notes = []
+    notes = list(parsed["notes"])
     if plot.available():
         files.append(plot_sweep(grid, derivative, os.path.join(run_dir, "sweep.png"),
                                 title=f"Final validation MSE after {settings.epochs} epochs"))
