@@ -172,3 +172,57 @@ def test_every_activation_runs(activation, capsys, tmp_path):
     assert summary["parameters"] == 41 and summary["epochs_run"] == 1
     config = json.loads((tmp_path / activation / "config.json").read_text())
     assert config["activation"] == activation
+
+
+def _step_losses(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())["step_loss"]
+
+
+def test_resume_continues_exactly(tmp_path, capsys):
+    args = ["seed", "--samples", "600", "--batch-size", "50", "--scheduler", "step:1:0.5",
+            "--patience", "5", "--json"]
+    assert main([*args, "--epochs", "4", "--out", str(tmp_path / "straight")]) == 0
+    assert main([*args, "--epochs", "2", "--out", str(tmp_path / "split")]) == 0
+    capsys.readouterr()
+    assert main(["seed", "--resume", str(tmp_path / "split"), "--epochs", "4", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed_from_epoch"] == 2 and summary["epochs_run"] == 4
+    assert _step_losses(tmp_path / "split") == _step_losses(tmp_path / "straight")
+
+
+def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsys, monkeypatch):
+    """A KeyboardInterrupt in epoch 3 (raised by a callback, as Ctrl-C would arrive): exit 130,
+    the state after epoch 2 saved; --resume then ends exactly where an unbroken run ends."""
+    import chainrule.seed
+    from chainrule.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_step_end(self, state):
+            if state.epoch == 3:
+                raise KeyboardInterrupt
+
+    real_fit = chainrule.seed.fit
+    args = ["seed", "--samples", "600", "--batch-size", "50", "--epochs", "4"]
+    assert main([*args, "--out", str(tmp_path / "straight"), "--quiet"]) == 0
+    monkeypatch.setattr(chainrule.seed, "fit", lambda *a, callbacks=(), **k: real_fit(
+        *a, callbacks=[*callbacks, CtrlC()], **k))
+    assert main([*args, "--out", str(tmp_path / "broken"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "saved the state after epoch 2" in err
+    assert f"chainrule seed --resume {tmp_path / 'broken'}" in err
+    monkeypatch.setattr(chainrule.seed, "fit", real_fit)
+    assert len(_step_losses(tmp_path / "broken")) == 2 * 9
+    assert main(["seed", "--resume", str(tmp_path / "broken"), "--quiet"]) == 0
+    assert _step_losses(tmp_path / "broken") == _step_losses(tmp_path / "straight")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "2"], r"has already finished \(2 epochs of 2\); give --epochs with more than 2"),
+    (["--lr", "0.1"], r"only --epochs, --quiet, --json and --progress can be given with it, "
+                      r"not --lr\."),
+])
+def test_resume_refuses(args, message, tmp_path, capsys):
+    assert main(["seed", "--samples", "200", "--epochs", "2", "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 0
+    assert main(["seed", "--resume", str(tmp_path / "r"), *args]) == 2
+    assert re.search(message, capsys.readouterr().err)

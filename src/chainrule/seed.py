@@ -43,7 +43,8 @@ from .tensor import Tensor
 from .train import fit
 
 __all__ = [
-    "SeedSettings", "SeedRun", "SweepRow", "target_function", "make_data", "build_network",
+    "SeedSettings", "SeedSetup", "SeedRun", "SweepRow", "prepare_seed", "train_seed",
+    "target_function", "make_data", "build_network",
     "HandwrittenSigmoidLinear", "network_shape", "count_parameters", "run_seed", "parse_treatment",
     "treatment_label", "run_sweep", "sweep_table", "model_function",
     "target_on_points",
@@ -182,20 +183,30 @@ def count_parameters(model) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None, optimizer=None,
-             scheduler=None, patience=None, hidden_function=None, compare_torch=False,
-             callbacks=(), log=print, progress=False) -> SeedRun:
-    """Run the seed experiment once with ``settings``; return the model, History and data.
+@dataclass
+class SeedSetup:
+    """Everything a run needs before training: data, model, optimizer, schedule, loss, batches."""
+
+    settings: SeedSettings
+    model: nn.Module
+    optimizer: object
+    scheduler: object
+    loss_fn: nn.Module
+    loader: DataLoader
+    train_data: tuple  # (inputs, targets) NumPy arrays
+    val_data: tuple
+
+
+def prepare_seed(settings: SeedSettings | None = None, *, activation=None, init=None,
+                 optimizer=None, scheduler=None, hidden_function=None) -> SeedSetup:
+    """Seed, draw the data, split it, build and initialise the network, optimizer and schedule.
 
     activation: a function returning a fresh activation Module (default nn.Sigmoid).
     init: a function that re-initialises the model's parameters in place (default: keep Linear's
         PyTorch-style default init).
     optimizer: a function (parameters, lr) -> Optimizer (default: plain SGD).
-    scheduler: a function (optimizer) -> lr scheduler or None; patience: fit's early stopping.
+    scheduler: a function (optimizer) -> lr scheduler or None (default: none).
     hidden_function: build the hidden layer from this hand-written Function (build_network).
-    compare_torch: also train a PyTorch twin from the same initial weights on the same batches
-        (chainrule.torch_twin); it is returned as ``SeedRun.twin``.
-    callbacks, log, progress: passed to ``fit``.
     """
     settings = settings if settings is not None else SeedSettings()
     _random.manual_seed(settings.seed)
@@ -204,28 +215,54 @@ def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None
     model = build_network(settings.hidden, activation, settings.dtype, hidden_function)
     if init is not None:
         init(model)
-    make_optimizer = optimizer if optimizer is not None else (lambda params, lr: optim.SGD(params,
-                                                                                           lr=lr))
-    opt = make_optimizer(model.parameters(), settings.lr)
+    if optimizer is None:
+        opt = optim.SGD(model.parameters(), lr=settings.lr)
+    else:
+        opt = optimizer(model.parameters(), settings.lr)
     lr_scheduler = scheduler(opt) if scheduler is not None else None
-    loss_fn = nn.MSELoss()
     loader = DataLoader(TensorDataset(*train_data), batch_size=settings.batch_size, shuffle=True)
+    return SeedSetup(settings, model, opt, lr_scheduler, nn.MSELoss(), loader, train_data,
+                     val_data)
+
+
+def train_seed(setup: SeedSetup, *, patience=None, compare_torch=False, callbacks=(), log=print,
+               progress=False, initial_epoch=0, history=None) -> SeedRun:
+    """Train a prepared run with ``chainrule.train.fit`` up to ``settings.epochs``.
+
+    compare_torch: also train a PyTorch twin from the current weights on the same batches
+        (chainrule.torch_twin); it is returned as ``SeedRun.twin``.
+    patience, callbacks, log, progress, initial_epoch, history: passed to ``fit`` (the last two
+        continue a run restored with ``chainrule.runs.restore``).
+    """
+    settings, model, opt = setup.settings, setup.model, setup.optimizer
     callbacks = list(callbacks)
     twin = None
     if compare_torch:
         from .torch_twin import TorchTwin
 
-        twin = TorchTwin(model, loss_fn, opt, clip_value=settings.clip_value,
+        twin = TorchTwin(model, setup.loss_fn, opt, clip_value=settings.clip_value,
                          clip_norm=settings.clip_norm, normalize_grad=settings.normalize_grad)
-        callbacks.append(twin.lockstep(val_data))
+        callbacks.append(twin.lockstep(setup.val_data))
     started = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run shows as inf/nan loss
-        history = fit(model, loss_fn, opt, loader, val_data=val_data, epochs=settings.epochs,
-                      clip_value=settings.clip_value, clip_norm=settings.clip_norm,
-                      normalize_grad=settings.normalize_grad, scheduler=lr_scheduler,
-                      patience=patience, callbacks=callbacks, log=log, progress=progress)
+        history = fit(model, setup.loss_fn, opt, setup.loader, val_data=setup.val_data,
+                      epochs=settings.epochs, clip_value=settings.clip_value,
+                      clip_norm=settings.clip_norm, normalize_grad=settings.normalize_grad,
+                      scheduler=setup.scheduler, patience=patience, callbacks=callbacks, log=log,
+                      progress=progress, initial_epoch=initial_epoch, history=history)
     seconds = time.perf_counter() - started
-    return SeedRun(settings, model, opt, history, train_data, val_data, seconds, twin)
+    return SeedRun(settings, model, opt, history, setup.train_data, setup.val_data, seconds, twin)
+
+
+def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None, optimizer=None,
+             scheduler=None, patience=None, hidden_function=None, compare_torch=False,
+             callbacks=(), log=print, progress=False) -> SeedRun:
+    """Run the seed experiment once: ``prepare_seed`` then ``train_seed`` (see both for the
+    arguments); return the model, History and data."""
+    setup = prepare_seed(settings, activation=activation, init=init, optimizer=optimizer,
+                         scheduler=scheduler, hidden_function=hidden_function)
+    return train_seed(setup, patience=patience, compare_torch=compare_torch, callbacks=callbacks,
+                      log=log, progress=progress)
 
 
 def model_function(model):

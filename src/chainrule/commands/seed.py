@@ -64,6 +64,9 @@ def add_parser(subparsers) -> None:
     add_optimizer_options(parser, optimizer="sgd", lr=0.01)
     add_training_options(parser, epochs=DEFAULT_EPOCHS, batch_size=500, seed=0)
     add_output_options(parser)
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run saved in RUN_DIR (Ctrl-C saves one) with its "
+                             "saved settings; --epochs may raise the total")
     twin = parser.add_argument_group("PyTorch twin")
     twin.add_argument("--compare-torch", action="store_true",
                       help="also train a PyTorch twin from the same weights on the same batches; "
@@ -209,17 +212,28 @@ def _settings(args, parsed, **overrides):
     return SeedSettings(**values)
 
 
-def _builders(args, parsed):
-    """(activation, optimizer, scheduler) factories for chainrule.seed.run_seed."""
-    activation = functools.partial(build_activation, parsed["activation"])
+def _builders(config):
+    """(activation, optimizer, scheduler) factories for chainrule.seed.prepare_seed, from the
+    run's config (or from a dict with the same keys)."""
+    activation = functools.partial(build_activation, config["activation"])
 
     def optimizer(params, lr):
-        return build_optimizer(parsed["optimizer"], params, lr, args.momentum, args.weight_decay)
+        return build_optimizer(config["optimizer"], params, lr, config["momentum"],
+                               config["weight_decay"])
 
     def scheduler(opt):
-        return build_scheduler(args.scheduler, opt, args.epochs)
+        return build_scheduler(config["scheduler"], opt, config["epochs"])
 
     return activation, optimizer, scheduler
+
+
+def _config(args, parsed) -> dict:
+    """The run's settings as a JSON-able dict (config.json, and what --resume rebuilds from)."""
+    settings = _settings(args, parsed)
+    return {"command": "seed", **vars(settings), "activation": parsed["activation"],
+            "init": parsed["init"], "optimizer": parsed["optimizer"], "momentum": args.momentum,
+            "weight_decay": args.weight_decay, "scheduler": args.scheduler,
+            "patience": args.patience, "compare_torch": args.compare_torch}
 
 
 def _init_function(spec: str):
@@ -235,57 +249,108 @@ def _json_number(value):
 
 def run(args) -> int:
     given = _given(args)
+    if args.resume is not None:
+        return _run_once(args, *_resume_settings(args, given))
     parsed = _check_common(args)
     if args.sweep:
         return _run_sweep(args, parsed, _check_sweep(args, given))
-    return _run_once(args, parsed)
+    return _run_once(args, _config(args, parsed), None, None, parsed["notes"])
 
 
-def _progress_wanted(args) -> bool:
+# What may be given together with --resume (everything else comes from the saved config).
+RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "resume")
+
+
+def _resume_settings(args, given: set):
+    """(config, checkpoint, run_dir, notes) for --resume RUN_DIR, with --epochs applied."""
+    from ..runs import load_checkpoint
+
+    extra = sorted(name for name in given if name not in RESUME_OPTIONS)
+    if extra:
+        flags = ", ".join("--" + name.replace("_", "-") for name in extra)
+        raise CommandError(f"--resume continues with the saved settings; only --epochs, --quiet, "
+                           f"--json and --progress can be given with it, not {flags}.")
+    checkpoint = load_checkpoint(args.resume)
+    config = dict(checkpoint["config"])
+    if config.get("command") != "seed":
+        raise CommandError(f"{args.resume} holds a run of chainrule train, not of chainrule seed; "
+                           f"continue it with chainrule train --resume {args.resume}.")
+    if "epochs" in given:
+        check_number("--epochs", args.epochs, 1, integer=True)
+        config["epochs"] = args.epochs
+    done = int(checkpoint["epoch"])
+    if done >= config["epochs"] or (checkpoint.get("finished") and "epochs" not in given):
+        raise CommandError(f"the run in {args.resume} has already finished ({done} epochs of "
+                           f"{config['epochs']}); give --epochs with more than {done} to train it "
+                           "further.")
+    notes = []
+    if config["compare_torch"]:
+        notes.append("the PyTorch twin is not resumed (its state is not saved); the rest of the "
+                     "run continues without it.")
+        config["compare_torch"] = False
+    return config, checkpoint, args.resume, notes
+
+
+def _progress_wanted(args, settings) -> bool:
     """A bar on long epochs (1000+ steps) when stderr is a terminal, or whenever --progress."""
-    n_train = args.samples - int(math.floor(args.samples * 0.3 + 0.5))
-    steps = math.ceil(n_train / min(args.batch_size, n_train))
+    n_train = settings.samples - int(math.floor(settings.samples * settings.val_fraction + 0.5))
+    steps = math.ceil(n_train / settings.batch_size)
     return args.progress or (steps >= 1000 and sys.stderr.isatty() and not args.quiet)
 
 
-def _run_once(args, parsed) -> int:
+def _run_once(args, config, checkpoint, run_dir, notes) -> int:
+    """Train (or, with a checkpoint, continue) one run and write its run folder."""
     from .. import plot
-    from ..runs import CHECKPOINT, CONFIG, make_checkpoint, new_run_dir, save_checkpoint, \
-        write_json, write_metrics
-    from ..seed import count_parameters, model_function, network_shape, plot_loss_curves, \
-        run_seed, target_on_points
+    from ..runs import (
+        CHECKPOINT, CONFIG, EpochSnapshot, make_checkpoint, new_run_dir, restore, save_checkpoint,
+        save_on_interrupt, write_json, write_metrics,
+    )
+    from ..seed import (
+        SeedSettings, count_parameters, model_function, network_shape, plot_loss_curves,
+        prepare_seed, target_on_points, train_seed,
+    )
+    from ..train import EarlyStopping
 
-    if args.compare_torch:
+    if config["compare_torch"]:
         from ..torch_twin import require_torch
 
         # Before training, so a missing PyTorch is said at once. One thread: the twin's tensors
         # are tiny, and extra threads only spin (30x slower per step, measured on 2 busy cores).
         require_torch().set_num_threads(1)
-    settings = _settings(args, parsed)
-    activation, optimizer, scheduler = _builders(args, parsed)
-    config = {"command": "seed", **vars(settings), "activation": parsed["activation"],
-              "init": parsed["init"], "optimizer": parsed["optimizer"],
-              "momentum": args.momentum, "weight_decay": args.weight_decay,
-              "scheduler": args.scheduler, "patience": args.patience,
-              "compare_torch": args.compare_torch}
-    run_dir = new_run_dir(args.out)
-    write_json(os.path.join(run_dir, CONFIG), config)
+    notes = list(notes)
+    settings = SeedSettings(**{name: config[name] for name in SeedSettings.__dataclass_fields__})
+    activation, optimizer, scheduler = _builders(config)
+    setup = prepare_seed(settings, activation=activation, init=_init_function(config["init"]),
+                         optimizer=optimizer, scheduler=scheduler)
+    stopper = EarlyStopping(config["patience"]) if config["patience"] else None
     log = _logger(args)
+    initial_epoch, history = 0, None
+    if checkpoint is not None:
+        initial_epoch, history = restore(checkpoint, setup.model, setup.optimizer,
+                                         setup.scheduler, stopper)
+        if log:
+            log(f"resuming {run_dir} after epoch {initial_epoch} of {settings.epochs}")
+    else:
+        run_dir = new_run_dir(args.out)
+    write_json(os.path.join(run_dir, CONFIG), config)
     if log:
-        log(f"seed experiment: {network_shape(settings.hidden)} {parsed['activation']} network, "
-            f"{settings.samples} samples, {parsed['optimizer']} lr {settings.lr:g}, batch "
+        log(f"seed experiment: {network_shape(settings.hidden)} {config['activation']} network, "
+            f"{settings.samples} samples, {config['optimizer']} lr {settings.lr:g}, batch "
             f"{settings.batch_size}, {settings.epochs} epochs, {settings.dtype}"
-            + (", with a PyTorch twin" if args.compare_torch else ""))
-
-    result = run_seed(settings, activation=activation, init=_init_function(parsed["init"]),
-                      optimizer=optimizer, scheduler=scheduler, patience=args.patience,
-                      compare_torch=args.compare_torch, log=log, progress=_progress_wanted(args))
-    history = result.history
-    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-    save_checkpoint(checkpoint_path, make_checkpoint(
-        result.model, result.optimizer, None, len(history), history, config, finished=True))
-    files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history), checkpoint_path]
-    notes = list(parsed["notes"])
+            + (", with a PyTorch twin" if config["compare_torch"] else ""))
+    snapshot = EpochSnapshot(setup.model, setup.optimizer, setup.scheduler, config, stopper)
+    callbacks = ([stopper] if stopper else []) + [snapshot]
+    with save_on_interrupt(snapshot, run_dir, f"chainrule seed --resume {run_dir}"):
+        result = train_seed(setup, compare_torch=config["compare_torch"], callbacks=callbacks,
+                            log=log, progress=_progress_wanted(args, settings),
+                            initial_epoch=initial_epoch, history=history)
+        history = result.history
+        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+        save_checkpoint(checkpoint_path, make_checkpoint(
+            result.model, result.optimizer, setup.scheduler, history.epoch[-1] if history.epoch
+            else initial_epoch, history, config, stopper, finished=True))
+        files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history),
+                 checkpoint_path]
 
     difference = None
     twin_summary = None
@@ -324,6 +389,7 @@ def _run_once(args, parsed) -> int:
         "network": network_shape(settings.hidden),
         "parameters": count_parameters(result.model),
         "epochs_run": len(history),
+        "resumed_from_epoch": initial_epoch if checkpoint is not None else None,
         "seconds": round(result.seconds, 3),
         "final_train_loss": _json_number(history.train_loss[-1] if history.train_loss else None),
         "final_val_loss": _json_number(final_val),
@@ -365,7 +431,10 @@ def _run_sweep(args, parsed, sweep) -> int:
     from ..seed import SEED_ROW_INIT, plot_sweep, run_sweep, sweep_table
 
     settings = _settings(args, parsed, epochs=args.sweep_epochs)
-    activation, optimizer, _ = _builders(args, parsed)
+    activation, optimizer, _ = _builders({
+        "activation": parsed["activation"], "optimizer": parsed["optimizer"],
+        "momentum": args.momentum, "weight_decay": args.weight_decay, "scheduler": "none",
+        "epochs": settings.epochs})
     inits = [(spec, _init_function(spec)) for spec in sweep["inits"]]
     seed_row = None
     if not args.no_seed_rows:
