@@ -117,6 +117,7 @@ def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
     (["--epochs", "0"], r"--epochs must be an integer >= 1\. Got 0 instead\."),
     (["--normalize-grad", "--clip-value", "1"], r"--normalize-grad replaces clipping"),
     (["--sweep", "--clip-value", "1"], r"--clip-value cannot be given with it"),
+    (["--sweep-epochs", "3"], r"--sweep-epochs applies to --sweep only; add --sweep or leave it"),
     (["--sweep", "--sweep-treatments", "none,clip:1"],
      r"The 'sweep-treatments' option must be .* Got 'none,clip:1' instead\."),
     (["--sweep", "--sweep-lrs", "0.1,-1"],

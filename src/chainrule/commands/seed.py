@@ -256,6 +256,11 @@ def run(args) -> int:
     parsed = _check_common(args)
     if args.sweep:
         return _run_sweep(args, parsed, _check_sweep(args, given))
+    sweep_only = sorted(name for name in given if name.startswith("sweep_") or
+                        name == "no_seed_rows")
+    if sweep_only:
+        flags = ", ".join("--" + name.replace("_", "-") for name in sweep_only)
+        raise CommandError(f"{flags} applies to --sweep only; add --sweep or leave it out.")
     return _run_once(args, _config(args, parsed), None, None, parsed["notes"])
 
 
