@@ -32,6 +32,7 @@ thread pool only spins on tensors this small (a 2-10-1 step measured 0.6 ms with
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -145,8 +146,6 @@ def build_torch_twin(model):
     params = list(model.parameters())
     dtype = _torch_dtype(torch, params[0].data) if params else torch.float32
     layers = [(name, _torch_layer(torch, module)) for name, module in model._modules.items()]
-    from collections import OrderedDict
-
     twin = torch.nn.Sequential(OrderedDict(layers)).to(dtype)
     copy_weights_to_torch(model, twin)
     return twin
