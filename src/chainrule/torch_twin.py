@@ -145,7 +145,7 @@ def build_torch_twin(model):
         )
     params = list(model.parameters())
     dtype = _torch_dtype(torch, params[0].data) if params else torch.float32
-    layers = [(name, _torch_layer(torch, module)) for name, module in model._modules.items()]
+    layers = [(name, _torch_layer(torch, module)) for name, module in model.named_children()]
     twin = torch.nn.Sequential(OrderedDict(layers)).to(dtype)
     copy_weights_to_torch(model, twin)
     return twin
