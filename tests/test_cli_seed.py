@@ -85,6 +85,19 @@ def test_compare_torch_without_torch_says_how_to_install(tmp_path):
     assert not (tmp_path / "x").exists()  # refused before anything was written
 
 
+def test_without_matplotlib_the_run_still_writes_everything_else(tmp_path):
+    fake = tmp_path / "no_mpl" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
+    env = dict(os.environ, PYTHONPATH=str(fake.parent))
+    result = run_cli(*SMALL, "--out", str(tmp_path / "m"), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert 'pip install "chainrule[plot]"' in summary["notes"][0]
+    assert sorted(os.listdir(tmp_path / "m")) == ["checkpoint.crk", "config.json", "metrics.csv",
+                                                   "metrics.json"]
+
+
 def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
     """A small sweep: the row with the seed's hand-derived backward ends far worse than the same
     network with the right backward (same init and clipping; 2x or more at these sizes)."""
