@@ -16,9 +16,9 @@ What "the same way" means here:
 Training time is measured around the training loop only (no data loading or evaluation), on the
 same machine, one after the other. Every library gets the same number of CPU threads (--threads,
 default 1: PyTorch via torch.set_num_threads, NumPy's BLAS via threadpoolctl when installed). On a
-busy two-core machine PyTorch's default of one thread per core made the same run 20 times slower
-(threads waiting on each other), which says nothing about the libraries. The numbers are whatever
-this machine gives; nothing else is tuned for the comparison.
+busy two-core machine, PyTorch's default of one thread per core made its run about 25 times slower
+(52 s against 2.1 s: threads waiting on each other), which says nothing about the libraries. The
+numbers are whatever this machine gives; nothing else is tuned for the comparison.
 """
 
 from __future__ import annotations
