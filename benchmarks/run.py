@@ -53,7 +53,7 @@ VARIANTS = {
 QUICK_VARIANTS = ("floor", "chainrule", "chainrule-ops", "torch-1t", "sklearn-1t")
 
 # Steps per child: (warmup, timed, blocks, training-set size or None for the workload's own).
-FULL_STEPS = {"seed": (200, 2000, 5, None), "wide": (5, 100, 5, None)}
+FULL_STEPS = {"seed": (200, 2000, 10, None), "wide": (5, 100, 10, None)}
 QUICK_STEPS = {"seed": (5, 40, 2, 2_000), "wide": (1, 4, 2, 512)}
 
 # (case, other variant, kind, limit, strict): chainrule's time (or step memory) over the other's
@@ -233,9 +233,10 @@ def render_markdown(meta: dict, summaries: dict, targets: list, initial: dict) -
         f"Python {meta['python']}; {meta['versions']}  ",
         f"Child environment: {meta['env_note']}",
         "",
-        "Times are per SGD step (forward, loss, backward, update) of one minibatch, float32. Each is",
-        "the median over rounds of one child process's median block time; min-max over rounds in",
-        "brackets. `chainrule / this` is the ratio taken within each round. Quality is measured",
+        "Times are per SGD step (forward, loss, backward, update) of one minibatch, float32. A child",
+        "process times its steps in blocks and keeps its fastest block (other processes on a shared",
+        "machine only add time); the table gives the median of that over rounds, and its min-max",
+        "over rounds. `chainrule / this` is the ratio taken within each round. Quality is measured",
         "after the same number of steps on the same batches from the same initial weights, so it",
         f"must match the floor's (relative difference <= {QUALITY_RTOL:g}) or the run is wrong.",
         "Memory: `peak RSS` is ru_maxrss of the whole child process (interpreter, libraries,",
