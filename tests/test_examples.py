@@ -157,7 +157,8 @@ def test_backprop_by_hand_prints_what_it_says():
     """Every snippet of backprop_by_hand.md that shows its output prints exactly that output (or,
     for the gradcheck snippet, raises with exactly that message)."""
     pairs = python_blocks_with_output((DOCS / "backprop_by_hand.md").read_text(encoding="utf-8"))
-    assert len(pairs) == 3  # the engine check, the seed's gradients, gradcheck on the seed's layer
+    # the engine check, the seed's gradients, gradcheck on the seed's layer, the health monitor
+    assert len(pairs) == 4
     for code, expected in pairs:
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                                 text=True, timeout=120)
