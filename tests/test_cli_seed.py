@@ -94,8 +94,8 @@ def test_without_matplotlib_the_run_still_writes_everything_else(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert 'pip install "chainrule[plot]"' in summary["notes"][0]
-    assert sorted(os.listdir(tmp_path / "m")) == ["checkpoint.crk", "config.json", "metrics.csv",
-                                                   "metrics.json"]
+    assert sorted(os.listdir(tmp_path / "m")) == ["checkpoint.crk", "config.json", "health.txt",
+                                                   "metrics.csv", "metrics.json"]
 
 
 def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
@@ -240,3 +240,17 @@ def test_resume_refuses(args, message, tmp_path, capsys):
                  "--quiet"]) == 0
     assert main(["seed", "--resume", str(tmp_path / "r"), *args]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_health_monitor_is_on_by_default_and_explains_a_bad_run(tmp_path):
+    bad = run_cli(*SMALL, "--lr", "5", "--init", "uniform:-4:4", "--out", str(tmp_path / "bad"),
+                  "--json")
+    assert bad.returncode == 0, bad.stderr
+    warnings = json.loads(bad.stdout)["health_warnings"]
+    assert any(w.startswith("exploding gradients: ") for w in warnings), warnings
+    assert "exploding gradients" in (tmp_path / "bad" / "health.txt").read_text()
+    good = run_cli(*SMALL, "--out", str(tmp_path / "good"), "--json")
+    assert json.loads(good.stdout)["health_warnings"] == []
+    off = run_cli(*SMALL, "--no-health", "--out", str(tmp_path / "off"), "--json")
+    assert json.loads(off.stdout)["health_warnings"] is None
+    assert not (tmp_path / "off" / "health.txt").exists()

@@ -447,6 +447,22 @@ class HealthMonitor(Callback):
             lines.append("no warnings: gradients, updates, activations and loss look healthy.")
         return "\n".join(lines)
 
+    def write(self, run_dir, plots: bool = True) -> list:
+        """Write health.txt (the report) and, when matplotlib is installed and ``plots``,
+        health.png into a run folder; returns the paths written."""
+        import os
+
+        from .plot import available
+
+        report_path = os.path.join(run_dir, "health.txt")
+        with open(report_path, "w", encoding="utf-8") as f:
+            f.write(self.report() + "\n")
+        paths = [report_path]
+        if plots and available() and self.losses:
+            paths.append(os.path.join(run_dir, "health.png"))
+            self.plot(paths[-1])
+        return paths
+
     def plot(self, path) -> None:
         """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
         training loss per step, with a dotted red line where each warning was raised. Needs

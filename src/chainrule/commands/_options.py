@@ -3,7 +3,7 @@ turn them into a model, an initialisation, a loss, an optimizer and a schedule.
 
     add_model_options(parser)        --hidden --activation --init --dtype
     add_optimizer_options(parser)    --optimizer --lr --momentum --weight-decay --scheduler
-    add_training_options(parser)     --epochs --batch-size --seed --clip-value --clip-norm
+    add_training_options(parser)     --epochs --batch-size --seed --clip-value --clip-norm --no-health
                                      --normalize-grad --patience --progress
     add_output_options(parser)       --out --json --quiet
 
@@ -87,6 +87,9 @@ def add_training_options(parser, epochs=50, batch_size=32, seed=0) -> None:
                             "weights")
     group.add_argument("--progress", action="store_true",
                        help="show a progress bar over batches (needs tqdm)")
+    group.add_argument("--no-health", dest="health", action="store_false",
+                       help="do not watch the run's health (gradient norms, update sizes, saturated "
+                            "or dead units, divergence); watched and reported by default")
 
 
 def add_output_options(parser) -> None:

@@ -316,6 +316,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         SeedSettings, count_parameters, model_function, network_shape, plot_loss_curves,
         prepare_seed, target_on_points, train_seed,
     )
+    from ..health import HealthMonitor
     from ..train import EarlyStopping
 
     if config["compare_torch"]:
@@ -347,6 +348,9 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
             + (", with a PyTorch twin" if config["compare_torch"] else ""))
     snapshot = EpochSnapshot(setup.model, setup.optimizer, setup.scheduler, config, stopper)
     callbacks = ([stopper] if stopper else []) + [snapshot]
+    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
+    if monitor is not None:
+        callbacks.append(monitor)
     with save_on_interrupt(snapshot, run_dir, f"chainrule seed --resume {run_dir}"):
         result = train_seed(setup, compare_torch=config["compare_torch"], callbacks=callbacks,
                             log=log, progress=_progress_wanted(args, settings),
@@ -358,6 +362,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
             else initial_epoch, history, config, stopper, finished=True))
         files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history),
                  checkpoint_path]
+        if monitor is not None:
+            files += monitor.write(run_dir, plots=plot.available())
 
     difference = None
     twin_summary = None
@@ -402,6 +408,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         "final_val_loss": _json_number(final_val),
         "best_epoch": history.best_epoch,
         "torch": twin_summary,
+        "health_warnings": monitor.warnings if monitor is not None else None,
         "files": files,
         "notes": notes,
     }

@@ -369,6 +369,7 @@ def run(args) -> int:
         restore,
         save_checkpoint, save_on_interrupt, write_json, write_metrics,
     )
+    from ..health import HealthMonitor
     from ..train import EarlyStopping, fit
 
     if args.resume is not None:
@@ -413,6 +414,9 @@ def run(args) -> int:
     data = data_record(prepared, config)
     snapshot = EpochSnapshot(model, optimizer, scheduler, config, stopper, data)
     callbacks = ([stopper] if stopper else []) + [snapshot]
+    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
+    if monitor is not None:
+        callbacks.append(monitor)
 
     # Overflow in a diverging run is reported once, by the note below, not by NumPy per op.
     with save_on_interrupt(snapshot, run_dir, f"chainrule train --resume {run_dir}"), \
@@ -428,6 +432,8 @@ def run(args) -> int:
             model, optimizer, scheduler, last_epoch, history, config, stopper, data,
             finished=True))
         files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history), checkpoint_path]
+        if monitor is not None:
+            files += monitor.write(run_dir, plots=args.plots and plot.available())
 
     if args.plots:
         files += _plots(plot, run_dir, history, prepared, model, notes, config["loss"])
@@ -447,6 +453,7 @@ def run(args) -> int:
         "stopped_early": bool(stopper and stopper.stopped_epoch is not None),
         "task": prepared.task,
         "features": prepared.features,
+        "health_warnings": monitor.warnings if monitor is not None else None,
         "files": files,
         "notes": notes,
     }
