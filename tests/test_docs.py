@@ -18,3 +18,17 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     command = next(line for line in ci.splitlines() if "pytest" in line)
     assert command.strip() in readme
+
+
+def test_readme_example_prints_what_the_readme_shows():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
+    shown = re.findall(r"```\n(epoch .*?)```", readme, re.S)[0]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.splitlines()
+    for line in shown.splitlines():
+        if line != "...":
+            assert line in printed, f"README shows {line!r}; the code printed {printed}"
