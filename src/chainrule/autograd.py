@@ -288,24 +288,31 @@ def topological_order(root: Node) -> list:
     return order
 
 
-def _accumulate_into(tensor, grad) -> None:
-    """tensor.grad += grad, creating .grad (as an array of its own) the first time."""
+def _accumulate_into(tensor, grad, fresh: bool = False) -> None:
+    """tensor.grad += grad (in place), creating .grad the first time.
+
+    The first gradient is copied unless ``fresh`` says it is a new array nobody else holds: a
+    backward may hand the same array to several inputs (add returns grad_y twice) or return an
+    array it saved, and a later in-place += or clip must not change those.
+    """
     if tensor.grad is None:
-        # Copy: backward may hand the same array to several inputs (add returns grad_y twice).
-        tensor.grad = Tensor._from_op(np.array(grad, dtype=tensor.data.dtype), None)
+        tensor.grad = Tensor._from_op(grad if fresh else grad.copy(), None)
     else:
-        tensor.grad.data = tensor.grad.data + grad
+        accumulated = tensor.grad.data
+        accumulated += grad
 
 
 def backward(root, grad, retain_graph: bool = False) -> None:
     """Backpropagate ``grad`` (dL/droot, an array of root's shape) through root's graph."""
-    anomaly = _mode.anomaly
     if root.grad_fn is None:  # backward() on a leaf: its gradient is the one given
         _accumulate_into(root, grad)
         return
+    anomaly = _mode.anomaly
+    order = topological_order(root.grad_fn)
     grads = {root.grad_fn: grad}
-    with no_grad():
-        for node in reversed(topological_order(root.grad_fn)):
+    previous_mode, _mode.grad_enabled = _mode.grad_enabled, False  # backward records no graph
+    try:
+        for node in reversed(order):
             grad_out = grads.pop(node, None)
             if grad_out is None:
                 continue
@@ -317,20 +324,17 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 )
             if node.retained is not None:
                 _accumulate_into(node.retained, grad_out)
+            inputs = node.inputs
             grad_inputs = node.fn.backward(node, grad_out)
             if type(grad_inputs) is not tuple:
                 grad_inputs = (grad_inputs,)
-            if len(grad_inputs) > len(node.inputs) and all(g is None for g in grad_inputs[len(node.inputs):]):
-                # extra trailing Nones are fine: forward had optional arguments that were left out
-                grad_inputs = grad_inputs[: len(node.inputs)]
-            if len(grad_inputs) != len(node.inputs):
-                raise RuntimeError(
-                    f"{node.name}.backward returned {len(grad_inputs)} gradients, but forward "
-                    f"had {len(node.inputs)} inputs: return one per input (None where none)."
-                )
-            for i, (x, g) in enumerate(zip(node.inputs, grad_inputs)):
-                if g is None or not node.needs_input_grad[i]:
+            if len(grad_inputs) != len(inputs):
+                grad_inputs = _match_count(node, grad_inputs)
+            needs = node.needs_input_grad
+            for i, g in enumerate(grad_inputs):
+                if g is None or not needs[i]:
                     continue
+                x = inputs[i]
                 if type(g) is not np.ndarray:
                     g = np.asarray(g)
                 if g.shape != x.data.shape:
@@ -340,17 +344,31 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                     )
                 if anomaly:
                     _check_finite(g, node.name, "backward", node.created_at)
-                if g.dtype != x.data.dtype:
+                cast = g.dtype is not x.data.dtype and g.dtype != x.data.dtype
+                if cast:
                     g = g.astype(x.data.dtype)
                 parent = x.grad_fn
                 if parent is None:
-                    _accumulate_into(x, g)
+                    _accumulate_into(x, g, fresh=cast)
                 else:
                     previous = grads.get(parent)
                     grads[parent] = g if previous is None else previous + g
             if not retain_graph:
                 node.saved_tensors = None
                 node.freed = True
+    finally:
+        _mode.grad_enabled = previous_mode
+
+
+def _match_count(node, grad_inputs):
+    """Allow trailing Nones for optional forward arguments that were left out; else raise."""
+    n = len(node.inputs)
+    if len(grad_inputs) > n and all(g is None for g in grad_inputs[n:]):
+        return grad_inputs[:n]
+    raise RuntimeError(
+        f"{node.name}.backward returned {len(grad_inputs)} gradients, but forward had {n} "
+        "inputs: return one per input (None where none)."
+    )
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first; no cycle at use)

@@ -174,7 +174,7 @@ class Tensor:
                     f"backward() on a tensor of shape {self.shape} needs an explicit gradient; "
                     "only scalar outputs get 1."
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             grad = _to_array(gradient, dtype=self.data.dtype)
             if grad.shape != self.shape:

@@ -30,10 +30,12 @@ def normalize_dims(op: str, dim, ndim: int):
 
 
 def _expand_to_input(grad_y, shape, dims, keepdim):
-    """Undo the reduction's shape change: put back the reduced dims, then broadcast."""
+    """Undo the reduction's shape change: put back the reduced dims, then copy along them."""
     if not keepdim and dims:
         grad_y = np.expand_dims(grad_y, dims)
-    return np.broadcast_to(grad_y, shape)
+    grad_x = np.empty(shape, dtype=grad_y.dtype)
+    grad_x[...] = grad_y  # broadcasting assignment (np.broadcast_to costs several times more)
+    return grad_x
 
 
 class Sum(Function):
@@ -68,7 +70,7 @@ class Mean(Function):
         ctx.keepdim = keepdim
         ctx.shape = x.shape
         ctx.count = int(np.prod([x.shape[d] for d in ctx.dims]))
-        return np.mean(x, axis=ctx.dims, keepdims=keepdim)
+        return np.sum(x, axis=ctx.dims, keepdims=keepdim) / ctx.count  # = np.mean, cheaper
 
     @staticmethod
     def backward(ctx, grad_y):
