@@ -13,7 +13,7 @@ import pytest
 
 from chainrule.cli import main
 from chainrule.commands._options import ACTIVATIONS, build_mlp
-from chainrule.commands.export import torch_sequential_code
+from chainrule.commands.export import build_run_model, torch_sequential_code
 from chainrule.commands.predict import load_run, predict_array
 from chainrule.interop import from_torch_state_dict, load_torch_file, to_torch_state_dict
 from chainrule.runs import load_checkpoint
@@ -332,3 +332,30 @@ def test_import_refuses_unsafe_files_and_bad_options(run_dir, tmp_path, capsys):
     status, _, err = cli(capsys, "export", "--from", "torch", str(tmp_path / "ok.pt"),
                          "--like", run_dir, "--out", run_dir)
     assert status == 2 and "already holds a run" in err
+
+
+def test_a_float64_seed_run_goes_to_torch_and_back(tmp_path, capsys):
+    run = str(tmp_path / "seed")
+    assert main(["seed", "--samples", "200", "--epochs", "1", "--dtype", "float64", "--hidden",
+                 "4,3", "--activation", "leaky_relu", "--no-health", "--quiet", "--out", run]) == 0
+    capsys.readouterr()
+    status, stdout, err = cli(capsys, "export", "--to", "torch", run, "--json")
+    assert status == 0, err
+    summary = json.loads(stdout)
+    assert summary["standardizer"] is None and summary["dtype"] == "float64"
+    twin = torch_model_from_code(summary["torch_model"])
+    twin.load_state_dict(torch.load(summary["out"], weights_only=True), strict=True)
+    model = load_checkpoint(run)["model"]
+    inputs = np.random.default_rng(3).normal(size=(20, 2))
+    ours = build_run_model(load_checkpoint(run), run)(Tensor(inputs)).data
+    np.testing.assert_allclose(torch_predict(twin, inputs), ours, rtol=1e-12, atol=1e-14)
+
+    torch.save(twin.float().state_dict(), tmp_path / "single.pt")
+    status, stdout, err = cli(capsys, "export", "--from", "torch", str(tmp_path / "single.pt"),
+                              "--like", run, "--out", str(tmp_path / "back"), "--json")
+    assert status == 0, err
+    assert json.loads(stdout)["cast"] == ["float32 -> float64"]
+    back = load_checkpoint(tmp_path / "back")["model"]
+    for key, value in model.items():
+        assert back[key].dtype == np.float64
+        np.testing.assert_array_equal(back[key], value.astype(np.float32).astype(np.float64))

@@ -218,9 +218,10 @@ def import_from_torch(file, like, out) -> dict:
         files.append(os.path.join(out, CONFIG))
     save_checkpoint(os.path.join(out, CHECKPOINT), new)
     files.append(os.path.join(out, CHECKPOINT))
+    data = checkpoint.get("data") if isinstance(checkpoint.get("data"), dict) else {}
     return {"file": file, "like": like, "run_dir": out, "files": files,
             "keys": {key: list(value.shape) for key, value in imported.items()},
-            "cast": cast}
+            "cast": cast, "features": data.get("features")}
 
 
 def _print_import(summary) -> None:
@@ -228,7 +229,8 @@ def _print_import(summary) -> None:
           f"{summary['run_dir']}, with the settings of {summary['like']}")
     for cast in summary["cast"]:
         print(f"note: values were cast ({cast}) to the run's dtype")
-    print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
+    if summary["features"]:  # a run of chainrule train, which predict can use
+        print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
 
 
 # ----- the command ------------------------------------------------------------------------------
