@@ -5,9 +5,15 @@
 
 Prints three things for impl_chainrule's step (nn.Sequential + nn.MSELoss + optim.SGD):
 
-1. the step split into phases (zero_grad, forward, loss, backward, optimizer step), timed with
-   perf_counter around each phase over many steps (best of a few repeats), next to the
-   hand-written NumPy floor's whole step;
+1. the step and its parts, timed interleaved (every part once per round, many rounds, best of
+   each: the machine's speed drifts, so parts timed minutes apart do not add up): the phases
+   (zero_grad, forward through the Modules, loss, backward, optimizer step), the same forward
+   and loss through the bare ops' apply, the ops' own forward and backward bodies (their NumPy
+   work), and the topological sort; from these, who spends the step: op bodies, apply()
+   bookkeeping, the Module layer, the backward loop, the optimizer, and how much more forward and
+   backward cost when run back to back than each in its own tight loop (caches and branch
+   predictors are warmer in a tight loop, so every part timed alone is optimistic); next to the
+   NumPy floor;
 2. the cost of single engine pieces on this graph (timeit, best of repeats): each op's apply
    against the bare NumPy forward it wraps (the difference is per-op bookkeeping), the Module
    call layer, the topological sort, gradient accumulation, Tensor and Node creation;
@@ -27,7 +33,6 @@ import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import timeit  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,36 +55,120 @@ def best_us(fn, number, repeat=5):
         return None
 
 
-def phases(state, steps: int, repeat: int = 3) -> dict:
-    """Best-of-repeat mean time per phase of impl_chainrule's step, in microseconds."""
-    model, loss_fn, optimizer = state["model"], state["loss_fn"], state["optimizer"]
-    batches = state["batches"]
-    clock = time.perf_counter
-    best = None
-    for _ in range(repeat):
-        totals = dict.fromkeys(("zero_grad", "forward", "loss", "backward", "optimizer step"), 0.0)
-        for i in range(steps):
-            x, t = batches[i % len(batches)]
-            t0 = clock()
-            optimizer.zero_grad()
-            t1 = clock()
-            out = model(x)
-            t2 = clock()
-            loss = loss_fn(out, t)
-            t3 = clock()
-            loss.backward()
-            t4 = clock()
-            optimizer.step()
-            t5 = clock()
-            totals["zero_grad"] += t1 - t0
-            totals["forward"] += t2 - t1
-            totals["loss"] += t3 - t2
-            totals["backward"] += t4 - t3
-            totals["optimizer step"] += t5 - t4
-        result = {k: v / steps * 1e6 for k, v in totals.items()}
-        if best is None or sum(result.values()) < sum(best.values()):
-            best = result
+def interleaved_best(parts: dict, number: int, rounds: int) -> dict:
+    """Best time per call (us) of each callable, timing all of them once per round, in alternating
+    order, so every part sees the same moments of a drifting, shared machine."""
+    best = dict.fromkeys(parts, float("inf"))
+    names = list(parts)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            elapsed = timeit.timeit(parts[name], number=number)
+            best[name] = min(best[name], elapsed / number * 1e6)
     return best
+
+
+def _op_bodies(loss):
+    """Two callables running, for every node of ``loss``'s graph, the op's own forward (on its
+    input arrays, with a fresh context) and its backward (with that context and an upstream
+    gradient of ones): the NumPy work of one step, without any engine around it."""
+    nodes = []
+    for node in autograd.topological_order(loss.grad_fn):
+        arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
+        ctx = autograd.Node(node.fn)
+        ctx.needs_input_grad = node.needs_input_grad
+        out = np.asarray(node.fn.forward(ctx, *arrays))
+        nodes.append((node.fn, arrays, node.needs_input_grad, ctx, np.ones_like(out)))
+
+    def forward_bodies():
+        for fn, arrays, needs, _, _ in nodes:
+            ctx = autograd.Node(fn)
+            ctx.needs_input_grad = needs
+            fn.forward(ctx, *arrays)
+
+    def backward_bodies():
+        for fn, _, _, ctx, grad_out in nodes:
+            fn.backward(ctx, grad_out)
+
+    return forward_bodies, backward_bodies
+
+
+def _bare_forward(state):
+    """Forward and loss through the same ops' apply, without Module, F.* or the loss module."""
+    x, t = state["batches"][0]
+    plan = []
+    for module in state["model"]:
+        if isinstance(module, cr.nn.Linear):
+            plan.append((ops.Linear, (module.weight, module.bias)))
+        else:
+            plan.append((ops.Sigmoid if isinstance(module, cr.nn.Sigmoid) else ops.ReLU, ()))
+    loss_op = ops.MSELoss if isinstance(state["loss_fn"], cr.nn.MSELoss) else ops.CrossEntropyLoss
+
+    def bare():
+        out = x
+        for op, extra in plan:
+            out = op.apply(out, *extra)
+        return loss_op.apply(out, t, "mean")
+
+    return bare
+
+
+def measure_parts(state, floor, number: int, rounds: int) -> dict:
+    """Best time (us) of the whole step and of each of its parts, measured interleaved."""
+    model, loss_fn, optimizer = state["model"], state["loss_fn"], state["optimizer"]
+    x, t = state["batches"][0]
+    out = model(x)
+    loss = loss_fn(out, t)
+    forward_bodies, backward_bodies = _op_bodies(loss)
+    optimizer.zero_grad()
+    loss.backward(retain_graph=True)
+
+    def zero_grad_and_backward():
+        optimizer.zero_grad()
+        loss.backward(retain_graph=True)
+
+    def zero_grad_forward_backward():
+        optimizer.zero_grad()
+        loss_fn(model(x), t).backward()
+
+    return interleaved_best(
+        {
+            "step": lambda: impl_chainrule.step(state),
+            "floor step": lambda: impl_floor.step(floor),
+            "zero_grad": optimizer.zero_grad,
+            "forward": lambda: model(x),
+            "loss": lambda: loss_fn(out, t),
+            "bare forward and loss": _bare_forward(state),
+            "op forward bodies": forward_bodies,
+            "zero_grad + backward": zero_grad_and_backward,
+            "zero_grad + forward + loss + backward": zero_grad_forward_backward,
+            "op backward bodies": backward_bodies,
+            "topological sort": lambda: autograd.topological_order(loss.grad_fn),
+            "optimizer step": optimizer.step,
+        },
+        number,
+        rounds,
+    )
+
+
+def who_spends_it(parts: dict) -> list:
+    """(who, us) from the interleaved parts; the remainder is what the parts do not explain."""
+    backward = parts["zero_grad + backward"] - parts["zero_grad"]
+    rows = [
+        ("op forward bodies (NumPy work in forward())", parts["op forward bodies"]),
+        ("apply() bookkeeping: Node, Tensor, input checks",
+         parts["bare forward and loss"] - parts["op forward bodies"]),
+        ("Module layer: __call__, F.*, parameter lookup, loss module",
+         parts["forward"] + parts["loss"] - parts["bare forward and loss"]),
+        ("op backward bodies (NumPy work in backward())", parts["op backward bodies"]),
+        ("backward() bookkeeping: sort, loop, checks, accumulation",
+         backward - parts["op backward bodies"]),
+        ("optimizer: zero_grad + step", parts["zero_grad"] + parts["optimizer step"]),
+        ("phases back to back vs each in its own tight loop",
+         parts["zero_grad + forward + loss + backward"] - parts["zero_grad"] - parts["forward"]
+         - parts["loss"] - backward),
+    ]
+    rows.append(("rest", parts["step"] - sum(us for _, us in rows)))
+    return rows
 
 
 def pieces(state) -> list:
@@ -147,23 +236,37 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", default="seed", choices=("seed", "wide"))
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--number", type=int, default=200, help="calls per timed block")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also print the top N functions by own time under cProfile")
     args = parser.parse_args(argv)
 
     state = impl_chainrule.setup(args.workload, args.batch, seed=0)
     floor = impl_floor.setup(args.workload, args.batch, seed=0)
-    for _ in range(200):
+    for _ in range(20):
         impl_chainrule.step(state)
         impl_floor.step(floor)
-    split = phases(state, args.steps)
-    floor_us = best_us(lambda: impl_floor.step(floor), args.steps, repeat=3)
-    total = sum(split.values())
-    print(f"{args.workload} network, batch {args.batch}: chainrule step {total:.1f} us, "
-          f"NumPy floor step {floor_us:.1f} us ({total / floor_us:.2f}x)")
-    for name, us in split.items():
-        print(f"  {name:16s} {us:8.1f} us  {100 * us / total:5.1f} %")
+    parts = measure_parts(state, floor, args.number, args.rounds)
+    step, floor_us = parts["step"], parts["floor step"]
+    print(f"chainrule from {os.path.dirname(cr.__file__)}")
+    print(f"{args.workload} network, batch {args.batch}: chainrule step {step:.1f} us, NumPy floor "
+          f"step {floor_us:.1f} us ({step / floor_us:.2f}x); best of {args.rounds} interleaved "
+          f"rounds of {args.number} calls")
+    print("\nPhases of the step (each timed alone):")
+    phases = {
+        "zero_grad": parts["zero_grad"],
+        "forward (Modules)": parts["forward"],
+        "loss (module)": parts["loss"],
+        "backward": parts["zero_grad + backward"] - parts["zero_grad"],
+        "optimizer step": parts["optimizer step"],
+    }
+    for name, us in phases.items():
+        print(f"  {name:58s} {us:8.1f} us  {100 * us / step:5.1f} %")
+    print(f"  {'topological sort (inside backward)':58s} {parts['topological sort']:8.1f} us")
+    print("\nWho spends it:")
+    for name, us in who_spends_it(parts):
+        print(f"  {name:58s} {us:8.1f} us  {100 * us / step:5.1f} %")
     if args.workload == "seed":
         print("\nEngine pieces (best of 5, microseconds per call):")
         for name, us in pieces(state):
@@ -171,7 +274,7 @@ def main(argv=None) -> None:
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.enable()
-        for _ in range(args.steps):
+        for _ in range(args.number * 10):
             impl_chainrule.step(state)
         profiler.disable()
         print()
