@@ -137,5 +137,5 @@ def test_errors_are_named():
         backward_steps(x * 2, grad=np.ones(3))
     loss = (x * x).sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match="already freed by a backward"):
+    with pytest.raises(RuntimeError, match="already freed by an earlier backward"):
         backward_steps(loss)

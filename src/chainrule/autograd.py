@@ -34,6 +34,8 @@ __all__ = [
     "detect_anomaly",
     "is_anomaly_enabled",
     "backward",
+    "walk_backward",
+    "topological_order",
 ]
 
 
@@ -288,25 +290,30 @@ def topological_order(root: Node) -> list:
     return order
 
 
-def _accumulate_into(tensor, grad, fresh: bool = False) -> None:
+def _accumulate_into(tensor, grad) -> None:
     """tensor.grad += grad (in place), creating .grad the first time.
 
-    The first gradient is copied unless ``fresh`` says it is a new array nobody else holds: a
-    backward may hand the same array to several inputs (add returns grad_y twice) or return an
-    array it saved, and a later in-place += or clip must not change those.
+    The first gradient is copied: a backward may hand the same array to several inputs (add
+    returns grad_y twice) or return an array it saved, and a later in-place += or clip of .grad
+    must not change those.
     """
     if tensor.grad is None:
-        tensor.grad = Tensor._from_op(grad if fresh else grad.copy(), None)
+        tensor.grad = Tensor._from_op(grad.copy(), None)
     else:
         accumulated = tensor.grad.data
         accumulated += grad
 
 
-def backward(root, grad, retain_graph: bool = False) -> None:
-    """Backpropagate ``grad`` (dL/droot, an array of root's shape) through root's graph."""
-    if root.grad_fn is None:  # backward() on a leaf: its gradient is the one given
-        _accumulate_into(root, grad)
-        return
+def walk_backward(root, grad, retain_graph: bool = False):
+    """The backward pass, one node at a time: the chain rule through root's graph.
+
+    For each Node, from root back towards the leaves, it calls the op's ``backward`` with the
+    gradient that has arrived for the node's output, checks each returned gradient (shape, dtype,
+    and under detect_anomaly NaN/Inf), adds it to what has arrived for the input's own node, and
+    yields ``(node, grad_out, grad_inputs)``: ``grad_inputs[i]`` is dL/d(input i), or None where
+    input i needs none. Gradients for leaves are only yielded; what to do with them is the
+    caller's (``backward`` accumulates them into ``.grad``; ``chainrule.trace`` records them).
+    """
     anomaly = _mode.anomaly
     order = topological_order(root.grad_fn)
     grads = {root.grad_fn: grad}
@@ -322,14 +329,13 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                     "backward(). Pass retain_graph=True to the first backward() to backward "
                     "through the same graph twice."
                 )
-            if node.retained is not None:
-                _accumulate_into(node.retained, grad_out)
             inputs = node.inputs
             grad_inputs = node.fn.backward(node, grad_out)
             if type(grad_inputs) is not tuple:
                 grad_inputs = (grad_inputs,)
             if len(grad_inputs) != len(inputs):
                 grad_inputs = _match_count(node, grad_inputs)
+            checked = [None] * len(inputs)
             needs = node.needs_input_grad
             for i, g in enumerate(grad_inputs):
                 if g is None or not needs[i]:
@@ -344,20 +350,33 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                     )
                 if anomaly:
                     _check_finite(g, node.name, "backward", node.created_at)
-                cast = g.dtype is not x.data.dtype and g.dtype != x.data.dtype
-                if cast:
+                if g.dtype is not x.data.dtype and g.dtype != x.data.dtype:
                     g = g.astype(x.data.dtype)
+                checked[i] = g
                 parent = x.grad_fn
-                if parent is None:
-                    _accumulate_into(x, g, fresh=cast)
-                else:
+                if parent is not None:
                     previous = grads.get(parent)
                     grads[parent] = g if previous is None else previous + g
+            yield node, grad_out, checked
             if not retain_graph:
                 node.saved_tensors = None
                 node.freed = True
     finally:
         _mode.grad_enabled = previous_mode
+
+
+def backward(root, grad, retain_graph: bool = False) -> None:
+    """Backpropagate ``grad`` (dL/droot, an array of root's shape) through root's graph and add
+    the gradients that reach leaves (and tensors that asked to retain_grad) into their ``.grad``."""
+    if root.grad_fn is None:  # backward() on a leaf: its gradient is the one given
+        _accumulate_into(root, grad)
+        return
+    for node, grad_out, grad_inputs in walk_backward(root, grad, retain_graph):
+        if node.retained is not None:
+            _accumulate_into(node.retained, grad_out)
+        for x, g in zip(node.inputs, grad_inputs):
+            if g is not None and x.grad_fn is None:
+                _accumulate_into(x, g)
 
 
 def _match_count(node, grad_inputs):

@@ -1,8 +1,8 @@
 """The chain rule, step by step: record what backward does at every node of a graph.
 
-``backward_steps(loss)`` walks the same graph the engine walks, in the same order (the engine's
-``topological_order``), and at every node calls the op's own ``backward`` (the code that
-``loss.backward()`` runs), recording:
+``backward_steps(loss)`` runs the engine's own backward walk (``autograd.walk_backward``, the very
+loop that ``loss.backward()`` runs: the same order, each op's own ``backward``, the same checks),
+recording at every node:
 
     the op and its local derivative formula   (the "backward:" lines of the op's docstring)
     the incoming gradient dL/d(output)        (what flowed in from the nodes after it)
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import no_grad, topological_order
+from .autograd import topological_order, walk_backward
 from .tensor import Tensor
 
 __all__ = ["Step", "InputGrad", "Trace", "backward_steps", "formula", "format_trace", "explain"]
@@ -147,45 +147,26 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
                          f"{root.shape}; they must be equal.")
     order = topological_order(root.grad_fn)
     step_of, outputs, label = _labels(root, order, names or {})
-    grads = {root.grad_fn: grad}
     leaf_grads = {}
     steps = []
-    with no_grad():
-        for node in reversed(order):
-            grad_out = grads.pop(node, None)
-            if grad_out is None:
-                continue
-            if node.freed:
-                raise RuntimeError(
-                    f"backward_steps: the graph through {node.name} was already freed by a "
-                    "backward(). Trace before calling backward(), or pass retain_graph=True to it."
-                )
-            grad_inputs = node.fn.backward(node, grad_out)  # the op's own backward, as the engine
-            if type(grad_inputs) is not tuple:
-                grad_inputs = (grad_inputs,)
-            output = outputs.get(node)
-            step = Step(
-                index=step_of[node], name=node.name, forward=formula(node.fn, "forward"),
-                backward=formula(node.fn, "backward"), created_at=node.created_at,
-                output_shape=tuple(output.shape) if output is not None else (),
-                output=output.data if output is not None else None, grad_output=grad_out,
-                node=node,
-            )
-            for i, x in enumerate(node.inputs):
-                g = grad_inputs[i] if i < len(grad_inputs) else None
-                needed = isinstance(x, Tensor) and node.needs_input_grad[i] and g is not None
-                g = np.asarray(g, dtype=x.data.dtype) if needed else None
-                name, kind = label(x)
-                shape = tuple(x.shape) if isinstance(x, Tensor) else ()
-                step.inputs.append(InputGrad(name, kind, shape, g))
-                if g is None:
-                    continue
-                if x.grad_fn is None:
-                    leaf_grads[name] = leaf_grads[name] + g if name in leaf_grads else g
-                else:
-                    previous = grads.get(x.grad_fn)
-                    grads[x.grad_fn] = g if previous is None else previous + g
-            steps.append(step)
+    # The engine's own walk (each op's backward, the same checks and sums), with the graph kept;
+    # leaf gradients are recorded here instead of being added into .grad.
+    for node, grad_out, grad_inputs in walk_backward(root, grad, retain_graph=True):
+        output = outputs.get(node)
+        step = Step(
+            index=step_of[node], name=node.name, forward=formula(node.fn, "forward"),
+            backward=formula(node.fn, "backward"), created_at=node.created_at,
+            output_shape=tuple(output.shape) if output is not None else (),
+            output=output.data if output is not None else None, grad_output=grad_out,
+            node=node,
+        )
+        for x, g in zip(node.inputs, grad_inputs):
+            name, kind = label(x)
+            shape = tuple(x.shape) if isinstance(x, Tensor) else ()
+            step.inputs.append(InputGrad(name, kind, shape, g))
+            if g is not None and x.grad_fn is None:
+                leaf_grads[name] = leaf_grads[name] + g if name in leaf_grads else g
+        steps.append(step)
     return Trace(steps, leaf_grads)
 
 
