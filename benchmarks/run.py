@@ -167,6 +167,8 @@ def summarise(case: str, variants: list, rounds: list) -> dict:
             "threads": runs[0]["threads"],
             "us_per_step": _spread([run["us_per_step"] for run in runs]),
             "ratio": _spread(time_ratios),
+            "ratios_per_round": time_ratios,
+            "memory_ratios_per_round": memory_ratios,
             "memory_ratio": _spread(memory_ratios),
             "quality": runs[-1]["quality"],
             "quality_ok": quality_ok,
@@ -207,7 +209,9 @@ def evaluate_targets(summaries: dict) -> list:
         passed = median < limit if strict else median <= limit
         if not (mine["quality_ok"] and theirs["quality_ok"]):
             passed = False
-        rows.append({"target": label, "ratio": spread, "result": "pass" if passed else "FAIL",
+        per_round = theirs["memory_ratios_per_round" if kind == "memory" else "ratios_per_round"]
+        rows.append({"target": label, "ratio": spread, "per_round": per_round,
+                     "result": "pass" if passed else "FAIL",
                      "quality_ok": mine["quality_ok"] and theirs["quality_ok"]})
     return rows
 
@@ -255,14 +259,15 @@ def render_markdown(meta: dict, summaries: dict, targets: list, initial: dict) -
     lines += [
         "## Targets",
         "",
-        "| target | measured: median (min-max over rounds) | result |",
-        "|---|---|---|",
+        "| target | measured: median (min-max over rounds) | each round | result |",
+        "|---|---|---|---|",
     ]
     for row in targets:
         measured = _fmt_spread(row["ratio"], 2, "x")
         if row.get("quality_ok") is False:
             measured += " (quality differs from floor)"
-        lines.append(f"| {row['target']} | {measured} | {row['result']} |")
+        each = " ".join(f"{r:.2f}" for r in row.get("per_round", []))
+        lines.append(f"| {row['target']} | {measured} | {each} | {row['result']} |")
     for case, summary in summaries.items():
         workload_name, batch = CASES[case]
         w = WORKLOADS[workload_name]
