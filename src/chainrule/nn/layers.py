@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import ops
 from ..tensor import _resolve_dtype
 from . import functional as F
 from . import init
@@ -60,7 +61,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        return ops.Linear.apply(x, self.weight, self.bias)  # x Wᵀ + b, see ops/linalg.py
 
     def extra_repr(self) -> str:
         return (
