@@ -25,6 +25,7 @@ What it measures, in order:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -57,9 +58,13 @@ def _run_steps(module, state, n):
 
 def _blas_info(module_name: str) -> list:
     """The BLAS/OpenMP libraries loaded in this process, as threadpoolctl sees them."""
-    from threadpoolctl import threadpool_info
-
     libraries = []
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # the thread count is still pinned by the environment variables
+        threadpool_info = list
+        libraries.append({"api": "unknown (threadpoolctl not installed)", "version": None,
+                          "architecture": None, "threads": None, "file": ""})
     for lib in threadpool_info():
         libraries.append(
             {
@@ -87,7 +92,12 @@ def _blas_info(module_name: str) -> list:
 
 
 def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train) -> dict:
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the environment variables set by run.py pin the threads already
+
+        def threadpool_limits(limits):
+            return contextlib.nullcontext()
 
     module_name = IMPLEMENTATIONS[impl]
     with threadpool_limits(limits=threads):
