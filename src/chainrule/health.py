@@ -467,21 +467,16 @@ class HealthMonitor(Callback):
         """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
         training loss per step, with a dotted red line where each warning was raised. Needs
         matplotlib (pip install matplotlib)."""
-        try:
-            import matplotlib
+        from .plot import figure, log_scale_plain, save_figure
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("HealthMonitor.plot needs matplotlib: pip install matplotlib") from None
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 2]})
+        fig = figure(8, 6.5)
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
         steps = np.asarray(self.checked_steps)
         for name, norms in self.grad_norms.items():
             values = np.asarray(norms, dtype=np.float64)
             shown = np.isfinite(values) & (values > 0)
             top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
-        top.set_yscale("log")
+        log_scale_plain(top)
         top.set_ylabel("gradient norm ||g||")
         top.set_title("gradient norm per parameter")
         top.grid(True, which="major", alpha=0.3)
@@ -490,7 +485,7 @@ class HealthMonitor(Callback):
         losses = np.asarray(self.losses, dtype=np.float64)
         shown = np.isfinite(losses) & (losses > 0)
         bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
-        bottom.set_yscale("log")
+        log_scale_plain(bottom)
         bottom.set_xlabel("step")
         bottom.set_ylabel("training loss")
         bottom.grid(True, which="major", alpha=0.3)
@@ -499,6 +494,4 @@ class HealthMonitor(Callback):
                 axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
             top.annotate(kind, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                          va="top", ha="right", fontsize=7, color="tab:red")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path)

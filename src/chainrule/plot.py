@@ -34,7 +34,8 @@ def available() -> bool:
     return True
 
 
-def _figure(width: float, height: float):
+def figure(width: float, height: float):
+    """A matplotlib Figure (no pyplot: no global state, no window), laid out automatically."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -42,7 +43,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _save(fig, path) -> str:
+def save_figure(fig, path) -> str:
     """Write the figure as PNG, atomically; returns the path."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -56,6 +57,15 @@ def _save(fig, path) -> str:
         if os.path.exists(temp):
             os.unlink(temp)
     return path
+
+
+def log_scale_plain(ax) -> None:
+    """Log-scale the y axis with plain tick labels ("3", "60", "0.002") instead of "6x10^1"."""
+    from matplotlib import ticker
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def _series(value, per_step=False):
@@ -90,7 +100,7 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
         histories = {"": histories}
     if not histories:
         raise ValueError("loss_curves: there is nothing to plot (no histories given).")
-    fig = _figure(7.5, 4.8)
+    fig = figure(7.5, 4.8)
     ax = fig.add_subplot()
     everything = []
     for index, (label, history) in enumerate(histories.items()):
@@ -109,14 +119,14 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
     if log_scale is None:
         log_scale = finite.size > 0 and finite.min() > 0 and finite.max() / finite.min() > 100
     if log_scale and finite.size and finite.min() > 0:
-        ax.set_yscale("log")
+        log_scale_plain(ax)
     ax.set_title(title)
     ax.set_xlabel(xlabel or ("optimizer step" if per_step else "epoch"))
     ax.set_ylabel(ylabel + (" (log scale)" if log_scale else ""))
     ax.grid(True, alpha=0.3, which="both")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _grid(x_range, y_range, resolution):
@@ -146,7 +156,7 @@ def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3)
     limit = float(np.nanmax(np.abs(error))) or 1.0
     extent = (x_range[0], x_range[1], y_range[0], y_range[1])
 
-    fig = _figure(14, 4.4)
+    fig = figure(14, 4.4)
     axes = fig.subplots(1, 3)
     panels = [
         (target, "target", "viridis", low, high),
@@ -169,7 +179,7 @@ def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3)
         axes[0].set_xlim(x_range)
         axes[0].set_ylim(y_range)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bar_chart(labels, values, path, title="", ylabel="", log_scale=False, errors=None,
@@ -183,7 +193,7 @@ def bar_chart(labels, values, path, title="", ylabel="", log_scale=False, errors
         raise ValueError(f"bar_chart: {len(labels)} labels but {len(values)} values.")
     finite = values[np.isfinite(values)]
     top = finite.max() if finite.size else 1.0
-    fig = _figure(max(6.0, 0.55 * len(labels) + 2), 4.8)
+    fig = figure(max(6.0, 0.55 * len(labels) + 2), 4.8)
     ax = fig.add_subplot()
     positions = np.arange(len(labels))
     heights = np.where(np.isfinite(values), values, top)
@@ -201,13 +211,13 @@ def bar_chart(labels, values, path, title="", ylabel="", log_scale=False, errors
         if reference_label:
             ax.legend(fontsize="small")
     if log_scale and finite.size and finite.min() > 0:
-        ax.set_yscale("log")
+        log_scale_plain(ax)
     ax.set_xticks(positions, labels, rotation=45 if max(map(len, labels), default=0) > 6 else 0,
                   ha="right" if max(map(len, labels), default=0) > 6 else "center")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel="",
@@ -228,7 +238,7 @@ def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel=
     if log_color and finite.size and finite.min() > 0:
         norm = LogNorm(vmin=finite.min(), vmax=finite.max())
     masked = np.ma.masked_invalid(table)
-    fig = _figure(max(5.0, 1.1 * len(column_labels) + 3), max(3.5, 0.5 * len(row_labels) + 2))
+    fig = figure(max(5.0, 1.1 * len(column_labels) + 3), max(3.5, 0.5 * len(row_labels) + 2))
     ax = fig.add_subplot()
     ax.set_facecolor("lightgrey")
     image = ax.imshow(masked, cmap="viridis_r", norm=norm, aspect="auto")
@@ -249,4 +259,4 @@ def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel=
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -38,6 +38,7 @@ import numpy as np
 from . import nn, optim
 from . import random as _random
 from .data import DataLoader, TensorDataset, train_val_split
+from .plot import figure, log_scale_plain, save_figure
 from .handwritten import SeedSigmoidLayer, SigmoidLayer
 from .tensor import Tensor
 from .train import fit
@@ -498,16 +499,6 @@ def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 10
 # --------------------------------------------------------------------------------------------
 
 
-def _figure(width: float, height: float):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "Drawing the pictures needs matplotlib; install it with pip install \"chainrule[plot]\"."
-        ) from None
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def _finite_or_none(values):
     return [v if v is not None and math.isfinite(v) else np.nan for v in values]
 
@@ -531,7 +522,7 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
     steps = np.arange(1, len(history.step_loss) + 1)
     window = max(1, len(steps) // 100)
     panels = 3 if twin is not None else 2
-    fig = _figure(5.2 * panels, 4.2)
+    fig = figure(5.2 * panels, 4.2)
     axes = fig.subplots(1, panels)
     steps_ax, epochs_ax = axes[0], axes[-1]
     ours = np.array(_finite_or_none(history.step_loss), dtype=np.float64)
@@ -550,8 +541,7 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
         diff_ax.set(xlabel="optimizer step", ylabel="|chainrule - PyTorch| / |loss|",
                     yscale="log", title="relative difference of the step losses")
         diff_ax.grid(True, which="both", alpha=0.3)
-    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", yscale="log",
-                 title="training loss per step")
+    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", title="training loss per step")
     epochs = history.epoch
     epochs_ax.plot(epochs, _finite_or_none(history.train_loss), "o-", ms=3, color="C0",
                    label="chainrule train")
@@ -561,16 +551,16 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
     if twin is not None and twin.epoch_val_loss:
         epochs_ax.plot(epochs[:len(twin.epoch_val_loss)], _finite_or_none(twin.epoch_val_loss),
                        "--", lw=1.5, color="C3", label="PyTorch validation")
-    epochs_ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="loss per epoch")
+    epochs_ax.set(xlabel="epoch", ylabel="MSE", title="loss per epoch")
     epochs_ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (steps_ax, epochs_ax):
+        log_scale_plain(ax)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="small")
     if difference is not None:
         title = f"{title} (largest relative step-loss difference {difference:.2e})"
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_sweep(grid, derivative, path, title="Final validation MSE") -> str:
@@ -602,7 +592,7 @@ def plot_sweep(grid, derivative, path, title="Final validation MSE") -> str:
     finite = every[np.isfinite(every) & (every > 0)]
     norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if finite.size else None
     widths = [max(len(columns), 1.5) for _, _, _, columns in panels]
-    fig = _figure(2.2 + 1.5 * sum(widths), 1.6 + 0.5 * max(len(rows) for _, _, rows, _ in panels))
+    fig = figure(2.2 + 1.5 * sum(widths), 1.6 + 0.5 * max(len(rows) for _, _, rows, _ in panels))
     axes = fig.subplots(1, len(panels), width_ratios=widths)
     axes = np.atleast_1d(axes)
     for ax, (name, table, rows, columns) in zip(axes, panels):
@@ -625,5 +615,4 @@ def plot_sweep(grid, derivative, path, title="Final validation MSE") -> str:
         axes[0].set_ylabel("gradient treatment", fontsize="small")
     fig.colorbar(image, ax=list(axes), label="validation MSE (log colour)", shrink=0.9)
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)
