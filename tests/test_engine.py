@@ -329,3 +329,25 @@ def test_backward_may_return_trailing_nones_for_omitted_optional_arguments():
     t = cr.tensor(np.array([0.0, 0.0]))
     cr.ops.MSELoss.apply(x, t).backward()  # reduction left at its default
     np.testing.assert_allclose(x.grad.data, [1.0, 2.0])
+
+
+def test_the_graph_keeps_only_what_backward_needs():
+    import gc
+    import weakref
+
+    x = cr.tensor(np.ones((4, 3)), requires_grad=True)
+    hidden = x * 2.0  # Mul saves its inputs' arrays, not this output
+    watch = weakref.ref(hidden)
+    loss = hidden.exp().sum()  # Exp saves its output, not its input Tensor
+    del hidden
+    gc.collect()
+    assert watch() is None, "an intermediate Tensor was kept alive by the graph"
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2.0) * np.ones((4, 3)))
+    with cr.autograd.keep_input_tensors():
+        kept = x * 2.0
+        watch = weakref.ref(kept)
+        loss = kept.exp().sum()
+    del kept
+    gc.collect()
+    assert watch() is not None

@@ -16,9 +16,23 @@ def _seed_problem(hidden=3):
                              cr.nn.Linear(hidden, 1, dtype=np.float64))
     x = cr.tensor(np.array([[0.5, -1.2], [1.5, 0.3]]))
     target = 5 * x[:, :1].detach() ** 2 + 3 * x[:, 1:].detach() ** 2
-    loss = cr.nn.functional.mse_loss(model(x), target)
+    with cr.autograd.keep_input_tensors():  # intermediate values shown in the trace
+        loss = cr.nn.functional.mse_loss(model(x), target)
     names = {"x": x, "target": target, **dict(model.named_parameters())}
     return model, loss, names
+
+
+def test_without_keep_input_tensors_the_trace_still_has_every_gradient():
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3, dtype=np.float64), cr.nn.Sigmoid(),
+                             cr.nn.Linear(3, 1, dtype=np.float64))
+    x = cr.tensor(np.array([[0.5, -1.2]]))
+    loss = cr.nn.functional.mse_loss(model(x), cr.tensor(np.array([[2.0]])))
+    trace = backward_steps(loss, names=dict(model.named_parameters()))
+    assert [s.name for s in trace.steps] == ["MSELoss", "Linear", "Sigmoid", "Linear"]
+    assert trace.steps[2].output is None  # the sigmoid's output was freed with the forward
+    loss.backward()
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(trace.leaf_grads[name], p.grad.data, rtol=1e-12)
 
 
 def test_steps_follow_the_engine_order_with_formulas_and_shapes():

@@ -33,6 +33,7 @@ __all__ = [
     "is_grad_enabled",
     "detect_anomaly",
     "is_anomaly_enabled",
+    "keep_input_tensors",
     "backward",
     "walk_backward",
     "topological_order",
@@ -45,6 +46,7 @@ class _Mode(threading.local):
     def __init__(self):
         self.grad_enabled = True
         self.anomaly = False
+        self.keep_input_tensors = False
 
 
 _mode = _Mode()
@@ -136,6 +138,22 @@ class detect_anomaly(contextlib.ContextDecorator):
         return False
 
 
+class keep_input_tensors(contextlib.ContextDecorator):
+    """Ops recorded inside also keep their input Tensors (``node.input_tensors``), so tools that
+    show a graph's values (``chainrule.trace``, ``chainrule.viz``) can find every intermediate
+    result. Off by default: the graph then holds only what backward needs, and intermediate
+    results are freed as soon as nothing else uses them."""
+
+    def __enter__(self):
+        self.prev = _mode.keep_input_tensors
+        _mode.keep_input_tensors = True
+        return self
+
+    def __exit__(self, *exc):
+        _mode.keep_input_tensors = self.prev
+        return False
+
+
 def _user_frame() -> str:
     """'file.py:line' of the innermost stack frame outside the chainrule package."""
     frame = sys._getframe(1)
@@ -167,11 +185,20 @@ class Node:
 
     ``forward`` receives it as ``ctx`` and may keep arrays with ``ctx.save_for_backward(...)`` and any
     other value as an attribute (``ctx.dim = dim``). ``backward`` reads them back.
+
+    ``inputs`` says where each input's gradient goes: for an input made by another op, that op's
+    Node (not the Tensor, so its array can be freed as soon as nothing else needs it: the graph
+    keeps only what the backward passes saved); for a leaf, the Tensor itself, whose ``.grad``
+    receives it; any other argument as it was given. ``output_shape`` and ``output_dtype`` describe
+    this op's output, which the engine checks the incoming gradients against.
     """
 
     __slots__ = (
         "fn",
         "inputs",
+        "output_shape",
+        "output_dtype",
+        "input_tensors",
         "saved_tensors",
         "needs_input_grad",
         "retained",
@@ -183,6 +210,9 @@ class Node:
     def __init__(self, fn):
         self.fn = fn
         self.inputs = ()
+        self.output_shape = ()
+        self.output_dtype = None
+        self.input_tensors = None  # the input Tensors themselves, only under keep_input_tensors()
         self.saved_tensors = ()
         self.needs_input_grad = ()
         self.retained = None  # the output Tensor, when retain_grad() asked to keep its grad
@@ -199,7 +229,7 @@ class Node:
 
     def next_functions(self):
         """The Nodes this one's inputs came from (leaves and constants have none)."""
-        return [x.grad_fn for x in self.inputs if isinstance(x, Tensor) and x.grad_fn is not None]
+        return [x for x in self.inputs if type(x) is Node]
 
     def __repr__(self):
         return f"<{self.name}Backward>"
@@ -257,7 +287,11 @@ class Function:
             ctx.created_at = _user_frame()
             _check_finite(out, cls.name(), "forward", ctx.created_at)
         if record:
-            ctx.inputs = inputs
+            ctx.inputs = tuple([x.grad_fn if isinstance(x, Tensor) and x.grad_fn is not None else x
+                                for x in inputs])
+            ctx.output_shape, ctx.output_dtype = out.shape, out.dtype
+            if _mode.keep_input_tensors:
+                ctx.input_tensors = inputs
             return Tensor._from_op(out, ctx)
         return Tensor._from_op(out, None)
 
@@ -278,9 +312,8 @@ def topological_order(root: Node) -> list:
     stack = [(root, iter(root.inputs))]
     while stack:
         node, inputs = stack[-1]
-        for x in inputs:
-            parent = x.grad_fn if isinstance(x, Tensor) else None
-            if parent is not None and parent not in visited:
+        for parent in inputs:
+            if type(parent) is Node and parent not in visited:
                 visited.add(parent)
                 stack.append((parent, iter(parent.inputs)))
                 break
@@ -340,23 +373,24 @@ def walk_backward(root, grad, retain_graph: bool = False):
             for i, g in enumerate(grad_inputs):
                 if g is None or not needs[i]:
                     continue
-                x = inputs[i]
+                x = inputs[i]  # the Node the input came from, or a leaf Tensor
+                from_op = type(x) is Node
+                shape, dtype = (x.output_shape, x.output_dtype) if from_op else (x.data.shape, x.data.dtype)
                 if type(g) is not np.ndarray:
                     g = np.asarray(g)
-                if g.shape != x.data.shape:
+                if g.shape != shape:
                     raise RuntimeError(
                         f"{node.name}.backward returned a gradient of shape {g.shape} for input "
-                        f"{i}, whose shape is {x.data.shape}: they must be equal."
+                        f"{i}, whose shape is {shape}: they must be equal."
                     )
                 if anomaly:
                     _check_finite(g, node.name, "backward", node.created_at)
-                if g.dtype is not x.data.dtype and g.dtype != x.data.dtype:
-                    g = g.astype(x.data.dtype)
+                if g.dtype is not dtype and g.dtype != dtype:
+                    g = g.astype(dtype)
                 checked[i] = g
-                parent = x.grad_fn
-                if parent is not None:
-                    previous = grads.get(parent)
-                    grads[parent] = g if previous is None else previous + g
+                if from_op:
+                    previous = grads.get(x)
+                    grads[x] = g if previous is None else previous + g
             yield node, grad_out, checked
             if not retain_graph:
                 node.saved_tensors = None
@@ -375,7 +409,7 @@ def backward(root, grad, retain_graph: bool = False) -> None:
         if node.retained is not None:
             _accumulate_into(node.retained, grad_out)
         for x, g in zip(node.inputs, grad_inputs):
-            if g is not None and x.grad_fn is None:
+            if g is not None and type(x) is not Node:  # a leaf
                 _accumulate_into(x, g)
 
 

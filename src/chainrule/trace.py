@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import topological_order, walk_backward
+from .autograd import Node, topological_order, walk_backward
 from .tensor import Tensor
 
 __all__ = ["Step", "InputGrad", "Trace", "backward_steps", "formula", "format_trace", "explain"]
@@ -98,22 +98,27 @@ def _name_by_id(names: dict) -> dict:
 
 def _labels(root: Tensor, order: list, names: dict) -> tuple:
     """Step numbers per node (backward order, from 1), the output Tensor of every node we can
-    find, and a function giving each input its label and kind."""
+    find, and a function giving each input its label and kind.
+
+    A node's inputs are the Nodes they came from, leaf Tensors, or other arguments (see
+    ``autograd.Node``); intermediate results are found only when the graph was recorded under
+    ``autograd.keep_input_tensors()`` (``chainrule explain`` does that) or for the root itself."""
     step_of = {node: i + 1 for i, node in enumerate(reversed(order))}
     outputs = {root.grad_fn: root}
     for node in order:
-        for x in node.inputs:
+        for x in node.input_tensors or ():
             if isinstance(x, Tensor) and x.grad_fn is not None:
                 outputs.setdefault(x.grad_fn, x)
     by_id = _name_by_id(names)
     unnamed = {}
 
     def label(x) -> tuple:
+        if isinstance(x, Node):
+            output = outputs.get(x)
+            default = f"output of {x.name} (step {step_of[x]})"
+            return (by_id.get(id(output), default) if output is not None else default), "intermediate"
         if not isinstance(x, Tensor):
             return repr(x), "argument"
-        if x.grad_fn is not None:
-            return by_id.get(id(x), f"output of {x.grad_fn.name} (step {step_of[x.grad_fn]})"), \
-                "intermediate"
         kind = "leaf" if x.requires_grad else "data"
         if id(x) not in by_id and kind == "leaf":  # unnamed leaves: "leaf 1", "leaf 2", ...
             unnamed[id(x)] = unnamed.get(id(x), f"leaf {len(unnamed) + 1}")
@@ -156,15 +161,16 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
         step = Step(
             index=step_of[node], name=node.name, forward=formula(node.fn, "forward"),
             backward=formula(node.fn, "backward"), created_at=node.created_at,
-            output_shape=tuple(output.shape) if output is not None else (),
+            output_shape=tuple(node.output_shape),
             output=output.data if output is not None else None, grad_output=grad_out,
             node=node,
         )
         for x, g in zip(node.inputs, grad_inputs):
             name, kind = label(x)
-            shape = tuple(x.shape) if isinstance(x, Tensor) else ()
+            shape = x.output_shape if isinstance(x, Node) else tuple(np.shape(x.data)) \
+                if isinstance(x, Tensor) else ()
             step.inputs.append(InputGrad(name, kind, shape, g))
-            if g is not None and x.grad_fn is None:
+            if g is not None and not isinstance(x, Node):
                 leaf_grads[name] = leaf_grads[name] + g if name in leaf_grads else g
         steps.append(step)
     return Trace(steps, leaf_grads)

@@ -23,7 +23,7 @@ import shutil
 
 import numpy as np
 
-from .autograd import topological_order
+from .autograd import Node, topological_order
 from .tensor import Tensor
 
 __all__ = ["graph", "render"]
@@ -81,27 +81,22 @@ def graph(tensor: Tensor, show_grad: bool = True, params: dict | None = None) ->
     order = topological_order(tensor.grad_fn)
     node_grads, leaf_grads = _traced_grads(tensor) if show_grad else ({}, {})
     op_id = {node: f"op{i}" for i, node in enumerate(order)}
-    shapes = {tensor.grad_fn: tensor.shape}
-    for node in order:
-        for x in node.inputs:
-            if isinstance(x, Tensor) and x.grad_fn is not None:
-                shapes.setdefault(x.grad_fn, x.shape)
     leaf_id = {}
     edges = []
     for node in order:
-        for x in node.inputs:
+        for x in node.inputs:  # the Node an input came from, a leaf Tensor, or a setting
+            if isinstance(x, Node):
+                edges.append((op_id[x], op_id[node]))
+                continue
             if not isinstance(x, Tensor):
                 continue  # settings such as dim or reduction
-            if x.grad_fn is not None:
-                edges.append((op_id[x.grad_fn], op_id[node]))
-                continue
             if id(x) not in leaf_id:
                 leaf_id[id(x)] = f"leaf{len(leaf_id)}"
                 label = _leaf_label(x, names, show_grad, leaf_grads.get(id(x)))
                 lines.append(f"  {leaf_id[id(x)]} [label={_quote(label)}, {_leaf_style(x)}];")
             edges.append((leaf_id[id(x)], op_id[node]))
     for node in order:
-        label = f"{node.name}\n{shapes.get(node, '?')}"
+        label = f"{node.name}\n{node.output_shape}"
         grad = node_grads.get(node)
         if grad is None and node.retained is not None and node.retained.grad is not None:
             grad = node.retained.grad.data

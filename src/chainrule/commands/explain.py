@@ -82,8 +82,9 @@ def run(args) -> int:
     z = 5 * a**2 + 3 * b**2
     x = cr.tensor(np.array([[a, b]]))
     target = cr.tensor(np.array([[z]]))
-    prediction = model(x)
-    loss = cr.nn.functional.mse_loss(prediction, target)
+    with cr.autograd.keep_input_tensors():  # so the trace can show every intermediate value
+        prediction = model(x)
+        loss = cr.nn.functional.mse_loss(prediction, target)
     p = args.precision
     print(f"The seed network 2-{args.hidden}-1: Linear(2, {args.hidden}) -> Sigmoid -> "
           f"Linear({args.hidden}, 1), MSE loss, float64, seed {args.seed}, sample {args.sample}:")
