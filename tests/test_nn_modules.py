@@ -451,3 +451,18 @@ def test_dropout_edge_probabilities_and_checks():
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match="'p' parameter of dropout must be in the range"):
         F.dropout(x, -0.1)
+
+
+def test_parameter_attribute_follows_every_change_of_the_registry():
+    layer = nn.Linear(3, 2)
+    new = nn.Parameter(np.zeros((2, 3), dtype=np.float32))
+    layer.weight = new
+    assert layer.weight is new and dict(layer.named_parameters())["weight"] is new
+    layer.bias = None
+    assert layer.bias is None and "bias" not in dict(layer.named_parameters())
+    layer.register_parameter("bias", nn.Parameter(np.ones(2, dtype=np.float32)))
+    assert layer.bias is layer._parameters["bias"]
+    del layer.weight
+    assert "weight" not in dict(layer.named_parameters())
+    with pytest.raises(AttributeError):
+        layer.weight
