@@ -465,4 +465,4 @@ def test_parameter_attribute_follows_every_change_of_the_registry():
     del layer.weight
     assert "weight" not in dict(layer.named_parameters())
     with pytest.raises(AttributeError):
-        layer.weight
+        _ = layer.weight
