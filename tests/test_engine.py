@@ -351,3 +351,25 @@ def test_the_graph_keeps_only_what_backward_needs():
     del kept
     gc.collect()
     assert watch() is not None
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.permute(2, 1), lambda x: x.permute(3, 0), lambda x: x.unsqueeze(7),
+    lambda x: x.squeeze(9), lambda x: x.flatten(5), lambda x: x.transpose(0, 5),
+    lambda x: cr.cat([x, x], dim=2), lambda x: cr.stack([x, x], dim=4), lambda x: x.sum(dim=-3),
+], ids=["permute", "permute wraps", "unsqueeze", "squeeze", "flatten", "transpose", "cat", "stack",
+        "sum"])
+def test_out_of_range_dims_are_errors_not_wrapped(call):
+    x = cr.randn(2, 3)
+    with pytest.raises(ValueError, match=r"dim -?\d+ is out of range for a tensor with \d dims"):
+        call(x)
+
+
+def test_valid_negative_dims_still_work():
+    x = cr.randn(2, 3)
+    assert x.unsqueeze(-1).shape == (2, 3, 1) and x.unsqueeze(0).shape == (1, 2, 3)
+    assert x.transpose(-1, -2).shape == (3, 2) and x.permute(-1, 0).shape == (3, 2)
+    assert cr.cat([x, x], dim=-1).shape == (2, 6) and cr.stack([x, x], dim=-1).shape == (2, 3, 2)
+    assert x.flatten(-2, -1).shape == (6,) and x.unsqueeze(1).squeeze(-2).shape == (2, 3)
+    with pytest.raises(ValueError, match="expand: cannot expand shape"):
+        cr.tensor([1.0, 2.0, 3.0]).expand(-1, 3)

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import autograd
+from .ops.dims import normalize_dim
 
 __all__ = ["Tensor", "tensor", "float32", "float64", "int64", "bool_"]
 
@@ -476,26 +477,30 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start = start_dim % self.ndim
-        end = end_dim % self.ndim
+        start = normalize_dim("flatten", start_dim, self.ndim)
+        end = normalize_dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}.")
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = normalize_dim("unsqueeze", dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = dim % max(self.ndim, 1)
+        dim = normalize_dim("squeeze", dim, self.ndim)
         if self.ndim == 0 or self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        dim0, dim1 = (normalize_dim("transpose", d, self.ndim) for d in (dim0, dim1))
+        if self.ndim:
+            axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return ops.Permute.apply(self, tuple(axes))
 
     def permute(self, *dims):

@@ -7,26 +7,7 @@ input that contributed: all of them for sum and mean, only the chosen one for ma
 import numpy as np
 
 from ..autograd import Function
-
-
-def normalize_dims(op: str, dim, ndim: int):
-    """dim (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    out = []
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-            raise TypeError(f"{op}: dim must be an int or a tuple of ints. Got {dim!r} instead.")
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(
-                f"{op}: dim {d} is out of range for a tensor with {ndim} dims "
-                f"(expected a dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])."
-            )
-        out.append(d % max(ndim, 1) if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dim!r} names the same dim twice.")
-    return tuple(sorted(out)) if ndim else ()
+from .dims import normalize_dims
 
 
 def _expand_to_input(grad_y, shape, dims, keepdim):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import Function
 from .arithmetic import unbroadcast
+from .dims import normalize_dim
 
 
 class Reshape(Function):
@@ -42,12 +43,13 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        axes = tuple(normalize_dim("permute", d, x.ndim) for d in dims) if x.ndim else tuple(dims)
+        if sorted(axes) != list(range(x.ndim)):
             raise ValueError(
                 f"permute: dims {tuple(dims)} are not a permutation of the {x.ndim} dims of a "
                 f"tensor of shape {x.shape}."
             )
-        ctx.dims = tuple(d % max(x.ndim, 1) for d in dims)
+        ctx.dims = axes
         return np.transpose(x, ctx.dims)
 
     @staticmethod
@@ -66,6 +68,11 @@ class Expand(Function):
     def forward(ctx, x, shape):
         ctx.shape = x.shape
         lead = len(shape) - x.ndim
+        if lead < 0 or any(s == -1 for s in shape[:lead]):
+            raise ValueError(
+                f"expand: cannot expand shape {x.shape} to {tuple(shape)}: the new shape needs at "
+                "least as many dims, and -1 (keep) only where the tensor has a dim."
+            )
         shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         try:
             return np.broadcast_to(x, shape)
@@ -134,6 +141,8 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *xs):
+        if xs:
+            dim = normalize_dim("cat", dim, xs[0].ndim)
         _check_same_shapes("cat", xs, skip_dim=dim)
         ctx.dim = dim
         ctx.bounds = np.cumsum([x.shape[dim] for x in xs])[:-1]
@@ -154,6 +163,7 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, dim, *xs):
         _check_same_shapes("stack", xs, skip_dim=None)
+        dim = normalize_dim("stack", dim, xs[0].ndim + 1)
         ctx.dim = dim
         return np.stack(xs, axis=dim)
 
