@@ -191,6 +191,8 @@ CASES = [
     _case("log_softmax dim -1 3-D", lambda lib, a: a.log_softmax(-1), [(2, 3, 4)], ops.LogSoftmax),
     _case("gelu", lambda lib, a: ops.GELU.apply(a, "none"), [(3, 4)], ops.GELU,
           torch_fn=lambda torch, a: torch.nn.functional.gelu(a)),
+    _case("gelu 0-d", lambda lib, a: ops.GELU.apply(a, "none"), [()], ops.GELU,
+          torch_fn=lambda torch, a: torch.nn.functional.gelu(a)),
     _case("gelu tanh", lambda lib, a: ops.GELU.apply(a, "tanh"), [(3, 4)], ops.GELU,
           torch_fn=lambda torch, a: torch.nn.functional.gelu(a, approximate="tanh")),
     _case("elu", lambda lib, a: ops.ELU.apply(a, 1.3), [(3, 4)], ops.ELU, domains=("away",),

@@ -131,7 +131,13 @@ class LogSoftmax(Function):
         return grad_y - np.exp(y) * grad_y.sum(axis=ctx.dim, keepdims=True), None
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erf_elementwise = np.frompyfunc(math.erf, 1, 1)  # math.erf per element: exact, but a Python loop
+
+
+def _normal_cdf(x):
+    """Phi(x) = (1 + erf(x / sqrt(2))) / 2, element-wise, as an array of x's dtype (0-d too)."""
+    erf = np.asarray(_erf_elementwise(x / _SQRT_2), dtype=np.float64)
+    return (0.5 * (1 + erf)).astype(x.dtype)
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -153,7 +159,7 @@ class GELU(Function):
         ctx.approximate = approximate
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-        cdf = (0.5 * (1 + _erf(x / _SQRT_2))).astype(x.dtype)
+        cdf = _normal_cdf(x)
         return x * cdf
 
     @staticmethod
@@ -163,7 +169,7 @@ class GELU(Function):
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
-        cdf = (0.5 * (1 + _erf(x / _SQRT_2))).astype(x.dtype)
+        cdf = _normal_cdf(x)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_y * (cdf + x * pdf), None
 
