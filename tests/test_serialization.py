@@ -604,3 +604,11 @@ def test_saved_file_honours_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_arrays_sharing_bytes_are_refused_so_a_small_file_cannot_blow_up(tmp_path):
+    entry = array_header(GOOD_DATA)["root"]
+    header = {"format": "chainrule", "data_nbytes": len(GOOD_DATA),
+              "root": {"type": "list", "items": [entry] * 200}}
+    with pytest.raises(CheckpointError, match=r"claim \d+ bytes in all, more than the 8 bytes"):
+        load_bytes(tmp_path, build_file(header, GOOD_DATA))

@@ -354,6 +354,7 @@ class _Reader:
         header = self._parse_header(header_bytes)
         self.data_start = _PREAMBLE.size + header_nbytes
         self.data_nbytes = self._int(header, "data_nbytes", "the header")
+        self.bytes_read = 0
         expected_size = self.data_start + self.data_nbytes
         if expected_size != self.file_size:
             what = "is truncated" if expected_size > self.file_size else "has trailing bytes"
@@ -451,6 +452,10 @@ class _Reader:
         if offset + nbytes > self.data_nbytes:
             self.fail(f"the bytes of {what} (offset {offset}, {nbytes} bytes) are out of range: "
                       f"the data holds {self.data_nbytes} bytes.")
+        self.bytes_read += nbytes  # arrays never share bytes (save writes each once), so the
+        if self.bytes_read > self.data_nbytes:  # total stays within the file: no blown-up loads
+            self.fail(f"the arrays of the file claim {self.bytes_read} bytes in all, more than the "
+                      f"{self.data_nbytes} bytes of data it holds (arrays overlap).")
         if scalar and shape:
             self.fail(f"{what} is marked as a scalar but has shape {shape}.")
         try:
