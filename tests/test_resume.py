@@ -187,3 +187,25 @@ def test_metrics_json_is_strict_json_even_for_a_diverged_run(tmp_path):
     data = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=refuse)
     assert data["train_loss"] == [1e30, "inf"] and data["val_loss"] == ["nan", None]
     assert data["step_loss"] == [1e30, "-inf"] and data["best_epoch"] == 1
+
+
+def test_a_malformed_checkpoint_entry_is_one_clear_error():
+    from chainrule.random import get_rng_state, set_rng_state
+    from chainrule.runs import restore
+    from chainrule.serialization import CheckpointError
+
+    with pytest.raises(ValueError, match="unknown bit generator 'random'"):
+        set_rng_state({"bit_generator": "random"})
+    with pytest.raises(ValueError, match="the PCG64 state is malformed"):
+        set_rng_state({"bit_generator": "PCG64", "state": {}})
+    model = chainrule.nn.Linear(2, 1)
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1)
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": None, "rng": {"bit_generator": "random"}, "epoch": 1,
+                  "history": {}}
+    with pytest.raises(CheckpointError, match="the checkpoint's 'rng' entry cannot be restored"):
+        restore(checkpoint, model, optimizer)
+    del checkpoint["optimizer"]
+    with pytest.raises(CheckpointError, match="'optimizer' entry"):
+        restore(checkpoint, model, optimizer)
+    set_rng_state(get_rng_state())  # a real state round-trips

@@ -12,6 +12,7 @@ import numpy as np
 __all__ = ["manual_seed", "default_generator", "get_rng_state", "set_rng_state", "seed"]
 
 _generator = np.random.default_rng()
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -45,9 +46,15 @@ def set_rng_state(state: dict) -> None:
     global _generator
     if not isinstance(state, dict) or "bit_generator" not in state:
         raise ValueError("set_rng_state: expected a dict returned by get_rng_state().")
-    bit_generator = getattr(np.random, state["bit_generator"], None)
-    if bit_generator is None:
-        raise ValueError(f"set_rng_state: unknown bit generator {state['bit_generator']!r}.")
-    bg = bit_generator()
-    bg.state = state
+    name = state["bit_generator"]
+    if name not in BIT_GENERATORS:  # a name from a file is looked up, never called blindly
+        raise ValueError(
+            f"set_rng_state: unknown bit generator {name!r}; expected one of "
+            f"{', '.join(BIT_GENERATORS)}."
+        )
+    bg = getattr(np.random, name)()
+    try:
+        bg.state = state
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"set_rng_state: the {name} state is malformed ({err}).") from None
     _generator = np.random.Generator(bg)

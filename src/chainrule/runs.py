@@ -36,7 +36,7 @@ import time
 
 from . import random as _random
 from .callbacks import Callback
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 from .train import History
 
 __all__ = [
@@ -179,15 +179,31 @@ def load_checkpoint(path) -> dict:
 
 def restore(checkpoint: dict, model, optimizer, scheduler=None, early_stopping=None):
     """Load the model, optimizer, scheduler, early stopping and random state from ``checkpoint``;
-    returns ``(initial_epoch, history)`` to pass to ``fit``."""
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    if scheduler is not None and checkpoint["scheduler"] is not None:
-        scheduler.load_state_dict(checkpoint["scheduler"])
-    if early_stopping is not None and checkpoint.get("early_stopping") is not None:
-        early_stopping.load_state_dict(checkpoint["early_stopping"])
-    _random.set_rng_state(checkpoint["rng"])
-    return int(checkpoint["epoch"]), History.from_dict(checkpoint["history"])
+    returns ``(initial_epoch, history)`` to pass to ``fit``.
+
+    A checkpoint whose contents do not fit (a missing or malformed entry) raises one
+    CheckpointError naming the entry, never a bare KeyError from deep inside."""
+    part = "model"
+    try:
+        model.load_state_dict(checkpoint["model"])
+        part = "optimizer"
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        part = "scheduler"
+        if scheduler is not None and checkpoint["scheduler"] is not None:
+            scheduler.load_state_dict(checkpoint["scheduler"])
+        part = "early_stopping"
+        if early_stopping is not None and checkpoint.get("early_stopping") is not None:
+            early_stopping.load_state_dict(checkpoint["early_stopping"])
+        part = "rng"
+        _random.set_rng_state(checkpoint["rng"])
+        part = "epoch"
+        epoch = int(checkpoint["epoch"])
+        part = "history"
+        return epoch, History.from_dict(checkpoint["history"])
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as err:
+        raise CheckpointError(
+            f"the checkpoint's {part!r} entry cannot be restored: {type(err).__name__}: {err}"
+        ) from None
 
 
 class EpochSnapshot(Callback):
