@@ -425,3 +425,14 @@ def test_resume_errors(capsys, tmp_path, regression_csv):
         handle.write("extra,1,2,3,4\n")
     fails_with(capsys, r"has changed since the run started", "train", "--resume", run_dir,
                "--epochs", "4")
+
+
+def test_resume_refuses_to_stretch_a_cosine_schedule(tmp_path):
+    out = tmp_path / "cos"
+    first = chainrule_process("train", "--function", "a*b", "--samples", "200", "--epochs", "2",
+                    "--scheduler", "cosine", "--optimizer", "sgd", "--out", str(out), "--quiet",
+                    "--no-plots")
+    assert first.returncode == 0, first.stderr
+    again = chainrule_process("train", "--resume", str(out), "--epochs", "6")
+    assert again.returncode == 2
+    assert "--epochs cannot change when resuming a run with --scheduler cosine" in again.stderr

@@ -370,3 +370,23 @@ def build_scheduler(spec: str, optimizer, epochs: int):
     if name == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5)
+
+
+def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir) -> None:
+    """Set config['epochs'] for a resumed run: ``epochs`` (the --epochs flag, None when not given)
+    or the saved number. A finished run needs more epochs; a cosine schedule, which spans the
+    epochs it was built for, cannot be stretched (it would restart its cycle mid-run)."""
+    done = int(checkpoint["epoch"])
+    if epochs is not None:
+        check_number("--epochs", epochs, 1, integer=True)
+        if epochs != config["epochs"] and str(config.get("scheduler", "")).startswith("cosine"):
+            raise CommandError(
+                f"--epochs cannot change when resuming a run with --scheduler cosine: its schedule "
+                f"spans the {config['epochs']} epochs it was started with; start a new run instead."
+            )
+        config["epochs"] = epochs
+    if done >= config["epochs"] or (checkpoint.get("finished") and epochs is None):
+        raise CommandError(
+            f"the run in {run_dir} has already finished ({done} epochs of {config['epochs']}); "
+            f"give --epochs with more than {done} to train it further."
+        )

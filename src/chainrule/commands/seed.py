@@ -24,7 +24,7 @@ from ._options import (
     ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
     add_training_options, apply_init, build_activation, build_optimizer, build_scheduler,
     check_number, check_training_options, parse_activation, parse_hidden, parse_init,
-    parse_optimizer, parse_scheduler,
+    parse_optimizer, parse_scheduler, resume_epochs,
 )
 
 DEFAULT_EPOCHS = 50
@@ -282,14 +282,7 @@ def _resume_settings(args, given: set):
     if config.get("command") != "seed":
         raise CommandError(f"{args.resume} holds a run of chainrule train, not of chainrule seed; "
                            f"continue it with chainrule train --resume {args.resume}.")
-    if "epochs" in given:
-        check_number("--epochs", args.epochs, 1, integer=True)
-        config["epochs"] = args.epochs
-    done = int(checkpoint["epoch"])
-    if done >= config["epochs"] or (checkpoint.get("finished") and "epochs" not in given):
-        raise CommandError(f"the run in {args.resume} has already finished ({done} epochs of "
-                           f"{config['epochs']}); give --epochs with more than {done} to train it "
-                           "further.")
+    resume_epochs(config, checkpoint, args.epochs if "epochs" in given else None, args.resume)
     notes = []
     if config["compare_torch"]:
         notes.append("the PyTorch twin is not resumed (its state is not saved); the rest of the "

@@ -31,7 +31,7 @@ from ._options import (
     LOSSES, add_model_options, add_optimizer_options, add_output_options, add_training_options,
     apply_init, build_loss, build_mlp, build_optimizer, build_scheduler, check_number,
     check_training_options, parse_activation, parse_hidden, parse_init, parse_loss,
-    parse_optimizer, parse_range, parse_scheduler,
+    parse_optimizer, parse_range, parse_scheduler, resume_epochs,
 )
 
 EXAMPLES = """\
@@ -335,15 +335,7 @@ def _resume_settings(args):
     if not all(key in config for key in needed) or config.get("command", "train") != "train":
         raise CommandError(f"{run_dir} was not written by chainrule train, so chainrule train "
                            "cannot resume it.")
-    if "epochs" in _given(args):
-        check_number("--epochs", args.epochs, 1, integer=True)
-        config["epochs"] = args.epochs
-    done = int(checkpoint["epoch"])
-    if done >= config["epochs"] or (checkpoint.get("finished") and "epochs" not in _given(args)):
-        raise CommandError(
-            f"the run in {run_dir} has already finished ({done} epochs of {config['epochs']}); "
-            f"give --epochs with more than {done} to train it further."
-        )
+    resume_epochs(config, checkpoint, args.epochs if "epochs" in _given(args) else None, run_dir)
     if config["source"] == "csv":
         now = _sha256(config["csv"], config["csv"])
         if now != config["csv_sha256"]:
