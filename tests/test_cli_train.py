@@ -436,3 +436,20 @@ def test_resume_refuses_to_stretch_a_cosine_schedule(tmp_path):
     again = chainrule_process("train", "--resume", str(out), "--epochs", "6")
     assert again.returncode == 2
     assert "--epochs cannot change when resuming a run with --scheduler cosine" in again.stderr
+
+
+def test_predict_out_folder_and_os_errors_are_one_sentence(tmp_path, regression_csv):
+    run = tmp_path / "r"
+    first = chainrule_process("train", "--csv", str(regression_csv), "--target", "y",
+                              "--features", "a,b,c", "--epochs", "1", "--out", str(run), "--quiet",
+                              "--no-plots")
+    assert first.returncode == 0, first.stderr
+    to_folder = chainrule_process("predict", "--model", str(run), "--csv", str(regression_csv),
+                                  "--out", str(tmp_path))
+    assert to_folder.returncode == 2
+    assert "is a folder; give a file name" in to_folder.stderr
+    assert "Traceback" not in to_folder.stderr
+    too_long = chainrule_process("train", "--function", "a*b", "--samples", "100", "--epochs", "1",
+                                 "--out", str(tmp_path / ("a" * 300)), "--quiet", "--no-plots")
+    assert too_long.returncode == 2
+    assert "file name too long." in too_long.stderr and "Traceback" not in too_long.stderr

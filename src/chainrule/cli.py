@@ -16,8 +16,7 @@ import sys
 from . import __version__, commands
 from .commands import CommandError
 
-USER_ERRORS = (CommandError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
-               PermissionError, ImportError)
+USER_ERRORS = (CommandError, ValueError, TypeError, OSError, ImportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +41,22 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except USER_ERRORS as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
-        print(f"chainrule {args.command}: error: {err}", file=sys.stderr)
+        print(f"chainrule {args.command}: error: {_sentence(err)}", file=sys.stderr)
         return 2
+
+
+def _sentence(err: Exception) -> str:
+    """The error as one sentence; for an OS error, the path and the reason, without errno."""
+    if isinstance(err, OSError) and err.strerror and not isinstance(err, CommandError):
+        where = err.filename if err.filename is not None else "a file"
+        return f"{where}: {err.strerror.lower()}."
+    return str(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 
 import numpy as np
+from .files import atomic_write
 
 __all__ = ["DataError", "load_csv", "write_csv", "check_finite", "check_feature_count"]
 
@@ -277,33 +277,8 @@ def write_csv(path, header, rows_array) -> None:
             f"write_csv: the header has {len(header)} names but the rows have {rows.shape[1]} "
             f"columns."
         )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"write_csv: the folder {folder!r} for {path!r} does not exist.")
+    with atomic_write(path, "w", newline="", what="write_csv") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(_format_rows(rows))
 
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False,
-        newline="", encoding="utf-8",
-    )
-    try:
-        with handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(_format_rows(rows))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, _new_file_mode(path))
-        os.replace(handle.name, path)
-    except BaseException:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        raise
-
-
-def _new_file_mode(path: str) -> int:
-    """The mode the file would get from a plain open(): the old file's, or 0o666 minus umask."""
-    if os.path.exists(path):
-        return os.stat(path).st_mode & 0o777
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask

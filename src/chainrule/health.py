@@ -452,10 +452,11 @@ class HealthMonitor(Callback):
         health.png into a run folder; returns the paths written."""
         import os
 
+        from .files import atomic_write
         from .plot import available
 
         report_path = os.path.join(run_dir, "health.txt")
-        with open(report_path, "w", encoding="utf-8") as f:
+        with atomic_write(report_path, "w", what="HealthMonitor.write") as f:
             f.write(self.report() + "\n")
         paths = [report_path]
         if plots and available() and self.losses:

@@ -18,6 +18,7 @@ import math
 import os
 
 import numpy as np
+from .files import atomic_write
 
 __all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
            "heatmap"]
@@ -46,16 +47,8 @@ def figure(width: float, height: float):
 def save_figure(fig, path) -> str:
     """Write the figure as PNG, atomically; returns the path."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist.")
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(temp, format="png")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_write(path, "wb", what="save_figure") as handle:
+        fig.savefig(handle, format="png")
     return path
 
 

@@ -38,6 +38,7 @@ from . import random as _random
 from .callbacks import Callback
 from .serialization import CheckpointError, load, save
 from .train import History
+from .files import atomic_write
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
@@ -102,12 +103,9 @@ def _strict_json(value):
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented, strict JSON (NaN and Inf as strings), atomically (temporary
     file, then os.replace)."""
-    path = os.fspath(path)
-    temp = f"{path}.{os.getpid()}.tmp"
-    with open(temp, "w", encoding="utf-8") as handle:
+    with atomic_write(path, "w", what="write_json") as handle:
         json.dump(_strict_json(obj), handle, indent=2, allow_nan=False)
         handle.write("\n")
-    os.replace(temp, path)
 
 
 def read_json(path):

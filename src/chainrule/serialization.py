@@ -71,12 +71,12 @@ import json
 import math
 import os
 import struct
-import uuid
 import zipfile
 import zlib
 
 import numpy as np
 
+from .files import atomic_write
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION", "DTYPES"]
@@ -131,7 +131,7 @@ def save(obj, path) -> None:
     header_bytes += b" " * (_align(_PREAMBLE.size + len(header_bytes)) - _PREAMBLE.size
                             - len(header_bytes))
     preamble = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header_bytes), zlib.crc32(header_bytes))
-    with _AtomicWriter(path) as file:
+    with atomic_write(path, "wb", what="save") as file:
         file.write(preamble)
         file.write(header_bytes)
         position = 0
@@ -232,65 +232,6 @@ def _dtype_name(dtype: np.dtype):
 
 def _align(n: int) -> int:
     return -(-n // ALIGNMENT) * ALIGNMENT
-
-
-class _AtomicWriter:
-    """Write to a temporary file beside ``path``; on success replace ``path`` by it, on failure
-    remove it and leave ``path`` as it was.
-
-    Steps: create the temporary file in the same folder (so the rename stays on one filesystem),
-    write, flush, fsync the file, os.replace it over ``path``, fsync the folder.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        folder, name = os.path.split(os.path.abspath(path))
-        self.folder = folder
-        self.temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-        self.file = None
-
-    def __enter__(self):
-        if not os.path.isdir(self.folder):
-            raise FileNotFoundError(f"save: the folder {self.folder!r} does not exist.")
-        # O_EXCL: never follow or reuse an existing file; mode 0o666 lets the umask apply as usual.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        self.file = os.fdopen(os.open(self.temp_path, flags, 0o666), "wb")
-        return self.file
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.file.flush()
-                os.fsync(self.file.fileno())
-                self.file.close()
-                os.replace(self.temp_path, self.path)
-                _fsync_folder(self.folder)
-                return False
-        except BaseException:
-            self._discard()
-            raise
-        self._discard()
-        return False
-
-    def _discard(self):
-        try:
-            self.file.close()
-        finally:
-            try:
-                os.unlink(self.temp_path)
-            except FileNotFoundError:
-                pass
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make a rename inside ``folder`` durable (not possible, and not needed, on Windows)."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------

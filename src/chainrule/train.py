@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import math
 import numbers
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -41,6 +40,7 @@ import numpy as np
 from .autograd import no_grad
 from .callbacks import Callback, TrainState
 from .data import DataLoader, TensorDataset
+from .files import atomic_write
 from .nn.utils import clip_grad_norm_, clip_grad_value_
 from .optim.lr_scheduler import ReduceLROnPlateau
 
@@ -116,14 +116,11 @@ class History:
 
     def to_csv(self, path) -> None:
         """One row per epoch: epoch,train_loss,val_loss,lr,seconds (an empty cell for no val)."""
-        path = os.fspath(path)
-        temp = f"{path}.{os.getpid()}.tmp"
-        with open(temp, "w", newline="", encoding="utf-8") as handle:
+        with atomic_write(path, "w", newline="", what="History.to_csv") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(_EPOCH_FIELDS)
             for row in zip(*(getattr(self, name) for name in _EPOCH_FIELDS)):
                 writer.writerow(["" if value is None else repr(value) for value in row])
-        os.replace(temp, path)
 
 
 class EarlyStopping(Callback):

@@ -25,6 +25,7 @@ import numpy as np
 
 from .autograd import Node, topological_order
 from .tensor import Tensor
+from .files import atomic_write
 
 __all__ = ["graph", "render"]
 
@@ -147,8 +148,6 @@ def render(dot_text: str, path, format: str = "png") -> str:
                           "apt-get install graphviz (or brew install graphviz; see graphviz.org).")
     image = graphviz.Source(dot_text).pipe(format=format)
     path = os.fspath(path)
-    temporary = path + ".partial"
-    with open(temporary, "wb") as f:
+    with atomic_write(path, "wb", what="render") as f:
         f.write(image)
-    os.replace(temporary, path)
     return path

@@ -59,11 +59,12 @@ def _graph_format(path: str):
 
 
 def _save_graph(loss, names, path: str) -> None:
+    from ..files import atomic_write
     from ..viz import graph, render
 
     dot = graph(loss, params=names)
     if _graph_format(path) == "dot":
-        with open(path, "w") as f:
+        with atomic_write(path, "w", what="--graph") as f:
             f.write(dot)
     else:
         render(dot, path, format=_graph_format(path))

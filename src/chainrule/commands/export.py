@@ -30,6 +30,7 @@ import os
 import shutil
 
 from . import CommandError
+from ..files import atomic_write
 
 EXAMPLES = """\
 examples:
@@ -131,18 +132,10 @@ def _standardizer(checkpoint):
 
 def _save_torch_atomically(torch, state_dict, path: str) -> None:
     """torch.save into a temporary file beside ``path``, then os.replace (all or nothing)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"--out {path}: the folder {folder} does not exist.")
     if os.path.isdir(path):
         raise IsADirectoryError(f"--out {path} is a folder; give a file name such as model.pt.")
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        torch.save(state_dict, temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_write(path, "wb", what="--out") as handle:
+        torch.save(state_dict, handle)
 
 
 def export_to_torch(run_dir, out=None) -> dict:

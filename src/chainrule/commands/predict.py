@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from . import CommandError
+from ..files import atomic_write
 
 EXAMPLES = """\
 examples:
@@ -137,17 +138,8 @@ def _write_rows(handle, header, table, integer_columns) -> None:
 
 def _write_file(path, header, table, integer_columns) -> None:
     """Write atomically: into a temporary file beside ``path``, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"--out {path}: the folder {folder} does not exist.")
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "w", newline="", encoding="utf-8") as handle:
-            _write_rows(handle, header, table, integer_columns)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_write(path, "w", newline="", what="--out") as handle:
+        _write_rows(handle, header, table, integer_columns)
 
 
 def run(args) -> int:

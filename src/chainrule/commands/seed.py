@@ -19,6 +19,7 @@ import math
 import os
 import sys
 
+from ..files import atomic_write
 from . import CommandError
 from ._options import (
     ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
@@ -464,7 +465,7 @@ def _run_sweep(args, parsed, sweep) -> int:
                         activation=parsed["activation"])
     files = []
     table_path = os.path.join(run_dir, "sweep.md")
-    with open(table_path, "w", encoding="utf-8") as handle:
+    with atomic_write(table_path, "w", what="--sweep") as handle:
         handle.write(table)
     files.append(table_path)
     json_path = os.path.join(run_dir, "sweep.json")
