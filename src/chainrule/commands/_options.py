@@ -18,7 +18,9 @@ it accepts and what it got (listing the valid names for an unknown one).
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 
 from . import CommandError
 
@@ -390,3 +392,19 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir) -> None:
             f"the run in {run_dir} has already finished ({done} epochs of {config['epochs']}); "
             f"give --epochs with more than {done} to train it further."
         )
+
+
+def logger(args):
+    """The per-epoch log for fit: None with --quiet; stderr with --json (stdout holds the JSON)."""
+    if args.quiet:
+        return None
+    stream = sys.stderr if args.json else sys.stdout
+    return functools.partial(print, file=stream, flush=True)
+
+
+def json_number(value):
+    """A float for a JSON summary; NaN and Inf as the strings "nan" and "inf"."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else str(value)

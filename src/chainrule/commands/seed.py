@@ -25,7 +25,7 @@ from ._options import (
     ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
     add_training_options, apply_init, build_activation, build_optimizer, build_scheduler,
     check_number, check_training_options, parse_activation, parse_hidden, parse_init,
-    parse_optimizer, parse_scheduler, resume_epochs,
+    parse_optimizer, parse_scheduler, resume_epochs, logger, json_number,
 )
 
 DEFAULT_EPOCHS = 50
@@ -197,11 +197,6 @@ def _check_sweep(args, given: set) -> dict:
 
 # ----- running ----------------------------------------------------------------------------------
 
-def _logger(args):
-    if args.quiet:
-        return None
-    stream = sys.stderr if args.json else sys.stdout
-    return functools.partial(print, file=stream, flush=True)
 
 
 def _settings(args, parsed, **overrides):
@@ -243,11 +238,6 @@ def _init_function(spec: str):
     return None if spec == "torch-default" else functools.partial(apply_init, spec=spec)
 
 
-def _json_number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else str(value)
 
 
 def run(args) -> int:
@@ -325,7 +315,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     setup = prepare_seed(settings, activation=activation, init=_init_function(config["init"]),
                          optimizer=optimizer, scheduler=scheduler)
     stopper = EarlyStopping(config["patience"]) if config["patience"] else None
-    log = _logger(args)
+    log = logger(args)
     initial_epoch, history = 0, None
     if checkpoint is not None:
         initial_epoch, history = restore(checkpoint, setup.model, setup.optimizer,
@@ -370,9 +360,9 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
                                "val_loss": result.twin.epoch_val_loss})
         files.append(twin_path)
         twin_summary = {
-            "max_relative_step_loss_difference": _json_number(difference),
+            "max_relative_step_loss_difference": json_number(difference),
             "steps": len(result.twin.step_loss),
-            "final_val_loss": _json_number(result.twin.epoch_val_loss[-1]
+            "final_val_loss": json_number(result.twin.epoch_val_loss[-1]
                                            if result.twin.epoch_val_loss else None),
         }
 
@@ -398,8 +388,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         "epochs_run": len(history),
         "resumed_from_epoch": initial_epoch if checkpoint is not None else None,
         "seconds": round(result.seconds, 3),
-        "final_train_loss": _json_number(history.train_loss[-1] if history.train_loss else None),
-        "final_val_loss": _json_number(final_val),
+        "final_train_loss": json_number(history.train_loss[-1] if history.train_loss else None),
+        "final_val_loss": json_number(final_val),
         "best_epoch": history.best_epoch,
         "torch": twin_summary,
         "health_warnings": monitor.warnings if monitor is not None else None,
@@ -451,7 +441,7 @@ def _run_sweep(args, parsed, sweep) -> int:
                                "size or add --no-seed-rows.")
         seed_row = (SEED_ROW_INIT, _init_function(SEED_ROW_INIT))
     run_dir = new_run_dir(args.out)
-    log = _logger(args)
+    log = logger(args)
     runs = len(inits) * len(sweep["treatments"]) * len(sweep["lrs"])
     runs += 2 * len(sweep["lrs"]) if seed_row else 0
     if log:

@@ -18,7 +18,6 @@ of all its rows per epoch, and a note says so.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
@@ -31,7 +30,7 @@ from ._options import (
     LOSSES, add_model_options, add_optimizer_options, add_output_options, add_training_options,
     apply_init, build_loss, build_mlp, build_optimizer, build_scheduler, check_number,
     check_training_options, parse_activation, parse_hidden, parse_init, parse_loss,
-    parse_optimizer, parse_range, parse_scheduler, resume_epochs,
+    parse_optimizer, parse_range, parse_scheduler, resume_epochs, logger, json_number,
 )
 
 EXAMPLES = """\
@@ -344,11 +343,6 @@ def _resume_settings(args):
     return run_dir, config, checkpoint
 
 
-def _logger(args):
-    if args.quiet:
-        return None
-    stream = sys.stderr if args.json else sys.stdout
-    return functools.partial(print, file=stream, flush=True)
 
 
 def run(args) -> int:
@@ -370,7 +364,7 @@ def run(args) -> int:
         config = config_from_args(args)
         check_new_run_dir(args.out)
         checkpoint = None
-    log = _logger(args)
+    log = logger(args)
     notes = []
 
     chainrule.manual_seed(config["seed"])
@@ -439,8 +433,8 @@ def run(args) -> int:
         "epochs_run": len(history),
         "epochs_this_call": len(history) - initial_epoch,
         "resumed_from_epoch": initial_epoch if checkpoint is not None else None,
-        "final_train_loss": _json_number(final_train),
-        "final_val_loss": _json_number(final_val),
+        "final_train_loss": json_number(final_train),
+        "final_val_loss": json_number(final_val),
         "best_epoch": history.best_epoch,
         "stopped_early": bool(stopper and stopper.stopped_epoch is not None),
         "task": prepared.task,
@@ -456,11 +450,6 @@ def run(args) -> int:
     return 0
 
 
-def _json_number(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else str(value)
 
 
 def _plots(plot, run_dir, history, prepared, model, notes, loss_name) -> list:
