@@ -118,12 +118,15 @@ def _columns(data, outputs):
     return ["prediction"], outputs[:, :1]
 
 
-def _loss(data, outputs, y) -> float:
+def _loss(data, outputs, y, target_name) -> float:
     from .. import tensor
     from ._options import build_loss
+    from .train import _targets_for_task
 
-    target = y[:, 0].astype(np.int64) if data["task"] == "classification" \
-        else y.astype(outputs.dtype)
+    if data["task"] == "classification":  # labels checked as in training: 1.5 is no class
+        target, _ = _targets_for_task(y, "classification", target_name)
+    else:
+        target = y.astype(outputs.dtype)
     return float(build_loss(data["loss"])(tensor(outputs), tensor(target)).item())
 
 
@@ -164,7 +167,7 @@ def run(args) -> int:
     outputs = predict_array(model, data, X, args.batch_size)
     names, columns = _columns(data, outputs)
     table = np.column_stack([X, columns])
-    loss = _loss(data, outputs, y) if has_target else None
+    loss = _loss(data, outputs, y, target) if has_target else None
 
     integer_columns = {len(features)} if data["task"] != "regression" else set()
     if args.out is None:
