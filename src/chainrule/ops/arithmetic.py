@@ -142,7 +142,8 @@ class Pow(Function):
         a, b, y = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            local = np.where(b == 0, 0.0, b * np.power(a, b - 1)).astype(grad_y.dtype, copy=False)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative in the unused branch
+                local = np.where(b == 0, 0.0, b * np.power(a, b - 1)).astype(grad_y.dtype, copy=False)
             grad_a = unbroadcast(grad_y * local, np.shape(a))
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
