@@ -32,3 +32,14 @@ def test_readme_example_prints_what_the_readme_shows():
     for line in shown.splitlines():
         if line != "...":
             assert line in printed, f"README shows {line!r}; the code printed {printed}"
+
+
+def test_readme_and_engine_doc_links_resolve():
+    import re
+
+    for page in (ROOT / "README.md", ROOT / "docs" / "engine.md"):
+        text = page.read_text()
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if link.startswith(("http://", "https://")):
+                continue
+            assert (page.parent / link).exists(), f"{page.name} links to missing {link}"
