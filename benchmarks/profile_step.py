@@ -68,12 +68,13 @@ def interleaved_best(parts: dict, number: int, rounds: int) -> dict:
 
 
 def _op_bodies(loss):
-    """Two callables running, for every node of ``loss``'s graph, the op's own forward (on its
+    """(``loss`` recorded under ``autograd.keep_input_tensors()``.)
+    Two callables running, for every node of ``loss``'s graph, the op's own forward (on its
     input arrays, with a fresh context) and its backward (with that context and an upstream
     gradient of ones): the NumPy work of one step, without any engine around it."""
     nodes = []
     for node in autograd.topological_order(loss.grad_fn):
-        arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
+        arrays = [x.data if isinstance(x, Tensor) else x for x in node.input_tensors]
         ctx = autograd.Node(node.fn)
         ctx.needs_input_grad = node.needs_input_grad
         out = np.asarray(node.fn.forward(ctx, *arrays))
@@ -116,9 +117,10 @@ def measure_parts(state, floor, number: int, rounds: int) -> dict:
     """Best time (us) of the whole step and of each of its parts, measured interleaved."""
     model, loss_fn, optimizer = state["model"], state["loss_fn"], state["optimizer"]
     x, t = state["batches"][0]
+    with autograd.keep_input_tensors():  # so _op_bodies can find every op's input arrays
+        forward_bodies, backward_bodies = _op_bodies(loss_fn(model(x), t))
     out = model(x)
     loss = loss_fn(out, t)
-    forward_bodies, backward_bodies = _op_bodies(loss)
     optimizer.zero_grad()
     loss.backward(retain_graph=True)
 
