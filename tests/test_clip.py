@@ -102,9 +102,13 @@ def test_clip_grad_value_equals_torch():
 
 def test_clip_argument_errors():
     ours, _ = _params_with_grads()
-    with pytest.raises(TypeError, match="clip_grad_norm_: 'max_norm' must be a real number"):
+    with pytest.raises(
+        TypeError, match="The 'max_norm' parameter of clip_grad_norm_ must be a real number. Got '1' instead."
+    ):
         utils.clip_grad_norm_(ours, "1")
-    with pytest.raises(ValueError, match="'clip_value' must be non-negative. Got -1.0"):
+    with pytest.raises(
+        ValueError, match="'clip_value' parameter of clip_grad_value_ must be non-negative. Got -1.0 instead."
+    ):
         utils.clip_grad_value_(ours, -1)
     with pytest.raises(TypeError, match="expected a Tensor or an iterable of Tensors"):
         utils.clip_grad_value_(3, 1.0)

@@ -170,11 +170,15 @@ def test_in_place_reproducible_and_dtype_preserving(fill):
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="uniform_: expected a <= b. Got a=1.0 and b=0.0"):
+    with pytest.raises(ValueError, match="'b' parameter of uniform_ must be at least a = 1.0. Got 0.0"):
         init.uniform_(weight(), a=1.0, b=0.0)
-    with pytest.raises(ValueError, match="normal_: expected std >= 0"):
+    with pytest.raises(ValueError, match="'std' parameter of normal_ must be non-negative. Got -1.0"):
         init.normal_(weight(), std=-1)
-    with pytest.raises(ValueError, match="trunc_normal_: expected a < b"):
+    with pytest.raises(ValueError, match="'std' parameter of trunc_normal_ must be positive. Got 0.0"):
+        init.trunc_normal_(weight(), std=0)
+    with pytest.raises(
+        ValueError, match="The 'b' parameter of trunc_normal_ must be greater than a = 2.0. Got -2.0 instead."
+    ):
         init.trunc_normal_(weight(), a=2, b=-2)
     with pytest.raises(ValueError, match=r"fewer than 2 dims; this one has shape \(5,\)"):
         init.xavier_uniform_(weight(shape=(5,)))
@@ -184,5 +188,7 @@ def test_argument_errors():
         init.orthogonal_(weight(shape=(5,)))
     with pytest.raises(TypeError, match="xavier_normal_: expected a Tensor"):
         init.xavier_normal_(np.zeros((3, 3)))
-    with pytest.raises(TypeError, match="uniform_: 'a' must be a real number"):
+    with pytest.raises(TypeError, match="'a' parameter of uniform_ must be a real number. Got '0' instead."):
         init.uniform_(weight(), a="0")
+    with pytest.raises(TypeError, match="'gain' parameter of orthogonal_ must be a real number. Got None"):
+        init.orthogonal_(weight(), gain=None)

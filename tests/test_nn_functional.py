@@ -85,13 +85,17 @@ def test_argument_errors():
     x = chainrule.zeros(2, 3)
     with pytest.raises(ValueError, match="'approximate' parameter of gelu must be 'none' or 'tanh'"):
         F.gelu(x, approximate="fast")
-    with pytest.raises(TypeError, match="softmax: 'dim' must be an int"):
+    with pytest.raises(TypeError, match="The 'dim' parameter of softmax must be an int. Got None instead."):
         F.softmax(x, dim=None)
     with pytest.raises(ValueError, match="log_softmax: dim -3 is out of range"):
         F.log_softmax(x, dim=-3)
-    with pytest.raises(TypeError, match="leaky_relu: 'negative_slope' must be a real number"):
+    with pytest.raises(
+        TypeError, match="'negative_slope' parameter of leaky_relu must be a real number. Got '0.1' instead."
+    ):
         F.leaky_relu(x, negative_slope="0.1")
-    with pytest.raises(ValueError, match="'beta' parameter of softplus must be non-zero"):
+    with pytest.raises(TypeError, match="'alpha' parameter of elu must be a real number. Got True instead."):
+        F.elu(x, alpha=True)
+    with pytest.raises(ValueError, match="'beta' parameter of softplus must be non-zero. Got 0.0 instead."):
         F.softplus(x, beta=0)
     with pytest.raises(TypeError, match="relu: expected a Tensor or an array as input"):
         F.relu("x")

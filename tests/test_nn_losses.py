@@ -192,5 +192,7 @@ def test_class_target_errors():
 def test_huber_delta_must_be_positive():
     with pytest.raises(ValueError, match="'delta' parameter of HuberLoss must be a positive float"):
         nn.HuberLoss(delta=0)
-    with pytest.raises(ValueError, match="'delta' parameter of huber_loss must be positive"):
+    with pytest.raises(ValueError, match="'delta' parameter of huber_loss must be positive. Got -1.0"):
         F.huber_loss(chainrule.zeros(2), chainrule.zeros(2), delta=-1.0)
+    with pytest.raises(TypeError, match="'delta' parameter of huber_loss must be a real number. Got '1'"):
+        F.huber_loss(chainrule.zeros(2), chainrule.zeros(2), delta="1")

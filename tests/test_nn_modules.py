@@ -318,8 +318,15 @@ def test_linear_without_bias_and_argument_checks():
     layer = nn.Linear(3, 2, bias=False, dtype=np.float64)
     assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
     assert layer.weight.dtype == np.float64
-    with pytest.raises(ValueError, match="'in_features' parameter of Linear must be a non-negative"):
+    with pytest.raises(
+        ValueError, match=r"'in_features' parameter of Linear must be an int in the range \[0, inf\). Got -1"
+    ):
         nn.Linear(-1, 2)
+    with pytest.raises(
+        TypeError, match=r"'out_features' parameter of Linear must be an int in the range \[0, inf\). Got 2.0"
+    ):
+        nn.Linear(2, 2.0)
+    assert nn.Linear(np.int64(0), 2).in_features == 0
     with pytest.raises(TypeError, match="dtype must be a floating-point dtype"):
         nn.Linear(2, 2, dtype=np.int64)
     with pytest.raises(ValueError, match="last dim of the input must be in_features = 3"):
@@ -447,10 +454,22 @@ def test_dropout_edge_probabilities_and_checks():
     assert nn.Dropout(0.0)(x) is x
     assert not nn.Dropout(1.0)(x).data.any()
     assert F.dropout(x, 0.5, training=False) is x
-    with pytest.raises(ValueError, match="'p' parameter of Dropout must be a float in the range"):
+    with pytest.raises(
+        ValueError, match=r"'p' parameter of Dropout must be a float in the range \[0, 1\]. Got 1.5 instead."
+    ):
         nn.Dropout(1.5)
-    with pytest.raises(ValueError, match="'p' parameter of dropout must be in the range"):
+    with pytest.raises(
+        TypeError, match=r"The 'p' parameter of Dropout must be a float in the range \[0, 1\]. Got '0.5'"
+    ):
+        nn.Dropout("0.5")
+    with pytest.raises(
+        ValueError, match=r"'p' parameter of dropout must be a float in the range \[0, 1\]. Got -0.1 instead."
+    ):
         F.dropout(x, -0.1)
+    with pytest.raises(
+        ValueError, match=r"The 'p' parameter of dropout must be a float in the range \[0, 1\]. Got nan"
+    ):
+        F.dropout(x, float("nan"))
 
 
 def test_parameter_attribute_follows_every_change_of_the_registry():

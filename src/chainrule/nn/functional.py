@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .. import ops
+from ..checks import argument_error, check_in_range, check_real
 from ..ops.loss import check_reduction
 from ..random import default_generator
 from ..tensor import Tensor, _to_array
@@ -55,12 +56,6 @@ def _class_target(op: str, target) -> np.ndarray:
     )
 
 
-def _check_float(op: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: '{name}' must be a real number. Got {value!r} instead.")
-    return float(value)
-
-
 # ----- layers ------------------------------------------------------------------------------
 
 
@@ -78,9 +73,7 @@ def dropout(input, p: float = 0.5, training: bool = True) -> Tensor:
     backward: dL/dx = dL/dy * m / (1 - p)                      (through the multiplication op)
     With ``training=False`` or p = 0 it returns the input itself; p = 1 gives zeros.
     """
-    p = _check_float("dropout", "p", p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"The 'p' parameter of dropout must be in the range [0, 1]. Got {p} instead.")
+    p = check_in_range("dropout", "p", p, 0, 1, high_closed=True)
     x = _input("dropout", input)
     if not training or p == 0.0:
         return x
@@ -99,7 +92,7 @@ def relu(input) -> Tensor:
 
 def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
     """x if x > 0 else negative_slope * x."""
-    slope = _check_float("leaky_relu", "negative_slope", negative_slope)
+    slope = check_real("leaky_relu", "negative_slope", negative_slope)
     return ops.LeakyReLU.apply(_input("leaky_relu", input), slope)
 
 
@@ -115,7 +108,7 @@ def tanh(input) -> Tensor:
 
 def _check_dim(op: str, x: Tensor, dim) -> int:
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op}: 'dim' must be an int. Got {dim!r} instead.")
+        raise argument_error(op, "dim", "an int", dim, TypeError)
     ndim = max(x.ndim, 1)
     if not -ndim <= dim < ndim:
         raise ValueError(
@@ -149,7 +142,7 @@ def gelu(input, approximate: str = "none") -> Tensor:
 
 def elu(input, alpha: float = 1.0) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    return ops.ELU.apply(_input("elu", input), _check_float("elu", "alpha", alpha))
+    return ops.ELU.apply(_input("elu", input), check_real("elu", "alpha", alpha))
 
 
 def selu(input) -> Tensor:
@@ -159,10 +152,10 @@ def selu(input) -> Tensor:
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
-    beta = _check_float("softplus", "beta", beta)
-    threshold = _check_float("softplus", "threshold", threshold)
+    beta = check_real("softplus", "beta", beta)
+    threshold = check_real("softplus", "threshold", threshold)
     if beta == 0:
-        raise ValueError("The 'beta' parameter of softplus must be non-zero. Got 0.0 instead.")
+        raise argument_error("softplus", "beta", "non-zero", beta)
     return ops.Softplus.apply(_input("softplus", input), beta, threshold)
 
 
@@ -193,9 +186,9 @@ def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
 def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = x - t."""
     check_reduction("huber_loss", reduction)
-    delta = _check_float("huber_loss", "delta", delta)
+    delta = check_real("huber_loss", "delta", delta)
     if delta <= 0:
-        raise ValueError(f"The 'delta' parameter of huber_loss must be positive. Got {delta} instead.")
+        raise argument_error("huber_loss", "delta", "positive", delta)
     x = _input("huber_loss", input)
     return ops.HuberLoss.apply(x, _float_target("huber_loss", target, x), reduction, delta)
 

@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from ..checks import argument_error, check_real
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -41,12 +42,6 @@ _GAIN_ONE = (
 def _check_tensor(op: str, tensor) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected a Tensor (or Parameter). Got {type(tensor).__name__} instead.")
-
-
-def _check_number(op: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: '{name}' must be a real number. Got {value!r} instead.")
-    return float(value)
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -112,20 +107,20 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples from the uniform distribution U(a, b)."""
     _check_tensor("uniform_", tensor)
-    a = _check_number("uniform_", "a", a)
-    b = _check_number("uniform_", "b", b)
+    a = check_real("uniform_", "a", a)
+    b = check_real("uniform_", "b", b)
     if a > b:
-        raise ValueError(f"uniform_: expected a <= b. Got a={a} and b={b} instead.")
+        raise argument_error("uniform_", "b", f"at least a = {a}", b)
     return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples from the normal distribution N(mean, std^2)."""
     _check_tensor("normal_", tensor)
-    mean = _check_number("normal_", "mean", mean)
-    std = _check_number("normal_", "std", std)
+    mean = check_real("normal_", "mean", mean)
+    std = check_real("normal_", "std", std)
     if std < 0:
-        raise ValueError(f"normal_: expected std >= 0. Got std={std} instead.")
+        raise argument_error("normal_", "std", "non-negative", std)
     return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
 
@@ -151,13 +146,13 @@ def trunc_normal_(
 
     _check_tensor("trunc_normal_", tensor)
     mean, std, a, b = (
-        _check_number("trunc_normal_", name, value)
+        check_real("trunc_normal_", name, value)
         for name, value in (("mean", mean), ("std", std), ("a", a), ("b", b))
     )
     if std <= 0:
-        raise ValueError(f"trunc_normal_: expected std > 0. Got std={std} instead.")
+        raise argument_error("trunc_normal_", "std", "positive", std)
     if a >= b:
-        raise ValueError(f"trunc_normal_: expected a < b. Got a={a} and b={b} instead.")
+        raise argument_error("trunc_normal_", "b", f"greater than a = {a}", b)
     alpha, beta = (a - mean) / std, (b - mean) / std
     flip = alpha + beta > 0
     if flip:
@@ -175,7 +170,7 @@ def trunc_normal_(
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the value ``val``."""
     _check_tensor("constant_", tensor)
-    _check_number("constant_", "val", val)
+    check_real("constant_", "val", val)
     tensor.data[...] = val
     return tensor
 
@@ -199,7 +194,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     AISTATS 2010.
     """
     _check_tensor("xavier_uniform_", tensor)
-    gain = _check_number("xavier_uniform_", "gain", gain)
+    gain = check_real("xavier_uniform_", "gain", gain)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
@@ -215,7 +210,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     AISTATS 2010.
     """
     _check_tensor("xavier_normal_", tensor)
-    gain = _check_number("xavier_normal_", "gain", gain)
+    gain = check_real("xavier_normal_", "gain", gain)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return _fill(tensor, default_generator().normal(0.0, std, tensor.shape))
@@ -223,7 +218,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def _kaiming_std(op, tensor, a, mode, nonlinearity) -> float:
     _check_tensor(op, tensor)
-    a = _check_number(op, "a", a)
+    a = check_real(op, "a", a)
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     return gain / math.sqrt(fan) if fan > 0 else 0.0
@@ -272,7 +267,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     networks", ICLR 2014.
     """
     _check_tensor("orthogonal_", tensor)
-    gain = _check_number("orthogonal_", "gain", gain)
+    gain = check_real("orthogonal_", "gain", gain)
     if tensor.ndim < 2:
         raise ValueError(
             f"orthogonal_: only tensors with 2 or more dims are supported. Got shape "

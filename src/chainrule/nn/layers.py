@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 
 import numpy as np
 
 from .. import ops
+from ..checks import argument_error, check_in_range
 from ..tensor import _resolve_dtype
 from . import functional as F
 from . import init
@@ -16,14 +16,6 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Linear", "Sequential", "Identity", "Flatten", "Dropout"]
-
-
-def _check_size(layer: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(
-            f"The '{name}' parameter of {layer} must be a non-negative int. Got {value!r} instead."
-        )
-    return int(value)
 
 
 class Linear(Module):
@@ -40,8 +32,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        self.in_features = _check_size("Linear", "in_features", in_features)
-        self.out_features = _check_size("Linear", "out_features", out_features)
+        self.in_features = check_in_range("Linear", "in_features", in_features, 0, integer=True)
+        self.out_features = check_in_range("Linear", "out_features", out_features, 0, integer=True)
         dtype = _resolve_dtype(dtype) or np.dtype(np.float32)
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a floating-point dtype. Got {dtype} instead.")
@@ -168,7 +160,7 @@ class Flatten(Module):
         super().__init__()
         for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"Flatten: '{name}' must be an int. Got {value!r} instead.")
+                raise argument_error("Flatten", name, "an int", value, TypeError)
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
 
@@ -197,12 +189,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-            raise ValueError(
-                f"The 'p' parameter of Dropout must be a float in the range [0, 1]. Got {p!r} "
-                "instead."
-            )
-        self.p = float(p)
+        self.p = check_in_range("Dropout", "p", p, 0, 1, high_closed=True)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from ..checks import argument_error, check_real
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
@@ -33,12 +33,6 @@ def _as_list(op: str, parameters) -> list:
         if not isinstance(p, Tensor):
             raise TypeError(f"{op}: every parameter must be a Tensor. Got {type(p).__name__}.")
     return params
-
-
-def _check_real(op: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: '{name}' must be a real number. Got {value!r} instead.")
-    return float(value)
 
 
 def _vector_norm(array: np.ndarray, norm_type: float):
@@ -64,10 +58,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     scaling every gradient to nan.
     """
     params = _as_list("clip_grad_norm_", parameters)
-    max_norm = _check_real("clip_grad_norm_", "max_norm", max_norm)
+    max_norm = check_real("clip_grad_norm_", "max_norm", max_norm)
     if isinstance(norm_type, str) and norm_type.lower() == "inf":
         norm_type = math.inf
-    norm_type = _check_real("clip_grad_norm_", "norm_type", norm_type)
+    norm_type = check_real("clip_grad_norm_", "norm_type", norm_type)
     grads = [p.grad.data for p in params if p.grad is not None]
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
@@ -91,11 +85,9 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
         g <- min(max(g, -clip_value), clip_value)
     Parameters whose ``.grad`` is None are skipped."""
     params = _as_list("clip_grad_value_", parameters)
-    clip_value = _check_real("clip_grad_value_", "clip_value", clip_value)
+    clip_value = check_real("clip_grad_value_", "clip_value", clip_value)
     if clip_value < 0:
-        raise ValueError(
-            f"clip_grad_value_: 'clip_value' must be non-negative. Got {clip_value} instead."
-        )
+        raise argument_error("clip_grad_value_", "clip_value", "non-negative", clip_value)
     for p in params:
         if p.grad is not None:
             np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)

@@ -24,80 +24,13 @@ checkpoint needs no pickle.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from ..autograd import enable_grad
+from ..checks import check_bool, check_choice, check_in_range  # re-exported for the optimizers
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "check_in_range", "check_bool", "check_choice"]
-
-
-# --------------------------------------------------------------------------------------------
-# Checking hyper-parameters: one sentence shape for every optimizer and scheduler
-# --------------------------------------------------------------------------------------------
-
-
-def _show(value) -> str:
-    """How a bad value is printed in an error: 1.5, 'fast', [1, 2]."""
-    if isinstance(value, (bool, str)):
-        return repr(value)
-    if isinstance(value, numbers.Number):
-        return str(value)
-    return repr(value)
-
-
-def _bound(x) -> str:
-    return "inf" if x == math.inf else f"{x:g}"
-
-
-def check_in_range(owner, name, value, low=0.0, high=math.inf, *, low_closed=True,
-                   high_closed=False, integer=False):
-    """Return ``value`` as a float (an int if ``integer``) after checking it lies in the range.
-
-    >>> check_in_range("SGD", "momentum", 1.5, 0, 1)
-    ValueError: The 'momentum' parameter of SGD must be a float in the range [0, 1). Got 1.5 instead.
-
-    A value of the wrong type (a string, a bool, a list) raises TypeError with the same sentence.
-    """
-    high_closed = high_closed and high != math.inf
-    interval = (
-        ("[" if low_closed else "(") + f"{_bound(low)}, {_bound(high)}" + ("]" if high_closed else ")")
-    )
-    kind = "an int" if integer else "a float"
-    message = (
-        f"The '{name}' parameter of {owner} must be {kind} in the range {interval}. "
-        f"Got {_show(value)} instead."
-    )
-    wanted = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, wanted):
-        raise TypeError(message)
-    above_low = value >= low if low_closed else value > low
-    below_high = value <= high if high_closed else value < high
-    if not (above_low and below_high):  # also catches nan, which compares False with everything
-        raise ValueError(message)
-    return int(value) if integer else float(value)
-
-
-def check_bool(owner, name, value) -> bool:
-    """Return ``value`` after checking it is True or False (TypeError otherwise)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(
-            f"The '{name}' parameter of {owner} must be a bool. Got {_show(value)} instead."
-        )
-    return bool(value)
-
-
-def check_choice(owner, name, value, choices):
-    """Return ``value`` after checking it is one of ``choices`` (ValueError otherwise)."""
-    if value not in choices:
-        listed = ", ".join(repr(c) for c in choices)
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be one of {listed}. Got {_show(value)} instead."
-        )
-    return value
 
 
 # --------------------------------------------------------------------------------------------
