@@ -277,18 +277,26 @@ class Function:
     def apply(cls, *inputs):
         """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
         ctx = Node(cls)
-        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        arrays, needs, edges = [], [], []
+        for x in inputs:  # per input: its array for forward, whether it needs a gradient, and
+            if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+                edges.append(x if x.grad_fn is None else x.grad_fn)
+            else:
+                arrays.append(x)
+                needs.append(False)
+                edges.append(x)
         record = _mode.grad_enabled and True in needs
-        ctx.needs_input_grad = needs
-        out = cls.forward(ctx, *[x.data if isinstance(x, Tensor) else x for x in inputs])
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *arrays)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _mode.anomaly:
             ctx.created_at = _user_frame()
             _check_finite(out, cls.name(), "forward", ctx.created_at)
         if record:
-            ctx.inputs = tuple([x.grad_fn if isinstance(x, Tensor) and x.grad_fn is not None else x
-                                for x in inputs])
+            ctx.inputs = tuple(edges)
             ctx.output_shape, ctx.output_dtype = out.shape, out.dtype
             if _mode.keep_input_tensors:
                 ctx.input_tensors = inputs
