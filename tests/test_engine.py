@@ -373,3 +373,13 @@ def test_valid_negative_dims_still_work():
     assert x.flatten(-2, -1).shape == (6,) and x.unsqueeze(1).squeeze(-2).shape == (2, 3)
     with pytest.raises(ValueError, match="expand: cannot expand shape"):
         cr.tensor([1.0, 2.0, 3.0]).expand(-1, 3)
+
+
+def test_integer_tensors_with_python_numbers_follow_pytorch_dtypes():
+    torch = pytest.importorskip("torch")
+    for expression in (lambda t: t * 0.5, lambda t: 0.5 + t, lambda t: t / 2, lambda t: 1 / t,
+                       lambda t: t * 2, lambda t: t - 1, lambda t: t ** 2):
+        ours = expression(cr.tensor([1, 2, 3]))
+        theirs = expression(torch.tensor([1, 2, 3]))
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (ours, theirs)
+        np.testing.assert_allclose(ours.data, theirs.numpy())

@@ -260,59 +260,59 @@ class Tensor:
         return self
 
     # ----- arithmetic --------------------------------------------------------------------
-    def _operand(self, other):
-        """A Tensor stays a Tensor; a number or array becomes a constant array of self's dtype
-        (so float32 stays float32)."""
+    def _binary(self, op, other, reflected=False):
+        """Apply the binary op to (self, other), or (other, self) when reflected.
+
+        A Tensor stays a Tensor; a Python number becomes a constant array of self's dtype, so
+        float32 stays float32. An integer tensor with a Python float, or divided by a number, is
+        taken as float32 first, as in PyTorch (int * 0.5 and int / 2 are float32, not float64).
+        """
+        a = self
         if isinstance(other, Tensor):
-            return other
-        if isinstance(other, numbers.Number):
-            return np.asarray(other, dtype=self.data.dtype if self.data.dtype.kind in "fc"
-                              else np.result_type(self.data.dtype, np.asarray(other).dtype))
-        if isinstance(other, np.ndarray):
-            return other
-        if isinstance(other, (list, tuple)):
-            return _to_array(other)
-        return NotImplemented
+            b = other
+        elif isinstance(other, numbers.Number):
+            if self.data.dtype.kind in "iub" and (isinstance(other, (float, np.floating))
+                                                   or op is ops.Div):
+                a = self.float()
+            b = np.asarray(other, dtype=a.data.dtype if a.data.dtype.kind in "fc"
+                           else np.result_type(a.data.dtype, np.asarray(other).dtype))
+        elif isinstance(other, np.ndarray):
+            b = other
+        elif isinstance(other, (list, tuple)):
+            b = _to_array(other)
+        else:
+            return NotImplemented
+        return op.apply(b, a) if reflected else op.apply(a, b)
 
     def __add__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Add.apply(self, o)
+        return self._binary(ops.Add, other)
 
     def __radd__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Add.apply(o, self)
+        return self._binary(ops.Add, other, reflected=True)
 
     def __sub__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Sub.apply(self, o)
+        return self._binary(ops.Sub, other)
 
     def __rsub__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Sub.apply(o, self)
+        return self._binary(ops.Sub, other, reflected=True)
 
     def __mul__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Mul.apply(self, o)
+        return self._binary(ops.Mul, other)
 
     def __rmul__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Mul.apply(o, self)
+        return self._binary(ops.Mul, other, reflected=True)
 
     def __truediv__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Div.apply(self, o)
+        return self._binary(ops.Div, other)
 
     def __rtruediv__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Div.apply(o, self)
+        return self._binary(ops.Div, other, reflected=True)
 
     def __pow__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Pow.apply(self, o)
+        return self._binary(ops.Pow, other)
 
     def __rpow__(self, other):
-        o = self._operand(other)
-        return NotImplemented if o is NotImplemented else ops.Pow.apply(o, self)
+        return self._binary(ops.Pow, other, reflected=True)
 
     def __matmul__(self, other):
         if not isinstance(other, Tensor):
