@@ -345,3 +345,25 @@ def test_verbose_prints_each_warning_once(capsys):
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         HealthMonitor(**kwargs)
+
+
+def test_the_seeds_wrong_backward_is_called_no_better_than_the_mean():
+    from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
+    from chainrule.seed import HandwrittenSigmoidLinear
+
+    def network(function):
+        cr.manual_seed(0)
+        model = cr.nn.Sequential(HandwrittenSigmoidLinear(2, 10, function=function),
+                                 cr.nn.Linear(10, 1))
+        for p in model.parameters():  # the seed's own init: U(-4, 4)
+            cr.nn.init.uniform_(p, -4, 4)
+        return model
+
+    wrong = HealthMonitor()
+    _fit(network(SeedSigmoidLayer), lr=0.01, epochs=6, monitor=wrong)
+    assert "no better than the mean" in _kinds(wrong), wrong.warnings
+    message = next(w for w in wrong.warnings if w.startswith("no better than the mean"))
+    assert "check it with chainrule.gradcheck" in message
+    right = HealthMonitor()
+    _fit(network(SigmoidLayer), lr=0.01, epochs=6, monitor=right)
+    assert "no better than the mean" not in _kinds(right), right.warnings

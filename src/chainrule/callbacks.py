@@ -38,6 +38,7 @@ class TrainState:
     loss: float | None = None  # the last batch's training loss
     inputs: Any = None  # the current batch's inputs and targets (Tensors)
     targets: Any = None
+    loss_fn: Any = None  # the loss function fit was given
     history: Any = None  # chainrule.train.History
     stop: bool = False
     messages: list = field(default_factory=list)  # plain-text warnings callbacks want shown

@@ -37,6 +37,9 @@ stderr the moment it is found:
                           a loss ``diverge_factor`` x above the first step's
     stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
                           ``stall_epochs`` epochs in a row
+    no better than mean   with an MSE loss, after ``mean_epochs`` epochs the epoch loss still at
+                          least ``mean_ratio`` (90%) of the targets' variance: what always
+                          predicting their mean scores (where the seed's wrong backward ends)
     saturation            more than ``init_saturation_limit`` (10%) of a layer's outputs saturated
                           at the first step, before any update (the initialisation is too wide),
                           or more than ``saturation_limit`` (50%) later. A trained network may
@@ -148,11 +151,12 @@ class HealthMonitor(Callback):
                  vanish_ratio: float = 1e-5, update_ratio_limit: float = 1.0,
                  diverge_factor: float = 100.0, stall_epochs: int = 5, stall_tolerance: float = 1e-3,
                  init_saturation_limit: float = 0.1, saturation_limit: float = 0.5,
-                 dead_limit: float = 0.5, stop_on_nan: bool = True,
+                 dead_limit: float = 0.5, mean_epochs: int = 5, mean_ratio: float = 0.9,
+                 stop_on_nan: bool = True,
                  verbose: bool = False, file=None):
         for name, value in (("every", every), ("probe_every", probe_every),
                             ("probe_size", probe_size), ("window", window), ("reference", reference),
-                            ("stall_epochs", stall_epochs)):
+                            ("stall_epochs", stall_epochs), ("mean_epochs", mean_epochs)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be an int >= 1. "
                                  f"Got {value!r} instead.")
@@ -169,7 +173,8 @@ class HealthMonitor(Callback):
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be a number > 1. "
                                  f"Got {value!r} instead.")
         for name, value in (("init_saturation_limit", init_saturation_limit),
-                            ("saturation_limit", saturation_limit), ("dead_limit", dead_limit)):
+                            ("saturation_limit", saturation_limit), ("dead_limit", dead_limit),
+                            ("mean_ratio", mean_ratio)):
             if not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise ValueError(f"The '{name}' parameter of HealthMonitor must be a fraction in "
                                  f"[0, 1]. Got {value!r} instead.")
@@ -181,6 +186,7 @@ class HealthMonitor(Callback):
         self.stall_epochs, self.stall_tolerance = stall_epochs, stall_tolerance
         self.init_saturation_limit = init_saturation_limit
         self.saturation_limit, self.dead_limit = saturation_limit, dead_limit
+        self.mean_epochs, self.mean_ratio = mean_epochs, mean_ratio
         self.stop_on_nan, self.verbose, self.file = stop_on_nan, verbose, file
         self._reset()
 
@@ -194,6 +200,7 @@ class HealthMonitor(Callback):
         self.activations = {}  # layer name -> {"kind", "steps": [], "fraction": []}
         self.losses = []  # training loss at every step
         self.epoch_losses = []  # mean training loss per epoch
+        self._target_variances = []  # batch target variance at checked steps (MSE runs only)
         self.warnings = []
         self.warning_steps = []  # (step, kind) of each warning, for the plot
         self._warned = set()
@@ -236,6 +243,9 @@ class HealthMonitor(Callback):
         if not self.params or (step >= self.dense_steps and step % self.every):
             return  # not a checked step
         self.checked_steps.append(self._step)
+        if _is_mse(state.loss_fn) and state.targets is not None:  # what predicting the mean scores
+            self._target_variances.append(float(np.var(np.asarray(state.targets.data,
+                                                                  dtype=np.float64))))
         self._before = {}
         for name, p in self.params.items():
             g = _norm(p.grad.data) if p.grad is not None else 0.0
@@ -265,6 +275,7 @@ class HealthMonitor(Callback):
             return
         self.epoch_losses.append(float(np.mean(losses)))
         self._check_stall(state)
+        self._check_no_better_than_mean(state)
 
     # ----- checks ----------------------------------------------------------------------------
     def _check_gradients(self, state: TrainState) -> None:
@@ -350,6 +361,22 @@ class HealthMonitor(Callback):
                        f"stall: the epoch loss stayed within {self.stall_tolerance:.1%} of {low:.4g} "
                        f"for {self.stall_epochs} epochs (to epoch {state.epoch}); if that is not the "
                        "loss you expect, try a higher --lr, momentum, or check for saturated units")
+
+    def _check_no_better_than_mean(self, state: TrainState) -> None:
+        """An MSE that, after ``mean_epochs`` epochs, is still near the variance of the targets is
+        what always predicting their mean scores: the network has learned almost nothing. (The
+        seed network with its hand-derived backward ends exactly there.)"""
+        if len(self.epoch_losses) < self.mean_epochs or not self._target_variances:
+            return
+        variance = float(np.mean(self._target_variances))
+        loss = self.epoch_losses[-1]
+        if variance > 0 and math.isfinite(loss) and loss >= self.mean_ratio * variance:
+            self._warn(state, "no better than the mean",
+                       f"no better than the mean: after {len(self.epoch_losses)} epochs the training "
+                       f"MSE {loss:.4g} is {loss / variance:.0%} of the targets' variance "
+                       f"{variance:.4g}, which is what always predicting their mean scores; the "
+                       "network has learned almost nothing. If you wrote a backward by hand, check "
+                       "it with chainrule.gradcheck; otherwise try a higher --lr or more epochs")
 
     def _probe(self, state: TrainState) -> None:
         """Run the model on a few rows of the current batch and measure its activations."""
@@ -496,3 +523,11 @@ class HealthMonitor(Callback):
             top.annotate(kind, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                          va="top", ha="right", fontsize=7, color="tab:red")
         save_figure(fig, path)
+
+
+def _is_mse(loss_fn) -> bool:
+    """Whether the run's loss is the mean squared error (module or function)."""
+    from .nn import MSELoss
+    from .nn.functional import mse_loss
+
+    return isinstance(loss_fn, MSELoss) or loss_fn is mse_loss

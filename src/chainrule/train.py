@@ -328,7 +328,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
     hooks = _Callbacks(callbacks)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     plateau = isinstance(scheduler, ReduceLROnPlateau)
-    state = TrainState(model=model, optimizer=optimizer, epochs=epochs, epoch=initial_epoch,
+    state = TrainState(model=model, optimizer=optimizer, loss_fn=loss_fn, epochs=epochs,
+                       epoch=initial_epoch,
                        step=len(history.step_loss), history=history)
     try:
         state.steps_per_epoch = len(train_loader)
