@@ -6,8 +6,10 @@ How it works, in four sentences:
    NumPy arrays. ``MyOp.apply(*inputs)`` runs ``forward`` and, when an input requires grad, returns a
    Tensor whose ``grad_fn`` is a ``Node``: the op's context, holding what ``forward`` saved and the
    inputs it came from. The Nodes form a directed acyclic graph.
-2. ``loss.backward()`` sorts that graph topologically (with an explicit stack, never recursion, so a
-   chain of 100,000 ops is fine) and walks it from the loss back to the leaves.
+2. ``loss.backward()`` walks that graph from the loss back to the leaves, always taking next the
+   waiting Node that was created last (Nodes are numbered as they are made; every Node is made after
+   the Nodes its inputs came from, so that order is topological). A loop, never recursion: a chain
+   of 100,000 ops is fine.
 3. At each Node it calls the op's ``backward`` with dL/d(output) and gets dL/d(input) for every input
    (the chain rule, one local derivative at a time). Gradients that reach the same Node along several
    paths are added, and gradients that reach a leaf are accumulated into its ``.grad``.
@@ -18,6 +20,8 @@ How it works, in four sentences:
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import sys
 import threading
@@ -35,7 +39,6 @@ __all__ = [
     "is_anomaly_enabled",
     "keep_input_tensors",
     "backward",
-    "walk_backward",
     "topological_order",
 ]
 
@@ -190,38 +193,42 @@ class Node:
     Node (not the Tensor, so its array can be freed as soon as nothing else needs it: the graph
     keeps only what the backward passes saved); for a leaf, the Tensor itself, whose ``.grad``
     receives it; any other argument as it was given. ``output_shape`` and ``output_dtype`` describe
-    this op's output, which the engine checks the incoming gradients against.
+    this op's output, which the engine checks the incoming gradients against. ``sequence_nr``
+    numbers the Nodes in the order they were made, which is the order backward walks backwards.
     """
 
     __slots__ = (
         "fn",
         "inputs",
+        "needs_input_grad",
+        "saved_tensors",
         "output_shape",
         "output_dtype",
-        "input_tensors",
-        "saved_tensors",
-        "needs_input_grad",
-        "retained",
-        "freed",
-        "created_at",
+        "sequence_nr",
         "__dict__",
     )
+
+    # Rarely set, so class-level defaults rather than per-Node slots (an instance sets its own):
+    input_tensors = None  # the input Tensors themselves, only under keep_input_tensors()
+    retained = None  # the output Tensor, when retain_grad() asked to keep its grad
+    created_at = None  # "file.py:line" of the user code that made it, under detect_anomaly()
 
     def __init__(self, fn):
         self.fn = fn
         self.inputs = ()
+        self.saved_tensors = ()
         self.output_shape = ()
         self.output_dtype = None
-        self.input_tensors = None  # the input Tensors themselves, only under keep_input_tensors()
-        self.saved_tensors = ()
-        self.needs_input_grad = ()
-        self.retained = None  # the output Tensor, when retain_grad() asked to keep its grad
-        self.freed = False
-        self.created_at = None
+        self.sequence_nr = -1
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for ``backward`` (read back as ``ctx.saved_tensors``)."""
         self.saved_tensors = arrays
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward without ``retain_graph=True`` has dropped what this Node saved."""
+        return self.saved_tensors is None
 
     @property
     def name(self) -> str:
@@ -233,6 +240,9 @@ class Node:
 
     def __repr__(self):
         return f"<{self.name}Backward>"
+
+
+_sequence_nr = itertools.count()  # numbers every recorded Node in the order it was made
 
 
 class Function:
@@ -282,26 +292,28 @@ class Function:
             if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
                 arrays.append(x.data)
                 needs.append(x.requires_grad)
-                edges.append(x if x.grad_fn is None else x.grad_fn)
+                edges.append(x.grad_fn or x)
             else:
                 arrays.append(x)
                 needs.append(False)
                 edges.append(x)
-        record = _mode.grad_enabled and True in needs
-        ctx.needs_input_grad = tuple(needs)
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if _mode.anomaly:
+        mode = _mode
+        if mode.anomaly:
             ctx.created_at = _user_frame()
             _check_finite(out, cls.name(), "forward", ctx.created_at)
-        if record:
-            ctx.inputs = tuple(edges)
-            ctx.output_shape, ctx.output_dtype = out.shape, out.dtype
-            if _mode.keep_input_tensors:
-                ctx.input_tensors = inputs
-            return Tensor._from_op(out, ctx)
-        return Tensor._from_op(out, None)
+        if not (mode.grad_enabled and True in needs):
+            return Tensor._from_op(out, None)
+        ctx.inputs = tuple(edges)
+        ctx.output_shape = out.shape
+        ctx.output_dtype = out.dtype
+        ctx.sequence_nr = next(_sequence_nr)
+        if mode.keep_input_tensors:
+            ctx.input_tensors = inputs
+        return Tensor._from_op(out, ctx)
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,23 +324,23 @@ class Function:
 def topological_order(root: Node) -> list:
     """Every Node reachable from ``root``, each after all the Nodes its inputs came from.
 
-    Depth-first with an explicit stack (no recursion): a Node is appended once all of its parents
-    are, so walking the list backwards visits each Node before the Nodes it came from.
+    A Node is always made after the Nodes its inputs came from, so ordering the reachable Nodes by
+    ``sequence_nr`` (the order they were made) is a topological order; walked backwards, it is the
+    order in which ``backward`` visits them. Finding them is a loop with an explicit stack, never
+    recursion, so a chain of 100,000 ops is fine.
     """
-    order = []
-    visited = {root}
-    stack = [(root, iter(root.inputs))]
+    seen = {root}
+    stack = [root]
     while stack:
-        node, inputs = stack[-1]
-        for parent in inputs:
-            if type(parent) is Node and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent.inputs)))
-                break
-        else:  # every input's node is already placed: place this one
-            stack.pop()
-            order.append(node)
-    return order
+        for parent in stack.pop().inputs:
+            if type(parent) is Node and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_made_at)
+
+
+def _made_at(node: Node) -> int:
+    return node.sequence_nr
 
 
 def _accumulate_into(tensor, grad) -> None:
@@ -345,26 +357,36 @@ def _accumulate_into(tensor, grad) -> None:
         accumulated += grad
 
 
-def walk_backward(root, grad, retain_graph: bool = False):
-    """The backward pass, one node at a time: the chain rule through root's graph.
+def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
+    """The backward pass: the chain rule through root's graph, one node at a time.
 
-    For each Node, from root back towards the leaves, it calls the op's ``backward`` with the
-    gradient that has arrived for the node's output, checks each returned gradient (shape, dtype,
-    and under detect_anomaly NaN/Inf), adds it to what has arrived for the input's own node, and
-    yields ``(node, grad_out, grad_inputs)``: ``grad_inputs[i]`` is dL/d(input i), or None where
-    input i needs none. Gradients for leaves are only yielded; what to do with them is the
-    caller's (``backward`` accumulates them into ``.grad``; ``chainrule.trace`` records them).
+    ``grad`` is dL/droot, an array of root's shape. Starting at root's Node, the engine keeps the
+    Nodes whose output gradient has arrived in a heap and always takes the one made last: every op
+    that used a Node's output was made after it, so by then all of them have sent their part of
+    its gradient (the multivariable chain rule: the parts are added). At each Node it calls the op's
+    ``backward`` with dL/d(output) and checks each returned dL/d(input) (shape, dtype, and under
+    detect_anomaly NaN/Inf); a gradient for an input made by another op waits at that op's Node, a
+    gradient for a leaf is added into the leaf's ``.grad`` (and a Node whose output asked to
+    ``retain_grad()`` adds its own). Unless ``retain_graph``, each Node then drops what it saved.
+
+    ``visit(node, grad_out, grad_inputs)``, when given, is called at every Node instead of touching
+    any ``.grad`` (``grad_inputs[i]`` is dL/d(input i), or None where input i needs none): this is
+    how ``chainrule.trace`` records the very walk that ``loss.backward()`` runs.
     """
+    first = root.grad_fn
+    if first is None:  # backward() on a leaf: its gradient is the one given
+        if visit is None:
+            _accumulate_into(root, grad)
+        return
     anomaly = _mode.anomaly
-    order = topological_order(root.grad_fn)
-    grads = {root.grad_fn: grad}
+    grads = {first: grad}  # gradients that have arrived at Nodes not visited yet, summed
+    waiting = [(-first.sequence_nr, first)]  # those Nodes, the one made last on top
     previous_mode, _mode.grad_enabled = _mode.grad_enabled, False  # backward records no graph
     try:
-        for node in reversed(order):
-            grad_out = grads.pop(node, None)
-            if grad_out is None:
-                continue
-            if node.freed:
+        while waiting:
+            node = heapq.heappop(waiting)[1]
+            grad_out = grads.pop(node)
+            if node.saved_tensors is None:
                 raise RuntimeError(
                     f"backward: the graph through {node.name} was already freed by an earlier "
                     "backward(). Pass retain_graph=True to the first backward() to backward "
@@ -398,27 +420,21 @@ def walk_backward(root, grad, retain_graph: bool = False):
                 checked[i] = g
                 if from_op:
                     previous = grads.get(x)
-                    grads[x] = g if previous is None else previous + g
-            yield node, grad_out, checked
+                    if previous is None:
+                        grads[x] = g
+                        heapq.heappush(waiting, (-x.sequence_nr, x))
+                    else:
+                        grads[x] = previous + g
+                elif visit is None:
+                    _accumulate_into(x, g)
+            if visit is not None:
+                visit(node, grad_out, checked)
+            elif node.retained is not None:
+                _accumulate_into(node.retained, grad_out)
             if not retain_graph:
                 node.saved_tensors = None
-                node.freed = True
     finally:
         _mode.grad_enabled = previous_mode
-
-
-def backward(root, grad, retain_graph: bool = False) -> None:
-    """Backpropagate ``grad`` (dL/droot, an array of root's shape) through root's graph and add
-    the gradients that reach leaves (and tensors that asked to retain_grad) into their ``.grad``."""
-    if root.grad_fn is None:  # backward() on a leaf: its gradient is the one given
-        _accumulate_into(root, grad)
-        return
-    for node, grad_out, grad_inputs in walk_backward(root, grad, retain_graph):
-        if node.retained is not None:
-            _accumulate_into(node.retained, grad_out)
-        for x, g in zip(node.inputs, grad_inputs):
-            if g is not None and type(x) is not Node:  # a leaf
-                _accumulate_into(x, g)
 
 
 def _match_count(node, grad_inputs):

@@ -1,8 +1,8 @@
 """The chain rule, step by step: record what backward does at every node of a graph.
 
-``backward_steps(loss)`` runs the engine's own backward walk (``autograd.walk_backward``, the very
-loop that ``loss.backward()`` runs: the same order, each op's own ``backward``, the same checks),
-recording at every node:
+``backward_steps(loss)`` runs the engine's own backward walk (``autograd.backward`` with a
+``visit`` callback: the very loop that ``loss.backward()`` runs, the same order, each op's own
+``backward``, the same checks), recording at every node:
 
     the op and its local derivative formula   (the "backward:" lines of the op's docstring)
     the incoming gradient dL/d(output)        (what flowed in from the nodes after it)
@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import Node, topological_order, walk_backward
+from . import autograd
+from .autograd import Node, topological_order
 from .tensor import Tensor
 
 __all__ = ["Step", "InputGrad", "Trace", "backward_steps", "formula", "format_trace", "explain"]
@@ -156,7 +157,8 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
     steps = []
     # The engine's own walk (each op's backward, the same checks and sums), with the graph kept;
     # leaf gradients are recorded here instead of being added into .grad.
-    for node, grad_out, grad_inputs in walk_backward(root, grad, retain_graph=True):
+
+    def record(node, grad_out, grad_inputs):
         output = outputs.get(node)
         step = Step(
             index=step_of[node], name=node.name, forward=formula(node.fn, "forward"),
@@ -173,6 +175,8 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
             if g is not None and not isinstance(x, Node):
                 leaf_grads[name] = leaf_grads[name] + g if name in leaf_grads else g
         steps.append(step)
+
+    autograd.backward(root, grad, retain_graph=True, visit=record)
     return Trace(steps, leaf_grads)
 
 
