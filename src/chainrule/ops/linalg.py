@@ -83,7 +83,8 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_x = grad_y @ weight if needs[0] else None
-        grad_flat = grad_y.reshape(-1, grad_y.shape[-1])
-        grad_w = grad_flat.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
-        grad_b = grad_flat.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        if x.ndim != 2:  # (..., in): every dim but the last is the batch
+            grad_y, x = grad_y.reshape(-1, grad_y.shape[-1]), x.reshape(-1, x.shape[-1])
+        grad_w = grad_y.T @ x if needs[1] else None
+        grad_b = grad_y.sum(axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b

@@ -30,10 +30,13 @@ def _reduce(loss, reduction):
 
 def _per_element_grad(grad_y, reduction, count):
     """dL/d(per-element loss): for 'none' the upstream array itself; for 'mean' and 'sum' a
-    single number (dL/dL / n, or dL/dL) that broadcasts over the elements it reduced."""
+    single number (dL/dL / n, or dL/dL) that broadcasts over the elements it reduced. The number
+    is a Python float: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
+    if reduction == "none":
+        return grad_y
     if reduction == "mean":
-        return grad_y / count
-    return grad_y
+        return float(grad_y) / count
+    return float(grad_y)
 
 
 def _check_same_shape(op, a, b, names=("input", "target")):
@@ -58,13 +61,16 @@ class MSELoss(Function):
         diff = x - target
         ctx.save_for_backward(diff)
         ctx.reduction = reduction
-        return _reduce(diff * diff, reduction)
+        if reduction == "none":
+            return diff * diff
+        squares = np.vdot(diff, diff)  # sum_i diff_i^2 in one call (diff * diff, .sum() is two)
+        return np.asarray(squares / diff.size if reduction == "mean" else squares)
 
     @staticmethod
     def backward(ctx, grad_y):
         (diff,) = ctx.saved_tensors
         grad_l = _per_element_grad(grad_y, ctx.reduction, diff.size)
-        grad_x = 2 * grad_l * diff
+        grad_x = diff * (2 * grad_l)
         return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
 
 
@@ -108,7 +114,7 @@ class CrossEntropyLoss(Function):
         grad_l = _per_element_grad(grad_y, ctx.reduction, n)
         grad_x = np.exp(log_prob)
         grad_x[np.arange(n), target] -= 1
-        return grad_x * (grad_l[:, None] if grad_l.ndim else grad_l), None, None
+        return grad_x * (grad_l[:, None] if ctx.reduction == "none" else grad_l), None, None
 
 
 class NLLLoss(Function):

@@ -65,22 +65,23 @@ class SGD(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay = group["weight_decay"]
+            weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = p.data, p.grad.data, self.state[p]
-                if group["maximize"]:
+                param, grad = p.data, p.grad.data
+                if maximize:
                     grad = -grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * param
                 if momentum != 0:
+                    state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = state["momentum_buffer"] = grad.copy()
                     else:
                         buf *= momentum
                         buf += grad if dampening == 0 else (1 - dampening) * grad
-                    grad = grad + momentum * buf if group["nesterov"] else buf
+                    grad = grad + momentum * buf if nesterov else buf
                 param -= lr * grad
         return loss
