@@ -305,15 +305,25 @@ class Function:
         if mode.anomaly:
             ctx.created_at = _user_frame()
             _check_finite(out, cls.name(), "forward", ctx.created_at)
-        if not (mode.grad_enabled and True in needs):
-            return Tensor._from_op(out, None)
-        ctx.inputs = tuple(edges)
-        ctx.output_shape = out.shape
-        ctx.output_dtype = out.dtype
-        ctx.sequence_nr = next(_sequence_nr)
-        if mode.keep_input_tensors:
-            ctx.input_tensors = inputs
-        return Tensor._from_op(out, ctx)
+        result = _new_tensor(Tensor)  # Tensor._from_op, written out: apply runs for every op
+        result.data = out
+        result.grad = None
+        if mode.grad_enabled and True in needs:  # record: the output remembers this Node
+            ctx.inputs = tuple(edges)
+            ctx.output_shape = out.shape
+            ctx.output_dtype = out.dtype
+            ctx.sequence_nr = next(_sequence_nr)
+            if mode.keep_input_tensors:
+                ctx.input_tensors = inputs
+            result.grad_fn = ctx
+            result.requires_grad = True
+        else:
+            result.grad_fn = None
+            result.requires_grad = False
+        return result
+
+
+_new_tensor = object.__new__
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,14 +408,16 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                 grad_inputs = (grad_inputs,)
             if len(grad_inputs) != len(inputs):
                 grad_inputs = _match_count(node, grad_inputs)
-            checked = [None] * len(inputs)
+            checked = [None] * len(inputs) if visit is not None else None
             needs = node.needs_input_grad
             for i, g in enumerate(grad_inputs):
                 if g is None or not needs[i]:
                     continue
                 x = inputs[i]  # the Node the input came from, or a leaf Tensor
-                from_op = type(x) is Node
-                shape, dtype = (x.output_shape, x.output_dtype) if from_op else (x.data.shape, x.data.dtype)
+                if type(x) is Node:
+                    shape, dtype = x.output_shape, x.output_dtype
+                else:
+                    shape, dtype = x.data.shape, x.data.dtype
                 if type(g) is not np.ndarray:
                     g = np.asarray(g)
                 if g.shape != shape:
@@ -415,18 +427,22 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                     )
                 if anomaly:
                     _check_finite(g, node.name, "backward", node.created_at)
-                if g.dtype is not dtype and g.dtype != dtype:
+                if g.dtype != dtype:
                     g = g.astype(dtype)
-                checked[i] = g
-                if from_op:
+                if type(x) is Node:  # it waits at that Node, summed with other paths' parts
                     previous = grads.get(x)
                     if previous is None:
                         grads[x] = g
                         heapq.heappush(waiting, (-x.sequence_nr, x))
                     else:
                         grads[x] = previous + g
-                elif visit is None:
-                    _accumulate_into(x, g)
+                elif visit is None:  # a leaf: into .grad (_accumulate_into, written out)
+                    if x.grad is None:
+                        x.grad = Tensor._from_op(g.copy(), None)
+                    else:
+                        x.grad.data += g
+                if visit is not None:
+                    checked[i] = g
             if visit is not None:
                 visit(node, grad_out, checked)
             elif node.retained is not None:

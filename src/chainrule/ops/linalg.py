@@ -55,6 +55,12 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+def _mm(a, b):
+    """a @ b. For two 2-D arrays, ``a.dot(b)``: the same BLAS product with less overhead per call
+    than the @ operator (about 1 us here; a small network's step makes five products)."""
+    return a.dot(b) if a.ndim == 2 and b.ndim == 2 else a @ b
+
+
 class Linear(Function):
     """The affine map of a fully connected layer, fused into one op (PyTorch's layout).
 
@@ -73,7 +79,7 @@ class Linear(Function):
                 f"the last dim of the input must be in_features = {weight.shape[1]}."
             )
         ctx.save_for_backward(x, weight)
-        y = x @ weight.T
+        y = _mm(x, weight.T)
         if bias is not None:
             y += bias
         return y
@@ -82,9 +88,9 @@ class Linear(Function):
     def backward(ctx, grad_y):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_x = grad_y @ weight if needs[0] else None
+        grad_x = _mm(grad_y, weight) if needs[0] else None
         if x.ndim != 2:  # (..., in): every dim but the last is the batch
             grad_y, x = grad_y.reshape(-1, grad_y.shape[-1]), x.reshape(-1, x.shape[-1])
-        grad_w = grad_y.T @ x if needs[1] else None
+        grad_w = _mm(grad_y.T, x) if needs[1] else None
         grad_b = grad_y.sum(axis=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
