@@ -58,14 +58,18 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = 0.5 * np.tanh(0.5 * x) + 0.5  # equal to the formula; cannot overflow
+        y = np.tanh(0.5 * x)  # y = 0.5 tanh(x / 2) + 0.5: equal to the formula, cannot overflow
+        y *= 0.5
+        y += 0.5
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        return grad_y * y * (1 - y)
+        grad_x = grad_y * y
+        grad_x *= 1 - y
+        return grad_x
 
 
 class Tanh(Function):
