@@ -175,7 +175,9 @@ class Tensor:
                     f"backward() on a tensor of shape {self.shape} needs an explicit gradient; "
                     "only scalar outputs get 1."
                 )
-            grad = np.array(1, dtype=self.data.dtype).reshape(self.data.shape)  # (np.ones is 4x slower)
+            grad = np.array(1, dtype=self.data.dtype)  # dL/dL = 1 (np.ones is 4x slower here)
+            if self.data.ndim:
+                grad = grad.reshape(self.data.shape)
         else:
             grad = _to_array(gradient, dtype=self.data.dtype)
             if grad.shape != self.shape:
