@@ -37,6 +37,7 @@ import tracemalloc
 
 IMPLEMENTATIONS = {
     "floor": "impl_floor",
+    "floor-dot": "impl_floor_dot",
     "chainrule": "impl_chainrule",
     "chainrule-ops": "impl_chainrule_ops",
     "torch": "impl_torch",

@@ -99,12 +99,13 @@ def _wide_grads(params, x, labels):
     ]
 
 
-def step(state):
-    """One minibatch SGD update: p -= lr * grad, or with momentum buf = mu buf + grad, p -= lr buf."""
+def step(state, seed_grads=_seed_grads):
+    """One minibatch SGD update: p -= lr * grad, or with momentum buf = mu buf + grad, p -= lr buf.
+    (``seed_grads`` lets impl_floor_dot reuse this step with its own seed gradients.)"""
     x, t = state["batches"][state["i"] % len(state["batches"])]
     state["i"] += 1
     workload = state["problem"].workload
-    grads_of = _seed_grads if workload.loss == "mse" else _wide_grads
+    grads_of = seed_grads if workload.loss == "mse" else _wide_grads
     grads = grads_of(state["params"], x, t)
     lr, momentum, buffers = workload.lr, workload.momentum, state["buffers"]
     if buffers is None:

@@ -43,6 +43,7 @@ CASES = {"seed-32": ("seed", 32), "seed-500": ("seed", 500), "wide-256": ("wide"
 # variant key -> (implementation in child.py, threads, python package it needs)
 VARIANTS = {
     "floor": ("floor", 1, None),
+    "floor-dot": ("floor-dot", 1, None),
     "chainrule": ("chainrule", 1, None),
     "chainrule-ops": ("chainrule-ops", 1, None),
     "torch-1t": ("torch", 1, "torch"),
@@ -50,7 +51,7 @@ VARIANTS = {
     "sklearn-1t": ("sklearn", 1, "sklearn"),
     "sklearn-2t": ("sklearn", 2, "sklearn"),
 }
-QUICK_VARIANTS = ("floor", "chainrule", "chainrule-ops", "torch-1t", "sklearn-1t")
+QUICK_VARIANTS = ("floor", "floor-dot", "chainrule", "chainrule-ops", "torch-1t", "sklearn-1t")
 
 # Steps per child: (warmup, timed, blocks, training-set size or None for the workload's own).
 FULL_STEPS = {"seed": (200, 2000, 10, None), "wide": (5, 100, 10, None)}

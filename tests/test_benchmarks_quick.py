@@ -18,7 +18,7 @@ CASES = {"seed-32": "val_mse", "seed-500": "val_mse", "wide-256": "val_loss"}
 
 
 def expected_variants():
-    variants = ["floor", "chainrule", "chainrule-ops"]
+    variants = ["floor", "floor-dot", "chainrule", "chainrule-ops"]
     if importlib.util.find_spec("torch") is not None:
         variants.append("torch-1t")
     if importlib.util.find_spec("sklearn") is not None:
