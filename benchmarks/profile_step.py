@@ -9,14 +9,14 @@ Prints three things for impl_chainrule's step (nn.Sequential + nn.MSELoss + opti
    each: the machine's speed drifts, so parts timed minutes apart do not add up): the phases
    (zero_grad, forward through the Modules, loss, backward, optimizer step), the same forward
    and loss through the bare ops' apply, the ops' own forward and backward bodies (their NumPy
-   work), and the topological sort; from these, who spends the step: op bodies, apply()
+   work); from these, who spends the step: op bodies, apply()
    bookkeeping, the Module layer, the backward loop, the optimizer, and how much more forward and
    backward cost when run back to back than each in its own tight loop (caches and branch
    predictors are warmer in a tight loop, so every part timed alone is optimistic); next to the
    NumPy floor;
 2. the cost of single engine pieces on this graph (timeit, best of repeats): each op's apply
    against the bare NumPy forward it wraps (the difference is per-op bookkeeping), the Module
-   call layer, the topological sort, gradient accumulation, Tensor and Node creation;
+   call layer, gradient accumulation, Tensor and Node creation;
 3. optionally (--cprofile N) the N functions with the most own time under cProfile (which
    inflates every Python call, so read it for where, not for how much).
 
@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 import chainrule as cr  # noqa: E402
 import impl_chainrule  # noqa: E402
 import impl_floor  # noqa: E402
+import impl_floor_dot  # noqa: E402
 from chainrule import autograd, ops  # noqa: E402
 from chainrule.tensor import Tensor  # noqa: E402
 
@@ -113,7 +114,7 @@ def _bare_forward(state):
     return bare
 
 
-def measure_parts(state, floor, number: int, rounds: int) -> dict:
+def measure_parts(state, floor, floor_dot, number: int, rounds: int) -> dict:
     """Best time (us) of the whole step and of each of its parts, measured interleaved."""
     model, loss_fn, optimizer = state["model"], state["loss_fn"], state["optimizer"]
     x, t = state["batches"][0]
@@ -136,6 +137,7 @@ def measure_parts(state, floor, number: int, rounds: int) -> dict:
         {
             "step": lambda: impl_chainrule.step(state),
             "floor step": lambda: impl_floor.step(floor),
+            "floor-dot step": lambda: impl_floor_dot.step(floor_dot),
             "zero_grad": optimizer.zero_grad,
             "forward": lambda: model(x),
             "loss": lambda: loss_fn(out, t),
@@ -144,7 +146,6 @@ def measure_parts(state, floor, number: int, rounds: int) -> dict:
             "zero_grad + backward": zero_grad_and_backward,
             "zero_grad + forward + loss + backward": zero_grad_forward_backward,
             "op backward bodies": backward_bodies,
-            "topological sort": lambda: autograd.topological_order(loss.grad_fn),
             "optimizer step": optimizer.step,
         },
         number,
@@ -162,7 +163,7 @@ def who_spends_it(parts: dict) -> list:
         ("Module layer: __call__, F.*, parameter lookup, loss module",
          parts["forward"] + parts["loss"] - parts["bare forward and loss"]),
         ("op backward bodies (NumPy work in backward())", parts["op backward bodies"]),
-        ("backward() bookkeeping: sort, loop, checks, accumulation",
+        ("backward() bookkeeping: the walk, checks, accumulation",
          backward - parts["op backward bodies"]),
         ("optimizer: zero_grad + step", parts["zero_grad"] + parts["optimizer step"]),
         ("phases back to back vs each in its own tight loop",
@@ -187,17 +188,23 @@ def pieces(state) -> list:
     grad = np.ones_like(h_a)
 
     def linear_numpy():
-        y = x_a @ w_a.T
+        y = x_a.dot(w_a.T)
         y += b_a
+        return y
+
+    def sigmoid_numpy():
+        y = np.tanh(0.5 * h_a)
+        y *= 0.5
+        y += 0.5
         return y
 
     def mse_numpy():
         diff = out_a - t_a
-        return np.asarray((diff * diff).mean())
+        return np.asarray(np.vdot(diff, diff) / diff.size)
 
-    def mse_numpy_sum():
+    def mse_numpy_mean():
         diff = out_a - t_a
-        return np.asarray(np.dot(diff.ravel(), diff.ravel()) / diff.size)
+        return np.asarray((diff * diff).mean())
 
     def backward_retained():
         loss.backward(retain_graph=True)
@@ -209,24 +216,25 @@ def pieces(state) -> list:
     n = 20_000
     rows = [
         ("Linear.apply (forward + graph record)", best_us(lambda: ops.Linear.apply(x, w, b), n)),
-        ("  its NumPy work: x @ W.T; += b", best_us(linear_numpy, n)),
-        ("nn.Linear call (Module.__call__ -> F.linear -> apply)", best_us(lambda: first(x), n)),
+        ("  its NumPy work: x.dot(W.T); += b", best_us(linear_numpy, n)),
+        ("  the same product with @: x @ W.T", best_us(lambda: x_a @ w_a.T, n)),
+        ("  the same product with .dot: x.dot(W.T)", best_us(lambda: x_a.dot(w_a.T), n)),
+        ("nn.Linear call (Module.__call__ -> forward -> apply)", best_us(lambda: first(x), n)),
         ("Sigmoid.apply", best_us(lambda: ops.Sigmoid.apply(h), n)),
-        ("  its NumPy work: 0.5 * tanh(0.5 x) + 0.5", best_us(lambda: 0.5 * np.tanh(0.5 * h_a)
-                                                              + 0.5, n)),
+        ("  its NumPy work: tanh(0.5 x), *= 0.5, += 0.5", best_us(sigmoid_numpy, n)),
         ("nn.MSELoss call", best_us(lambda: loss_fn(out, t), n)),
-        ("  its NumPy work: diff, (diff*diff).mean()", best_us(mse_numpy, n)),
-        ("  same with dot(diff, diff) / n instead of .mean()", best_us(mse_numpy_sum, n)),
+        ("  its NumPy work: diff, vdot(diff, diff) / n", best_us(mse_numpy, n)),
+        ("  same with (diff*diff).mean()", best_us(mse_numpy_mean, n)),
         ("whole model(x): 3 Module calls + 3 applies", best_us(lambda: model(x), n)),
         ("loss.backward(retain_graph=True), whole graph", best_us(backward_retained, n // 4)),
-        ("topological_order(loss.grad_fn), 4 nodes", best_us(
-            lambda: autograd.topological_order(loss.grad_fn), n)),
         ("Node.next_functions() of the loss node", best_us(loss.grad_fn.next_functions, n)),
         ("Node(fn) creation", best_us(lambda: autograd.Node(ops.Sigmoid), n * 5)),
         ("Tensor._from_op (a Tensor for an op's output)", best_us(
             lambda: Tensor._from_op(h_a, None), n * 5)),
-        ("np.array(grad) (copy made by _accumulate_into)", best_us(lambda: np.array(grad), n * 5)),
-        ("np.ones_like(loss) (the seed gradient)", best_us(lambda: np.ones_like(loss.data), n * 5)),
+        ("grad.copy() (the copy a leaf's first gradient gets)", best_us(grad.copy, n * 5)),
+        ("np.array(1, dtype) (the seed gradient dL/dL)", best_us(
+            lambda: np.array(1, dtype=loss.data.dtype), n * 5)),
+        ("np.ones_like(loss) (what it replaced)", best_us(lambda: np.ones_like(loss.data), n * 5)),
         ("with no_grad(): (entered once per backward)", best_us(no_grad_block, n * 5)),
         ("optimizer.zero_grad()", best_us(state["optimizer"].zero_grad, n)),
     ]
@@ -246,15 +254,18 @@ def main(argv=None) -> None:
 
     state = impl_chainrule.setup(args.workload, args.batch, seed=0)
     floor = impl_floor.setup(args.workload, args.batch, seed=0)
+    floor_dot = impl_floor_dot.setup(args.workload, args.batch, seed=0)
     for _ in range(20):
         impl_chainrule.step(state)
         impl_floor.step(floor)
-    parts = measure_parts(state, floor, args.number, args.rounds)
-    step, floor_us = parts["step"], parts["floor step"]
+        impl_floor_dot.step(floor_dot)
+    parts = measure_parts(state, floor, floor_dot, args.number, args.rounds)
+    step, floor_us, floor_dot_us = parts["step"], parts["floor step"], parts["floor-dot step"]
     print(f"chainrule from {os.path.dirname(cr.__file__)}")
     print(f"{args.workload} network, batch {args.batch}: chainrule step {step:.1f} us, NumPy floor "
-          f"step {floor_us:.1f} us ({step / floor_us:.2f}x); best of {args.rounds} interleaved "
-          f"rounds of {args.number} calls")
+          f"step {floor_us:.1f} us ({step / floor_us:.2f}x), floor with .dot {floor_dot_us:.1f} us "
+          f"({step / floor_dot_us:.2f}x); best of {args.rounds} interleaved rounds of "
+          f"{args.number} calls")
     print("\nPhases of the step (each timed alone):")
     phases = {
         "zero_grad": parts["zero_grad"],
@@ -265,7 +276,6 @@ def main(argv=None) -> None:
     }
     for name, us in phases.items():
         print(f"  {name:58s} {us:8.1f} us  {100 * us / step:5.1f} %")
-    print(f"  {'topological sort (inside backward)':58s} {parts['topological sort']:8.1f} us")
     print("\nWho spends it:")
     for name, us in who_spends_it(parts):
         print(f"  {name:58s} {us:8.1f} us  {100 * us / step:5.1f} %")
