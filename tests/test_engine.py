@@ -106,6 +106,90 @@ def test_leaf_grads_do_not_alias_each_other():
     np.testing.assert_array_equal(b.grad.data, np.ones(3))
 
 
+class _Recorded(cr.autograd.Function):
+    """Identity that records, in ``visits``, the order in which backward reaches it."""
+
+    visits = []
+
+    @staticmethod
+    def forward(ctx, x, label):
+        ctx.label = label
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        _Recorded.visits.append(ctx.label)
+        return grad_y, None
+
+
+def test_backward_reaches_a_node_only_after_every_node_that_used_it():
+    # Made in an order where depth and creation disagree: 'late' is made last but is one step
+    # from the input, 'deep' three steps. Every node must run after all of its consumers (its
+    # gradient is complete only then) and exactly once.
+    _Recorded.visits = []
+    x = cr.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    a = _Recorded.apply(x * 2, "a")
+    deep = _Recorded.apply(_Recorded.apply(a.exp(), "b") * a, "deep")
+    late = _Recorded.apply(x.sin(), "late")
+    y = (deep * late + a * late).sum()
+    y.backward()
+    order = _Recorded.visits
+    assert sorted(order) == ["a", "b", "deep", "late"]  # each once
+    assert order.index("deep") < order.index("b") < order.index("a")  # a is used by b and deep
+    # the gradient itself, in closed form: y = sum(e^{2x} 2x sin x + 2x sin x)
+    xs = x.data
+    d = np.exp(2 * xs) * (2 * xs * 2 + 2) * np.sin(xs) + np.exp(2 * xs) * 2 * xs * np.cos(xs)
+    d += 2 * np.sin(xs) + 2 * xs * np.cos(xs)
+    np.testing.assert_allclose(x.grad.data, d, rtol=1e-12)
+
+
+def test_many_paths_meet_without_repeating_work():
+    # Each layer uses the one before twice, so there are 2**40 paths from y to x; the walk must
+    # visit each of the 40 nodes once, with every path's part summed.
+    _Recorded.visits = []
+    x = cr.tensor(np.array([1.0]), requires_grad=True)
+    h = x
+    for i in range(40):
+        h = _Recorded.apply(h, i) * 0.5 + _Recorded.apply(h, f"{i}'") * 0.5
+    h.sum().backward()
+    assert len(_Recorded.visits) == 80
+    np.testing.assert_allclose(x.grad.data, [1.0])
+
+
+def test_topological_order_lists_every_node_after_the_nodes_it_came_from():
+    x = cr.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    a = x.exp()
+    b = x.sin()
+    c = (a * b + a).tanh()
+    order = cr.autograd.topological_order(c.grad_fn)
+    position = {node: i for i, node in enumerate(order)}
+    assert len(order) == 5  # exp, sin, mul, add, tanh, and nothing twice
+    for node in order:
+        for parent in node.next_functions():
+            assert position[parent] < position[node]
+
+
+def test_a_leaf_grad_never_shares_memory_with_what_a_user_backward_returned():
+    # A Function that does not declare backward_returns_new_arrays may hand back an array it
+    # keeps; the leaf's .grad must be a copy, so updating .grad in place cannot change it.
+    class Kept(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.ones = np.ones_like(x)
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, grad_y):
+            return ctx.ones
+
+    x = cr.tensor(np.zeros(3), requires_grad=True)
+    node_output = Kept.apply(x)
+    kept = node_output.grad_fn.ones
+    node_output.backward()
+    x.grad.data *= 5
+    np.testing.assert_array_equal(kept, np.ones(3))
+
+
 def test_deep_chain_has_no_recursion_limit():
     x = cr.tensor(np.array([1.0]), requires_grad=True)
     y = x

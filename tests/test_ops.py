@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.autograd import Function
+from chainrule.autograd import Function, keep_input_tensors, topological_order
+from chainrule.tensor import Tensor
 from chainrule.gradcheck import check_gradients
 from chainrule.op_cases import all_cases
 
@@ -50,6 +51,76 @@ def test_against_torch(case):
         assert a.grad.shape == a.shape
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-9, atol=1e-12,
                                    err_msg=f"gradient of input {i}")
+
+
+def _aliased(node, grad_out, returned) -> list:
+    """What each array a backward returned shares memory with, of everything it must not: the
+    incoming gradient, the inputs, what forward saved or set on ctx, the other returned arrays."""
+    held = {"the incoming gradient": grad_out}
+    for i, x in enumerate(node.input_tensors or ()):
+        if isinstance(x, (Tensor, np.ndarray)):
+            held[f"input {i}"] = x.data if isinstance(x, Tensor) else x
+    for i, saved in enumerate(node.saved_tensors or ()):
+        if isinstance(saved, np.ndarray):
+            held[f"saved tensor {i}"] = saved
+    for name, value in vars(node).items():
+        if isinstance(value, np.ndarray):
+            held[f"ctx.{name}"] = value
+    found = []
+    for i, r in enumerate(returned):
+        if r is None:
+            continue
+        others = {**held, **{f"returned gradient {j}": o for j, o in enumerate(returned)
+                             if j != i and o is not None}}
+        found += [f"gradient {i} shares memory with {what}" for what, a in others.items()
+                  if np.shares_memory(r, a)]
+    return found
+
+
+NEW_ARRAY_CASES = [c for c in CASES if any(f.backward_returns_new_arrays for f in c.covers)]
+
+
+@pytest.mark.parametrize("case", NEW_ARRAY_CASES, ids=[c.name for c in NEW_ARRAY_CASES])
+def test_backward_returns_new_arrays_where_the_op_says_so(case):
+    # The engine keeps such an array as a leaf's .grad without a copy, so a later in-place update
+    # of that .grad must not be able to reach anything else.
+    with keep_input_tensors():
+        out = case.fn(chainrule, *_chainrule_inputs(case, case.make_inputs()))
+    rng = np.random.default_rng(3)
+    checked = 0
+    for node in topological_order(out.grad_fn):
+        if not node.fn.backward_returns_new_arrays:
+            continue
+        grad_out = np.asarray(rng.standard_normal(node.output_shape))
+        returned = node.fn.backward(node, grad_out)
+        returned = returned if isinstance(returned, tuple) else (returned,)
+        assert not _aliased(node, grad_out, returned), (node.name, _aliased(node, grad_out, returned))
+        checked += 1
+    assert checked
+
+
+def test_the_new_array_check_catches_a_backward_that_hands_back_what_it_holds():
+    class PassThrough(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad_y):
+            return grad_y
+
+    class ReturnsSaved(PassThrough):
+        @staticmethod
+        def backward(ctx, grad_y):
+            return ctx.saved_tensors[0]
+
+    for op, expected in ((PassThrough, "incoming gradient"), (ReturnsSaved, "saved tensor 0")):
+        with keep_input_tensors():
+            out = op.apply(chainrule.tensor(np.ones(3), requires_grad=True))
+        grad_out = np.ones(3)
+        found = _aliased(out.grad_fn, grad_out, (op.backward(out.grad_fn, grad_out),))
+        assert any(expected in f for f in found), found
 
 
 def _all_function_subclasses():

@@ -271,6 +271,13 @@ class Function:
     (``ctx.needs_input_grad[i]`` says which do). A Function has one output.
     """
 
+    # True when every array ``backward`` returns is one it has just made, for that input alone:
+    # not the incoming gradient, not something forward saved, not a view of either, not one array
+    # for two inputs. The engine may then keep such an array as a leaf's ``.grad`` instead of a copy
+    # (as PyTorch does with a gradient nothing else holds). Off unless an op says so;
+    # tests/test_ops.py checks every op that does, on every one of its cases.
+    backward_returns_new_arrays = False
+
     @classmethod
     def name(cls) -> str:
         return cls.__name__
@@ -403,7 +410,8 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                     "through the same graph twice."
                 )
             inputs = node.inputs
-            grad_inputs = node.fn.backward(node, grad_out)
+            fn = node.fn
+            grad_inputs = fn.backward(node, grad_out)
             if type(grad_inputs) is not tuple:
                 grad_inputs = (grad_inputs,)
             if len(grad_inputs) != len(inputs):
@@ -436,11 +444,13 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                         heapq.heappush(waiting, (-x.sequence_nr, x))
                     else:
                         grads[x] = previous + g
-                elif visit is None:  # a leaf: into .grad (_accumulate_into, written out)
-                    if x.grad is None:
-                        x.grad = Tensor._from_op(g.copy(), None)
-                    else:
+                elif visit is None:  # a leaf: into .grad (as _accumulate_into, written out)
+                    if x.grad is not None:
                         x.grad.data += g
+                    elif fn.backward_returns_new_arrays:  # an array nothing else holds: keep it
+                        x.grad = Tensor._from_op(g, None)
+                    else:
+                        x.grad = Tensor._from_op(g.copy(), None)
                 if visit is not None:
                     checked[i] = g
             if visit is not None:

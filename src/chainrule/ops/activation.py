@@ -18,6 +18,8 @@ class ReLU(Function):
     backward: dL/dx = dL/dy * (x > 0)          (0 at x == 0, as in PyTorch)
     """
 
+    backward_returns_new_arrays = True  # (see Function)
+
     @staticmethod
     def forward(ctx, x):
         y = np.maximum(x, 0)
@@ -56,6 +58,8 @@ class Sigmoid(Function):
     backward: dL/dx = dL/dy * y * (1 - y)        (element-wise, using the saved output y)
     """
 
+    backward_returns_new_arrays = True  # (see Function)
+
     @staticmethod
     def forward(ctx, x):
         y = np.tanh(0.5 * x)  # y = 0.5 tanh(x / 2) + 0.5: equal to the formula, cannot overflow
@@ -78,6 +82,8 @@ class Tanh(Function):
     forward:  y = tanh(x)
     backward: dL/dx = dL/dy * (1 - y^2)
     """
+
+    backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
     def forward(ctx, x):

@@ -15,6 +15,8 @@ class MatMul(Function):
               were broadcast are summed back with unbroadcast)
     """
 
+    backward_returns_new_arrays = True  # (see Function)
+
     @staticmethod
     def forward(ctx, a, b):
         a_shape, b_shape = np.shape(a), np.shape(b)
@@ -69,6 +71,8 @@ class Linear(Function):
               dL/dW = (dL/dY)ᵀ X      (summed over the batch: one outer product per sample)
               dL/db = sum over the batch of dL/dY
     """
+
+    backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):

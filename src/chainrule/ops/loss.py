@@ -55,6 +55,8 @@ class MSELoss(Function):
               ('mean': dL/dl_i = dL/dL / n)
     """
 
+    backward_returns_new_arrays = True  # (see Function)
+
     @staticmethod
     def forward(ctx, x, target, reduction="mean"):
         _check_same_shape("mse_loss", x, target)
@@ -96,6 +98,8 @@ class CrossEntropyLoss(Function):
     forward:  l_i = -log softmax(x_i)[t_i] = logsumexp(x_i) - x_i[t_i]     (x: (N, C), t: (N,))
     backward: dL/dx_i = dL/dl_i * (softmax(x_i) - onehot(t_i))
     """
+
+    backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
     def forward(ctx, logits, target, reduction="mean"):
