@@ -20,11 +20,11 @@ How it works, in four sentences:
 from __future__ import annotations
 
 import contextlib
-import heapq
 import itertools
 import os
 import sys
 import threading
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -401,7 +401,7 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
     previous_mode, _mode.grad_enabled = _mode.grad_enabled, False  # backward records no graph
     try:
         while waiting:
-            node = heapq.heappop(waiting)[1]
+            node = heappop(waiting)[1]
             grad_out = grads.pop(node)
             if node.saved_tensors is None:
                 raise RuntimeError(
@@ -435,13 +435,13 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                     )
                 if anomaly:
                     _check_finite(g, node.name, "backward", node.created_at)
-                if g.dtype != dtype:
+                if g.dtype is not dtype and g.dtype != dtype:
                     g = g.astype(dtype)
                 if type(x) is Node:  # it waits at that Node, summed with other paths' parts
                     previous = grads.get(x)
                     if previous is None:
                         grads[x] = g
-                        heapq.heappush(waiting, (-x.sequence_nr, x))
+                        heappush(waiting, (-x.sequence_nr, x))
                     else:
                         grads[x] = previous + g
                 elif visit is None:  # a leaf: into .grad (as _accumulate_into, written out)
