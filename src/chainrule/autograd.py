@@ -293,7 +293,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs):
         """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
-        ctx = Node(cls)
+        ctx = _new_node(Node)  # Node(cls), written out: apply runs for every op
+        ctx.fn = cls
+        ctx.saved_tensors = ()
         arrays, needs, edges = [], [], []
         for x in inputs:  # per input: its array for forward, whether it needs a gradient, and
             if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
@@ -330,7 +332,7 @@ class Function:
         return result
 
 
-_new_tensor = object.__new__
+_new_tensor = _new_node = object.__new__
 
 
 # --------------------------------------------------------------------------------------------
