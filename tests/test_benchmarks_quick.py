@@ -82,3 +82,17 @@ def test_targets_table_names_every_target(quick_run):
     assert len(report["targets"]) == 8
     for row in report["targets"]:
         assert row["result"] in ("pass", "FAIL", "not measured")
+
+
+def test_paired_timing_runs_and_reports_every_implementation():
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "paired.py"), "--impls",
+         "chainrule,floor-dot,floor", "--rounds", "2", "--block", "2", "--warmup", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "reference floor" in lines[0]
+    for name, line in zip(["chainrule", "floor-dot", "floor"], lines[1:]):
+        assert line.split()[0] == name and "median of pair ratios" in line
+    assert lines[-1].rstrip().endswith("1.00")  # the reference against itself
