@@ -190,6 +190,58 @@ def test_a_leaf_grad_never_shares_memory_with_what_a_user_backward_returned():
     np.testing.assert_array_equal(kept, np.ones(3))
 
 
+def test_a_subclass_with_its_own_backward_does_not_inherit_the_new_arrays_promise():
+    # A straight-through ReLU hands grad_y back unchanged; add gives both inputs that one array.
+    # Were the parent's promise inherited, a and b would end up sharing one .grad buffer.
+    class StraightThrough(cr.ops.ReLU):
+        @staticmethod
+        def backward(ctx, grad_y):
+            return grad_y
+
+    assert cr.ops.ReLU.backward_returns_new_arrays
+    assert not StraightThrough.backward_returns_new_arrays
+    a = cr.tensor([1.0, -1.0], requires_grad=True)
+    b = cr.tensor([2.0, -2.0], requires_grad=True)
+    loss = (StraightThrough.apply(a) + StraightThrough.apply(b)).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+
+
+def test_graph_nodes_refuse_copy_and_pickle_leaves_do_not():
+    # backward orders nodes by the number each got when made, in this process: a copied node
+    # would share its number, an unpickled one would bring another process's
+    import copy
+    import pickle
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    for attempt in (copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match=r"graph node \(Mul\) cannot be copied or pickled"):
+            attempt(y)
+    np.testing.assert_array_equal(copy.deepcopy(y.detach()).data, [2.0, 4.0])
+    np.testing.assert_array_equal(copy.deepcopy(x).data, [1.0, 2.0])
+
+
+def test_forward_sees_an_empty_input_record():
+    seen = {}
+
+    class Looks(Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen["inputs"], seen["next"] = ctx.inputs, ctx.next_functions()
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad_y):
+            return grad_y
+
+    Looks.apply(cr.tensor([1.0], requires_grad=True))
+    assert seen == {"inputs": (), "next": []}
+
+
 def test_deep_chain_has_no_recursion_limit():
     x = cr.tensor(np.array([1.0]), requires_grad=True)
     y = x

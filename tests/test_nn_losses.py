@@ -196,3 +196,24 @@ def test_huber_delta_must_be_positive():
         F.huber_loss(chainrule.zeros(2), chainrule.zeros(2), delta=-1.0)
     with pytest.raises(TypeError, match="'delta' parameter of huber_loss must be a real number. Got '1'"):
         F.huber_loss(chainrule.zeros(2), chainrule.zeros(2), delta="1")
+
+
+def test_float32_loss_value_is_summed_accurately_over_many_elements():
+    # Four million float32 squared differences: NumPy's pairwise sum stays near float32's own
+    # precision; a running float32 dot product (BLAS sdot) would be off by about 1e-5.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(4_000_000).astype(np.float32)
+    exact = np.mean(x.astype(np.float64) ** 2)
+    for loss in (F.mse_loss(chainrule.tensor(x), np.zeros_like(x)),
+                 nn.MSELoss(reduction="sum")(chainrule.tensor(x), np.zeros_like(x)) / x.size):
+        assert loss.dtype == np.float32
+        assert abs(loss.item() - exact) / exact < 1e-6
+
+
+def test_complex_mse_keeps_its_meaning_and_its_gradient():
+    # sum of d^2, not of |d|^2; the gradient 2 d / n, scaled by a complex dL/dL as well
+    x = chainrule.tensor(np.array([1 + 1j, 2 - 1j], np.complex128), requires_grad=True)
+    loss = F.mse_loss(x, np.zeros(2, np.complex128))
+    np.testing.assert_allclose(loss.data, ((1 + 1j) ** 2 + (2 - 1j) ** 2) / 2)
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, [1 + 1j, 2 - 1j])

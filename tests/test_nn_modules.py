@@ -485,3 +485,16 @@ def test_parameter_attribute_follows_every_change_of_the_registry():
     assert "weight" not in dict(layer.named_parameters())
     with pytest.raises(AttributeError):
         _ = layer.weight
+
+
+def test_modules_can_be_called_every_way_pytorch_allows():
+    import functools
+    import inspect
+
+    linear = nn.Linear(2, 1)
+    x = chainrule.ones(3, 2)
+    expected = linear.forward(x).data
+    for call in (linear, functools.partial(nn.Module.__call__, linear),
+                 lambda t: nn.Module.__call__(linear, t)):
+        np.testing.assert_array_equal(call(x).data, expected)
+    assert str(inspect.signature(linear)) == "(*args, **kwargs)"

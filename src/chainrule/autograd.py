@@ -241,6 +241,15 @@ class Node:
     def __repr__(self):
         return f"<{self.name}Backward>"
 
+    def __reduce_ex__(self, protocol):
+        # copy, deepcopy and pickle all come here. A Node's sequence_nr orders backward only among
+        # the Nodes of this process: a copy would share its number, an unpickled one would carry
+        # another process's. PyTorch refuses the same for tensors made by an op.
+        raise TypeError(
+            f"A graph node ({self.name}) cannot be copied or pickled: only tensors made by you "
+            "(leaves) can. Copy a result with .detach() first, e.g. copy.deepcopy(t.detach())."
+        )
+
 
 _sequence_nr = itertools.count()  # numbers every recorded Node in the order it was made
 
@@ -278,6 +287,13 @@ class Function:
     # tests/test_ops.py checks every op that does, on every one of its cases.
     backward_returns_new_arrays = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The flag is a promise about one backward: a subclass that writes its own backward
+        # makes no promise unless it says so itself.
+        if "backward" in vars(cls) and "backward_returns_new_arrays" not in vars(cls):
+            cls.backward_returns_new_arrays = False
+
     @classmethod
     def name(cls) -> str:
         return cls.__name__
@@ -293,9 +309,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs):
         """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
-        ctx = _new_node(Node)  # Node(cls), written out: apply runs for every op
-        ctx.fn = cls
-        ctx.saved_tensors = ()
+        ctx = Node(cls)
         arrays, needs, edges = [], [], []
         for x in inputs:  # per input: its array for forward, whether it needs a gradient, and
             if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
@@ -332,7 +346,7 @@ class Function:
         return result
 
 
-_new_tensor = _new_node = object.__new__
+_new_tensor = object.__new__
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ walked from there, always in registration order (ordered dicts, never sets):
 
 from __future__ import annotations
 
-import operator
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -68,11 +67,8 @@ class Module:
             "forward(self, ...)."
         )
 
-    # Calling a module calls its forward: ``model(x)`` is ``model.forward(x)``, an instance's own
-    # ``forward`` included. Written as a property that hands back the bound forward rather than as
-    # ``def __call__(self, *args, **kwargs)``: the same behaviour without a Python call per layer
-    # that only repacks the arguments (0.15-0.3 us each; a small network's step makes five).
-    __call__ = property(operator.attrgetter("forward"))
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     # ----- registration ------------------------------------------------------------------
     def _check_initialised(self, what: str, name: str) -> None:

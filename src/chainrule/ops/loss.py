@@ -21,22 +21,25 @@ def check_reduction(op, reduction):
 
 
 def _reduce(loss, reduction):
-    if reduction == "mean":  # sum / n: the same number as loss.mean(), at a third of its cost
-        return np.asarray(loss.sum() / loss.size)
-    if reduction == "sum":
-        return np.asarray(loss.sum())
-    return loss
+    """'mean': sum / n, the same number as loss.mean() at a third of its cost; 'sum'; or 'none'.
+    The sum is NumPy's pairwise one (np.add.reduce, without ndarray.sum's Python-level wrapper):
+    a BLAS dot product would be faster but adds up float32 in float32, 1000 times less accurate
+    over ten million elements."""
+    if reduction == "none":
+        return loss
+    total = np.add.reduce(loss, axis=None)
+    return np.asarray(total / loss.size if reduction == "mean" else total)
 
 
 def _per_element_grad(grad_y, reduction, count):
     """dL/d(per-element loss): for 'none' the upstream array itself; for 'mean' and 'sum' a
     single number (dL/dL / n, or dL/dL) that broadcasts over the elements it reduced. The number
-    is a Python float: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
+    is a Python number: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
     if reduction == "none":
         return grad_y
     if reduction == "mean":
-        return float(grad_y) / count
-    return float(grad_y)
+        return grad_y.item() / count
+    return grad_y.item()
 
 
 def _check_same_shape(op, a, b, names=("input", "target")):
@@ -63,10 +66,7 @@ class MSELoss(Function):
         diff = x - target
         ctx.save_for_backward(diff)
         ctx.reduction = reduction
-        if reduction == "none":
-            return diff * diff
-        squares = np.vdot(diff, diff)  # sum_i diff_i^2 in one call (diff * diff, .sum() is two)
-        return np.asarray(squares / diff.size if reduction == "mean" else squares)
+        return _reduce(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, grad_y):
