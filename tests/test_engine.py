@@ -325,6 +325,26 @@ def test_max_with_dim_returns_values_and_indices():
     np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
 
 
+def test_reductions_and_arg_reductions_follow_pytorch_at_the_edges():
+    torch = pytest.importorskip("torch")
+    data = np.arange(6.0).reshape(2, 3)
+    ours, theirs = cr.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    for name in ("sum", "mean"):  # an empty dim tuple reduces every dim
+        a, b = getattr(ours, name)(()), getattr(theirs, name)(())
+        assert a.shape == tuple(b.shape) == ()
+        np.testing.assert_allclose(a.data, b.detach().numpy())
+    ours.sum(()).backward()
+    np.testing.assert_array_equal(ours.grad.data, np.ones((2, 3)))
+    for keepdim in (False, True):  # a 0-d tensor's only index is 0, of shape ()
+        values, indices = cr.tensor(3.0).max(0, keepdim=keepdim)
+        t_values, t_indices = torch.tensor(3.0).max(0, keepdim=keepdim)
+        assert values.shape == tuple(t_values.shape) and indices.shape == tuple(t_indices.shape)
+        assert indices.item() == t_indices.item() == 0
+        assert cr.tensor(3.0).argmin(-1, keepdim=keepdim).shape == ()
+    with pytest.raises(ValueError, match=r"argmax: dim 2 is out of range for a tensor with 2 dims"):
+        ours.argmax(2)
+
+
 def test_overall_max_ties_share_the_gradient():
     x = cr.tensor(np.array([3.0, 1.0, 3.0]), requires_grad=True)
     x.max().backward()

@@ -524,11 +524,16 @@ def _dims(dim):
 
 
 def _arg_reduce(fn, data, dim, keepdim):
+    """argmax/argmin with PyTorch's shapes: dim None gives the index into the flattened tensor;
+    a 0-d tensor's only index is 0, of shape () whether or not keepdim."""
     if dim is None:
         out = np.asarray(fn(data))
         return out.reshape((1,) * data.ndim) if keepdim else out
-    out = fn(data, axis=dim)
-    return np.expand_dims(out, dim) if keepdim else out
+    axis = normalize_dim(fn.__name__, dim, data.ndim)
+    if data.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    out = fn(data, axis=axis)
+    return np.expand_dims(out, axis) if keepdim else out
 
 
 def tensor(data, dtype=None, requires_grad=False) -> Tensor:

@@ -21,9 +21,9 @@ def normalize_dim(op: str, dim, ndim: int) -> int:
 
 
 def normalize_dims(op: str, dim, ndim: int) -> tuple:
-    """dim (None, int or tuple, negatives allowed) as a sorted tuple of distinct axes; None means
-    every axis."""
-    if dim is None:
+    """dim (None, int or tuple, negatives allowed) as a sorted tuple of distinct axes; None and an
+    empty tuple mean every axis (PyTorch's reading: ``x.sum(())`` sums everything)."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims):
