@@ -217,3 +217,77 @@ def test_complex_mse_keeps_its_meaning_and_its_gradient():
     np.testing.assert_allclose(loss.data, ((1 + 1j) ** 2 + (2 - 1j) ** 2) / 2)
     loss.backward()
     np.testing.assert_allclose(x.grad.data, [1 + 1j, 2 - 1j])
+
+
+def _class_data_one_ignored(rng):
+    logits, target = _class_data(rng)
+    target[1] = -100  # PyTorch's default ignore_index
+    return logits, target
+
+
+# (torch module name, its options given a library (chainrule or torch), data maker)
+OPTIONS = [
+    ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25]))},
+     _class_data_one_ignored),
+    ("CrossEntropyLoss", lambda lib: {"label_smoothing": 0.15}, _class_data),
+    ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25])),
+                                      "ignore_index": 3, "label_smoothing": 0.3}, _class_data),
+    ("NLLLoss", lambda lib: {"weight": lib.tensor(np.array([2.0, 1.0, 0.5, 1.5])),
+                             "ignore_index": 0}, _log_prob_data),
+    ("BCEWithLogitsLoss", lambda lib: {"pos_weight": lib.tensor(np.array([0.5, 2.0, 4.0]))},
+     _logit_data),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name,options,make_data", OPTIONS,
+                         ids=[f"{o[0]} {i}" for i, o in enumerate(OPTIONS)])
+def test_loss_options_equal_torch(name, options, make_data, reduction):
+    torch = pytest.importorskip("torch")
+    x, target = make_data(np.random.default_rng(4))
+    ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_t, theirs_t = _pair(torch, target, target.dtype.kind == "f")
+    out = getattr(nn, name)(reduction=reduction, **options(chainrule))(ours_x, ours_t)
+    expected = getattr(torch.nn, name)(reduction=reduction, **options(torch))(theirs_x, theirs_t)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    upstream = np.random.default_rng(5).standard_normal(out.shape)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if target.dtype.kind == "f":
+        np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_every_target_ignored_gives_nan_and_a_zero_gradient_as_torch():
+    x = chainrule.tensor(np.ones((3, 4)), requires_grad=True)
+    for loss_fn in (F.cross_entropy, F.nll_loss):
+        x.grad = None
+        loss = loss_fn(x, np.array([-100, -100, -100]))
+        assert np.isnan(loss.item())
+        loss.backward()
+        np.testing.assert_array_equal(x.grad.data, np.zeros((3, 4)))
+
+
+def test_class_weights_are_a_buffer_in_the_state_dict():
+    loss_fn = nn.CrossEntropyLoss(weight=[1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(loss_fn.state_dict()["weight"], [1.0, 2.0, 3.0])
+    assert "weight" not in nn.CrossEntropyLoss().state_dict()
+    assert "pos_weight" in nn.BCEWithLogitsLoss(pos_weight=[2.0]).state_dict()
+
+
+def test_loss_option_errors_name_the_option_and_value():
+    x, t = chainrule.tensor(np.zeros((2, 3))), np.array([0, 2])
+    with pytest.raises(ValueError, match=r"'label_smoothing' parameter of CrossEntropyLoss.*1\.5"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"label_smoothing.*-0\.1"):
+        F.cross_entropy(x, t, label_smoothing=-0.1)
+    with pytest.raises(ValueError, match=r"one weight per class: shape \(3,\).*Got shape \(2,\)"):
+        F.cross_entropy(x, t, weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"weight must be 1-D.*\(2, 3\)"):
+        nn.NLLLoss(weight=np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"'ignore_index' parameter of nll_loss must be an int"):
+        F.nll_loss(x, t, ignore_index=1.5)
+    with pytest.raises(ValueError, match=r"target class 7 is out of range for 3 classes.*ignore_index=-100"):
+        F.cross_entropy(x, np.array([0, 7]))
+    with pytest.raises(ValueError, match=r"pos_weight of shape \(2,\) does not broadcast to .*\(2, 3\)"):
+        F.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), pos_weight=[1.0, 2.0])

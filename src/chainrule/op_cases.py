@@ -54,6 +54,9 @@ class OpCase:
 
 
 TARGETS4 = np.array([2, 0, 2, 1])  # class indices for 4 samples of 3 classes
+TARGETS4_IGNORED = np.array([2, -100, 2, 1])  # the second sample ignored (PyTorch's ignore_index)
+CLASS_WEIGHT3 = np.array([0.3, 1.0, 2.5])
+POS_WEIGHT3 = np.array([0.5, 1.0, 3.0])
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
 
@@ -243,6 +246,35 @@ CASES = [
               [(4, 3)], ops.NLLLoss,
               torch_fn=lambda torch, x, r=r: torch.nn.functional.nll_loss(
                   x, torch.tensor(TARGETS4), reduction=r))
+        for r in ("mean", "sum", "none")
+    ],
+    *[  # cross-entropy's options: class weights, an ignored target, label smoothing, all three
+        _case(f"cross_entropy {label} ({r})",
+              lambda lib, x, r=r, t=t, w=w, e=e: ops.CrossEntropyLoss.apply(x, t, r, w, -100, e),
+              [(4, 3)], ops.CrossEntropyLoss,
+              torch_fn=lambda torch, x, r=r, t=t, w=w, e=e: torch.nn.functional.cross_entropy(
+                  x, torch.tensor(t), None if w is None else torch.tensor(w), reduction=r,
+                  label_smoothing=e))
+        for label, t, w, e in (("weighted", TARGETS4, CLASS_WEIGHT3, 0.0),
+                               ("ignore_index", TARGETS4_IGNORED, None, 0.0),
+                               ("label_smoothing", TARGETS4, None, 0.2),
+                               ("weighted, ignored, smoothed", TARGETS4_IGNORED, CLASS_WEIGHT3, 0.2))
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"nll_loss weighted, ignored ({r})",
+              lambda lib, x, r=r: ops.NLLLoss.apply(x, TARGETS4_IGNORED, r, CLASS_WEIGHT3, -100),
+              [(4, 3)], ops.NLLLoss,
+              torch_fn=lambda torch, x, r=r: torch.nn.functional.nll_loss(
+                  x, torch.tensor(TARGETS4_IGNORED), torch.tensor(CLASS_WEIGHT3), reduction=r))
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"binary_cross_entropy_with_logits pos_weight ({r})",
+              lambda lib, x, t, r=r: ops.BCEWithLogitsLoss.apply(x, t, r, POS_WEIGHT3),
+              [(4, 3), (4, 3)], ops.BCEWithLogitsLoss, domains=("any", "unit"),
+              torch_fn=lambda torch, x, t, r=r: torch.nn.functional.binary_cross_entropy_with_logits(
+                  x, t, reduction=r, pos_weight=torch.tensor(POS_WEIGHT3)))
         for r in ("mean", "sum", "none")
     ],
     # ---- compositions: the seed network's layer, a diamond, reuse ----

@@ -193,19 +193,53 @@ def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) ->
     return ops.HuberLoss.apply(x, _float_target("huber_loss", target, x), reduction, delta)
 
 
-def cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
+def _class_weight(op: str, weight, input: Tensor):
+    """Class weights as a 1-D array of the input's dtype with one entry per class, or None."""
+    if weight is None:
+        return None
+    if not isinstance(weight, (Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"{op}: weight must be a Tensor or an array of one weight per class. Got "
+                        f"{type(weight).__name__} instead.")
+    weight = _to_array(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    n_classes = input.shape[1] if input.ndim == 2 else None
+    if weight.ndim != 1 or weight.shape[0] != n_classes:
+        raise ValueError(f"{op}: weight must hold one weight per class: shape ({n_classes},) for "
+                         f"an input of shape {input.shape}. Got shape {weight.shape} instead.")
+    return weight
+
+
+def _ignore_index(op: str, ignore_index) -> int:
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+        raise argument_error(op, "ignore_index", "an int", ignore_index, TypeError)
+    return int(ignore_index)
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (N, C) against integer classes (N,): the fused, stable
-    logsumexp(x_i) - x_i[t_i]."""
-    check_reduction("cross_entropy", reduction)
-    x = _input("cross_entropy", input)
-    return ops.CrossEntropyLoss.apply(x, _class_target("cross_entropy", target), reduction)
+    logsumexp(x_i) - x_i[t_i], with PyTorch's options: ``weight`` (one per class; 'mean' then
+    divides by the summed weights of the targets), ``ignore_index`` (targets with this value add
+    nothing and are not counted) and ``label_smoothing`` (eps in [0, 1]: the target becomes
+    (1 - eps) onehot + eps / C)."""
+    op = "cross_entropy"
+    check_reduction(op, reduction)
+    label_smoothing = check_in_range(op, "label_smoothing", label_smoothing, 0.0, 1.0,
+                                     high_closed=True)
+    x = _input(op, input)
+    return ops.CrossEntropyLoss.apply(x, _class_target(op, target), reduction,
+                                      _class_weight(op, weight, x), _ignore_index(op, ignore_index),
+                                      label_smoothing)
 
 
-def nll_loss(input, target, *, reduction: str = "mean") -> Tensor:
-    """-x_i[t_i] for log-probabilities (N, C) (the output of log_softmax) and classes (N,)."""
-    check_reduction("nll_loss", reduction)
-    x = _input("nll_loss", input)
-    return ops.NLLLoss.apply(x, _class_target("nll_loss", target), reduction)
+def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """-w[t_i] x_i[t_i] for log-probabilities (N, C) (the output of log_softmax) and classes (N,);
+    ``weight`` and ``ignore_index`` as in cross_entropy."""
+    op = "nll_loss"
+    check_reduction(op, reduction)
+    x = _input(op, input)
+    return ops.NLLLoss.apply(x, _class_target(op, target), reduction, _class_weight(op, weight, x),
+                             _ignore_index(op, ignore_index))
 
 
 def binary_cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
@@ -216,9 +250,22 @@ def binary_cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
     return ops.BCELoss.apply(x, target, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of raw scores with the sigmoid fused in, stable at +-100."""
+def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy of raw scores with the sigmoid fused in, stable at +-100.
+    ``pos_weight`` (broadcast over the input, usually one per class) scales the positive term:
+    above 1 it counts missed positives more (for rare positives, n_negative / n_positive)."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
     x = _input(op, input)
-    return ops.BCEWithLogitsLoss.apply(x, _float_target(op, target, x), reduction)
+    if pos_weight is not None:
+        pos_weight = _float_target(op, pos_weight, x)
+        pos_weight = pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight
+        try:
+            fits = np.broadcast_shapes(pos_weight.shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{op}: pos_weight of shape {pos_weight.shape} does not broadcast "
+                             f"to the input's shape {x.shape}.")
+    return ops.BCEWithLogitsLoss.apply(x, _float_target(op, target, x), reduction, pos_weight)

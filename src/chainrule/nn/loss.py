@@ -7,7 +7,11 @@ the matching function of ``chainrule.nn.functional``, which calls a fused op in
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..checks import check_in_range
 from ..ops.loss import check_reduction
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
@@ -56,20 +60,49 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class CrossEntropyLoss(_Loss):
+class _WeightedClassLoss(_Loss):
+    """CrossEntropyLoss and NLLLoss: ``weight`` (one per class, kept as a buffer, as in PyTorch,
+    so it is in the state dict and follows ``to(dtype)``) and ``ignore_index``."""
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        name = type(self).__name__
+        if weight is not None and not isinstance(weight, Tensor):
+            if not isinstance(weight, (np.ndarray, list, tuple)):
+                raise TypeError(f"{name}: weight must be a Tensor or an array of one weight per "
+                                f"class. Got {type(weight).__name__} instead.")
+            weight = Tensor(weight)
+        if weight is not None and weight.ndim != 1:
+            raise ValueError(f"{name}: weight must be 1-D, one weight per class. Got shape "
+                             f"{weight.shape} instead.")
+        self.register_buffer("weight", weight)
+        self.ignore_index = F._ignore_index(name, ignore_index)
+
+
+class CrossEntropyLoss(_WeightedClassLoss):
     """Softmax cross-entropy of logits (N, C) against integer class targets (N,), fused and stable:
-    l_i = logsumexp(x_i) - x_i[t_i]. Do not put a Softmax layer before it."""
+    l_i = logsumexp(x_i) - x_i[t_i]. Do not put a Softmax layer before it. Options as PyTorch's:
+    ``weight`` per class, ``ignore_index``, ``label_smoothing`` in [0, 1] (see F.cross_entropy)."""
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(weight, ignore_index=ignore_index, reduction=reduction)
+        self.label_smoothing = check_in_range("CrossEntropyLoss", "label_smoothing",
+                                              label_smoothing, 0.0, 1.0, high_closed=True)
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, reduction=self.reduction)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (N, C): l_i = -x_i[t_i]. Pair with
-    LogSoftmax(dim=1); together they equal CrossEntropyLoss."""
+class NLLLoss(_WeightedClassLoss):
+    """Negative log-likelihood of log-probabilities (N, C): l_i = -w[t_i] x_i[t_i]. Pair with
+    LogSoftmax(dim=1); together they equal CrossEntropyLoss. ``weight`` and ``ignore_index`` as
+    there."""
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class BCELoss(_Loss):
@@ -81,7 +114,15 @@ class BCELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of raw scores with the sigmoid fused in (stable at +-100); prefer it to
-    Sigmoid followed by BCELoss."""
+    Sigmoid followed by BCELoss. ``pos_weight`` (a buffer, broadcast over the input: usually one
+    per class) scales the positive term, as in PyTorch."""
+
+    def __init__(self, *, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction=reduction)
+        if pos_weight is not None and not isinstance(pos_weight, Tensor):
+            pos_weight = Tensor(pos_weight)
+        self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -37,9 +37,15 @@ def _per_element_grad(grad_y, reduction, count):
     is a Python number: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
     if reduction == "none":
         return grad_y
-    if reduction == "mean":
-        return grad_y.item() / count
+    if reduction == "mean":  # count 0: nothing counted (no samples, or all ignored): as PyTorch,
+        return grad_y.item() / count if count else 0.0  # a nan loss with a zero gradient
     return grad_y.item()
+
+
+def _one_per_input(ctx, *grads):
+    """The gradients, padded with None to one per argument given to apply (optional arguments
+    such as weight or pos_weight may have been left out or given)."""
+    return (*grads, *[None] * (len(ctx.needs_input_grad) - len(grads)))
 
 
 def _check_same_shape(op, a, b, names=("input", "target")):
@@ -76,7 +82,7 @@ class MSELoss(Function):
         return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
 
 
-def _check_class_targets(op, logits, target):
+def _check_class_targets(op, logits, target, ignore_index=-100):
     if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"{op}: expected input of shape (N, C) and integer target of shape (N,). Got input "
@@ -84,66 +90,124 @@ def _check_class_targets(op, logits, target):
         )
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices. Got dtype {target.dtype}.")
-    if target.size and (target.min() < 0 or target.max() >= logits.shape[1]):
-        bad = target[(target < 0) | (target >= logits.shape[1])][0]
+    out_of_range = ((target < 0) | (target >= logits.shape[1])) & (target != ignore_index)
+    if out_of_range.any():
         raise ValueError(
-            f"{op}: target class {bad} is out of range for {logits.shape[1]} classes "
-            f"(expected 0 to {logits.shape[1] - 1})."
+            f"{op}: target class {target[out_of_range][0]} is out of range for {logits.shape[1]} "
+            f"classes (expected 0 to {logits.shape[1] - 1}, or ignore_index={ignore_index})."
         )
 
 
-class CrossEntropyLoss(Function):
-    """Softmax cross-entropy with integer class targets, fused and stable.
+def _class_weights(target, weight, ignore_index, dtype):
+    """For class-indexed losses: each sample's weight w[t_i], 0 where t_i == ignore_index, and the
+    targets with those entries set to 0 so that they can index (their weight removes them).
 
-    forward:  l_i = -log softmax(x_i)[t_i] = logsumexp(x_i) - x_i[t_i]     (x: (N, C), t: (N,))
-    backward: dL/dx_i = dL/dl_i * (softmax(x_i) - onehot(t_i))
+    Returns (sample_weight, kept, safe_target, total): sample_weight is None when every sample
+    counts once (no class weights, nothing ignored), the common case, which then costs nothing;
+    total is what 'mean' divides by: the sum of the sample weights (N in the common case)."""
+    kept = target != ignore_index
+    if weight is None and kept.all():
+        return None, None, target, target.shape[0]
+    safe_target = np.where(kept, target, 0)
+    sample_weight = kept.astype(dtype) if weight is None else weight[safe_target] * kept
+    return sample_weight, kept, safe_target, sample_weight.sum()
+
+
+def _reduce_weighted(loss, reduction, total):
+    """_reduce, with 'mean' dividing by the total sample weight (nan when every sample is ignored,
+    as in PyTorch)."""
+    if reduction != "mean":
+        return _reduce(loss, reduction)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.add.reduce(loss, axis=None) / total)
+
+
+class CrossEntropyLoss(Function):
+    """Softmax cross-entropy with integer class targets, fused and stable; optional class weights
+    w, an ignored target value, and label smoothing eps over C classes (PyTorch's definitions).
+
+    forward:  p_i = log_softmax(x_i) = x_i - logsumexp(x_i)           (x: (N, C), t: (N,))
+              l_i = k_i [ (1 - eps) (-w[t_i] p_i[t_i]) + (eps / C) (-sum_c w_c p_i[c]) ]
+              (k_i = 0 where t_i == ignore_index, else 1; w = 1 without weights;
+              'mean' divides the sum by sum_i k_i w[t_i], not by N)
+    backward: dL/dx_i = dL/dl_i * k_i [ (1 - eps) w[t_i] (softmax(x_i) - onehot(t_i))
+                                        + (eps / C) (softmax(x_i) sum_c w_c - w) ]
+              (without weights, ignoring or smoothing: dL/dl_i * (softmax(x_i) - onehot(t_i)))
     """
 
     backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
-    def forward(ctx, logits, target, reduction="mean"):
-        _check_class_targets("cross_entropy", logits, target)
+    def forward(ctx, logits, target, reduction="mean", weight=None, ignore_index=-100,
+                label_smoothing=0.0):
+        _check_class_targets("cross_entropy", logits, target, ignore_index)
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        rows = np.arange(logits.shape[0])
-        ctx.save_for_backward(log_prob, target)
-        ctx.reduction = reduction
-        return _reduce(-log_prob[rows, target], reduction)
+        sample_weight, kept, safe_target, total = _class_weights(
+            target, weight, ignore_index, logits.dtype)
+        picked = log_prob[np.arange(logits.shape[0]), safe_target]
+        loss = -picked if sample_weight is None else -picked * sample_weight
+        if label_smoothing:
+            every_class = log_prob.sum(axis=1) if weight is None else log_prob @ weight
+            smooth = -every_class if kept is None else -every_class * kept
+            loss = (1 - label_smoothing) * loss + (label_smoothing / logits.shape[1]) * smooth
+        ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight)
+        ctx.reduction, ctx.total, ctx.eps = reduction, total, label_smoothing
+        return _reduce_weighted(loss, reduction, total)
 
     @staticmethod
     def backward(ctx, grad_y):
-        log_prob, target = ctx.saved_tensors
-        n = log_prob.shape[0]
-        grad_l = _per_element_grad(grad_y, ctx.reduction, n)
-        grad_x = np.exp(log_prob)
-        grad_x[np.arange(n), target] -= 1
-        return grad_x * (grad_l[:, None] if ctx.reduction == "none" else grad_l), None, None
+        log_prob, target, sample_weight, kept, weight = ctx.saved_tensors
+        n, n_classes = log_prob.shape
+        eps = ctx.eps
+        grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
+        grad_x = np.exp(log_prob)  # softmax(x)
+        if sample_weight is None and not eps:  # the common case: softmax(x) - onehot(t)
+            grad_x[np.arange(n), target] -= 1
+        else:
+            ones = np.ones(n, dtype=log_prob.dtype)
+            w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
+            k = ones if kept is None else kept
+            class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
+            grad_x *= ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
+            grad_x[np.arange(n), target] -= (1 - eps) * w_t
+            if eps:
+                w = 1.0 if weight is None else weight[None, :]
+                grad_x -= (eps / n_classes) * k[:, None] * w
+        return _one_per_input(ctx, grad_x * (grad_l[:, None] if ctx.reduction == "none" else grad_l))
 
 
 class NLLLoss(Function):
-    """Negative log-likelihood of log-probabilities (the output of log_softmax).
+    """Negative log-likelihood of log-probabilities (the output of log_softmax); optional class
+    weights w and an ignored target value (PyTorch's definitions).
 
-    forward:  l_i = -x_i[t_i]
-    backward: dL/dx_i = -dL/dl_i * onehot(t_i)
+    forward:  l_i = -k_i w[t_i] x_i[t_i]
+              (k_i = 0 where t_i == ignore_index, else 1; w = 1 without weights;
+              'mean' divides the sum by sum_i k_i w[t_i], not by N)
+    backward: dL/dx_i = -dL/dl_i * k_i w[t_i] onehot(t_i)
     """
 
     @staticmethod
-    def forward(ctx, log_prob, target, reduction="mean"):
-        _check_class_targets("nll_loss", log_prob, target)
-        ctx.save_for_backward(target)
-        ctx.shape = log_prob.shape
-        ctx.reduction = reduction
-        return _reduce(-log_prob[np.arange(log_prob.shape[0]), target], reduction)
+    def forward(ctx, log_prob, target, reduction="mean", weight=None, ignore_index=-100):
+        _check_class_targets("nll_loss", log_prob, target, ignore_index)
+        sample_weight, _, safe_target, total = _class_weights(
+            target, weight, ignore_index, log_prob.dtype)
+        picked = log_prob[np.arange(log_prob.shape[0]), safe_target]
+        ctx.save_for_backward(safe_target, sample_weight)
+        ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
+        return _reduce_weighted(-picked if sample_weight is None else -picked * sample_weight,
+                                reduction, total)
 
     @staticmethod
     def backward(ctx, grad_y):
-        (target,) = ctx.saved_tensors
+        target, sample_weight = ctx.saved_tensors
         n = ctx.shape[0]
-        grad_l = _per_element_grad(grad_y, ctx.reduction, n)
+        grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
+        if sample_weight is not None:
+            grad_l = grad_l * sample_weight
         grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
         grad_x[np.arange(n), target] = -grad_l
-        return grad_x, None, None
+        return _one_per_input(ctx, grad_x)
 
 
 class BCELoss(Function):
@@ -180,29 +244,42 @@ class BCELoss(Function):
 
 
 class BCEWithLogitsLoss(Function):
-    """Binary cross-entropy of raw scores x (sigmoid fused in), stable at +-100.
+    """Binary cross-entropy of raw scores x (sigmoid fused in), stable at +-100; an optional
+    pos_weight p scales the positive term (broadcast over x, as PyTorch's).
 
-    forward:  l_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|))
-              (equal to -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), without overflow)
-    backward: dL/dx_i = dL/dl_i * (sigmoid(x_i) - t_i),    dL/dt_i = -dL/dl_i * x_i
+    forward:  l_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)) + (p - 1) t_i softplus(-x_i)
+              (softplus(-x) = log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|)): no overflow;
+              equal to -(p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))); p = 1 without it)
+    backward: dL/dx_i = dL/dl_i * ((1 + (p - 1) t_i) sigmoid(x_i) - p t_i)      (p = 1: sigmoid(x_i) - t_i)
+              dL/dt_i = dL/dl_i * (-x_i + (p - 1) softplus(-x_i))              (p = 1: -x_i)
     """
 
     @staticmethod
-    def forward(ctx, x, target, reduction="mean"):
+    def forward(ctx, x, target, reduction="mean", pos_weight=None):
         _check_same_shape("binary_cross_entropy_with_logits", x, target)
-        ctx.save_for_backward(x, target)
+        ctx.save_for_backward(x, target, pos_weight)
         ctx.reduction = reduction
-        loss = np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))
+        log_term = np.log1p(np.exp(-np.abs(x)))
+        loss = np.maximum(x, 0) - x * target + log_term
+        if pos_weight is not None:
+            loss += (pos_weight - 1) * target * (np.maximum(-x, 0) + log_term)
         return _reduce(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, target = ctx.saved_tensors
+        x, target, pos_weight = ctx.saved_tensors
         grad_l = _per_element_grad(grad_y, ctx.reduction, x.size)
         sigmoid = 0.5 * np.tanh(0.5 * x) + 0.5
-        grad_x = grad_l * (sigmoid - target)
-        grad_t = -grad_l * x if ctx.needs_input_grad[1] else None
-        return grad_x, grad_t, None
+        if pos_weight is None:
+            grad_x = grad_l * (sigmoid - target)
+            grad_t = -grad_l * x if ctx.needs_input_grad[1] else None
+            return _one_per_input(ctx, grad_x, grad_t)
+        grad_x = grad_l * ((1 + (pos_weight - 1) * target) * sigmoid - pos_weight * target)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+            grad_t = grad_l * ((pos_weight - 1) * softplus_neg - x)
+        return _one_per_input(ctx, grad_x, grad_t)
 
 
 class L1Loss(Function):
@@ -257,6 +334,4 @@ class HuberLoss(Function):
         delta = ctx.delta
         local = np.where(np.abs(diff) < delta, diff, delta * np.sign(diff))
         grad_x = grad_l * local
-        grad_t = -grad_x if ctx.needs_input_grad[1] else None
-        # one gradient per argument given to apply (reduction and delta may be left out)
-        return (grad_x, grad_t, None, None)[: len(ctx.needs_input_grad)]
+        return _one_per_input(ctx, grad_x, -grad_x if ctx.needs_input_grad[1] else None)
