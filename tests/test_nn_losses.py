@@ -291,3 +291,8 @@ def test_loss_option_errors_name_the_option_and_value():
         F.cross_entropy(x, np.array([0, 7]))
     with pytest.raises(ValueError, match=r"pos_weight of shape \(2,\) does not broadcast to .*\(2, 3\)"):
         F.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), pos_weight=[1.0, 2.0])
+
+
+def test_pos_weight_of_the_wrong_type_is_named():
+    with pytest.raises(TypeError, match=r"pos_weight must be a Tensor, an array or a number. Got str"):
+        F.binary_cross_entropy_with_logits(chainrule.zeros(2, 3), np.zeros((2, 3)), pos_weight="3")

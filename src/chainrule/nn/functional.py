@@ -259,8 +259,11 @@ def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean",
     check_reduction(op, reduction)
     x = _input(op, input)
     if pos_weight is not None:
-        pos_weight = _float_target(op, pos_weight, x)
-        pos_weight = pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight
+        if not isinstance(pos_weight, (Tensor, np.ndarray, list, tuple, numbers.Number)):
+            raise TypeError(f"{op}: pos_weight must be a Tensor, an array or a number. Got "
+                            f"{type(pos_weight).__name__} instead.")
+        pos_weight = _to_array(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight,
+                               dtype=x.dtype)
         try:
             fits = np.broadcast_shapes(pos_weight.shape, x.shape) == x.shape
         except ValueError:
