@@ -539,3 +539,19 @@ def test_integer_tensors_with_python_numbers_follow_pytorch_dtypes():
         theirs = expression(torch.tensor([1, 2, 3]))
         assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (ours, theirs)
         np.testing.assert_allclose(ours.data, theirs.numpy())
+
+
+def test_real_valued_functions_of_integer_tensors_are_float32_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    from chainrule.nn import functional as F
+
+    ours, theirs = cr.tensor([1, 2, 3]), torch.tensor([1, 2, 3])
+    for name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid"):
+        result, expected = getattr(ours, name)(), getattr(theirs, name)()
+        assert result.dtype == np.float32 and expected.dtype == torch.float32, name
+        np.testing.assert_allclose(result.data, expected.numpy(), rtol=1e-6)
+    assert ours.softmax(0).dtype == ours.log_softmax(0).dtype == cr.exp(ours).dtype == np.float32
+    for name in ("sigmoid", "tanh", "gelu", "elu", "selu", "softplus", "silu"):
+        assert getattr(F, name)(ours).dtype == np.float32, name
+    assert cr.tensor(np.arange(3.0)).exp().dtype == np.float64  # float64 stays float64
+    assert ours.relu().dtype == ours.abs().dtype == np.int64  # these stay integer, as in PyTorch

@@ -402,29 +402,35 @@ class Tensor:
         return Tensor._from_op(_arg_reduce(np.argmin, self.data, dim, keepdim), None)
 
     # ----- element-wise math and activations ----------------------------------------------
+    def _floating(self) -> Tensor:
+        """Self, or for an integer or boolean tensor its float32 copy: what a function with
+        real-valued results (exp, sigmoid, softmax, ...) takes, so that its result is float32
+        as in PyTorch, not NumPy's float64."""
+        return self if self.data.dtype.kind in "fc" else self.float()
+
     def exp(self):
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._floating())
 
     def log(self):
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._floating())
 
     def sqrt(self):
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(self._floating())
 
     def abs(self):
         return ops.Abs.apply(self)
 
     def sin(self):
-        return ops.Sin.apply(self)
+        return ops.Sin.apply(self._floating())
 
     def cos(self):
-        return ops.Cos.apply(self)
+        return ops.Cos.apply(self._floating())
 
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._floating())
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._floating())
 
     def relu(self):
         return ops.ReLU.apply(self)
@@ -437,10 +443,10 @@ class Tensor:
     clip = clamp
 
     def softmax(self, dim):
-        return ops.Softmax.apply(self, dim)
+        return ops.Softmax.apply(self._floating(), dim)
 
     def log_softmax(self, dim):
-        return ops.LogSoftmax.apply(self, dim)
+        return ops.LogSoftmax.apply(self._floating(), dim)
 
     # ----- reductions ----------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False):

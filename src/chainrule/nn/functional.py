@@ -34,6 +34,12 @@ def _input(op: str, x) -> Tensor:
     raise TypeError(f"{op}: expected a Tensor or an array as input. Got {type(x).__name__} instead.")
 
 
+def _real_input(op: str, x) -> Tensor:
+    """_input for functions with real-valued results (sigmoid, softmax, gelu, ...): an integer
+    input is taken as float32, so the result is float32 as in PyTorch."""
+    return _input(op, x)._floating()
+
+
 def _float_target(op: str, target, input: Tensor):
     """A Tensor target stays a Tensor (its gradient is computed if it requires grad); an array or
     list becomes a constant array of the input's dtype."""
@@ -98,12 +104,12 @@ def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
 
 def sigmoid(input) -> Tensor:
     """1 / (1 + exp(-x))."""
-    return ops.Sigmoid.apply(_input("sigmoid", input))
+    return ops.Sigmoid.apply(_real_input("sigmoid", input))
 
 
 def tanh(input) -> Tensor:
     """tanh(x)."""
-    return ops.Tanh.apply(_input("tanh", input))
+    return ops.Tanh.apply(_real_input("tanh", input))
 
 
 def _check_dim(op: str, x: Tensor, dim) -> int:
@@ -120,13 +126,13 @@ def _check_dim(op: str, x: Tensor, dim) -> int:
 
 def softmax(input, dim: int) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim``."""
-    x = _input("softmax", input)
+    x = _real_input("softmax", input)
     return ops.Softmax.apply(x, _check_dim("softmax", x, dim))
 
 
 def log_softmax(input, dim: int) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably."""
-    x = _input("log_softmax", input)
+    x = _real_input("log_softmax", input)
     return ops.LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))
 
 
@@ -137,17 +143,17 @@ def gelu(input, approximate: str = "none") -> Tensor:
             f"The 'approximate' parameter of gelu must be 'none' or 'tanh'. Got {approximate!r} "
             "instead."
         )
-    return ops.GELU.apply(_input("gelu", input), approximate)
+    return ops.GELU.apply(_real_input("gelu", input), approximate)
 
 
 def elu(input, alpha: float = 1.0) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    return ops.ELU.apply(_input("elu", input), check_real("elu", "alpha", alpha))
+    return ops.ELU.apply(_real_input("elu", input), check_real("elu", "alpha", alpha))
 
 
 def selu(input) -> Tensor:
     """scale * elu(x, alpha) with the fixed constants of Klambauer et al. (2017)."""
-    return ops.SELU.apply(_input("selu", input))
+    return ops.SELU.apply(_real_input("selu", input))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -156,12 +162,12 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     threshold = check_real("softplus", "threshold", threshold)
     if beta == 0:
         raise argument_error("softplus", "beta", "non-zero", beta)
-    return ops.Softplus.apply(_input("softplus", input), beta, threshold)
+    return ops.Softplus.apply(_real_input("softplus", input), beta, threshold)
 
 
 def silu(input) -> Tensor:
     """x * sigmoid(x)."""
-    return ops.SiLU.apply(_input("silu", input))
+    return ops.SiLU.apply(_real_input("silu", input))
 
 
 # ----- losses --------------------------------------------------------------------------------
