@@ -555,3 +555,19 @@ def test_real_valued_functions_of_integer_tensors_are_float32_as_in_pytorch():
         assert getattr(F, name)(ours).dtype == np.float32, name
     assert cr.tensor(np.arange(3.0)).exp().dtype == np.float64  # float64 stays float64
     assert ours.relu().dtype == ours.abs().dtype == np.int64  # these stay integer, as in PyTorch
+
+
+def test_var_over_every_spelling_of_all_dims_equals_torch():
+    torch = pytest.importorskip("torch")
+    data = np.arange(6.0).reshape(2, 3)
+    for dim in ((), [], [0, 1], (0, 1), 0, [1], -1):
+        np.testing.assert_allclose(cr.tensor(data).var(dim).data,
+                                   torch.tensor(data).var(dim).numpy(), err_msg=str(dim))
+
+
+def test_leaky_relu_of_an_integer_tensor_is_float32_not_truncated():
+    from chainrule.nn import functional as F
+
+    out = F.leaky_relu(cr.tensor([-300, 2]))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, [-3.0, 2.0])

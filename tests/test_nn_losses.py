@@ -294,5 +294,56 @@ def test_loss_option_errors_name_the_option_and_value():
 
 
 def test_pos_weight_of_the_wrong_type_is_named():
-    with pytest.raises(TypeError, match=r"pos_weight must be a Tensor, an array or a number. Got str"):
+    with pytest.raises(TypeError, match=r"pos_weight must be a Tensor or an array of numbers. Got str"):
         F.binary_cross_entropy_with_logits(chainrule.zeros(2, 3), np.zeros((2, 3)), pos_weight="3")
+
+
+def test_integer_logits_are_taken_as_float32_and_keep_fractional_weights():
+    x, t = np.array([[1, 2, 3], [3, 1, 0]]), np.array([0, 2])
+    as_float = x.astype(np.float32)
+    for name, kwargs in (("nll_loss", {"weight": [0.3, 1.0, 2.5]}),
+                         ("cross_entropy", {"weight": [0.3, 1.0, 2.5], "label_smoothing": 0.1})):
+        ours, expected = getattr(F, name)(x, t, **kwargs), getattr(F, name)(as_float, t, **kwargs)
+        assert ours.dtype == np.float32 and ours.item() == expected.item(), name
+    y = np.array([[1, 0, 1], [0, 1, 1]])
+    ours = F.binary_cross_entropy_with_logits(x, y, pos_weight=0.5)
+    assert ours.item() == F.binary_cross_entropy_with_logits(as_float, y, pos_weight=0.5).item()
+
+
+def test_a_total_class_weight_of_zero_gives_nan_where_torch_does():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [3.0, 0.0, -2.0]])
+    t = np.array([0, 2, 1])
+    for kwargs in ({"weight": [0.0, 0.0, 1.0], "ignore_index": 2},
+                   {"weight": [0.0, 0.0, 1.0], "ignore_index": 2, "label_smoothing": 0.3},
+                   {"weight": [0.0, 0.0, 0.0]}):
+        ours = chainrule.tensor(x, requires_grad=True)
+        theirs = torch.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(ours, t, **kwargs)
+        torch_weight = torch.tensor(kwargs["weight"], dtype=torch.float64)
+        expected = torch.nn.functional.cross_entropy(
+            theirs, torch.tensor(t), **{**kwargs, "weight": torch_weight})
+        loss.backward()
+        expected.backward()
+        assert np.isnan(loss.item()) and np.isnan(expected.item())
+        np.testing.assert_array_equal(np.isnan(ours.grad.data), np.isnan(theirs.grad.numpy()))
+        np.testing.assert_array_equal(np.nan_to_num(ours.grad.data), np.nan_to_num(theirs.grad.numpy()))
+
+
+def test_weight_buffers_are_checked_and_the_callers_tensor_is_left_alone():
+    weight = chainrule.tensor([1.0, 2.0, 3.0])
+    cross_entropy, nll = nn.CrossEntropyLoss(weight=weight), nn.NLLLoss(weight=weight)
+    cross_entropy.double()
+    assert cross_entropy.weight.dtype == np.float64
+    assert weight.dtype == nll.weight.dtype == np.float32
+    with pytest.raises(TypeError, match=r"BCEWithLogitsLoss: pos_weight must be a Tensor or an array"):
+        nn.BCEWithLogitsLoss(pos_weight="abc")
+    with pytest.raises(TypeError, match=r"BCEWithLogitsLoss: pos_weight must hold numbers. Got dtype <U1"):
+        nn.BCEWithLogitsLoss(pos_weight=np.array(["a", "b"]))
+    with pytest.raises(TypeError, match=r"CrossEntropyLoss: weight must be a Tensor or an array"):
+        nn.CrossEntropyLoss(weight=2.0)
+    with pytest.raises(ValueError, match=r"cross_entropy: weight requires grad.*weight.detach\(\)"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]),
+                        chainrule.tensor([1.0, 1.0, 1.0], requires_grad=True))
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, C\).*\(2, 3, 4\)"):
+        F.nll_loss(np.zeros((2, 3, 4)), np.zeros((2, 4), dtype=np.int64), [1.0, 2.0, 3.0])

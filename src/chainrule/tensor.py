@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import autograd
-from .ops.dims import normalize_dim
+from .ops.dims import normalize_dim, normalize_dims
 
 __all__ = ["Tensor", "tensor", "float32", "float64", "int64", "bool_"]
 
@@ -457,7 +457,7 @@ class Tensor:
 
     def var(self, dim=None, keepdim=False, unbiased=True):
         centered = self - self.mean(dim, keepdim=True)
-        n = self.data.size if dim is None else int(np.prod([self.shape[d] for d in _dims(dim)]))
+        n = int(np.prod([self.shape[d] for d in normalize_dims("var", dim, self.ndim)]))
         return (centered * centered).sum(dim, keepdim) / (n - 1 if unbiased else n)
 
     def max(self, dim=None, keepdim=False):
@@ -523,10 +523,6 @@ class Tensor:
 
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index)
-
-
-def _dims(dim):
-    return dim if isinstance(dim, tuple) else (dim,)
 
 
 def _arg_reduce(fn, data, dim, keepdim):

@@ -35,8 +35,9 @@ def _input(op: str, x) -> Tensor:
 
 
 def _real_input(op: str, x) -> Tensor:
-    """_input for functions with real-valued results (sigmoid, softmax, gelu, ...): an integer
-    input is taken as float32, so the result is float32 as in PyTorch."""
+    """_input for functions with real-valued results (sigmoid, softmax, gelu, the losses of
+    scores, ...): an integer input is taken as float32. PyTorch gives float32 for sigmoid and
+    tanh of integers and refuses integers for the others; chainrule computes them in float32."""
     return _input(op, x)._floating()
 
 
@@ -99,7 +100,7 @@ def relu(input) -> Tensor:
 def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
     """x if x > 0 else negative_slope * x."""
     slope = check_real("leaky_relu", "negative_slope", negative_slope)
-    return ops.LeakyReLU.apply(_input("leaky_relu", input), slope)
+    return ops.LeakyReLU.apply(_real_input("leaky_relu", input), slope)
 
 
 def sigmoid(input) -> Tensor:
@@ -199,19 +200,37 @@ def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) ->
     return ops.HuberLoss.apply(x, _float_target("huber_loss", target, x), reduction, delta)
 
 
+def _constant_weights(op: str, name: str, value, input: Tensor | None = None,
+                      kinds=(Tensor, np.ndarray, list, tuple, numbers.Number)) -> np.ndarray:
+    """A loss's weights (weight, pos_weight) as an array, of the input's dtype when there is one.
+    They are constants: no gradient flows to them, so one that requires grad is refused rather
+    than silently left without."""
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be a Tensor or an array of numbers. Got "
+                        f"{type(value).__name__} instead.")
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise ValueError(f"{op}: {name} requires grad, but no gradient flows to a loss's "
+                             f"{name}; pass {name}.detach().")
+        value = value.data
+    try:
+        array = _to_array(value, copy=False)
+    except (TypeError, ValueError):
+        array = np.asarray(value, dtype=object)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: {name} must hold numbers. Got dtype {array.dtype} instead.")
+    return array if input is None else array.astype(input.dtype, copy=False)
+
+
 def _class_weight(op: str, weight, input: Tensor):
     """Class weights as a 1-D array of the input's dtype with one entry per class, or None."""
     if weight is None:
         return None
-    if not isinstance(weight, (Tensor, np.ndarray, list, tuple)):
-        raise TypeError(f"{op}: weight must be a Tensor or an array of one weight per class. Got "
-                        f"{type(weight).__name__} instead.")
-    weight = _to_array(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
-    n_classes = input.shape[1] if input.ndim == 2 else None
-    if weight.ndim != 1 or weight.shape[0] != n_classes:
-        raise ValueError(f"{op}: weight must hold one weight per class: shape ({n_classes},) for "
-                         f"an input of shape {input.shape}. Got shape {weight.shape} instead.")
-    return weight
+    weight = _constant_weights(op, "weight", weight, input, (Tensor, np.ndarray, list, tuple))
+    if input.ndim == 2 and (weight.ndim != 1 or weight.shape[0] != input.shape[1]):
+        raise ValueError(f"{op}: weight must hold one weight per class: shape ({input.shape[1]},) "
+                         f"for an input of shape {input.shape}. Got shape {weight.shape} instead.")
+    return weight  # (an input that is not (N, C) is refused by the op, naming both shapes)
 
 
 def _ignore_index(op: str, ignore_index) -> int:
@@ -229,9 +248,10 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
     (1 - eps) onehot + eps / C)."""
     op = "cross_entropy"
     check_reduction(op, reduction)
-    label_smoothing = check_in_range(op, "label_smoothing", label_smoothing, 0.0, 1.0,
-                                     high_closed=True)
-    x = _input(op, input)
+    if label_smoothing != 0.0:  # (the check costs more than the rest of a small loss's call)
+        label_smoothing = check_in_range(op, "label_smoothing", label_smoothing, 0.0, 1.0,
+                                         high_closed=True)
+    x = _real_input(op, input)
     return ops.CrossEntropyLoss.apply(x, _class_target(op, target), reduction,
                                       _class_weight(op, weight, x), _ignore_index(op, ignore_index),
                                       label_smoothing)
@@ -243,7 +263,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     ``weight`` and ``ignore_index`` as in cross_entropy."""
     op = "nll_loss"
     check_reduction(op, reduction)
-    x = _input(op, input)
+    x = _real_input(op, input)
     return ops.NLLLoss.apply(x, _class_target(op, target), reduction, _class_weight(op, weight, x),
                              _ignore_index(op, ignore_index))
 
@@ -263,13 +283,9 @@ def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean",
     above 1 it counts missed positives more (for rare positives, n_negative / n_positive)."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
-    x = _input(op, input)
+    x = _real_input(op, input)
     if pos_weight is not None:
-        if not isinstance(pos_weight, (Tensor, np.ndarray, list, tuple, numbers.Number)):
-            raise TypeError(f"{op}: pos_weight must be a Tensor, an array or a number. Got "
-                            f"{type(pos_weight).__name__} instead.")
-        pos_weight = _to_array(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight,
-                               dtype=x.dtype)
+        pos_weight = _constant_weights(op, "pos_weight", pos_weight, x)
         try:
             fits = np.broadcast_shapes(pos_weight.shape, x.shape) == x.shape
         except ValueError:

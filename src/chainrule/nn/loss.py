@@ -60,6 +60,16 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
+def _weight_buffer(owner: str, name: str, value, kinds=None) -> Tensor | None:
+    """A loss module's weight or pos_weight as a Tensor for its buffer, checked as the functional
+    form checks it (numbers only, no requires_grad)."""
+    if value is None:
+        return None
+    checked = F._constant_weights(owner, name, value, kinds=kinds) if kinds else \
+        F._constant_weights(owner, name, value)
+    return value if isinstance(value, Tensor) else Tensor(checked)
+
+
 class _WeightedClassLoss(_Loss):
     """CrossEntropyLoss and NLLLoss: ``weight`` (one per class, kept as a buffer, as in PyTorch,
     so it is in the state dict and follows ``to(dtype)``) and ``ignore_index``."""
@@ -67,11 +77,7 @@ class _WeightedClassLoss(_Loss):
     def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction=reduction)
         name = type(self).__name__
-        if weight is not None and not isinstance(weight, Tensor):
-            if not isinstance(weight, (np.ndarray, list, tuple)):
-                raise TypeError(f"{name}: weight must be a Tensor or an array of one weight per "
-                                f"class. Got {type(weight).__name__} instead.")
-            weight = Tensor(weight)
+        weight = _weight_buffer(name, "weight", weight, (Tensor, np.ndarray, list, tuple))
         if weight is not None and weight.ndim != 1:
             raise ValueError(f"{name}: weight must be 1-D, one weight per class. Got shape "
                              f"{weight.shape} instead.")
@@ -119,9 +125,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, *, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction=reduction)
-        if pos_weight is not None and not isinstance(pos_weight, Tensor):
-            pos_weight = Tensor(pos_weight)
-        self.register_buffer("pos_weight", pos_weight)
+        self.register_buffer("pos_weight", _weight_buffer("BCEWithLogitsLoss", "pos_weight",
+                                                          pos_weight))
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,

@@ -300,8 +300,10 @@ class Module:
 
     # ----- dtype -------------------------------------------------------------------------
     def to(self, dtype) -> Module:
-        """Cast every floating-point parameter, gradient and buffer to ``dtype``, in place (the
-        Parameter objects stay the same); returns self."""
+        """Cast every floating-point parameter, gradient and buffer to ``dtype``; returns self.
+        Parameters are cast in place (the Parameter objects stay the same, so an optimizer holding
+        them keeps working); a buffer is replaced by a cast copy, so a tensor the caller passed in
+        (a loss's class weights, say) is left as it was, as in PyTorch."""
         try:
             resolved = _resolve_dtype(dtype)
         except TypeError:
@@ -316,9 +318,10 @@ class Module:
             param.data = param.data.astype(dtype, copy=False)
             if param.grad is not None:
                 param.grad.data = param.grad.data.astype(dtype, copy=False)
-        for buf in self.buffers():
-            if buf.data.dtype.kind == "f":
-                buf.data = buf.data.astype(dtype, copy=False)
+        for module in self.modules():
+            for name, buf in module._buffers.items():
+                if buf is not None and buf.data.dtype.kind == "f" and buf.data.dtype != dtype:
+                    module._buffers[name] = Tensor(buf.data, dtype=dtype)
         return self
 
     def float(self) -> Module:

@@ -5,6 +5,8 @@ small ops: cross-entropy stays finite at logits of +-1000 and BCE-with-logits at
 costs fewer NumPy calls. ``reduction`` is 'mean' (average over elements), 'sum', or 'none'.
 """
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -37,8 +39,8 @@ def _per_element_grad(grad_y, reduction, count):
     is a Python number: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
     if reduction == "none":
         return grad_y
-    if reduction == "mean":  # count 0: nothing counted (no samples, or all ignored): as PyTorch,
-        return grad_y.item() / count if count else 0.0  # a nan loss with a zero gradient
+    if reduction == "mean":  # count 0 (no samples, or a total weight of 0): nan, as PyTorch
+        return grad_y.item() / count if count else math.nan
     return grad_y.item()
 
 
@@ -82,7 +84,10 @@ class MSELoss(Function):
         return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
 
 
-def _check_class_targets(op, logits, target, ignore_index=-100):
+def _check_class_targets(op, logits, target, ignore_index=-100) -> bool:
+    """Check input (N, C) and integer targets (N,), each a class or ignore_index; return whether
+    any target is ignore_index. The usual case (every target a class, ignore_index not among
+    them) costs two reductions."""
     if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"{op}: expected input of shape (N, C) and integer target of shape (N,). Got input "
@@ -90,36 +95,51 @@ def _check_class_targets(op, logits, target, ignore_index=-100):
         )
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices. Got dtype {target.dtype}.")
-    out_of_range = ((target < 0) | (target >= logits.shape[1])) & (target != ignore_index)
+    if not target.size:
+        return False
+    low, high, n_classes = int(target.min()), int(target.max()), logits.shape[1]
+    if 0 <= low and high < n_classes:
+        return bool(low <= ignore_index <= high and (target == ignore_index).any())
+    out_of_range = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
     if out_of_range.any():
         raise ValueError(
-            f"{op}: target class {target[out_of_range][0]} is out of range for {logits.shape[1]} "
-            f"classes (expected 0 to {logits.shape[1] - 1}, or ignore_index={ignore_index})."
+            f"{op}: target class {target[out_of_range][0]} is out of range for {n_classes} "
+            f"classes (expected 0 to {n_classes - 1}, or ignore_index={ignore_index})."
         )
+    return True  # the targets outside 0..C-1 are all ignore_index
 
 
-def _class_weights(target, weight, ignore_index, dtype):
+def _class_weights(target, weight, ignore_index, any_ignored, dtype):
     """For class-indexed losses: each sample's weight w[t_i], 0 where t_i == ignore_index, and the
     targets with those entries set to 0 so that they can index (their weight removes them).
 
     Returns (sample_weight, kept, safe_target, total): sample_weight is None when every sample
     counts once (no class weights, nothing ignored), the common case, which then costs nothing;
     total is what 'mean' divides by: the sum of the sample weights (N in the common case)."""
-    kept = target != ignore_index
-    if weight is None and kept.all():
+    if weight is None and not any_ignored:
         return None, None, target, target.shape[0]
+    kept = target != ignore_index
     safe_target = np.where(kept, target, 0)
     sample_weight = kept.astype(dtype) if weight is None else weight[safe_target] * kept
     return sample_weight, kept, safe_target, sample_weight.sum()
 
 
 def _reduce_weighted(loss, reduction, total):
-    """_reduce, with 'mean' dividing by the total sample weight (nan when every sample is ignored,
-    as in PyTorch)."""
+    """_reduce, with 'mean' dividing by the total sample weight. A total of 0 (every sample
+    ignored, or weighted 0) gives nan, as in PyTorch."""
     if reduction != "mean":
         return _reduce(loss, reduction)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.add.reduce(loss, axis=None) / total)
+    if total == 0:
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(np.add.reduce(loss, axis=None) / total)
+
+
+def _zero_ignored_rows(grad_x, kept):
+    """An ignored sample's gradient is 0, also when the 'mean' scale is nan (a total weight of 0:
+    PyTorch gives nan for the samples that count and 0 for the ignored ones)."""
+    if kept is not None:
+        grad_x[~kept] = 0
+    return grad_x
 
 
 class CrossEntropyLoss(Function):
@@ -140,11 +160,11 @@ class CrossEntropyLoss(Function):
     @staticmethod
     def forward(ctx, logits, target, reduction="mean", weight=None, ignore_index=-100,
                 label_smoothing=0.0):
-        _check_class_targets("cross_entropy", logits, target, ignore_index)
+        any_ignored = _check_class_targets("cross_entropy", logits, target, ignore_index)
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         sample_weight, kept, safe_target, total = _class_weights(
-            target, weight, ignore_index, logits.dtype)
+            target, weight, ignore_index, any_ignored, logits.dtype)
         picked = log_prob[np.arange(logits.shape[0]), safe_target]
         loss = -picked if sample_weight is None else -picked * sample_weight
         if label_smoothing:
@@ -174,7 +194,8 @@ class CrossEntropyLoss(Function):
             if eps:
                 w = 1.0 if weight is None else weight[None, :]
                 grad_x -= (eps / n_classes) * k[:, None] * w
-        return _one_per_input(ctx, grad_x * (grad_l[:, None] if ctx.reduction == "none" else grad_l))
+        grad_x *= grad_l[:, None] if ctx.reduction == "none" else grad_l
+        return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
 
 class NLLLoss(Function):
@@ -189,25 +210,25 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, log_prob, target, reduction="mean", weight=None, ignore_index=-100):
-        _check_class_targets("nll_loss", log_prob, target, ignore_index)
-        sample_weight, _, safe_target, total = _class_weights(
-            target, weight, ignore_index, log_prob.dtype)
+        any_ignored = _check_class_targets("nll_loss", log_prob, target, ignore_index)
+        sample_weight, kept, safe_target, total = _class_weights(
+            target, weight, ignore_index, any_ignored, log_prob.dtype)
         picked = log_prob[np.arange(log_prob.shape[0]), safe_target]
-        ctx.save_for_backward(safe_target, sample_weight)
+        ctx.save_for_backward(safe_target, sample_weight, kept)
         ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
         return _reduce_weighted(-picked if sample_weight is None else -picked * sample_weight,
                                 reduction, total)
 
     @staticmethod
     def backward(ctx, grad_y):
-        target, sample_weight = ctx.saved_tensors
+        target, sample_weight, kept = ctx.saved_tensors
         n = ctx.shape[0]
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         if sample_weight is not None:
             grad_l = grad_l * sample_weight
         grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
         grad_x[np.arange(n), target] = -grad_l
-        return _one_per_input(ctx, grad_x)
+        return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
 
 class BCELoss(Function):
