@@ -71,8 +71,9 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        grad_x = grad_y * y
-        grad_x *= 1 - y
+        grad_x = 1 - y  # one new array, the rest in place
+        grad_x *= y
+        grad_x *= grad_y
         return grad_x
 
 
