@@ -201,10 +201,11 @@ def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) ->
 
 
 def _constant_weights(op: str, name: str, value, input: Tensor | None = None,
-                      kinds=(Tensor, np.ndarray, list, tuple, numbers.Number)) -> np.ndarray:
+                      number_ok: bool = True) -> np.ndarray:
     """A loss's weights (weight, pos_weight) as an array, of the input's dtype when there is one.
     They are constants: no gradient flows to them, so one that requires grad is refused rather
     than silently left without."""
+    kinds = (Tensor, np.ndarray, list, tuple) + ((numbers.Number,) if number_ok else ())
     if not isinstance(value, kinds) or isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be a Tensor or an array of numbers. Got "
                         f"{type(value).__name__} instead.")
@@ -226,7 +227,7 @@ def _class_weight(op: str, weight, input: Tensor):
     """Class weights as a 1-D array of the input's dtype with one entry per class, or None."""
     if weight is None:
         return None
-    weight = _constant_weights(op, "weight", weight, input, (Tensor, np.ndarray, list, tuple))
+    weight = _constant_weights(op, "weight", weight, input, number_ok=False)
     if input.ndim == 2 and (weight.ndim != 1 or weight.shape[0] != input.shape[1]):
         raise ValueError(f"{op}: weight must hold one weight per class: shape ({input.shape[1]},) "
                          f"for an input of shape {input.shape}. Got shape {weight.shape} instead.")

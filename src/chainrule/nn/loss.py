@@ -7,7 +7,6 @@ the matching function of ``chainrule.nn.functional``, which calls a fused op in
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..checks import check_in_range
 from ..ops.loss import check_reduction
@@ -60,13 +59,12 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-def _weight_buffer(owner: str, name: str, value, kinds=None) -> Tensor | None:
+def _weight_buffer(owner: str, name: str, value, number_ok: bool = True) -> Tensor | None:
     """A loss module's weight or pos_weight as a Tensor for its buffer, checked as the functional
     form checks it (numbers only, no requires_grad)."""
     if value is None:
         return None
-    checked = F._constant_weights(owner, name, value, kinds=kinds) if kinds else \
-        F._constant_weights(owner, name, value)
+    checked = F._constant_weights(owner, name, value, number_ok=number_ok)
     return value if isinstance(value, Tensor) else Tensor(checked)
 
 
@@ -77,7 +75,7 @@ class _WeightedClassLoss(_Loss):
     def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction=reduction)
         name = type(self).__name__
-        weight = _weight_buffer(name, "weight", weight, (Tensor, np.ndarray, list, tuple))
+        weight = _weight_buffer(name, "weight", weight, number_ok=False)
         if weight is not None and weight.ndim != 1:
             raise ValueError(f"{name}: weight must be 1-D, one weight per class. Got shape "
                              f"{weight.shape} instead.")
