@@ -82,6 +82,13 @@ def test_targets_table_names_every_target(quick_run):
     assert len(report["targets"]) == 8
     for row in report["targets"]:
         assert row["result"] in ("pass", "FAIL", "not measured")
+        if row["result"] == "not measured" or "memory" in row["target"]:
+            continue
+        if "/ floor " in row["target"]:  # the floor against itself would say nothing
+            assert row["floor_ratio"] is None
+        else:  # against PyTorch or scikit-learn: the floor's own ratio, from the same rounds
+            median, low, high = row["floor_ratio"]
+            assert 0 < low <= median <= high
 
 
 def test_paired_timing_runs_and_reports_every_implementation():
