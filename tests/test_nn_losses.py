@@ -186,7 +186,47 @@ def test_class_target_errors():
     with pytest.raises(ValueError, match="target class 4 is out of range for 4 classes"):
         F.nll_loss(x, np.array([0, 4, 1]))
     with pytest.raises(TypeError, match="target must hold integer class indices"):
+        F.nll_loss(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"class probabilities \(a floating dtype\) must have the "
+                                         r"input's shape \(3, 4\). Got \(3,\) instead"):
         F.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"input of shape \(3, 4, 2\) \(class dim 1\), the target of "
+                                         r"class indices must have shape \(3, 2\). Got \(3,\)"):
+        F.cross_entropy(chainrule.zeros(3, 4, 2), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"for input of shape \(4,\) \(class dim 0\).*shape \(\)"):
+        F.nll_loss(chainrule.zeros(4), np.array([1]))
+    with pytest.raises(ValueError, match="a 0-d input"):
+        F.cross_entropy(chainrule.tensor(1.0), np.array(0))
+    with pytest.raises(ValueError, match=r"ignore_index \(0\) applies to class indices only"):
+        F.cross_entropy(x, np.full((3, 4), 0.25), ignore_index=0)
+    with pytest.raises(ValueError, match=r"one weight per class: shape \(4,\) for an input of "
+                                         r"shape \(3, 4, 2\). Got shape \(2,\)"):
+        F.cross_entropy(chainrule.zeros(3, 4, 2), np.zeros((3, 2), dtype=int), weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(2,\) does not "
+                                         r"broadcast to the input's shape \(4, 3\)"):
+        F.binary_cross_entropy(chainrule.full((4, 3), 0.5), np.zeros((4, 3)), [1.0, 2.0])
+
+
+def test_class_losses_of_one_sample_have_the_shapes_of_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([0.5, -1.0, 2.0])
+    for reduction in REDUCTIONS:
+        out = F.cross_entropy(chainrule.tensor(x), np.array(2), reduction=reduction)
+        expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(2),
+                                                     reduction=reduction)
+        assert out.shape == tuple(expected.shape) == ()
+        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12)
+
+
+def test_float32_logits_take_float64_probabilities_in_their_own_dtype():
+    x = chainrule.zeros(2, 3, requires_grad=True)
+    t = chainrule.tensor(np.full((2, 3), 1 / 3))  # float64
+    loss = F.cross_entropy(x, t)
+    assert loss.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), np.log(3), rtol=1e-6)
+    loss.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, 0, atol=1e-7)  # softmax equals the target
 
 
 def test_huber_delta_must_be_positive():
@@ -225,8 +265,34 @@ def _class_data_one_ignored(rng):
     return logits, target
 
 
+def _class_probability_data(rng):
+    logits, _ = _class_data(rng)
+    return logits, rng.dirichlet(np.ones(4), size=6)
+
+
+def _per_position_class_data(rng):  # (N, C, d1, d2): a score vector per sample and position
+    return 3 * rng.standard_normal((2, 4, 3, 2)), rng.integers(0, 4, (2, 3, 2))
+
+
+def _per_position_probability_data(rng):
+    return 3 * rng.standard_normal((2, 4, 3)), rng.dirichlet(np.ones(4), size=(2, 3)).transpose(0, 2, 1)
+
+
 # (torch module name, its options given a library (chainrule or torch), data maker)
 OPTIONS = [
+    ("CrossEntropyLoss", lambda lib: {}, _class_probability_data),
+    ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25])),
+                                      "label_smoothing": 0.2}, _class_probability_data),
+    ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25])),
+                                      "ignore_index": 1}, _per_position_class_data),
+    ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25]))},
+     _per_position_probability_data),
+    ("NLLLoss", lambda lib: {"ignore_index": 2}, _per_position_class_data),
+    ("BCELoss", lambda lib: {"weight": lib.tensor(np.array([[0.5], [1.0], [2.0], [0.0], [3.0]]))},
+     _probability_data),
+    ("BCEWithLogitsLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 2.0, 1.0])),
+                                       "pos_weight": lib.tensor(np.array([3.0, 1.0, 0.5]))},
+     _logit_data),
     ("CrossEntropyLoss", lambda lib: {"weight": lib.tensor(np.array([0.5, 1.0, 2.0, 0.25]))},
      _class_data_one_ignored),
     ("CrossEntropyLoss", lambda lib: {"label_smoothing": 0.15}, _class_data),
@@ -273,6 +339,8 @@ def test_class_weights_are_a_buffer_in_the_state_dict():
     np.testing.assert_array_equal(loss_fn.state_dict()["weight"], [1.0, 2.0, 3.0])
     assert "weight" not in nn.CrossEntropyLoss().state_dict()
     assert "pos_weight" in nn.BCEWithLogitsLoss(pos_weight=[2.0]).state_dict()
+    assert "weight" in nn.BCEWithLogitsLoss([2.0]).state_dict()
+    np.testing.assert_array_equal(nn.BCELoss(weight=[[0.5]]).state_dict()["weight"], [[0.5]])
 
 
 def test_loss_option_errors_name_the_option_and_value():
@@ -345,5 +413,7 @@ def test_weight_buffers_are_checked_and_the_callers_tensor_is_left_alone():
     with pytest.raises(ValueError, match=r"cross_entropy: weight requires grad.*weight.detach\(\)"):
         F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]),
                         chainrule.tensor([1.0, 1.0, 1.0], requires_grad=True))
-    with pytest.raises(ValueError, match=r"expected input of shape \(N, C\).*\(2, 3, 4\)"):
-        F.nll_loss(np.zeros((2, 3, 4)), np.zeros((2, 4), dtype=np.int64), [1.0, 2.0, 3.0])
+    # (N, C, d) input is a score vector per position: the same loss as its rows (N * d, C)
+    x, t = np.random.default_rng(0).standard_normal((2, 3, 4)), np.array([[0, 2, 1, 1], [2, 2, 0, 1]])
+    rows = F.nll_loss(x.transpose(0, 2, 1).reshape(8, 3), t.reshape(8), [1.0, 2.0, 3.0])
+    assert F.nll_loss(x, t, [1.0, 2.0, 3.0]).item() == rows.item()

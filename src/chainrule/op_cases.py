@@ -57,6 +57,8 @@ TARGETS4 = np.array([2, 0, 2, 1])  # class indices for 4 samples of 3 classes
 TARGETS4_IGNORED = np.array([2, -100, 2, 1])  # the second sample ignored (PyTorch's ignore_index)
 CLASS_WEIGHT3 = np.array([0.3, 1.0, 2.5])
 POS_WEIGHT3 = np.array([0.5, 1.0, 3.0])
+TARGETS2x4 = np.array([[2, 0, 1, 2], [1, 1, 0, 2]])  # class indices at 4 positions of 2 samples
+ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sample, broadcast
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
 
@@ -275,6 +277,48 @@ CASES = [
               [(4, 3), (4, 3)], ops.BCEWithLogitsLoss, domains=("any", "unit"),
               torch_fn=lambda torch, x, t, r=r: torch.nn.functional.binary_cross_entropy_with_logits(
                   x, t, reduction=r, pos_weight=torch.tensor(POS_WEIGHT3)))
+        for r in ("mean", "sum", "none")
+    ],
+    # ---- class losses through nn.functional: other shapes, class probabilities; element weights
+    *[
+        _case(f"cross_entropy (N, C, d) weighted ({r})",
+              lambda lib, x, r=r: lib.nn.functional.cross_entropy(
+                  x, lib.tensor(TARGETS2x4), lib.tensor(CLASS_WEIGHT3), reduction=r),
+              [(2, 3, 4)], (ops.CrossEntropyLoss, ops.Permute, ops.Reshape))
+        for r in ("mean", "none")
+    ],
+    _case("cross_entropy one sample (C,) (none)",
+          lambda lib, x: lib.nn.functional.cross_entropy(x, lib.tensor(2), reduction="none"),
+          [(3,)], (ops.CrossEntropyLoss, ops.Reshape)),
+    *[
+        _case(f"nll_loss (N, C, d) ({r})",
+              lambda lib, x, r=r: lib.nn.functional.nll_loss(x, lib.tensor(TARGETS2x4), reduction=r),
+              [(2, 3, 4)], (ops.NLLLoss, ops.Permute, ops.Reshape))
+        for r in ("mean", "none")
+    ],
+    *[  # the target's gradient too: probabilities may come from another network (distillation)
+        _case(f"cross_entropy of probabilities {label} ({r})",
+              lambda lib, x, t, r=r, w=w, e=e: lib.nn.functional.cross_entropy(
+                  x, t, None if w is None else lib.tensor(w), reduction=r, label_smoothing=e),
+              [shape, shape], (ops.LogSoftmax, ops.Mul, ops.Sum), domains=("any", "unit"))
+        for label, shape, w, e in (("", (4, 3), None, 0.0),
+                                   ("weighted, smoothed", (4, 3), CLASS_WEIGHT3, 0.2),
+                                   ("(N, C, d) weighted", (2, 3, 4), CLASS_WEIGHT3, 0.0),
+                                   ("one sample (C,)", (3,), None, 0.1))
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"binary_cross_entropy element weight ({r})",
+              lambda lib, x, t, r=r: lib.nn.functional.binary_cross_entropy(
+                  x, t, lib.tensor(ELEMENT_WEIGHT4x1), reduction=r),
+              [(4, 3), (4, 3)], (ops.BCELoss, ops.Mul), domains=("unit", "unit"))
+        for r in ("mean", "sum", "none")
+    ],
+    *[
+        _case(f"binary_cross_entropy_with_logits element weight, pos_weight ({r})",
+              lambda lib, x, t, r=r: lib.nn.functional.binary_cross_entropy_with_logits(
+                  x, t, lib.tensor(CLASS_WEIGHT3), reduction=r, pos_weight=lib.tensor(POS_WEIGHT3)),
+              [(4, 3), (4, 3)], (ops.BCEWithLogitsLoss, ops.Mul), domains=("any", "unit"))
         for r in ("mean", "sum", "none")
     ],
     # ---- compositions: the seed network's layer, a diamond, reuse ----

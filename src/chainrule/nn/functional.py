@@ -1,7 +1,9 @@
 """chainrule.nn.functional: layers, activations and losses as plain functions (``F.relu(x)``).
 
 Each function checks its arguments and calls one op from ``chainrule.ops``, where the forward and
-its hand-written derivative live side by side. The modules in ``chainrule.nn`` call these.
+its hand-written derivative live side by side; a few options (cross-entropy against class
+probabilities, element weights of the binary losses) are short compositions of those ops. The
+modules in ``chainrule.nn`` call these.
 """
 
 from __future__ import annotations
@@ -224,14 +226,16 @@ def _constant_weights(op: str, name: str, value, input: Tensor | None = None,
 
 
 def _class_weight(op: str, weight, input: Tensor):
-    """Class weights as a 1-D array of the input's dtype with one entry per class, or None."""
+    """Class weights as a 1-D array of the input's dtype with one entry per class (the input's
+    dim 1, or dim 0 for one sample's (C,) scores), or None."""
     if weight is None:
         return None
     weight = _constant_weights(op, "weight", weight, input, number_ok=False)
-    if input.ndim == 2 and (weight.ndim != 1 or weight.shape[0] != input.shape[1]):
-        raise ValueError(f"{op}: weight must hold one weight per class: shape ({input.shape[1]},) "
+    n_classes = input.shape[0 if input.ndim == 1 else 1] if input.ndim else None
+    if n_classes is not None and (weight.ndim != 1 or weight.shape[0] != n_classes):
+        raise ValueError(f"{op}: weight must hold one weight per class: shape ({n_classes},) "
                          f"for an input of shape {input.shape}. Got shape {weight.shape} instead.")
-    return weight  # (an input that is not (N, C) is refused by the op, naming both shapes)
+    return weight
 
 
 def _ignore_index(op: str, ignore_index) -> int:
@@ -240,58 +244,158 @@ def _ignore_index(op: str, ignore_index) -> int:
     return int(ignore_index)
 
 
+def _rows_of_scores(op: str, x: Tensor, target: np.ndarray):
+    """Class losses take input (C,), (N, C) or (N, C, d1, ..., dk) (a score vector per sample, or
+    per sample and position) with one class index per score vector. The fused ops work on rows:
+    this returns the input as (M, C) (class dim moved last, then flattened), the target as (M,),
+    and the shape a 'none' loss has (the target's); for (N, C) input, both unchanged and None."""
+    if x.ndim == 2:
+        return x, target, None
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dim: shape (C,), (N, C) or "
+                         "(N, C, d1, ..., dk). Got a 0-d input.")
+    loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
+    if target.shape != loss_shape:
+        raise ValueError(
+            f"{op}: for input of shape {x.shape} (class dim {0 if x.ndim == 1 else 1}), the target "
+            f"of class indices must have shape {loss_shape}. Got {target.shape} instead."
+        )
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if x.ndim > 2:
+        x = x.permute(0, *range(2, x.ndim), 1)
+    return x.reshape(-1, n_classes), target.reshape(-1), loss_shape
+
+
+def _is_floating(target) -> bool:
+    """Whether a target holds real numbers (class probabilities) rather than class indices."""
+    dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else np.asarray(target).dtype
+    return dtype.kind == "f"
+
+
 def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy of logits (N, C) against integer classes (N,): the fused, stable
-    logsumexp(x_i) - x_i[t_i], with PyTorch's options: ``weight`` (one per class; 'mean' then
-    divides by the summed weights of the targets), ``ignore_index`` (targets with this value add
-    nothing and are not counted) and ``label_smoothing`` (eps in [0, 1]: the target becomes
-    (1 - eps) onehot + eps / C)."""
+    """Softmax cross-entropy of logits, with PyTorch's shapes, targets and options.
+
+    Input (N, C), or (C,) for one sample, or (N, C, d1, ..., dk) for a score vector per position.
+    The target is either
+    - class indices, integers of the input's shape without the class dim: the fused, stable
+      l = logsumexp(x) - x[t] (ops.CrossEntropyLoss), or
+    - class probabilities, real numbers of the input's shape (soft labels):
+      l = -sum_c w_c t_c log_softmax(x)_c, composed of log_softmax, products and a sum.
+    Options: ``weight`` (one per class; with class indices 'mean' divides by the summed weights
+    of the targets, with probabilities by the number of score vectors, as PyTorch does),
+    ``ignore_index`` (class indices only: targets with this value add nothing and are not counted)
+    and ``label_smoothing`` (eps in [0, 1]: the target becomes (1 - eps) target + eps / C)."""
     op = "cross_entropy"
     check_reduction(op, reduction)
     if label_smoothing != 0.0:  # (the check costs more than the rest of a small loss's call)
         label_smoothing = check_in_range(op, "label_smoothing", label_smoothing, 0.0, 1.0,
                                          high_closed=True)
     x = _real_input(op, input)
-    return ops.CrossEntropyLoss.apply(x, _class_target(op, target), reduction,
-                                      _class_weight(op, weight, x), _ignore_index(op, ignore_index),
-                                      label_smoothing)
+    if _is_floating(target):
+        return _cross_entropy_of_probabilities(x, target, weight, ignore_index, reduction,
+                                               label_smoothing)
+    weight = _class_weight(op, weight, x)
+    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target))
+    loss = ops.CrossEntropyLoss.apply(rows, classes, reduction, weight,
+                                      _ignore_index(op, ignore_index), label_smoothing)
+    return loss if loss_shape is None or reduction != "none" else loss.reshape(loss_shape)
+
+
+def _cross_entropy_of_probabilities(x: Tensor, target, weight, ignore_index, reduction: str,
+                                    label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities t (same shape as the logits x, classes along
+    dim 1, or dim 0 for one sample): l = -sum_c w_c q_c log_softmax(x)_c with
+    q = (1 - eps) t + eps / C. A composition of ops, each with its own derivative, so a target
+    that requires grad gets one too (dL/dt_c = -dL/dl (1 - eps) w_c log_softmax(x)_c)."""
+    op = "cross_entropy"
+    if ignore_index != -100:
+        raise ValueError(f"{op}: ignore_index ({ignore_index}) applies to class indices only; this "
+                         "target holds class probabilities (a floating dtype).")
+    target = _float_target(op, target, x)
+    if isinstance(target, Tensor) and target.dtype != x.dtype:
+        target = target.to(x.dtype)
+    if x.ndim == 0 or tuple(target.shape) != x.shape:
+        raise ValueError(
+            f"{op}: a target of class probabilities (a floating dtype) must have the input's "
+            f"shape {x.shape}. Got {tuple(target.shape)} instead; class indices must be integers."
+        )
+    class_dim = 0 if x.ndim == 1 else 1
+    n_classes = x.shape[class_dim]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
+    if weight is not None:
+        weight = _class_weight(op, weight, x)
+        shape = [1] * x.ndim
+        shape[class_dim] = n_classes
+        target = target * weight.reshape(shape)
+    loss = -(ops.LogSoftmax.apply(x, class_dim) * target).sum(class_dim)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
-    """-w[t_i] x_i[t_i] for log-probabilities (N, C) (the output of log_softmax) and classes (N,);
-    ``weight`` and ``ignore_index`` as in cross_entropy."""
+    """-w[t] x[t] for log-probabilities (the output of log_softmax) and class indices; shapes
+    ((C,), (N, C), (N, C, d1, ..., dk)), ``weight`` and ``ignore_index`` as in cross_entropy."""
     op = "nll_loss"
     check_reduction(op, reduction)
     x = _real_input(op, input)
-    return ops.NLLLoss.apply(x, _class_target(op, target), reduction, _class_weight(op, weight, x),
-                             _ignore_index(op, ignore_index))
+    weight = _class_weight(op, weight, x)
+    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target))
+    loss = ops.NLLLoss.apply(rows, classes, reduction, weight, _ignore_index(op, ignore_index))
+    return loss if loss_shape is None or reduction != "none" else loss.reshape(loss_shape)
 
 
-def binary_cross_entropy(input, target, *, reduction: str = "mean") -> Tensor:
-    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1] (logs clamped at -100)."""
-    check_reduction("binary_cross_entropy", reduction)
-    x = _input("binary_cross_entropy", input)
-    target = _float_target("binary_cross_entropy", target, x)
-    return ops.BCELoss.apply(x, target, reduction)
+def _broadcast_weights(op: str, name: str, value, input: Tensor) -> np.ndarray:
+    """Weights (pos_weight, element weight) as an array of the input's dtype that broadcasts to
+    the input's shape without enlarging it."""
+    weights = _constant_weights(op, name, value, input)
+    try:
+        fits = np.broadcast_shapes(weights.shape, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: {name} of shape {weights.shape} does not broadcast to the "
+                         f"input's shape {input.shape}.")
+    return weights
 
 
-def binary_cross_entropy_with_logits(input, target, *, reduction: str = "mean",
+def _element_weighted(op: str, loss_of, input: Tensor, weight, reduction: str) -> Tensor:
+    """``loss_of(reduction)`` is an op's loss; with element weights w (broadcast over the input)
+    the loss is reduce(w * l) instead, as PyTorch's ``weight`` of the binary losses: the op's
+    'none' loss times w (a product op, with its own derivative), then summed, or averaged over
+    the elements (not divided by the summed weights)."""
+    if weight is None:
+        return loss_of(reduction)
+    loss = loss_of("none") * _broadcast_weights(op, "weight", weight, input)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1] (logs clamped at -100);
+    ``weight`` (broadcast over the input) rescales each element's loss."""
+    op = "binary_cross_entropy"
+    check_reduction(op, reduction)
+    x = _input(op, input)
+    target = _float_target(op, target, x)
+    return _element_weighted(op, lambda r: ops.BCELoss.apply(x, target, r), x, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     """Binary cross-entropy of raw scores with the sigmoid fused in, stable at +-100.
-    ``pos_weight`` (broadcast over the input, usually one per class) scales the positive term:
-    above 1 it counts missed positives more (for rare positives, n_negative / n_positive)."""
+    ``weight`` (broadcast over the input) rescales each element's loss; ``pos_weight`` (broadcast
+    over the input, usually one per class) scales the positive term: above 1 it counts missed
+    positives more (for rare positives, n_negative / n_positive)."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
     x = _real_input(op, input)
     if pos_weight is not None:
-        pos_weight = _constant_weights(op, "pos_weight", pos_weight, x)
-        try:
-            fits = np.broadcast_shapes(pos_weight.shape, x.shape) == x.shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"{op}: pos_weight of shape {pos_weight.shape} does not broadcast "
-                             f"to the input's shape {x.shape}.")
-    return ops.BCEWithLogitsLoss.apply(x, _float_target(op, target, x), reduction, pos_weight)
+        pos_weight = _broadcast_weights(op, "pos_weight", pos_weight, x)
+    target = _float_target(op, target, x)
+    return _element_weighted(
+        op, lambda r: ops.BCEWithLogitsLoss.apply(x, target, r, pos_weight), x, weight, reduction)

@@ -84,8 +84,9 @@ class _WeightedClassLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedClassLoss):
-    """Softmax cross-entropy of logits (N, C) against integer class targets (N,), fused and stable:
-    l_i = logsumexp(x_i) - x_i[t_i]. Do not put a Softmax layer before it. Options as PyTorch's:
+    """Softmax cross-entropy of logits (N, C) (also (C,) or (N, C, d1, ..., dk)) against integer
+    class targets (N,), fused and stable: l_i = logsumexp(x_i) - x_i[t_i], or against class
+    probabilities of the input's shape. Do not put a Softmax layer before it. Options as PyTorch's:
     ``weight`` per class, ``ignore_index``, ``label_smoothing`` in [0, 1] (see F.cross_entropy)."""
 
     def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
@@ -110,22 +111,30 @@ class NLLLoss(_WeightedClassLoss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities: l_i = -(t_i log p_i + (1 - t_i) log(1 - p_i))."""
+    """Binary cross-entropy of probabilities: l_i = -(t_i log p_i + (1 - t_i) log(1 - p_i)).
+    ``weight`` (a buffer, broadcast over the input) rescales each element's loss, as in PyTorch."""
+
+    def __init__(self, weight=None, *, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        self.register_buffer("weight", _weight_buffer("BCELoss", "weight", weight))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, reduction=self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of raw scores with the sigmoid fused in (stable at +-100); prefer it to
-    Sigmoid followed by BCELoss. ``pos_weight`` (a buffer, broadcast over the input: usually one
-    per class) scales the positive term, as in PyTorch."""
+    Sigmoid followed by BCELoss. ``weight`` rescales each element's loss and ``pos_weight`` scales
+    the positive term (usually one per class); both are buffers broadcast over the input, as in
+    PyTorch."""
 
-    def __init__(self, *, reduction: str = "mean", pos_weight=None):
+    def __init__(self, weight=None, *, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction=reduction)
+        self.register_buffer("weight", _weight_buffer("BCEWithLogitsLoss", "weight", weight))
         self.register_buffer("pos_weight", _weight_buffer("BCEWithLogitsLoss", "pos_weight",
                                                           pos_weight))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction,
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
