@@ -218,15 +218,31 @@ def test_class_losses_of_one_sample_have_the_shapes_of_torch():
         np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12)
 
 
-def test_float32_logits_take_float64_probabilities_in_their_own_dtype():
+def test_probabilities_promote_with_the_logits_as_in_torch():
     x = chainrule.zeros(2, 3, requires_grad=True)
-    t = chainrule.tensor(np.full((2, 3), 1 / 3))  # float64
+    t = chainrule.tensor(np.full((2, 3), 1 / 3), requires_grad=True)  # float64: the loss is too
     loss = F.cross_entropy(x, t)
-    assert loss.dtype == np.float32
+    assert loss.dtype == np.float64
     np.testing.assert_allclose(loss.item(), np.log(3), rtol=1e-6)
     loss.backward()
-    assert x.grad.dtype == np.float32
+    assert x.grad.dtype == np.float32 and t.grad.dtype == np.float64  # each in its own dtype
     np.testing.assert_allclose(x.grad.data, 0, atol=1e-7)  # softmax equals the target
+    # an array target is taken in the logits' dtype, as in the other losses
+    assert F.cross_entropy(x, np.full((2, 3), 1 / 3)).dtype == np.float32
+
+
+def test_one_samples_label_may_be_a_numpy_integer():
+    labels = np.array([0, 2, 1])
+    x = chainrule.tensor([0.5, -1.0, 2.0])
+    assert F.cross_entropy(x, labels[1]).item() == F.cross_entropy(x, np.array(2)).item()
+
+
+def test_an_input_without_classes_is_named():
+    for target in (np.zeros(2, dtype=int), np.zeros((2, 0))):
+        with pytest.raises(ValueError, match=r"input of shape \(2, 0\) has no classes"):
+            F.cross_entropy(chainrule.zeros(2, 0), target)
+    with pytest.raises(ValueError, match="a 0-d input"):
+        F.cross_entropy(chainrule.tensor(1.0), np.array(1.0))
 
 
 def test_huber_delta_must_be_positive():

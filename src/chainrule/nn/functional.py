@@ -57,7 +57,7 @@ def _class_target(op: str, target) -> np.ndarray:
     """Integer class indices as an array (class targets never get a gradient)."""
     if isinstance(target, Tensor):
         return target.data
-    if isinstance(target, (np.ndarray, list, tuple)):
+    if isinstance(target, (np.ndarray, list, tuple, np.integer)):  # np.integer: labels[i]
         return _to_array(target, copy=False)
     raise TypeError(
         f"{op}: expected integer class indices (a Tensor or an array) as target. Got "
@@ -249,11 +249,9 @@ def _rows_of_scores(op: str, x: Tensor, target: np.ndarray):
     per sample and position) with one class index per score vector. The fused ops work on rows:
     this returns the input as (M, C) (class dim moved last, then flattened), the target as (M,),
     and the shape a 'none' loss has (the target's); for (N, C) input, both unchanged and None."""
+    _check_class_dim(op, x)
     if x.ndim == 2:
         return x, target, None
-    if x.ndim == 0:
-        raise ValueError(f"{op}: input must have a class dim: shape (C,), (N, C) or "
-                         "(N, C, d1, ..., dk). Got a 0-d input.")
     loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
     if target.shape != loss_shape:
         raise ValueError(
@@ -264,6 +262,16 @@ def _rows_of_scores(op: str, x: Tensor, target: np.ndarray):
     if x.ndim > 2:
         x = x.permute(0, *range(2, x.ndim), 1)
     return x.reshape(-1, n_classes), target.reshape(-1), loss_shape
+
+
+def _check_class_dim(op: str, x: Tensor) -> None:
+    """Input must have a class dim (dim 1, or dim 0 for one sample's scores) with classes in it."""
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dim: shape (C,), (N, C) or "
+                         "(N, C, d1, ..., dk). Got a 0-d input.")
+    if x.shape[0 if x.ndim == 1 else 1] == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has no classes (C = 0 along its class "
+                         f"dim {0 if x.ndim == 1 else 1}).")
 
 
 def _is_floating(target) -> bool:
@@ -312,10 +320,9 @@ def _cross_entropy_of_probabilities(x: Tensor, target, weight, ignore_index, red
     if ignore_index != -100:
         raise ValueError(f"{op}: ignore_index ({ignore_index}) applies to class indices only; this "
                          "target holds class probabilities (a floating dtype).")
+    _check_class_dim(op, x)
     target = _float_target(op, target, x)
-    if isinstance(target, Tensor) and target.dtype != x.dtype:
-        target = target.to(x.dtype)
-    if x.ndim == 0 or tuple(target.shape) != x.shape:
+    if tuple(target.shape) != x.shape:
         raise ValueError(
             f"{op}: a target of class probabilities (a floating dtype) must have the input's "
             f"shape {x.shape}. Got {tuple(target.shape)} instead; class indices must be integers."
