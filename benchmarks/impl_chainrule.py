@@ -22,8 +22,9 @@ def setup(workload, batch, seed=0, n_train=None):
     layers = []
     for j, (weight, bias) in enumerate(problem.weights):
         linear = cr.nn.Linear(weight.shape[1], weight.shape[0])
-        linear.weight.copy_(weight)
-        linear.bias.copy_(bias)
+        with cr.no_grad():
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
         layers.append(linear)
         if j + 1 < len(problem.weights):
             layers.append(cr.nn.Sigmoid() if w.activation == "sigmoid" else cr.nn.ReLU())

@@ -307,6 +307,50 @@ def test_no_grad_context_and_decorator():
     assert cr.is_grad_enabled()
 
 
+def test_grad_switches_as_decorators_restore_the_mode_in_recursion():
+    @cr.no_grad()
+    def depth(n):
+        return depth(n - 1) if n else cr.is_grad_enabled()
+
+    assert depth(3) is False
+    assert cr.is_grad_enabled()  # the inner call's exit did not leave the switch off
+
+    @cr.set_grad_enabled(False)  # as a decorator: off only inside, as in PyTorch
+    def inside():
+        return cr.is_grad_enabled()
+
+    assert cr.is_grad_enabled()
+    assert inside() is False
+    assert cr.is_grad_enabled()
+    cr.set_grad_enabled(False)  # as a plain call it takes effect at once
+    try:
+        assert not cr.is_grad_enabled()
+    finally:
+        cr.set_grad_enabled(True)
+
+
+def test_a_cast_to_integers_leaves_the_graph():
+    x = cr.tensor([1.5, 2.5], requires_grad=True)
+    y = x.to("int64")
+    assert not y.requires_grad and y.grad_fn is None
+    (y.float() * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])  # as PyTorch: y is a constant
+
+
+def test_in_place_changes_are_refused_where_the_graph_would_miss_them():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = w.exp()
+    for change in (lambda t: t.zero_(), lambda t: t.fill_(3.0), lambda t: t.copy_([0.0, 0.0])):
+        for t in (w, y):
+            with pytest.raises(RuntimeError, match=r"requires grad.*in-place.*no_grad"):
+                change(t)
+    with cr.no_grad():  # initialising or loading weights
+        w.copy_(np.array([5.0]))  # broadcast, as in PyTorch
+    np.testing.assert_array_equal(w.data, [5.0, 5.0])
+    with pytest.raises(ValueError, match=r"copy_: cannot copy shape \(3,\) into shape \(2,\)"):
+        cr.tensor([1.0, 2.0]).copy_([1.0, 2.0, 3.0])
+
+
 def test_detach_cuts_the_graph_and_shares_data():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     d = (x * 2).detach()

@@ -20,6 +20,7 @@ How it works, in four sentences:
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import os
 import sys
@@ -60,52 +61,59 @@ def is_grad_enabled() -> bool:
     return _mode.grad_enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that switches graph recording on or off."""
+class _Switch(contextlib.ContextDecorator):
+    """A context manager and decorator that sets one of the per-thread switches in ``_mode`` on
+    entry and puts back the value it found on exit. Used as a decorator, every call enters its
+    own copy, so a recursive function, or one run by two threads, restores the right value."""
 
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
-        self.prev = _mode.grad_enabled
-        # Like PyTorch, calling set_grad_enabled(False) as a plain function also takes effect.
-        _mode.grad_enabled = self.mode
+    switch = ""  # the attribute of _mode
+    value = True  # what it is set to inside
 
     def __enter__(self):
-        _mode.grad_enabled = self.mode
+        self.prev = getattr(_mode, self.switch)
+        setattr(_mode, self.switch, self.value)
         return self
 
     def __exit__(self, *exc):
-        _mode.grad_enabled = self.prev
+        setattr(_mode, self.switch, self.prev)
         return False
 
+    def _recreate_cm(self):
+        return copy.copy(self)
 
-class no_grad(contextlib.ContextDecorator):
+
+class set_grad_enabled(_Switch):
+    """Context manager and decorator that switches graph recording on or off."""
+
+    switch = "grad_enabled"
+
+    def __init__(self, mode: bool):
+        self.value = bool(mode)
+        self.prev = _mode.grad_enabled
+        # Like PyTorch, calling set_grad_enabled(False) as a plain function also takes effect.
+        _mode.grad_enabled = self.value
+
+    def __call__(self, func):
+        # Used as a decorator, it takes effect only inside the function, as in PyTorch: undo the
+        # switch that __init__ made when the decorator line ran.
+        _mode.grad_enabled = self.prev
+        return super().__call__(func)
+
+
+class no_grad(_Switch):
     """Context manager and decorator: ops inside record no graph (evaluation, optimizer updates).
 
     >>> with chainrule.no_grad():
     ...     val_loss = loss_fn(model(x_val), y_val)
     """
 
-    def __enter__(self):
-        self.prev = _mode.grad_enabled
-        _mode.grad_enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _mode.grad_enabled = self.prev
-        return False
+    switch, value = "grad_enabled", False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_Switch):
     """Context manager and decorator: switch graph recording back on inside a ``no_grad`` block."""
 
-    def __enter__(self):
-        self.prev = _mode.grad_enabled
-        _mode.grad_enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _mode.grad_enabled = self.prev
-        return False
+    switch, value = "grad_enabled", True
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +127,7 @@ def is_anomaly_enabled() -> bool:
     return _mode.anomaly
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Switch):
     """Raise as soon as any op produces NaN or Inf, in forward or backward, naming the op and where it
     was created in your code.
 
@@ -131,30 +139,16 @@ class detect_anomaly(contextlib.ContextDecorator):
     slower: use it to find a problem, not for every run.
     """
 
-    def __enter__(self):
-        self.prev = _mode.anomaly
-        _mode.anomaly = True
-        return self
-
-    def __exit__(self, *exc):
-        _mode.anomaly = self.prev
-        return False
+    switch, value = "anomaly", True
 
 
-class keep_input_tensors(contextlib.ContextDecorator):
+class keep_input_tensors(_Switch):
     """Ops recorded inside also keep their input Tensors (``node.input_tensors``), so tools that
     show a graph's values (``chainrule.trace``, ``chainrule.viz``) can find every intermediate
     result. Off by default: the graph then holds only what backward needs, and intermediate
     results are freed as soon as nothing else uses them."""
 
-    def __enter__(self):
-        self.prev = _mode.keep_input_tensors
-        _mode.keep_input_tensors = True
-        return self
-
-    def __exit__(self, *exc):
-        _mode.keep_input_tensors = self.prev
-        return False
+    switch, value = "keep_input_tensors", True
 
 
 def _user_frame() -> str:

@@ -223,7 +223,10 @@ class Tensor:
         return bool(self.data)
 
     def to(self, dtype) -> Tensor:
-        return ops.Cast.apply(self, _resolve_dtype(dtype))
+        dtype = _resolve_dtype(dtype)
+        if dtype is not None and dtype.kind not in "fc":  # integers and booleans have no gradient,
+            return Tensor._from_op(self.data.astype(dtype), None)  # so they leave the graph
+        return ops.Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -245,18 +248,38 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # ----- in-place helpers (no graph) ---------------------------------------------------
+    # ----- in-place changes (not recorded in the graph) -----------------------------------
+    def _check_in_place(self, op: str) -> None:
+        """An in-place change is not recorded: refuse it on a tensor the graph is being built for
+        (one that requires grad while grad is enabled), where backward would silently use the new
+        values. Under no_grad() (initialising, copying in weights) it is allowed, as in PyTorch."""
+        if self.requires_grad and autograd._mode.grad_enabled:
+            raise RuntimeError(
+                f"{op}: this tensor requires grad, and chainrule does not record in-place changes "
+                "in the graph, so backward() would use the changed values without knowing. Change "
+                "it inside `with chainrule.no_grad():` (as when initialising or loading weights), "
+                "or compute a new tensor instead."
+            )
+
     def zero_(self) -> Tensor:
+        self._check_in_place("zero_")
         self.data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
+        self._check_in_place("fill_")
         self.data[...] = value
         return self
 
     def copy_(self, other) -> Tensor:
+        """Copy other's values into this tensor (broadcast to its shape, cast to its dtype)."""
+        self._check_in_place("copy_")
         src = other.data if isinstance(other, Tensor) else np.asarray(other)
-        if src.shape != self.shape:
+        try:
+            fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}.")
         self.data[...] = src
         return self
