@@ -105,6 +105,34 @@ def test_trajectory_equals_torch(name, kwargs, grouped):
     assert W.dtype == np.float64
 
 
+@pytest.mark.parametrize("name, kwargs", [(n, k) for n, k, grouped in CASES if not grouped])
+def test_a_0d_parameter_follows_torch(name, kwargs):
+    # A learnable scalar (a temperature, a scale): NumPy arithmetic on 0-d arrays gives scalars,
+    # which in-place updates of the parameter and its buffers must not lose.
+    torch = pytest.importorskip("torch")
+    data = make_problem()
+    scale, W = Parameter(np.array(1.5)), Parameter(data["W"].copy())
+    t_scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    tW = torch.tensor(data["W"], requires_grad=True)
+    ours = getattr(optim, name)([scale, W], **kwargs)
+    theirs = getattr(torch.optim, name)([t_scale, tW], **torch_kwargs(kwargs))
+    x, y = data["x"], data["y"]
+    for step in range(STEPS):
+        ours.zero_grad()
+        (((cr.tensor(x) @ W.T).tanh() * scale - cr.tensor(y)) ** 2).mean().backward()
+        ours.step()
+        theirs.zero_grad()
+        (((torch.tensor(x) @ tW.T).tanh() * t_scale - torch.tensor(y)) ** 2).mean().backward()
+        theirs.step()
+        np.testing.assert_allclose(scale.data, t_scale.item(), rtol=1e-7,
+                                   err_msg=f"{name}({kwargs}) differs after step {step + 1}")
+    assert scale.shape == () and abs(scale.item() - 1.5) > 1e-3
+    for value in ours.state_dict()["state"].get(0, {}).values():  # buffers: the parameter's shape
+        assert not isinstance(value, np.ndarray) or value.shape == ()
+    restored = getattr(optim, name)([scale, W], **kwargs)
+    restored.load_state_dict(ours.state_dict())
+
+
 # --------------------------------------------------------------------------------------------
 # Steps worked by hand
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
 
 __all__ = ["Adagrad"]
 
@@ -60,18 +60,19 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = p.data, p.grad.data, self.state[p]
+                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["sum"] = np.full_like(param, group["initial_accumulator_value"])
+                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * param
                 state["step"] += 1
                 lr_t = lr / (1 + (state["step"] - 1) * lr_decay)
-                state["sum"] += grad * grad
-                update = np.sqrt(state["sum"])  # the denominator, then the step
+                total = at_least_1d(state["sum"])
+                total += grad * grad
+                update = np.sqrt(total)  # the denominator, then the step
                 update += eps
                 np.divide(grad, update, out=update)
                 update *= lr_t

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
 
 __all__ = ["Adam", "AdamW"]
 
@@ -78,13 +78,13 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = p.data, p.grad.data, self.state[p]
+                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(param)
-                    state["exp_avg_sq"] = np.zeros_like(param)
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
                 if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = np.zeros_like(param)
+                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:
@@ -93,12 +93,13 @@ class Adam(Optimizer):
                     else:
                         grad = grad + weight_decay * param
                 state["step"] += 1
-                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
                 m += (1 - beta1) * (grad - m)
                 v *= beta2
                 v += (1 - beta2) * grad * grad
                 if group["amsgrad"]:
-                    v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    max_v = at_least_1d(state["max_exp_avg_sq"])
+                    v = np.maximum(max_v, v, out=max_v)
 
                 step_size = lr / (1 - beta1 ** state["step"])
                 bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5

@@ -30,7 +30,15 @@ from ..autograd import enable_grad
 from ..checks import check_bool, check_choice, check_in_range  # re-exported for the optimizers
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "check_in_range", "check_bool", "check_choice"]
+__all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice"]
+
+
+def at_least_1d(array: np.ndarray) -> np.ndarray:
+    """The array itself, or for a 0-d array (a scalar parameter, say a temperature) a 1-element
+    view of it. NumPy arithmetic on 0-d arrays gives scalars, not arrays, so an update such as
+    ``buf *= momentum`` on one would rebind a name instead of changing the buffer; on the view it
+    changes the array, and so the parameter or the state it belongs to."""
+    return array if array.ndim else array.reshape(1)
 
 
 # --------------------------------------------------------------------------------------------

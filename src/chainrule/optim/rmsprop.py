@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
 
 __all__ = ["RMSprop"]
 
@@ -73,24 +73,24 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = p.data, p.grad.data, self.state[p]
+                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = np.zeros_like(param)
+                    state["square_avg"] = np.zeros_like(p.data)
                 if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = np.zeros_like(param)
+                    state["momentum_buffer"] = np.zeros_like(p.data)
                 if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = np.zeros_like(param)
+                    state["grad_avg"] = np.zeros_like(p.data)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * param
                 state["step"] += 1
-                square_avg = state["square_avg"]
+                square_avg = at_least_1d(state["square_avg"])
                 square_avg *= alpha
                 square_avg += (1 - alpha) * grad * grad
                 if group["centered"]:
-                    grad_avg = state["grad_avg"]
+                    grad_avg = at_least_1d(state["grad_avg"])
                     grad_avg += (1 - alpha) * (grad - grad_avg)
                     avg = square_avg - grad_avg * grad_avg
                     np.sqrt(avg, out=avg)
@@ -99,7 +99,7 @@ class RMSprop(Optimizer):
                 avg += eps
                 np.divide(grad, avg, out=avg)  # avg now holds g / avg
                 if momentum > 0:
-                    buf = state["momentum_buffer"]
+                    buf = at_least_1d(state["momentum_buffer"])
                     buf *= momentum
                     buf += avg
                     param -= lr * buf

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
 
 __all__ = ["SGD"]
 
@@ -69,7 +69,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad = p.data, p.grad.data
+                param, grad = at_least_1d(p.data), at_least_1d(p.grad.data)
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
@@ -78,8 +78,10 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = grad.copy()
+                        buf = grad.copy()
+                        state["momentum_buffer"] = buf.reshape(p.data.shape)  # (a view of buf)
                     else:
+                        buf = at_least_1d(buf)
                         buf *= momentum
                         buf += grad if dampening == 0 else (1 - dampening) * grad
                     grad = grad + momentum * buf if nesterov else buf
