@@ -251,3 +251,36 @@ def test_a_scheduler_needs_an_optimizer(cls):
     args = {lr_scheduler.ExponentialLR: (0.9,), lr_scheduler.LambdaLR: (lambda e: 1.0,)}
     with pytest.raises(TypeError, match=r"needs an Optimizer .* Got list instead"):
         cls([Parameter(np.ones(2))], *args.get(cls, ()))
+
+
+def test_a_group_added_after_the_scheduler_follows_torch_or_is_refused():
+    torch = pytest.importorskip("torch")
+    for name, kwargs, metrics in (("StepLR", dict(step_size=2), None),
+                                  ("ExponentialLR", dict(gamma=0.5), None),
+                                  ("ReduceLROnPlateau", dict(patience=0, min_lr=1e-3), [1.0] * 6)):
+        ours, theirs = our_optimizer(), torch_optimizer(torch)
+        our_scheduler = getattr(lr_scheduler, name)(ours, **kwargs)
+        their_scheduler = getattr(torch.optim.lr_scheduler, name)(theirs, **kwargs)
+        ours.add_param_group({"params": [Parameter(np.ones(2))], "lr": 0.2})
+        theirs.add_param_group({"params": [torch.ones(2, requires_grad=True)], "lr": 0.2})
+        for epoch in range(6):
+            for optimizer, scheduler in ((ours, our_scheduler), (theirs, their_scheduler)):
+                optimizer.step()  # (no gradients: nothing moves; the calls in the real order)
+                scheduler.step() if metrics is None else scheduler.step(metrics[epoch])
+        mine = [group["lr"] for group in ours.param_groups]
+        expected = [group["lr"] for group in theirs.param_groups]
+        np.testing.assert_allclose(mine, expected, rtol=1e-12, err_msg=name)
+        assert mine[2] < 0.2  # the added group's lr was scheduled too
+
+    # A schedule that starts from each group's initial lr cannot know a group added later.
+    optimizer = our_optimizer()
+    scheduler = lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5)
+    optimizer.add_param_group({"params": [Parameter(np.ones(2))], "lr": 0.2})
+    with pytest.raises(ValueError, match=r"3 parameter groups.*a learning rate for 2.*before "
+                                         r"add_param_group"):
+        scheduler.step()
+    optimizer = our_optimizer()
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, min_lr=[0.0, 0.0])
+    optimizer.add_param_group({"params": [Parameter(np.ones(2))], "lr": 0.2})
+    with pytest.raises(ValueError, match=r"now has 3 parameter groups, but min_lr is a list of 2"):
+        scheduler.step(1.0)

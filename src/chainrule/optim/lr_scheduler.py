@@ -99,7 +99,15 @@ class LRScheduler:
         """Advance one epoch and set every group's lr. Call it after ``optimizer.step()``."""
         self._step_count += 1
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        lrs = self.get_lr()
+        groups = self.optimizer.param_groups
+        if len(lrs) != len(groups):  # groups added after the scheduler was made
+            raise ValueError(
+                f"{type(self).__name__}: the optimizer has {len(groups)} parameter groups, but the "
+                f"scheduler has a learning rate for {len(lrs)}: it was made before "
+                "add_param_group(). Make the scheduler after adding every group."
+            )
+        for group, lr in zip(groups, lrs):
             group["lr"] = lr
         self._last_lr = _current_lrs(self.optimizer)
 
@@ -301,8 +309,10 @@ class ReduceLROnPlateau(LRScheduler):
                     "instead."
                 )
             self.min_lrs = [check_in_range(name, "min_lr", m) for m in min_lr]
+            self.default_min_lr = None
         else:
-            self.min_lrs = [check_in_range(name, "min_lr", min_lr)] * groups
+            self.default_min_lr = check_in_range(name, "min_lr", min_lr)
+            self.min_lrs = [self.default_min_lr] * groups
         self.eps = check_in_range(name, "eps", eps)
         self.best = math.inf if self.mode == "min" else -math.inf
         self.num_bad_epochs = 0
@@ -332,6 +342,15 @@ class ReduceLROnPlateau(LRScheduler):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
+        groups = len(self.optimizer.param_groups)
+        if len(self.min_lrs) != groups:  # groups added since: one min_lr fits all, a list does not
+            if getattr(self, "default_min_lr", None) is None:  # (None in old state dicts too)
+                raise ValueError(
+                    f"ReduceLROnPlateau: the optimizer now has {groups} parameter groups, but "
+                    f"min_lr is a list of {len(self.min_lrs)}. Make the scheduler after adding "
+                    "every group, or give one min_lr for all."
+                )
+            self.min_lrs = [self.default_min_lr] * groups
         if self.num_bad_epochs > self.patience:
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
                 old_lr = float(group["lr"])
