@@ -29,7 +29,7 @@ def _torch_params(torch, grads):
     return params + [torch.zeros(2, dtype=torch.float64, requires_grad=True)]
 
 
-@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf, 3.0])
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf, 3.0, 0.0, -math.inf, 0.5])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])  # clipping, and a norm already below max_norm
 def test_clip_grad_norm_equals_torch(norm_type, max_norm):
     torch = pytest.importorskip("torch")
@@ -128,3 +128,10 @@ def test_parameters_to_vector_and_back():
     np.testing.assert_array_equal(model[2].bias.data, [12.0])
     with pytest.raises(ValueError, match="the vector has 5 elements, but the parameters have 13"):
         utils.vector_to_parameters(chainrule.zeros(5), model.parameters())
+
+
+def test_clip_functions_accept_torchs_foreach_argument():
+    ours, grads = _params_with_grads()
+    utils.clip_grad_norm_(ours, 1.0, foreach=None)
+    utils.clip_grad_value_(ours, 0.1, foreach=True)
+    assert max(np.abs(p.grad.data).max() for p in ours if p.grad is not None) <= 0.1

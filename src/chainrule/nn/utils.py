@@ -36,17 +36,22 @@ def _as_list(op: str, parameters) -> list:
 
 
 def _vector_norm(array: np.ndarray, norm_type: float):
-    """||a||_p of all elements: (sum |a_i|^p)^(1/p); max |a_i| for p = inf."""
+    """||a||_p of all elements: (sum |a_i|^p)^(1/p); max |a_i| for p = inf, min |a_i| for
+    p = -inf, and the number of non-zero elements for p = 0 (PyTorch's vector norms)."""
     flat = np.abs(array.ravel())
     if norm_type == math.inf:
         return flat.max() if flat.size else np.zeros((), flat.dtype)
+    if norm_type == -math.inf:
+        return flat.min() if flat.size else np.asarray(math.inf, flat.dtype)
+    if norm_type == 0:
+        return np.asarray(np.count_nonzero(flat), flat.dtype)
     if norm_type == 2.0:
         return np.sqrt(np.dot(flat, flat))
     return (flat**norm_type).sum() ** (1.0 / norm_type)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach=None) -> Tensor:
     """Scale the gradients of ``parameters`` in place so that their total norm is at most max_norm.
 
     The total norm treats all gradients as one long vector (PyTorch's definition):
@@ -55,12 +60,13 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         g_i <- g_i * clip_coef                                 for every gradient
     Parameters whose ``.grad`` is None are skipped. Returns the total norm before clipping as a
     0-d Tensor. With ``error_if_nonfinite=True`` a nan or inf total raises RuntimeError instead of
-    scaling every gradient to nan.
+    scaling every gradient to nan. ``foreach`` is accepted for PyTorch's signature and ignored
+    (there is one NumPy path).
     """
     params = _as_list("clip_grad_norm_", parameters)
     max_norm = check_real("clip_grad_norm_", "max_norm", max_norm)
-    if isinstance(norm_type, str) and norm_type.lower() == "inf":
-        norm_type = math.inf
+    if isinstance(norm_type, str) and norm_type.lower() in ("inf", "-inf"):
+        norm_type = math.inf if norm_type.lower() == "inf" else -math.inf
     norm_type = check_real("clip_grad_norm_", "norm_type", norm_type)
     grads = [p.grad.data for p in params if p.grad is not None]
     if not grads:
@@ -80,10 +86,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     return Tensor._from_op(total, None)
 
 
-def clip_grad_value_(parameters, clip_value: float) -> None:
+def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place:
         g <- min(max(g, -clip_value), clip_value)
-    Parameters whose ``.grad`` is None are skipped."""
+    Parameters whose ``.grad`` is None are skipped. (``foreach``: as in clip_grad_norm_.)"""
     params = _as_list("clip_grad_value_", parameters)
     clip_value = check_real("clip_grad_value_", "clip_value", clip_value)
     if clip_value < 0:
