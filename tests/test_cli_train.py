@@ -20,8 +20,9 @@ import pytest
 import chainrule
 from chainrule import plot
 from chainrule.cli import main
-from chainrule.commands._options import ACTIVATIONS, OPTIMIZERS
+from chainrule.commands._options import ACTIVATIONS, OPTIMIZERS, build_loss
 from chainrule.commands.predict import load_run, predict_array
+from chainrule.commands.train import prepare_data, training_loss
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -453,3 +454,37 @@ def test_predict_out_folder_and_os_errors_are_one_sentence(tmp_path, regression_
                                  "--out", str(tmp_path / ("a" * 300)), "--quiet", "--no-plots")
     assert too_long.returncode == 2
     assert "file name too long." in too_long.stderr and "Traceback" not in too_long.stderr
+
+
+def test_a_regression_target_is_learned_standardized_and_reported_in_its_units(tmp_path, capsys):
+    # The first example of `chainrule train --help`: a target of mean 8 and variance near 70.
+    # Learned raw, its val loss stayed above the variance (no better than predicting the mean).
+    run_dir = str(tmp_path / "run")
+    code, out, err = run_main(capsys, "train", "--function", "5*a**2 + 3*b**2", "--epochs", "30",
+                              "--out", run_dir, "--no-plots", "--no-health", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    model, data, config = load_run(run_dir)
+    chainrule.manual_seed(config["seed"])
+    prepared = prepare_data(config)  # the same split and scaling, rebuilt from the config
+    raw_val_targets = prepared.target_scaler.inverse_transform(prepared.y_val)
+    assert summary["final_val_loss"] < 0.2 * float(np.var(raw_val_targets))
+    # the reported val loss is the MSE in the target's units of what predict outputs
+    predictions = predict_array(model, data, prepared.standardizer.inverse_transform(
+        prepared.X_val))
+    mse = float(np.mean((predictions.astype(np.float64) - raw_val_targets) ** 2))
+    assert summary["final_val_loss"] == pytest.approx(mse, rel=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber"])
+def test_the_loss_on_a_scaled_target_times_its_scale_is_the_loss_in_the_targets_units(loss):
+    rng = np.random.default_rng(0)
+    mean, std = 40.0, 7.5
+    z, z_target = rng.normal(size=(50, 1)), rng.normal(size=(50, 1))  # in standard units
+    data = {"target_standardizer": {"mean": np.array([mean]), "std": np.array([std])}}
+    scaled_loss, scale = training_loss(loss, data)
+    original_loss = build_loss(loss)  # (huber: delta 1 in the target's units)
+    expected = original_loss(chainrule.tensor(z * std + mean), chainrule.tensor(z_target * std + mean))
+    got = scaled_loss(chainrule.tensor(z), chainrule.tensor(z_target)).item() * scale
+    assert got == pytest.approx(expected.item(), rel=1e-12)
+    assert training_loss(loss, {"target_standardizer": None})[1] == 1.0

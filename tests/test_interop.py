@@ -54,6 +54,13 @@ def standardized(raw, scaler):
     return ((raw - np.array(scaler["mean"])) / np.array(scaler["std"])).astype(np.float32)
 
 
+def in_target_units(outputs, scaler):
+    """The network's outputs for a target that training scaled to mean 0, std 1, scaled back."""
+    if scaler is None:
+        return outputs
+    return (outputs * np.float32(scaler["std"][0]) + np.float32(scaler["mean"][0])).astype(np.float32)
+
+
 def assert_close_float32(actual, expected):
     """rtol 1e-6, plus an atol of 1e-6 of the outputs' scale: float32 sums in another order differ
     by an ulp or two (1.5e-7 measured at outputs near 1), which is a large relative error only
@@ -208,7 +215,9 @@ def test_export_writes_a_pt_that_torch_loads_strictly_with_equal_predictions(run
     model, data, _ = load_run(run_dir)
     raw = raw_inputs()
     ours = predict_array(model, data, raw)  # chainrule scales raw inputs itself
-    theirs = torch_predict(twin, standardized(raw, summary["standardizer"]))
+    theirs = in_target_units(torch_predict(twin, standardized(raw, summary["standardizer"])),
+                             summary["target_standardizer"])
+    assert summary["target_standardizer"] is not None  # (an MSE run scales its target)
     assert ours.dtype == theirs.dtype == np.float32
     assert_close_float32(theirs, ours)
     assert np.std(ours) > 0  # a real network, not a constant
@@ -302,7 +311,8 @@ def test_import_round_trip_predict_uses_the_torch_weights(run_dir, tmp_path, cap
     assert status == 0, err
     with open(tmp_path / "p.csv", newline="") as handle:
         predicted = np.array([float(row["prediction"]) for row in csv.DictReader(handle)])
-    theirs = torch_predict(twin, standardized(raw, summary["standardizer"]))[:, 0]
+    theirs = in_target_units(torch_predict(twin, standardized(raw, summary["standardizer"])),
+                             summary["target_standardizer"])[:, 0]
     assert_close_float32(predicted, theirs)
     original, data, _ = load_run(run_dir)
     assert not np.allclose(predict_array(original, data, raw)[:, 0], theirs)

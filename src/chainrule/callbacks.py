@@ -35,7 +35,8 @@ class TrainState:
     batch: int = 0  # batch index within the epoch, from 0
     step: int = 0  # optimizer steps taken so far in the whole run
     steps_per_epoch: int = 0
-    loss: float | None = None  # the last batch's training loss
+    loss: float | None = None  # the last batch's training loss (times loss_scale)
+    loss_scale: float = 1.0  # fit's loss_scale: reported losses are the loss times this
     inputs: Any = None  # the current batch's inputs and targets (Tensors)
     targets: Any = None
     loss_fn: Any = None  # the loss function fit was given

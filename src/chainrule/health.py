@@ -244,8 +244,9 @@ class HealthMonitor(Callback):
             return  # not a checked step
         self.checked_steps.append(self._step)
         if _is_mse(state.loss_fn) and state.targets is not None:  # what predicting the mean scores
-            self._target_variances.append(float(np.var(np.asarray(state.targets.data,
-                                                                  dtype=np.float64))))
+            variance = float(np.var(np.asarray(state.targets.data, dtype=np.float64)))
+            # in the reported loss's units: for an MSE on targets scaled by 1/std, the scale is std^2
+            self._target_variances.append(variance * state.loss_scale)
         self._before = {}
         for name, p in self.params.items():
             g = _norm(p.grad.data) if p.grad is not None else 0.0

@@ -296,7 +296,7 @@ def _progress_bar(batches, enabled: bool, epoch: int):
 
 def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, scheduler=None,
         clip_value=None, clip_norm=None, normalize_grad=False, callbacks=(), patience=None,
-        log=print, progress=False, initial_epoch=0, history=None) -> History:
+        log=print, progress=False, initial_epoch=0, history=None, loss_scale=1.0) -> History:
     """Train ``model`` for epochs ``initial_epoch + 1`` .. ``epochs``; return the History.
 
     Args:
@@ -318,6 +318,10 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
         log: a function taking one line of text (print by default), or None for silence.
         progress: show a tqdm progress bar over the batches, if tqdm is installed.
         initial_epoch, history: where a resumed run starts, and its History so far.
+        loss_scale: every loss fit reports (the History, the log lines, ``state.loss`` for the
+            callbacks, the val loss given to ReduceLROnPlateau) is the loss times this number. Training on
+            standardized targets t' = (t - mean) / std, a scale of std^2 (MSE) or std (L1) reports
+            the loss in the targets' own units; the gradients are those of the loss itself.
     """
     _check_fit_arguments(epochs, initial_epoch, clip_value, clip_norm, normalize_grad, patience)
     log = log if log is not None else (lambda line: None)
@@ -329,7 +333,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     plateau = isinstance(scheduler, ReduceLROnPlateau)
     state = TrainState(model=model, optimizer=optimizer, loss_fn=loss_fn, epochs=epochs,
-                       epoch=initial_epoch,
+                       epoch=initial_epoch, loss_scale=loss_scale,
                        step=len(history.step_loss), history=history)
     try:
         state.steps_per_epoch = len(train_loader)
@@ -353,7 +357,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
             predictions = model(inputs)
             loss = loss_fn(predictions, targets)
             loss.backward()
-            state.loss = float(loss.item())
+            state.loss = float(loss.item()) * loss_scale
             hooks.on_after_backward(state)
             # treat the gradients, then step
             if clip_value is not None:
@@ -375,7 +379,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
             raise ValueError("fit: the training data gave no batches; it has no samples.")
 
         train_loss = loss_sum / sample_count
-        val_loss = evaluate(model, loss_fn, val_data) if val_data is not None else None
+        val_loss = (evaluate(model, loss_fn, val_data) * loss_scale if val_data is not None
+                    else None)
         if plateau:
             scheduler.step(val_loss if val_loss is not None else train_loss)
         elif scheduler is not None:

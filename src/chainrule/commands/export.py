@@ -119,10 +119,11 @@ def torch_sequential_code(model) -> str:
     return code + ".double()" if dtypes == {"float64"} else code
 
 
-def _standardizer(checkpoint):
-    """{'mean': [...], 'std': [...]} of the run's input scaling, or None."""
+def _standardizer(checkpoint, key="standardizer"):
+    """{'mean': [...], 'std': [...]} of the run's input scaling (or with key
+    "target_standardizer", its target's), or None."""
     data = checkpoint.get("data")
-    scaler = data.get("standardizer") if isinstance(data, dict) else None
+    scaler = data.get(key) if isinstance(data, dict) else None
     if not scaler:
         return None
     return {"mean": [float(v) for v in scaler["mean"]], "std": [float(v) for v in scaler["std"]]}
@@ -159,6 +160,7 @@ def export_to_torch(run_dir, out=None) -> dict:
         "torch_model": code,
         "features": data.get("features"),
         "standardizer": _standardizer(checkpoint),
+        "target_standardizer": _standardizer(checkpoint, "target_standardizer"),
         "snippet": ["import torch", "from torch import nn", f"model = {code}",
                     f"model.load_state_dict(torch.load({path!r}, weights_only=True))"],
     }
@@ -178,6 +180,10 @@ def _print_export(summary) -> None:
               f"{', '.join(names)}:")
         print(f"    mean = {scaler['mean']}")
         print(f"    std  = {scaler['std']}")
+    scaler = summary["target_standardizer"]
+    if scaler is not None:
+        print(f"and it predicts the standardized target: prediction = output * "
+              f"{scaler['std'][0]!r} + {scaler['mean'][0]!r}")
 
 
 # ----- --from torch -----------------------------------------------------------------------------

@@ -84,7 +84,8 @@ def load_run(model_path):
 
 
 def predict_array(model, data, X, batch_size=4096) -> np.ndarray:
-    """Raw model outputs (n, out) for the unscaled inputs X, scaled as in training."""
+    """Model outputs (n, out) for the unscaled inputs X, scaled as in training; a regression
+    target that training scaled is scaled back to its own units."""
     from ..autograd import no_grad
     from ..data import Standardizer
     from ..tensor import Tensor
@@ -98,7 +99,12 @@ def predict_array(model, data, X, batch_size=4096) -> np.ndarray:
     with no_grad():
         for start in range(0, len(X), batch_size):
             outputs.append(model(Tensor(X[start:start + batch_size])).data)
-    return np.concatenate(outputs, axis=0)
+    outputs = np.concatenate(outputs, axis=0)
+    if data.get("target_standardizer") is not None:  # (runs made before it have none)
+        scaler = Standardizer()
+        scaler.load_state_dict(data["target_standardizer"])
+        outputs = scaler.inverse_transform(outputs).astype(outputs.dtype, copy=False)
+    return outputs
 
 
 def _columns(data, outputs):

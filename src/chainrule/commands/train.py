@@ -5,7 +5,9 @@ What one run does, in order (so ``--seed`` reproduces it, and ``--resume`` can r
     data:   --function: each variable ~ N(0, 1) (or U(LOW, HIGH) with --range), target = EXPR
             --csv:      the --features columns (default: all but the target) and the --target
     split:  a random --val-fraction of the rows for validation (0: no validation)
-    scale:  inputs standardized with the training rows' mean and std (--no-standardize: not)
+    scale:  inputs standardized with the training rows' mean and std, and for a regression
+            loss the target too; losses are reported in the target's units (--no-standardize:
+            neither)
     model:  Linear, activation, ..., Linear, then --init; loss, optimizer, scheduler
     fit:    chainrule.train.fit, with early stopping if --patience is given
     write:  config.json, metrics.csv, metrics.json, checkpoint.crk, loss_curve.png (+ surface.png
@@ -79,8 +81,9 @@ def add_parser(subparsers) -> None:
     data.add_argument("--val-fraction", type=float, default=0.2,
                       help="share of rows held out for validation, in [0, 1) (default 0.2)")
     data.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
-                      help="scale inputs to mean 0 and std 1 using the training rows "
-                           "(default on)")
+                      help="scale inputs, and the target of a regression loss, to mean 0 "
+                           "and std 1 using the training rows; losses are still reported in "
+                           "the target's units (default on)")
     add_model_options(parser)
     add_optimizer_options(parser)
     add_training_options(parser)
@@ -149,6 +152,8 @@ def config_from_args(args) -> dict:
         "loss": parse_loss(args.loss),
         "val_fraction": args.val_fraction,
         "standardize": args.standardize,
+        # (a key of its own: runs made before targets were scaled resume as they were made)
+        "standardize_target": args.standardize and LOSSES[parse_loss(args.loss)] == "regression",
         "hidden": parse_hidden(args.hidden),
         "activation": parse_activation(args.activation),
         "init": args.init,
@@ -278,6 +283,9 @@ def prepare_data(config) -> Prepared:
     else:
         X_train, y_train, X_val, y_val = X, y, None, None
     standardizer = Standardizer().fit(X_train) if config["standardize"] else None
+    # A regression network learns the target scaled to mean 0 and std 1, whatever its units: a
+    # target of mean 400 would otherwise need output weights hundreds of times the init's.
+    target_scaler = Standardizer().fit(y_train) if config.get("standardize_target") else None
     dtype = np.dtype(config["dtype"])
 
     def scale(inputs):
@@ -287,13 +295,39 @@ def prepare_data(config) -> Prepared:
         return np.ascontiguousarray(inputs, dtype=dtype)
 
     def cast(targets):
-        return targets if targets is None or task == "classification" else targets.astype(dtype)
+        if targets is None or task == "classification":
+            return targets
+        return (targets if target_scaler is None else target_scaler.transform(targets)).astype(dtype)
 
     return Prepared(
         X_train=scale(X_train), y_train=cast(y_train), X_val=scale(X_val), y_val=cast(y_val),
         raw_X_train=X_train, features=names, target=target, task=task, classes=classes,
-        standardizer=standardizer, expression=expression,
+        standardizer=standardizer, target_scaler=target_scaler, expression=expression,
     )
+
+
+def target_std(data: dict) -> float | None:
+    """The std the run's regression target was divided by, or None if it was not scaled."""
+    scaler = data.get("target_standardizer")
+    return None if scaler is None else float(np.asarray(scaler["std"]).reshape(-1)[0])
+
+
+def training_loss(loss_name: str, data: dict):
+    """The loss module training uses, and the factor from its value to the target's units.
+
+    On a target scaled by 1/std: MSE scales by 1/std^2 and L1 by 1/std; Huber with delta / std
+    is exactly Huber(delta) / std^2 (both pieces, 0.5 r^2 and delta (|r| - delta / 2), scale so),
+    so every reported loss is the one the user asked for, in the target's units."""
+    std = target_std(data)
+    if std is None:
+        return build_loss(loss_name), 1.0
+    if loss_name == "l1":
+        return build_loss(loss_name), std
+    if loss_name == "huber":
+        from ..nn import HuberLoss
+
+        return HuberLoss(delta=1.0 / std), std * std
+    return build_loss(loss_name), std * std
 
 
 def data_record(prepared: Prepared, config) -> dict:
@@ -303,6 +337,8 @@ def data_record(prepared: Prepared, config) -> dict:
         "classes": prepared.classes, "loss": config["loss"], "dtype": config["dtype"],
         "standardizer": (None if prepared.standardizer is None
                          else prepared.standardizer.state_dict()),
+        "target_standardizer": (None if prepared.target_scaler is None
+                                else prepared.target_scaler.state_dict()),
     }
 
 
@@ -370,7 +406,8 @@ def run(args) -> int:
     chainrule.manual_seed(config["seed"])
     prepared = prepare_data(config)
     model = build_model(config, len(prepared.features), prepared.classes)
-    loss_fn = build_loss(config["loss"])
+    data = data_record(prepared, config)
+    loss_fn, loss_scale = training_loss(config["loss"], data)
     optimizer = build_optimizer(config["optimizer"], model.parameters(), config["lr"],
                                 config["momentum"], config["weight_decay"])
     scheduler = build_scheduler(config["scheduler"], optimizer, config["epochs"])
@@ -397,7 +434,6 @@ def run(args) -> int:
     loader = DataLoader(TensorDataset(prepared.X_train, prepared.y_train),
                         batch_size=batch_size, shuffle=True)
     val_data = None if prepared.X_val is None else (prepared.X_val, prepared.y_val)
-    data = data_record(prepared, config)
     snapshot = EpochSnapshot(model, optimizer, scheduler, config, stopper, data)
     callbacks = ([stopper] if stopper else []) + [snapshot]
     monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
@@ -411,7 +447,8 @@ def run(args) -> int:
                       epochs=config["epochs"], scheduler=scheduler,
                       clip_value=config["clip_value"], clip_norm=config["clip_norm"],
                       normalize_grad=config["normalize_grad"], callbacks=callbacks, log=log,
-                      progress=args.progress, initial_epoch=initial_epoch, history=history)
+                      progress=args.progress, initial_epoch=initial_epoch, history=history,
+                      loss_scale=loss_scale)
         last_epoch = history.epoch[-1] if history.epoch else initial_epoch
         checkpoint_path = os.path.join(run_dir, CHECKPOINT)
         save_checkpoint(checkpoint_path, make_checkpoint(
@@ -485,8 +522,10 @@ def _surface(plot, run_dir, prepared, model) -> str:
             else prepared.standardizer.transform(points)
         with no_grad():
             model.eval()
-            out = model(Tensor(np.asarray(inputs, dtype=prepared.X_train.dtype))).data[:, 0]
-        return out
+            out = model(Tensor(np.asarray(inputs, dtype=prepared.X_train.dtype))).data
+        if prepared.target_scaler is not None:
+            out = prepared.target_scaler.inverse_transform(out)
+        return out[:, 0]
 
     return plot.surface_comparison(
         target, learned, os.path.join(run_dir, "surface.png"),
