@@ -209,3 +209,32 @@ def test_a_malformed_checkpoint_entry_is_one_clear_error():
     with pytest.raises(CheckpointError, match="'optimizer' entry"):
         restore(checkpoint, model, optimizer)
     set_rng_state(get_rng_state())  # a real state round-trips
+
+
+def test_health_records_survive_a_resume(tmp_path):
+    # A resumed run is watched as if it had never stopped: the same report, and no warning that
+    # belongs to the start of training (saturated initial weights) raised again mid-run.
+    from chainrule.health import HealthMonitor
+
+    def run(epochs, monitor, model, optimizer, initial_epoch=0, history=None):
+        return fit(model, nn.MSELoss(), optimizer, loader, epochs=epochs, callbacks=[monitor],
+                   log=quiet, initial_epoch=initial_epoch, history=history)
+
+    chainrule.manual_seed(7)
+    model, optimizer, _, loader = build("sgd", None)
+    straight = HealthMonitor(probe_every=3, dense_steps=5)
+    run(6, straight, model, optimizer)
+
+    chainrule.manual_seed(7)
+    model, optimizer, _, loader = build("sgd", None)
+    first = HealthMonitor(probe_every=3, dense_steps=5)
+    history = run(3, first, model, optimizer)
+    path = tmp_path / CHECKPOINT
+    save_checkpoint(path, make_checkpoint(model, optimizer, None, 3, history, health=first))
+
+    model, optimizer, _, loader = build("sgd", None)
+    second = HealthMonitor(probe_every=3, dense_steps=5)
+    epoch, history = restore(load_checkpoint(path), model, optimizer, health=second)
+    run(6, second, model, optimizer, initial_epoch=epoch, history=history)
+    assert second.report() == straight.report()
+    assert second.losses == straight.losses and len(second.epoch_losses) == 6

@@ -61,6 +61,7 @@ activation modules (``nn.Sigmoid()``) to have them watched.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from contextlib import contextmanager
@@ -189,6 +190,7 @@ class HealthMonitor(Callback):
         self.mean_epochs, self.mean_ratio = mean_epochs, mean_ratio
         self.stop_on_nan, self.verbose, self.file = stop_on_nan, verbose, file
         self._reset()
+        self._resumed = False  # records loaded from a checkpoint: the next fit continues them
 
     # ----- records ---------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -211,16 +213,44 @@ class HealthMonitor(Callback):
         self._finite_norms = {}
 
     def on_train_begin(self, state: TrainState) -> None:
-        self._reset()
+        if not self._resumed:  # a fresh run; a resumed one goes on with the records it loaded
+            self._reset()
+        self._resumed = False
         self.params = {name: p for name, p in state.model.named_parameters() if p.requires_grad}
         for name in self.params:
-            self.grad_norms[name], self.weight_norms[name], self.update_ratios[name] = [], [], []
-            self._finite_norms[name] = []  # the finite grad norms only: the explosion reference
+            for records in (self.grad_norms, self.weight_norms, self.update_ratios,
+                            self._finite_norms):  # (finite grad norms: the explosion reference)
+                records.setdefault(name, [])
+        self._activation_modules = {}
         for name, module in state.model.named_modules():
             kind = _activation_kind(module)
             if kind is not None:
                 self._activation_modules[name] = module
-                self.activations[name] = {"kind": kind, "steps": [], "fraction": []}
+                self.activations.setdefault(name, {"kind": kind, "steps": [], "fraction": []})
+
+    # ----- saving and loading: a resumed run continues its records ----------------------------
+    _RECORDS = ("checked_steps", "grad_norms", "weight_norms", "update_ratios", "_finite_norms",
+                "activations", "losses", "epoch_losses", "_target_variances", "warnings",
+                "warning_steps", "_step", "_epoch_start")
+
+    def state_dict(self) -> dict:
+        """The records so far, as numbers, strings, lists and dicts (for a checkpoint), so that a
+        resumed run is watched as if it had never stopped: its report covers every epoch, and
+        "at the start of training" means the real start."""
+        state = {name: copy.deepcopy(getattr(self, name)) for name in self._RECORDS}
+        state["warned"] = sorted(self._warned, key=repr)  # (a set; a checkpoint holds lists)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take the records of ``state_dict()``; the next ``fit`` continues them."""
+        missing = [name for name in (*self._RECORDS, "warned") if name not in state]
+        if missing:
+            raise ValueError(f"HealthMonitor.load_state_dict: the state lacks {', '.join(missing)}.")
+        for name in self._RECORDS:
+            setattr(self, name, copy.deepcopy(state[name]))
+        self._warned = {tuple(key) if isinstance(key, list) else key for key in state["warned"]}
+        self._before = None
+        self._resumed = True
 
     def _where(self, state: TrainState) -> str:
         return f"epoch {state.epoch} step {self._step}"
@@ -437,7 +467,9 @@ class HealthMonitor(Callback):
     def report(self) -> str:
         """A plain-text summary: per parameter the gradient norms and update ratios, per
         activation layer the saturated or dead fraction, the loss per epoch and every warning."""
-        lines = [f"training health: {len(self.params)} parameters, {self._step} steps, "
+        numbers = sum(p.data.size for p in self.params.values())
+        lines = [f"training health: {len(self.params)} parameter tensors ({numbers} numbers), "
+                 f"{self._step} steps, "
                  f"{len(self.epoch_losses)} epochs, {len(self.checked_steps)} checked steps"]
         if self.params:
             width = max(len("parameter"), *(len(n) for n in self.params))

@@ -14,7 +14,8 @@ A checkpoint is one dict, saved atomically with ``chainrule.save``::
      "scheduler": scheduler.state_dict() or None,
      "epoch": epochs finished, "finished": whether training ended (all epochs or early stop),
      "rng": chainrule.random.get_rng_state(), "history": history.to_dict(),
-     "early_stopping": its state_dict() or None, "config": {...}, "data": {...} or None}
+     "early_stopping": its state_dict() or None, "config": {...}, "data": {...} or None,
+     "health": the HealthMonitor's records or None (absent in runs made before it was kept)}
 
 Restoring all of it (``restore``) lets ``fit`` continue bit for bit: the same weights, optimizer
 buffers, learning rate, data order and random draws as if the run had never stopped.
@@ -129,7 +130,7 @@ def write_metrics(run_dir, history: History) -> list:
 
 
 def make_checkpoint(model, optimizer, scheduler=None, epoch=0, history=None, config=None,
-                    early_stopping=None, data=None, finished=False) -> dict:
+                    early_stopping=None, data=None, finished=False, health=None) -> dict:
     """The checkpoint dict described in the module docstring, with the random state of now."""
     history = history if history is not None else History()
     return {
@@ -144,6 +145,7 @@ def make_checkpoint(model, optimizer, scheduler=None, epoch=0, history=None, con
         "early_stopping": None if early_stopping is None else early_stopping.state_dict(),
         "config": dict(config or {}),
         "data": data,
+        "health": None if health is None else health.state_dict(),
     }
 
 
@@ -175,9 +177,10 @@ def load_checkpoint(path) -> dict:
     return checkpoint
 
 
-def restore(checkpoint: dict, model, optimizer, scheduler=None, early_stopping=None):
-    """Load the model, optimizer, scheduler, early stopping and random state from ``checkpoint``;
-    returns ``(initial_epoch, history)`` to pass to ``fit``.
+def restore(checkpoint: dict, model, optimizer, scheduler=None, early_stopping=None,
+            health=None):
+    """Load the model, optimizer, scheduler, early stopping, health records and random state from
+    ``checkpoint``; returns ``(initial_epoch, history)`` to pass to ``fit``.
 
     A checkpoint whose contents do not fit (a missing or malformed entry) raises one
     CheckpointError naming the entry, never a bare KeyError from deep inside."""
@@ -192,6 +195,9 @@ def restore(checkpoint: dict, model, optimizer, scheduler=None, early_stopping=N
         part = "early_stopping"
         if early_stopping is not None and checkpoint.get("early_stopping") is not None:
             early_stopping.load_state_dict(checkpoint["early_stopping"])
+        part = "health"
+        if health is not None and checkpoint.get("health") is not None:  # (older runs: none)
+            health.load_state_dict(checkpoint["health"])
         part = "rng"
         _random.set_rng_state(checkpoint["rng"])
         part = "epoch"
@@ -213,14 +219,16 @@ class EpochSnapshot(Callback):
     """
 
     def __init__(self, model, optimizer, scheduler=None, config=None, early_stopping=None,
-                 data=None):
+                 data=None, health=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.config, self.early_stopping, self.data = config, early_stopping, data
+        self.health = health
         self.latest = None
 
     def _take(self, state) -> None:
         snapshot = make_checkpoint(self.model, self.optimizer, self.scheduler, state.epoch,
-                                   state.history, self.config, self.early_stopping, self.data)
+                                   state.history, self.config, self.early_stopping, self.data,
+                                   health=self.health)
         self.latest = snapshot  # one assignment, so an interrupt never leaves half a snapshot
 
     def on_train_begin(self, state) -> None:

@@ -315,11 +315,12 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     setup = prepare_seed(settings, activation=activation, init=_init_function(config["init"]),
                          optimizer=optimizer, scheduler=scheduler)
     stopper = EarlyStopping(config["patience"]) if config["patience"] else None
+    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
     log = logger(args)
     initial_epoch, history = 0, None
     if checkpoint is not None:
         initial_epoch, history = restore(checkpoint, setup.model, setup.optimizer,
-                                         setup.scheduler, stopper)
+                                         setup.scheduler, stopper, monitor)
         if log:
             log(f"resuming {run_dir} after epoch {initial_epoch} of {settings.epochs}")
     else:
@@ -330,11 +331,10 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
             f"{settings.samples} samples, {config['optimizer']} lr {settings.lr:g}, batch "
             f"{settings.batch_size}, {settings.epochs} epochs, {settings.dtype}"
             + (", with a PyTorch twin" if config["compare_torch"] else ""))
-    snapshot = EpochSnapshot(setup.model, setup.optimizer, setup.scheduler, config, stopper)
-    callbacks = ([stopper] if stopper else []) + [snapshot]
-    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
-    if monitor is not None:
-        callbacks.append(monitor)
+    snapshot = EpochSnapshot(setup.model, setup.optimizer, setup.scheduler, config, stopper,
+                             health=monitor)
+    # the snapshot last: it keeps every epoch as the other callbacks leave it
+    callbacks = [c for c in (stopper, monitor) if c is not None] + [snapshot]
     with save_on_interrupt(snapshot, run_dir, f"chainrule seed --resume {run_dir}"):
         result = train_seed(setup, compare_torch=config["compare_torch"], callbacks=callbacks,
                             log=log, progress=_progress_wanted(args, settings),
@@ -343,7 +343,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         checkpoint_path = os.path.join(run_dir, CHECKPOINT)
         save_checkpoint(checkpoint_path, make_checkpoint(
             result.model, result.optimizer, setup.scheduler, history.epoch[-1] if history.epoch
-            else initial_epoch, history, config, stopper, finished=True))
+            else initial_epoch, history, config, stopper, finished=True, health=monitor))
         files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history),
                  checkpoint_path]
         if monitor is not None:

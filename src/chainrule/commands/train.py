@@ -412,9 +412,11 @@ def run(args) -> int:
                                 config["momentum"], config["weight_decay"])
     scheduler = build_scheduler(config["scheduler"], optimizer, config["epochs"])
     stopper = EarlyStopping(config["patience"]) if config["patience"] else None
+    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
     initial_epoch, history = 0, None
     if checkpoint is not None:
-        initial_epoch, history = restore(checkpoint, model, optimizer, scheduler, stopper)
+        initial_epoch, history = restore(checkpoint, model, optimizer, scheduler, stopper,
+                                         monitor)
         if log:
             log(f"resuming {run_dir} after epoch {initial_epoch} of {config['epochs']}")
     else:
@@ -434,11 +436,9 @@ def run(args) -> int:
     loader = DataLoader(TensorDataset(prepared.X_train, prepared.y_train),
                         batch_size=batch_size, shuffle=True)
     val_data = None if prepared.X_val is None else (prepared.X_val, prepared.y_val)
-    snapshot = EpochSnapshot(model, optimizer, scheduler, config, stopper, data)
-    callbacks = ([stopper] if stopper else []) + [snapshot]
-    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
-    if monitor is not None:
-        callbacks.append(monitor)
+    snapshot = EpochSnapshot(model, optimizer, scheduler, config, stopper, data, monitor)
+    # the snapshot last: it keeps every epoch as the other callbacks leave it
+    callbacks = [c for c in (stopper, monitor) if c is not None] + [snapshot]
 
     # Overflow in a diverging run is reported once, by the note below, not by NumPy per op.
     with save_on_interrupt(snapshot, run_dir, f"chainrule train --resume {run_dir}"), \
@@ -453,7 +453,7 @@ def run(args) -> int:
         checkpoint_path = os.path.join(run_dir, CHECKPOINT)
         save_checkpoint(checkpoint_path, make_checkpoint(
             model, optimizer, scheduler, last_epoch, history, config, stopper, data,
-            finished=True))
+            finished=True, health=monitor))
         files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history), checkpoint_path]
         if monitor is not None:
             files += monitor.write(run_dir, plots=args.plots and plot.available())
