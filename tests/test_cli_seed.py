@@ -254,3 +254,20 @@ def test_health_monitor_is_on_by_default_and_explains_a_bad_run(tmp_path):
     off = run_cli(*SMALL, "--no-health", "--out", str(tmp_path / "off"), "--json")
     assert json.loads(off.stdout)["health_warnings"] is None
     assert not (tmp_path / "off" / "health.txt").exists()
+
+
+def test_early_stopping_reports_the_loss_of_the_weights_it_kept(tmp_path, capsys):
+    args = ["seed", "--patience", "2", "--samples", "5000", "--epochs", "40", "--lr", "0.3",
+            "--no-health", "--out"]
+    assert main([*args, str(tmp_path / "a"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with open(tmp_path / "a" / "metrics.json") as handle:
+        val_loss = json.load(handle)["val_loss"]
+    kept = summary["kept_epoch"]
+    assert kept == summary["best_epoch"] < summary["epochs_run"]  # it stopped after the best
+    assert summary["kept_val_loss"] == val_loss[kept - 1] == min(val_loss)
+    assert main([*args, str(tmp_path / "b"), "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(f"validation MSE {summary['kept_val_loss']:.4f} at epoch {kept}, "
+                           "whose weights were kept")
+    assert out[1:] == [f"run folder: {tmp_path / 'b'}"]  # --quiet: the result only

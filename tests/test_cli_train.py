@@ -117,7 +117,9 @@ def test_csv_run_and_predict_round_trip(tmp_path, regression_csv):
                                "--scheduler", "step:2:0.5", "--out", str(run_dir), "--quiet",
                                "--no-plots")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
+    # --quiet: the result and the run folder only
+    assert result.stdout.splitlines()[0].startswith("trained 4 epochs: train loss ")
+    assert result.stdout.splitlines()[1:] == [f"run folder: {run_dir}"] and result.stderr == ""
     predictions = tmp_path / "p.csv"
     result = chainrule_process("predict", "--model", str(run_dir), "--csv", regression_csv,
                                "--out", str(predictions), "--json")

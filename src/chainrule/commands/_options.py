@@ -40,10 +40,11 @@ DTYPES = ("float32", "float64")
 # ----- adding options to a parser ---------------------------------------------------------------
 
 def add_model_options(parser, hidden="64,64", activation="tanh", init="torch-default",
-                      dtype="float32") -> None:
+                      dtype="float32", hidden_none_ok=True) -> None:
     group = parser.add_argument_group("model")
+    none = "; '' for none" if hidden_none_ok else ""
     group.add_argument("--hidden", default=hidden, metavar="SIZES",
-                       help=f"hidden layer sizes, comma-separated; '' for none (default {hidden})")
+                       help=f"hidden layer sizes, comma-separated{none} (default {hidden})")
     group.add_argument("--activation", default=activation, metavar="NAME",
                        help=f"activation after each hidden layer: {', '.join(ACTIVATIONS)} "
                             f"(default {activation}; softmax works along the feature dim)")
@@ -100,7 +101,9 @@ def add_output_options(parser) -> None:
                        help="run folder (default runs/<date-time>)")
     group.add_argument("--json", action="store_true",
                        help="print a machine-readable summary on stdout (logs go to stderr)")
-    group.add_argument("--quiet", action="store_true", help="no per-epoch log lines")
+    group.add_argument("--quiet", action="store_true",
+                       help="print only the result and the run folder: no per-epoch log lines, "
+                            "notes or file list")
 
 
 # ----- checking numbers -------------------------------------------------------------------------
@@ -392,6 +395,19 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir) -> None:
             f"the run in {run_dir} has already finished ({done} epochs of {config['epochs']}); "
             f"give --epochs with more than {done} to train it further."
         )
+
+
+def kept_weights(history, stopper):
+    """(epoch, its validation loss) of the weights a run ends with: the best epoch's when early
+    stopping restored them, else the last epoch's (the train loss where there is no validation)."""
+    if not history.epoch:
+        return None, None
+    epoch = history.epoch[-1]
+    if stopper is not None and stopper.stopped_epoch is not None and stopper.best_epoch is not None:
+        epoch = stopper.best_epoch
+    index = history.epoch.index(epoch)
+    losses = history.val_loss if history.val_loss[index] is not None else history.train_loss
+    return epoch, losses[index]
 
 
 def logger(args):

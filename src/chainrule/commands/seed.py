@@ -25,7 +25,7 @@ from ._options import (
     ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
     add_training_options, apply_init, build_activation, build_optimizer, build_scheduler,
     check_number, check_training_options, parse_activation, parse_hidden, parse_init,
-    parse_optimizer, parse_scheduler, resume_epochs, logger, json_number,
+    parse_optimizer, parse_scheduler, resume_epochs, logger, json_number, kept_weights,
 )
 
 DEFAULT_EPOCHS = 50
@@ -63,7 +63,8 @@ def add_parser(subparsers) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--samples", type=int, default=100_000,
                       help="rows of (a, b, z) to draw, split 70/30 (default 100000)")
-    add_model_options(parser, hidden="10", activation="sigmoid", init="torch-default")
+    add_model_options(parser, hidden="10", activation="sigmoid", init="torch-default",
+                      hidden_none_ok=False)  # (the seed's questions are about a hidden layer)
     add_optimizer_options(parser, optimizer="sgd", lr=0.01)
     add_training_options(parser, epochs=DEFAULT_EPOCHS, batch_size=500, seed=0)
     add_output_options(parser)
@@ -391,6 +392,9 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         "final_train_loss": json_number(history.train_loss[-1] if history.train_loss else None),
         "final_val_loss": json_number(final_val),
         "best_epoch": history.best_epoch,
+        # the weights saved: the best epoch's after early stopping, else the last epoch's
+        "kept_epoch": kept_weights(history, stopper)[0],
+        "kept_val_loss": json_number(kept_weights(history, stopper)[1]),
         "torch": twin_summary,
         "health_warnings": monitor.warnings if monitor is not None else None,
         "files": files,
@@ -398,21 +402,26 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     }
     if args.json:
         print(json.dumps(summary, indent=2))
-    elif not args.quiet:
-        _print_summary(summary, settings)
+    else:
+        _print_summary(summary, settings, brief=args.quiet)
     return 0
 
 
-def _print_summary(summary, settings) -> None:
+def _print_summary(summary, settings, brief=False) -> None:
+    """The result; unless ``brief`` (--quiet), also the files written and the notes."""
+    result = f"validation MSE {_short(summary['kept_val_loss'])}"
+    if summary["kept_epoch"] != summary["epochs_run"]:  # early stopping kept an earlier epoch
+        result += f" at epoch {summary['kept_epoch']}, whose weights were kept"
     print(f"trained the {summary['network']} network ({summary['parameters']} parameters) for "
-          f"{summary['epochs_run']} epochs in {summary['seconds']:.3g} s: validation MSE "
-          f"{_short(summary['final_val_loss'])}")
+          f"{summary['epochs_run']} epochs in {summary['seconds']:.3g} s: {result}")
     twin = summary["torch"]
     if twin is not None:
         print(f"PyTorch twin: validation MSE {_short(twin['final_val_loss'])}; largest relative "
               f"difference between the {twin['steps']} per-step losses: "
               f"{_short(twin['max_relative_step_loss_difference'], '.2e')} ({settings.dtype})")
     print(f"run folder: {summary['run_dir']}")
+    if brief:
+        return
     for path in summary["files"]:
         print(f"  {os.path.basename(path)}")
     for note in summary["notes"]:

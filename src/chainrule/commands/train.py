@@ -32,13 +32,13 @@ from ._options import (
     LOSSES, add_model_options, add_optimizer_options, add_output_options, add_training_options,
     apply_init, build_loss, build_mlp, build_optimizer, build_scheduler, check_number,
     check_training_options, parse_activation, parse_hidden, parse_init, parse_loss,
-    parse_optimizer, parse_range, parse_scheduler, resume_epochs, logger, json_number,
+    parse_optimizer, parse_range, parse_scheduler, resume_epochs, logger, json_number, kept_weights,
 )
 
 EXAMPLES = """\
 examples:
   chainrule train --function "5*a**2 + 3*b**2" --epochs 30
-  chainrule train --function "sin(x) * y" --range -3:3 --samples 2000 --hidden 32,32 \\
+  chainrule train --function "sin(x) * y" --range=-3:3 --samples 2000 --hidden 32,32 \\
                   --activation relu --optimizer sgd --lr 0.05 --momentum 0.9 --scheduler cosine
   chainrule train --csv houses.csv --target price --features area,rooms --loss huber --out runs/h
   chainrule train --csv iris.csv --target species --loss cross_entropy --patience 10 --json
@@ -67,7 +67,8 @@ def add_parser(subparsers) -> None:
                       help='a formula of named variables, such as "5*a**2 + 3*b**2" '
                            "(+ - * / **, abs cos exp log relu sigmoid sin sqrt tan tanh, pi, e)")
     data.add_argument("--range", default=None, metavar="LOW:HIGH",
-                      help="sample the variables from U(LOW, HIGH) instead of N(0, 1)")
+                      help="sample the variables from U(LOW, HIGH) instead of N(0, 1); "
+                           "write --range=-3:3 when LOW is negative")
     data.add_argument("--samples", type=int, default=1000,
                       help="rows to sample for --function (default 1000)")
     data.add_argument("--noise", type=float, default=0.0,
@@ -474,6 +475,9 @@ def run(args) -> int:
         "final_val_loss": json_number(final_val),
         "best_epoch": history.best_epoch,
         "stopped_early": bool(stopper and stopper.stopped_epoch is not None),
+        # the weights saved: the best epoch's after early stopping, else the last epoch's
+        "kept_epoch": kept_weights(history, stopper)[0],
+        "kept_val_loss": json_number(kept_weights(history, stopper)[1]),
         "task": prepared.task,
         "features": prepared.features,
         "health_warnings": monitor.warnings if monitor is not None else None,
@@ -482,8 +486,8 @@ def run(args) -> int:
     }
     if args.json:
         print(json.dumps(summary, indent=2))
-    elif not args.quiet:
-        _print_summary(summary, notes[early_notes:])
+    else:
+        _print_summary(summary, notes[early_notes:], brief=args.quiet)
     return 0
 
 
@@ -540,12 +544,21 @@ def _short(value) -> str:
     return format_loss(value) if isinstance(value, float) else str(value)
 
 
-def _print_summary(summary, notes) -> None:
+def _print_summary(summary, notes, brief=False) -> None:
+    """The result; unless ``brief`` (--quiet), also the files written, notes and how to predict."""
     losses = f"train loss {_short(summary['final_train_loss'])}"
     if summary["final_val_loss"] is not None:
         losses += f", val loss {_short(summary['final_val_loss'])}"
-    print(f"trained {summary['epochs_run']} epochs: {losses} (best epoch {summary['best_epoch']})")
+    if summary["stopped_early"]:
+        kept = "val" if summary["final_val_loss"] is not None else "train"
+        losses += (f"; early stopping kept the weights of epoch {summary['kept_epoch']} "
+                   f"({kept} loss {_short(summary['kept_val_loss'])})")
+    else:
+        losses += f" (best epoch {summary['best_epoch']})"
+    print(f"trained {summary['epochs_run']} epochs: {losses}")
     print(f"run folder: {summary['run_dir']}")
+    if brief:
+        return
     for path in summary["files"]:
         print(f"  {os.path.basename(path)}")
     for note in notes:
