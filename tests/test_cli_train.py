@@ -125,13 +125,17 @@ def test_csv_run_and_predict_round_trip(tmp_path, regression_csv):
                                "--out", str(predictions), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["rows"] == 60 and summary["columns"] == ["a", "b", "c", "prediction"]
+    # every input column is carried along as it was (the id beside its prediction)
+    assert summary["rows"] == 60
+    assert summary["columns"] == ["id", "a", "b", "c", "y", "prediction"]
 
     with open(predictions) as handle:
         rows = list(csv.DictReader(handle))
     written = np.array([float(r["prediction"]) for r in rows])
     with open(regression_csv) as handle:
         source = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == [r["id"] for r in source]
+    assert [r["a"] for r in rows] == [r["a"] for r in source]  # the cells' own text
     X = np.array([[float(r[k]) for k in "abc"] for r in source])
     y = np.array([float(r["y"]) for r in source])
     model, data, _ = load_run(str(run_dir))
@@ -157,7 +161,7 @@ def test_classification_run_and_predict(tmp_path, capsys):
     code, out, _ = run_main(capsys, "predict", "--model", str(tmp_path / "run"), "--csv", path)
     assert code == 0
     rows = list(csv.DictReader(out.splitlines()))
-    assert list(rows[0]) == ["x1", "x2", "prediction", "p_0", "p_1", "p_2"]
+    assert list(rows[0]) == ["x1", "x2", "label", "prediction", "p_0", "p_1", "p_2"]
     for row in rows:
         probabilities = [float(row[f"p_{k}"]) for k in range(3)]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-6)
@@ -490,3 +494,19 @@ def test_the_loss_on_a_scaled_target_times_its_scale_is_the_loss_in_the_targets_
     got = scaled_loss(chainrule.tensor(z), chainrule.tensor(z_target)).item() * scale
     assert got == pytest.approx(expected.item(), rel=1e-12)
     assert training_loss(loss, {"target_standardizer": None})[1] == 1.0
+
+
+def test_predict_never_overwrites_its_input(tmp_path, capsys, regression_csv):
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "--csv", regression_csv, "--target", "y", "--features", "a,b,c",
+                 "--epochs", "1", "--hidden", "4", "--out", run_dir, "--quiet", "--no-plots"]) == 0
+    with open(regression_csv) as handle:
+        before = handle.read()
+    fails_with(capsys, r"--out .*data.csv is the input file .*choose another --out", "predict",
+               "--model", run_dir, "--csv", regression_csv, "--out", regression_csv)
+    with open(regression_csv) as handle:
+        assert handle.read() == before
+    out = str(tmp_path / "p.csv")
+    assert main(["predict", "--model", run_dir, "--csv", regression_csv, "--out", out]) == 0
+    fails_with(capsys, r"already has the column\(s\) prediction that predict adds",
+               "predict", "--model", run_dir, "--csv", out)

@@ -18,7 +18,8 @@ import os
 import numpy as np
 from .files import atomic_write
 
-__all__ = ["DataError", "load_csv", "write_csv", "check_finite", "check_feature_count"]
+__all__ = ["DataError", "load_csv", "read_cells", "write_csv", "check_finite",
+           "check_feature_count"]
 
 
 class DataError(ValueError):
@@ -131,6 +132,13 @@ def _parse_cell(path: str, line: int, column: str, cell: str) -> float:
             f"remove or fill in NaN and Inf values."
         )
     return value
+
+
+def read_cells(path) -> tuple:
+    """(header, rows): every cell of a CSV file as text, the rows in the order and with the blank
+    lines skipped exactly as ``load_csv`` reads them, so row i here is row i of its arrays."""
+    header, rows = _read_rows(os.fspath(path))
+    return header, [row for _, row in rows]
 
 
 def load_csv(path, target=None, features=None, dtype=np.float64):

@@ -1,13 +1,14 @@
 """``chainrule predict``: apply a model trained by ``chainrule train`` to the rows of a CSV file.
 
 The run folder's checkpoint holds the weights and what the data looked like in training: the
-feature names (the CSV must have those columns; others are ignored), the standardizer's mean and
-std (applied to the new rows exactly as in training) and the task. The output CSV has the feature
-columns and then:
+feature names (the CSV must have those columns; others are carried along), the standardizer's mean
+and std (applied to the new rows exactly as in training) and the task. The output CSV has every
+column of the input, its cells as they were (an id stays beside its prediction), and then:
     regression        prediction
     cross_entropy     prediction (the most likely class), p_0 ... p_{K-1} (softmax probabilities)
     bce_with_logits   prediction (0 or 1), probability (of class 1, the sigmoid of the logit)
-If the CSV also has the target column, the loss on it is reported.
+If the CSV also has the target column, the loss on it is reported. --out may not be the input
+file itself: predicting never overwrites the data it reads.
 """
 
 from __future__ import annotations
@@ -137,12 +138,13 @@ def _loss(data, outputs, y, target_name) -> float:
 
 
 def _write_rows(handle, header, table, integer_columns) -> None:
-    """CSV rows; the class-label column as integers, every other number in its shortest form."""
+    """CSV rows: each input row's cells as they were, then its predictions (the class label as
+    an integer, every other number in its shortest form)."""
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(header)
-    for row in table:
-        writer.writerow([str(int(v)) if j in integer_columns else str(v)
-                         for j, v in enumerate(row)])
+    for cells, row in table:
+        writer.writerow([*cells, *(str(int(v)) if j in integer_columns else str(v)
+                                   for j, v in enumerate(row))])
 
 
 def _write_file(path, header, table, integer_columns) -> None:
@@ -152,13 +154,18 @@ def _write_file(path, header, table, integer_columns) -> None:
 
 
 def run(args) -> int:
-    from ..csvdata import load_csv
+    from ..csvdata import load_csv, read_cells
     from ._options import check_number
 
     check_number("--batch-size", args.batch_size, 1, integer=True)
     if args.json and args.out is None:
         raise CommandError("--json prints a summary on stdout, so the predictions need --out "
                            "FILE.")
+    if args.out is not None and os.path.exists(args.out) and os.path.exists(args.csv) \
+            and os.path.samefile(args.out, args.csv):
+        raise CommandError(f"--out {args.out} is the input file {args.csv}; predictions are "
+                           "written beside the data they come from, never over it: choose "
+                           "another --out.")
     model, data, _ = load_run(args.model)
     features, target = data["features"], data["target"]
     header = _header(args.csv)
@@ -172,18 +179,26 @@ def run(args) -> int:
     X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features)
     outputs = predict_array(model, data, X, args.batch_size)
     names, columns = _columns(data, outputs)
-    table = np.column_stack([X, columns])
+    taken = [name for name in names if name in header]
+    if taken:
+        raise CommandError(
+            f"{args.csv} already has the column(s) {', '.join(taken)} that predict adds (is it "
+            "a predictions file?); predict from the original data, or rename them."
+        )
+    input_header, cells = read_cells(args.csv)
+    table = list(zip(cells, np.asarray(columns, dtype=np.float64)))
     loss = _loss(data, outputs, y, target) if has_target else None
 
-    integer_columns = {len(features)} if data["task"] != "regression" else set()
+    integer_columns = {0} if data["task"] != "regression" else set()  # the predicted label
+    out_header = [name.strip() for name in input_header] + names
     if args.out is None:
-        _write_rows(sys.stdout, features + names, table, integer_columns)
+        _write_rows(sys.stdout, out_header, table, integer_columns)
     else:
-        _write_file(args.out, features + names, table, integer_columns)
+        _write_file(args.out, out_header, table, integer_columns)
     if args.json:
         print(json.dumps({
             "model": args.model, "csv": args.csv, "out": args.out, "rows": len(X),
-            "task": data["task"], "columns": features + names,
+            "task": data["task"], "columns": out_header,
             "loss": loss, "loss_name": data["loss"] if loss is not None else None,
         }, indent=2))
     elif args.out is not None:
