@@ -157,7 +157,9 @@ def test_classification_run_and_predict(tmp_path, capsys):
     code, out, _ = run_main(capsys, "train", "--csv", path, "--target", "label", "--loss",
                             "cross_entropy", "--epochs", "3", "--hidden", "8", "--out",
                             str(tmp_path / "run"), "--json", "--quiet", "--no-plots")
-    assert code == 0 and json.loads(out)["task"] == "classification"
+    summary = json.loads(out)
+    assert code == 0 and summary["task"] == "classification"
+    assert 0 <= summary["val_accuracy"] <= 1
     code, out, _ = run_main(capsys, "predict", "--model", str(tmp_path / "run"), "--csv", path)
     assert code == 0
     rows = list(csv.DictReader(out.splitlines()))
@@ -166,6 +168,10 @@ def test_classification_run_and_predict(tmp_path, capsys):
         probabilities = [float(row[f"p_{k}"]) for k in range(3)]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-6)
         assert int(row["prediction"]) == int(np.argmax(probabilities))
+    code, out, _ = run_main(capsys, "predict", "--model", str(tmp_path / "run"), "--csv", path,
+                            "--out", str(tmp_path / "p.csv"), "--json")
+    hits = np.mean([int(row["prediction"]) == int(row["label"]) for row in rows])
+    assert json.loads(out)["accuracy"] == pytest.approx(hits)
 
 
 def test_binary_run_and_predict(tmp_path, capsys):

@@ -125,6 +125,18 @@ def _columns(data, outputs):
     return ["prediction"], outputs[:, :1]
 
 
+def accuracy(task: str, outputs: np.ndarray, y: np.ndarray):
+    """The share of rows whose predicted class is the target's (classification and binary
+    tasks), or None for regression."""
+    if task == "classification":
+        predicted = outputs.argmax(axis=1)
+    elif task == "binary":
+        predicted = (outputs[:, 0] > 0).astype(np.int64)  # sigmoid(logit) >= 0.5
+    else:
+        return None
+    return float(np.mean(predicted == np.asarray(y).reshape(-1).astype(np.int64))) if len(y) else None
+
+
 def _loss(data, outputs, y, target_name) -> float:
     from .. import tensor
     from ._options import build_loss
@@ -188,6 +200,9 @@ def run(args) -> int:
     input_header, cells = read_cells(args.csv)
     table = list(zip(cells, np.asarray(columns, dtype=np.float64)))
     loss = _loss(data, outputs, y, target) if has_target else None
+    hits = accuracy(data["task"], outputs, y) if has_target else None
+    score = (f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}"
+             + (f", accuracy {hits:.4f}" if hits is not None else "")) if has_target else None
 
     integer_columns = {0} if data["task"] != "regression" else set()  # the predicted label
     out_header = [name.strip() for name in input_header] + names
@@ -200,12 +215,12 @@ def run(args) -> int:
             "model": args.model, "csv": args.csv, "out": args.out, "rows": len(X),
             "task": data["task"], "columns": out_header,
             "loss": loss, "loss_name": data["loss"] if loss is not None else None,
+            "accuracy": hits,
         }, indent=2))
     elif args.out is not None:
         print(f"wrote {len(X)} predictions to {os.path.abspath(args.out)}")
-        if loss is not None:
-            print(f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}")
-    elif loss is not None:
-        print(f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}",
-              file=sys.stderr)
+        if score is not None:
+            print(score)
+    elif score is not None:
+        print(score, file=sys.stderr)
     return 0

@@ -463,6 +463,14 @@ def run(args) -> int:
         files += _plots(plot, run_dir, history, prepared, model, notes, config["loss"])
     final_train = history.train_loss[-1] if history.train_loss else None
     final_val = history.val_loss[-1] if history.val_loss else None
+    val_accuracy = None
+    if prepared.task != "regression" and prepared.X_val is not None and len(prepared.X_val):
+        from .predict import accuracy  # of the weights the run ends with (kept ones, if stopped)
+
+        with chainrule.no_grad():
+            model.eval()
+            outputs = model(chainrule.tensor(prepared.X_val)).data
+        val_accuracy = accuracy(prepared.task, outputs, prepared.y_val)
     if final_train is not None and not np.isfinite(final_train):
         notes.append("the training loss is NaN or Inf: training diverged; try a smaller --lr, "
                      "--clip-norm, or a different --init.")
@@ -478,6 +486,7 @@ def run(args) -> int:
         # the weights saved: the best epoch's after early stopping, else the last epoch's
         "kept_epoch": kept_weights(history, stopper)[0],
         "kept_val_loss": json_number(kept_weights(history, stopper)[1]),
+        "val_accuracy": val_accuracy,
         "task": prepared.task,
         "features": prepared.features,
         "health_warnings": monitor.warnings if monitor is not None else None,
@@ -555,6 +564,8 @@ def _print_summary(summary, notes, brief=False) -> None:
                    f"({kept} loss {_short(summary['kept_val_loss'])})")
     else:
         losses += f" (best epoch {summary['best_epoch']})"
+    if summary["val_accuracy"] is not None:
+        losses += f"; val accuracy {summary['val_accuracy']:.4f}"
     print(f"trained {summary['epochs_run']} epochs: {losses}")
     print(f"run folder: {summary['run_dir']}")
     if brief:
