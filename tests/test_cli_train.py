@@ -516,3 +516,15 @@ def test_predict_never_overwrites_its_input(tmp_path, capsys, regression_csv):
     assert main(["predict", "--model", run_dir, "--csv", regression_csv, "--out", out]) == 0
     fails_with(capsys, r"already has the column\(s\) prediction that predict adds",
                "predict", "--model", run_dir, "--csv", out)
+
+
+def test_resuming_a_run_that_stopped_early_is_refused_with_the_reason(tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    code, out, err = run_main(capsys, "train", "--function", "a*b", "--samples", "200",
+                              "--patience", "1", "--epochs", "200", "--lr", "0.05",
+                              "--out", run_dir, "--json", "--no-plots", "--no-health")
+    summary = json.loads(out)
+    assert code == 0 and summary["stopped_early"], err
+    fails_with(capsys, rf"stopped early after epoch {summary['epochs_run']}: .* for 1 epochs "
+                       rf"since epoch {summary['kept_epoch']}, whose weights it kept",
+               "train", "--resume", run_dir, "--epochs", "300")

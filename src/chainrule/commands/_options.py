@@ -382,6 +382,14 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir) -> None:
     or the saved number. A finished run needs more epochs; a cosine schedule, which spans the
     epochs it was built for, cannot be stretched (it would restart its cycle mid-run)."""
     done = int(checkpoint["epoch"])
+    stopper = checkpoint.get("early_stopping")
+    if isinstance(stopper, dict) and stopper.get("bad_epochs", 0) >= stopper.get("patience", 1e9):
+        raise CommandError(
+            f"the run in {run_dir} stopped early after epoch {done}: its loss had not improved for "
+            f"{stopper['patience']} epochs since epoch {stopper.get('best_epoch')}, whose weights "
+            "it kept. Resumed with the same --patience it would stop again after one epoch; "
+            "start a new run (with a larger --patience, or none) instead."
+        )
     if epochs is not None:
         check_number("--epochs", epochs, 1, integer=True)
         if epochs != config["epochs"] and str(config.get("scheduler", "")).startswith("cosine"):
