@@ -528,3 +528,8 @@ def test_resuming_a_run_that_stopped_early_is_refused_with_the_reason(tmp_path, 
     fails_with(capsys, rf"stopped early after epoch {summary['epochs_run']}: .* for 1 epochs "
                        rf"since epoch {summary['kept_epoch']}, whose weights it kept",
                "train", "--resume", run_dir, "--epochs", "300")
+
+
+def test_too_few_rows_for_the_validation_share_names_the_flag(capsys):
+    fails_with(capsys, r"--val-fraction 0.2 with 2 rows: .*validation set empty", "train",
+               "--function", "a+b", "--samples", "2")

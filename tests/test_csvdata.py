@@ -357,3 +357,11 @@ def test_write_quotes_header_names_that_need_it(tmp_path):
     path = tmp_path / "out.csv"
     write_csv(path, ["a,b", "c"], np.array([[1.5, 2.5]]))
     assert path.read_bytes() == b'"a,b",c\n1.5,2.5\n'
+
+
+def test_a_file_with_another_separator_is_named(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b;z\n1;2;3\n4;5;6\n")
+    with pytest.raises(DataError, match=r"no column 'z'.*separate its values with semicolons; "
+                                         r"chainrule reads comma-separated files"):
+        load_csv(path, target="z")

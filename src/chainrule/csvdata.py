@@ -77,6 +77,12 @@ def _check_header(path: str, header) -> list:
 def _select_columns(path: str, names: list, target, features) -> tuple:
     """(feature names, target name or None), each checked against the header."""
     available = ", ".join(names)
+    if len(names) == 1:  # one column whose name holds another separator: say so
+        for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if separator in names[0]:
+                available += (f" (one column: the file seems to separate its values with "
+                              f"{name}; chainrule reads comma-separated files)")
+                break
     if target is not None:
         if not isinstance(target, str):
             raise TypeError(f"load_csv: 'target' must be a column name. Got {target!r} instead.")

@@ -279,8 +279,12 @@ def prepare_data(config) -> Prepared:
     if len(X) < 2:
         raise CommandError(f"the data has {len(X)} row(s); training needs at least 2.")
     if config["val_fraction"] > 0:
-        (X_train, y_train), (X_val, y_val) = train_val_split(
-            X, y, val_fraction=config["val_fraction"])
+        try:
+            (X_train, y_train), (X_val, y_val) = train_val_split(
+                X, y, val_fraction=config["val_fraction"])
+        except ValueError as err:  # too few rows for this share: name the flag, not the function
+            raise CommandError(f"--val-fraction {config['val_fraction']:g} with {len(X)} rows: "
+                               f"{str(err).split(': ', 1)[-1]}") from None
     else:
         X_train, y_train, X_val, y_val = X, y, None, None
     standardizer = Standardizer().fit(X_train) if config["standardize"] else None
