@@ -145,6 +145,12 @@ def test_explain_rejects_bad_options(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_explain_checks_the_graphs_folder_before_printing_the_trace(tmp_path, capsys):
+    assert main(["explain", "--graph", str(tmp_path / "missing" / "g.dot")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"the folder {tmp_path / 'missing'} does not exist" in err
+
+
 def test_explain_saves_the_graph_as_dot_text(tmp_path, capsys):
     path = tmp_path / "seed.dot"
     assert main(["explain", "--hidden", "3", "--graph", str(path)]) == 0

@@ -51,6 +51,9 @@ def _check(args) -> None:
         raise CommandError(f"--precision must be an int in [0, 16]. Got {args.precision} instead.")
     if args.graph is not None and _graph_format(args.graph) is None:
         raise CommandError(f"--graph must end in .dot, .png, .svg or .pdf. Got {args.graph!r} instead.")
+    folder = os.path.dirname(os.path.abspath(args.graph)) if args.graph is not None else None
+    if folder is not None and not os.path.isdir(folder):  # before printing the whole trace
+        raise CommandError(f"--graph {args.graph}: the folder {folder} does not exist.")
 
 
 def _graph_format(path: str):
