@@ -271,3 +271,15 @@ def test_early_stopping_reports_the_loss_of_the_weights_it_kept(tmp_path, capsys
     assert out[0].endswith(f"validation MSE {summary['kept_val_loss']:.4f} at epoch {kept}, "
                            "whose weights were kept")
     assert out[1:] == [f"run folder: {tmp_path / 'b'}"]  # --quiet: the result only
+
+
+def test_a_sweep_of_another_activation_leaves_out_the_sigmoid_rows_and_says_so(tmp_path):
+    result = run_cli("--sweep", "--activation", "relu", "--samples", "2000", "--sweep-epochs",
+                     "1", "--sweep-inits", "torch-default", "--sweep-treatments", "none",
+                     "--sweep-lrs", "0.1", "--out", str(tmp_path / "s"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["runs"] == 1 and summary["derivative"] == []
+    assert any("backward of a sigmoid layer" in note and "relu" in note
+               for note in summary["notes"])
+    assert "SeedSigmoidLayer" not in (tmp_path / "s" / "sweep.md").read_text()

@@ -444,7 +444,12 @@ def _run_sweep(args, parsed, sweep) -> int:
         "epochs": settings.epochs})
     inits = [(spec, _init_function(spec)) for spec in sweep["inits"]]
     seed_row = None
-    if not args.no_seed_rows:
+    notes = list(parsed["notes"])
+    if not args.no_seed_rows and parsed["activation"] != "sigmoid":
+        notes.append(f"the rows of the seed's hand-written backward were left out: it is the "
+                     f"backward of a sigmoid layer, and this grid's network uses "
+                     f"{parsed['activation']}.")
+    elif not args.no_seed_rows:
         if not isinstance(parsed["hidden"], int):
             raise CommandError("the seed's rows need one hidden layer; give --hidden with one "
                                "size or add --no-seed-rows.")
@@ -473,7 +478,6 @@ def _run_sweep(args, parsed, sweep) -> int:
                            "grid": [row.to_dict() for row in grid],
                            "derivative": [row.to_dict() for row in derivative]})
     files.append(json_path)
-    notes = list(parsed["notes"])
     if plot.available():
         files.append(plot_sweep(grid, derivative, os.path.join(run_dir, "sweep.png"),
                                 title=f"Final validation MSE after {settings.epochs} epochs"))
@@ -490,10 +494,13 @@ def _run_sweep(args, parsed, sweep) -> int:
                            for row in derivative],
             "files": files, "notes": notes,
         }, indent=2))
-    elif not args.quiet:
-        print(table)
+    else:
+        if not args.quiet:
+            print(table)
         print(f"{len(grid) + len(derivative)} runs in {seconds:.1f} s of training; run folder: "
               f"{run_dir}")
+        if args.quiet:
+            return 0
         for path in files:
             print(f"  {os.path.basename(path)}")
         for note in notes:
