@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, _to_array
+from .tensor import Tensor, _promoted
 
 __all__ = [
     "cat", "stack", "where", "maximum", "minimum", "matmul",
@@ -18,9 +18,10 @@ __all__ = [
 
 
 def _tensors(op, seq):
+    """The sequence's items as Tensors, promoted to one dtype (int and float32 tensors: float32)."""
     if isinstance(seq, Tensor) or not isinstance(seq, (list, tuple)):
         raise TypeError(f"{op}: expected a list or tuple of tensors. Got {type(seq).__name__} instead.")
-    return [t if isinstance(t, Tensor) else Tensor(t) for t in seq]
+    return _promoted([t if isinstance(t, Tensor) else Tensor(t) for t in seq])
 
 
 def cat(tensors, dim=0) -> Tensor:
@@ -33,36 +34,28 @@ def stack(tensors, dim=0) -> Tensor:
     return ops.Stack.apply(dim, *_tensors("stack", tensors))
 
 
-def _like(x, other):
-    """x as a Tensor or a constant array, numbers taking the dtype of ``other``."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(other, Tensor) and np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        return np.asarray(x, dtype=other.dtype)
-    return _to_array(x, copy=False)
-
-
 def where(condition, input, other) -> Tensor:
-    """input where condition is true, else other (broadcast together)."""
+    """input where condition is true, else other (broadcast together), in the promoted dtype of
+    input and other: where(cond, 2.5, int_tensor) is float32, as in PyTorch."""
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean. Got dtype {cond.dtype} instead.")
-    return ops.Where.apply(cond, _like(input, other), _like(other, input))
+    return ops.Where.apply(cond, *_promoted((input, other)))
 
 
 def maximum(input, other) -> Tensor:
-    """Element-wise maximum."""
-    return ops.Maximum.apply(_like(input, other), _like(other, input))
+    """Element-wise maximum, in the promoted dtype of the two."""
+    return ops.Maximum.apply(*_promoted((input, other)))
 
 
 def minimum(input, other) -> Tensor:
-    """Element-wise minimum."""
-    return ops.Minimum.apply(_like(input, other), _like(other, input))
+    """Element-wise minimum, in the promoted dtype of the two."""
+    return ops.Minimum.apply(*_promoted((input, other)))
 
 
 def matmul(input, other) -> Tensor:
-    """Matrix product (1-D, 2-D and batched)."""
-    return ops.MatMul.apply(_like(input, other), _like(other, input))
+    """Matrix product (1-D, 2-D and batched), in the promoted dtype of the two."""
+    return ops.MatMul.apply(*_promoted((input, other)))
 
 
 def _as_tensor(x):

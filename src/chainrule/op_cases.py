@@ -61,6 +61,7 @@ TARGETS2x4 = np.array([[2, 0, 1, 2], [1, 1, 0, 2]])  # class indices at 4 positi
 ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sample, broadcast
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
+VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
 
 def _case(name, fn, shapes, covers, **kw):
@@ -142,6 +143,15 @@ CASES = [
     _case("max dim 0 keepdim", lambda lib, a: a.max(dim=0, keepdim=True)[0], [(3, 4)], ops.Max),
     _case("min all", lambda lib, a: a.min(), [(3, 4)], ops.Min),
     _case("min dim -1", lambda lib, a: a.min(dim=-1)[0], [(2, 3, 4)], ops.Min),
+    _case("max dim 1 .values", lambda lib, a: a.max(dim=1).values, [(3, 4)], ops.Max),
+    # var and std are composed of these ops (std adds a sqrt), so they need no derivative of their own
+    _case("var all", lambda lib, a: a.var(), [(3, 4)], VAR_OPS),
+    _case("var dim 1", lambda lib, a: a.var(dim=1), [(3, 4)], VAR_OPS),
+    _case("var dim 0 keepdim correction 0", lambda lib, a: a.var(dim=0, keepdim=True, correction=0),
+          [(3, 4)], VAR_OPS),
+    _case("std all", lambda lib, a: a.std(), [(3, 4)], (*VAR_OPS, ops.Sqrt)),
+    _case("std dims (0, 2) unbiased=False", lambda lib, a: a.std(dim=(0, 2), unbiased=False),
+          [(2, 3, 4)], (*VAR_OPS, ops.Sqrt)),
     # ---- shape ----
     _case("reshape", lambda lib, a: a.reshape(4, 3), [(3, 4)], ops.Reshape),
     _case("view -1", lambda lib, a: a.view(-1), [(2, 3, 4)], ops.Reshape),

@@ -8,12 +8,15 @@ written next to its forward.
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
 from . import autograd
 from .ops.dims import normalize_dim, normalize_dims
+from .ops.promotion import result_dtype
 
 __all__ = ["Tensor", "tensor", "float32", "float64", "int64", "bool_"]
 
@@ -285,29 +288,29 @@ class Tensor:
         return self
 
     # ----- arithmetic --------------------------------------------------------------------
-    def _binary(self, op, other, reflected=False):
+    def _binary(self, op, other, reflected=False, true_divide=False):
         """Apply the binary op to (self, other), or (other, self) when reflected.
 
-        A Tensor stays a Tensor; a Python number becomes a constant array of self's dtype, so
-        float32 stays float32. An integer tensor with a Python float, or divided by a number, is
-        taken as float32 first, as in PyTorch (int * 0.5 and int / 2 are float32, not float64).
+        ``other`` may be a Tensor, a NumPy array, a list or a Python or NumPy number. Both operands
+        are brought to the dtype PyTorch's promotion gives (``ops.promotion.result_dtype``): a
+        Python number takes a floating tensor's dtype, so float32 stays float32; int tensor * 0.5
+        and int / int are float32; int64 tensor + float32 tensor is float32 (not NumPy's float64).
+        ``true_divide`` (for /) takes integers and booleans to float32.
         """
-        a = self
-        if isinstance(other, Tensor):
-            b = other
-        elif isinstance(other, numbers.Number):
-            if self.data.dtype.kind in "iub" and (isinstance(other, (float, np.floating))
-                                                   or op is ops.Div):
-                a = self.float()
-            b = np.asarray(other, dtype=a.data.dtype if a.data.dtype.kind in "fc"
-                           else np.result_type(a.data.dtype, np.asarray(other).dtype))
-        elif isinstance(other, np.ndarray):
-            b = other
+        dtype = self.data.dtype
+        if isinstance(other, Tensor):  # the common case, one dtype: no promotion, no Cast op
+            if other.data.dtype is dtype and (not true_divide or dtype.kind in "fc"):
+                return op.apply(other, self) if reflected else op.apply(self, other)
+        elif type(other) is float or type(other) is int:
+            if dtype.kind in "fc":  # a number takes a floating tensor's dtype
+                b = np.asarray(other, dtype=dtype)
+                return op.apply(b, self) if reflected else op.apply(self, b)
         elif isinstance(other, (list, tuple)):
-            b = _to_array(other)
-        else:
+            other = _to_array(other)
+        elif not isinstance(other, (np.ndarray, numbers.Number, np.bool_)):
             return NotImplemented
-        return op.apply(b, a) if reflected else op.apply(a, b)
+        operands = (other, self) if reflected else (self, other)
+        return op.apply(*_promoted(operands, true_divide=true_divide))
 
     def __add__(self, other):
         return self._binary(ops.Add, other)
@@ -328,10 +331,10 @@ class Tensor:
         return self._binary(ops.Mul, other, reflected=True)
 
     def __truediv__(self, other):
-        return self._binary(ops.Div, other)
+        return self._binary(ops.Div, other, true_divide=True)
 
     def __rtruediv__(self, other):
-        return self._binary(ops.Div, other, reflected=True)
+        return self._binary(ops.Div, other, reflected=True, true_divide=True)
 
     def __pow__(self, other):
         return self._binary(ops.Pow, other)
@@ -340,12 +343,12 @@ class Tensor:
         return self._binary(ops.Pow, other, reflected=True)
 
     def __matmul__(self, other):
-        if not isinstance(other, Tensor):
-            other = _to_array(other, dtype=self.data.dtype, copy=False)
-        return ops.MatMul.apply(self, other)
+        if isinstance(other, Tensor) and other.data.dtype is self.data.dtype:
+            return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(*_promoted((self, other)))
 
     def __rmatmul__(self, other):
-        return ops.MatMul.apply(_to_array(other, dtype=self.data.dtype, copy=False), self)
+        return ops.MatMul.apply(*_promoted((other, self)))
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -376,6 +379,18 @@ class Tensor:
 
     # ----- comparisons: boolean tensors, no graph ----------------------------------------
     def _compare(self, other, op):
+        """op(self, other) on arrays of the promoted dtype, as PyTorch compares: int > 0.5 and
+        float32 == 0-d float64 tensor are compared in float32."""
+        if isinstance(other, Tensor) and other.data.dtype is self.data.dtype:
+            return Tensor._from_op(op(self.data, other.data), None)
+        if (type(other) is float or type(other) is int) and self.data.dtype.kind in "fc":
+            return Tensor._from_op(op(self.data, np.asarray(other, dtype=self.data.dtype)), None)
+        if not isinstance(other, (Tensor, np.ndarray, list, tuple, numbers.Number, np.bool_)):
+            return Tensor._from_op(op(self.data, other), None)
+        a, b = _promoted((self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor._from_op(op(a, b), None)
+
+    def _logical(self, other, op):
         o = other.data if isinstance(other, Tensor) else other
         return Tensor._from_op(op(self.data, o), None)
 
@@ -401,10 +416,10 @@ class Tensor:
         return Tensor._from_op(np.logical_not(self.data), None)
 
     def __and__(self, other):
-        return self._compare(other, np.logical_and)
+        return self._logical(other, np.logical_and)
 
     def __or__(self, other):
-        return self._compare(other, np.logical_or)
+        return self._logical(other, np.logical_or)
 
     def all(self):
         return Tensor._from_op(np.asarray(self.data.all()), None)
@@ -459,9 +474,11 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
+        """Clip to [min, max]; an integer tensor with a float bound is clipped in float32, as in
+        PyTorch (int_tensor.clamp(min=1.5) is float32)."""
         if min is None and max is None:
             raise ValueError("clamp: at least one of 'min' and 'max' must be given.")
-        return ops.Clamp.apply(self, min, max)
+        return ops.Clamp.apply(_cast(self, result_dtype(self, min, max)), min, max)
 
     clip = clamp
 
@@ -478,24 +495,52 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return ops.Mean.apply(self, dim, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        centered = self - self.mean(dim, keepdim=True)
-        n = int(np.prod([self.shape[d] for d in normalize_dims("var", dim, self.ndim)]))
-        return (centered * centered).sum(dim, keepdim) / (n - 1 if unbiased else n)
+    def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
+        """Variance over dims: sum((x - mean)^2) / (n - correction), n the number of elements
+        reduced. ``correction`` defaults to 1 (Bessel's, the sample variance); ``unbiased=False``
+        is the old spelling of correction=0, as in PyTorch. An integer tensor is taken as float32."""
+        return self._var("var", dim, keepdim, correction, unbiased)
+
+    def std(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
+        """Standard deviation over dims: sqrt(var(dim, keepdim, correction=...)); the same
+        arguments as ``var``. Composed of var's ops and sqrt, so it needs no derivative of its own."""
+        return self._var("std", dim, keepdim, correction, unbiased).sqrt()
+
+    def _var(self, op, dim, keepdim, correction, unbiased):
+        if unbiased is not None:
+            if correction is not None:
+                raise TypeError(f"{op}: give 'correction' or 'unbiased', not both.")
+            if not isinstance(unbiased, (bool, np.bool_)):
+                raise TypeError(f"{op}: unbiased must be a bool. Got {unbiased!r} instead.")
+            correction = 1 if unbiased else 0
+        elif correction is None:
+            correction = 1
+        elif isinstance(correction, bool) or not isinstance(correction, numbers.Real):
+            raise TypeError(f"{op}: correction must be a number. Got {correction!r} instead.")
+        dims = normalize_dims(op, dim, self.ndim)  # checked here, so an error names var or std
+        x = self._floating()
+        centered = x - x.mean(dims, keepdim=True)
+        n = math.prod(self.shape[d] for d in dims)
+        squares = (centered * centered).sum(dims, keepdim)
+        divisor = max(0, n - correction)
+        if divisor:
+            return squares / divisor
+        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: inf or nan,
+            return squares / divisor  # as in PyTorch (which warns)
 
     def max(self, dim=None, keepdim=False):
-        """The largest element; with ``dim``, the tuple (values, indices) like PyTorch."""
+        """The largest element; with ``dim``, the named tuple (values, indices) like PyTorch."""
         if dim is None:
             return ops.Max.apply(self, None, False)
         values = ops.Max.apply(self, dim, keepdim)
-        return values, self.argmax(dim, keepdim)
+        return _MaxResult(values, self.argmax(dim, keepdim))
 
     def min(self, dim=None, keepdim=False):
-        """The smallest element; with ``dim``, the tuple (values, indices) like PyTorch."""
+        """The smallest element; with ``dim``, the named tuple (values, indices) like PyTorch."""
         if dim is None:
             return ops.Min.apply(self, None, False)
         values = ops.Min.apply(self, dim, keepdim)
-        return values, self.argmin(dim, keepdim)
+        return _MinResult(values, self.argmin(dim, keepdim))
 
     # ----- shape ---------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -512,20 +557,24 @@ class Tensor:
         end = normalize_dim("flatten", end_dim, self.ndim)
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}.")
-        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
-        return self.reshape(shape)
+        size = math.prod(self.shape[start:end + 1])  # not -1, which is ambiguous when a dim is 0
+        return self.reshape(self.shape[:start] + (size,) + self.shape[end + 1:])
 
     def unsqueeze(self, dim):
         dim = normalize_dim("unsqueeze", dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
+        """Remove dims of size 1: all of them, or those of ``dim`` (an int or a tuple of ints)
+        that have size 1; the others stay, as in PyTorch."""
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = normalize_dim("squeeze", dim, self.ndim)
-        if self.ndim == 0 or self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+        if isinstance(dim, (tuple, list)):
+            dims = normalize_dims("squeeze", dim, self.ndim) if dim else ()  # () squeezes nothing
+        else:
+            dims = (normalize_dim("squeeze", dim, self.ndim),)
+        keep = tuple(s for d, s in enumerate(self.shape) if d not in dims or s != 1)
+        return self if keep == self.shape else self.reshape(keep)
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
@@ -559,6 +608,30 @@ def _arg_reduce(fn, data, dim, keepdim):
         return np.zeros((), dtype=np.int64)
     out = fn(data, axis=axis)
     return np.expand_dims(out, axis) if keepdim else out
+
+
+_MaxResult = namedtuple("max", ("values", "indices"))  # what x.max(dim) returns, as torch.return_types
+_MinResult = namedtuple("min", ("values", "indices"))
+
+
+def _cast(x, dtype):
+    """x in ``dtype``: a Tensor through ``Tensor.to`` (the Cast op, so its gradient comes back in
+    its own dtype), an array or number as a constant array; unchanged when already of that dtype.
+    A number out of an integer dtype's range wraps around, as in PyTorch (uint8 tensor - 1)."""
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else x.to(dtype)
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _promoted(operands, true_divide=False) -> list:
+    """The operands of one op (Tensors, arrays, lists, numbers), all in the dtype that PyTorch's
+    promotion gives them (``ops.promotion.result_dtype``); lists become arrays first, as
+    ``tensor`` would make them (floats float32)."""
+    operands = [_to_array(x, copy=False) if isinstance(x, (list, tuple)) else x for x in operands]
+    dtype = result_dtype(*operands, true_divide=true_divide)
+    return [_cast(x, dtype) for x in operands]
 
 
 def tensor(data, dtype=None, requires_grad=False) -> Tensor:

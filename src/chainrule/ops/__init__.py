@@ -8,6 +8,9 @@
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+
+    dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
+    promotion.py    result_dtype: the dtype an op on several operands computes in (PyTorch's rules)
 """
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
@@ -17,6 +20,7 @@ from .linalg import Linear, MatMul
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
 )
+from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
@@ -27,7 +31,7 @@ __all__ = [
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
     "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast",
-    "MatMul", "Linear",
+    "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

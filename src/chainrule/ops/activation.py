@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from .dims import normalize_dim
 
 
 class ReLU(Function):
@@ -108,6 +109,8 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
+        dim = normalize_dim("softmax", dim, x.ndim)
+        dim = dim if x.ndim else None  # a 0-d x (dim 0 or -1): its one element
         shifted = x - x.max(axis=dim, keepdims=True)
         e = np.exp(shifted)
         y = e / e.sum(axis=dim, keepdims=True)
@@ -130,6 +133,8 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
+        dim = normalize_dim("log_softmax", dim, x.ndim)
+        dim = dim if x.ndim else None  # a 0-d x (dim 0 or -1): its one element
         shifted = x - x.max(axis=dim, keepdims=True)
         y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(y)

@@ -27,6 +27,22 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
+def check_broadcast(op: str, *operands) -> None:
+    """Raise a ValueError naming the op and the shapes if the operands do not broadcast together.
+
+    Ops call it only when NumPy has already refused, so a working call pays nothing for it.
+    """
+    shapes = [np.shape(x) for x in operands]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+        raise ValueError(
+            f"{op}: cannot broadcast shapes {listed}: aligned from the last dim, the sizes of each "
+            "dim must be equal or 1."
+        ) from None
+
+
 class Add(Function):
     """Element-wise sum with broadcasting.
 
@@ -37,7 +53,11 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (np.shape(a), np.shape(b))
-        return a + b
+        try:
+            return a + b
+        except ValueError:
+            check_broadcast("add", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -57,7 +77,11 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (np.shape(a), np.shape(b))
-        return a - b
+        try:
+            return a - b
+        except ValueError:
+            check_broadcast("sub", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -77,7 +101,11 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a * b
+        try:
+            return a * b
+        except ValueError:
+            check_broadcast("mul", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -97,7 +125,11 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a / b
+        try:
+            return a / b
+        except ValueError:
+            check_broadcast("div", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -133,7 +165,13 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = np.power(a, b)
+        try:
+            y = np.power(a, b)
+        except ValueError:
+            check_broadcast("pow", a, b)
+            raise
+        if y.dtype == np.int8 and np.result_type(a, b) == np.bool_:  # NumPy's bool ** bool
+            y = y.astype(np.bool_)
         ctx.save_for_backward(a, b, y)
         return y
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..autograd import Function
-from .arithmetic import unbroadcast
+from .arithmetic import check_broadcast, unbroadcast
 
 
 class Where(Function):
@@ -18,7 +18,11 @@ class Where(Function):
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
         ctx.shapes = (np.shape(a), np.shape(b))
-        return np.where(cond, a, b)
+        try:
+            return np.where(cond, a, b)
+        except ValueError:
+            check_broadcast("where", cond, a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -41,7 +45,11 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        try:
+            return np.maximum(a, b)
+        except ValueError:
+            check_broadcast("maximum", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -60,7 +68,11 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+        try:
+            return np.minimum(a, b)
+        except ValueError:
+            check_broadcast("minimum", a, b)
+            raise
 
     @staticmethod
     def backward(ctx, grad_y):

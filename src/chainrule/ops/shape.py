@@ -141,6 +141,12 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *xs):
+        for k, x in enumerate(xs):
+            if x.ndim == 0:
+                raise ValueError(
+                    f"cat: zero-dimensional tensors cannot be concatenated; tensor {k} has shape (). "
+                    "Use stack to join them along a new dim."
+                )
         if xs:
             dim = normalize_dim("cat", dim, xs[0].ndim)
         _check_same_shapes("cat", xs, skip_dim=dim)
