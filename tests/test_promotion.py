@@ -293,3 +293,19 @@ def test_softmax_of_a_0d_tensor_is_one_as_in_torch():
 def test_a_dtype_with_no_arithmetic_is_refused_by_name():
     with pytest.raises(TypeError, match="dtype <U1 takes no part in arithmetic"):
         cr.ones(1) + np.array(["a"])
+
+
+def test_bitwise_operators_iteration_and_non_numbers_as_in_torch():
+    torch = pytest.importorskip("torch")
+    a, b = np.array([5, 3, -2]), np.array([1, 6, 7])
+    for op in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: ~x):
+        np.testing.assert_array_equal(op(cr.tensor(a), cr.tensor(b)).numpy(),
+                                      op(torch.tensor(a), torch.tensor(b)).numpy())
+    flags = np.array([True, False, True])
+    np.testing.assert_array_equal((~cr.tensor(flags)).numpy(), ~flags)
+    rows = list(cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True))
+    assert [r.shape for r in rows] == [(2,), (2,)] and rows[1].requires_grad
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(cr.tensor(1.0))
+    with pytest.raises(TypeError, match="data must be numbers.*Got str"):
+        cr.tensor("abc")

@@ -55,7 +55,7 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
             array = np.asarray(data)
         except ValueError as err:
             raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {err}") from None
-        if array.dtype == object:
+        if array.dtype.kind not in "biufc":  # objects, strings, dates: not numbers
             raise TypeError(
                 f"tensor: data must be numbers, nested lists of numbers or an array. "
                 f"Got {type(data).__name__} instead."
@@ -134,6 +134,12 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
+
+    def __iter__(self):
+        """The sub-tensors along dim 0, each through indexing (so gradients flow)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor; use .item() for its number")
+        return (self[i] for i in range(self.data.shape[0]))
 
     # ----- autograd ----------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -412,14 +418,14 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
-    def __invert__(self):
-        return Tensor._from_op(np.logical_not(self.data), None)
+    def __invert__(self):  # logical not of booleans, bitwise not of integers, as in PyTorch
+        return Tensor._from_op(np.invert(self.data), None)
 
     def __and__(self, other):
-        return self._logical(other, np.logical_and)
+        return self._logical(other, np.bitwise_and)
 
     def __or__(self, other):
-        return self._logical(other, np.logical_or)
+        return self._logical(other, np.bitwise_or)
 
     def all(self):
         return Tensor._from_op(np.asarray(self.data.all()), None)
