@@ -488,3 +488,15 @@ def test_bad_params_are_named():
         optim.SGD([{"params": [W]}, {"params": [W]}])
     with pytest.raises(ValueError, match="a parameter group needs a 'params' entry"):
         optim.SGD([{"lr": 0.1}])
+
+
+def test_named_parameters_are_accepted_and_their_names_kept_as_in_torch():
+    torch = pytest.importorskip("torch")
+    model = cr.nn.Sequential(cr.nn.Linear(3, 2), cr.nn.Tanh(), cr.nn.Linear(2, 1))
+    twin = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))
+    ours = optim.SGD(model.named_parameters(), lr=0.1)
+    theirs = torch.optim.SGD(twin.named_parameters(), lr=0.1)
+    assert all(a is b for a, b in zip(ours.param_groups[0]["params"], model.parameters()))
+    assert len(ours.param_groups[0]["params"]) == 4
+    assert ours.state_dict()["param_groups"][0]["param_names"] == \
+        theirs.state_dict()["param_groups"][0]["param_names"]

@@ -119,6 +119,10 @@ class Optimizer:
             )
         else:
             params = list(params)
+        names = None
+        if params and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+                          for p in params):  # model.named_parameters(): kept as "param_names"
+            names, params = [name for name, _ in params], [p for _, p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
@@ -139,6 +143,8 @@ class Optimizer:
             seen.add(id(p))
 
         group = {"params": params}
+        if names is not None:
+            group["param_names"] = names
         group.update((k, v) for k, v in param_group.items() if k != "params")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
