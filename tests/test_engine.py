@@ -322,6 +322,14 @@ def test_grad_switches_as_decorators_restore_the_mode_in_recursion():
     assert cr.is_grad_enabled()
     assert inside() is False
     assert cr.is_grad_enabled()
+    with cr.set_grad_enabled(False):  # as a context manager: the mode before it comes back
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    with cr.no_grad():
+        with cr.set_grad_enabled(True):
+            assert cr.is_grad_enabled()
+        assert not cr.is_grad_enabled()  # back to no_grad's, not left on
+    assert cr.is_grad_enabled()
     cr.set_grad_enabled(False)  # as a plain call it takes effect at once
     try:
         assert not cr.is_grad_enabled()

@@ -93,11 +93,22 @@ class set_grad_enabled(_Switch):
         # Like PyTorch, calling set_grad_enabled(False) as a plain function also takes effect.
         _mode.grad_enabled = self.value
 
+    def __enter__(self):
+        # ``prev`` is the mode before __init__ switched it (``with set_grad_enabled(False):``
+        # runs __init__ first), so the block's exit puts back what was there before it.
+        _mode.grad_enabled = self.value
+        return self
+
     def __call__(self, func):
         # Used as a decorator, it takes effect only inside the function, as in PyTorch: undo the
         # switch that __init__ made when the decorator line ran.
         _mode.grad_enabled = self.prev
         return super().__call__(func)
+
+    def _recreate_cm(self):
+        switch = copy.copy(self)  # each call of a decorated function: the mode at call time
+        switch.prev = _mode.grad_enabled
+        return switch
 
 
 class no_grad(_Switch):
