@@ -446,3 +446,14 @@ def test_loader_draws_the_permutation_when_iter_is_called():
     cr.random.default_generator().normal(size=5)  # other draws between iter() and next()
     (_, yb), = list(batches)
     np.testing.assert_array_equal(yb.data, expected)
+
+
+def test_a_constant_column_is_only_centred_even_when_rounding_gives_it_a_tiny_std():
+    from chainrule.data import Standardizer
+
+    X = np.full((10, 2), 0.3)
+    X[:, 1] = np.arange(10)
+    assert np.std(X[:, 0]) > 0  # 5.6e-17: rounding, not spread
+    scaler = Standardizer().fit(X)
+    assert scaler.std[0] == 1.0 and scaler.std[1] == np.std(np.arange(10))
+    np.testing.assert_allclose(scaler.transform(X)[:, 0], 0.0, atol=1e-15)

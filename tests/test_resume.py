@@ -238,3 +238,26 @@ def test_health_records_survive_a_resume(tmp_path):
     run(6, second, model, optimizer, initial_epoch=epoch, history=history)
     assert second.report() == straight.report()
     assert second.losses == straight.losses and len(second.epoch_losses) == 6
+
+
+def test_health_records_are_compact_and_a_run_without_health_resumes_without_it(tmp_path):
+    from chainrule.cli import main
+    from chainrule.health import HealthMonitor
+
+    chainrule.manual_seed(7)
+    model, optimizer, _, loader = build("sgd", None)
+    monitor = HealthMonitor()
+    fit(model, nn.MSELoss(), optimizer, loader, epochs=2, callbacks=[monitor], log=quiet)
+    state = monitor.state_dict()
+    assert isinstance(state["losses"], np.ndarray) and state["losses"].dtype == np.float64
+    again = HealthMonitor()
+    again.load_state_dict(state)
+    for name in HealthMonitor._RECORDS:  # (the report needs the model too: see the test above)
+        assert getattr(again, name) == getattr(monitor, name), name
+
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "--function", "a*b", "--samples", "100", "--epochs", "1",
+                 "--no-health", "--no-plots", "--quiet", "--out", run_dir]) == 0
+    assert load_checkpoint(run_dir)["health"] is None
+    assert main(["train", "--resume", run_dir, "--epochs", "2", "--quiet"]) == 0
+    assert not (tmp_path / "run" / "health.txt").exists()  # still unwatched, as it was made

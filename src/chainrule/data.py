@@ -313,7 +313,8 @@ class Standardizer:
 
     fit:               mean = mean(X, axis 0),  std = sqrt(mean((X - mean)^2, axis 0))
                        (the population std, ddof=0, as scikit-learn's StandardScaler); a column
-                       with std 0 (constant) gets std 1, so it is only centred, never divided by 0.
+                       with std 0 (constant; within 1e-12 of its mean's size, which rounding
+                       leaves) gets std 1, so it is only centred, never divided by 0.
     transform:         Z = (X - mean) / std
     inverse_transform: X = Z * std + mean
 
@@ -338,7 +339,10 @@ class Standardizer:
             raise ValueError("Standardizer.fit: X contains NaN or Inf; clean the data first.")
         self.mean = X64.mean(axis=0)
         std = X64.std(axis=0)
-        self.std = np.where(std > 0, std, 1.0)
+        # A constant column's std is 0 only in exact arithmetic: 0.3 repeated gives 5.6e-17. A std
+        # within rounding of its mean counts as 0, so rounding noise is never blown up to +-1.
+        constant = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
+        self.std = np.where(constant, 1.0, std)
         return self
 
     def _check_fitted(self, method: str):

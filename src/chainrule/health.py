@@ -61,7 +61,6 @@ activation modules (``nn.Sigmoid()``) to have them watched.
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 from contextlib import contextmanager
@@ -237,7 +236,7 @@ class HealthMonitor(Callback):
         """The records so far, as numbers, strings, lists and dicts (for a checkpoint), so that a
         resumed run is watched as if it had never stopped: its report covers every epoch, and
         "at the start of training" means the real start."""
-        state = {name: copy.deepcopy(getattr(self, name)) for name in self._RECORDS}
+        state = {name: _packed(getattr(self, name)) for name in self._RECORDS}
         state["warned"] = sorted(self._warned, key=repr)  # (a set; a checkpoint holds lists)
         return state
 
@@ -247,7 +246,7 @@ class HealthMonitor(Callback):
         if missing:
             raise ValueError(f"HealthMonitor.load_state_dict: the state lacks {', '.join(missing)}.")
         for name in self._RECORDS:
-            setattr(self, name, copy.deepcopy(state[name]))
+            setattr(self, name, _unpacked(state[name]))
         self._warned = {tuple(key) if isinstance(key, list) else key for key in state["warned"]}
         self._before = None
         self._resumed = True
@@ -564,3 +563,26 @@ def _is_mse(loss_fn) -> bool:
     from .nn.functional import mse_loss
 
     return isinstance(loss_fn, MSELoss) or loss_fn is mse_loss
+
+
+def _packed(value):
+    """A copy of a record for a checkpoint: lists of numbers (one per step, they grow with the
+    run) as float64 or int64 arrays, which a checkpoint stores as binary, not as text."""
+    if isinstance(value, dict):
+        return {key: _packed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if value and all(type(v) is int for v in value):
+            return np.array(value, dtype=np.int64)
+        if value and all(type(v) in (int, float) for v in value):
+            return np.array(value, dtype=np.float64)
+        return list(value)  # (warnings: strings and tuples, never changed in place)
+    return value
+
+
+def _unpacked(value):
+    """The record ``_packed`` copied, as the lists of Python numbers the monitor appends to."""
+    if isinstance(value, dict):
+        return {key: _unpacked(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return list(value) if isinstance(value, (list, tuple)) else value

@@ -257,7 +257,7 @@ def run(args) -> int:
 
 
 # What may be given together with --resume (everything else comes from the saved config).
-RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "resume")
+RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "resume", "health")
 
 
 def _resume_settings(args, given: set):
@@ -268,7 +268,7 @@ def _resume_settings(args, given: set):
     if extra:
         flags = ", ".join("--" + name.replace("_", "-") for name in extra)
         raise CommandError(f"--resume continues with the saved settings; only --epochs, --quiet, "
-                           f"--json and --progress can be given with it, not {flags}.")
+                           f"--json, --progress and --no-health can be given with it, not {flags}.")
     checkpoint = load_checkpoint(args.resume)
     config = dict(checkpoint["config"])
     if config.get("command") != "seed":
@@ -316,7 +316,10 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     setup = prepare_seed(settings, activation=activation, init=_init_function(config["init"]),
                          optimizer=optimizer, scheduler=scheduler)
     stopper = EarlyStopping(config["patience"]) if config["patience"] else None
-    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
+    # watched unless --no-health; a resumed run goes on as it was made (its checkpoint's
+    # "health" is None when it was made with --no-health; runs from before it have no entry)
+    unwatched = checkpoint is not None and "health" in checkpoint and checkpoint["health"] is None
+    monitor = HealthMonitor() if args.health and not unwatched else None  # fit prints warnings
     log = logger(args)
     initial_epoch, history = 0, None
     if checkpoint is not None:

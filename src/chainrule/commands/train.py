@@ -52,7 +52,7 @@ exactly (same weights, optimizer state, data order and random draws).
 """
 
 # What may be given together with --resume (everything else comes from the saved config).
-RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume")
+RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health")
 
 
 def add_parser(subparsers) -> None:
@@ -366,7 +366,7 @@ def _resume_settings(args):
         flags = ", ".join(_flag(name) for name in extra)
         raise CommandError(
             f"--resume continues with the saved settings; only --epochs, --quiet, --json, "
-            f"--progress and --no-plots can be given with it, not {flags}."
+            f"--progress, --no-plots and --no-health can be given with it, not {flags}."
         )
     run_dir = args.resume
     checkpoint = load_checkpoint(run_dir)
@@ -417,7 +417,10 @@ def run(args) -> int:
                                 config["momentum"], config["weight_decay"])
     scheduler = build_scheduler(config["scheduler"], optimizer, config["epochs"])
     stopper = EarlyStopping(config["patience"]) if config["patience"] else None
-    monitor = HealthMonitor() if args.health else None  # warnings are printed by fit
+    # watched unless --no-health; a resumed run goes on as it was made (its checkpoint's
+    # "health" is None when it was made with --no-health; runs from before it have no entry)
+    unwatched = checkpoint is not None and "health" in checkpoint and checkpoint["health"] is None
+    monitor = HealthMonitor() if args.health and not unwatched else None  # fit prints warnings
     initial_epoch, history = 0, None
     if checkpoint is not None:
         initial_epoch, history = restore(checkpoint, model, optimizer, scheduler, stopper,
