@@ -311,6 +311,9 @@ class Tensor:
             if dtype.kind in "fc":  # a number takes a floating tensor's dtype
                 b = np.asarray(other, dtype=dtype)
                 return op.apply(b, self) if reflected else op.apply(self, b)
+        elif type(other) is np.ndarray and other.dtype is dtype and other.ndim:  # a constant
+            if not true_divide or dtype.kind in "fc":  # array of the same dtype: as a Tensor
+                return op.apply(other, self) if reflected else op.apply(self, other)
         elif isinstance(other, (list, tuple)):
             other = _to_array(other)
         elif not isinstance(other, (np.ndarray, numbers.Number, np.bool_)):

@@ -220,7 +220,8 @@ def import_from_torch(file, like, out) -> dict:
     data = checkpoint.get("data") if isinstance(checkpoint.get("data"), dict) else {}
     return {"file": file, "like": like, "run_dir": out, "files": files,
             "keys": {key: list(value.shape) for key, value in imported.items()},
-            "cast": cast, "features": data.get("features")}
+            "cast": cast, "features": data.get("features"),
+            "target_standardizer": _standardizer(checkpoint, "target_standardizer")}
 
 
 def _print_import(summary) -> None:
@@ -228,6 +229,11 @@ def _print_import(summary) -> None:
           f"{summary['run_dir']}, with the settings of {summary['like']}")
     for cast in summary["cast"]:
         print(f"note: values were cast ({cast}) to the run's dtype")
+    if summary.get("target_standardizer"):
+        scaler = summary["target_standardizer"]
+        print(f"note: {summary['like']} learned its target standardized, so predict takes these "
+              f"weights' outputs as such: prediction = output * {scaler['std'][0]!r} + "
+              f"{scaler['mean'][0]!r}")
     if summary["features"]:  # a run of chainrule train, which predict can use
         print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
 
