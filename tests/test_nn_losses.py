@@ -433,3 +433,19 @@ def test_weight_buffers_are_checked_and_the_callers_tensor_is_left_alone():
     x, t = np.random.default_rng(0).standard_normal((2, 3, 4)), np.array([[0, 2, 1, 1], [2, 2, 0, 1]])
     rows = F.nll_loss(x.transpose(0, 2, 1).reshape(8, 3), t.reshape(8), [1.0, 2.0, 3.0])
     assert F.nll_loss(x, t, [1.0, 2.0, 3.0]).item() == rows.item()
+
+
+def test_a_tensor_target_of_another_dtype_promotes_as_in_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(3).astype(np.float32)
+    for target in (np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0])):  # int64, float64
+        for name in ("mse_loss", "l1_loss"):
+            ours_x, theirs_x = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            out = getattr(F, name)(ours_x, chainrule.tensor(target))
+            expected = getattr(torch.nn.functional, name)(theirs_x, torch.tensor(target))
+            assert str(out.dtype) == str(expected.dtype).replace("torch.", ""), (name, target.dtype)
+            np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
+            out.backward()
+            expected.backward()
+            assert ours_x.grad.dtype == np.float32
+            np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import ops
 from ..checks import argument_error, check_in_range, check_real
 from ..ops.loss import check_reduction
+from ..ops.promotion import result_dtype
 from ..random import default_generator
 from ..tensor import Tensor, _to_array
 
@@ -51,6 +52,20 @@ def _float_target(op: str, target, input: Tensor):
     if isinstance(target, (np.ndarray, list, tuple, numbers.Number)):
         return _to_array(target, dtype=input.dtype, copy=False)
     raise TypeError(f"{op}: expected a Tensor or an array as target. Got {type(target).__name__} instead.")
+
+
+def _input_and_target(op: str, input: Tensor, target):
+    """The input and a real-valued target in one dtype, as PyTorch promotes them: an array or a
+    list takes the input's dtype; a Tensor of another dtype meets it at their promoted dtype
+    (float32 input, int64 target: float32; float32 input, float64 target: float64), each cast by
+    the Cast op so a gradient comes back in its own dtype."""
+    target = _float_target(op, target, input)
+    if not isinstance(target, Tensor) or target.dtype == input.dtype:
+        return input, target
+    dtype = result_dtype(input, target)
+    if dtype.kind not in "fc":  # two integer tensors: the loss is real-valued
+        dtype = np.dtype(np.float32)
+    return tuple(t if t.dtype == dtype else t.to(dtype) for t in (input, target))
 
 
 def _class_target(op: str, target) -> np.ndarray:
@@ -181,15 +196,15 @@ def silu(input) -> Tensor:
 def mse_loss(input, target, *, reduction: str = "mean") -> Tensor:
     """(x - t)^2, reduced by 'mean', 'sum' or 'none'. Input and target must have the same shape."""
     check_reduction("mse_loss", reduction)
-    x = _input("mse_loss", input)
-    return ops.MSELoss.apply(x, _float_target("mse_loss", target, x), reduction)
+    x, t = _input_and_target("mse_loss", _input("mse_loss", input), target)
+    return ops.MSELoss.apply(x, t, reduction)
 
 
 def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
     """|x - t|, reduced by 'mean', 'sum' or 'none'. Input and target must have the same shape."""
     check_reduction("l1_loss", reduction)
-    x = _input("l1_loss", input)
-    return ops.L1Loss.apply(x, _float_target("l1_loss", target, x), reduction)
+    x, t = _input_and_target("l1_loss", _input("l1_loss", input), target)
+    return ops.L1Loss.apply(x, t, reduction)
 
 
 def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -198,8 +213,8 @@ def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) ->
     delta = check_real("huber_loss", "delta", delta)
     if delta <= 0:
         raise argument_error("huber_loss", "delta", "positive", delta)
-    x = _input("huber_loss", input)
-    return ops.HuberLoss.apply(x, _float_target("huber_loss", target, x), reduction, delta)
+    x, t = _input_and_target("huber_loss", _input("huber_loss", input), target)
+    return ops.HuberLoss.apply(x, t, reduction, delta)
 
 
 def _constant_weights(op: str, name: str, value, input: Tensor | None = None,
@@ -387,8 +402,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean")
     ``weight`` (broadcast over the input) rescales each element's loss."""
     op = "binary_cross_entropy"
     check_reduction(op, reduction)
-    x = _input(op, input)
-    target = _float_target(op, target, x)
+    x, target = _input_and_target(op, _input(op, input), target)
     return _element_weighted(op, lambda r: ops.BCELoss.apply(x, target, r), x, weight, reduction)
 
 
@@ -400,9 +414,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     positives more (for rare positives, n_negative / n_positive)."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
-    x = _real_input(op, input)
+    x, target = _input_and_target(op, _real_input(op, input), target)
     if pos_weight is not None:
         pos_weight = _broadcast_weights(op, "pos_weight", pos_weight, x)
-    target = _float_target(op, target, x)
     return _element_weighted(
         op, lambda r: ops.BCEWithLogitsLoss.apply(x, target, r, pos_weight), x, weight, reduction)
