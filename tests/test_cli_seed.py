@@ -283,3 +283,24 @@ def test_a_sweep_of_another_activation_leaves_out_the_sigmoid_rows_and_says_so(t
     assert any("backward of a sigmoid layer" in note and "relu" in note
                for note in summary["notes"])
     assert "SeedSigmoidLayer" not in (tmp_path / "s" / "sweep.md").read_text()
+
+
+def test_a_sweep_stopped_with_ctrl_c_keeps_its_finished_runs(tmp_path, capsys, monkeypatch):
+    import chainrule.seed
+
+    real_one_row, calls = chainrule.seed._one_row, []
+
+    def one_row(*args, **kwargs):  # Ctrl-C arrives during the third run
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_one_row(*args, **kwargs)
+
+    monkeypatch.setattr(chainrule.seed, "_one_row", one_row)
+    out = tmp_path / "s"
+    assert main(["seed", "--sweep", "--samples", "1000", "--sweep-epochs", "1",
+                 "--sweep-inits", "torch-default", "--sweep-treatments", "none,clip-value:1",
+                 "--sweep-lrs", "0.1", "--out", str(out), "--quiet"]) == 130
+    saved = json.loads((out / "sweep.json").read_text())
+    assert saved["interrupted"] and saved["runs_planned"] == 4 and len(saved["grid"]) == 2
+    assert "interrupted after 2 of 4 runs" in capsys.readouterr().err

@@ -375,7 +375,7 @@ def _one_row(settings, init_label, init, treatment, lr, hidden_function, activat
 
 
 def run_sweep(settings: SeedSettings, inits, treatments, lrs, *, seed_row_init=None,
-              activation=None, optimizer=None, log=print) -> tuple:
+              activation=None, optimizer=None, log=print, results=None) -> tuple:
     """Train the seed network once per cell of inits x treatments x lrs; return (grid, derivative).
 
     settings: everything else (epochs, samples, batch size, seed, dtype); every run starts from
@@ -387,21 +387,22 @@ def run_sweep(settings: SeedSettings, inits, treatments, lrs, *, seed_row_init=N
         handwritten.SeedSigmoidLayer (the seed's backward) and as handwritten.SigmoidLayer (the
         same layer, derivative right).
     log: a function taking one line per finished run, or None.
+    results: a (grid, derivative) pair of lists to fill as runs finish, so a caller stopped
+        midway (Ctrl-C) still holds the finished ones; by default, new lists.
     """
     log = log if log is not None else (lambda line: None)
+    grid, derivative = results if results is not None else ([], [])
     treatments = list(treatments)
     for treatment in treatments:
         parse_treatment(treatment)
     cells = [(label, init, treatment, lr) for label, init in inits for treatment in treatments
              for lr in lrs]
     total = len(cells) + (2 * len(lrs) if seed_row_init is not None else 0)
-    grid = []
     for index, (label, init, treatment, lr) in enumerate(cells, start=1):
         row = _one_row(settings, label, init, treatment, lr, None, activation, optimizer)
         grid.append(row)
         log(f"sweep {index}/{total}: init {label}, {treatment_label(treatment)}, lr {lr:g}: "
             f"val loss {row.val_loss:.4f} ({row.seconds:.1f} s)")
-    derivative = []
     if seed_row_init is not None:
         label, init = seed_row_init
         runs = [(function, lr) for function in (SeedSigmoidLayer, SigmoidLayer) for lr in lrs]

@@ -463,9 +463,25 @@ def _run_sweep(args, parsed, sweep) -> int:
     runs += 2 * len(sweep["lrs"]) if seed_row else 0
     if log:
         log(f"sweep: {runs} runs of {settings.epochs} epochs on {settings.samples} samples")
-    grid, derivative = run_sweep(settings, inits, sweep["treatments"], sweep["lrs"],
-                                 seed_row_init=seed_row, activation=activation,
-                                 optimizer=optimizer, log=log)
+    grid, derivative = [], []
+    json_path = os.path.join(run_dir, "sweep.json")
+
+    def record(**extra):
+        write_json(json_path, {"settings": vars(settings), "activation": parsed["activation"],
+                               "optimizer": parsed["optimizer"], **extra,
+                               "grid": [row.to_dict() for row in grid],
+                               "derivative": [row.to_dict() for row in derivative]})
+
+    try:
+        run_sweep(settings, inits, sweep["treatments"], sweep["lrs"], seed_row_init=seed_row,
+                  activation=activation, optimizer=optimizer, log=log,
+                  results=(grid, derivative))
+    except KeyboardInterrupt:  # keep the finished runs: an hour of sweep is not thrown away
+        done = len(grid) + len(derivative)
+        record(interrupted=True, runs_planned=runs)
+        print(f"interrupted after {done} of {runs} runs; the finished ones are in {json_path}",
+              file=sys.stderr)
+        raise
     optimizer_text = "plain SGD" if parsed["optimizer"] == "sgd" and not args.momentum \
         else parsed["optimizer"]
     table = sweep_table(grid, derivative, settings, optimizer=optimizer_text,
@@ -475,11 +491,7 @@ def _run_sweep(args, parsed, sweep) -> int:
     with atomic_write(table_path, "w", what="--sweep") as handle:
         handle.write(table)
     files.append(table_path)
-    json_path = os.path.join(run_dir, "sweep.json")
-    write_json(json_path, {"settings": vars(settings), "activation": parsed["activation"],
-                           "optimizer": parsed["optimizer"],
-                           "grid": [row.to_dict() for row in grid],
-                           "derivative": [row.to_dict() for row in derivative]})
+    record()
     files.append(json_path)
     if plot.available():
         files.append(plot_sweep(grid, derivative, os.path.join(run_dir, "sweep.png"),
