@@ -309,3 +309,19 @@ def test_bitwise_operators_iteration_and_non_numbers_as_in_torch():
         list(cr.tensor(1.0))
     with pytest.raises(TypeError, match="data must be numbers.*Got str"):
         cr.tensor("abc")
+
+
+def test_remainder_and_floor_division_as_in_torch():
+    torch = pytest.importorskip("torch")
+    a, b = np.array([5.5, -3.2, 7.0]), np.array([2.0, 2.0, -3.0])
+    for op in (operator.mod, operator.floordiv):
+        for x, y in ((a, b), (a.astype(np.float32), 2), (np.array([7, -7]), 3),
+                     (np.array([7, -7]), 2.5), (5, b)):
+            ours = op(cr.tensor(x) if isinstance(x, np.ndarray) else x,
+                      cr.tensor(y) if isinstance(y, np.ndarray) else y)
+            theirs = op(torch.tensor(x) if isinstance(x, np.ndarray) else x,
+                        torch.tensor(y) if isinstance(y, np.ndarray) else y)
+            assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    x = cr.tensor(a, requires_grad=True)
+    assert not (x // 2).requires_grad  # a floor: no graph (its derivative is 0 where it exists)

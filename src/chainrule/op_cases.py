@@ -337,6 +337,14 @@ CASES = [
     _case("hand-written sigmoid layer", lambda lib, x, w, b: handwritten.SigmoidLayer.apply(x, w, b),
           [(5, 2), (10, 2), (10,)], handwritten.SigmoidLayer,
           torch_fn=lambda torch, x, w, b: torch.sigmoid(x @ w.T + b)),
+    *[  # % with the divisor's sign; away from the jumps of floor(a / b)
+        _case(f"remainder {label}", fn, shapes, ops.Remainder, domains=domains)
+        for label, fn, shapes, domains in (
+            ("a % b", lambda lib, a, b: a % b, [(3, 4), (3, 4)], ("away", "positive")),
+            ("broadcast b", lambda lib, a, b: a % b, [(3, 4), (4,)], ("away", "positive")),
+            ("by a negative number", lambda lib, a: a % -0.7, [(3, 4)], ("positive",)),
+        )
+    ],
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
 ]
 

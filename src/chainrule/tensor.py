@@ -351,6 +351,28 @@ class Tensor:
     def __rpow__(self, other):
         return self._binary(ops.Pow, other, reflected=True)
 
+    def __mod__(self, other):
+        return self._binary(ops.Remainder, other)
+
+    def __rmod__(self, other):
+        return self._binary(ops.Remainder, other, reflected=True)
+
+    def __floordiv__(self, other):
+        return self._floor_divide(other, reflected=False)
+
+    def __rfloordiv__(self, other):
+        return self._floor_divide(other, reflected=True)
+
+    def _floor_divide(self, other, reflected):
+        """floor(a / b), in the promoted dtype, as a constant: a floor's derivative is 0 wherever
+        it exists, so no graph is recorded (PyTorch records none it can differentiate either)."""
+        if isinstance(other, Tensor):
+            other = other.data
+        elif not isinstance(other, (np.ndarray, list, tuple, numbers.Number, np.bool_)):
+            return NotImplemented
+        a, b = _promoted((other, self.data) if reflected else (self.data, other))
+        return Tensor._from_op(np.floor_divide(a, b), None)
+
     def __matmul__(self, other):
         if isinstance(other, Tensor) and other.data.dtype is self.data.dtype:
             return ops.MatMul.apply(self, other)

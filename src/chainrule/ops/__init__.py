@@ -1,6 +1,6 @@
 """Every op of chainrule, one family per file; each op's backward sits next to its forward.
 
-    arithmetic.py   Add Sub Mul Div Neg Pow, and unbroadcast()
+    arithmetic.py   Add Sub Mul Div Remainder Neg Pow, and unbroadcast()
     elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
@@ -14,7 +14,7 @@
 """
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
-from .arithmetic import Add, Div, Mul, Neg, Pow, Sub, unbroadcast
+from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
 from .loss import (
@@ -26,7 +26,7 @@ from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "unbroadcast",
+    "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
     "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",

@@ -139,6 +139,38 @@ class Div(Function):
         return grad_a, grad_b
 
 
+class Remainder(Function):
+    """Element-wise remainder with broadcasting, with the sign of the divisor (Python's %, NumPy's
+    remainder, PyTorch's remainder).
+
+    forward:  y = a - floor(a / b) * b
+    backward: dL/da = unbroadcast(dL/dy),  dL/db = -unbroadcast(dL/dy * floor(a / b))
+              (floor(a / b) is constant between its jumps, where neither derivative exists)
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        try:
+            y = np.remainder(a, b)
+        except ValueError:
+            check_broadcast("remainder", a, b)
+            raise
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(np.floor_divide(a, b))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        shape_a, shape_b = ctx.shapes
+        grad_a = unbroadcast(grad_y, shape_a) if ctx.needs_input_grad[0] else None
+        grad_b = None
+        if ctx.needs_input_grad[1]:
+            (quotient,) = ctx.saved_tensors
+            grad_b = -unbroadcast(grad_y * quotient, shape_b)
+        return grad_a, grad_b
+
+
 class Neg(Function):
     """Negation.
 
