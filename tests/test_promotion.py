@@ -325,3 +325,12 @@ def test_remainder_and_floor_division_as_in_torch():
             np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
     x = cr.tensor(a, requires_grad=True)
     assert not (x // 2).requires_grad  # a floor: no graph (its derivative is 0 where it exists)
+
+
+def test_relu_passes_the_gradient_through_nan_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([np.nan, -1.0, 0.0, 2.0, -0.0])
+    ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours.relu().sum().backward()
+    theirs.relu().sum().backward()
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())

@@ -16,7 +16,8 @@ class ReLU(Function):
     """Rectified linear unit.
 
     forward:  y = max(x, 0)
-    backward: dL/dx = dL/dy * (x > 0)          (0 at x == 0, as in PyTorch)
+    backward: dL/dx = dL/dy * (x > 0)          (0 at x == 0, as in PyTorch; computed as y != 0,
+                                                which like PyTorch passes dL/dy through a NaN)
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -30,7 +31,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        return grad_y * (y > 0)
+        return grad_y * (y != 0)  # y >= 0 or NaN: the same as x > 0 except at NaN
 
 
 class LeakyReLU(Function):
