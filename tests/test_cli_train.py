@@ -531,5 +531,6 @@ def test_resuming_a_run_that_stopped_early_is_refused_with_the_reason(tmp_path, 
 
 
 def test_too_few_rows_for_the_validation_share_names_the_flag(capsys):
-    fails_with(capsys, r"--val-fraction 0.2 with 2 rows: .*validation set empty", "train",
+    fails_with(capsys, r"--val-fraction 0.2 of 2 rows leaves the validation set empty; use more "
+                       r"--samples or another --val-fraction \(0: no validation\)", "train",
                "--function", "a+b", "--samples", "2")

@@ -282,9 +282,13 @@ def prepare_data(config) -> Prepared:
         try:
             (X_train, y_train), (X_val, y_val) = train_val_split(
                 X, y, val_fraction=config["val_fraction"])
-        except ValueError as err:  # too few rows for this share: name the flag, not the function
-            raise CommandError(f"--val-fraction {config['val_fraction']:g} with {len(X)} rows: "
-                               f"{str(err).split(': ', 1)[-1]}") from None
+        except ValueError as err:  # too few rows for this share: name the flags, not the function
+            empty = "validation" if "validation set empty" in str(err) else "training"
+            more = "--samples" if config["source"] == "function" else "rows in the CSV"
+            raise CommandError(
+                f"--val-fraction {config['val_fraction']:g} of {len(X)} rows leaves the {empty} "
+                f"set empty; use more {more} or another --val-fraction (0: no validation)."
+            ) from None
     else:
         X_train, y_train, X_val, y_val = X, y, None, None
     standardizer = Standardizer().fit(X_train) if config["standardize"] else None
