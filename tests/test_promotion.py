@@ -334,3 +334,21 @@ def test_relu_passes_the_gradient_through_nan_as_torch():
     ours.relu().sum().backward()
     theirs.relu().sum().backward()
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+def test_nan_gradients_of_max_min_maximum_minimum_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([1.0, np.nan, 3.0, np.nan])
+    for name in ("max", "min"):
+        ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        getattr(ours, name)().backward()
+        getattr(theirs, name)().backward()
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+    a, b = np.array([np.nan, 1.0, 2.0, 2.0, 3.0]), np.array([0.0, np.nan, 1.0, 2.0, 5.0])
+    for name in ("maximum", "minimum"):
+        ours = [cr.tensor(v, requires_grad=True) for v in (a, b)]
+        theirs = [torch.tensor(v, requires_grad=True) for v in (a, b)]
+        getattr(cr, name)(*ours).sum().backward()
+        getattr(torch, name)(*theirs).sum().backward()
+        for mine, reference in zip(ours, theirs):
+            np.testing.assert_array_equal(mine.grad.data, reference.grad.numpy())

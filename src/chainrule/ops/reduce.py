@@ -64,7 +64,7 @@ class Max(Function):
 
     forward:  y = max_i x_i
     backward: overall: dL/dx_i = dL/dy / k for each of the k elements equal to the max (ties
-              share, as in PyTorch), 0 elsewhere;
+              share, as in PyTorch; a NaN max is the NaN elements'), 0 elsewhere;
               along dim: dL/dx_i = dL/dy at the first index of the max (the index returned), 0
               elsewhere
     """
@@ -102,7 +102,8 @@ def _extreme_forward(ctx, op, reduce, arg, x, dim, keepdim):
     if dim is None:
         y = reduce(x)
         ctx.dim = None
-        ctx.save_for_backward(x == y)
+        # the elements equal to it share the gradient; a NaN max or min is the NaN elements'
+        ctx.save_for_backward(np.isnan(x) if y != y else x == y)
         return np.asarray(y).reshape((1,) * x.ndim) if keepdim else np.asarray(y)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}: dim must be a single int. Got {dim!r} instead.")

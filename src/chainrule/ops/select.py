@@ -38,8 +38,9 @@ class Maximum(Function):
     """Element-wise maximum of two tensors, with broadcasting.
 
     forward:  y = max(a, b)
-    backward: dL/da = unbroadcast(dL/dy * w),  dL/db = unbroadcast(dL/dy * (1 - w)),
-              w = 1 where a > b, 0 where a < b, 1/2 where a == b (ties share, as in PyTorch)
+    backward: dL/da = unbroadcast(dL/dy * w_a),  dL/db = unbroadcast(dL/dy * w_b),
+              w_a = 1 where a > b, 0 where a < b, 1/2 where a == b (ties share, as in PyTorch),
+              w_b = 1 - w_a; where a or b is NaN (no order) both get dL/dy, as in PyTorch
     """
 
     @staticmethod
@@ -54,15 +55,16 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad_y):
         a, b = ctx.saved_tensors
-        return _share(grad_y, a, b, (a > b) + 0.5 * (a == b), ctx.needs_input_grad)
+        return _share(grad_y, a, b, a < b, a > b, ctx.needs_input_grad)
 
 
 class Minimum(Function):
     """Element-wise minimum of two tensors, with broadcasting.
 
     forward:  y = min(a, b)
-    backward: dL/da = unbroadcast(dL/dy * w),  dL/db = unbroadcast(dL/dy * (1 - w)),
-              w = 1 where a < b, 0 where a > b, 1/2 where a == b
+    backward: dL/da = unbroadcast(dL/dy * w_a),  dL/db = unbroadcast(dL/dy * w_b),
+              w_a = 1 where a < b, 0 where a > b, 1/2 where a == b, w_b = 1 - w_a;
+              where a or b is NaN both get dL/dy, as in PyTorch
     """
 
     @staticmethod
@@ -77,11 +79,15 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, grad_y):
         a, b = ctx.saved_tensors
-        return _share(grad_y, a, b, (a < b) + 0.5 * (a == b), ctx.needs_input_grad)
+        return _share(grad_y, a, b, a > b, a < b, ctx.needs_input_grad)
 
 
-def _share(grad_y, a, b, weight_a, needs):
-    weight_a = weight_a.astype(grad_y.dtype, copy=False)
+def _share(grad_y, a, b, a_loses, b_loses, needs):
+    """dL/dy to the winner of each pair, half each on a tie; a pair with a NaN (where neither
+    comparison holds and they are not equal) gives both the whole of it, as PyTorch does."""
+    tie = 0.5 * (a == b)
+    weight_a = (1 - tie - a_loses).astype(grad_y.dtype, copy=False)
+    weight_b = (1 - tie - b_loses).astype(grad_y.dtype, copy=False)
     grad_a = unbroadcast(grad_y * weight_a, np.shape(a)) if needs[0] else None
-    grad_b = unbroadcast(grad_y * (1 - weight_a), np.shape(b)) if needs[1] else None
+    grad_b = unbroadcast(grad_y * weight_b, np.shape(b)) if needs[1] else None
     return grad_a, grad_b
