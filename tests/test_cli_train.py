@@ -328,8 +328,8 @@ def test_impossible_shapes(capsys, tmp_path):
     fails_with(capsys, r"has 1 row\(s\); training needs at least 2", "train", "--csv", path,
                "--target", "y", "--val-fraction", "0")
     two = write_csv(tmp_path / "two.csv", ["a", "y"], [[1, 2], [3, 4]])
-    fails_with(capsys, r"val_fraction=0.2 of 2 samples leaves the validation set empty", "train",
-               "--csv", two, "--target", "y")
+    fails_with(capsys, r"--val-fraction 0.2 of 2 rows leaves the validation set empty; use more "
+                       r"rows in the CSV", "train", "--csv", two, "--target", "y")
 
 
 @pytest.mark.parametrize("flag, value, pattern", [
