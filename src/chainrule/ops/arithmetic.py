@@ -27,11 +27,18 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def check_broadcast(op: str, *operands) -> None:
-    """Raise a ValueError naming the op and the shapes if the operands do not broadcast together.
+def broadcasting(op: str, fn, *operands):
+    """fn(*operands) for an element-wise NumPy function; where the shapes do not broadcast, the
+    ValueError names the op and the shapes (checked only once NumPy has refused)."""
+    try:
+        return fn(*operands)
+    except ValueError:
+        check_broadcast(op, *operands)
+        raise
 
-    Ops call it only when NumPy has already refused, so a working call pays nothing for it.
-    """
+
+def check_broadcast(op: str, *operands) -> None:
+    """Raise a ValueError naming the op and the shapes if the operands do not broadcast together."""
     shapes = [np.shape(x) for x in operands]
     try:
         np.broadcast_shapes(*shapes)
@@ -53,11 +60,7 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (np.shape(a), np.shape(b))
-        try:
-            return a + b
-        except ValueError:
-            check_broadcast("add", a, b)
-            raise
+        return broadcasting("add", np.add, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -77,11 +80,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (np.shape(a), np.shape(b))
-        try:
-            return a - b
-        except ValueError:
-            check_broadcast("sub", a, b)
-            raise
+        return broadcasting("sub", np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -101,11 +100,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        try:
-            return a * b
-        except ValueError:
-            check_broadcast("mul", a, b)
-            raise
+        return broadcasting("mul", np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -125,11 +120,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        try:
-            return a / b
-        except ValueError:
-            check_broadcast("div", a, b)
-            raise
+        return broadcasting("div", np.divide, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -151,11 +142,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (np.shape(a), np.shape(b))
-        try:
-            y = np.remainder(a, b)
-        except ValueError:
-            check_broadcast("remainder", a, b)
-            raise
+        y = broadcasting("remainder", np.remainder, a, b)
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(np.floor_divide(a, b))
         return y
@@ -197,11 +184,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        try:
-            y = np.power(a, b)
-        except ValueError:
-            check_broadcast("pow", a, b)
-            raise
+        y = broadcasting("pow", np.power, a, b)
         if y.dtype == np.int8 and np.result_type(a, b) == np.bool_:  # NumPy's bool ** bool
             y = y.astype(np.bool_)
         ctx.save_for_backward(a, b, y)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..autograd import Function
-from .arithmetic import check_broadcast, unbroadcast
+from .arithmetic import broadcasting, unbroadcast
 
 
 class Where(Function):
@@ -18,11 +18,7 @@ class Where(Function):
         cond = np.asarray(cond, dtype=bool)
         ctx.save_for_backward(cond)
         ctx.shapes = (np.shape(a), np.shape(b))
-        try:
-            return np.where(cond, a, b)
-        except ValueError:
-            check_broadcast("where", cond, a, b)
-            raise
+        return broadcasting("where", np.where, cond, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -46,11 +42,7 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        try:
-            return np.maximum(a, b)
-        except ValueError:
-            check_broadcast("maximum", a, b)
-            raise
+        return broadcasting("maximum", np.maximum, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -70,11 +62,7 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        try:
-            return np.minimum(a, b)
-        except ValueError:
-            check_broadcast("minimum", a, b)
-            raise
+        return broadcasting("minimum", np.minimum, a, b)
 
     @staticmethod
     def backward(ctx, grad_y):
