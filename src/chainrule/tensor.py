@@ -553,11 +553,8 @@ class Tensor:
         centered = x - x.mean(dims, keepdim=True)
         n = math.prod(self.shape[d] for d in dims)
         squares = (centered * centered).sum(dims, keepdim)
-        divisor = max(0, n - correction)
-        if divisor:
-            return squares / divisor
-        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: inf or nan,
-            return squares / divisor  # as in PyTorch (which warns)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf or nan, as
+            return squares / max(0, n - correction)  # in PyTorch (which warns)
 
     def max(self, dim=None, keepdim=False):
         """The largest element; with ``dim``, the named tuple (values, indices) like PyTorch."""

@@ -385,6 +385,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     if final_val is not None and not math.isfinite(final_val):
         notes.append("the loss is NaN or Inf: training diverged; try a smaller --lr, "
                      "--clip-norm, or a different --init.")
+    kept_epoch, kept_loss = kept_weights(history, stopper)
     summary = {
         "run_dir": run_dir,
         "network": network_shape(settings.hidden),
@@ -396,8 +397,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
         "final_val_loss": json_number(final_val),
         "best_epoch": history.best_epoch,
         # the weights saved: the best epoch's after early stopping, else the last epoch's
-        "kept_epoch": kept_weights(history, stopper)[0],
-        "kept_val_loss": json_number(kept_weights(history, stopper)[1]),
+        "kept_epoch": kept_epoch,
+        "kept_val_loss": json_number(kept_loss),
         "torch": twin_summary,
         "health_warnings": monitor.warnings if monitor is not None else None,
         "files": files,

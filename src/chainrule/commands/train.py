@@ -485,6 +485,7 @@ def run(args) -> int:
     if final_train is not None and not np.isfinite(final_train):
         notes.append("the training loss is NaN or Inf: training diverged; try a smaller --lr, "
                      "--clip-norm, or a different --init.")
+    kept_epoch, kept_loss = kept_weights(history, stopper)
     summary = {
         "run_dir": run_dir,
         "epochs_run": len(history),
@@ -495,8 +496,8 @@ def run(args) -> int:
         "best_epoch": history.best_epoch,
         "stopped_early": bool(stopper and stopper.stopped_epoch is not None),
         # the weights saved: the best epoch's after early stopping, else the last epoch's
-        "kept_epoch": kept_weights(history, stopper)[0],
-        "kept_val_loss": json_number(kept_weights(history, stopper)[1]),
+        "kept_epoch": kept_epoch,
+        "kept_val_loss": json_number(kept_loss),
         "val_accuracy": val_accuracy,
         "task": prepared.task,
         "features": prepared.features,
