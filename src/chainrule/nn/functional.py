@@ -246,7 +246,7 @@ def _class_weight(op: str, weight, input: Tensor):
     if weight is None:
         return None
     weight = _constant_weights(op, "weight", weight, input, number_ok=False)
-    n_classes = input.shape[0 if input.ndim == 1 else 1] if input.ndim else None
+    n_classes = input.shape[_class_dim(input)] if input.ndim else None
     if n_classes is not None and (weight.ndim != 1 or weight.shape[0] != n_classes):
         raise ValueError(f"{op}: weight must hold one weight per class: shape ({n_classes},) "
                          f"for an input of shape {input.shape}. Got shape {weight.shape} instead.")
@@ -270,10 +270,10 @@ def _rows_of_scores(op: str, x: Tensor, target: np.ndarray):
     loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
     if target.shape != loss_shape:
         raise ValueError(
-            f"{op}: for input of shape {x.shape} (class dim {0 if x.ndim == 1 else 1}), the target "
+            f"{op}: for input of shape {x.shape} (class dim {_class_dim(x)}), the target "
             f"of class indices must have shape {loss_shape}. Got {target.shape} instead."
         )
-    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    n_classes = x.shape[_class_dim(x)]
     if x.ndim > 2:
         x = x.permute(0, *range(2, x.ndim), 1)
     return x.reshape(-1, n_classes), target.reshape(-1), loss_shape
@@ -284,9 +284,14 @@ def _check_class_dim(op: str, x: Tensor) -> None:
     if x.ndim == 0:
         raise ValueError(f"{op}: input must have a class dim: shape (C,), (N, C) or "
                          "(N, C, d1, ..., dk). Got a 0-d input.")
-    if x.shape[0 if x.ndim == 1 else 1] == 0:
+    if x.shape[_class_dim(x)] == 0:
         raise ValueError(f"{op}: input of shape {x.shape} has no classes (C = 0 along its class "
-                         f"dim {0 if x.ndim == 1 else 1}).")
+                         f"dim {_class_dim(x)}).")
+
+
+def _class_dim(x) -> int:
+    """Where the classes are: dim 1 of (N, C, ...) input, dim 0 of one sample's (C,) scores."""
+    return 0 if x.ndim == 1 else 1
 
 
 def _is_floating(target) -> bool:
@@ -342,7 +347,7 @@ def _cross_entropy_of_probabilities(x: Tensor, target, weight, ignore_index, red
             f"{op}: a target of class probabilities (a floating dtype) must have the input's "
             f"shape {x.shape}. Got {tuple(target.shape)} instead; class indices must be integers."
         )
-    class_dim = 0 if x.ndim == 1 else 1
+    class_dim = _class_dim(x)
     n_classes = x.shape[class_dim]
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
