@@ -131,7 +131,7 @@ def accuracy(task: str, outputs: np.ndarray, y: np.ndarray):
     if task == "classification":
         predicted = outputs.argmax(axis=1)
     elif task == "binary":
-        predicted = (outputs[:, 0] > 0).astype(np.int64)  # sigmoid(logit) >= 0.5
+        predicted = (outputs[:, 0] >= 0).astype(np.int64)  # sigmoid(logit) >= 0.5, as the column
     else:
         return None
     return float(np.mean(predicted == np.asarray(y).reshape(-1).astype(np.int64))) if len(y) else None
