@@ -54,4 +54,4 @@ def quality(state):
     problem = state["problem"]
     with cr.no_grad():
         out = state["model"](cr.tensor(problem.x_val))
-    return quality_from_outputs(problem, out.data)
+    return quality_from_outputs(problem, out.numpy())

@@ -32,7 +32,7 @@ def setup(workload, batch, seed=0, n_train=None):
         "params": params,
         "activation": ops.Sigmoid if problem.workload.activation == "sigmoid" else ops.ReLU,
         "loss": ops.MSELoss if problem.workload.loss == "mse" else ops.CrossEntropyLoss,
-        "buffers": [np.zeros_like(p.data) for p in params] if momentum else None,
+        "buffers": [np.zeros_like(p.numpy()) for p in params] if momentum else None,
         "i": 0,
     }
 
@@ -58,7 +58,7 @@ def step(state):
     loss.backward()
     lr, momentum, buffers = workload.lr, workload.momentum, state["buffers"]
     for j, p in enumerate(state["params"]):
-        grad = p.grad.data
+        grad = p.grad.numpy()
         if buffers is not None:
             buffers[j] *= momentum
             buffers[j] += grad
@@ -70,4 +70,4 @@ def quality(state):
     problem = state["problem"]
     with cr.no_grad():
         out = forward(state, cr.tensor(problem.x_val))
-    return quality_from_outputs(problem, out.data)
+    return quality_from_outputs(problem, out.numpy())

@@ -75,7 +75,7 @@ def _op_bodies(loss):
     gradient of ones): the NumPy work of one step, without any engine around it."""
     nodes = []
     for node in autograd.topological_order(loss.grad_fn):
-        arrays = [x.data if isinstance(x, Tensor) else x for x in node.input_tensors]
+        arrays = [x.numpy() if isinstance(x, Tensor) else x for x in node.input_tensors]
         ctx = autograd.Node(node.fn)
         ctx.needs_input_grad = node.needs_input_grad
         out = np.asarray(node.fn.forward(ctx, *arrays))
@@ -184,7 +184,7 @@ def pieces(state) -> list:
     s = ops.Sigmoid.apply(h)
     out = model(x)
     loss = loss_fn(out, t)
-    x_a, w_a, b_a, h_a, out_a, t_a = x.data, w.data, b.data, h.data, out.data, t.data
+    x_a, w_a, b_a, h_a, out_a, t_a = x.numpy(), w.numpy(), b.numpy(), h.numpy(), out.numpy(), t.numpy()
     grad = np.ones_like(h_a)
 
     def linear_numpy():
@@ -238,8 +238,8 @@ def pieces(state) -> list:
             lambda: Tensor._from_op(h_a, None), n * 5)),
         ("grad.copy() (the copy a leaf's first gradient gets)", best_us(grad.copy, n * 5)),
         ("np.array(1, dtype) (the seed gradient dL/dL)", best_us(
-            lambda: np.array(1, dtype=loss.data.dtype), n * 5)),
-        ("np.ones_like(loss) (what it replaced)", best_us(lambda: np.ones_like(loss.data), n * 5)),
+            lambda: np.array(1, dtype=loss.numpy().dtype), n * 5)),
+        ("np.ones_like(loss) (what it replaced)", best_us(lambda: np.ones_like(loss.numpy()), n * 5)),
         ("with no_grad(): (entered once per backward)", best_us(no_grad_block, n * 5)),
         ("optimizer.zero_grad()", best_us(state["optimizer"].zero_grad, n)),
     ]

@@ -92,7 +92,7 @@ def main(argv=None):
 
     print("1. Swish, forward and backward by hand:")
     y = Swish.apply(x)
-    print(f"   Swish.apply(x) -> shape {y.shape}, y[0] = {np.round(y.data[0], 4).tolist()}")
+    print(f"   Swish.apply(x) -> shape {y.shape}, y[0] = {np.round(y.numpy()[0], 4).tolist()}")
 
     print("2. gradcheck(Swish.apply, (x,)):")
     print(f"   {cr.gradcheck(Swish.apply, (x,))}  (every Jacobian entry matches finite differences)")

@@ -95,7 +95,7 @@ def train_chainrule(model, train, epochs, batch_size, lr):
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-            order.append((inputs.data, targets.data))
+            order.append((inputs.numpy(), targets.numpy()))
         used_batches.append(order)
     seconds = time.perf_counter() - started
     return seconds, used_batches
@@ -103,7 +103,7 @@ def train_chainrule(model, train, epochs, batch_size, lr):
 
 def predict_chainrule(model, X):
     with cr.no_grad():
-        return model(cr.tensor(X)).data.argmax(axis=1)
+        return model(cr.tensor(X)).numpy().argmax(axis=1)
 
 
 # ------------------------------------------------------------------------------------------------

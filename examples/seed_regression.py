@@ -65,7 +65,7 @@ def save_pictures(model, history, train_inputs, out: Path):
 
     def model_fn(points):
         with cr.no_grad():
-            return model(cr.tensor(points.astype(np.float32))).data.ravel()
+            return model(cr.tensor(points.astype(np.float32))).numpy().ravel()
 
     plot.loss_curves(history, out / "seed_loss.png", log_scale=True, ylabel="MSE",
                      title=f"2-10-1 sigmoid network, plain SGD: val MSE {history.val_loss[-1]:.2f}")
@@ -82,7 +82,7 @@ def main(argv=None):
     (X_train, y_train), val_data = train_val_split(inputs, targets, val_fraction=0.3)
 
     model = nn.Sequential(nn.Linear(2, HIDDEN), nn.Sigmoid(), nn.Linear(HIDDEN, 1))
-    n_parameters = sum(p.data.size for p in model.parameters())
+    n_parameters = sum(p.numpy().size for p in model.parameters())
     print(f"seed regression: {args.samples} samples (70/30 split), network 2-{HIDDEN}-1 with "
           f"{n_parameters} parameters, SGD lr {args.lr}, batch size {args.batch_size}")
     optimizer = optim.SGD(model.parameters(), lr=args.lr)

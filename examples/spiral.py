@@ -73,8 +73,8 @@ class BoundarySnapshots(Callback):
     def on_epoch_end(self, state):
         if state.epoch in self.epochs:
             with cr.no_grad():
-                grid_classes = state.model(cr.tensor(self.grid_points)).data.argmax(axis=1)
-                val_classes = state.model(cr.tensor(self.val_data[0])).data.argmax(axis=1)
+                grid_classes = state.model(cr.tensor(self.grid_points)).numpy().argmax(axis=1)
+                val_classes = state.model(cr.tensor(self.val_data[0])).numpy().argmax(axis=1)
             accuracy = float(np.mean(val_classes == self.val_data[1]))
             self.snapshots.append((state.epoch, grid_classes, accuracy))
 

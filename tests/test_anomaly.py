@@ -62,7 +62,7 @@ def test_inf_gradient_in_backward_names_the_op_and_where_it_was_created():
 def test_the_line_is_the_users_even_through_a_module():
     model = cr.nn.Sequential(cr.nn.Linear(2, 1))
     weight = next(model.parameters())
-    weight.data[...] = np.inf  # inf * 1 + inf * (-1) = nan inside Linear
+    weight.numpy()[...] = np.inf  # inf * 1 + inf * (-1) = nan inside Linear
     x = cr.tensor([[1.0, -1.0]])
     expected = rf"Linear produced nan in forward \(created at test_anomaly.py:{_line_of('module-line')}\)"
     with pytest.raises(RuntimeError, match=expected):

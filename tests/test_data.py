@@ -1,4 +1,4 @@
-"""Tests for chainrule.data: TensorDataset, DataLoader, random_split, train_val_split, Standardizer."""
+"""Tests for chainrule.numpy(): TensorDataset, DataLoader, random_split, train_val_split, Standardizer."""
 
 import math
 import re
@@ -50,7 +50,7 @@ def test_tensor_dataset_accepts_chainrule_tensors_without_copy():
     X, y = make_arrays()
     tX = cr.tensor(X, dtype="float64")
     ds = TensorDataset(tX, y)
-    assert ds.tensors[0] is tX.data
+    assert ds.tensors[0] is tX.numpy()
     assert ds.tensors[1] is y
 
 
@@ -94,8 +94,8 @@ def test_loader_yields_tuples_of_tensors_in_order_without_shuffle():
     for b, (xb, yb) in enumerate(batches):
         assert isinstance(xb, cr.Tensor) and isinstance(yb, cr.Tensor)
         assert not xb.requires_grad
-        np.testing.assert_array_equal(xb.data, X[3 * b:3 * b + 3])
-        np.testing.assert_array_equal(yb.data, y[3 * b:3 * b + 3])
+        np.testing.assert_array_equal(xb.numpy(), X[3 * b:3 * b + 3])
+        np.testing.assert_array_equal(yb.numpy(), y[3 * b:3 * b + 3])
     assert batches[0][0].dtype == X.dtype and batches[0][1].dtype == y.dtype
 
 
@@ -105,8 +105,8 @@ def test_loader_shuffle_covers_every_sample_once_and_keeps_pairs():
     loader = DataLoader(TensorDataset(X, y), batch_size=5, shuffle=True)
     seen = []
     for xb, yb in loader:
-        np.testing.assert_array_equal(xb.data, X[yb.data])  # rows stay paired with labels
-        seen.extend(yb.data.tolist())
+        np.testing.assert_array_equal(xb.numpy(), X[yb.numpy()])  # rows stay paired with labels
+        seen.extend(yb.numpy().tolist())
     assert sorted(seen) == list(range(23))
     assert seen != list(range(23))
 
@@ -116,7 +116,7 @@ def test_loader_shuffle_is_reproducible_under_manual_seed_and_differs_per_epoch(
     loader = DataLoader(TensorDataset(X, y), batch_size=4, shuffle=True)
 
     def epoch_order():
-        return np.concatenate([yb.data for _, yb in loader])
+        return np.concatenate([yb.numpy() for _, yb in loader])
 
     cr.manual_seed(123)
     first, second = epoch_order(), epoch_order()
@@ -132,7 +132,7 @@ def test_loader_shuffle_uses_the_default_generator():
     cr.manual_seed(7)
     expected = cr.random.default_generator().permutation(15)
     cr.manual_seed(7)
-    order = np.concatenate([yb.data for _, yb in DataLoader(TensorDataset(X, y), 4, True)])
+    order = np.concatenate([yb.numpy() for _, yb in DataLoader(TensorDataset(X, y), 4, True)])
     np.testing.assert_array_equal(order, expected)
 
 
@@ -143,7 +143,7 @@ def test_loader_with_its_own_generator_ignores_manual_seed():
         cr.manual_seed(seed)
         loader = DataLoader(TensorDataset(X, y), batch_size=5, shuffle=True,
                             generator=np.random.default_rng(5))
-        orders.append(np.concatenate([yb.data for _, yb in loader]))
+        orders.append(np.concatenate([yb.numpy() for _, yb in loader]))
     np.testing.assert_array_equal(orders[0], orders[1])
     np.testing.assert_array_equal(orders[0], np.random.default_rng(5).permutation(12))
 
@@ -155,8 +155,8 @@ def test_loader_generic_dataset_matches_fast_path():
     slow = DataLoader(ListDataset(X, y), batch_size=4, shuffle=True,
                       generator=np.random.default_rng(3))
     for (fx, fy), (sx, sy) in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(fx.data, sx.data)
-        np.testing.assert_array_equal(fy.data, sy.data)
+        np.testing.assert_array_equal(fx.numpy(), sx.numpy())
+        np.testing.assert_array_equal(fy.numpy(), sy.numpy())
 
 
 def test_loader_generic_dataset_of_single_arrays_yields_tensors():
@@ -169,15 +169,15 @@ def test_loader_generic_dataset_of_single_arrays_yields_tensors():
 
     batches = list(DataLoader(Squares(), batch_size=2))
     assert all(isinstance(b, cr.Tensor) for b in batches)
-    np.testing.assert_array_equal(batches[1].data, [[2, 4], [3, 9]])
+    np.testing.assert_array_equal(batches[1].numpy(), [[2, 4], [3, 9]])
 
 
 def test_loader_on_subset_uses_the_subset_rows():
     X, y = make_arrays(10)
     subset = Subset(TensorDataset(X, y), [9, 2, 5])
     (xb, yb), = list(DataLoader(subset, batch_size=3))
-    np.testing.assert_array_equal(yb.data, [9, 2, 5])
-    np.testing.assert_array_equal(xb.data, X[[9, 2, 5]])
+    np.testing.assert_array_equal(yb.numpy(), [9, 2, 5])
+    np.testing.assert_array_equal(xb.numpy(), X[[9, 2, 5]])
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, "4", None])
@@ -388,10 +388,10 @@ def test_standardizer_on_tensors_keeps_the_graph():
     t = cr.tensor(X, dtype="float64", requires_grad=True)
     z = scaler.transform(t)
     assert isinstance(z, cr.Tensor)
-    np.testing.assert_allclose(z.data, scaler.transform(X))
+    np.testing.assert_allclose(z.numpy(), scaler.transform(X))
     z.sum().backward()
     # d(sum((x - mean) / std))/dx = 1 / std, the same for every row
-    np.testing.assert_allclose(t.grad.data, np.broadcast_to(1.0 / scaler.std, X.shape))
+    np.testing.assert_allclose(t.grad.numpy(), np.broadcast_to(1.0 / scaler.std, X.shape))
 
 
 def test_standardizer_state_dict_round_trip():
@@ -445,7 +445,7 @@ def test_loader_draws_the_permutation_when_iter_is_called():
     batches = iter(loader)
     cr.random.default_generator().normal(size=5)  # other draws between iter() and next()
     (_, yb), = list(batches)
-    np.testing.assert_array_equal(yb.data, expected)
+    np.testing.assert_array_equal(yb.numpy(), expected)
 
 
 def test_a_constant_column_is_only_centred_even_when_rounding_gives_it_a_tiny_std():

@@ -27,7 +27,7 @@ def test_tensor_copies_its_data():
     source = np.ones(3)
     t = cr.tensor(source)
     source[0] = 5
-    assert t.data[0] == 1
+    assert t.numpy()[0] == 1
 
 
 def test_integer_tensor_cannot_require_grad():
@@ -68,14 +68,14 @@ def test_numpy_array_on_the_left_keeps_the_graph():
     y = np.array([3.0, 4.0], dtype=np.float32) * x
     assert isinstance(y, cr.Tensor)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
 
 
 def test_gradients_accumulate_across_backwards():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
 
 
 def test_diamond_graph_adds_both_paths():
@@ -85,16 +85,16 @@ def test_diamond_graph_adds_both_paths():
     c = a * a
     y = (a * b + a * c).sum()  # = 2a^2 + a^3
     y.backward()
-    np.testing.assert_allclose(a.grad.data, 4 * a.data + 3 * a.data**2)
+    np.testing.assert_allclose(a.grad.numpy(), 4 * a.numpy() + 3 * a.numpy()**2)
 
 
 def test_same_tensor_used_twice_in_one_op():
     x = cr.tensor(np.array([3.0]), requires_grad=True)
     (x * x).backward()
-    np.testing.assert_array_equal(x.grad.data, [6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0])
     y = cr.tensor(np.array([3.0]), requires_grad=True)
     (y + y).backward()
-    np.testing.assert_array_equal(y.grad.data, [2.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [2.0])
 
 
 def test_leaf_grads_do_not_alias_each_other():
@@ -103,7 +103,7 @@ def test_leaf_grads_do_not_alias_each_other():
     b = cr.tensor(np.zeros(3), requires_grad=True)
     (a + b).sum().backward()
     a.grad.data *= 10
-    np.testing.assert_array_equal(b.grad.data, np.ones(3))
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(3))
 
 
 class _Recorded(cr.autograd.Function):
@@ -137,10 +137,10 @@ def test_backward_reaches_a_node_only_after_every_node_that_used_it():
     assert sorted(order) == ["a", "b", "deep", "late"]  # each once
     assert order.index("deep") < order.index("b") < order.index("a")  # a is used by b and deep
     # the gradient itself, in closed form: y = sum(e^{2x} 2x sin x + 2x sin x)
-    xs = x.data
+    xs = x.numpy()
     d = np.exp(2 * xs) * (2 * xs * 2 + 2) * np.sin(xs) + np.exp(2 * xs) * 2 * xs * np.cos(xs)
     d += 2 * np.sin(xs) + 2 * xs * np.cos(xs)
-    np.testing.assert_allclose(x.grad.data, d, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), d, rtol=1e-12)
 
 
 def test_many_paths_meet_without_repeating_work():
@@ -153,7 +153,7 @@ def test_many_paths_meet_without_repeating_work():
         h = _Recorded.apply(h, i) * 0.5 + _Recorded.apply(h, f"{i}'") * 0.5
     h.sum().backward()
     assert len(_Recorded.visits) == 80
-    np.testing.assert_allclose(x.grad.data, [1.0])
+    np.testing.assert_allclose(x.grad.numpy(), [1.0])
 
 
 def test_topological_order_lists_every_node_after_the_nodes_it_came_from():
@@ -205,9 +205,9 @@ def test_a_subclass_with_its_own_backward_does_not_inherit_the_new_arrays_promis
     loss = (StraightThrough.apply(a) + StraightThrough.apply(b)).sum()
     loss.backward(retain_graph=True)
     loss.backward()
-    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
-    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 2.0])
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
 
 
 def test_graph_nodes_refuse_copy_and_pickle_leaves_do_not():
@@ -221,8 +221,8 @@ def test_graph_nodes_refuse_copy_and_pickle_leaves_do_not():
     for attempt in (copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match=r"graph node \(Mul\) cannot be copied or pickled"):
             attempt(y)
-    np.testing.assert_array_equal(copy.deepcopy(y.detach()).data, [2.0, 4.0])
-    np.testing.assert_array_equal(copy.deepcopy(x).data, [1.0, 2.0])
+    np.testing.assert_array_equal(copy.deepcopy(y.detach()).numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(copy.deepcopy(x).numpy(), [1.0, 2.0])
 
 
 def test_forward_sees_an_empty_input_record():
@@ -248,7 +248,7 @@ def test_deep_chain_has_no_recursion_limit():
     for _ in range(100_000):
         y = y * 1.0
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0])
 
 
 def test_second_backward_raises_unless_graph_retained():
@@ -268,7 +268,7 @@ def test_backward_on_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match=r"shape \(32, 1\) needs an explicit gradient"):
         (x * 2).backward()
     (x * 2).backward(np.ones((32, 1)))
-    np.testing.assert_array_equal(x.grad.data, 2 * np.ones((32, 1)))
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * np.ones((32, 1)))
 
 
 def test_backward_gradient_shape_checked():
@@ -289,7 +289,7 @@ def test_non_leaf_grad_not_kept_unless_retained():
     h2.retain_grad()
     (h * h2).sum().backward()
     assert h.grad is None
-    np.testing.assert_array_equal(h2.grad.data, h.data)
+    np.testing.assert_array_equal(h2.grad.numpy(), h.numpy())
 
 
 def test_no_grad_context_and_decorator():
@@ -342,7 +342,7 @@ def test_a_cast_to_integers_leaves_the_graph():
     y = x.to("int64")
     assert not y.requires_grad and y.grad_fn is None
     (y.float() * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])  # as PyTorch: y is a constant
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0])  # as PyTorch: y is a constant
 
 
 def test_in_place_changes_are_refused_where_the_graph_would_miss_them():
@@ -354,7 +354,7 @@ def test_in_place_changes_are_refused_where_the_graph_would_miss_them():
                 change(t)
     with cr.no_grad():  # initialising or loading weights
         w.copy_(np.array([5.0]))  # broadcast, as in PyTorch
-    np.testing.assert_array_equal(w.data, [5.0, 5.0])
+    np.testing.assert_array_equal(w.numpy(), [5.0, 5.0])
     with pytest.raises(ValueError, match=r"copy_: cannot copy shape \(3,\) into shape \(2,\)"):
         cr.tensor([1.0, 2.0]).copy_([1.0, 2.0, 3.0])
 
@@ -365,16 +365,16 @@ def test_detach_cuts_the_graph_and_shares_data():
     assert d.is_leaf and not d.requires_grad
     y = (d * x).sum()
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, d.data)
+    np.testing.assert_array_equal(x.grad.numpy(), d.numpy())
 
 
 def test_max_with_dim_returns_values_and_indices():
     x = cr.tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]]), requires_grad=True)
     values, indices = x.max(dim=1)
-    np.testing.assert_array_equal(values.data, [5.0, 7.0])
-    np.testing.assert_array_equal(indices.data, [1, 0])
+    np.testing.assert_array_equal(values.numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
     values.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
 
 
 def test_reductions_and_arg_reductions_follow_pytorch_at_the_edges():
@@ -384,9 +384,9 @@ def test_reductions_and_arg_reductions_follow_pytorch_at_the_edges():
     for name in ("sum", "mean"):  # an empty dim tuple reduces every dim
         a, b = getattr(ours, name)(()), getattr(theirs, name)(())
         assert a.shape == tuple(b.shape) == ()
-        np.testing.assert_allclose(a.data, b.detach().numpy())
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy())
     ours.sum(()).backward()
-    np.testing.assert_array_equal(ours.grad.data, np.ones((2, 3)))
+    np.testing.assert_array_equal(ours.grad.numpy(), np.ones((2, 3)))
     for keepdim in (False, True):  # a 0-d tensor's only index is 0, of shape ()
         values, indices = cr.tensor(3.0).max(0, keepdim=keepdim)
         t_values, t_indices = torch.tensor(3.0).max(0, keepdim=keepdim)
@@ -400,26 +400,26 @@ def test_reductions_and_arg_reductions_follow_pytorch_at_the_edges():
 def test_overall_max_ties_share_the_gradient():
     x = cr.tensor(np.array([3.0, 1.0, 3.0]), requires_grad=True)
     x.max().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.5, 0.0, 0.5])
 
 
 def test_repeated_indices_accumulate():
     x = cr.tensor(np.arange(4.0), requires_grad=True)
     x[cr.tensor([0, 0, 3, 0])].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 0.0, 1.0])
 
 
 def test_boolean_mask_indexing():
     x = cr.tensor(np.arange(4.0), requires_grad=True)
     (x[x > 1.5] * 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 2.0, 2.0])
 
 
 def test_comparisons_are_boolean_and_carry_no_graph():
     x = cr.tensor([1.0, -1.0], requires_grad=True)
     m = x > 0
     assert m.dtype == np.bool_ and not m.requires_grad
-    np.testing.assert_array_equal(m.data, [True, False])
+    np.testing.assert_array_equal(m.numpy(), [True, False])
     assert (x == x).all()
 
 
@@ -432,9 +432,9 @@ def test_stable_forwards_do_not_overflow_or_warn(value):
         sm = x.softmax(0)
         lsm = x.log_softmax(0)
         (s.sum() + sm[0] + lsm.sum()).backward()
-    assert np.isfinite(s.data).all() and np.isfinite(sm.data).all() and np.isfinite(lsm.data).all()
-    assert np.isfinite(x.grad.data).all()
-    np.testing.assert_allclose(sm.data.sum(), 1.0)
+    assert np.isfinite(s.numpy()).all() and np.isfinite(sm.numpy()).all() and np.isfinite(lsm.numpy()).all()
+    assert np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_allclose(sm.numpy().sum(), 1.0)
 
 
 def test_matmul_error_names_the_shapes():
@@ -493,7 +493,7 @@ def test_user_function_with_non_tensor_argument():
     y = _Cube.apply(x, 2.0)
     assert y.grad_fn.name == "_Cube"
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6 * x.data**2)
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy()**2)
     assert cr.gradcheck(lambda t: _Cube.apply(t, 2.0), (x,))
 
 
@@ -502,13 +502,13 @@ def test_factories_and_seed():
     a = cr.randn(2, 3)
     cr.manual_seed(3)
     b = cr.randn(2, 3)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert cr.zeros(2, 3).dtype == np.float32 and cr.zeros((2, 3)).shape == (2, 3)
     assert cr.ones(2, dtype="float64").dtype == np.float64
     assert cr.arange(5).dtype == np.int64 and cr.arange(0.0, 1.0, 0.25).shape == (4,)
-    assert cr.full((2,), 7.0).data.tolist() == [7.0, 7.0]
+    assert cr.full((2,), 7.0).numpy().tolist() == [7.0, 7.0]
     assert cr.zeros_like(cr.randn(3, dtype="float64")).dtype == np.float64
-    assert 0 <= cr.rand(100).data.min() and cr.rand(100).data.max() < 1
+    assert 0 <= cr.rand(100).numpy().min() and cr.rand(100).numpy().max() < 1
     with pytest.raises(ValueError, match="sizes must be non-negative ints"):
         cr.zeros(-1)
 
@@ -516,9 +516,9 @@ def test_factories_and_seed():
 def test_where_maximum_minimum_functions():
     a = cr.tensor([1.0, 5.0], requires_grad=True)
     b = cr.tensor([3.0, 2.0], requires_grad=True)
-    np.testing.assert_array_equal(cr.where(a > b, a, b).data, [3.0, 5.0])
-    np.testing.assert_array_equal(cr.maximum(a, b).data, [3.0, 5.0])
-    np.testing.assert_array_equal(cr.minimum(a, 2.0).data, [1.0, 2.0])
+    np.testing.assert_array_equal(cr.where(a > b, a, b).numpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(cr.maximum(a, b).numpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(cr.minimum(a, 2.0).numpy(), [1.0, 2.0])
     with pytest.raises(TypeError, match="where: condition must be boolean"):
         cr.where(a, a, b)
 
@@ -536,7 +536,7 @@ def test_backward_may_return_trailing_nones_for_omitted_optional_arguments():
     x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
     t = cr.tensor(np.array([0.0, 0.0]))
     cr.ops.MSELoss.apply(x, t).backward()  # reduction left at its default
-    np.testing.assert_allclose(x.grad.data, [1.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])
 
 
 def test_the_graph_keeps_only_what_backward_needs():
@@ -551,7 +551,7 @@ def test_the_graph_keeps_only_what_backward_needs():
     gc.collect()
     assert watch() is None, "an intermediate Tensor was kept alive by the graph"
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2.0) * np.ones((4, 3)))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(2.0) * np.ones((4, 3)))
     with cr.autograd.keep_input_tensors():
         kept = x * 2.0
         watch = weakref.ref(kept)
@@ -590,7 +590,7 @@ def test_integer_tensors_with_python_numbers_follow_pytorch_dtypes():
         ours = expression(cr.tensor([1, 2, 3]))
         theirs = expression(torch.tensor([1, 2, 3]))
         assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (ours, theirs)
-        np.testing.assert_allclose(ours.data, theirs.numpy())
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
 
 
 def test_real_valued_functions_of_integer_tensors_are_float32_as_in_pytorch():
@@ -601,7 +601,7 @@ def test_real_valued_functions_of_integer_tensors_are_float32_as_in_pytorch():
     for name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid"):
         result, expected = getattr(ours, name)(), getattr(theirs, name)()
         assert result.dtype == np.float32 and expected.dtype == torch.float32, name
-        np.testing.assert_allclose(result.data, expected.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-6)
     assert ours.softmax(0).dtype == ours.log_softmax(0).dtype == cr.exp(ours).dtype == np.float32
     for name in ("sigmoid", "tanh", "gelu", "elu", "selu", "softplus", "silu"):
         assert getattr(F, name)(ours).dtype == np.float32, name
@@ -613,7 +613,7 @@ def test_var_over_every_spelling_of_all_dims_equals_torch():
     torch = pytest.importorskip("torch")
     data = np.arange(6.0).reshape(2, 3)
     for dim in ((), [], [0, 1], (0, 1), 0, [1], -1):
-        np.testing.assert_allclose(cr.tensor(data).var(dim).data,
+        np.testing.assert_allclose(cr.tensor(data).var(dim).numpy(),
                                    torch.tensor(data).var(dim).numpy(), err_msg=str(dim))
 
 
@@ -622,4 +622,4 @@ def test_leaky_relu_of_an_integer_tensor_is_float32_not_truncated():
 
     out = F.leaky_relu(cr.tensor([-300, 2]))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, [-3.0, 2.0])
+    np.testing.assert_allclose(out.numpy(), [-3.0, 2.0])

@@ -206,8 +206,8 @@ def _sum_based_check(fn, x, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
     differences of sum(fn(x)). It only sees the Jacobian's column sums."""
     x.grad = None
     fn(x).sum().backward()
-    analytical = x.grad.data.copy()
-    flat = x.data.reshape(-1)
+    analytical = x.grad.numpy().copy()
+    flat = x.numpy().reshape(-1)
     numerical = np.empty_like(flat)
     with cr.no_grad():
         for i in range(flat.size):
@@ -333,9 +333,9 @@ def test_float32_inputs_warn(rng):
 def test_gradcheck_leaves_existing_grads_alone(rng):
     x = _t(rng.standard_normal(3))
     (x * x).sum().backward()
-    before = x.grad.data.copy()
+    before = x.grad.numpy().copy()
     cr.gradcheck(lambda t: t.exp(), (x,))
-    np.testing.assert_array_equal(x.grad.data, before)
+    np.testing.assert_array_equal(x.grad.numpy(), before)
 
 
 def test_bad_arguments_are_named(rng):
@@ -347,7 +347,7 @@ def test_bad_arguments_are_named(rng):
     with pytest.raises(ValueError, match="'atol' must be a number >= 0. Got -1"):
         cr.gradcheck(lambda t: t * 2, (x,), atol=-1)
     with pytest.raises(TypeError, match="must return a Tensor. Got ndarray"):
-        cr.gradcheck(lambda t: t.data * 2, (x,))
+        cr.gradcheck(lambda t: t.numpy() * 2, (x,))
 
 
 def test_a_single_tensor_is_accepted_as_inputs(rng):

@@ -108,11 +108,11 @@ def test_saturation_after_the_start_needs_the_higher_bar():
     monitor.on_train_begin(_state(model))
     _probe_once(monitor, model, x, step=0)
     assert monitor.warnings == []  # default init: nothing saturated
-    params["0.weight"].data[...] = np.where(np.arange(10)[:, None] < 4, 8.0, 0.3)  # 4 of 10 units
+    params["0.weight"].numpy()[...] = np.where(np.arange(10)[:, None] < 4, 8.0, 0.3)  # 4 of 10 units
     _probe_once(monitor, model, x, step=100)
     assert 0.1 < monitor.activations["1"]["fraction"][-1] < 0.5
     assert monitor.warnings == []
-    params["0.weight"].data[...] = 8.0  # every unit far in its tails for most samples
+    params["0.weight"].numpy()[...] = 8.0  # every unit far in its tails for most samples
     state = _probe_once(monitor, model, x, step=200)
     assert monitor.activations["1"]["fraction"][-1] > 0.5
     (message,) = state.messages
@@ -126,8 +126,8 @@ def test_the_saturated_fraction_is_measured_on_the_probe_rows():
     state.inputs = _seed_data(300)[0]
     monitor.on_after_backward(state)  # step 0: a probe
     params = dict(model.named_parameters())
-    x = state.inputs.data[:100]
-    h = 1 / (1 + np.exp(-(x @ params["0.weight"].data.T + params["0.bias"].data)))
+    x = state.inputs.numpy()[:100]
+    h = 1 / (1 + np.exp(-(x @ params["0.weight"].numpy().T + params["0.bias"].numpy())))
     expected = np.mean((h < 0.01) | (h > 0.99))
     assert monitor.activations["1"]["fraction"] == [pytest.approx(expected)]
     assert monitor.activations["1"]["steps"] == [0]
@@ -142,7 +142,7 @@ def test_default_init_sigmoids_are_not_saturated():
 def test_flags_dead_relus():
     model = _seed_model(activation=cr.nn.ReLU)
     params = dict(model.named_parameters())
-    params["0.bias"].data[...] = -20.0  # every hidden unit is negative for every sample
+    params["0.bias"].numpy()[...] = -20.0  # every hidden unit is negative for every sample
     monitor = HealthMonitor()
     _fit(model, lr=0.01, epochs=1, monitor=monitor, n=2_000)
     (dead,) = [w for w in monitor.warnings if w.startswith("dead ReLUs:")]
@@ -174,7 +174,7 @@ def test_the_probe_does_not_change_training():
     watched = run([monitor])
     assert len(monitor.activations["1"]["fraction"]) == 20  # probed at every step
     for (name, a), (_, b) in zip(plain.named_parameters(), watched.named_parameters()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
     assert watched.training and all(m.training for m in watched.modules())
     assert all("forward" not in m.__dict__ for m in watched.modules())  # the capture is removed
 
@@ -206,7 +206,7 @@ def _set_grads(model, **norms):
     """Give each named parameter a gradient of the given L2 norm (all elements equal)."""
     for name, p in model.named_parameters():
         value = norms[name.replace(".", "_")]
-        p.grad = cr.tensor(np.full(p.shape, value / math.sqrt(p.data.size), dtype=np.float32))
+        p.grad = cr.tensor(np.full(p.shape, value / math.sqrt(p.numpy().size), dtype=np.float32))
 
 
 def test_nan_loss_is_divergence_and_stops_training():
@@ -298,12 +298,12 @@ def test_update_ratio_is_measured_and_large_updates_flagged():
     for _ in range(2):
         _set_grads(model, **{"0_weight": 1.0, "0_bias": 1.0, "2_weight": 1.0, "2_bias": 1.0})
         monitor.on_after_backward(state)
-        before = params["0.weight"].data.copy()
+        before = params["0.weight"].numpy().copy()
         params["0.weight"].data *= 4.0  # an update of 3 times the weight's own size
         params["0.bias"].data *= 1.001
         monitor.on_step_end(state)
         assert monitor.update_ratios["0.weight"][-1] == pytest.approx(
-            np.linalg.norm(params["0.weight"].data - before) / np.linalg.norm(before), rel=1e-5)
+            np.linalg.norm(params["0.weight"].numpy() - before) / np.linalg.norm(before), rel=1e-5)
     assert monitor.update_ratios["0.bias"][-1] == pytest.approx(0.001, rel=1e-3)
     assert monitor.update_ratios["2.weight"][-1] == 0.0
     (message,) = monitor.warnings

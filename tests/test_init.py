@@ -56,16 +56,16 @@ def test_fans_equal_torch(shape):
 
 def test_uniform_bounds_and_std():
     w = init.uniform_(weight(), a=-0.5, b=1.5)
-    assert w.data.min() >= -0.5 and w.data.max() <= 1.5
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 1.5
     std = 2.0 / math.sqrt(12)  # std of U(a, b) = (b - a) / sqrt(12)
-    assert_std(w.data, std)
-    assert_mean(w.data, 0.5, std)
+    assert_std(w.numpy(), std)
+    assert_mean(w.numpy(), 0.5, std)
 
 
 def test_normal_std_and_mean():
     w = init.normal_(weight(), mean=1.0, std=0.3)
-    assert_std(w.data, 0.3)
-    assert_mean(w.data, 1.0, 0.3)
+    assert_std(w.numpy(), 0.3)
+    assert_mean(w.numpy(), 1.0, 0.3)
 
 
 def _truncated_normal_moments(mean, std, a, b):
@@ -90,10 +90,10 @@ def _truncated_normal_moments(mean, std, a, b):
 ])
 def test_trunc_normal_bounds_and_moments(mean, std, a, b):
     w = init.trunc_normal_(weight(), mean=mean, std=std, a=a, b=b)
-    assert w.data.min() >= a and w.data.max() <= b
+    assert w.numpy().min() >= a and w.numpy().max() <= b
     expected_mean, expected_std = _truncated_normal_moments(mean, std, a, b)
-    assert_std(w.data, expected_std)
-    assert_mean(w.data, expected_mean, expected_std)
+    assert_std(w.numpy(), expected_std)
+    assert_mean(w.numpy(), expected_mean, expected_std)
 
 
 def test_xavier_uniform_bound_and_std():
@@ -101,13 +101,13 @@ def test_xavier_uniform_bound_and_std():
     w = init.xavier_uniform_(weight(), gain=gain)
     std = gain * math.sqrt(2.0 / (IN + OUT))
     bound = math.sqrt(3.0) * std
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
-    assert_std(w.data, std)
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.99 * bound
+    assert_std(w.numpy(), std)
 
 
 def test_xavier_normal_std():
     w = init.xavier_normal_(weight(), gain=init.calculate_gain("tanh"))
-    assert_std(w.data, 5.0 / 3 * math.sqrt(2.0 / (IN + OUT)))
+    assert_std(w.numpy(), 5.0 / 3 * math.sqrt(2.0 / (IN + OUT)))
 
 
 @pytest.mark.parametrize("mode,fan", [("fan_in", IN), ("fan_out", OUT)])
@@ -115,38 +115,38 @@ def test_kaiming_uniform_bound_and_std(mode, fan):
     w = init.kaiming_uniform_(weight(), a=0.1, mode=mode, nonlinearity="leaky_relu")
     std = math.sqrt(2.0 / (1 + 0.1**2)) / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
-    assert_std(w.data, std)
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.99 * bound
+    assert_std(w.numpy(), std)
 
 
 def test_kaiming_uniform_with_a_sqrt5_is_linears_bound():
     w = init.kaiming_uniform_(weight(), a=math.sqrt(5))
     bound = 1 / math.sqrt(IN)
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.99 * bound
 
 
 @pytest.mark.parametrize("mode,fan", [("fan_in", IN), ("fan_out", OUT)])
 def test_kaiming_normal_std(mode, fan):
     w = init.kaiming_normal_(weight(), mode=mode, nonlinearity="relu")
-    assert_std(w.data, math.sqrt(2.0) / math.sqrt(fan))
+    assert_std(w.numpy(), math.sqrt(2.0) / math.sqrt(fan))
 
 
 @pytest.mark.parametrize("shape", [(OUT, IN), (IN, OUT), (6, 2, 3, 3)])
 def test_orthogonal_rows_or_columns_are_orthonormal_times_gain(shape):
     gain = 1.5
     w = init.orthogonal_(weight(shape=shape), gain=gain)
-    flat = w.data.reshape(shape[0], -1)
+    flat = w.numpy().reshape(shape[0], -1)
     gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
     np.testing.assert_allclose(gram, gain**2 * np.eye(gram.shape[0]), atol=1e-10)
 
 
 def test_constant_zeros_ones():
     w = weight()
-    assert init.constant_(w, 0.25) is w and np.all(w.data == 0.25)
+    assert init.constant_(w, 0.25) is w and np.all(w.numpy() == 0.25)
     init.ones_(w)
-    assert np.all(w.data == 1.0)
+    assert np.all(w.numpy() == 1.0)
     init.zeros_(w)
-    assert not w.data.any()
+    assert not w.numpy().any()
 
 
 INITIALISERS = [
@@ -159,14 +159,14 @@ INITIALISERS = [
 @pytest.mark.parametrize("fill", INITIALISERS)
 def test_in_place_reproducible_and_dtype_preserving(fill):
     w = weight(np.float32, (20, 30))
-    array = w.data
-    assert fill(w) is w and w.data is array and w.dtype == np.float32  # in place on t.data
+    array = w.numpy()
+    assert fill(w) is w and w.numpy() is array and w.dtype == np.float32  # in place on t.numpy()
     chainrule.manual_seed(11)
-    first = fill(weight(np.float32, (20, 30))).data
+    first = fill(weight(np.float32, (20, 30))).numpy()
     chainrule.manual_seed(11)
-    second = fill(weight(np.float32, (20, 30))).data
+    second = fill(weight(np.float32, (20, 30))).numpy()
     np.testing.assert_array_equal(first, second)
-    assert not np.array_equal(first, fill(weight(np.float32, (20, 30))).data)
+    assert not np.array_equal(first, fill(weight(np.float32, (20, 30))).numpy())
 
 
 def test_argument_errors():

@@ -108,7 +108,7 @@ def test_from_torch_state_dict_loads_into_the_same_chainrule_model():
     model = build_mlp(3, [4], 2, "tanh")
     model.load_state_dict(arrays, strict=True)
     inputs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
-    assert_close_float32(model(Tensor(inputs)).data, torch_predict(twin, inputs))
+    assert_close_float32(model(Tensor(inputs)).numpy(), torch_predict(twin, inputs))
     arrays["0.weight"][...] = 0.0  # a copy: the torch weights are untouched
     assert torch.count_nonzero(twin[0].weight) > 0
 
@@ -195,7 +195,7 @@ def test_printed_torch_code_builds_the_same_network(activation):
     twin = torch_model_from_code(code)
     twin.load_state_dict(to_torch_state_dict(model.state_dict()), strict=True)
     inputs = np.random.default_rng(2).normal(size=(32, 3))
-    np.testing.assert_allclose(torch_predict(twin, inputs), model(Tensor(inputs)).data,
+    np.testing.assert_allclose(torch_predict(twin, inputs), model(Tensor(inputs)).numpy(),
                                rtol=1e-12, atol=1e-14)
 
 
@@ -364,7 +364,7 @@ def test_a_float64_seed_run_goes_to_torch_and_back(tmp_path, capsys):
     twin.load_state_dict(torch.load(summary["out"], weights_only=True), strict=True)
     model = load_checkpoint(run)["model"]
     inputs = np.random.default_rng(3).normal(size=(20, 2))
-    ours = build_run_model(load_checkpoint(run), run)(Tensor(inputs)).data
+    ours = build_run_model(load_checkpoint(run), run)(Tensor(inputs)).numpy()
     np.testing.assert_allclose(torch_predict(twin, inputs), ours, rtol=1e-12, atol=1e-14)
 
     torch.save(twin.float().state_dict(), tmp_path / "single.pt")

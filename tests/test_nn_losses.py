@@ -64,13 +64,13 @@ def test_loss_module_equals_torch(loss, reduction):
     out = ours_cls(reduction=reduction, **kwargs)(ours_x, ours_t)
     expected = getattr(torch.nn, torch_name)(reduction=reduction, **kwargs)(theirs_x, theirs_t)
     assert out.shape == tuple(expected.shape) and out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
     upstream = np.random.default_rng(1).standard_normal(out.shape)  # random: exposes 'none'
     out.backward(upstream)
     expected.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
     if target_grad:
-        np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ours_t.grad.numpy(), theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 FUNCTIONS = [
@@ -94,11 +94,11 @@ def test_loss_function_with_array_target_equals_torch(name, kwargs, make_data, r
     expected = getattr(torch.nn.functional, name)(
         theirs_x, torch.tensor(target), reduction=reduction, **kwargs
     )
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
     upstream = np.random.default_rng(3).standard_normal(out.shape)
     out.backward(upstream)
     expected.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_l1_and_huber_at_kinks_follow_torch():
@@ -113,8 +113,8 @@ def test_l1_and_huber_at_kinks_follow_torch():
                                                       **kwargs)
         out.backward()
         expected.backward()
-        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
-        np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-12, err_msg=name)
 
 
 def test_cross_entropy_at_logits_of_1000_is_finite_and_equals_torch():
@@ -126,9 +126,9 @@ def test_cross_entropy_at_logits_of_1000_is_finite_and_equals_torch():
     expected = torch.nn.CrossEntropyLoss()(theirs_x, torch.tensor(t))
     out.backward()
     expected.backward()
-    assert np.isfinite(out.data) and np.isfinite(ours_x.grad.data).all()
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9)
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert np.isfinite(out.numpy()) and np.isfinite(ours_x.grad.numpy()).all()
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_bce_with_logits_at_100_is_finite_and_equals_torch():
@@ -140,9 +140,9 @@ def test_bce_with_logits_at_100_is_finite_and_equals_torch():
     expected = torch.nn.BCEWithLogitsLoss(reduction="sum")(theirs_x, torch.tensor(t))
     out.backward()
     expected.backward()
-    assert np.isfinite(out.data) and np.isfinite(ours_x.grad.data).all()
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9)
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert np.isfinite(out.numpy()) and np.isfinite(ours_x.grad.numpy()).all()
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_log_softmax_then_nll_equals_cross_entropy():
@@ -150,7 +150,7 @@ def test_log_softmax_then_nll_equals_cross_entropy():
     logits = chainrule.tensor(x)
     composed = nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), t)
     fused = nn.CrossEntropyLoss()(logits, t)
-    np.testing.assert_allclose(composed.data, fused.data, rtol=1e-12)
+    np.testing.assert_allclose(composed.numpy(), fused.numpy(), rtol=1e-12)
 
 
 def test_array_target_takes_the_input_dtype():
@@ -215,7 +215,7 @@ def test_class_losses_of_one_sample_have_the_shapes_of_torch():
         expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(2),
                                                      reduction=reduction)
         assert out.shape == tuple(expected.shape) == ()
-        np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12)
 
 
 def test_probabilities_promote_with_the_logits_as_in_torch():
@@ -226,7 +226,7 @@ def test_probabilities_promote_with_the_logits_as_in_torch():
     np.testing.assert_allclose(loss.item(), np.log(3), rtol=1e-6)
     loss.backward()
     assert x.grad.dtype == np.float32 and t.grad.dtype == np.float64  # each in its own dtype
-    np.testing.assert_allclose(x.grad.data, 0, atol=1e-7)  # softmax equals the target
+    np.testing.assert_allclose(x.grad.numpy(), 0, atol=1e-7)  # softmax equals the target
     # an array target is taken in the logits' dtype, as in the other losses
     assert F.cross_entropy(x, np.full((2, 3), 1 / 3)).dtype == np.float32
 
@@ -270,9 +270,9 @@ def test_complex_mse_keeps_its_meaning_and_its_gradient():
     # sum of d^2, not of |d|^2; the gradient 2 d / n, scaled by a complex dL/dL as well
     x = chainrule.tensor(np.array([1 + 1j, 2 - 1j], np.complex128), requires_grad=True)
     loss = F.mse_loss(x, np.zeros(2, np.complex128))
-    np.testing.assert_allclose(loss.data, ((1 + 1j) ** 2 + (2 - 1j) ** 2) / 2)
+    np.testing.assert_allclose(loss.numpy(), ((1 + 1j) ** 2 + (2 - 1j) ** 2) / 2)
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, [1 + 1j, 2 - 1j])
+    np.testing.assert_allclose(x.grad.numpy(), [1 + 1j, 2 - 1j])
 
 
 def _class_data_one_ignored(rng):
@@ -331,13 +331,13 @@ def test_loss_options_equal_torch(name, options, make_data, reduction):
     ours_t, theirs_t = _pair(torch, target, target.dtype.kind == "f")
     out = getattr(nn, name)(reduction=reduction, **options(chainrule))(ours_x, ours_t)
     expected = getattr(torch.nn, name)(reduction=reduction, **options(torch))(theirs_x, theirs_t)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
     upstream = np.random.default_rng(5).standard_normal(out.shape)
     out.backward(upstream)
     expected.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
     if target.dtype.kind == "f":
-        np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ours_t.grad.numpy(), theirs_t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_every_target_ignored_gives_nan_and_a_zero_gradient_as_torch():
@@ -347,7 +347,7 @@ def test_every_target_ignored_gives_nan_and_a_zero_gradient_as_torch():
         loss = loss_fn(x, np.array([-100, -100, -100]))
         assert np.isnan(loss.item())
         loss.backward()
-        np.testing.assert_array_equal(x.grad.data, np.zeros((3, 4)))
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4)))
 
 
 def test_class_weights_are_a_buffer_in_the_state_dict():
@@ -410,8 +410,8 @@ def test_a_total_class_weight_of_zero_gives_nan_where_torch_does():
         loss.backward()
         expected.backward()
         assert np.isnan(loss.item()) and np.isnan(expected.item())
-        np.testing.assert_array_equal(np.isnan(ours.grad.data), np.isnan(theirs.grad.numpy()))
-        np.testing.assert_array_equal(np.nan_to_num(ours.grad.data), np.nan_to_num(theirs.grad.numpy()))
+        np.testing.assert_array_equal(np.isnan(ours.grad.numpy()), np.isnan(theirs.grad.numpy()))
+        np.testing.assert_array_equal(np.nan_to_num(ours.grad.numpy()), np.nan_to_num(theirs.grad.numpy()))
 
 
 def test_weight_buffers_are_checked_and_the_callers_tensor_is_left_alone():
@@ -448,4 +448,4 @@ def test_a_tensor_target_of_another_dtype_promotes_as_in_torch():
             out.backward()
             expected.backward()
             assert ours_x.grad.dtype == np.float32
-            np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-6)
+            np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-6)

@@ -175,7 +175,7 @@ def test_state_dict_is_an_ordered_copy():
     assert list(sd) == ["scale", "running", "fc.weight", "fc.bias"]
     assert all(isinstance(v, np.ndarray) for v in sd.values())
     sd["fc.weight"][...] = 123.0
-    assert not np.any(model.fc.weight.data == 123.0)  # a copy, not the live array
+    assert not np.any(model.fc.weight.numpy() == 123.0)  # a copy, not the live array
 
 
 def test_state_dict_round_trip_copies_in_place():
@@ -183,10 +183,10 @@ def test_state_dict_round_trip_copies_in_place():
     source = seed_network()
     chainrule.manual_seed(2)
     target = seed_network()
-    live = target[0].weight.data  # the array an optimizer would hold
+    live = target[0].weight.numpy()  # the array an optimizer would hold
     result = target.load_state_dict(source.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert target[0].weight.data is live
+    assert target[0].weight.numpy() is live
     for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
         np.testing.assert_array_equal(a, b, err_msg=name)
 
@@ -197,7 +197,7 @@ def test_load_state_dict_accepts_tensors_and_casts_dtype():
           for name, v in model.state_dict().items()}
     model.load_state_dict(sd)
     assert model[0].weight.dtype == np.float32
-    np.testing.assert_array_equal(model[0].weight.data, np.full((10, 2), 0.25, np.float32))
+    np.testing.assert_array_equal(model[0].weight.numpy(), np.full((10, 2), 0.25, np.float32))
 
 
 def test_load_state_dict_from_torch_model():
@@ -207,7 +207,7 @@ def test_load_state_dict_from_torch_model():
     model.load_state_dict(theirs.state_dict())  # torch tensors convert through __array__
     x = np.random.default_rng(0).standard_normal((6, 2))
     expected = theirs.double()(torch.tensor(x)).detach().numpy()
-    np.testing.assert_allclose(model(chainrule.tensor(x)).data, expected, rtol=1e-9)
+    np.testing.assert_allclose(model(chainrule.tensor(x)).numpy(), expected, rtol=1e-9)
 
 
 def test_load_state_dict_names_missing_and_unexpected_keys():
@@ -223,7 +223,7 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
 
 def test_load_state_dict_shape_mismatch_names_key_and_both_shapes():
     model = seed_network()
-    before = model[0].bias.data.copy()
+    before = model[0].bias.numpy().copy()
     sd = model.state_dict()
     sd["0.weight"] = np.zeros((3, 2))
     sd["0.bias"] = np.ones(10)
@@ -232,7 +232,7 @@ def test_load_state_dict_shape_mismatch_names_key_and_both_shapes():
         model.load_state_dict(sd)
     with pytest.raises(ValueError, match=message):
         model.load_state_dict(sd, strict=False)  # shapes are checked even when not strict
-    np.testing.assert_array_equal(model[0].bias.data, before)  # nothing copied on error
+    np.testing.assert_array_equal(model[0].bias.numpy(), before)  # nothing copied on error
 
 
 def test_load_state_dict_rejects_non_mappings_and_non_numbers():
@@ -266,7 +266,7 @@ def test_zero_grad_sets_to_none_or_zeros():
     model(chainrule.randn(4, 2)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
@@ -297,9 +297,9 @@ def test_linear_shapes_and_default_init_bounds():
     assert layer.weight.dtype == np.float32
     bound = 1 / math.sqrt(300)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.95 * bound  # fills the range, not a narrower one
-    w_std = layer.weight.data.std()
+        assert np.abs(p.numpy()).max() <= bound
+        assert np.abs(p.numpy()).max() > 0.95 * bound  # fills the range, not a narrower one
+    w_std = layer.weight.numpy().std()
     assert abs(w_std - bound / math.sqrt(3)) < 0.02 * bound / math.sqrt(3)  # U(-k, k) std k/sqrt 3
 
 
@@ -308,10 +308,10 @@ def test_linear_init_is_reproducible_under_manual_seed():
     a = nn.Linear(5, 3)
     chainrule.manual_seed(42)
     b = nn.Linear(5, 3)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    np.testing.assert_array_equal(a.bias.data, b.bias.data)
+    np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
+    np.testing.assert_array_equal(a.bias.numpy(), b.bias.numpy())
     c = nn.Linear(5, 3)
-    assert not np.array_equal(a.weight.data, c.weight.data)
+    assert not np.array_equal(a.weight.numpy(), c.weight.numpy())
 
 
 def test_linear_without_bias_and_argument_checks():
@@ -341,9 +341,9 @@ def _torch_twin(torch, model):
             layer = torch.nn.Linear(module.in_features, module.out_features,
                                     bias=module.bias is not None, dtype=torch.float64)
             with torch.no_grad():
-                layer.weight.copy_(torch.tensor(module.weight.data))
+                layer.weight.copy_(torch.tensor(module.weight.numpy()))
                 if module.bias is not None:
-                    layer.bias.copy_(torch.tensor(module.bias.data))
+                    layer.bias.copy_(torch.tensor(module.bias.numpy()))
             twin.append(layer)
         else:
             twin.append(getattr(torch.nn, type(module).__name__)(
@@ -363,13 +363,13 @@ def _compare_with_torch(torch, model, x):
     ours_x = chainrule.tensor(x, requires_grad=True)
     theirs_x = torch.tensor(x, requires_grad=True)
     out, expected = model(ours_x), theirs(theirs_x)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
     upstream = np.random.default_rng(5).standard_normal(out.shape)
     out.backward(upstream)
     expected.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=1e-9, atol=1e-12)
     for (name, p), q in zip(model.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_seed_network_forward_and_gradients_equal_torch():
@@ -432,27 +432,27 @@ def test_dropout_zeroes_and_scales_in_train():
     layer = nn.Dropout(p)
     x = chainrule.tensor(np.ones((200, 300)), requires_grad=True)
     y = layer(x)
-    kept = y.data != 0
-    np.testing.assert_allclose(y.data[kept], 1 / (1 - p), rtol=1e-12)
+    kept = y.numpy() != 0
+    np.testing.assert_allclose(y.numpy()[kept], 1 / (1 - p), rtol=1e-12)
     assert abs(kept.mean() - (1 - p)) < 0.01  # 60,000 draws: 4.5 standard deviations
     y.backward(np.ones(y.shape))
-    np.testing.assert_array_equal(x.grad.data, y.data)  # dL/dx = m / (1 - p)
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())  # dL/dx = m / (1 - p)
 
 
 def test_dropout_is_reproducible_under_manual_seed():
     x = chainrule.ones(10, 10)
     chainrule.manual_seed(7)
-    first = nn.Dropout(0.5)(x).data
+    first = nn.Dropout(0.5)(x).numpy()
     chainrule.manual_seed(7)
-    second = nn.Dropout(0.5)(x).data
+    second = nn.Dropout(0.5)(x).numpy()
     np.testing.assert_array_equal(first, second)
-    assert not np.array_equal(first, nn.Dropout(0.5)(x).data)
+    assert not np.array_equal(first, nn.Dropout(0.5)(x).numpy())
 
 
 def test_dropout_edge_probabilities_and_checks():
     x = chainrule.ones(4, 4)
     assert nn.Dropout(0.0)(x) is x
-    assert not nn.Dropout(1.0)(x).data.any()
+    assert not nn.Dropout(1.0)(x).numpy().any()
     assert F.dropout(x, 0.5, training=False) is x
     with pytest.raises(
         ValueError, match=r"'p' parameter of Dropout must be a float in the range \[0, 1\]. Got 1.5 instead."
@@ -493,8 +493,8 @@ def test_modules_can_be_called_every_way_pytorch_allows():
 
     linear = nn.Linear(2, 1)
     x = chainrule.ones(3, 2)
-    expected = linear.forward(x).data
+    expected = linear.forward(x).numpy()
     for call in (linear, functools.partial(nn.Module.__call__, linear),
                  lambda t: nn.Module.__call__(linear, t)):
-        np.testing.assert_array_equal(call(x).data, expected)
+        np.testing.assert_array_equal(call(x).numpy(), expected)
     assert str(inspect.signature(linear)) == "(*args, **kwargs)"

@@ -38,7 +38,7 @@ def test_against_torch(case):
     expected = torch_fn(torch, *theirs)
     assert out.shape == tuple(expected.shape)
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-12)
 
     upstream = np.random.default_rng(7).standard_normal(out.shape)  # random, not ones
     out.backward(upstream)
@@ -49,7 +49,7 @@ def test_against_torch(case):
             continue
         assert a.grad is not None, f"input {i} got no gradient"
         assert a.grad.shape == a.shape
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-9, atol=1e-12,
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12,
                                    err_msg=f"gradient of input {i}")
 
 
@@ -59,7 +59,7 @@ def _aliased(node, grad_out, returned) -> list:
     held = {"the incoming gradient": grad_out}
     for i, x in enumerate(node.input_tensors or ()):
         if isinstance(x, (Tensor, np.ndarray)):
-            held[f"input {i}"] = x.data if isinstance(x, Tensor) else x
+            held[f"input {i}"] = x.numpy() if isinstance(x, Tensor) else x
     for i, saved in enumerate(node.saved_tensors or ()):
         if isinstance(saved, np.ndarray):
             held[f"saved tensor {i}"] = saved

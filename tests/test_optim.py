@@ -97,11 +97,11 @@ def test_trajectory_equals_torch(name, kwargs, grouped):
         theirs.step()
         for mine, reference in ((W, tW), (b, tb)):
             np.testing.assert_allclose(
-                mine.data, reference.detach().numpy(), rtol=1e-7, atol=1e-12,
+                mine.numpy(), reference.detach().numpy(), rtol=1e-7, atol=1e-12,
                 err_msg=f"{name}({kwargs}) differs from torch after step {step + 1}",
             )
     # The parameters really moved, so the comparison above compared something.
-    assert np.abs(W.data - data["W"]).max() > 1e-3
+    assert np.abs(W.numpy() - data["W"]).max() > 1e-3
     assert W.dtype == np.float64
 
 
@@ -124,7 +124,7 @@ def test_a_0d_parameter_follows_torch(name, kwargs):
         theirs.zero_grad()
         (((torch.tensor(x) @ tW.T).tanh() * t_scale - torch.tensor(y)) ** 2).mean().backward()
         theirs.step()
-        np.testing.assert_allclose(scale.data, t_scale.item(), rtol=1e-7,
+        np.testing.assert_allclose(scale.numpy(), t_scale.item(), rtol=1e-7,
                                    err_msg=f"{name}({kwargs}) differs after step {step + 1}")
     assert scale.shape == () and abs(scale.item() - 1.5) > 1e-3
     for value in ours.state_dict()["state"].get(0, {}).values():  # buffers: the parameter's shape
@@ -147,7 +147,7 @@ def test_sgd_momentum_steps_by_hand():
     (p * p).sum().backward()
     opt.step()
     np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [2.0, -4.0], rtol=1e-15)
-    np.testing.assert_allclose(p.data, [0.8, -1.6], rtol=1e-15)
+    np.testing.assert_allclose(p.numpy(), [0.8, -1.6], rtol=1e-15)
 
     # Step 2: g = 2p = [1.6, -3.2]; b = 0.9 * [2, -4] + [1.6, -3.2] = [3.4, -6.8]
     # p = [0.8 - 0.1 * 3.4, -1.6 + 0.1 * 6.8] = [0.46, -0.92]
@@ -155,7 +155,7 @@ def test_sgd_momentum_steps_by_hand():
     (p * p).sum().backward()
     opt.step()
     np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [3.4, -6.8], rtol=1e-14)
-    np.testing.assert_allclose(p.data, [0.46, -0.92], rtol=1e-14)
+    np.testing.assert_allclose(p.numpy(), [0.46, -0.92], rtol=1e-14)
 
 
 def test_adam_step_by_hand():
@@ -176,7 +176,7 @@ def test_adam_step_by_hand():
     np.testing.assert_allclose(opt.state[p]["exp_avg"], [0.05, 0.2], rtol=1e-15)
     np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], [0.00025, 0.004], rtol=1e-13)
     expected = [1 - 0.1 * 0.5 / (0.5 + 1e-8), -3 - 0.1 * 2 / (2 + 1e-8)]
-    np.testing.assert_allclose(p.data, expected, rtol=1e-14)
+    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-14)
 
 
 def test_adamw_decay_is_applied_to_the_parameter_not_the_gradient():
@@ -189,7 +189,7 @@ def test_adamw_decay_is_applied_to_the_parameter_not_the_gradient():
     for expected in (2.0 * 0.95, 2.0 * 0.95 * 0.95):
         p.grad = cr.zeros(1, dtype="float64")
         opt.step()
-        np.testing.assert_allclose(p.data, [expected], rtol=1e-15)
+        np.testing.assert_allclose(p.numpy(), [expected], rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ def test_state_dict_round_trip_continues_bit_identically(name, kwargs):
     run_steps(opt, W, b, data, 5)
     saved = opt.state_dict()
     assert_plain(saved)
-    W2, b2 = Parameter(W.data.copy()), Parameter(b.data.copy())
+    W2, b2 = Parameter(W.numpy().copy()), Parameter(b.numpy().copy())
 
     run_steps(opt, W, b, data, 5)  # the uninterrupted run
 
@@ -242,8 +242,8 @@ def test_state_dict_round_trip_continues_bit_identically(name, kwargs):
     restored.load_state_dict(saved)
     assert restored.param_groups[1]["lr"] == 0.003  # options come from the saved groups
     run_steps(restored, W2, b2, data, 5)
-    np.testing.assert_array_equal(W2.data, W.data)
-    np.testing.assert_array_equal(b2.data, b.data)
+    np.testing.assert_array_equal(W2.numpy(), W.numpy())
+    np.testing.assert_array_equal(b2.numpy(), b.numpy())
 
 
 def test_state_dict_layout():
@@ -306,9 +306,9 @@ def test_zero_grad_set_to_none():
     (p * 3.0).sum().backward()
     opt.zero_grad()  # set_to_none=True by default
     assert p.grad is None
-    p_before = p.data.copy()
+    p_before = p.numpy().copy()
     opt.step()  # a parameter without a gradient is skipped
-    np.testing.assert_array_equal(p.data, p_before)
+    np.testing.assert_array_equal(p.numpy(), p_before)
 
 
 def test_zero_grad_to_zeros_keeps_the_gradient_array():
@@ -318,13 +318,13 @@ def test_zero_grad_to_zeros_keeps_the_gradient_array():
     grad = p.grad
     opt.zero_grad(set_to_none=False)
     assert p.grad is grad
-    np.testing.assert_array_equal(p.grad.data, np.zeros(3))
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros(3))
     # A zero gradient is still a gradient: weight decay moves p = 1 - 0.1 * (0 + 0.5 * 1) = 0.95.
     opt.step()
-    np.testing.assert_allclose(p.data, [0.95] * 3, rtol=1e-15)
+    np.testing.assert_allclose(p.numpy(), [0.95] * 3, rtol=1e-15)
     # The next backward adds to the zeros.
     (p * 3.0).sum().backward()
-    np.testing.assert_array_equal(p.grad.data, [3.0] * 3)
+    np.testing.assert_array_equal(p.grad.numpy(), [3.0] * 3)
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
@@ -333,10 +333,10 @@ def test_parameters_without_grad_are_skipped_and_get_no_state(name):
     opt = getattr(optim, name)([W, b], lr=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
     (W * W).sum().backward()
     opt.step()
-    np.testing.assert_array_equal(b.data, np.ones(2))
+    np.testing.assert_array_equal(b.numpy(), np.ones(2))
     assert opt.state[b] == {}
     assert opt.state[W] != {}
-    assert not np.array_equal(W.data, np.ones(3))
+    assert not np.array_equal(W.numpy(), np.ones(3))
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
@@ -347,7 +347,7 @@ def test_float32_parameters_stay_float32(name):
         opt.zero_grad()
         (p * p).sum().backward()
         opt.step()
-    assert p.data.dtype == np.float32
+    assert p.numpy().dtype == np.float32
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
@@ -370,14 +370,14 @@ def test_a_buffer_is_created_when_its_option_is_switched_on_later():
         opt.step()
     assert "momentum_buffer" not in opt.state[p]
     opt.param_groups[0]["momentum"] = 0.9
-    before = p.data.copy()
+    before = p.numpy().copy()
     opt.zero_grad()
     (p * p).sum().backward()
     opt.step()
     # The new buffer starts at 0, so after this step b = g / avg and p moved by -lr * b.
     buf = opt.state[p]["momentum_buffer"]
     assert np.all(buf > 0)
-    np.testing.assert_allclose(p.data, before - 0.01 * buf, rtol=1e-15)
+    np.testing.assert_allclose(p.numpy(), before - 0.01 * buf, rtol=1e-15)
 
 
 def test_param_groups_fill_in_defaults():
@@ -399,7 +399,7 @@ def test_group_lr_is_used():
     opt = optim.SGD([{"params": [W]}, {"params": [b], "lr": 0.01}], lr=0.1)
     (W + b).sum().backward()
     opt.step()
-    np.testing.assert_allclose([W.data[0], b.data[0]], [-0.1, -0.01], rtol=1e-15)
+    np.testing.assert_allclose([W.numpy()[0], b.numpy()[0]], [-0.1, -0.01], rtol=1e-15)
 
 
 def test_step_returns_the_closure_loss():
@@ -415,7 +415,7 @@ def test_step_returns_the_closure_loss():
     with cr.no_grad():  # the closure records its graph even here
         loss = opt.step(closure)
     assert loss.item() == 9.0
-    np.testing.assert_allclose(p.data, [3.0 - 0.25 * 6.0], rtol=1e-15)
+    np.testing.assert_allclose(p.numpy(), [3.0 - 0.25 * 6.0], rtol=1e-15)
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_binary_operators_give_torch_dtypes_and_values(symbol):
         result = fn(ours_a, ours_b)
         where = f"{left} {symbol} {right}"
         assert _same_dtype(result, expected), (where, result.dtype, expected.dtype)
-        np.testing.assert_allclose(result.data, expected.numpy(), rtol=1e-6, err_msg=where)
+        np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-6, err_msg=where)
         checked += 1
     assert checked > 150
 
@@ -93,7 +93,7 @@ def test_uint8_with_an_out_of_range_number_wraps_as_in_torch():
     for fn in (lambda t: t - 1, lambda t: t + 300):
         ours, theirs = fn(cr.tensor([0, 7], dtype="uint8")), fn(torch.tensor([0, 7], dtype=torch.uint8))
         assert ours.dtype == np.uint8
-        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 def test_arrays_and_lists_count_as_tensors():
@@ -123,8 +123,8 @@ def test_gradients_flow_back_in_each_inputs_own_dtype():
         out.sum().backward()
         expected.sum().backward()
         assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
-        np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-6)
-        np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-6)
 
 
 def test_an_integer_tensor_with_a_float_tensor_gives_float32_and_its_gradient():
@@ -134,7 +134,7 @@ def test_an_integer_tensor_with_a_float_tensor_gives_float32_and_its_gradient():
     out.sum().backward()
     (torch.tensor([1, 2, 3]) * tw).sum().backward()
     assert w.grad.dtype == np.float32
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
 
 
 def test_same_dtype_operands_add_no_cast():
@@ -169,13 +169,13 @@ def test_functions_promote_like_torch(name):
 
     ours, expected = FUNCTIONS[name](cr, *operands(cr)), FUNCTIONS[name](torch, *operands(torch))
     assert _same_dtype(ours, expected), (ours.dtype, expected.dtype)
-    np.testing.assert_allclose(ours.data, expected.numpy())
+    np.testing.assert_allclose(ours.numpy(), expected.numpy())
 
 
 def test_where_example_from_the_brief():
     out = cr.where(cr.tensor([True, False]), 2.5, cr.tensor([1, 2]))
     assert out.dtype == np.float32
-    np.testing.assert_array_equal(out.data, [2.5, 2.0])
+    np.testing.assert_array_equal(out.numpy(), [2.5, 2.0])
 
 
 def test_matmul_promotes_where_torch_would_ask_for_one_dtype():
@@ -183,7 +183,7 @@ def test_matmul_promotes_where_torch_would_ask_for_one_dtype():
     ints, floats = cr.tensor([[1, 2], [3, 4]]), cr.tensor([[0.5], [1.5]], requires_grad=True)
     out = ints @ floats
     assert out.dtype == np.float32 and cr.matmul(ints, floats).dtype == np.float32
-    np.testing.assert_allclose(out.data, [[3.5], [7.5]])
+    np.testing.assert_allclose(out.numpy(), [[3.5], [7.5]])
     out.sum().backward()
     assert floats.grad.dtype == np.float32
     assert (floats.T @ np.ones((2, 1))).dtype == np.float64  # a float64 array promotes
@@ -194,8 +194,8 @@ def test_max_and_min_along_a_dim_return_values_and_indices():
     x, tx = _pair([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
     for name in ("max", "min"):
         ours, expected = getattr(x, name)(dim=1), getattr(tx, name)(dim=1)
-        np.testing.assert_array_equal(ours.values.data, expected.values.numpy())
-        np.testing.assert_array_equal(ours.indices.data, expected.indices.numpy())
+        np.testing.assert_array_equal(ours.values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), expected.indices.numpy())
         values, indices = ours  # still a pair
         assert values is ours.values and indices is ours.indices and ours[0] is values
         assert type(ours).__name__ == name and "values=" in repr(ours)
@@ -213,12 +213,12 @@ def test_var_and_std_equal_torch(kwargs):
         x, tx = _pair(data, requires_grad=True)
         ours, expected = getattr(x, name)(**kwargs), getattr(tx, name)(**kwargs)
         assert ours.shape == tuple(expected.shape)
-        np.testing.assert_allclose(ours.data, expected.detach().numpy(), rtol=1e-12)
-        if np.isfinite(ours.data).all():
+        np.testing.assert_allclose(ours.numpy(), expected.detach().numpy(), rtol=1e-12)
+        if np.isfinite(ours.numpy()).all():
             upstream = np.random.default_rng(2).standard_normal(ours.shape)
             ours.backward(upstream)
             expected.backward(torch.tensor(upstream))
-            np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_var_with_no_degrees_of_freedom_is_nan_or_inf_as_in_torch():
@@ -333,7 +333,7 @@ def test_relu_passes_the_gradient_through_nan_as_torch():
     ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ours.relu().sum().backward()
     theirs.relu().sum().backward()
-    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 
 def test_nan_gradients_of_max_min_maximum_minimum_as_torch():
@@ -343,7 +343,7 @@ def test_nan_gradients_of_max_min_maximum_minimum_as_torch():
         ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         getattr(ours, name)().backward()
         getattr(theirs, name)().backward()
-        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
     a, b = np.array([np.nan, 1.0, 2.0, 2.0, 3.0]), np.array([0.0, np.nan, 1.0, 2.0, 5.0])
     for name in ("maximum", "minimum"):
         ours = [cr.tensor(v, requires_grad=True) for v in (a, b)]
@@ -351,4 +351,4 @@ def test_nan_gradients_of_max_min_maximum_minimum_as_torch():
         getattr(cr, name)(*ours).sum().backward()
         getattr(torch, name)(*theirs).sum().backward()
         for mine, reference in zip(ours, theirs):
-            np.testing.assert_array_equal(mine.grad.data, reference.grad.numpy())
+            np.testing.assert_array_equal(mine.grad.numpy(), reference.grad.numpy())

@@ -50,7 +50,7 @@ def finite_difference_grads(fn, arrays, upstream):
     """d sum(upstream * fn(*arrays)) / d arrays[i], by central differences, for every input."""
     def objective():
         with cr.no_grad():
-            return float(np.sum(upstream * fn(*[cr.tensor(a) for a in arrays]).data))
+            return float(np.sum(upstream * fn(*[cr.tensor(a) for a in arrays]).numpy()))
 
     grads = []
     for a in arrays:
@@ -76,7 +76,7 @@ def assert_backward_matches_finite_differences(fn, arrays, data):
     for i, (x, grad) in enumerate(zip(inputs, expected)):
         assert x.grad is not None, f"input {i} got no gradient"
         assert x.grad.shape == x.shape
-        np.testing.assert_allclose(x.grad.data, grad, rtol=RTOL, atol=ATOL,
+        np.testing.assert_allclose(x.grad.numpy(), grad, rtol=RTOL, atol=ATOL,
                                    err_msg=f"gradient of input {i} (shape {x.shape})")
 
 
@@ -86,10 +86,10 @@ def assert_same_as_numpy(result, expected, exact=True):
     assert result.shape == expected.shape
     assert result.dtype == expected.dtype
     if exact:
-        np.testing.assert_array_equal(result.data, expected)
+        np.testing.assert_array_equal(result.numpy(), expected)
     else:
         rtol = 1e-5 if expected.dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(result.data, expected, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(result.numpy(), expected, rtol=rtol, atol=rtol)
 
 
 # ----- binary ops with broadcasting --------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_unary_backward(name, shape, data):
 def test_relu_gradient_at_zero_is_zero():
     x = cr.tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
     x.relu().backward(np.array([5.0, 7.0, 11.0]))
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 11.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 11.0])
 
 
 # ----- reductions ----------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def test_max_forward(shape_dim, keepdim, dtype, data):
     else:
         values, indices = t.max(dim, keepdim)
         assert_same_as_numpy(values, np.max(x, axis=dim, keepdims=keepdim))
-        np.testing.assert_array_equal(indices.data, np.argmax(x, axis=dim, keepdims=keepdim))
+        np.testing.assert_array_equal(indices.numpy(), np.argmax(x, axis=dim, keepdims=keepdim))
 
 
 @PROPERTY
@@ -255,7 +255,7 @@ def test_max_backward_with_a_unique_maximum(shape_dim, keepdim, data):
 def test_max_gradient_is_shared_between_ties():
     x = cr.tensor(np.array([1.0, 3.0, 3.0, 2.0]), requires_grad=True)
     x.max().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.5, 0.5, 0.0])
 
 
 # ----- matmul --------------------------------------------------------------------------------------
@@ -400,4 +400,4 @@ def test_gradients_keep_each_inputs_dtype_and_shape(name, shapes, dtype, data):
     out.backward()
     for x in (a, b):
         assert x.grad.dtype == dtype and x.grad.shape == x.shape
-        assert np.isfinite(x.grad.data).all()
+        assert np.isfinite(x.grad.numpy()).all()

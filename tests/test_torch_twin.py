@@ -39,7 +39,7 @@ def test_twin_forward_equals_chainrule_for_every_activation(activation):
                           nn.Linear(5, 2, dtype="float64"))
     twin = build_torch_twin(model)
     x, _ = _regression_data(7)
-    ours = model(chainrule.tensor(x)).data
+    ours = model(chainrule.tensor(x)).numpy()
     theirs = twin(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
 
@@ -51,7 +51,7 @@ def test_twin_copies_names_shapes_and_dtype():
     assert list(theirs) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     for name, param in model.named_parameters():
         assert theirs[name].dtype == torch.float32
-        np.testing.assert_array_equal(theirs[name].detach().numpy(), param.data)
+        np.testing.assert_array_equal(theirs[name].detach().numpy(), param.numpy())
 
 
 def test_twin_refuses_what_it_cannot_copy():
@@ -93,7 +93,7 @@ def test_lockstep_through_fit_agrees_in_float64(make_optimizer):
     assert max_relative_difference(history.step_loss, twin.step_loss) < 1e-10
     np.testing.assert_allclose(twin.epoch_val_loss, history.val_loss, rtol=1e-10)
     for name, param in twin.model.named_parameters():
-        np.testing.assert_allclose(param.detach().numpy(), dict(model.named_parameters())[name].data,
+        np.testing.assert_allclose(param.detach().numpy(), dict(model.named_parameters())[name].numpy(),
                                    rtol=1e-9, atol=1e-12)
 
 

@@ -32,7 +32,7 @@ def test_without_keep_input_tensors_the_trace_still_has_every_gradient():
     assert trace.steps[2].output is None  # the sigmoid's output was freed with the forward
     loss.backward()
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(trace.leaf_grads[name], p.grad.data, rtol=1e-12)
+        np.testing.assert_allclose(trace.leaf_grads[name], p.grad.numpy(), rtol=1e-12)
 
 
 def test_steps_follow_the_engine_order_with_formulas_and_shapes():
@@ -54,7 +54,7 @@ def test_each_step_applies_its_local_derivative_to_the_incoming_gradient():
     steps = backward_steps(loss, names=names).steps
     mse, out_layer, sigmoid, hidden = steps
     # dL/dprediction = 2 (prediction - target) / n
-    prediction, target = out_layer.output, names["target"].data
+    prediction, target = out_layer.output, names["target"].numpy()
     np.testing.assert_allclose(mse.inputs[0].grad, 2 * (prediction - target) / 2, rtol=1e-12)
     # what leaves one node is what enters the next
     np.testing.assert_array_equal(out_layer.grad_output, mse.inputs[0].grad)
@@ -64,7 +64,7 @@ def test_each_step_applies_its_local_derivative_to_the_incoming_gradient():
     y = sigmoid.output
     np.testing.assert_allclose(sigmoid.inputs[0].grad, sigmoid.grad_output * y * (1 - y), rtol=1e-12)
     # linear: dL/dW = (dL/dY)ᵀ X, dL/db = batch sum
-    np.testing.assert_allclose(hidden.inputs[1].grad, hidden.grad_output.T @ names["x"].data,
+    np.testing.assert_allclose(hidden.inputs[1].grad, hidden.grad_output.T @ names["x"].numpy(),
                                rtol=1e-12)
     np.testing.assert_allclose(hidden.inputs[2].grad, hidden.grad_output.sum(axis=0), rtol=1e-12)
 
@@ -76,7 +76,7 @@ def test_leaf_gradients_equal_loss_backward_and_nothing_is_touched():
     loss.backward()  # the graph was not freed by tracing
     assert list(trace.leaf_grads) == ["2.weight", "2.bias", "0.weight", "0.bias"]
     for name, p in model.named_parameters():
-        np.testing.assert_array_equal(trace.leaf_grads[name], p.grad.data, err_msg=name)
+        np.testing.assert_array_equal(trace.leaf_grads[name], p.grad.numpy(), err_msg=name)
 
 
 def test_gradients_from_several_paths_are_added():
@@ -85,12 +85,12 @@ def test_gradients_from_several_paths_are_added():
     loss = (h * h + h).sum()
     trace = backward_steps(loss, names={"a": a})
     (exp_step,) = [s for s in trace.steps if s.name == "Exp"]
-    np.testing.assert_allclose(exp_step.grad_output, 2 * h.data + 1, rtol=1e-12)
-    np.testing.assert_allclose(trace.leaf_grads["a"], (2 * h.data + 1) * h.data, rtol=1e-12)
+    np.testing.assert_allclose(exp_step.grad_output, 2 * h.numpy() + 1, rtol=1e-12)
+    np.testing.assert_allclose(trace.leaf_grads["a"], (2 * h.numpy() + 1) * h.numpy(), rtol=1e-12)
     # a leaf reached twice: a*a + a.exp()
     b = cr.tensor(np.array([0.2, 0.4]), requires_grad=True)
     trace = backward_steps((b * b + b.exp()).sum(), names={b: "b"})  # Tensor -> name also works
-    np.testing.assert_allclose(trace.leaf_grads["b"], 2 * b.data + np.exp(b.data), rtol=1e-12)
+    np.testing.assert_allclose(trace.leaf_grads["b"], 2 * b.numpy() + np.exp(b.numpy()), rtol=1e-12)
 
 
 def test_an_explicit_gradient_for_a_non_scalar_root():
@@ -142,7 +142,7 @@ def test_created_at_is_recorded_under_detect_anomaly():
 def test_errors_are_named():
     x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
     with pytest.raises(TypeError, match="backward_steps: expected a Tensor. Got ndarray instead."):
-        backward_steps(x.data)
+        backward_steps(x.numpy())
     with pytest.raises(ValueError, match="no graph to trace"):
         backward_steps(x)
     with pytest.raises(ValueError, match=r"shape \(2,\) needs an explicit gradient"):

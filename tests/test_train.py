@@ -133,7 +133,7 @@ def test_callbacks_are_called_in_order_with_the_state_set():
 
     class SeeBatch(Callback):
         def on_after_backward(self, state):
-            batches.append(state.inputs.data.copy())
+            batches.append(state.inputs.numpy().copy())
 
     fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.01),
         DataLoader(TensorDataset(X, y), batch_size=10), epochs=2, callbacks=[recorder, SeeBatch()],
@@ -225,13 +225,13 @@ class GradientWatch(Callback):
 
     def on_after_backward(self, state):
         params = list(state.model.parameters())
-        self.raw.append([p.grad.data.copy() for p in params])
-        self.before.append([p.data.copy() for p in params])
+        self.raw.append([p.grad.numpy().copy() for p in params])
+        self.before.append([p.numpy().copy() for p in params])
 
     def on_step_end(self, state):
         params = list(state.model.parameters())
-        self.treated.append([p.grad.data.copy() for p in params])
-        self.after.append([p.data.copy() for p in params])
+        self.treated.append([p.grad.numpy().copy() for p in params])
+        self.after.append([p.numpy().copy() for p in params])
 
 
 def run_with_watch(lr=0.5, **options):
@@ -377,7 +377,7 @@ def test_step_losses_match_a_pytorch_loop():
     reference = reference.double()
     with torch.no_grad():
         for ours, theirs in zip(model.parameters(), reference.parameters()):
-            theirs.copy_(torch.from_numpy(ours.data))
+            theirs.copy_(torch.from_numpy(ours.numpy()))
     history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                   DataLoader(TensorDataset(X, y), batch_size=8), epochs=3, clip_norm=1.0,
                   log=quiet)
@@ -394,7 +394,7 @@ def test_step_losses_match_a_pytorch_loop():
             torch_losses.append(loss.item())
     np.testing.assert_allclose(history.step_loss, torch_losses, rtol=1e-10)
     for ours, theirs in zip(model.parameters(), reference.parameters()):
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_format_loss_keeps_diverging_runs_short():

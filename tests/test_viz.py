@@ -60,9 +60,9 @@ def test_gradient_norms_before_backward_come_from_the_traced_backward():
     nodes, _ = _structure(viz.graph(loss, params=params))
     sigmoid_label = next(v for v in nodes.values() if v.startswith("Sigmoid"))
     loss.backward()  # the graph is still there: graph() only traced it
-    assert sigmoid_label.endswith(f"|grad| {_norm(h.grad.data)}")
+    assert sigmoid_label.endswith(f"|grad| {_norm(h.grad.numpy())}")
     w1_label = next(v for v in nodes.values() if v.startswith("w1"))
-    assert w1_label.endswith(f"|grad| {_norm(params['w1'].grad.data)}")
+    assert w1_label.endswith(f"|grad| {_norm(params['w1'].grad.numpy())}")
     data_label = next(v for v in nodes.values() if v.startswith("x"))
     assert "|grad|" not in data_label  # data has no gradient
     root = next(v for v in nodes.values() if v.startswith("Mean"))
@@ -74,10 +74,10 @@ def test_after_backward_the_leaves_show_their_grad():
     loss.backward()  # frees the graph: ops cannot be traced any more
     nodes, _ = _structure(viz.graph(loss, params=params))
     assert next(v for v in nodes.values() if v.startswith("w2")).endswith(
-        f"|grad| {_norm(params['w2'].grad.data)}")
+        f"|grad| {_norm(params['w2'].grad.numpy())}")
     # the retained gradient of h is still shown on its op
     assert next(v for v in nodes.values() if v.startswith("Sigmoid")).endswith(
-        f"|grad| {_norm(h.grad.data)}")
+        f"|grad| {_norm(h.grad.numpy())}")
     assert "|grad|" not in next(v for v in nodes.values() if v.startswith("Add"))
 
 

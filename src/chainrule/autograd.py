@@ -318,7 +318,7 @@ class Function:
         arrays, needs, edges = [], [], []
         for x in inputs:  # per input: its array for forward, whether it needs a gradient, and
             if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
-                arrays.append(x.data)
+                arrays.append(x._data)
                 needs.append(x.requires_grad)
                 edges.append(x.grad_fn or x)
             else:
@@ -334,7 +334,7 @@ class Function:
             ctx.created_at = _user_frame()
             _check_finite(out, cls.name(), "forward", ctx.created_at)
         result = _new_tensor(Tensor)  # Tensor._from_op, written out: apply runs for every op
-        result.data = out
+        result._data = out
         result.grad = None
         if mode.grad_enabled and True in needs:  # record: the output remembers this Node
             ctx.inputs = tuple(edges)
@@ -391,7 +391,7 @@ def _accumulate_into(tensor, grad) -> None:
     if tensor.grad is None:
         tensor.grad = Tensor._from_op(grad.copy(), None)
     else:
-        accumulated = tensor.grad.data
+        accumulated = tensor.grad._data
         accumulated += grad
 
 
@@ -446,7 +446,7 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                 if type(x) is Node:
                     shape, dtype = x.output_shape, x.output_dtype
                 else:
-                    shape, dtype = x.data.shape, x.data.dtype
+                    shape, dtype = x._data.shape, x._data.dtype
                 if type(g) is not np.ndarray:
                     g = np.asarray(g)
                 if g.shape != shape:
@@ -467,7 +467,7 @@ def backward(root, grad, retain_graph: bool = False, visit=None) -> None:
                         grads[x] = previous + g
                 elif visit is None:  # a leaf: into .grad (as _accumulate_into, written out)
                     if x.grad is not None:
-                        x.grad.data += g
+                        x.grad._data += g
                     elif fn.backward_returns_new_arrays:  # an array nothing else holds: keep it
                         x.grad = Tensor._from_op(g, None)
                     else:

@@ -48,12 +48,12 @@ def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    data = t._data if isinstance(t, Tensor) else np.asarray(t)
     return _make(np.zeros(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    data = t._data if isinstance(t, Tensor) else np.asarray(t)
     return _make(np.ones(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), requires_grad)
 
 

@@ -31,7 +31,7 @@ __all__ = [
 def _as_array(value, what: str) -> np.ndarray:
     """A chainrule Tensor's data, or the value itself as a NumPy array (no copy when possible)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     array = np.asarray(value)
     if array.dtype == object:
         raise TypeError(f"{what} must be arrays of numbers. Got {type(value).__name__} instead.")
@@ -128,7 +128,7 @@ def _collate(samples):
 
 
 def _stack(values) -> Tensor:
-    arrays = [v.data if isinstance(v, Tensor) else np.asarray(v) for v in values]
+    arrays = [v._data if isinstance(v, Tensor) else np.asarray(v) for v in values]
     return Tensor._from_op(np.stack(arrays), None)
 
 
@@ -353,7 +353,7 @@ class Standardizer:
         """(array or Tensor, mean, std) with the statistics cast to the input's float dtype."""
         self._check_fitted(method)
         is_tensor = isinstance(X, Tensor)
-        array = X.data if is_tensor else _as_array(X, f"Standardizer.{method}: X")
+        array = X._data if is_tensor else _as_array(X, f"Standardizer.{method}: X")
         if array.shape[1:] != self.mean.shape:
             raise ValueError(
                 f"Standardizer.{method}: X has samples of shape {array.shape[1:]} but the "

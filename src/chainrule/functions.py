@@ -37,7 +37,7 @@ def stack(tensors, dim=0) -> Tensor:
 def where(condition, input, other) -> Tensor:
     """input where condition is true, else other (broadcast together), in the promoted dtype of
     input and other: where(cond, 2.5, int_tensor) is float32, as in PyTorch."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean. Got dtype {cond.dtype} instead.")
     return ops.Where.apply(cond, *_promoted((input, other)))

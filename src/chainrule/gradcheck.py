@@ -113,7 +113,7 @@ def _as_output_tensor(out) -> Tensor:
 def _analytical_jacobians(run, leaves, out_shape, out_dtype):
     """One backward per output element: row j of each leaf's Jacobian is d out_j / d leaf."""
     out_size = int(np.prod(out_shape))
-    jacobians = [np.zeros((out_size, leaf.data.size)) for leaf in leaves]
+    jacobians = [np.zeros((out_size, leaf._data.size)) for leaf in leaves]
     for j in range(out_size):
         for leaf in leaves:
             leaf.grad = None
@@ -126,7 +126,7 @@ def _analytical_jacobians(run, leaves, out_shape, out_dtype):
         out.backward(seed.reshape(out_shape))
         for k, leaf in enumerate(leaves):
             if leaf.grad is not None:
-                jacobians[k][j] = leaf.grad.data.reshape(-1)
+                jacobians[k][j] = leaf.grad._data.reshape(-1)
     return jacobians
 
 
@@ -135,16 +135,16 @@ def _numerical_jacobians(run, leaves, eps):
     jacobians = []
     with no_grad():
         for leaf in leaves:
-            flat = leaf.data.reshape(-1)  # a view: perturbing it perturbs the leaf
-            if not np.shares_memory(flat, leaf.data):
+            flat = leaf._data.reshape(-1)  # a view: perturbing it perturbs the leaf
+            if not np.shares_memory(flat, leaf._data):
                 raise RuntimeError("gradcheck: leaf data must be contiguous to be perturbed.")
             columns = []
             for i in range(flat.size):
                 original = flat[i]
                 flat[i] = original + eps
-                plus = np.array(run().data, dtype=np.float64).reshape(-1)
+                plus = np.array(run()._data, dtype=np.float64).reshape(-1)
                 flat[i] = original - eps
-                minus = np.array(run().data, dtype=np.float64).reshape(-1)
+                minus = np.array(run()._data, dtype=np.float64).reshape(-1)
                 flat[i] = original
                 columns.append((plus - minus) / (2 * eps))
             jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((0, 0)))
@@ -153,19 +153,19 @@ def _numerical_jacobians(run, leaves, eps):
 
 def _check(run, leaves, names, indices, eps, atol, rtol) -> GradcheckResult:
     for name, leaf in zip(names, leaves):
-        if leaf.data.dtype != np.float64:
+        if leaf._data.dtype != np.float64:
             warnings.warn(
-                f"gradcheck: {name} is {leaf.data.dtype}; finite differences need float64 to be "
+                f"gradcheck: {name} is {leaf._data.dtype}; finite differences need float64 to be "
                 "trusted (convert with .double()).",
                 stacklevel=3,
             )
-        if not leaf.data.flags.c_contiguous:
-            leaf.data = np.ascontiguousarray(leaf.data)
+        if not leaf._data.flags.c_contiguous:
+            leaf._data = np.ascontiguousarray(leaf._data)
     saved_grads = [leaf.grad for leaf in leaves]
     try:
         with no_grad():
             probe = _as_output_tensor(run())
-        out_shape, out_dtype = probe.shape, probe.data.dtype
+        out_shape, out_dtype = probe.shape, probe._data.dtype
         analytical = _analytical_jacobians(run, leaves, out_shape, out_dtype)
         numerical = _numerical_jacobians(run, leaves, eps)
     finally:
@@ -183,7 +183,7 @@ def _check(run, leaves, names, indices, eps, atol, rtol) -> GradcheckResult:
             result.max_abs_error = max(result.max_abs_error, float(np.nanmax(diff)))
         if mismatch is None:
             continue
-        shape = leaves[k].data.shape
+        shape = leaves[k]._data.shape
         j, i = mismatch
         found = InputMismatch(
             index=indices[k],

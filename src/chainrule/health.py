@@ -122,7 +122,7 @@ def _capture_outputs(modules: dict):
 
         def capturing_forward(*args, _name=name, _bound=bound, **kwargs):
             out = _bound(*args, **kwargs)
-            captured[_name] = out.data
+            captured[_name] = out._data
             return out
 
         object.__setattr__(module, "forward", capturing_forward)
@@ -273,16 +273,16 @@ class HealthMonitor(Callback):
             return  # not a checked step
         self.checked_steps.append(self._step)
         if _is_mse(state.loss_fn) and state.targets is not None:  # what predicting the mean scores
-            variance = float(np.var(np.asarray(state.targets.data, dtype=np.float64)))
+            variance = float(np.var(np.asarray(state.targets._data, dtype=np.float64)))
             # in the reported loss's units: for an MSE on targets scaled by 1/std, the scale is std^2
             self._target_variances.append(variance * state.loss_scale)
         self._before = {}
         for name, p in self.params.items():
-            g = _norm(p.grad.data) if p.grad is not None else 0.0
+            g = _norm(p.grad._data) if p.grad is not None else 0.0
             self.grad_norms[name].append(g)
             if math.isfinite(g):
                 self._finite_norms[name].append(g)
-            before = p.data.astype(np.float64)  # a copy, to measure the optimizer's step
+            before = p._data.astype(np.float64)  # a copy, to measure the optimizer's step
             self.weight_norms[name].append(_norm(before))
             self._before[name] = before
         self._check_gradients(state)
@@ -290,7 +290,7 @@ class HealthMonitor(Callback):
     def on_step_end(self, state: TrainState) -> None:
         if self._before is not None:
             for name, p in self.params.items():
-                change = _norm(p.data - self._before[name])
+                change = _norm(p._data - self._before[name])
                 self.update_ratios[name].append(change / (self.weight_norms[name][-1] or 1.0))
             self._before = None
             self._check_updates(state)
@@ -329,7 +329,7 @@ class HealthMonitor(Callback):
                        "lower --lr")
         if len(self.checked_steps) % self.window:
             return  # judge vanishing once per window of fresh evidence
-        weights = [n for n, p in self.params.items() if p.data.ndim >= 2]
+        weights = [n for n, p in self.params.items() if p._data.ndim >= 2]
         if len(weights) < 2:
             return
         recent = {n: _median(self.grad_norms[n][-self.window:]) for n in weights}
@@ -414,7 +414,7 @@ class HealthMonitor(Callback):
         from .tensor import Tensor
 
         inputs = state.inputs if isinstance(state.inputs, (tuple, list)) else (state.inputs,)
-        rows = [Tensor._from_op(x.data[: self.probe_size], None) if isinstance(x, Tensor) else x
+        rows = [Tensor._from_op(x._data[: self.probe_size], None) if isinstance(x, Tensor) else x
                 for x in inputs]
         model = state.model
         modes = [(m, m.training) for m in model.modules()]
@@ -466,7 +466,7 @@ class HealthMonitor(Callback):
     def report(self) -> str:
         """A plain-text summary: per parameter the gradient norms and update ratios, per
         activation layer the saturated or dead fraction, the loss per epoch and every warning."""
-        numbers = sum(p.data.size for p in self.params.values())
+        numbers = sum(p._data.size for p in self.params.values())
         lines = [f"training health: {len(self.params)} parameter tensors ({numbers} numbers), "
                  f"{self._step} steps, "
                  f"{len(self.epoch_losses)} epochs, {len(self.checked_steps)} checked steps"]
@@ -479,10 +479,10 @@ class HealthMonitor(Callback):
                 finite = [v for v in norms if math.isfinite(v)]
                 ratio = _median([v for v in self.update_ratios[name] if math.isfinite(v)])
                 if not norms:
-                    lines.append(f"  {name:<{width}}  {str(p.data.shape):<10}  (no checked step)")
+                    lines.append(f"  {name:<{width}}  {str(p._data.shape):<10}  (no checked step)")
                     continue
                 lines.append(
-                    f"  {name:<{width}}  {str(p.data.shape):<10}  {norms[0]:>16.3g}  "
+                    f"  {name:<{width}}  {str(p._data.shape):<10}  {norms[0]:>16.3g}  "
                     f"{_median(finite):>8.3g}  {norms[-1]:>8.3g}  "
                     f"{(max(finite) if finite else float('nan')):>8.3g}  {ratio:>13.3g}"
                 )

@@ -47,7 +47,7 @@ def _torch():
 def _as_array(value, key, where: str) -> np.ndarray:
     """A C-contiguous copy of ``value`` (NumPy array, chainrule Tensor or torch tensor)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     elif type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         try:
             value = value.detach().cpu().numpy()

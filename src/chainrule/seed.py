@@ -176,7 +176,7 @@ def network_shape(hidden) -> str:
 
 def count_parameters(model) -> int:
     """The number of trainable numbers: 2*10 + 10 + 10*1 + 1 = 41 for the seed network."""
-    return sum(p.data.size for p in model.parameters())
+    return sum(p._data.size for p in model.parameters())
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,12 +271,12 @@ def model_function(model):
     (under no_grad, in eval mode), for ``chainrule.plot.surface_comparison``."""
     from .autograd import no_grad
 
-    dtype = next(iter(model.parameters())).data.dtype
+    dtype = next(iter(model.parameters()))._data.dtype
 
     def predict(points):
         model.eval()
         with no_grad():
-            out = model(Tensor._from_op(np.asarray(points, dtype=dtype), None)).data[:, 0]
+            out = model(Tensor._from_op(np.asarray(points, dtype=dtype), None))._data[:, 0]
         model.train()
         return out
 

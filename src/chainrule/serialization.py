@@ -144,7 +144,7 @@ def save(obj, path) -> None:
 def _encode(obj, where: str, arrays: list, open_containers: set):
     """The header NODE for ``obj``; its arrays are appended to ``arrays`` as (entry, array)."""
     if isinstance(obj, Tensor):
-        return _encode_array(obj.data, where, arrays, scalar=False)
+        return _encode_array(obj._data, where, arrays, scalar=False)
     if isinstance(obj, np.ndarray):
         return _encode_array(obj, where, arrays, scalar=False)
     if isinstance(obj, np.generic):  # before float: np.float64 is a subclass of float

@@ -47,7 +47,7 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
     NumPy arrays keep their dtype unless ``dtype`` says otherwise."""
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
-        array = data.data
+        array = data._data
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)  # NumPy arrays and scalars keep their dtype
     else:
@@ -77,12 +77,12 @@ class Tensor:
     tensor([[2., 4.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "__weakref__")
     __array_ufunc__ = None  # numpy_array + tensor calls Tensor.__radd__, so the graph is kept
     __hash__ = object.__hash__
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = _to_array(data, dtype)
+        self._data = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -93,7 +93,7 @@ class Tensor:
     def _from_op(cls, array, grad_fn):
         """The engine's fast path: wrap an array an op produced, with no copy and no checks."""
         t = object.__new__(cls)
-        t.data = array
+        t._data = array
         t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
@@ -101,16 +101,32 @@ class Tensor:
 
     # ----- attributes ---------------------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a new leaf that shares its memory and has no history, as in
+        PyTorch: ``p.data -= lr * p.grad`` changes ``p``, unrecorded. (The NumPy array itself is
+        ``.numpy()``.) Assigning ``t.data = other`` makes ``t`` hold other's values instead."""
+        return Tensor._from_op(self._data, None)
+
+    @data.setter
+    def data(self, value) -> None:
+        array = value._data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"data: assign a Tensor (or a NumPy array). Got {type(value).__name__} instead."
+            )
+        self._data = array
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -122,24 +138,24 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
         """The sub-tensors along dim 0, each through indexing (so gradients flow)."""
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor; use .item() for its number")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     # ----- autograd ----------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -149,10 +165,10 @@ class Tensor:
                 "requires_grad_: only leaf tensors can change requires_grad; use .detach() to "
                 "start a new leaf from this one."
             )
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require grad. Got dtype "
-                f"{self.data.dtype} instead; convert with .float() or .double() first."
+                f"{self._data.dtype} instead; convert with .float() or .double() first."
             )
         self.requires_grad = bool(requires_grad)
         return self
@@ -166,7 +182,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._from_op(self.data, None)
+        return Tensor._from_op(self._data, None)
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, accumulating into ``.grad``.
@@ -179,16 +195,16 @@ class Tensor:
                 "input of the computation had requires_grad=True (or it ran under no_grad)."
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward() on a tensor of shape {self.shape} needs an explicit gradient; "
                     "only scalar outputs get 1."
                 )
-            grad = np.array(1, dtype=self.data.dtype)  # dL/dL = 1 (np.ones is 4x slower here)
-            if self.data.ndim:
-                grad = grad.reshape(self.data.shape)
+            grad = np.array(1, dtype=self._data.dtype)  # dL/dL = 1 (np.ones is 4x slower here)
+            if self._data.ndim:
+                grad = grad.reshape(self._data.shape)
         else:
-            grad = _to_array(gradient, dtype=self.data.dtype)
+            grad = _to_array(gradient, dtype=self._data.dtype)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: the gradient has shape {grad.shape}, but the tensor has shape "
@@ -198,24 +214,22 @@ class Tensor:
 
     # ----- conversion --------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        if self.requires_grad:
-            return self.data.view()
-        return self.data
+        """The underlying NumPy array (shared, not copied: changing one changes the other)."""
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only a tensor with one element can be turned into a Python number; this "
                 f"one has shape {self.shape}."
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         return float(self.item())
@@ -224,17 +238,17 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"bool() of a tensor with {self.data.size} elements is ambiguous; use .any() or "
+                f"bool() of a tensor with {self._data.size} elements is ambiguous; use .any() or "
                 ".all()."
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def to(self, dtype) -> Tensor:
         dtype = _resolve_dtype(dtype)
         if dtype is not None and dtype.kind not in "fc":  # integers and booleans have no gradient,
-            return Tensor._from_op(self.data.astype(dtype), None)  # so they leave the graph
+            return Tensor._from_op(self._data.astype(dtype), None)  # so they leave the graph
         return ops.Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
@@ -247,10 +261,10 @@ class Tensor:
         return ops.Cast.apply(self, None)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (float32, int64, bool_):
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype not in (float32, int64, bool_):
+            extra += f", dtype={self._data.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn=<{self.grad_fn.name}Backward>"
         elif self.requires_grad:
@@ -272,25 +286,25 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self._check_in_place("zero_")
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_in_place("fill_")
-        self.data[...] = value
+        self._data[...] = value
         return self
 
     def copy_(self, other) -> Tensor:
         """Copy other's values into this tensor (broadcast to its shape, cast to its dtype)."""
         self._check_in_place("copy_")
-        src = other.data if isinstance(other, Tensor) else np.asarray(other)
+        src = other._data if isinstance(other, Tensor) else np.asarray(other)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}.")
-        self.data[...] = src
+        self._data[...] = src
         return self
 
     # ----- arithmetic --------------------------------------------------------------------
@@ -303,9 +317,9 @@ class Tensor:
         and int / int are float32; int64 tensor + float32 tensor is float32 (not NumPy's float64).
         ``true_divide`` (for /) takes integers and booleans to float32.
         """
-        dtype = self.data.dtype
+        dtype = self._data.dtype
         if isinstance(other, Tensor):  # the common case, one dtype: no promotion, no Cast op
-            if other.data.dtype is dtype and (not true_divide or dtype.kind in "fc"):
+            if other._data.dtype is dtype and (not true_divide or dtype.kind in "fc"):
                 return op.apply(other, self) if reflected else op.apply(self, other)
         elif type(other) is float or type(other) is int:
             if dtype.kind in "fc":  # a number takes a floating tensor's dtype
@@ -367,14 +381,14 @@ class Tensor:
         """floor(a / b), in the promoted dtype, as a constant: a floor's derivative is 0 wherever
         it exists, so no graph is recorded (PyTorch records none it can differentiate either)."""
         if isinstance(other, Tensor):
-            other = other.data
+            other = other._data
         elif not isinstance(other, (np.ndarray, list, tuple, numbers.Number, np.bool_)):
             return NotImplemented
-        a, b = _promoted((other, self.data) if reflected else (self.data, other))
+        a, b = _promoted((other, self._data) if reflected else (self._data, other))
         return Tensor._from_op(np.floor_divide(a, b), None)
 
     def __matmul__(self, other):
-        if isinstance(other, Tensor) and other.data.dtype is self.data.dtype:
+        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
             return ops.MatMul.apply(self, other)
         return ops.MatMul.apply(*_promoted((self, other)))
 
@@ -412,18 +426,18 @@ class Tensor:
     def _compare(self, other, op):
         """op(self, other) on arrays of the promoted dtype, as PyTorch compares: int > 0.5 and
         float32 == 0-d float64 tensor are compared in float32."""
-        if isinstance(other, Tensor) and other.data.dtype is self.data.dtype:
-            return Tensor._from_op(op(self.data, other.data), None)
-        if (type(other) is float or type(other) is int) and self.data.dtype.kind in "fc":
-            return Tensor._from_op(op(self.data, np.asarray(other, dtype=self.data.dtype)), None)
+        if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
+            return Tensor._from_op(op(self._data, other._data), None)
+        if (type(other) is float or type(other) is int) and self._data.dtype.kind in "fc":
+            return Tensor._from_op(op(self._data, np.asarray(other, dtype=self._data.dtype)), None)
         if not isinstance(other, (Tensor, np.ndarray, list, tuple, numbers.Number, np.bool_)):
-            return Tensor._from_op(op(self.data, other), None)
-        a, b = _promoted((self.data, other.data if isinstance(other, Tensor) else other))
+            return Tensor._from_op(op(self._data, other), None)
+        a, b = _promoted((self._data, other._data if isinstance(other, Tensor) else other))
         return Tensor._from_op(op(a, b), None)
 
     def _logical(self, other, op):
-        o = other.data if isinstance(other, Tensor) else other
-        return Tensor._from_op(op(self.data, o), None)
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._from_op(op(self._data, o), None)
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -444,7 +458,7 @@ class Tensor:
         return self._compare(other, np.greater_equal)
 
     def __invert__(self):  # logical not of booleans, bitwise not of integers, as in PyTorch
-        return Tensor._from_op(np.invert(self.data), None)
+        return Tensor._from_op(np.invert(self._data), None)
 
     def __and__(self, other):
         return self._logical(other, np.bitwise_and)
@@ -453,29 +467,29 @@ class Tensor:
         return self._logical(other, np.bitwise_or)
 
     def all(self):
-        return Tensor._from_op(np.asarray(self.data.all()), None)
+        return Tensor._from_op(np.asarray(self._data.all()), None)
 
     def any(self):
-        return Tensor._from_op(np.asarray(self.data.any()), None)
+        return Tensor._from_op(np.asarray(self._data.any()), None)
 
     def isfinite(self):
-        return Tensor._from_op(np.isfinite(self.data), None)
+        return Tensor._from_op(np.isfinite(self._data), None)
 
     def isnan(self):
-        return Tensor._from_op(np.isnan(self.data), None)
+        return Tensor._from_op(np.isnan(self._data), None)
 
     def argmax(self, dim=None, keepdim=False):
-        return Tensor._from_op(_arg_reduce(np.argmax, self.data, dim, keepdim), None)
+        return Tensor._from_op(_arg_reduce(np.argmax, self._data, dim, keepdim), None)
 
     def argmin(self, dim=None, keepdim=False):
-        return Tensor._from_op(_arg_reduce(np.argmin, self.data, dim, keepdim), None)
+        return Tensor._from_op(_arg_reduce(np.argmin, self._data, dim, keepdim), None)
 
     # ----- element-wise math and activations ----------------------------------------------
     def _floating(self) -> Tensor:
         """Self, or for an integer or boolean tensor its float32 copy: what a function with
         real-valued results (exp, sigmoid, softmax, ...) takes, so that its result is float32
         as in PyTorch, not NumPy's float64."""
-        return self if self.data.dtype.kind in "fc" else self.float()
+        return self if self._data.dtype.kind in "fc" else self.float()
 
     def exp(self):
         return ops.Exp.apply(self._floating())
@@ -647,7 +661,7 @@ def _cast(x, dtype):
     its own dtype), an array or number as a constant array; unchanged when already of that dtype.
     A number out of an integer dtype's range wraps around, as in PyTorch (uint8 tensor - 1)."""
     if isinstance(x, Tensor):
-        return x if x.data.dtype == dtype else x.to(dtype)
+        return x if x._data.dtype == dtype else x.to(dtype)
     if isinstance(x, np.ndarray):
         return x if x.dtype == dtype else x.astype(dtype)
     return np.asarray(x).astype(dtype, copy=False)

@@ -131,7 +131,7 @@ def copy_weights_to_torch(model, twin) -> None:
                     f"copy_weights_to_torch: '{name}' has shape {tuple(param.shape)} in chainrule "
                     f"but {tuple(theirs[name].shape)} in PyTorch."
                 )
-            theirs[name].copy_(torch.from_numpy(np.array(param.data)))
+            theirs[name].copy_(torch.from_numpy(np.array(param._data)))
 
 
 def build_torch_twin(model):
@@ -144,7 +144,7 @@ def build_torch_twin(model):
             "instead."
         )
     params = list(model.parameters())
-    dtype = _torch_dtype(torch, params[0].data) if params else torch.float32
+    dtype = _torch_dtype(torch, params[0]._data) if params else torch.float32
     layers = [(name, _torch_layer(torch, module)) for name, module in model.named_children()]
     twin = torch.nn.Sequential(OrderedDict(layers)).to(dtype)
     copy_weights_to_torch(model, twin)
@@ -216,7 +216,7 @@ def torch_loss_like(loss_fn):
 
 
 def _as_torch(torch, value):
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = value._data if isinstance(value, Tensor) else np.asarray(value)
     return torch.from_numpy(np.ascontiguousarray(array))
 
 

@@ -143,11 +143,11 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
         raise ValueError("backward_steps: the tensor was not produced by an op that requires grad, "
                          "so there is no graph to trace.")
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise ValueError(f"backward_steps: a tensor of shape {root.shape} needs an explicit "
                              "gradient; only scalar outputs get 1.")
-        grad = np.ones_like(root.data)
-    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+        grad = np.ones_like(root._data)
+    grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad, dtype=root._data.dtype)
     if grad.shape != root.shape:
         raise ValueError(f"backward_steps: grad has shape {grad.shape}, but the tensor has shape "
                          f"{root.shape}; they must be equal.")
@@ -164,12 +164,12 @@ def backward_steps(root: Tensor, grad=None, names: dict | None = None) -> Trace:
             index=step_of[node], name=node.name, forward=formula(node.fn, "forward"),
             backward=formula(node.fn, "backward"), created_at=node.created_at,
             output_shape=tuple(node.output_shape),
-            output=output.data if output is not None else None, grad_output=grad_out,
+            output=output._data if output is not None else None, grad_output=grad_out,
             node=node,
         )
         for x, g in zip(node.inputs, grad_inputs):
             name, kind = label(x)
-            shape = x.output_shape if isinstance(x, Node) else tuple(np.shape(x.data)) \
+            shape = x.output_shape if isinstance(x, Node) else tuple(np.shape(x._data)) \
                 if isinstance(x, Tensor) else ()
             step.inputs.append(InputGrad(name, kind, shape, g))
             if g is not None and not isinstance(x, Node):
@@ -258,7 +258,7 @@ def explain(loss: Tensor, names: dict | None = None, precision: int = 4, file=No
         print(_labelled(f"  dL/d{label} {tuple(g.shape)}", g, precision), file=out)
         tensor = named.get(label)
         if tensor is not None:
-            engine = tensor.grad.data if tensor.grad is not None else np.zeros_like(g)
+            engine = tensor.grad._data if tensor.grad is not None else np.zeros_like(g)
             worst = max(worst, float(np.max(np.abs(engine - g))) if g.size else 0.0)
     checked = [label for label in in_order if label in named]
     trace.difference = worst

@@ -191,9 +191,9 @@ def normalize_grad_(parameters) -> None:
     """
     for p in parameters:
         if p.grad is not None:
-            norm = np.sqrt(np.sum(p.grad.data.astype(np.float64) ** 2))
+            norm = np.sqrt(np.sum(p.grad._data.astype(np.float64) ** 2))
             if norm > 0:
-                p.grad.data /= p.grad.data.dtype.type(norm)
+                p.grad._data /= p.grad._data.dtype.type(norm)
 
 
 def _as_batches(data, batch_size: int):

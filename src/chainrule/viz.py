@@ -47,7 +47,7 @@ def _traced_grads(root: Tensor) -> tuple:
     freed or the root is not a scalar."""
     from .trace import backward_steps
 
-    if root.data.size != 1 or any(n.freed for n in topological_order(root.grad_fn)):
+    if root._data.size != 1 or any(n.freed for n in topological_order(root.grad_fn)):
         return {}, {}
     by_node, by_leaf = {}, {}
     for step in backward_steps(root).steps:
@@ -100,7 +100,7 @@ def graph(tensor: Tensor, show_grad: bool = True, params: dict | None = None) ->
         label = f"{node.name}\n{node.output_shape}"
         grad = node_grads.get(node)
         if grad is None and node.retained is not None and node.retained.grad is not None:
-            grad = node.retained.grad.data
+            grad = node.retained.grad._data
         if show_grad and grad is not None:
             label += "\n" + _grad_norm(grad)
         extra = ", peripheries=2" if node is tensor.grad_fn else ""
@@ -115,7 +115,7 @@ def _leaf_label(x: Tensor, names: dict, show_grad: bool, traced) -> str:
     label = f"{names.get(id(x), 'parameter' if x.requires_grad else 'data')}\n{x.shape}"
     if show_grad and x.requires_grad:
         if x.grad is not None:
-            label += "\n" + _grad_norm(x.grad.data)
+            label += "\n" + _grad_norm(x.grad._data)
         elif traced is not None:
             label += "\n" + _grad_norm(traced)
     return label

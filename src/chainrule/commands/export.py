@@ -115,7 +115,7 @@ def torch_sequential_code(model) -> str:
             settings = layer.extra_repr()
             layers.append(f"nn.{type(layer).__name__}({settings})")
     code = f"nn.Sequential({', '.join(layers)})"
-    dtypes = {param.data.dtype.name for param in model.parameters()}
+    dtypes = {param._data.dtype.name for param in model.parameters()}
     return code + ".double()" if dtypes == {"float64"} else code
 
 

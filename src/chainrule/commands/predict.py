@@ -99,7 +99,7 @@ def predict_array(model, data, X, batch_size=4096) -> np.ndarray:
     outputs = []
     with no_grad():
         for start in range(0, len(X), batch_size):
-            outputs.append(model(Tensor(X[start:start + batch_size])).data)
+            outputs.append(model(Tensor(X[start:start + batch_size]))._data)
     outputs = np.concatenate(outputs, axis=0)
     if data.get("target_standardizer") is not None:  # (runs made before it have none)
         scaler = Standardizer()

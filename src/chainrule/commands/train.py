@@ -480,7 +480,7 @@ def run(args) -> int:
 
         with chainrule.no_grad():
             model.eval()
-            outputs = model(chainrule.tensor(prepared.X_val)).data
+            outputs = model(chainrule.tensor(prepared.X_val))._data
         val_accuracy = accuracy(prepared.task, outputs, prepared.y_val)
     if final_train is not None and not np.isfinite(final_train):
         notes.append("the training loss is NaN or Inf: training diverged; try a smaller --lr, "
@@ -547,7 +547,7 @@ def _surface(plot, run_dir, prepared, model) -> str:
             else prepared.standardizer.transform(points)
         with no_grad():
             model.eval()
-            out = model(Tensor(np.asarray(inputs, dtype=prepared.X_train.dtype))).data
+            out = model(Tensor(np.asarray(inputs, dtype=prepared.X_train.dtype)))._data
         if prepared.target_scaler is not None:
             out = prepared.target_scaler.inverse_transform(out)
         return out[:, 0]

@@ -71,7 +71,7 @@ def _input_and_target(op: str, input: Tensor, target):
 def _class_target(op: str, target) -> np.ndarray:
     """Integer class indices as an array (class targets never get a gradient)."""
     if isinstance(target, Tensor):
-        return target.data
+        return target._data
     if isinstance(target, (np.ndarray, list, tuple, np.integer)):  # np.integer: labels[i]
         return _to_array(target, copy=False)
     raise TypeError(
@@ -230,7 +230,7 @@ def _constant_weights(op: str, name: str, value, input: Tensor | None = None,
         if value.requires_grad:
             raise ValueError(f"{op}: {name} requires grad, but no gradient flows to a loss's "
                              f"{name}; pass {name}.detach().")
-        value = value.data
+        value = value._data
     try:
         array = _to_array(value, copy=False)
     except (TypeError, ValueError):

@@ -1,4 +1,4 @@
-"""Weight initialisers, in place on ``tensor.data``, with PyTorch's names, arguments and formulas.
+"""Weight initialisers, in place on ``tensor._data``, with PyTorch's names, arguments and formulas.
 
 Each one fills the tensor's array, draws from ``chainrule.random.default_generator()`` (so
 ``chainrule.manual_seed`` makes it reproducible) and returns the tensor. No graph is recorded.
@@ -46,7 +46,7 @@ def _check_tensor(op: str, tensor) -> None:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into the tensor's own array (in place), cast to its dtype."""
-    tensor.data[...] = np.asarray(values).astype(tensor.data.dtype, copy=False)
+    tensor._data[...] = np.asarray(values).astype(tensor._data.dtype, copy=False)
     return tensor
 
 
@@ -171,7 +171,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the value ``val``."""
     _check_tensor("constant_", tensor)
     check_real("constant_", "val", val)
-    tensor.data[...] = val
+    tensor._data[...] = val
     return tensor
 
 
@@ -273,10 +273,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
             f"orthogonal_: only tensors with 2 or more dims are supported. Got shape "
             f"{tensor.shape} instead."
         )
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._data.size // rows
     flat = default_generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -296,7 +296,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad._data[...] = 0
 
     # ----- dtype -------------------------------------------------------------------------
     def to(self, dtype) -> Module:
@@ -315,13 +315,13 @@ class Module:
             )
         dtype = resolved
         for param in self.parameters():
-            param.data = param.data.astype(dtype, copy=False)
+            param._data = param._data.astype(dtype, copy=False)
             if param.grad is not None:
-                param.grad.data = param.grad.data.astype(dtype, copy=False)
+                param.grad._data = param.grad._data.astype(dtype, copy=False)
         for module in self.modules():
             for name, buf in module._buffers.items():
-                if buf is not None and buf.data.dtype.kind == "f" and buf.data.dtype != dtype:
-                    module._buffers[name] = Tensor(buf.data, dtype=dtype)
+                if buf is not None and buf._data.dtype.kind == "f" and buf._data.dtype != dtype:
+                    module._buffers[name] = Tensor(buf._data, dtype=dtype)
         return self
 
     def float(self) -> Module:
@@ -347,7 +347,7 @@ class Module:
 
     def state_dict(self) -> OrderedDict:
         """An ordered mapping from dotted name to a copy of each parameter's and buffer's array."""
-        return OrderedDict((name, t.data.copy()) for name, t in self._state_items())
+        return OrderedDict((name, t._data.copy()) for name, t in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy the values of ``state_dict`` (arrays or Tensors) into this module's parameters and
@@ -376,16 +376,16 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            array = value._data if isinstance(value, Tensor) else np.asarray(value)
             if array.dtype.kind not in "biuf":
                 raise TypeError(
                     f"load_state_dict: the value for {key!r} must be numbers (an array or a "
                     f"Tensor). Got {type(value).__name__} of dtype {array.dtype} instead."
                 )
-            if array.shape != target.data.shape:
+            if array.shape != target._data.shape:
                 problems.append(
                     f"the value for {key!r} has shape {array.shape}, but the parameter in the "
-                    f"model has shape {target.data.shape}"
+                    f"model has shape {target._data.shape}"
                 )
             arrays[key] = array
         if problems:
@@ -393,7 +393,7 @@ class Module:
                 f"load_state_dict for {type(self).__name__}: " + "; ".join(problems) + "."
             )
         for key, array in arrays.items():
-            own[key].data[...] = array.astype(own[key].data.dtype, copy=False)
+            own[key]._data[...] = array.astype(own[key]._data.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=np.float32)
         array = _to_array(data)
-        self.data = array
+        self._data = array
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False

@@ -68,7 +68,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if isinstance(norm_type, str) and norm_type.lower() in ("inf", "-inf"):
         norm_type = math.inf if norm_type.lower() == "inf" else -math.inf
     norm_type = check_real("clip_grad_norm_", "norm_type", norm_type)
-    grads = [p.grad.data for p in params if p.grad is not None]
+    grads = [p.grad._data for p in params if p.grad is not None]
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
@@ -96,7 +96,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
         raise argument_error("clip_grad_value_", "clip_value", "non-negative", clip_value)
     for p in params:
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
 
 
 def parameters_to_vector(parameters) -> Tensor:
@@ -117,7 +117,7 @@ def vector_to_parameters(vec, parameters) -> None:
     if vec.ndim != 1:
         raise ValueError(f"vector_to_parameters: expected a 1-D vector. Got shape {vec.shape}.")
     params = _as_list("vector_to_parameters", parameters)
-    total = sum(p.data.size for p in params)
+    total = sum(p._data.size for p in params)
     if vec.shape[0] != total:
         raise ValueError(
             f"vector_to_parameters: the vector has {vec.shape[0]} elements, but the parameters "
@@ -125,6 +125,6 @@ def vector_to_parameters(vec, parameters) -> None:
         )
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
+        n = p._data.size
+        p._data[...] = vec._data[offset:offset + n].reshape(p.shape)
         offset += n

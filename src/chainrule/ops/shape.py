@@ -93,7 +93,7 @@ def _index_array(index):
     advanced = False
     for part in parts:
         if isinstance(part, Tensor):
-            part = part.data
+            part = part._data
         elif isinstance(part, list):
             part = np.asarray(part)
         if isinstance(part, np.ndarray) and part.dtype.kind in "iu":

@@ -60,10 +60,10 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
+                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                    state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

@@ -78,13 +78,13 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
+                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p._data)
+                    state["exp_avg_sq"] = np.zeros_like(p._data)
                 if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                    state["max_exp_avg_sq"] = np.zeros_like(p._data)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

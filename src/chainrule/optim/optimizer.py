@@ -10,7 +10,7 @@ An optimizer holds
   buffers (Adam's ``exp_avg``, SGD's ``momentum_buffer``, ...), empty until its first step.
 
 Subclasses write ``step()`` as one loop over the parameters, working on the NumPy arrays directly
-(``p.data`` in place, ``p.grad.data`` read only), so no graph is recorded.
+(``p._data`` in place, ``p.grad._data`` read only), so no graph is recorded.
 
 ``state_dict()`` follows PyTorch's layout with parameters replaced by their position in the groups
 (0, 1, 2, ... in registration order)::
@@ -170,7 +170,7 @@ class Optimizer:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, once. Subclasses implement it."""

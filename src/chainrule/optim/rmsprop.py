@@ -73,14 +73,14 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad, state = at_least_1d(p.data), at_least_1d(p.grad.data), self.state[p]
+                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.data)
+                    state["square_avg"] = np.zeros_like(p._data)
                 if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = np.zeros_like(p.data)
+                    state["momentum_buffer"] = np.zeros_like(p._data)
                 if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = np.zeros_like(p.data)
+                    state["grad_avg"] = np.zeros_like(p._data)
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

@@ -69,7 +69,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param, grad = at_least_1d(p.data), at_least_1d(p.grad.data)
+                param, grad = at_least_1d(p._data), at_least_1d(p.grad._data)
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
@@ -79,7 +79,7 @@ class SGD(Optimizer):
                     buf = state.get("momentum_buffer")
                     if buf is None:
                         buf = grad.copy()
-                        state["momentum_buffer"] = buf.reshape(p.data.shape)  # (a view of buf)
+                        state["momentum_buffer"] = buf.reshape(p._data.shape)  # (a view of buf)
                     else:
                         buf = at_least_1d(buf)
                         buf *= momentum
