@@ -442,3 +442,33 @@ def test_reassigning_a_registered_name_keeps_its_place_as_torch():
 
     assert run(chainrule) == run(torch) == (
         ["weight", "bias", "count"], ["mask", "count"], ["0.weight", "0.bias", "1.weight", "1.bias"])
+
+
+def test_state_dict_prefix_destination_and_keep_vars_as_torch():
+    ours, theirs = build_tower(chainrule), build_tower(torch)
+    assert list(ours.state_dict(prefix="m.")) == list(theirs.state_dict(prefix="m."))
+    assert list(ours.state_dict(prefix="m."))[:2] == ["m.steps", "m.blocks.0.weight"]
+    target = {"already": 1}
+    assert ours.state_dict(destination=target) is target and list(target)[0] == "already"
+    kept = ours.state_dict(keep_vars=True)
+    assert kept["blocks.0.weight"] is ours.blocks[0].weight and kept["steps"] is ours.steps
+    copied = ours.state_dict()
+    assert isinstance(copied["blocks.0.weight"], np.ndarray)
+    assert not np.shares_memory(copied["blocks.0.weight"], ours.blocks[0].weight.numpy())
+    with pytest.raises(TypeError, match="destination must be a dict or None. Got list"):
+        ours.state_dict(destination=[])
+
+
+def test_deepcopy_of_a_model_with_containers_is_independent():
+    import copy
+
+    model = build_tower(chainrule)
+    twin = copy.deepcopy(model)
+    assert keys(twin) == keys(model) and repr(twin) == repr(model)
+    assert twin.blocks[0].weight is not model.blocks[0].weight
+    np.testing.assert_array_equal(twin.blocks[0].weight.numpy(), model.blocks[0].weight.numpy())
+    with chainrule.no_grad():
+        twin.blocks[0].weight.fill_(3.0)
+    assert not np.any(model.blocks[0].weight.numpy() == 3.0)
+    twin.extra["new"] = nn.Parameter(chainrule.zeros(1))
+    assert "extra.new" not in keys(model) and "extra.new" in keys(twin)

@@ -397,9 +397,26 @@ class Module:
                 if buf is not None and name not in module._non_persistent_buffers:
                     yield dot + name, buf
 
-    def state_dict(self) -> OrderedDict:
-        """An ordered mapping from dotted name to a copy of each parameter's and buffer's array."""
-        return OrderedDict((name, t._data.copy()) for name, t in self._state_items())
+    def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An ordered mapping from dotted name to a copy of each parameter's and buffer's array.
+
+        As PyTorch: ``prefix`` goes before every name, ``destination`` (a dict) is filled and
+        returned instead of a new OrderedDict, and ``keep_vars=True`` maps to the Parameters and
+        buffers themselves. (PyTorch's default gives detached tensors sharing memory; chainrule
+        gives copies of the arrays, which ``load_state_dict`` and ``chainrule.save`` take.)
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"state_dict: prefix must be a str. Got {type(prefix).__name__}.")
+        if destination is None:
+            destination = OrderedDict()
+        elif not isinstance(destination, dict):
+            raise TypeError(
+                f"state_dict: destination must be a dict or None. Got "
+                f"{type(destination).__name__} instead."
+            )
+        for name, t in self._state_items():
+            destination[prefix + name] = t if keep_vars else t._data.copy()
+        return destination
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy the values of ``state_dict`` (arrays or Tensors) into this module's parameters and
