@@ -434,3 +434,73 @@ def test_chainrule_utils_data_is_chainrule_data():
     for name in ("Dataset", "TensorDataset", "DataLoader", "Subset", "ConcatDataset",
                  "random_split", "default_collate", "RandomSampler", "BatchSampler"):
         assert hasattr(tdata, name) and getattr(utils_data, name) is getattr(crdata, name)
+
+
+# ----- a PyTorch-style program, run twice with only its imports switched -------------------------
+PROGRAM = '''
+class Blobs(Dataset):
+    def __init__(self, n):
+        rng = np.random.default_rng(0)
+        self.x = rng.normal(size=(n, 4)).astype(np.float32)
+        self.y = (self.x[:, 0] + self.x[:, 1] > 0).astype(np.int64)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 8), nn.Linear(8, 2)])
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.layers[1](self.act(self.layers[0](x)))
+
+
+model = Net()
+model.load_state_dict({k: torch.tensor(v) for k, v in init.items()})
+train_set, val_set = Subset(Blobs(48), range(40)), Subset(Blobs(48), range(40, 48))
+loader = DataLoader(train_set, batch_size=8, sampler=list(range(39, -1, -1)), num_workers=2)
+val_loader = DataLoader(val_set, batch_size=4)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+loss_fn = nn.CrossEntropyLoss()
+losses = []
+for epoch in range(3):
+    model.train()
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(xb).argmax(1) == yb).sum()) for xb, yb in val_loader)
+    losses.append(correct)
+'''
+
+HEADERS = {
+    "torch": "import torch\nfrom torch import nn\n"
+             "from torch.utils.data import DataLoader, Dataset, Subset\n",
+    "chainrule": "import chainrule as torch\nfrom chainrule import nn\n"
+                 "from chainrule.utils.data import DataLoader, Dataset, Subset\n",
+}
+
+
+def test_a_pytorch_style_program_gives_the_same_losses_with_its_imports_switched():
+    rng = np.random.default_rng(1)
+    init = {"layers.0.weight": rng.uniform(-0.5, 0.5, (8, 4)).astype(np.float32),
+            "layers.0.bias": rng.uniform(-0.5, 0.5, 8).astype(np.float32),
+            "layers.1.weight": rng.uniform(-0.5, 0.5, (2, 8)).astype(np.float32),
+            "layers.1.bias": rng.uniform(-0.5, 0.5, 2).astype(np.float32)}
+    results = {}
+    for lib, header in HEADERS.items():
+        namespace = {"np": np, "init": init}
+        exec(compile(header + PROGRAM, f"<program under {lib}>", "exec"), namespace)
+        results[lib] = namespace["losses"]
+    assert len(results["chainrule"]) == len(results["torch"]) == 3 * 6
+    np.testing.assert_allclose(results["chainrule"], results["torch"], rtol=1e-5)
