@@ -504,3 +504,23 @@ def test_a_pytorch_style_program_gives_the_same_losses_with_its_imports_switched
         results[lib] = namespace["losses"]
     assert len(results["chainrule"]) == len(results["torch"]) == 3 * 6
     np.testing.assert_allclose(results["chainrule"], results["torch"], rtol=1e-5)
+
+
+def test_a_dataset_with_getitems_fetches_whole_batches_as_torch():
+    class Batched:
+        def __init__(self):
+            self.calls = []
+
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            raise AssertionError("__getitems__ should be used")
+
+        def __getitems__(self, indices):
+            self.calls.append(list(indices))
+            return [(float(i), i) for i in indices]
+
+    ours_set, theirs_set = Batched(), Batched()
+    assert_same_batches(*loaders(ours_set, theirs_set, batch_size=3, sampler=[6, 0, 5, 1, 4, 2, 3]))
+    assert ours_set.calls == theirs_set.calls == [[6, 0, 5], [1, 4, 2], [3]]

@@ -587,7 +587,8 @@ class DataLoader:
     (SequentialSampler by default, RandomSampler with ``shuffle=True``, drawing a fresh order
     from ``generator`` or the seeded default generator), the ``batch_sampler`` cuts it into
     batches of ``batch_size`` (dropping a last, smaller one if ``drop_last``), and each batch is
-    ``collate_fn([dataset[i] for i in batch])``, by default ``default_collate``: a dataset of
+    ``collate_fn([dataset[i] for i in batch])`` (or ``collate_fn(dataset.__getitems__(batch))``
+    when the dataset has that method), by default ``default_collate``: a dataset of
     ``(x, y)`` tuples gives ``[X, Y]`` batches with the samples stacked. ``batch_size=None``
     turns batching off (each sample comes through ``default_convert``). A dataset may be any
     object with ``__getitem__`` and ``__len__``, or an ``IterableDataset``, read in its own order.
@@ -782,10 +783,14 @@ class DataLoader:
                 yield [Tensor._from_op(a[rows], None) for a in arrays]
         else:
             dataset, collate_fn = self.dataset, self.collate_fn
+            # A dataset may fetch a whole batch itself with __getitems__(indices), as in PyTorch.
+            fetch_batch = getattr(dataset, "__getitems__", None)
             for indices in index_batches:
                 if isinstance(indices, np.ndarray):
                     indices = indices.tolist()
-                yield collate_fn([dataset[i] for i in indices])
+                samples = fetch_batch(indices) if fetch_batch is not None \
+                    else [dataset[i] for i in indices]
+                yield collate_fn(samples)
 
     def _stream_batches(self):
         samples = iter(self.dataset)
