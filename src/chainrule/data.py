@@ -437,21 +437,37 @@ def _collate_error(found) -> TypeError:
     )
 
 
+def _check_one_shape(arrays) -> None:
+    shape = arrays[0].shape
+    for position, array in enumerate(arrays):
+        if array.shape != shape:
+            raise ValueError(
+                f"default_collate: cannot stack samples of different shapes, {shape} at "
+                f"position 0 and {array.shape} at position {position}. Make the samples one "
+                "shape (pad or crop them), or pass a collate_fn."
+            )
+
+
 def _stack_samples(tensors) -> Tensor:
     """Stack same-shaped Tensors along a new first dim; through the stack op (graph and dtype
     promotion) only when a sample requires grad or the dtypes differ."""
-    first = tensors[0]
-    for position, t in enumerate(tensors):
-        if t._data.shape != first._data.shape:
-            raise ValueError(
-                f"default_collate: cannot stack samples of different shapes, "
-                f"{first._data.shape} at position 0 and {t._data.shape} at position {position}. "
-                "Make the samples one shape (pad or crop them), or pass a collate_fn."
-            )
-    if any(t.requires_grad or t._data.dtype != first._data.dtype for t in tensors):
+    arrays = [t._data for t in tensors]
+    _check_one_shape(arrays)
+    dtype = arrays[0].dtype
+    if any(t.requires_grad or t._data.dtype != dtype for t in tensors):
         from .functions import stack
         return stack(tensors)
-    return Tensor._from_op(np.stack([t._data for t in tensors]), None)
+    return Tensor._from_op(np.stack(arrays), None)
+
+
+def _stack_arrays(arrays) -> Tensor:
+    """Stack same-shaped NumPy arrays along a new first dim (by PyTorch's promotion rules if
+    their dtypes differ)."""
+    _check_one_shape(arrays)
+    dtype = arrays[0].dtype
+    if any(a.dtype != dtype for a in arrays):
+        return _stack_samples([Tensor._from_op(a, None) for a in arrays])
+    return Tensor._from_op(np.stack(arrays), None)
 
 
 def default_collate(batch):
@@ -473,7 +489,7 @@ def default_collate(batch):
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "OSUV":
             raise _collate_error(f"arrays of dtype {elem.dtype}")
-        return _stack_samples([Tensor._from_op(np.asarray(b), None) for b in batch])
+        return _stack_arrays([np.asarray(b) for b in batch])
     if isinstance(elem, (np.bool_, np.number)):
         return Tensor._from_op(np.array(batch), None)
     if isinstance(elem, float):
