@@ -397,15 +397,19 @@ ACTIVATIONS_AND_LOSSES = [
     ("LogSoftmax", (-1,)), ("GELU", ()), ("ELU", ()), ("SELU", ()), ("Softplus", ()),
     ("SiLU", ()), ("Identity", ()), ("Flatten", ()), ("MSELoss", ()), ("L1Loss", ()),
     ("HuberLoss", ()), ("CrossEntropyLoss", ()), ("NLLLoss", ()), ("BCELoss", ()),
-    ("BCEWithLogitsLoss", ()),
-    pytest.param("Dropout", (), marks=pytest.mark.xfail(
-        strict=True, reason="nn.Dropout has no inplace argument, so its repr lacks 'inplace=False'")),
+    ("BCEWithLogitsLoss", ()), ("Dropout", ()), ("Dropout", (0.2,)),
 ]
 
 
 @pytest.mark.parametrize("name, args", ACTIVATIONS_AND_LOSSES)
 def test_layer_repr_equals_torch(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
+def test_dropout_refuses_inplace_by_name():
+    with pytest.raises(ValueError, match="Dropout: inplace=True is not supported"):
+        nn.Dropout(0.1, inplace=True)
+    assert nn.Dropout(0.1, inplace=False).inplace is False
 
 
 def test_nested_custom_module_repr_equals_torch():

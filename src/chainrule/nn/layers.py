@@ -238,12 +238,18 @@ class Dropout(Module):
     by 1 / (1 - p); in evaluation (``model.eval()``) the identity. Masks come from the seeded
     generator, so ``chainrule.manual_seed`` reproduces them."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout", "p", p, 0, 1, high_closed=True)
+        if inplace is not False:
+            raise ValueError(
+                f"Dropout: inplace={inplace!r} is not supported: chainrule's dropout returns a new "
+                "tensor. Use inplace=False (the values are the same)."
+            )
+        self.inplace = False
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
