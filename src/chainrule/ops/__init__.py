@@ -43,7 +43,7 @@ __all__ = [
 #   scan.py       CumSum Prod LogSumExp
 #   sort.py       sort argsort topk (gather through the sorted order: no op of their own)
 #   einsum.py     Einsum, and bmm baddbmm (matmul)
-from . import einsum, indexing, rearrange, scan, sort  # noqa: E402
+from . import einsum, indexing, rearrange, scan, sort  # noqa: E402, F401  (ops.indexing.gather, ...)
 from .einsum import Einsum  # noqa: E402
 from .indexing import Gather, IndexAdd, IndexSelect, MaskedFill, Scatter, ScatterAdd  # noqa: E402
 from .rearrange import Flip, Repeat, Roll, Tril, Triu  # noqa: E402

@@ -69,8 +69,8 @@ class Einsum(Function):
     @staticmethod
     def forward(ctx, equation, *operands):
         inputs, output = equation.split("->")
-        ctx.inputs, ctx.output = inputs.split(","), output
-        ctx.sizes = {c: n for s, x in zip(ctx.inputs, operands) for c, n in zip(s, np.shape(x))}
+        ctx.subscripts, ctx.output = inputs.split(","), output
+        ctx.sizes = {c: n for s, x in zip(ctx.subscripts, operands) for c, n in zip(s, np.shape(x))}
         ctx.save_for_backward(*operands)
         return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1))
 
@@ -82,7 +82,7 @@ class Einsum(Function):
             if not ctx.needs_input_grad[k + 1]:
                 grads.append(None)
                 continue
-            equation, extra = _gradient_equation(ctx.inputs, ctx.output, k, ctx.sizes, grad_y.dtype)
+            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
             others = [x for j, x in enumerate(operands) if j != k]
             grad = np.einsum(equation, grad_y, *others, *extra, optimize=True)
             grads.append(np.asarray(grad, dtype=grad_y.dtype))
@@ -96,7 +96,7 @@ class Einsum(Function):
             if not ctx.needs_input_grad[k + 1]:
                 grads.append(None)
                 continue
-            equation, extra = _gradient_equation(ctx.inputs, ctx.output, k, ctx.sizes, grad_y.dtype)
+            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
             others = [x for j, x in enumerate(operands) if j != k]
             grads.append(Einsum.apply(equation, grad_y, *others, *extra))
         return tuple(grads)
