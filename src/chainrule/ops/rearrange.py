@@ -307,7 +307,9 @@ def chunk(input, chunks, dim=0):
         raise ValueError("chunk: cannot chunk a 0-d tensor; it has no dim to split along.")
     axis = normalize_dim("chunk", dim, x.ndim)
     n = x.shape[axis]
-    return split(x, max(-(-n // chunks), 1), axis)
+    if n == 0:  # PyTorch gives ``chunks`` empty pieces
+        return tuple(_along(x, axis, 0, 0) for _ in range(chunks))
+    return split(x, -(-n // chunks), axis)
 
 
 def unbind(input, dim=0):
