@@ -396,7 +396,10 @@ X = cr.tensor(np.zeros((3, 4)))
      r"einsum: operand 0 has shape \(3, 4\) \(2 dims\), but its subscripts 'ijk' name 3 dims"),
     (lambda: cr.einsum("ij,jk->ik", X), ValueError,
      r"einsum: the equation 'ij,jk->ik' names 2 operands, but 1 were given"),
-    (lambda: cr.einsum("...ij->i", X), ValueError, r"einsum: '...' \(ellipsis\) is not supported"),
+    (lambda: cr.einsum("...ij,...jk->...ik", cr.zeros(2, 3, 4), cr.zeros(1, 4, 5)), ValueError,
+     r"einsum: a dim under '...' has size 2 in operand 0 \(shape \(2, 3, 4\)\) but 1 in operand "
+     r"1 \(shape \(1, 4, 5\)\); .* \(chainrule does not broadcast them: expand the operand first\)"),
+    (lambda: cr.einsum("..i.j->i", X), ValueError, r"einsum: '.' may appear only as one '...' per operand"),
     (lambda: cr.einsum("ij->ik", X), ValueError, r"einsum: output letter 'k' of 'ij->ik' is in no operand"),
     (lambda: cr.bmm(X, X), ValueError,
      r"bmm: expected two 3-D tensors \(b, n, m\) and \(b, m, p\); got shapes \(3, 4\) and \(3, 4\)"),

@@ -57,6 +57,19 @@ def _gradient_equation(inputs, output, k, sizes, dtype):
     return equation, extra_arrays
 
 
+def _optimize(equation):
+    """Whether NumPy should plan the contraction (BLAS through tensordot, pairwise order): worth
+    it for three or more operands, and for two without a batch letter (one in every operand and
+    the output), which NumPy's planner cannot hand to BLAS anyway."""
+    inputs, output = equation.split("->")
+    operands = inputs.split(",")
+    if len(operands) < 2:
+        return False
+    if len(operands) > 2:
+        return True
+    return not (set(operands[0]) & set(operands[1]) & set(output))
+
+
 class Einsum(Function):
     """Einstein summation over operands named by letters (see the module docstring).
 
@@ -72,7 +85,7 @@ class Einsum(Function):
         ctx.subscripts, ctx.output = inputs.split(","), output
         ctx.sizes = {c: n for s, x in zip(ctx.subscripts, operands) for c, n in zip(s, np.shape(x))}
         ctx.save_for_backward(*operands)
-        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 1))
+        return np.asarray(np.einsum(equation, *operands, optimize=_optimize(equation)))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -84,7 +97,7 @@ class Einsum(Function):
                 continue
             equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
             others = [x for j, x in enumerate(operands) if j != k]
-            grad = np.einsum(equation, grad_y, *others, *extra, optimize=True)
+            grad = np.einsum(equation, grad_y, *others, *extra, optimize=_optimize(equation))
             grads.append(np.asarray(grad, dtype=grad_y.dtype))
         return tuple(grads)
 
@@ -107,24 +120,54 @@ class Einsum(Function):
 # --------------------------------------------------------------------------------------------
 
 
+def _expand_ellipsis(equation, shapes):
+    """'...' written out as letters: the dims it covers in each operand, right-aligned across
+    operands as NumPy and PyTorch align them ('...ij,...jk->...ik' on (2, 3, 4) and (2, 4, 5) is
+    'Aij,Ajk->Aik'). Returns (inputs, output or None when implicit, the letters '...' became)."""
+    inputs, arrow, output = equation.partition("->")
+    subscripts = inputs.split(",")
+    if "." not in equation:
+        return subscripts, output if arrow else None, ""
+    for part in [*subscripts, output]:
+        if part.count(".") not in (0, 3) or (part.count(".") == 3 and "..." not in part):
+            raise ValueError(f"einsum: '.' may appear only as one '...' per operand; got {equation!r}.")
+    if len(subscripts) != len(shapes):
+        raise ValueError(
+            f"einsum: the equation {equation!r} names {len(subscripts)} operands, but "
+            f"{len(shapes)} were given."
+        )
+    spans = [len(shape) - (len(s) - 3) if "..." in s else 0 for s, shape in zip(subscripts, shapes)]
+    if min(spans) < 0:
+        k = spans.index(min(spans))
+        raise ValueError(
+            f"einsum: operand {k} has shape {shapes[k]} ({len(shapes[k])} dims), but its "
+            f"subscripts {subscripts[k]!r} name more than that."
+        )
+    free = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in equation]
+    letters = "".join(free[: max(spans)])
+    subscripts = [
+        s.replace("...", letters[len(letters) - m:] if m else "") for s, m in zip(subscripts, spans)
+    ]
+    if arrow:
+        output = output.replace("...", letters)
+    return subscripts, output if arrow else None, letters
+
+
 def _parse(equation, shapes):
-    """The equation with an explicit output, checked against the operands' shapes."""
+    """The equation written with letters only and an explicit output, checked against the
+    operands' shapes."""
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the equation must be a string. Got {type(equation).__name__} instead.")
     eq = equation.replace(" ", "")
-    if "." in eq:
+    bad = set(eq) - set(string.ascii_letters) - set(",->.")
+    if bad or eq.count("->") > 1 or eq.replace("->", "").count("-") or eq.replace("->", "").count(">"):
         raise ValueError(
-            f"einsum: '...' (ellipsis) is not supported by chainrule; name every dim with a "
-            f"letter, e.g. 'bij,bjk->bik'. Got {equation!r}."
+            f"einsum: the equation {equation!r} must be letters, commas, '...' and one '->'; "
+            f"found {''.join(sorted(bad)) or 'a misplaced arrow'}."
         )
-    inputs, arrow, output = eq.partition("->")
-    subscripts = inputs.split(",")
-    bad = set(eq) - set(string.ascii_letters) - set(",->")
-    if bad or (arrow and ("-" in output or ">" in output or "," in output)):
-        raise ValueError(
-            f"einsum: the equation {equation!r} must be letters, commas and one '->'; found "
-            f"{''.join(sorted(bad)) or 'a misplaced separator'}."
-        )
+    subscripts, output, ellipsis = _expand_ellipsis(eq, shapes)
+    if output is not None and "," in output:
+        raise ValueError(f"einsum: the output of {equation!r} (after '->') cannot have commas.")
     if len(subscripts) != len(shapes):
         raise ValueError(
             f"einsum: the equation {equation!r} names {len(subscripts)} operands, but "
@@ -139,22 +182,26 @@ def _parse(equation, shapes):
             )
         for c, n in zip(s, shape):
             if c in sizes and sizes[c] != n:
+                what = "a dim under '...'" if c in ellipsis else f"letter {c!r}"
                 raise ValueError(
-                    f"einsum: letter {c!r} has size {sizes[c]} in operand {owner[c]} (shape "
+                    f"einsum: {what} has size {sizes[c]} in operand {owner[c]} (shape "
                     f"{shapes[owner[c]]}) but {n} in operand {k} (shape {shape}); the dims a "
-                    "letter names must have equal sizes."
+                    "letter names must have equal sizes (chainrule does not broadcast them: "
+                    "expand the operand first)."
                 )
             sizes.setdefault(c, n)
             owner.setdefault(c, k)
-    if arrow:
+    if output is not None:
         for c in output:
             if c not in sizes:
                 raise ValueError(f"einsum: output letter {c!r} of {equation!r} is in no operand.")
             if output.count(c) > 1:
                 raise ValueError(f"einsum: output letter {c!r} of {equation!r} appears twice.")
-    else:  # implicit output: the letters used once, in alphabetical order (as NumPy, PyTorch)
-        letters = "".join(subscripts)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    else:  # implicit output: '...' first, then the letters used once, in alphabetical order
+        letters = "".join(s for s in subscripts)
+        output = ellipsis + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis)
+        )
     return ",".join(subscripts) + "->" + output
 
 
