@@ -372,9 +372,11 @@ X = cr.tensor(np.zeros((3, 4)))
      r"tril: expected a tensor with at least 2 dims \(a matrix or a batch of them\); got shape \(2,\)"),
     (lambda: X.triu(0.5), TypeError, r"triu: diagonal must be an int"),
     (lambda: X.repeat(2), ValueError,
-     r"repeat: give at least one size per dim: 1 sizes \(2,\) for a tensor of shape \(3, 4\)"),
+     r"repeat: needs at least one size per dim of the input \(shape \(3, 4\), 2 dims\); got sizes "
+     r"\(2,\)"),
     (lambda: X.flip(2), ValueError, r"flip: dim 2 is out of range"),
-    (lambda: X.roll((1, 2), 0), ValueError, r"roll: shifts \(1, 2\) and dims \(0,\) must have the same length"),
+    (lambda: X.roll((1, 2), 0), ValueError,
+     r"roll: shifts \(1, 2\) and dims \(0,\) must have the same length"),
     (lambda: X.repeat_interleave(cr.tensor([1, 2]), dim=1), ValueError,
      r"repeat_interleave: repeats must be an int or hold one count per element along dim 1 \(4\); "
      r"got repeats of shape \(2,\)"),

@@ -184,8 +184,8 @@ def repeat(input, *sizes):
     sizes = _sizes("repeat", sizes)
     if len(sizes) < x.ndim:
         raise ValueError(
-            f"repeat: give at least one size per dim: {len(sizes)} sizes {sizes} for a tensor of "
-            f"shape {x.shape}."
+            f"repeat: needs at least one size per dim of the input (shape {x.shape}, {x.ndim} "
+            f"dims); got sizes {sizes}."
         )
     if any(s < 0 for s in sizes):
         raise ValueError(f"repeat: sizes must be non-negative. Got {sizes} instead.")
