@@ -22,7 +22,7 @@ torch = pytest.importorskip("torch")
 
 NEW_OPS = (
     ops.Gather, ops.Scatter, ops.ScatterAdd, ops.IndexSelect, ops.IndexAdd, ops.MaskedFill,
-    ops.Tril, ops.Triu, ops.Repeat, ops.Flip, ops.Roll, ops.CumSum, ops.Prod, ops.LogSumExp,
+    ops.Tril, ops.Triu, ops.Repeat, ops.Flip, ops.Roll, ops.CumSum, ops.CumProd, ops.Prod, ops.LogSumExp,
     ops.Einsum,
 )
 CASES = [c for c in all_cases() if any(op in NEW_OPS for op in c.covers)]
@@ -192,6 +192,16 @@ def test_prod_derivative_is_the_product_of_the_others_with_zeros_exact(x, expect
     theirs = _t(x, requires_grad=True)
     theirs.prod().backward()
     assert theirs.grad.tolist() == expected
+
+
+@pytest.mark.parametrize("x", [[2.0, 0.0, 3.0, 4.0], [0.0, 5.0, 0.0, 4.0], [2.0, 3.0, 0.5, 0.0]])
+def test_cumprod_derivative_at_zeros_matches_torch(x):
+    g = [1.0, -2.0, 0.5, 3.0]
+    t = cr.tensor(x, dtype="float64", requires_grad=True)
+    t.cumprod(0).backward(cr.tensor(g, dtype="float64"))
+    theirs = _t(x, requires_grad=True)
+    theirs.cumprod(0).backward(_t(g))
+    np.testing.assert_allclose(t.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=0)
 
 
 def test_logsumexp_is_stable_and_its_gradient_is_softmax():
@@ -385,6 +395,7 @@ X = cr.tensor(np.zeros((3, 4)))
     (lambda: X.chunk(0), ValueError, r"chunk: chunks must be at least 1"),
     (lambda: X.unbind(2), ValueError, r"unbind: dim 2 is out of range"),
     (lambda: X.cumsum(2), ValueError, r"cumsum: dim 2 is out of range"),
+    (lambda: X.cumprod(-3), ValueError, r"cumprod: dim -3 is out of range"),
     (lambda: X.prod((0, 1)), TypeError, r"prod: dim must be a single int"),
     (lambda: X.logsumexp(5), ValueError, r"logsumexp: dim 5 is out of range"),
     (lambda: X.sort(3), ValueError, r"sort: dim 3 is out of range"),

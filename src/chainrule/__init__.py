@@ -15,7 +15,7 @@ from .functions import (
     sin, softmax, sqrt, stack, sum, tanh, where,
 )
 from .functions import (  # sequence-model ops
-    argsort, baddbmm, bmm, chunk, cumsum, einsum, flip, gather, index_add, index_select,
+    argsort, baddbmm, bmm, chunk, cumprod, cumsum, einsum, flip, gather, index_add, index_select,
     logsumexp, masked_fill, prod, repeat_interleave, roll, scatter, scatter_add, sort, split,
     topk, tril, triu, unbind,
 )
@@ -39,7 +39,7 @@ __all__ = [
 __all__ += [  # sequence-model ops
     "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
     "tril", "triu", "repeat_interleave", "flip", "roll", "split", "chunk", "unbind",
-    "cumsum", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
+    "cumsum", "cumprod", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
 ]
 
 from . import nn, optim  # noqa: E402  (they import the engine above)

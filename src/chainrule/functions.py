@@ -128,11 +128,11 @@ from .ops.indexing import (  # noqa: E402
 from .ops.rearrange import (  # noqa: E402
     chunk, flip, repeat_interleave, roll, split, tril, triu, unbind,
 )
-from .ops.scan import cumsum, logsumexp, prod  # noqa: E402
+from .ops.scan import cumprod, cumsum, logsumexp, prod  # noqa: E402
 from .ops.sort import argsort, sort, topk  # noqa: E402
 
 __all__ += [
     "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
     "tril", "triu", "repeat_interleave", "flip", "roll", "split", "chunk", "unbind",
-    "cumsum", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
+    "cumsum", "cumprod", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
 ]

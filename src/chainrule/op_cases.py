@@ -456,6 +456,12 @@ CASES += [
     # cumsum / prod / logsumexp
     _case("cumsum dim 0", lambda lib, a: lib.cumsum(a, 0), [(4, 3)], ops.CumSum),
     _case("cumsum dim -1 3-D", lambda lib, a: a.cumsum(dim=-1), [(2, 3, 4)], ops.CumSum),
+    _case("cumprod dim 1", lambda lib, a: lib.cumprod(a, 1), [(3, 4)], ops.CumProd),
+    _case("cumprod dim 0 3-D", lambda lib, a: a.cumprod(dim=0), [(3, 2, 2)], ops.CumProd),
+    _case("cumprod dim 1 with zeros", lambda lib, a: a.cumprod(1), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
+    _case("cumprod dim 0 with zeros", lambda lib, a: a.cumprod(0), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
     _case("prod all", lambda lib, a: a.prod(), [(3, 4)], ops.Prod),
     _case("prod dim 1", lambda lib, a: lib.prod(a, 1), [(3, 4)], ops.Prod),
     _case("prod dim 0 keepdim", lambda lib, a: a.prod(0, keepdim=True), [(3, 4)], ops.Prod),

@@ -691,6 +691,9 @@ class Tensor:
     def cumsum(self, dim, *, dtype=None):
         return ops.scan.cumsum(self, dim, dtype=dtype)
 
+    def cumprod(self, dim, *, dtype=None):
+        return ops.scan.cumprod(self, dim, dtype=dtype)
+
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return ops.scan.prod(self, dim, keepdim, dtype=dtype)
 

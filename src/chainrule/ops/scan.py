@@ -1,9 +1,10 @@
-"""Scans and products: cumsum, prod, logsumexp.
+"""Scans and products: cumsum, cumprod, prod, logsumexp.
 
 cumsum adds each element into every later output, so its backward adds each output's gradient
 into every earlier input: a cumulative sum taken from the other end. prod's derivative with
 respect to one factor is the product of all the others, computed without dividing (so zeros are
-exact). logsumexp is a smooth maximum; its derivative is the softmax.
+exact); cumprod's likewise, with a running sum from the end. logsumexp is a smooth maximum; its
+derivative is the softmax.
 """
 
 from __future__ import annotations
@@ -106,6 +107,55 @@ class Prod(Function):
         return g * others, None, None
 
 
+class CumProd(Function):
+    """Running product along ``dim``.
+
+    forward:  y_k = x_0 * x_1 * ... * x_k
+    backward: dL/dx_i = sum_{k >= i} dL/dy_k * prod_{j <= k, j != i} x_j
+                      = (x_0 * ... * x_(i-1)) * R_i,   with R_(n-1) = dL/dy_(n-1) and
+                        R_i = dL/dy_i + x_(i+1) * R_(i+1)   (a running sum from the end)
+              no division by x_i anywhere, so zeros in x are exact
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.save_for_backward(x)
+        ctx.dim = dim
+        return np.cumprod(x, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        x_moved, g = np.moveaxis(x, ctx.dim, 0), np.moveaxis(grad_y, ctx.dim, 0)
+        n = x_moved.shape[0]
+        running = np.empty_like(g)  # R_i
+        if n:
+            running[n - 1] = g[n - 1]
+        for i in range(n - 2, -1, -1):
+            running[i] = g[i] + x_moved[i + 1] * running[i + 1]
+        before = np.cumprod(np.concatenate([np.ones_like(x_moved[:1]), x_moved[:-1]]), axis=0)
+        return np.moveaxis(before * running, 0, ctx.dim), None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        from ..functions import cat, stack
+        from ..tensor import Tensor
+
+        (x,) = ctx.saved_tensors
+        dim = ctx.dim
+        n = x.shape[dim]
+        if n == 0:
+            return grad_y * 1.0, None
+        at = lambda t, i: t[(slice(None),) * dim + (i,)]  # noqa: E731
+        running = [at(grad_y, n - 1)]
+        for i in range(n - 2, -1, -1):
+            running.append(at(grad_y, i) + at(x, i + 1) * running[-1])
+        running = stack(running[::-1], dim)
+        one = Tensor(np.ones(x.shape[:dim] + (1,) + x.shape[dim + 1:], dtype=x.dtype))
+        shifted = cat([one, x[(slice(None),) * dim + (slice(0, n - 1),)]], dim)
+        return CumProd.apply(shifted, dim) * running, None
+
+
 class LogSumExp(Function):
     """log(sum(exp(x))) over dims, computed stably (a smooth maximum).
 
@@ -172,6 +222,15 @@ def cumsum(input, dim, *, dtype=None):
     if x.ndim == 0:
         return CumSum.apply(x.reshape(1), 0).reshape(())
     return CumSum.apply(x, axis)
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running product along ``dim`` (see ``CumProd``); integers and booleans give int64."""
+    x = _input("cumprod", input, dtype)
+    axis = normalize_dim("cumprod", dim, x.ndim)
+    if x.ndim == 0:
+        return CumProd.apply(x.reshape(1), 0).reshape(())
+    return CumProd.apply(x, axis)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
