@@ -1,8 +1,8 @@
 """The sequence-model tensor ops beyond the op-case table (tests/test_ops.py checks their
 gradients): outputs that have no gradient (indices, dtypes) against PyTorch, derivatives at the
 places the table's random inputs never reach (zeros in prod, ties in sort, -inf in logsumexp),
-each op's backward_graph against its backward and, differentiated once more, against PyTorch's
-double backward, and the error messages.
+each op's backward_graph against its backward (on every case, compositions included; the table
+checks second derivatives through the engine), and the error messages.
 """
 
 import types
@@ -282,60 +282,6 @@ def test_backward_graph_gives_what_backward_gives(case):
                                        atol=1e-14, err_msg=f"{node.name} input {i}")
         checked += 1
     assert checked
-
-
-def _single_op(case):
-    out = case.fn(cr, *_inputs(case, case.make_inputs()))
-    nodes = topological_order(out.grad_fn)
-    return len(nodes) == 1 and nodes[0].fn in NEW_OPS
-
-
-SINGLE = [c for c in CASES if _single_op(c)]
-
-
-@pytest.mark.parametrize("case", SINGLE, ids=[c.name for c in SINGLE])
-def test_backward_graph_differentiated_again_matches_torch_double_backward(case):
-    # Until the engine runs backward(create_graph=True), call backward_graph by hand: its result
-    # is built from chainrule ops, so the first-order engine can differentiate it once more.
-    arrays = case.make_inputs()
-    rng = np.random.default_rng(12)
-    ours = _inputs(case, arrays)
-    out = case.fn(cr, *ours)
-    by_array = {id(x.numpy()): x for x in ours}
-    by_array[id(out.numpy())] = out
-
-    grad_out = rng.standard_normal(out.shape)
-    gy = cr.tensor(grad_out, requires_grad=True)
-    ctx = _graph_ctx(out.grad_fn, lambda a: by_array.get(id(a)))
-    grads = [g for g in out.grad_fn.fn.backward_graph(ctx, gy)]
-    tensor_inputs = [x for x in out.grad_fn.inputs]  # leaves here: one op on the inputs
-    firsts = {id(x): g for x, g in zip(tensor_inputs, grads) if isinstance(x, Tensor) and g is not None}
-    weights = {k: rng.standard_normal(g.shape) for k, g in firsts.items()}
-    total = sum(((g * weights[k]).sum() for k, g in firsts.items()), start=cr.tensor(0.0, dtype="float64"))
-    total.backward()
-
-    theirs = [torch.tensor(a, requires_grad=case.requires_grad(i)) for i, a in enumerate(arrays)]
-    expected = (case.torch_fn or case.fn)(torch, *theirs)
-    gy_t = torch.tensor(grad_out, requires_grad=True)
-    needs = [t for t in theirs if t.requires_grad]
-    firsts_t = torch.autograd.grad(expected, needs, gy_t, create_graph=True)
-    ours_needing = [x for x in ours if x.requires_grad]
-    total_t = sum((g * torch.tensor(weights[id(x)])).sum() for x, g in zip(ours_needing, firsts_t))
-    for_inputs = torch.autograd.grad(total_t, [gy_t, *needs], allow_unused=True)
-
-    def _grad(t):
-        return np.zeros(t.shape) if t.grad is None else t.grad.numpy()
-
-    np.testing.assert_allclose(_grad(gy), for_inputs[0].detach().numpy(), rtol=1e-9, atol=1e-12,
-                               err_msg="d/d(grad_output)")
-    for i, (x, t) in enumerate(zip(ours_needing, for_inputs[1:])):
-        expected_grad = np.zeros(x.shape) if t is None else t.detach().numpy()
-        np.testing.assert_allclose(_grad(x), expected_grad, rtol=1e-9, atol=1e-12,
-                                   err_msg=f"second derivative for input {i}")
-
-
-def test_the_double_backward_check_sees_enough_cases():
-    assert len(SINGLE) >= 30
 
 
 # ----- error messages ---------------------------------------------------------------------------
