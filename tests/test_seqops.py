@@ -375,3 +375,18 @@ X = cr.tensor(np.zeros((3, 4)))
 def test_bad_input_is_one_sentence_naming_the_op(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape, n", [((5,), 40), ((7, 3), 30), ((4, 2, 3), 9), ((3,), 0)])
+def test_add_at_adds_what_np_add_at_adds(shape, n):
+    rng = np.random.default_rng(13)
+    index = rng.integers(0, shape[0], n)  # many repeats
+    rows = rng.standard_normal((n, *shape[1:]))
+    expected = np.zeros(shape)
+    np.add.at(expected, index, rows)
+    got = np.zeros(shape)
+    ops.indexing.add_at(got, index, rows)
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+    moved = np.zeros(shape[1:] + shape[:1])  # into a strided view, as index_select's backward
+    ops.indexing.add_at(np.moveaxis(moved, -1, 0), index, rows)
+    np.testing.assert_allclose(np.moveaxis(moved, -1, 0), expected, rtol=1e-13, atol=1e-15)
