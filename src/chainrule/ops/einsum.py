@@ -57,6 +57,42 @@ def _gradient_equation(inputs, output, k, sizes, dtype):
     return equation, extra_arrays
 
 
+def _contract(equation, *arrays):
+    """np.einsum(equation, *arrays), with two operands as one batched matrix product (BLAS, about
+    10x faster than NumPy's own einsum loop on attention's shapes): each operand's letters sorted
+    into batch (in both and the output), free (in one and the output) and contracted (in both, not
+    the output), summed first over letters only it has, then transposed and reshaped to
+    (batch, free, contracted) @ (batch, contracted, free)."""
+    inputs, output = equation.split("->")
+    operands = inputs.split(",")
+    if len(operands) != 2 or any(len(set(s)) != len(s) for s in operands):
+        return np.einsum(equation, *arrays, optimize=_optimize(equation))
+    (sa, sb), (a, b) = operands, arrays
+    a, sa = _sum_own_letters(a, sa, sb + output)
+    b, sb = _sum_own_letters(b, sb, sa + output)
+    batch = [c for c in output if c in sa and c in sb]
+    left = [c for c in output if c in sa and c not in sb]
+    right = [c for c in output if c in sb and c not in sa]
+    inner = [c for c in sa if c in sb and c not in output]
+    size = dict(zip(sa, a.shape)) | dict(zip(sb, b.shape))
+    count = lambda letters: int(np.prod([size[c] for c in letters]))  # noqa: E731
+    a = np.transpose(a, [sa.index(c) for c in batch + left + inner])
+    b = np.transpose(b, [sb.index(c) for c in batch + inner + right])
+    y = np.matmul(a.reshape(count(batch), count(left), count(inner)),
+                  b.reshape(count(batch), count(inner), count(right)))
+    y = y.reshape([size[c] for c in batch + left + right])
+    order = batch + left + right
+    return np.transpose(y, [order.index(c) for c in output])
+
+
+def _sum_own_letters(x, letters, elsewhere):
+    """x summed over the letters nothing else names (they are summed out anyway)."""
+    own = [i for i, c in enumerate(letters) if c not in elsewhere]
+    if not own:
+        return x, letters
+    return x.sum(axis=tuple(own)), "".join(c for c in letters if c in elsewhere)
+
+
 def _optimize(equation):
     """Whether NumPy should plan the contraction (BLAS through tensordot, pairwise order): worth
     it for three or more operands, and for two without a batch letter (one in every operand and
@@ -85,7 +121,7 @@ class Einsum(Function):
         ctx.subscripts, ctx.output = inputs.split(","), output
         ctx.sizes = {c: n for s, x in zip(ctx.subscripts, operands) for c, n in zip(s, np.shape(x))}
         ctx.save_for_backward(*operands)
-        return np.asarray(np.einsum(equation, *operands, optimize=_optimize(equation)))
+        return np.asarray(_contract(equation, *operands))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -97,7 +133,7 @@ class Einsum(Function):
                 continue
             equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
             others = [x for j, x in enumerate(operands) if j != k]
-            grad = np.einsum(equation, grad_y, *others, *extra, optimize=_optimize(equation))
+            grad = _contract(equation, grad_y, *others, *extra)
             grads.append(np.asarray(grad, dtype=grad_y.dtype))
         return tuple(grads)
 
