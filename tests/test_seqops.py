@@ -390,3 +390,40 @@ def test_add_at_adds_what_np_add_at_adds(shape, n):
     moved = np.zeros(shape[1:] + shape[:1])  # into a strided view, as index_select's backward
     ops.indexing.add_at(np.moveaxis(moved, -1, 0), index, rows)
     np.testing.assert_allclose(np.moveaxis(moved, -1, 0), expected, rtol=1e-13, atol=1e-15)
+
+
+# ----- float32, and PyTorch's keyword spellings ------------------------------------------------
+
+IDX = np.array([[0, 2, 2], [1, 0, 3]])
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("gather", lambda lib, x: x.gather(dim=1, index=lib.tensor(IDX))),
+    ("index_select", lambda lib, x: x.index_select(dim=1, index=lib.tensor([3, 0, 3]))),
+    ("masked_fill", lambda lib, x: x.masked_fill(mask=x > 0, value=-1e4)),
+    ("scatter_add", lambda lib, x: x.scatter_add(dim=1, index=lib.tensor(IDX), src=x[:, :3] * 2)),
+    ("tril", lambda lib, x: x.tril(diagonal=1)),
+    ("repeat_interleave", lambda lib, x: x.repeat_interleave(repeats=2, dim=0)),
+    ("roll", lambda lib, x: x.roll(shifts=1, dims=1)),
+    ("cumsum", lambda lib, x: x.cumsum(dim=1)),
+    ("cumprod", lambda lib, x: x.cumprod(dim=1)),
+    ("prod", lambda lib, x: x.prod(dim=1, keepdim=True)),
+    ("logsumexp", lambda lib, x: x.logsumexp(dim=-1, keepdim=True)),
+    ("sort", lambda lib, x: x.sort(dim=1, descending=True).values),
+    ("topk", lambda lib, x: x.topk(k=2, dim=1, largest=False).values),
+    ("einsum", lambda lib, x: lib.einsum("ij,kj->ik", x, x)),
+    ("bmm", lambda lib, x: lib.bmm(x[None], x.T[None])),
+    ("baddbmm", lambda lib, x: lib.baddbmm(x[:, :2], x[None], x.T[None], beta=0.5, alpha=2.0)),
+])
+def test_float32_in_float32_out_with_gradients_close_to_torch(name, fn):
+    x = np.random.default_rng(14).standard_normal((2, 4)).astype(np.float32)
+    ours = cr.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, expected = fn(cr, ours), fn(torch, theirs)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-5)
+    upstream = np.random.default_rng(15).standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    assert ours.grad.dtype == np.float32
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-5)
