@@ -11,6 +11,11 @@ The derivative with respect to one operand is itself an einsum: the output's gra
 the other operands, with that operand's letters as the output. For 'ij,jk->ik' (A B = C) that is
 dL/dA = einsum('ik,jk->ij', dL/dC, B) = dL/dC Bᵀ, the matmul rule.
 
+'...' stands for the same trailing run of dims in each operand (written out as letters before
+the op runs). Every dim a letter names must have one size: PyTorch's broadcasting of size-1 dims
+is refused with a message (expand the operand first). Two operands are contracted as one batched
+matrix product (``_contract``), three or more by NumPy's planned einsum.
+
 bmm and baddbmm are compositions of matmul (and mul, add), so their gradients are matmul's.
 """
 
