@@ -9,6 +9,17 @@ from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
 __all__ = ["Adam", "AdamW"]
 
 
+def check_betas(owner, betas) -> tuple:
+    """``betas`` as a tuple of two floats after checking each lies in [0, 1) (Adam's family)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(
+            f"The 'betas' parameter of {owner} must be a pair of floats (beta1, beta2). "
+            f"Got {betas!r} instead."
+        )
+    return (check_in_range(owner, "betas[0]", betas[0], 0, 1),
+            check_in_range(owner, "betas[1]", betas[1], 0, 1))
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization"), as PyTorch computes it.
 
@@ -56,14 +67,7 @@ class Adam(Optimizer):
     def _check_options(self, options):
         name = self._name
         options["lr"] = check_in_range(name, "lr", options["lr"])
-        betas = options["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(
-                f"The 'betas' parameter of {name} must be a pair of floats (beta1, beta2). "
-                f"Got {betas!r} instead."
-            )
-        options["betas"] = (check_in_range(name, "betas[0]", betas[0], 0, 1),
-                            check_in_range(name, "betas[1]", betas[1], 0, 1))
+        options["betas"] = check_betas(name, options["betas"])
         options["eps"] = check_in_range(name, "eps", options["eps"])
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
