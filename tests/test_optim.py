@@ -76,12 +76,48 @@ CASES = [
     ("Adagrad", dict(lr=0.1, weight_decay=0.1), False),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6), False),
     ("Adagrad", dict(lr=0.1, maximize=True), True),
+    ("Adadelta", dict(), False),
+    ("Adadelta", dict(lr=0.5, rho=0.5), False),
+    ("Adadelta", dict(lr=2.0, rho=0.95, eps=1e-4, weight_decay=0.1), False),
+    ("Adadelta", dict(rho=1.0, maximize=True), False),  # rho = 1: v and u never move from 0
+    ("Adadelta", dict(lr=0.5, rho=0.8), True),
+    ("Adamax", dict(), False),
+    ("Adamax", dict(lr=0.02, betas=(0.5, 0.9)), False),
+    ("Adamax", dict(lr=0.02, eps=1e-2, weight_decay=0.1), False),
+    ("Adamax", dict(lr=0.02, maximize=True), True),
+    ("NAdam", dict(), False),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.99)), False),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.5), False),  # a fast momentum schedule
+    ("NAdam", dict(lr=0.01, momentum_decay=0.0, eps=1e-3), False),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1), False),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), False),
+    ("NAdam", dict(lr=0.01, maximize=True, weight_decay=0.05, decoupled_weight_decay=True), True),
+    ("RAdam", dict(lr=0.01), False),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9)), False),  # rho_inf = 19: rectified from t = 6
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6)), False),  # rho_inf = 4: never rectified
+    ("RAdam", dict(lr=0.01, weight_decay=0.1), False),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), False),
+    ("RAdam", dict(lr=0.01, eps=1e-3, maximize=True), False),
+    ("RAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True), True),
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, grouped", CASES)
-def test_trajectory_equals_torch(name, kwargs, grouped):
+@pytest.fixture
+def torch64():
+    """torch with float64 as its default dtype for the test's duration. Its optimizers keep
+    scalar state (NAdam's mu_product, the step counts) in tensors of the default dtype, so with
+    float32 NAdam's product of momentum coefficients is rounded to float32 at every step, where
+    chainrule keeps a Python float; in float64 both compute the same numbers."""
     torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield torch
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("name, kwargs, grouped", CASES)
+def test_trajectory_equals_torch(torch64, name, kwargs, grouped):
+    torch = torch64
     data = make_problem()
     W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
     tW = torch.tensor(data["W"], requires_grad=True)
@@ -106,10 +142,10 @@ def test_trajectory_equals_torch(name, kwargs, grouped):
 
 
 @pytest.mark.parametrize("name, kwargs", [(n, k) for n, k, grouped in CASES if not grouped])
-def test_a_0d_parameter_follows_torch(name, kwargs):
+def test_a_0d_parameter_follows_torch(torch64, name, kwargs):
     # A learnable scalar (a temperature, a scale): NumPy arithmetic on 0-d arrays gives scalars,
     # which in-place updates of the parameter and its buffers must not lose.
-    torch = pytest.importorskip("torch")
+    torch = torch64
     data = make_problem()
     scale, W = Parameter(np.array(1.5)), Parameter(data["W"].copy())
     t_scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
