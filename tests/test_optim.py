@@ -258,7 +258,7 @@ def assert_plain(value):
         for item in value:
             assert_plain(item)
     else:
-        assert isinstance(value, (np.ndarray, int, float, bool, str)), type(value)
+        assert value is None or isinstance(value, (np.ndarray, int, float, bool, str)), type(value)
         assert not isinstance(value, cr.Tensor)
 
 
@@ -490,6 +490,40 @@ BAD_ARGUMENTS = [
     (optim.Adagrad, dict(initial_accumulator_value=-0.1), ValueError,
      r"'initial_accumulator_value' parameter of Adagrad"),
     (optim.Adagrad, dict(eps=True), TypeError, r"'eps' parameter of Adagrad .* Got True"),
+    (optim.Adadelta, dict(rho=1.5), ValueError,
+     r"The 'rho' parameter of Adadelta must be a float in the range \[0, 1\]\. Got 1.5 instead\."),
+    (optim.Adadelta, dict(lr=-1.0), ValueError, r"'lr' parameter of Adadelta"),
+    (optim.Adadelta, dict(eps=-1e-6), ValueError, r"'eps' parameter of Adadelta"),
+    (optim.Adadelta, dict(weight_decay=-0.1), ValueError, r"'weight_decay' parameter of Adadelta"),
+    (optim.Adadelta, dict(foreach=True), ValueError,
+     r"The 'foreach' parameter of Adadelta must be None or False: chainrule has one "
+     r"implementation, a plain loop over the parameters outside the graph\. Got True instead\."),
+    (optim.Adadelta, dict(capturable=True), ValueError, r"'capturable' parameter of Adadelta"),
+    (optim.Adamax, dict(betas=(0.9, 1.0)), ValueError, r"'betas\[1\]' parameter of Adamax"),
+    (optim.Adamax, dict(betas="0.9"), TypeError, r"'betas' parameter of Adamax must be a pair"),
+    (optim.Adamax, dict(eps=-1.0), ValueError, r"'eps' parameter of Adamax"),
+    (optim.Adamax, dict(differentiable=True), ValueError,
+     r"'differentiable' parameter of Adamax must be False:"),
+    (optim.NAdam, dict(momentum_decay=-0.004), ValueError,
+     r"The 'momentum_decay' parameter of NAdam must be a float in the range \[0, inf\)"),
+    (optim.NAdam, dict(decoupled_weight_decay=1), TypeError,
+     r"'decoupled_weight_decay' parameter of NAdam must be a bool"),
+    (optim.NAdam, dict(betas=(1.0, 0.999)), ValueError, r"'betas\[0\]' parameter of NAdam"),
+    (optim.NAdam, dict(foreach="yes"), TypeError, r"'foreach' parameter of NAdam must be a bool"),
+    (optim.RAdam, dict(betas=(0.9, -0.1)), ValueError, r"'betas\[1\]' parameter of RAdam"),
+    (optim.RAdam, dict(weight_decay=-1), ValueError, r"'weight_decay' parameter of RAdam"),
+    (optim.RAdam, dict(maximize="no"), TypeError, r"'maximize' parameter of RAdam"),
+    (optim.RAdam, dict(capturable=True), ValueError, r"'capturable' parameter of RAdam"),
+    (optim.LBFGS, dict(lr=-1), ValueError, r"'lr' parameter of LBFGS"),
+    (optim.LBFGS, dict(max_iter=0), ValueError,
+     r"The 'max_iter' parameter of LBFGS must be an int in the range \[1, inf\)\. Got 0"),
+    (optim.LBFGS, dict(max_eval=2.5), TypeError, r"'max_eval' parameter of LBFGS must be an int"),
+    (optim.LBFGS, dict(history_size=0), ValueError, r"'history_size' parameter of LBFGS"),
+    (optim.LBFGS, dict(tolerance_grad=-1e-7), ValueError, r"'tolerance_grad' parameter of LBFGS"),
+    (optim.LBFGS, dict(tolerance_change=-1.0), ValueError, r"'tolerance_change' parameter of LBFGS"),
+    (optim.LBFGS, dict(line_search_fn="armijo"), ValueError,
+     r"The 'line_search_fn' parameter of LBFGS must be one of None, 'strong_wolfe'\. "
+     r"Got 'armijo' instead\."),
 ]
 
 
@@ -536,3 +570,164 @@ def test_named_parameters_are_accepted_and_their_names_kept_as_in_torch():
     assert len(ours.param_groups[0]["params"]) == 4
     assert ours.state_dict()["param_groups"][0]["param_names"] == \
         theirs.state_dict()["param_groups"][0]["param_names"]
+
+
+# --------------------------------------------------------------------------------------------
+# LBFGS: step(closure) against torch, iteration for iteration
+# --------------------------------------------------------------------------------------------
+
+
+def rosenbrock(x):
+    """The Rosenbrock function in 4 dimensions; its minimum is 0 at (1, 1, 1, 1)."""
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+LBFGS_CASES = [
+    ("tanh", dict()),
+    ("tanh", dict(line_search_fn="strong_wolfe")),
+    ("tanh", dict(lr=0.5, history_size=2, max_iter=4)),
+    ("tanh", dict(history_size=3, max_iter=8, max_eval=9, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(history_size=3, max_iter=7, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(max_iter=5, max_eval=6, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(lr=0.1, history_size=2)),
+    ("rosenbrock", dict(tolerance_change=1e-3, tolerance_grad=1e-2, max_iter=50,
+                        line_search_fn="strong_wolfe")),
+]
+
+
+def lbfgs_problem(kind, lib, tensor, param):
+    """(parameters, loss function) for one of the LBFGS test problems, in chainrule or torch.
+    The tanh regression has a 0-d scale and a parameter the loss does not use (no gradient)."""
+    if kind == "rosenbrock":
+        x = param(np.array([-1.2, 1.0, -0.5, 0.8]))
+        return [x], lambda: rosenbrock(x)
+    rng = np.random.default_rng(3)  # 40 samples and an L2 penalty: well conditioned
+    W, b, scale, unused = (param(rng.normal(size=(3, 4))), param(rng.normal(size=3)),
+                           param(np.array(0.7)), param(np.ones(2)))
+    x, y = tensor(rng.normal(size=(40, 4))), tensor(rng.uniform(-0.5, 0.5, size=(40, 3)))
+    return [W, b, scale, unused], lambda: (
+        (((x @ W.T + b).tanh() * scale - y) ** 2).mean()
+        + 0.01 * ((W * W).sum() + (b * b).sum() + scale * scale))
+
+
+@pytest.mark.parametrize("kind, kwargs", LBFGS_CASES)
+def test_lbfgs_equals_torch_step_for_step(torch64, kind, kwargs):
+    torch = torch64
+    ours, our_loss = lbfgs_problem(kind, cr, cr.tensor, lambda a: Parameter(a.copy()))
+    theirs, their_loss = lbfgs_problem(kind, torch, torch.tensor,
+                                       lambda a: torch.tensor(a, requires_grad=True))
+    opt, their_opt = optim.LBFGS(ours, **kwargs), torch.optim.LBFGS(theirs, **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        loss = our_loss()
+        loss.backward()
+        return loss
+
+    def their_closure():
+        their_opt.zero_grad()
+        loss = their_loss()
+        loss.backward()
+        return loss
+
+    start = [p.numpy().copy() for p in ours]
+    for step in range(6):
+        loss, their_loss_value = opt.step(closure), their_opt.step(their_closure)
+        message = f"LBFGS({kwargs}) on {kind} differs from torch after step {step + 1}"
+        # (Both problems are well conditioned: on a flat valley, L-BFGS divides by differences of
+        # nearly equal gradients, and the two libraries' last-bit differences would grow.)
+        np.testing.assert_allclose(loss.item(), their_loss_value.item(), rtol=1e-9, atol=1e-12,
+                                   err_msg=message)  # (atol: Rosenbrock's loss goes to 0)
+        for mine, reference in zip(ours, theirs):
+            np.testing.assert_allclose(mine.numpy(), reference.detach().numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=message)
+        # The same number of iterations and closure calls: the same decisions were taken.
+        our_state, their_state = opt.state[ours[0]], their_opt.state[theirs[0]]
+        assert our_state["n_iter"] == their_state["n_iter"], message
+        assert our_state["func_evals"] == their_state["func_evals"], message
+    assert np.abs(ours[0].numpy() - start[0]).max() > 1e-2  # it did move
+    if kind == "tanh":
+        np.testing.assert_array_equal(ours[3].numpy(), np.ones(2))  # no gradient: zeros, no move
+        assert ours[2].shape == ()
+
+
+def test_lbfgs_solves_a_quadratic_exactly():
+    # f(x) = 0.5 x.A.x - c.x has its minimum where A x = c. On a quadratic, BFGS with exact line
+    # searches ends in at most n steps; with the strong Wolfe search and n = 3 a few more.
+    A = np.array([[3.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 2.0]])
+    c = np.array([1.0, -2.0, 0.5])
+    x = Parameter(np.zeros(3))
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                      tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * (x @ (cr.tensor(A) @ x)) - (cr.tensor(c) * x).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    # Near the minimum f changes by about |x - x*|^2, which float64 resolves down to
+    # |x - x*| ~ 1e-8 only (f's own rounding is 1e-16): the search stops there.
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(A, c), rtol=1e-7)
+    assert np.abs(x.grad.numpy()).max() < 1e-7
+    assert opt.state[x]["n_iter"] <= 10
+
+
+def test_lbfgs_returns_at_once_at_a_stationary_point():
+    x = Parameter(np.ones(2))
+    opt = optim.LBFGS([x])
+    calls = []
+
+    def closure():
+        calls.append(1)
+        opt.zero_grad()
+        loss = ((x - 1.0) ** 2).sum()  # gradient 0 at x = 1
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 0.0
+    assert len(calls) == 1 and opt.state[x] == {"func_evals": 1, "n_iter": 0}
+    np.testing.assert_array_equal(x.numpy(), np.ones(2))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(line_search_fn="strong_wolfe", history_size=2)])
+def test_lbfgs_state_dict_round_trip_continues_bit_identically(kwargs):
+    x = Parameter(np.array([-1.2, 1.0, -0.5, 0.8]))
+    opt = optim.LBFGS([x], max_iter=4, **kwargs)
+
+    def closure_for(param, optimizer):
+        def closure():
+            optimizer.zero_grad()
+            loss = rosenbrock(param)
+            loss.backward()
+            return loss
+        return closure
+
+    for _ in range(3):
+        opt.step(closure_for(x, opt))
+    saved = opt.state_dict()
+    assert_plain(saved)
+    assert set(saved["state"][0]) == {"func_evals", "n_iter", "d", "t", "old_dirs", "old_stps",
+                                      "ro", "H_diag", "prev_flat_grad", "prev_loss"}
+    x2 = Parameter(x.numpy().copy())
+    for _ in range(3):
+        opt.step(closure_for(x, opt))
+    restored = optim.LBFGS([x2], max_iter=4, **kwargs)
+    restored.load_state_dict(saved)
+    for _ in range(3):
+        restored.step(closure_for(x2, restored))
+    np.testing.assert_array_equal(x2.numpy(), x.numpy())
+    assert restored.state[x2]["n_iter"] == opt.state[x]["n_iter"]
+
+
+def test_lbfgs_misuse_is_named():
+    W, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    with pytest.raises(TypeError, match=r"LBFGS.step needs a closure"):
+        optim.LBFGS([W]).step()
+    with pytest.raises(ValueError, match=r"LBFGS optimizes one parameter group only \(no "
+                                         r"per-group options\), so it cannot take a second one"):
+        optim.LBFGS([{"params": [W]}, {"params": [b]}])
+    with pytest.raises(ValueError, match=r"one parameter group only"):
+        optim.LBFGS([W]).add_param_group({"params": [b]})

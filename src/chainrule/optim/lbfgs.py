@@ -80,11 +80,6 @@ class LBFGS(Optimizer):
                         tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                         history_size=history_size, line_search_fn=line_search_fn)
         super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError(
-                f"LBFGS optimizes one parameter group only (no per-group options). Got "
-                f"{len(self.param_groups)} groups instead; pass one list of parameters."
-            )
         self._params = self.param_groups[0]["params"]
 
     def _check_options(self, options):
@@ -102,8 +97,8 @@ class LBFGS(Optimizer):
     def add_param_group(self, param_group):
         if self.param_groups:
             raise ValueError(
-                "LBFGS optimizes one parameter group only; add_param_group() cannot add a second. "
-                "Make a new LBFGS over all the parameters instead."
+                "LBFGS optimizes one parameter group only (no per-group options), so it cannot "
+                "take a second one; pass one list of all the parameters."
             )
         super().add_param_group(param_group)
 
