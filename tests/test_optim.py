@@ -228,6 +228,70 @@ def test_adamw_decay_is_applied_to_the_parameter_not_the_gradient():
         np.testing.assert_allclose(p.numpy(), [expected], rtol=1e-15)
 
 
+def test_adadelta_step_by_hand():
+    p = Parameter(np.array([1.0, -2.0]))
+    opt = optim.Adadelta([p], lr=1.0, rho=0.9, eps=1e-6)
+
+    # loss = sum(c * p) with c = [0.5, 2], so g = c.
+    # v = 0.9 * 0 + 0.1 * g^2 = [0.025, 0.4]
+    # delta = sqrt(u + eps) / sqrt(v + eps) * g, with u = 0:
+    #       = [sqrt(1e-6) / sqrt(0.025001) * 0.5, sqrt(1e-6) / sqrt(0.400001) * 2]
+    #       = [1e-3 / 0.1581170 * 0.5, 1e-3 / 0.6324563 * 2] = [0.00316221, 0.00316227]
+    #   (the first step is about sqrt(eps / (1 - rho)) * sign(g), whatever the size of g)
+    # u = 0.9 * 0 + 0.1 * delta^2
+    # p = p - 1.0 * delta
+    c = cr.tensor([0.5, 2.0], dtype="float64")
+    (c * p).sum().backward()
+    opt.step()
+    delta = np.array([1e-3 / np.sqrt(0.025001) * 0.5, 1e-3 / np.sqrt(0.400001) * 2])
+    np.testing.assert_allclose(delta, [0.00316221, 0.00316227], rtol=1e-5)  # (6 digits)
+    assert opt.state[p]["step"] == 1
+    np.testing.assert_allclose(opt.state[p]["square_avg"], [0.025, 0.4], rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["acc_delta"], 0.1 * delta**2, rtol=1e-14)
+    np.testing.assert_allclose(p.numpy(), [1.0 - delta[0], -2.0 - delta[1]], rtol=1e-15)
+
+    # Step 2, same g: v = 0.9 * [0.025, 0.4] + 0.1 * [0.25, 4] = [0.0475, 0.76]
+    # delta2 = sqrt(0.1 * delta^2 + eps) / sqrt(v + eps) * g: u, the steps so far, now sets the scale.
+    opt.step()
+    v = np.array([0.0475, 0.76])
+    delta2 = np.sqrt(0.1 * delta**2 + 1e-6) / np.sqrt(v + 1e-6) * np.array([0.5, 2.0])
+    np.testing.assert_allclose(p.numpy(), [1.0 - delta[0] - delta2[0], -2.0 - delta[1] - delta2[1]],
+                               rtol=1e-14)
+
+
+def test_radam_steps_by_hand():
+    # A constant gradient g = c = [0.5, -2]: then m = (1 - beta1^t) * g, so m_hat = g exactly,
+    # and v = (1 - beta2^t) * g^2, so sqrt(1 - beta2^t) / (sqrt(v) + eps) = 1 / (|g| + eps').
+    p = Parameter(np.array([1.0, -3.0]))
+    opt = optim.RAdam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    c = np.array([0.5, -2.0])
+    rho_inf = 2 / (1 - 0.999) - 1  # = 1999
+    expected = np.array([1.0, -3.0])
+    for t in range(1, 7):
+        p.grad = cr.tensor(c)
+        opt.step()
+        rho_t = rho_inf - 2 * t * 0.999**t / (1 - 0.999**t)
+        if t <= 5:
+            # rho_t = 1, 2, 3, 4, 5 (up to rounding: 4.9999...): not above 5, so no adaptive
+            # step yet: p = p - lr * m_hat = p - 0.1 * g
+            assert rho_t <= 5
+            expected = expected - 0.1 * c
+        else:
+            # t = 6: rho_6 = 1999 - 12 * 0.999^6 / (1 - 0.999^6) = 5.99416 > 5: rectified.
+            # r = sqrt((5.99416 - 4) * (5.99416 - 2) * 1999 / (1995 * 1997 * 5.99416)) = 0.0258211
+            # l = sqrt(1 - 0.999^6) / (sqrt(v) + 1e-8) = 1 / (|g| + 1e-8 / sqrt(1 - 0.999^6))
+            # p = p - lr * m_hat * l * r = p - 0.1 * sign(g) * 0.0258211 (about)
+            assert rho_t == pytest.approx(5.994163751655833, rel=1e-12)
+            r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            assert r == pytest.approx(0.02582111280185855, rel=1e-12)
+            bias_correction2 = 1 - 0.999**6
+            adaptive = np.sqrt(bias_correction2) / (np.sqrt(bias_correction2 * c**2) + 1e-8)
+            expected = expected - 0.1 * c * adaptive * r
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-14, err_msg=f"step {t}")
+    np.testing.assert_allclose(p.numpy() - (np.array([1.0, -3.0]) - 0.5 * c),
+                               -0.1 * np.sign(c) * 0.02582111280185855, rtol=1e-6)  # (eps)
+
+
 # --------------------------------------------------------------------------------------------
 # State dict
 # --------------------------------------------------------------------------------------------
@@ -238,6 +302,10 @@ ROUND_TRIP = [
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.01)),
+    ("Adamax", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01)),
 ]
 
 
@@ -363,7 +431,10 @@ def test_zero_grad_to_zeros_keeps_the_gradient_array():
     np.testing.assert_array_equal(p.grad.numpy(), [3.0] * 3)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_parameters_without_grad_are_skipped_and_get_no_state(name):
     W, b = Parameter(np.ones(3)), Parameter(np.ones(2))
     opt = getattr(optim, name)([W, b], lr=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
@@ -375,7 +446,7 @@ def test_parameters_without_grad_are_skipped_and_get_no_state(name):
     assert not np.array_equal(W.numpy(), np.ones(3))
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ALL)
 def test_float32_parameters_stay_float32(name):
     p = Parameter(np.ones(4, dtype=np.float32))
     opt = getattr(optim, name)([p], lr=0.1, weight_decay=0.1)
