@@ -197,6 +197,14 @@ class MultiStepLR(LRScheduler):
         passed = bisect.bisect_right(self.milestones, self.last_epoch)
         return [base_lr * self.gamma**passed for base_lr in self.base_lrs]
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a ``state_dict()``; milestones may also come as PyTorch keeps them, a mapping
+        {milestone: how many times it appears} (a Counter)."""
+        super().load_state_dict(state_dict)
+        if isinstance(self.milestones, dict):
+            self.milestones = sorted(m for m, times in self.milestones.items()
+                                     for _ in range(times))
+
 
 class ExponentialLR(LRScheduler):
     """Multiply every group's lr by ``gamma`` every epoch: lr(epoch) = lr(epoch - 1) * gamma,
