@@ -564,3 +564,17 @@ def test_a_group_added_after_the_scheduler_follows_torch_or_is_refused():
     optimizer.add_param_group({"params": [Parameter(np.ones(2))], "lr": 0.2})
     with pytest.raises(ValueError, match=r"now has 3 parameter groups, but min_lr is a list of 2"):
         scheduler.step(1.0)
+
+
+@pytest.mark.parametrize("name", [n for n in lr_scheduler.__all__ if n != "LRScheduler"])
+def test_signature_is_torchs(name):
+    # The same argument names, order, kinds and defaults as torch.optim.lr_scheduler's.
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    def described(cls):
+        return [(p.name, p.kind, p.default)
+                for p in inspect.signature(cls.__init__).parameters.values()]
+
+    assert described(getattr(lr_scheduler, name)) == \
+        described(getattr(torch.optim.lr_scheduler, name))

@@ -44,7 +44,8 @@ def param_spec(W, b, grouped):
 
 
 def torch_kwargs(kwargs):
-    """chainrule and torch share argument names; torch wants the CPU single-tensor path."""
+    """chainrule and torch share argument names; torch gets its single-tensor path (foreach=False),
+    the loop chainrule runs (chainrule accepts foreach=False too)."""
     return dict(kwargs, foreach=False)
 
 
@@ -802,3 +803,50 @@ def test_lbfgs_misuse_is_named():
         optim.LBFGS([{"params": [W]}, {"params": [b]}])
     with pytest.raises(ValueError, match=r"one parameter group only"):
         optim.LBFGS([W]).add_param_group({"params": [b]})
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch's signatures, and its implementation switches
+# --------------------------------------------------------------------------------------------
+
+OPTIMIZERS = ALL + ["LBFGS"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_signature_is_torchs(name):
+    # The same argument names, order, kinds (positional or keyword-only) and defaults, so a
+    # PyTorch call works unchanged (or is refused by name, for an unsupported switch).
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    def described(cls):
+        return [(p.name, p.kind, p.default)
+                for p in inspect.signature(cls.__init__).parameters.values()]
+
+    assert described(getattr(optim, name)) == described(getattr(torch.optim, name))
+
+
+SWITCHES = {  # the implementation switches each optimizer has in PyTorch
+    "SGD": ("foreach", "differentiable", "fused"),
+    "Adam": ("foreach", "capturable", "differentiable", "fused"),
+    "AdamW": ("foreach", "capturable", "differentiable", "fused"),
+    "RMSprop": ("foreach", "capturable", "differentiable"),
+    "Adagrad": ("foreach", "differentiable", "fused"),
+    "Adadelta": ("foreach", "capturable", "differentiable"),
+    "Adamax": ("foreach", "capturable", "differentiable"),
+    "NAdam": ("foreach", "capturable", "differentiable"),
+    "RAdam": ("foreach", "capturable", "differentiable"),
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_implementation_switches_are_accepted_at_their_defaults_only(name):
+    cls = getattr(optim, name)
+    p = Parameter(np.ones(2))
+    for switch in SWITCHES[name]:
+        cls([p], **{switch: False})  # False is what chainrule does
+        if switch in ("foreach", "fused"):
+            cls([p], **{switch: None})
+        with pytest.raises(ValueError, match=rf"The '{switch}' parameter of {name} must be "
+                                             r"(None or )?False: chainrule has one implementation"):
+            cls([p], **{switch: True})
