@@ -14,7 +14,8 @@ as one loop over the parameters:
     radam.py         RAdam (rectified Adam)
     lbfgs.py         LBFGS (limited-memory BFGS with a closure; strong Wolfe line search)
     lr_scheduler.py  StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR,
-                     ReduceLROnPlateau
+                     ReduceLROnPlateau, LinearLR, PolynomialLR, SequentialLR, ChainedScheduler,
+                     CyclicLR, OneCycleLR
 """
 
 from . import lr_scheduler

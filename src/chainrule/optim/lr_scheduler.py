@@ -12,7 +12,16 @@ lr of step 0), and call ``scheduler.step()`` once per epoch, after ``optimizer.s
 ``last_epoch`` counts the ``step()`` calls (0 after construction) and ``get_last_lr()`` returns the
 lr of every group as last set. Like PyTorch's, most schedules here are recursive: each step
 multiplies the group's current lr, so two schedulers on one optimizer compose. ``state_dict()``
-holds plain numbers and lists only.
+holds plain numbers, strings, lists and dicts only (functions such as LambdaLR's lr_lambda and
+CyclicLR's scale_fn are left out: pass the same ones when you rebuild the scheduler).
+
+The schedules, by kind:
+
+    step-wise decay     StepLR, MultiStepLR, ExponentialLR
+    smooth decay        CosineAnnealingLR, PolynomialLR, LinearLR (also a warm-up), LambdaLR
+    on a metric         ReduceLROnPlateau (step(val_loss))
+    per batch, cyclic   CyclicLR, OneCycleLR (they move the momentum the other way)
+    combinations        SequentialLR (one after another), ChainedScheduler (all at once)
 
 Not carried over from PyTorch: the deprecated ``step(epoch)`` argument and the warning when
 ``scheduler.step()`` comes before ``optimizer.step()``.
