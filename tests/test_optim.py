@@ -850,3 +850,35 @@ def test_implementation_switches_are_accepted_at_their_defaults_only(name):
         with pytest.raises(ValueError, match=rf"The '{switch}' parameter of {name} must be "
                                              r"(None or )?False: chainrule has one implementation"):
             cls([p], **{switch: True})
+
+
+STATE_KEYS = [("SGD", dict(momentum=0.9)), ("Adam", dict(amsgrad=True)), ("AdamW", dict()),
+              ("RMSprop", dict(momentum=0.5, centered=True)), ("Adagrad", dict()),
+              ("Adadelta", dict()), ("Adamax", dict()), ("NAdam", dict()), ("RAdam", dict())]
+
+
+@pytest.mark.parametrize("name, kwargs", STATE_KEYS)
+def test_state_and_group_keys_are_torchs(torch64, name, kwargs):
+    # The same per-parameter state names (exp_avg, mu_product, acc_delta, ...) and group options
+    # as torch.optim, so checkpoints read the same. (torch's groups also hold its switches:
+    # foreach, fused, capturable, differentiable.)
+    torch = torch64
+    data = make_problem()
+    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
+    tW, tb = torch.tensor(data["W"], requires_grad=True), torch.tensor(data["b"], requires_grad=True)
+    ours = getattr(optim, name)([W, b], lr=0.01, **kwargs)
+    theirs = getattr(torch.optim, name)([tW, tb], lr=0.01, **kwargs)
+    for _ in range(2):
+        ours.zero_grad()
+        loss_chainrule(W, b, data).backward()
+        ours.step()
+        theirs.zero_grad()
+        loss_torch(torch, tW, tb, data).backward()
+        theirs.step()
+    mine, reference = ours.state_dict(), theirs.state_dict()
+    for index in (0, 1):
+        assert set(mine["state"][index]) == set(reference["state"][index])
+        if name != "SGD":  # (SGD counts no steps)
+            assert mine["state"][index]["step"] == reference["state"][index]["step"].item() == 2
+    switches = {"foreach", "fused", "capturable", "differentiable"}
+    assert set(mine["param_groups"][0]) == set(reference["param_groups"][0]) - switches

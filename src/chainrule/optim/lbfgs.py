@@ -58,7 +58,11 @@ class LBFGS(Optimizer):
     run out (at most max_eval - the evaluations so far). It returns the best trial.
 
     Unlike the other optimizers, L-BFGS has one parameter group only (no per-group options), and
-    ``step`` needs a closure. It stores O(history_size * number of parameters) numbers.
+    ``step`` needs a closure. It stores O(history_size * number of parameters) numbers, all under
+    the first parameter's state, with PyTorch's names: ``d``, ``t``, ``old_dirs`` (the y's),
+    ``old_stps`` (the s's), ``ro``, ``H_diag``, ``prev_flat_grad``, ``prev_loss``, ``n_iter``,
+    ``func_evals`` (PyTorch also keeps ``al``, the two-loop recursion's scratch list; here it is a
+    local variable).
 
     Args:
         params: Parameters (one group).
