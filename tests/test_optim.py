@@ -882,3 +882,20 @@ def test_state_and_group_keys_are_torchs(torch64, name, kwargs):
             assert mine["state"][index]["step"] == reference["state"][index]["step"].item() == 2
     switches = {"foreach", "fused", "capturable", "differentiable"}
     assert set(mine["param_groups"][0]) == set(reference["param_groups"][0]) - switches
+
+
+def test_lbfgs_keeps_float32_and_converges():
+    # The 2-D Rosenbrock function from its classic start (-1.2, 1), in float32.
+    x = Parameter(np.array([-1.2, 1.0], dtype=np.float32))
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = rosenbrock(x)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    assert x.dtype == np.float32 and opt.state[x]["d"].dtype == np.float32
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-3)

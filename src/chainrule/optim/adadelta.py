@@ -28,7 +28,7 @@ class Adadelta(Optimizer):
     needs no learning rate, and its algorithm is lr = 1 (PyTorch's default, kept here). Since u
     starts at 0, the first steps are about sqrt(eps) / RMS(g) * g, so eps sets how fast it starts:
     with the default 1e-6 the first step is about 1e-3 * sign(g) / sqrt(1 - rho). Keras uses the
-    same formula with eps = 1e-7 and lr = 1e-3 by default.
+    same formula with other defaults: lr = 1e-3, rho = 0.95, eps = 1e-7.
 
     Args:
         params: Parameters, or dicts defining parameter groups.

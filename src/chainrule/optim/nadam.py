@@ -34,7 +34,7 @@ class NAdam(Optimizer):
     gets the same effect by using next step's momentum coefficient mu_next on m, and this step's
     (1 - mu) on the fresh gradient. The schedule of mu (the "momentum decay") warms the momentum
     up from beta1 / 2 towards beta1: with momentum_decay = 0.004 it takes thousands of steps.
-    Keras's Nadam uses the same schedule; its eps sits outside the bias-corrected root as here.
+    Keras's Nadam uses the same schedule with momentum_decay fixed at 0.004.
     P is a Python float here; PyTorch keeps it in a tensor of its default dtype, so under float32
     its P is rounded at every step and its trajectories differ from these by about 1e-7 relative
     (with torch.set_default_dtype(torch.float64) the two agree).
