@@ -753,7 +753,9 @@ class CyclicLR(LRScheduler):
                 f"CyclicLR: scale_fn must be a function of the cycle or the step. Got "
                 f"{type(scale_fn).__name__} instead."
             )
-        self.mode = check_choice(name, "mode", mode, ("triangular", "triangular2", "exp_range"))
+        if scale_fn is None:  # (with your own scale_fn the mode is not used, as in PyTorch)
+            check_choice(name, "mode", mode, ("triangular", "triangular2", "exp_range"))
+        self.mode = mode
         self.gamma = check_in_range(name, "gamma", gamma, 0, low_closed=False)
         self._scale_fn_custom = scale_fn
         self.scale_mode = check_choice(name, "scale_mode", scale_mode, ("cycle", "iterations"))
