@@ -578,3 +578,56 @@ def test_signature_is_torchs(name):
 
     assert described(getattr(lr_scheduler, name)) == \
         described(getattr(torch.optim.lr_scheduler, name))
+
+
+TRAINING = [
+    ("SGD", dict(lr=0.1, momentum=0.9),
+     lambda m, o: m.OneCycleLR(o, max_lr=0.5, total_steps=STEPS)),
+    ("Adam", dict(lr=0.01),
+     lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.05, step_size_up=4, mode="triangular2")),
+    ("NAdam", dict(lr=0.01),
+     lambda m, o: m.OneCycleLR(o, max_lr=0.05, total_steps=STEPS, three_phase=True)),
+    ("RMSprop", dict(lr=0.01),  # momentum 0 to start: the schedule switches it on
+     lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=3)),
+    ("Adadelta", dict(),
+     lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=5),
+                                     m.PolynomialLR(o, total_iters=30, power=2.0)],
+                                 milestones=[5])),
+]
+
+
+@pytest.fixture
+def torch64():
+    """torch with float64 as its default dtype (for NAdam's momentum product; see test_optim)."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield torch
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("name, kwargs, make", TRAINING)
+def test_training_with_a_schedule_follows_torch(torch64, name, kwargs, make):
+    # The optimizers read the lr and momentum (or beta1) the schedule writes into their groups
+    # at every step, as torch's do: the weights stay equal over a scheduled run.
+    torch = torch64
+    import chainrule as cr
+
+    rng = np.random.default_rng(5)
+    w0, x, y = rng.normal(size=(3, 4)), rng.normal(size=(8, 4)), rng.normal(size=(8, 3))
+    w, tw = Parameter(w0.copy()), torch.tensor(w0, requires_grad=True)
+    ours_opt = getattr(optim, name)([w], **kwargs)
+    theirs_opt = getattr(torch.optim, name)([tw], foreach=False, **kwargs)
+    ours, theirs = make(lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, theirs_opt)
+    for step in range(STEPS):
+        ours_opt.zero_grad()
+        ((cr.tensor(x) @ w.T).tanh() - cr.tensor(y)).pow(2).mean().backward()
+        ours_opt.step()
+        ours.step()
+        theirs_opt.zero_grad()
+        ((torch.tensor(x) @ tw.T).tanh() - torch.tensor(y)).pow(2).mean().backward()
+        theirs_opt.step()
+        theirs.step()
+        np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{name} differs from torch after step {step + 1}")
+    assert np.abs(w.numpy() - w0).max() > 1e-2
