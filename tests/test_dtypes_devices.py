@@ -10,7 +10,8 @@ from chainrule import nn
 
 torch = pytest.importorskip("torch")
 
-NO_DEVICE = r"chainrule runs on the CPU only \(device '{}' is not available\); use device='cpu' or leave it out\."
+NO_DEVICE = (r"chainrule runs on the CPU only \(device '{}' is not available\); use device='cpu' or "
+             r"leave it out\.")
 
 
 def numpy_dtype(torch_dtype):
