@@ -267,3 +267,28 @@ def test_random_argument_errors():
         cr.rand(2, dtype=cr.int64)
     with pytest.raises(TypeError, match="randperm: n must be an int"):
         cr.randperm(2.0)
+
+
+def test_in_place_random_fills():
+    g = cr.Generator().manual_seed(2)
+    w = cr.zeros(2000, dtype=cr.float64)
+    assert w.uniform_(-0.1, 0.1, generator=g) is w and w.dtype == np.float64
+    assert w.min().item() >= -0.1 and w.max().item() < 0.1 and abs(w.mean().item()) < 0.01
+    first = w.numpy().copy()
+    w.uniform_(-0.1, 0.1, generator=cr.Generator().manual_seed(2))
+    np.testing.assert_array_equal(w.numpy(), first)
+    w.normal_(3.0, 0.5)
+    assert abs(w.mean().item() - 3) < 0.05 and abs(w.std().item() - 0.5) < 0.05
+    w.bernoulli_(0.25)
+    assert set(np.unique(w.numpy())) <= {0.0, 1.0} and abs(w.mean().item() - 0.25) < 0.04
+    w.bernoulli_(cr.cat([cr.zeros(1000), cr.ones(1000)]))
+    assert w[:1000].sum().item() == 0 and w[1000:].sum().item() == 1000
+    p = cr.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="uniform_: this tensor requires grad"):
+        p.uniform_()
+    with cr.no_grad():
+        p.normal_()  # initialising under no_grad, as PyTorch allows
+    with pytest.raises(ValueError, match="normal_: std must be >= 0"):
+        w.normal_(0.0, -1.0)
+    t = torch.zeros(3)  # the same forms exist in PyTorch
+    t.uniform_(-0.1, 0.1), t.normal_(0.0, 1.0), t.bernoulli_(0.5)

@@ -442,6 +442,30 @@ class Tensor:
 
         return bernoulli(self, generator=generator)
 
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+        """Fill with samples from U[from_, to), in place (``w.data.uniform_(-0.1, 0.1)``)."""
+        from .random import numpy_generator
+
+        self._check_in_place("uniform_")
+        return self.copy_(numpy_generator("uniform_", generator).uniform(from_, to, self.shape))
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+        """Fill with samples from N(mean, std^2), in place."""
+        from .random import numpy_generator
+
+        self._check_in_place("normal_")
+        if std < 0:
+            raise ValueError(f"normal_: std must be >= 0. Got {std} instead.")
+        return self.copy_(mean + std * numpy_generator("normal_", generator).standard_normal(self.shape))
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        """Fill with 1 (probability p, a number or a tensor broadcast to this one) or 0, in place."""
+        from .creation import bernoulli
+
+        self._check_in_place("bernoulli_")
+        probabilities = p if isinstance(p, Tensor) else Tensor._from_op(np.asarray(float(p)), None)
+        return self.copy_(bernoulli(probabilities.expand(self.shape), generator=generator))
+
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
