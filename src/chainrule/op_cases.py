@@ -42,6 +42,10 @@ class OpCase:
     grad_inputs: tuple | None = None  # which inputs get requires_grad (default: all)
     eps: float = 1e-6
     extra: dict = field(default_factory=dict)
+    # Checked to second order too (gradgradcheck, and second derivatives against PyTorch). False
+    # only with a reason in ``extra["first_order_only"]`` (e.g. PyTorch itself has no second
+    # derivative there).
+    second_order: bool = True
 
     def make_inputs(self, seed: int = 0) -> list:
         """The case's input arrays (float64), drawn reproducibly."""

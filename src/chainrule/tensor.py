@@ -181,21 +181,45 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.retained = self
 
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn.retained is self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor is computed; if the hook
+        returns a Tensor, it replaces the gradient (for the rest of backward, and in ``.grad``).
+        Returns a handle whose ``.remove()`` takes the hook off.
+
+        >>> h = x.register_hook(lambda g: g * 2)     # double x's gradient
+        >>> h.remove()
+        """
+        return autograd.engine.register_hook(self, hook)
+
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._from_op(self._data, None)
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph, in place: it becomes a leaf that does not require grad."""
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Compute d(self)/d(leaf) for every leaf that requires grad, accumulating into ``.grad``.
 
         ``gradient`` is dL/d(self); it may be left out only when self is a single number.
+        ``create_graph=True`` records the backward pass too, so the gradients it leaves in ``.grad``
+        can be differentiated again; ``retain_graph`` (keep the graph for another backward)
+        defaults to ``create_graph``. ``inputs``: accumulate only into these tensors' ``.grad``.
         """
         if not self.requires_grad:
             raise RuntimeError(
                 f"backward() on a tensor of shape {self.shape} that does not require grad: no "
                 "input of the computation had requires_grad=True (or it ran under no_grad)."
             )
-        if gradient is None:
+        retain_graph = create_graph if retain_graph is None else retain_graph
+        if gradient is None and not create_graph:
             if self._data.size != 1:
                 raise RuntimeError(
                     f"backward() on a tensor of shape {self.shape} needs an explicit gradient; "
@@ -204,14 +228,24 @@ class Tensor:
             grad = np.array(1, dtype=self._data.dtype)  # dL/dL = 1 (np.ones is 4x slower here)
             if self._data.ndim:
                 grad = grad.reshape(self._data.shape)
-        else:
+        elif not create_graph and not isinstance(gradient, Tensor):
             grad = _to_array(gradient, dtype=self._data.dtype)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: the gradient has shape {grad.shape}, but the tensor has shape "
                     f"{self.shape}: they must be equal."
                 )
-        autograd.backward(self, grad, retain_graph=retain_graph)
+        else:
+            (grad,) = autograd.engine.initial_gradients((self,), (gradient,), create_graph, "backward")
+        if inputs is not None:
+            inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+            if not inputs:
+                raise RuntimeError("backward: 'inputs' is empty: name at least one tensor, or leave it out.")
+            for k, t in enumerate(inputs):
+                if not isinstance(t, Tensor) or not t.requires_grad:
+                    raise RuntimeError(f"backward: inputs[{k}] must be a tensor that requires grad.")
+        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph,
+                          inputs=inputs)
 
     # ----- conversion --------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
