@@ -305,3 +305,16 @@ def test_variable_is_pytorchs_deprecated_alias():
         warnings.simplefilter("always")
         Variable(cr.ones(1), volatile=True)
     assert "volatile was removed" in str(caught[0].message)
+
+
+def test_autograd_gradcheck_is_chainrule_gradcheck():
+    assert cr.autograd.gradcheck is cr.gradcheck
+    x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
+    assert cr.autograd.gradcheck(lambda t: t.log1p().sum(), (x,))
+
+
+@pytest.mark.xfail(strict=True, reason="chainrule.autograd needs `Variable` from autograd_compat (lead)")
+def test_autograd_variable_is_reachable_under_pytorchs_name():
+    from chainrule.autograd_compat import Variable
+
+    assert cr.autograd.Variable is Variable
