@@ -54,7 +54,8 @@ from .functions import (  # noqa: E402
     all, allclose, any, argmax, argmin, eq, equal, expm1, flatten, ge, gt, is_floating_point,
     is_tensor, isclose, le, log1p, log2, log10, lt, max, min, ne, numel, t,
 )
-from .random import Generator, initial_seed, seed  # noqa: E402
+from .random import Generator, initial_seed  # noqa: E402  (seed(): chainrule.random.seed, as
+# chainrule.seed is the seed experiment's module)
 
 pi = _math.pi
 e = _math.e
@@ -67,7 +68,7 @@ __all__ += [
     "device", "get_default_device", "set_default_device", "cuda", "accelerator", "backends",
     "eye", "linspace", "logspace", "full_like", "empty_like", "rand_like", "randn_like",
     "randint", "randint_like", "randperm", "normal", "bernoulli", "multinomial",
-    "from_numpy", "as_tensor", "Generator", "seed", "initial_seed",
+    "from_numpy", "as_tensor", "Generator", "initial_seed",
     "log10", "log2", "log1p", "expm1", "flatten", "t", "eq", "ne", "lt", "le", "gt", "ge",
     "all", "any", "isclose", "allclose", "equal", "max", "min", "argmax", "argmin",
     "numel", "is_tensor", "is_floating_point", "pi", "e", "inf", "nan",

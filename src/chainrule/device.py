@@ -4,6 +4,9 @@
 ``Module.to`` exist so that PyTorch code runs unchanged; a device chainrule does not have ('cuda',
 'mps', 'cuda:0') is refused in one sentence by ``check_device``, the single place that decides
 which devices exist (a GPU backend would be added there).
+
+In the package, the name ``chainrule.device`` is the class (as ``torch.device``); reach this
+module's functions with ``from chainrule.device import check_device``.
 """
 
 from __future__ import annotations
