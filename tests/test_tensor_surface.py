@@ -104,6 +104,10 @@ CALLS = {
     **{f"{op} keepdims": _method(op, dim=0, keepdims=True)
        for op in ("sum", "mean", "std", "var", "argmax", "argmin")},
     **{f"{op} axis keepdims": _method(op, axis=-1, keepdims=True) for op in ("sum", "mean", "std", "var")},
+    "softmax axis": _method("softmax", axis=1),
+    "log_softmax axis": _method("log_softmax", axis=0),
+    "unsqueeze axis": _method("unsqueeze", axis=1),
+    "squeeze axis": lambda lib, x, y: x[:1].squeeze(axis=0),
     "max axis": lambda lib, x, y: tuple(x.max(axis=1)),
     "min axis keepdims": lambda lib, x, y: tuple(x.min(axis=0, keepdims=True)),
     "lib.sum axis": lambda lib, x, y: lib.sum(x, axis=0),

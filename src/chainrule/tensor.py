@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections import namedtuple
 
 import numpy as np
@@ -345,9 +346,9 @@ class Tensor:
         return self
 
     def cuda(self, device=None, non_blocking=False) -> Tensor:
-        """Refused: chainrule runs on the CPU only."""
-        check_device("cuda", "cuda" if device is None else device)
-        return self
+        """Refused, whatever the device: chainrule runs on the CPU only."""
+        check_device("cuda", "cuda")
+        return self  # not reached while check_device refuses 'cuda'
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
@@ -771,9 +772,11 @@ class Tensor:
 
     clip = clamp
 
+    @numpy_spellings
     def softmax(self, dim):
         return ops.Softmax.apply(self._floating(), dim)
 
+    @numpy_spellings
     def log_softmax(self, dim):
         return ops.LogSoftmax.apply(self._floating(), dim)
 
@@ -852,10 +855,12 @@ class Tensor:
         size = math.prod(self.shape[start:end + 1])  # not -1, which is ambiguous when a dim is 0
         return self.reshape(self.shape[:start] + (size,) + self.shape[end + 1:])
 
+    @numpy_spellings
     def unsqueeze(self, dim):
         dim = normalize_dim("unsqueeze", dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
+    @numpy_spellings
     def squeeze(self, dim=None):
         """Remove dims of size 1: all of them, or those of ``dim`` (an int or a tuple of ints)
         that have size 1; the others stay, as in PyTorch."""
@@ -941,10 +946,16 @@ def _size_argument(op, size) -> tuple:
     """A size given as ints or as one tuple/list of ints (``zeros(2, 3)``, ``zeros((2, 3))``)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    shape = []
     for s in size:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral, Tensor)) or s < 0:
+        try:  # ints, NumPy ints and one-element integer tensors (through __index__); not bools
+            n = -1 if isinstance(s, (bool, np.bool_)) else operator.index(s)
+        except TypeError:
+            n = -1
+        if n < 0:
             raise ValueError(f"{op}: sizes must be non-negative ints. Got {tuple(size)} instead.")
-    return tuple(int(s) for s in size)
+        shape.append(n)
+    return tuple(shape)
 
 
 def _logical_reduce(fn, data, dim, keepdim):
