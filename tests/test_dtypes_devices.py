@@ -109,8 +109,10 @@ def test_default_dtype_starts_as_float32():
     lambda lib: lib.eye(2),
     lambda lib: lib.nn.Linear(2, 3).weight,
     lambda lib: lib.nn.Linear(2, 3).bias,
+    lambda lib: lib.tensor([1, 2]).exp(),
+    lambda lib: lib.log10(lib.tensor([1, 2])),
 ], ids=["tensor", "0-d", "int*float", "int/int", "int+float", "zeros", "ones", "rand", "randn", "full",
-        "arange", "linspace", "eye", "Linear.weight", "Linear.bias"])
+        "arange", "linspace", "eye", "Linear.weight", "Linear.bias", "exp of ints", "log10 of ints"])
 def test_set_default_dtype_reaches_what_it_reaches_in_pytorch(make, float64_default):
     ours, theirs = make(cr), make(torch)
     assert ours.dtype == numpy_dtype(theirs.dtype) == np.float64

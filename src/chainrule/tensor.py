@@ -731,10 +731,10 @@ class Tensor:
 
     # ----- element-wise math and activations ----------------------------------------------
     def _floating(self) -> Tensor:
-        """Self, or for an integer or boolean tensor its float32 copy: what a function with
-        real-valued results (exp, sigmoid, softmax, ...) takes, so that its result is float32
-        as in PyTorch, not NumPy's float64."""
-        return self if self._data.dtype.kind in "fc" else self.float()
+        """Self, or for an integer or boolean tensor its copy in the default dtype (float32): what
+        a function with real-valued results (exp, sigmoid, softmax, ...) takes, so that its result
+        is float32 as in PyTorch, not NumPy's float64."""
+        return self if self._data.dtype.kind in "fc" else self.to(dtypes.get_default_dtype())
 
     def exp(self):
         return ops.Exp.apply(self._floating())
