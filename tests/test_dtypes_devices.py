@@ -278,6 +278,19 @@ def test_set_default_device_takes_only_the_cpu():
     assert cr.zeros(1).device == cr.device("cpu")
 
 
+def test_device_as_a_context_manager():
+    with cr.device("cpu") as d:
+        assert d == cr.device("cpu") and cr.zeros(1).device == d
+    with pytest.raises(RuntimeError, match="device: " + NO_DEVICE.format("cuda")):
+        with cr.device("cuda"):
+            pass
+    assert cr.get_default_device() == cr.device("cpu")
+    cr.cuda.empty_cache()  # nothing to free, as in PyTorch without a GPU
+    assert cr.cuda.is_initialized() is False
+    with pytest.raises(RuntimeError, match="type: " + NO_DEVICE.format("cuda")):
+        cr.ones(2).type("torch.cuda.FloatTensor")
+
+
 def test_generator_on_another_device_is_refused():
     assert cr.Generator("cpu").device == cr.device("cpu")
     with pytest.raises(RuntimeError, match="Generator: " + NO_DEVICE.format("cuda")):

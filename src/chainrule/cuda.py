@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from .device import check_device
 
-__all__ = ["is_available", "device_count", "current_device", "manual_seed", "manual_seed_all",
-           "synchronize"]
+__all__ = ["is_available", "is_initialized", "device_count", "current_device", "manual_seed",
+           "manual_seed_all", "synchronize", "empty_cache"]
 
 
 def is_available() -> bool:
     """False: chainrule has no GPU backend (yet)."""
     return False
+
+
+def is_initialized() -> bool:
+    """False: there is no GPU to initialise."""
+    return False
+
+
+def empty_cache() -> None:
+    """Does nothing (there is no GPU memory to free), as ``torch.cuda.empty_cache`` without a GPU."""
 
 
 def device_count() -> int:

@@ -37,7 +37,7 @@ class device:  # noqa: N801 - PyTorch's name
     ``t.device.type == 'cpu'``.
     """
 
-    __slots__ = ("_type", "_index")
+    __slots__ = ("_type", "_index", "_previous")
 
     def __init__(self, type, index=None):  # noqa: A002 - PyTorch's argument name
         if isinstance(type, device):
@@ -95,6 +95,19 @@ class device:  # noqa: N801 - PyTorch's name
 
     def __reduce__(self):
         return (device, (self._type, self._index))
+
+    def __enter__(self):
+        """``with chainrule.device('cpu'):`` makes factories default to this device inside the
+        block, as in PyTorch; entering another device is refused (``check_device``)."""
+        global _default_device
+        self._previous = _default_device
+        _default_device = check_device("device", self)
+        return self
+
+    def __exit__(self, *exc):
+        global _default_device
+        _default_device = self._previous
+        return False
 
 
 CPU = device("cpu")

@@ -328,6 +328,8 @@ class Tensor:
         'torch.LongTensor' or 'chainrule.LongTensor', the tensor cast to it, as ``to(dtype)``."""
         if dtype is None:
             return dtypes.type_name(self._data.dtype)
+        if isinstance(dtype, str) and ".cuda." in dtype:  # 'torch.cuda.FloatTensor': a GPU tensor
+            check_device("type", "cuda")
         if isinstance(dtype, str) and dtypes.dtype_of_type_name(dtype) is not None:
             dtype = dtypes.dtype_of_type_name(dtype)
         return self.to(dtype, non_blocking=non_blocking)
