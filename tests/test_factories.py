@@ -279,12 +279,14 @@ def test_in_place_random_fills():
     np.testing.assert_array_equal(w.numpy(), first)
     w.normal_(3.0, 0.5)
     assert abs(w.mean().item() - 3) < 0.05 and abs(w.std().item() - 0.5) < 0.05
+    version = w._version
     w.bernoulli_(0.25)
+    assert w._version == version + 1  # the fill is stamped as an in-place change
     assert set(np.unique(w.numpy())) <= {0.0, 1.0} and abs(w.mean().item() - 0.25) < 0.04
     w.bernoulli_(cr.cat([cr.zeros(1000), cr.ones(1000)]))
     assert w[:1000].sum().item() == 0 and w[1000:].sum().item() == 1000
     p = cr.zeros(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="uniform_: this tensor requires grad"):
+    with pytest.raises(RuntimeError, match="uniform_: this is a leaf tensor that requires grad"):
         p.uniform_()
     with cr.no_grad():
         p.normal_()  # initialising under no_grad, as PyTorch allows

@@ -73,3 +73,7 @@ __all__ += [
     "all", "any", "isclose", "allclose", "equal", "max", "min", "argmax", "argmin",
     "numel", "is_tensor", "is_floating_point", "pi", "e", "inf", "nan",
 ]
+
+from . import data, utils  # noqa: E402  (torch.utils.data's path: cr.utils.data is cr.data)
+
+__all__ += ["data", "utils"]

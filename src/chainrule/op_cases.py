@@ -68,6 +68,13 @@ REPEATED = np.array([0, 2, 0, 3, 0])
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
 
+def _assigned(a, index, v):
+    """y = a * 1 with y[index] = v: index assignment in the graph (the same code in both libraries)."""
+    y = a * 1
+    y[index] = v
+    return y
+
+
 def _case(name, fn, shapes, covers, **kw):
     covers = covers if isinstance(covers, tuple) else (covers,)
     return OpCase(name, fn, tuple(shapes), covers, **kw)
@@ -182,6 +189,14 @@ CASES = [
     _case("stack dim 0", lambda lib, a, b: lib.stack([a, b], 0), [(2, 3), (2, 3)], ops.Stack),
     _case("stack dim 1", lambda lib, a, b: lib.stack([a, b], 1), [(2, 3), (2, 3)], ops.Stack),
     _case("clone", lambda lib, a: a.clone() * 1.5, [(3, 4)], ops.Cast),
+    _case("setitem slice", lambda lib, a, v: _assigned(a, (slice(1, None), slice(None, None, 2)), v),
+          [(3, 4), (2, 2)], (ops.SetItem, ops.GetItem)),
+    _case("setitem broadcast row", lambda lib, a, v: _assigned(a, 1, v), [(3, 4), (4,)],
+          (ops.SetItem, ops.GetItem)),
+    _case("setitem index array", lambda lib, a, v: _assigned(a, lib.tensor([2, 0]), v),
+          [(3, 4), (2, 1)], (ops.SetItem, ops.GetItem)),
+    _case("setitem boolean mask", lambda lib, a, v: _assigned(a, lib.tensor(MASK[:3]), v),
+          [(3, 3), ()], (ops.SetItem, ops.GetItem)),
     _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
     # ---- matrix products ----
     _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),
