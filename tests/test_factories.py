@@ -294,3 +294,19 @@ def test_in_place_random_fills():
         w.normal_(0.0, -1.0)
     t = torch.zeros(3)  # the same forms exist in PyTorch
     t.uniform_(-0.1, 0.1), t.normal_(0.0, 1.0), t.bernoulli_(0.5)
+
+
+def test_dataloader_and_random_split_draw_from_a_chainrule_generator():
+    from chainrule.utils.data import DataLoader, TensorDataset, random_split
+
+    dataset = TensorDataset(cr.arange(10.0), cr.arange(10))
+
+    def order(seed):
+        loader = DataLoader(dataset, batch_size=4, shuffle=True, generator=cr.Generator().manual_seed(seed))
+        return [i for _, labels in loader for i in labels.tolist()]
+
+    assert order(0) == order(0) and sorted(order(0)) == list(range(10))
+    assert order(0) != order(1)
+    parts = random_split(dataset, [7, 3], generator=cr.Generator().manual_seed(1))
+    again = random_split(dataset, [7, 3], generator=cr.Generator().manual_seed(1))
+    assert [len(p) for p in parts] == [7, 3] and list(parts[0].indices) == list(again[0].indices)
