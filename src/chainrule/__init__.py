@@ -40,7 +40,6 @@ __all__ += ["nn", "optim"]
 import math as _math  # noqa: E402
 
 from . import accelerator, backends, cuda  # noqa: E402
-from .autograd_compat import Variable  # noqa: E402,F401  (chainrule.autograd.Variable: see autograd.py)
 from .creation import (  # noqa: E402
     as_tensor, bernoulli, empty_like, eye, from_numpy, full_like, linspace, logspace, multinomial,
     normal, rand_like, randint, randint_like, randn_like, randperm,
