@@ -424,3 +424,15 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
         pos_weight = _broadcast_weights(op, "pos_weight", pos_weight, x)
     return _element_weighted(
         op, lambda r: ops.BCEWithLogitsLoss.apply(x, target, r, pos_weight), x, weight, reduction)
+
+
+# ----- convolution, pooling, normalization (nn/functional_conv.py) -------------------------
+
+from .functional_conv import (  # noqa: E402, F401  (listed in __all__ below)
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d,
+    conv_transpose1d, conv_transpose2d, dropout2d, fold, group_norm, instance_norm, interpolate,
+    layer_norm, max_pool1d, max_pool2d, pad, unfold,
+)
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+
+__all__ += _conv_all
