@@ -134,8 +134,9 @@ def test_return_indices_equal_torch():
         (ya, ia), (yb, ib) = ours_fn(chainrule.tensor(x), **kwargs), torch_fn(torch.tensor(x), **kwargs)
         np.testing.assert_array_equal(ia.numpy(), ib.numpy())
         _close(ya.numpy(), yb.numpy(), "values")
-    (ya, ia), (yb, ib) = (nn.functional.max_pool1d(chainrule.tensor(x[:, :, 0]), 3, 2, 1, return_indices=True),
-                          torch.nn.functional.max_pool1d(torch.tensor(x[:, :, 0]), 3, 2, 1, return_indices=True))
+    row = x[:, :, 0]
+    _, ia = nn.functional.max_pool1d(chainrule.tensor(row), 3, 2, 1, return_indices=True)
+    _, ib = torch.nn.functional.max_pool1d(torch.tensor(row), 3, 2, 1, return_indices=True)
     np.testing.assert_array_equal(ia.numpy(), ib.numpy())
 
 
@@ -171,7 +172,7 @@ def test_unflatten_and_upsample_equal_torch():
 def test_conv_default_init_is_kaiming_uniform_a_sqrt5(layer, fan_in):
     chainrule.manual_seed(0)
     m = layer()
-    bound = 1 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound sqrt(3) gain / sqrt(fan_in)
+    bound = 1 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)): sqrt(3) * sqrt(1/3) / sqrt(fan_in)
     w = m.weight.numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound / math.sqrt(3)
@@ -241,8 +242,10 @@ def test_state_dict_loads_into_torch_and_back():
      r"BatchNorm2d\(16\): the input has 8 channels \(dim 1 of shape \(4, 8, 5, 5\)\) but num_features is 16"),
     (lambda: nn.BatchNorm2d(16), (16, 5, 5), ValueError,
      r"BatchNorm2d\(16\): expected a 4-D \(N, C, H, W\) input; got shape \(16, 5, 5\)"),
-    (lambda: nn.Conv1d(3, 4, 3), (2, 3, 8, 8), ValueError, r"Conv1d\(3, 4.*expected a 3-D input \(N, C, L\)"),
-    (lambda: nn.GroupNorm(2, 6), (2, 4, 3), ValueError, r"GroupNorm\(2, 6.*expected an input \(N, 6, \.\.\.\)"),
+    (lambda: nn.Conv1d(3, 4, 3), (2, 3, 8, 8), ValueError,
+     r"Conv1d\(3, 4.*expected a 3-D input \(N, C, L\)"),
+    (lambda: nn.GroupNorm(2, 6), (2, 4, 3), ValueError,
+     r"GroupNorm\(2, 6.*expected an input \(N, 6, \.\.\.\)"),
 ])
 def test_bad_input_is_one_sentence_naming_the_layer(make, x_shape, error, match):
     with pytest.raises(error, match=match):
@@ -280,3 +283,24 @@ def test_functional_bad_input_messages():
         F.interpolate(x)
     with pytest.raises(ValueError, match=r"batch_norm: expected more than 1 value per channel"):
         F.batch_norm(chainrule.zeros(1, 3), None, None, training=True)
+
+
+def test_torch_twin_builds_the_new_layers_with_their_weights_and_buffers():
+    from chainrule.torch_twin import build_torch_twin
+
+    m = nn
+    model = m.Sequential(
+        m.Conv2d(1, 4, 3, padding=1, padding_mode="reflect"), m.BatchNorm2d(4), m.ReLU(),
+        m.MaxPool2d(2, ceil_mode=True), m.ConvTranspose2d(4, 2, 2, stride=2), m.GroupNorm(1, 2),
+        m.AvgPool2d(2), m.AdaptiveMaxPool2d(2), m.Flatten(), m.Unflatten(1, (2, 4)),
+        m.LayerNorm(4), m.Flatten(), m.Linear(8, 3)).double()
+    for _ in range(2):
+        model(chainrule.randn(4, 1, 9, 9).double())
+    twin = build_torch_twin(model)
+    assert [type(t).__name__ for t in twin] == [type(o).__name__ for o in model]
+    _close(twin[1].running_var.numpy(), model[1].running_var.numpy(), "running_var")
+    assert twin[1].num_batches_tracked.item() == 2
+    model.eval()
+    twin.eval()
+    x = np.random.default_rng(6).standard_normal((3, 1, 9, 9))
+    _close(model(chainrule.tensor(x)).numpy(), twin(torch.tensor(x)).detach().numpy(), "output")
