@@ -17,8 +17,8 @@ from ..checks import argument_error, check_bool, check_in_range, check_real
 from ..ops.conv import Conv, ConvTranspose, Fold, Unfold, out_size
 from ..ops.norm import BatchNorm, GroupNorm, LayerNorm
 from ..ops.pool import (
-    AdaptiveMaxPool, AvgPool, MaxPool, adaptive_bounds, adaptive_max_arrays, avg_pool_divisor,
-    max_pool_arrays,
+    AdaptiveMaxPool, AvgPool, MaxPool, adaptive_bounds, adaptive_max_arrays, argmax_index,
+    avg_pool_divisor, max_pool_arrays,
 )
 from ..ops.resample import Pad, Resample
 from ..random import default_generator
@@ -298,7 +298,8 @@ def _max_pool(op, d, input, kernel_size, stride, padding, dilation, ceil_mode, r
     if not check_bool(op, "return_indices", return_indices):
         return y
     x2 = x._data if d == 2 else x._data[:, :, None, :]
-    index = max_pool_arrays(x2, kernel, stride, pads, dilation, out)[2]
+    offset = max_pool_arrays(x2, kernel, stride, pads, dilation, out)[1]
+    index = argmax_index(offset, kernel, stride, pads, dilation, x2.shape[3])
     return y, Tensor(index if d == 2 else index[:, :, 0])
 
 

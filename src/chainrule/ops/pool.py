@@ -13,9 +13,10 @@ dim and lives with interpolation in ops/resample.py. Checks and messages: chainr
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
-from .conv import Fold, _as_2d
+from .conv import Fold, _as_2d, col2im
 
 
 def _windows(xp, kernel, stride, dilation, out_hw):
@@ -35,34 +36,58 @@ def _pad(x, padding, value):
     return x
 
 
-def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
-    """(y, offset, index) of max pooling x (N, C, H, W): offset is the kernel position (i*kw + j)
-    of each window's maximum (the first one, in row-major order, on ties), index its position
-    in the flattened H * W input (PyTorch's return_indices)."""
-    xp = _pad(x, padding, -np.inf)
-    best = offset = None
-    for k, window in _windows(xp, kernel, stride, dilation, out_hw):
-        if best is None:
-            best, offset = window.copy(), np.zeros(window.shape, dtype=np.int64)
-        else:
-            better = window > best
-            np.copyto(best, window, where=better)
-            offset[better] = k
-    kw = kernel[1]
+def _window_view(xp, kernel, stride, dilation, out_hw):
+    """Every window of the padded xp as a view (N, C, OH, OW, kh, kw): no copy yet."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = out_hw
+    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    windows = sliding_window_view(xp, span, axis=(2, 3))
+    return windows[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw, ::dh, ::dw]
+
+
+def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
+    """(y, offset) of max pooling x (N, C, H, W): offset is the kernel position (i * kw + j) of
+    each window's maximum (the first one in row-major order on ties, as PyTorch). One pass per
+    kernel offset over the strided view of the windows: a running maximum and where it was."""
+    windows = _window_view(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
+    kh, kw = kernel
+    best = windows[..., 0, 0].copy()
+    offset = np.zeros(best.shape, dtype=np.intp)
+    for k in range(1, kh * kw):
+        candidate = windows[..., k // kw, k % kw]
+        np.copyto(offset, k, where=candidate > best)
+        np.maximum(best, candidate, out=best)
+    return best, offset
+
+
+def argmax_index(offset, kernel, stride, padding, dilation, width):
+    """Each window's maximum as a position in the flattened H * W input (return_indices)."""
+    kw = kernel[1]
+    oh, ow = offset.shape[-2:]
     rows = (np.arange(oh) * stride[0] - padding[0][0])[:, None] + (offset // kw) * dilation[0]
     cols = (np.arange(ow) * stride[1] - padding[1][0])[None, :] + (offset % kw) * dilation[1]
-    return best, offset, rows * x.shape[3] + cols
+    return rows * width + cols
 
 
-def scatter_to_index(grad_y, index, shape):
-    """dL/dx for values read at flat positions ``index`` of each (n, c) plane of an x of shape
-    ``shape``: every gradient is added where its value came from (np.bincount sums repeats)."""
-    n, c = shape[0], shape[1]
-    plane = int(np.prod(shape[2:]))
-    where = (np.arange(n * c).reshape(n, c, *[1] * (index.ndim - 2)) * plane + index).ravel()
-    grad = np.bincount(where, weights=grad_y.ravel(), minlength=n * c * plane)
-    return grad.astype(grad_y.dtype, copy=False).reshape(shape)
+def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
+    """Each window's gradient placed at its argmax offset, then the windows added back onto the
+    input (col2im; for windows that tile the input without overlap, a reshape)."""
+    n, c, h, w = shape
+    (kh, kw), (oh, ow) = kernel, offset.shape[-2:]
+    cols = np.zeros((n, c, oh, ow, kh * kw), dtype=grad_y.dtype)
+    np.put_along_axis(cols, offset[..., None], grad_y[..., None], axis=-1)
+    cols = cols.reshape(n, c, oh, ow, kh, kw)
+    (top, bottom), (left, right) = padding
+    if tuple(stride) == (kh, kw) and tuple(dilation) == (1, 1):  # tiles: no overlap, no gaps
+        tiled = cols.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
+        if (top, left) == (0, 0) and (oh * kh, ow * kw) == (h, w):
+            return tiled
+        canvas = np.zeros((n, c, max(h + top + bottom, oh * kh), max(w + left + right, ow * kw)),
+                          dtype=grad_y.dtype)
+        canvas[:, :, :oh * kh, :ow * kw] = tiled
+        return np.ascontiguousarray(canvas[:, :, top:top + h, left:left + w])
+    return np.ascontiguousarray(
+        col2im(cols.transpose(1, 4, 5, 0, 2, 3), shape, stride, padding, dilation))
 
 
 class MaxPool(Function):
@@ -77,16 +102,16 @@ class MaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_hw):
-        x2 = _as_2d(x)
-        y, offset, index = max_pool_arrays(x2, kernel, stride, padding, dilation, out_hw)
-        ctx.index, ctx.offset = index, offset
+        y, ctx.offset = max_pool_arrays(_as_2d(x), kernel, stride, padding, dilation, out_hw)
         ctx.shape = x.shape
         ctx.options = (kernel, stride, padding, dilation, out_hw)
         return y[:, :, 0] if x.ndim == 3 else y
 
     @staticmethod
     def backward(ctx, grad_y):
-        grad_x = scatter_to_index(_as_2d(grad_y), ctx.index, _as_2d_shape(ctx.shape))
+        kernel, stride, padding, dilation, _ = ctx.options
+        grad_x = max_pool_backward(_as_2d(grad_y), ctx.offset, _as_2d_shape(ctx.shape), kernel,
+                                   stride, padding, dilation)
         return grad_x.reshape(ctx.shape), None, None, None, None, None
 
     @staticmethod
@@ -175,6 +200,16 @@ def adaptive_bounds(size, out):
     """PyTorch's adaptive windows along one dim: window i covers [floor(i*size/out),
     ceil((i+1)*size/out)), so the windows tile the input and may overlap by one."""
     return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def scatter_to_index(grad_y, index, shape):
+    """dL/dx for values read at flat positions ``index`` of each (n, c) plane of an x of shape
+    ``shape``: every gradient is added where its value came from (np.bincount sums repeats)."""
+    n, c = shape[0], shape[1]
+    plane = int(np.prod(shape[2:]))
+    where = (np.arange(n * c).reshape(n, c, *[1] * (index.ndim - 2)) * plane + index).ravel()
+    grad = np.bincount(where, weights=grad_y.ravel(), minlength=n * c * plane)
+    return grad.astype(grad_y.dtype, copy=False).reshape(shape)
 
 
 def adaptive_max_arrays(x, out_hw):
