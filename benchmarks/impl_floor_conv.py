@@ -1,7 +1,8 @@
 """The convolutional floor: LeNet written by hand in NumPy, im2col + GEMM, no framework, no graph.
 
-What a careful NumPy programmer writes for this one network: each convolution is one strided
-im2col copy (sliding_window_view) and one matrix product; 2x2 max pooling is a reshape and a max;
+What a careful NumPy programmer writes for this one network: each convolution is an im2col copy
+(one strided copy per kernel offset, in a layout that needs no transposes) and one batched matrix
+product; 2x2 max pooling is a reshape and a max;
 the backward is worked out by hand (the weight gradient is a product with the saved columns, the
 input gradient of conv 2 is col2im of Wᵀ dL/dy, the pooling gradient goes to the argmax) and
 fused where natural (ReLU's mask applied in place). The input images need no gradient, so conv 1
@@ -12,7 +13,6 @@ quality(state) -> dict.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from workloads import quality_from_outputs
 from workloads_conv import make_problem
@@ -30,32 +30,36 @@ def setup(workload, batch, seed=0, n_train=None):
 
 
 def _im2col(x, k):
-    """(N, C, H, W) -> columns (C * k * k, N * OH * OW), one copy."""
+    """(N, C, H, W) -> columns (N, C * k * k, OH * OW): one strided copy per kernel offset, each
+    written in place (the layout lets the product come out as (N, O, OH * OW), no transposes)."""
     n, c, h, w = x.shape
-    windows = sliding_window_view(x, (k, k), axis=(2, 3))  # (N, C, OH, OW, k, k), a view
     oh, ow = h - k + 1, w - k + 1
-    return np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * k * k, n * oh * ow)
+    cols = np.empty((n, c, k, k, oh, ow), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = x[:, :, i:i + oh, j:j + ow]
+    return cols.reshape(n, c * k * k, oh * ow)
 
 
 def _conv(x, w, b):
-    """Valid 5x5 convolution, stride 1: y = W_flat @ cols + b; returns (y (N, O, OH, OW), cols)."""
+    """Valid 5x5 convolution, stride 1: y = W_flat @ cols + b per sample; returns (y, cols)."""
     n, _, h, wd = x.shape
     o, _, k, _ = w.shape
     cols = _im2col(x, k)
-    y = w.reshape(o, -1) @ cols  # (O, N * OH * OW)
+    y = w.reshape(o, -1) @ cols  # (N, O, OH * OW)
     y += b[:, None]
-    return y.reshape(o, n, h - k + 1, wd - k + 1).transpose(1, 0, 2, 3), cols
+    return y.reshape(n, o, h - k + 1, wd - k + 1), cols
 
 
 def _col2im(cols, shape, k):
-    """Adjoint of _im2col: columns (C * k * k, N * OH * OW) added back into (N, C, H, W)."""
+    """Adjoint of _im2col: columns (N, C * k * k, OH * OW) added back into (N, C, H, W)."""
     n, c, h, w = shape
     oh, ow = h - k + 1, w - k + 1
-    cols = cols.reshape(c, k, k, n, oh, ow)
+    cols = cols.reshape(n, c, k, k, oh, ow)
     x = np.zeros((n, c, h, w), dtype=cols.dtype)
     for i in range(k):
         for j in range(k):
-            x[:, :, i:i + oh, j:j + ow] += cols[:, i, j].transpose(1, 0, 2, 3)
+            x[:, :, i:i + oh, j:j + ow] += cols[:, :, i, j]
     return x
 
 
@@ -113,14 +117,14 @@ def _grads(params, x, labels):
     gf = g3 @ w3
     gc2 = _unpool(gf.reshape(p2.shape), arg2, c2.shape)
     gc2 *= c2 > 0
-    g2 = gc2.transpose(1, 0, 2, 3).reshape(w2.shape[0], -1)  # (O, N * OH * OW)
-    gw2 = (g2 @ cols2.T).reshape(w2.shape)
+    g2 = gc2.reshape(gc2.shape[0], gc2.shape[1], -1)  # (N, O, OH * OW)
+    gw2 = (g2 @ cols2.transpose(0, 2, 1)).sum(axis=0).reshape(w2.shape)
     gp1 = _col2im(w2.reshape(w2.shape[0], -1).T @ g2, p1.shape, w2.shape[-1])
     gc1 = _unpool(gp1, arg1, c1.shape)
     gc1 *= c1 > 0
-    g1 = gc1.transpose(1, 0, 2, 3).reshape(w1.shape[0], -1)
-    gw1 = (g1 @ cols1.T).reshape(w1.shape)
-    return [gw1, g1.sum(axis=1), gw2, g2.sum(axis=1), g3.T @ f, g3.sum(axis=0),
+    g1 = gc1.reshape(gc1.shape[0], gc1.shape[1], -1)
+    gw1 = (g1 @ cols1.transpose(0, 2, 1)).sum(axis=0).reshape(w1.shape)
+    return [gw1, g1.sum(axis=(0, 2)), gw2, g2.sum(axis=(0, 2)), g3.T @ f, g3.sum(axis=0),
             g4.T @ h3, g4.sum(axis=0), z.T @ h4, z.sum(axis=0)]
 
 

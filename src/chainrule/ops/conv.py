@@ -3,8 +3,9 @@
 The whole family rests on two array functions and one identity:
 
     im2col(x)   copies every receptive field of x into a column: for a kernel of kh x kw on C
-                channels, cols has one row per (channel, kernel row, kernel column) and one column
-                per (sample, output position). A convolution is then one matrix product:
+                channels, cols has, per sample, one row per (channel, kernel row, kernel column)
+                and one column per output position. A convolution is then one matrix product
+                (batched over the samples, so y comes out in its (N, C_out, OH, OW) layout):
                     y = W_flat @ cols            W_flat: (C_out, C * kh * kw)
     col2im(c)   the adjoint of im2col: adds each column back onto the positions it was copied
                 from (positions read by several windows receive the sum).
@@ -41,9 +42,9 @@ def _as_2d(a):
 def im2col(x, kernel, stride, padding, dilation, out_hw=None):
     """Every receptive field of x (N, C, H, W) as a column.
 
-    Returns cols of shape (C, kh, kw, N, OH, OW), which reshapes without a copy to the matrix
-    (C * kh * kw, N * OH * OW) of the product, and, for groups, to (G, C/G * kh * kw, N * OH * OW):
-        cols[c, i, j, n, oh, ow] = x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw]
+    Returns cols of shape (N, C, kh, kw, OH, OW), which reshapes without a copy to one matrix
+    (C * kh * kw, OH * OW) per sample, and, for groups, to (N, G, C/G * kh * kw, OH * OW):
+        cols[n, c, i, j, oh, ow] = x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw]
     One strided copy per kernel offset (i, j): kh * kw NumPy copies, each of the output's size.
     """
     n, c, h, w = x.shape
@@ -53,23 +54,22 @@ def im2col(x, kernel, stride, padding, dilation, out_hw=None):
     oh, ow = out_hw
     if any(padding[0]) or any(padding[1]):
         x = np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]))
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            window = x[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
-            cols[:, i, j] = window.transpose(1, 0, 2, 3)
+            cols[:, :, i, j] = x[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
     return cols
 
 
 def col2im(cols, shape, stride, padding, dilation):
     """The adjoint of im2col: add each column back where it was read from.
 
-    cols: (C, kh, kw, N, OH, OW); shape: the (N, C, H, W) of the unpadded image. Every
-    x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw] receives cols[c, i, j, n, oh, ow] (summed
+    cols: (N, C, kh, kw, OH, OW); shape: the (N, C, H, W) of the unpadded image. Every
+    x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw] receives cols[n, c, i, j, oh, ow] (summed
     over the windows that overlap there); the padding is cut off at the end.
     """
-    c, kh, kw, n, oh, ow = cols.shape
+    n, c, kh, kw, oh, ow = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
     (top_pad, bottom_pad), (left_pad, right_pad) = padding
     h, w = shape[2], shape[3]
@@ -81,49 +81,49 @@ def col2im(cols, shape, stride, padding, dilation):
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += (
-                cols[:, i, j].transpose(1, 0, 2, 3))
-    return canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w]
+            canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+    if (top_pad, left_pad, hp, wp) == (0, 0, h, w):
+        return canvas
+    return np.ascontiguousarray(canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w])
 
 
 def conv_arrays(x, weight, stride, padding, dilation, groups, out_hw=None):
-    """y = W cols(x), per group; x (N, C_in, H, W), weight (C_out, C_in / G, kh, kw).
-    Returns (y of shape (N, C_out, OH, OW), cols)."""
+    """y = W cols(x), per sample and group; x (N, C_in, H, W), weight (C_out, C_in / G, kh, kw).
+    Returns (y of shape (N, C_out, OH, OW), cols). One batched product: (G, C_out/G, K) times
+    (N, G, K, OH * OW), already in y's layout."""
     n = x.shape[0]
     c_out, c_group, kh, kw = weight.shape
     cols = im2col(x, (kh, kw), stride, padding, dilation, out_hw)
     oh, ow = cols.shape[-2:]
-    k = c_group * kh * kw
-    w_flat = weight.reshape(groups, c_out // groups, k)
-    y = np.matmul(w_flat, cols.reshape(groups, k, n * oh * ow))  # (G, C_out / G, N * OH * OW)
-    return np.ascontiguousarray(y.reshape(c_out, n, oh, ow).transpose(1, 0, 2, 3)), cols
+    w_flat = weight.reshape(groups, c_out // groups, c_group * kh * kw)
+    y = np.matmul(w_flat, cols.reshape(n, groups, c_group * kh * kw, oh * ow))
+    return y.reshape(n, c_out, oh, ow), cols
 
 
 def conv_transpose_arrays(x, weight, stride, padding, dilation, groups, out_hw):
-    """y = col2im(Wᵀ x), per group: the adjoint of conv_arrays in its input.
+    """y = col2im(Wᵀ x), per sample and group: the adjoint of conv_arrays in its input.
     x (N, C_in, H, W), weight (C_in, C_out / G, kh, kw), out_hw the (H, W) of y."""
     n, c_in, h, w = x.shape
     _, c_group, kh, kw = weight.shape
-    x_flat = x.transpose(1, 0, 2, 3).reshape(groups, c_in // groups, n * h * w)
     w_flat = weight.reshape(groups, c_in // groups, c_group * kh * kw)
-    cols = np.matmul(w_flat.transpose(0, 2, 1), x_flat)  # (G, C_out / G * kh * kw, N * H * W)
-    cols = cols.reshape(groups * c_group, kh, kw, n, h, w)
+    cols = np.matmul(w_flat.transpose(0, 2, 1), x.reshape(n, groups, c_in // groups, h * w))
+    cols = cols.reshape(n, groups * c_group, kh, kw, h, w)  # (N, G, C_out/G * K, H * W) viewed
     return col2im(cols, (n, groups * c_group) + tuple(out_hw), stride, padding, dilation)
 
 
 def _weight_grad(grad_y, cols, groups, weight_shape):
-    """dL/dW = dL/dy colsᵀ per group (the sum over samples and positions of outer products).
-    grad_y: (N, C_out, OH, OW); cols: (C_in, kh, kw, N, OH, OW) as im2col made it."""
+    """dL/dW = sum over samples of dL/dy colsᵀ, per group (outer products summed over positions).
+    grad_y: (N, C_out, OH, OW); cols: (N, C_in, kh, kw, OH, OW) as im2col made it."""
     n, c_out, oh, ow = grad_y.shape
-    g = grad_y.transpose(1, 0, 2, 3).reshape(groups, c_out // groups, n * oh * ow)
-    c_flat = cols.reshape(groups, -1, n * oh * ow)
-    return np.matmul(g, c_flat.transpose(0, 2, 1)).reshape(weight_shape)
+    g = grad_y.reshape(n, groups, c_out // groups, oh * ow)
+    c_flat = cols.reshape(n, groups, -1, oh * ow)
+    return np.matmul(g, c_flat.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight_shape)
 
 
 class Conv(Function):
     """Convolution (PyTorch's, i.e. cross-correlation) over 1 or 2 spatial dims, as im2col + GEMM.
 
-    forward:  cols = im2col(x)                       (C_in * kh * kw, N * OH * OW), per group
+    forward:  cols = im2col(x)                       (C_in * kh * kw, OH * OW) per sample and group
               y = W_flat @ cols + b                  W_flat: (C_out, C_in/G * kh * kw), per group
               (y[n, o, p, q] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, p*sh + i*dh, q*sw + j*dw])
     backward: dL/dW = dL/dy @ colsᵀ                  (per group; summed over samples and positions)
@@ -218,8 +218,7 @@ class ConvTranspose(Function):
         if needs[0]:
             n, c_in, h, w = x2.shape
             w_flat = w2.reshape(groups, c_in // groups, -1)
-            grad = np.matmul(w_flat, cols.reshape(groups, -1, n * h * w))
-            grad_x = grad.reshape(c_in, n, h, w).transpose(1, 0, 2, 3).reshape(x.shape)
+            grad_x = np.matmul(w_flat, cols.reshape(n, groups, -1, h * w)).reshape(x.shape)
         if needs[1]:
             grad_w = _weight_grad(x2, cols, groups, w2.shape).reshape(weight.shape)
         if bias is not None and needs[2]:
@@ -256,9 +255,9 @@ class Unfold(Function):
         ctx.shape = x.shape
         x2 = _as_2d(x)
         cols = im2col(x2, kernel, stride, padding, dilation, out_hw)
-        c, kh, kw, n, oh, ow = cols.shape
+        n, c, kh, kw, oh, ow = cols.shape
         ctx.options = (kernel, dilation, padding, stride, (oh, ow))
-        return np.ascontiguousarray(cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2))
+        return cols.reshape(n, c * kh * kw, oh * ow)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -283,8 +282,7 @@ def _fold_arrays(cols, shape, kernel, dilation, padding, stride, out_hw=None):
     kh, kw = kernel
     oh, ow = out_hw or (out_size(shape[2], padding[0], kh, stride[0], dilation[0]),
                         out_size(shape[3], padding[1], kw, stride[1], dilation[1]))
-    cols = cols.transpose(1, 0, 2).reshape(c, kh, kw, n, oh, ow)
-    return np.ascontiguousarray(col2im(cols, shape, stride, padding, dilation))
+    return col2im(cols.reshape(n, c, kh, kw, oh, ow), shape, stride, padding, dilation)
 
 
 class Fold(Function):
@@ -309,8 +307,8 @@ class Fold(Function):
     def backward(ctx, grad_y):
         shape, kernel, dilation, padding, stride, out_hw = ctx.options
         cols = im2col(grad_y.reshape(shape), kernel, stride, padding, dilation, out_hw)
-        c, kh, kw, n, oh, ow = cols.shape
-        grad_x = np.ascontiguousarray(cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2))
+        n, c, kh, kw, oh, ow = cols.shape
+        grad_x = cols.reshape(n, c * kh * kw, oh * ow)
         return grad_x, None, None, None, None, None, None
 
     @staticmethod

@@ -87,7 +87,7 @@ def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
         canvas[:, :, :oh * kh, :ow * kw] = tiled
         return np.ascontiguousarray(canvas[:, :, top:top + h, left:left + w])
     return np.ascontiguousarray(
-        col2im(cols.transpose(1, 4, 5, 0, 2, 3), shape, stride, padding, dilation))
+        col2im(cols.transpose(0, 1, 4, 5, 2, 3), shape, stride, padding, dilation))
 
 
 class MaxPool(Function):
