@@ -35,3 +35,7 @@ __all__ = [
 from . import nn, optim  # noqa: E402  (they import the engine above)
 
 __all__ += ["nn", "optim"]
+
+from . import data, utils  # noqa: E402  (torch.utils.data's path: cr.utils.data is cr.data)
+
+__all__ += ["data", "utils"]

@@ -42,6 +42,10 @@ class OpCase:
     grad_inputs: tuple | None = None  # which inputs get requires_grad (default: all)
     eps: float = 1e-6
     extra: dict = field(default_factory=dict)
+    # Checked to second order too (gradgradcheck, and second derivatives against PyTorch). False
+    # only with a reason in ``extra["first_order_only"]`` (e.g. PyTorch itself has no second
+    # derivative there).
+    second_order: bool = True
 
     def make_inputs(self, seed: int = 0) -> list:
         """The case's input arrays (float64), drawn reproducibly."""
@@ -62,6 +66,13 @@ ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sam
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
+
+
+def _assigned(a, index, v):
+    """y = a * 1 with y[index] = v: index assignment in the graph (the same code in both libraries)."""
+    y = a * 1
+    y[index] = v
+    return y
 
 
 def _case(name, fn, shapes, covers, **kw):
@@ -172,6 +183,14 @@ CASES = [
     _case("stack dim 0", lambda lib, a, b: lib.stack([a, b], 0), [(2, 3), (2, 3)], ops.Stack),
     _case("stack dim 1", lambda lib, a, b: lib.stack([a, b], 1), [(2, 3), (2, 3)], ops.Stack),
     _case("clone", lambda lib, a: a.clone() * 1.5, [(3, 4)], ops.Cast),
+    _case("setitem slice", lambda lib, a, v: _assigned(a, (slice(1, None), slice(None, None, 2)), v),
+          [(3, 4), (2, 2)], (ops.SetItem, ops.GetItem)),
+    _case("setitem broadcast row", lambda lib, a, v: _assigned(a, 1, v), [(3, 4), (4,)],
+          (ops.SetItem, ops.GetItem)),
+    _case("setitem index array", lambda lib, a, v: _assigned(a, lib.tensor([2, 0]), v),
+          [(3, 4), (2, 1)], (ops.SetItem, ops.GetItem)),
+    _case("setitem boolean mask", lambda lib, a, v: _assigned(a, lib.tensor(MASK[:3]), v),
+          [(3, 3), ()], (ops.SetItem, ops.GetItem)),
     _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
     # ---- matrix products ----
     _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),

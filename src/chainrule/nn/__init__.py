@@ -3,6 +3,7 @@
     module.py       Module: registration of parameters and submodules, state_dict, train/eval
     parameter.py    Parameter
     layers.py       Linear Sequential Identity Flatten Dropout
+    container.py    ModuleList ModuleDict ParameterList ParameterDict
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
     conv.py         Conv1d Conv2d ConvTranspose1d ConvTranspose2d
@@ -15,6 +16,7 @@
 """
 
 from . import functional, init, utils
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .layers import Dropout, Flatten, Identity, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
@@ -28,6 +30,7 @@ from .spatial import Dropout2d, Unflatten, Upsample
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys",
     "Linear", "Sequential", "Identity", "Flatten", "Dropout",
+    "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

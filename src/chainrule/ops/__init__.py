@@ -5,6 +5,7 @@
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
     shape.py        Reshape Permute Expand GetItem Cat Stack Cast
+    assign.py       SetItem (x[index] = value, recorded)
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
@@ -18,6 +19,7 @@
 """
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
@@ -38,7 +40,7 @@ __all__ = [
     "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
-    "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast",
+    "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast", "SetItem",
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
