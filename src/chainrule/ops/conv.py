@@ -269,7 +269,8 @@ class Unfold(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         kernel, dilation, padding, stride, out_hw = ctx.options
-        return Fold.apply(grad_y, ctx.shape[2:], kernel, dilation, padding, stride, out_hw)
+        grad_x = Fold.apply(grad_y, ctx.shape[2:], kernel, dilation, padding, stride, out_hw)
+        return grad_x, None, None, None, None, None
 
 
 def _as_2d_shape(shape):
@@ -314,4 +315,5 @@ class Fold(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         shape, kernel, dilation, padding, stride, out_hw = ctx.options
-        return Unfold.apply(grad_y.reshape(shape), kernel, dilation, padding, stride, out_hw)
+        grad_x = Unfold.apply(grad_y.reshape(shape), kernel, dilation, padding, stride, out_hw)
+        return grad_x, None, None, None, None, None, None

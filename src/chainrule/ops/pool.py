@@ -123,8 +123,9 @@ class MaxPool(Function):
         k, positions = kernel[0] * kernel[1], out_hw[0] * out_hw[1]
         one_hot = ctx.offset.reshape(n, c, 1, positions) == np.arange(k).reshape(1, 1, k, 1)
         cols = grad_y.reshape(n, c, 1, positions) * one_hot.astype(grad_y.dtype)
-        return Fold.apply(cols.reshape(n, c * k, positions), ctx.shape[2:], kernel, dilation,
-                          padding, stride, out_hw)
+        grad_x = Fold.apply(cols.reshape(n, c * k, positions), ctx.shape[2:], kernel, dilation,
+                            padding, stride, out_hw)
+        return grad_x, None, None, None, None, None
 
 
 def _as_2d_shape(shape):
@@ -193,7 +194,8 @@ class AvgPool(Function):
         k, positions = kernel[0] * kernel[1], out_hw[0] * out_hw[1]
         share = grad_y.reshape(n, c, 1, positions) / ctx.divisor.reshape(1, 1, 1, positions)
         cols = share.expand(n, c, k, positions).reshape(n, c * k, positions)
-        return Fold.apply(cols, ctx.shape[2:], kernel, (1, 1), padding, stride, out_hw)
+        grad_x = Fold.apply(cols, ctx.shape[2:], kernel, (1, 1), padding, stride, out_hw)
+        return grad_x, None, None, None, None, None
 
 
 def adaptive_bounds(size, out):
