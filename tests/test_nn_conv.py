@@ -304,3 +304,25 @@ def test_torch_twin_builds_the_new_layers_with_their_weights_and_buffers():
     twin.eval()
     x = np.random.default_rng(6).standard_normal((3, 1, 9, 9))
     _close(model(chainrule.tensor(x)).numpy(), twin(torch.tensor(x)).detach().numpy(), "output")
+
+
+def test_conv_transpose_output_size_picks_the_output_padding_as_torch():
+    ours, theirs = _pair(nn.ConvTranspose2d, torch.nn.ConvTranspose2d, 3, 2, 3, stride=2, padding=1)
+    x = np.random.default_rng(7).standard_normal((1, 3, 4, 5))
+    for size in ((7, 9), (8, 10), (8, 9)):
+        a = ours(chainrule.tensor(x), output_size=size)
+        b = theirs(torch.tensor(x), output_size=size)
+        assert a.shape == tuple(b.shape) == (1, 2) + size
+        _close(a.numpy(), b.detach().numpy(), str(size))
+    with pytest.raises(ValueError, match=r"output_size \(12, 9\) is not reachable"):
+        ours(chainrule.tensor(x), output_size=(12, 9))
+
+
+def test_no_grad_forward_keeps_no_graph_and_equals_the_graph_forward():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.MaxPool2d(2)).double()
+    model.eval()
+    x = chainrule.randn(2, 2, 6, 6).double()
+    with chainrule.no_grad():
+        quiet = model(x)
+    assert quiet.grad_fn is None and not quiet.requires_grad
+    np.testing.assert_array_equal(quiet.numpy(), model(x).numpy())

@@ -498,6 +498,8 @@ CASES = [
             ("bilinear scale 1.7", (1, 2, 4, 6), dict(scale_factor=1.7, mode="bilinear",
                                                       align_corners=False)),
             ("bilinear downsample size (2, 3)", (1, 2, 5, 7), dict(size=(2, 3), mode="bilinear")),
+            ("linear 1-D scale 2.5", (2, 3, 4), dict(scale_factor=2.5, mode="linear",
+                                                     align_corners=False)),
         )
     ],
 ]
