@@ -1,4 +1,5 @@
-"""PyTorch eager LeNet: the same nn.Sequential as impl_chainrule_conv.py, CrossEntropyLoss, SGD.
+"""PyTorch eager LeNet and ResNet block: the same modules as impl_chainrule_conv.py, CrossEntropyLoss,
+SGD.
 
 Interface (shared by every impl_*.py): setup(workload, batch, seed) -> state; step(state);
 quality(state) -> dict.
@@ -6,7 +7,7 @@ quality(state) -> dict.
 
 import torch
 
-from impl_chainrule_conv import build
+from impl_chainrule_conv import build, build_resnet, layers_with_weights
 from workloads import quality_from_outputs
 from workloads_conv import make_problem
 
@@ -16,11 +17,12 @@ NAME = "pytorch"
 def setup(workload, batch, seed=0, n_train=None):
     problem = make_problem(workload, batch, seed, n_train)
     w = problem.workload
-    model = build(torch)
+    model = build(torch) if workload == "lenet" else build_resnet(torch)
     with torch.no_grad():
-        for layer, (weight, bias) in zip([m for m in model if hasattr(m, "weight")], problem.weights):
+        for layer, (weight, bias) in zip(layers_with_weights(model), problem.weights):
             layer.weight.copy_(torch.from_numpy(weight))
-            layer.bias.copy_(torch.from_numpy(bias))
+            if bias is not None:
+                layer.bias.copy_(torch.from_numpy(bias))
     return {
         "problem": problem,
         "batches": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in problem.batches()],

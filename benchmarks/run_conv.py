@@ -1,5 +1,6 @@
-"""Convolution benchmark: LeNet on 1x28x28, batch 256, float32, one thread: chainrule against a
-hand-fused NumPy im2col+GEMM floor and PyTorch, then where chainrule's step spends its time.
+"""Convolution benchmarks: LeNet on 1x28x28 (batch 256) and a small ResNet block on 3x32x32 (batch
+64), float32, one thread: chainrule against a hand-fused NumPy im2col+GEMM floor and PyTorch, then
+where chainrule's LeNet step spends its time.
 
     python benchmarks/run_conv.py              # 3 rounds, about 2-4 minutes on 2 shared cores
     python benchmarks/run_conv.py --quick      # seconds: checks it works, numbers meaningless
@@ -30,8 +31,9 @@ sys.path.insert(0, HERE)
 from run import child_env  # noqa: E402
 
 VARIANTS = {"floor": "floor-conv", "chainrule": "chainrule-conv", "torch-1t": "torch-conv"}
+CASES = {"lenet-256": ("lenet", 256), "resnet-64": ("resnet", 64)}
 FULL = {"warmup": 3, "steps": 30, "blocks": 5, "n_train": None}
-QUICK = {"warmup": 1, "steps": 2, "blocks": 2, "n_train": 512}
+QUICK = {"warmup": 1, "steps": 2, "blocks": 2, "n_train": 256}
 # (other variant, kind, limit): chainrule over the other, median over rounds (issue 17's targets)
 TARGETS = [("floor", "time", 1.25), ("torch-1t", "time", 1.5), ("floor", "memory", 1.5)]
 QUALITY_RTOL = 1e-3
@@ -53,8 +55,9 @@ def _spread(values):
     return (statistics.median(values), min(values), max(values)) if values else None
 
 
-def measure(rounds, settings):
-    job = {"workload": "lenet", "batch": 256, **settings}
+def measure(case, rounds, settings):
+    workload, batch = CASES[case]
+    job = {"workload": workload, "batch": batch, **settings}
     results = []
     names = [v for v in VARIANTS if v != "torch-1t" or _has_torch()]
     for r in range(rounds):
@@ -63,7 +66,7 @@ def measure(rounds, settings):
         for variant in order:
             result[variant] = run_child(variant, job)
             mark = result[variant].get("us_per_step")
-            print(f"round {r + 1}: {variant:10s} "
+            print(f"{case} round {r + 1}: {variant:10s} "
                   + (f"{mark / 1e3:8.1f} ms/step" if mark else result[variant].get("error", "?")),
                   flush=True)
         results.append(result)
@@ -143,9 +146,26 @@ def profile_chainrule(steps):
     return {label: (t / steps * 1e3, t / total) for label, t in shares.items()}, total / steps * 1e3
 
 
-def report(summary, profile, profile_ms, command, rounds):
-    lines = ["# LeNet benchmark (conv 5x5 -> pool -> conv 5x5 -> pool -> 3 Linear), 1x28x28, "
-             "batch 256, float32, 1 thread", "", f"`{command}` ({rounds} rounds)", "",
+TITLES = {
+    "lenet-256": "lenet-256: conv 5x5 -> pool -> conv 5x5 -> pool -> 3 Linear, 1x28x28, batch 256",
+    "resnet-64": "resnet-64: conv 3x3 + BatchNorm stem, one residual block (two 3x3 convs, "
+                 "BatchNorm, skip), global average pool, Linear; 3x32x32, batch 64",
+}
+
+
+def report(summaries, profile, profile_ms, command, rounds):
+    lines = ["# Convolution benchmarks: float32, 1 thread", "", f"`{command}` ({rounds} rounds)", ""]
+    for case, summary in summaries.items():
+        lines += _case_report(case, summary)
+    lines += ["", f"## Where chainrule's lenet-256 step goes (cProfile, {profile_ms:.0f} ms per "
+              "profiled step)", "", "| part | ms per step | share |", "|---|---|---|"]
+    for label, (ms, share) in profile.items():
+        lines.append(f"| {label} | {ms:.1f} | {share:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def _case_report(case, summary):
+    lines = [f"## {TITLES[case]}", "",
              "| implementation | ms per step (median, min-max) | chainrule / it | floor / it | "
              "step peak MB | val loss | quality |", "|---|---|---|---|---|---|---|"]
     for variant, s in summary.items():
@@ -158,7 +178,7 @@ def report(summary, profile, profile_ms, command, rounds):
             f"| {variant} | {ms[0]:.1f} ({ms[1]:.1f}-{ms[2]:.1f}) | {ratio[0]:.2f}x "
             f"({ratio[1]:.2f}-{ratio[2]:.2f}) | {floor[0]:.2f}x | {peak} | "
             f"{s['quality']['val_loss']:.6f} | {'ok' if s['quality_ok'] else 'NO'} |")
-    lines += ["", "## Targets (chainrule over the other, median over rounds)", "",
+    lines += ["", "Targets (chainrule over the other, median over rounds):", "",
               "| target | measured | result |", "|---|---|---|"]
     for other, kind, limit in TARGETS:
         if other not in summary or "error" in summary[other]:
@@ -170,11 +190,7 @@ def report(summary, profile, profile_ms, command, rounds):
         ok = value <= limit and summary[other]["quality_ok"] and summary["chainrule"]["quality_ok"]
         lines.append(f"| {kind}: chainrule / {other} <= {limit} | {value:.2f}x | "
                      f"{'pass' if ok else '**FAIL**'} |")
-    lines += ["", f"## Where chainrule's step goes (cProfile, {profile_ms:.0f} ms per profiled step)",
-              "", "| part | ms per step | share |", "|---|---|---|"]
-    for label, (ms, share) in profile.items():
-        lines.append(f"| {label} | {ms:.1f} | {share:.0%} |")
-    return "\n".join(lines) + "\n"
+    return lines + [""]
 
 
 def main(argv=None):
@@ -185,8 +201,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 3)
-    results = measure(rounds, settings)
-    summary = summarise(results)
+    results = {case: measure(case, rounds, settings) for case in CASES}
+    summary = {case: summarise(case_results) for case, case_results in results.items()}
     profile, profile_ms = profile_chainrule(2 if args.quick else 10)
     command = "python benchmarks/run_conv.py" + (" --quick" if args.quick else "")
     text = report(summary, profile, profile_ms, command, rounds)
