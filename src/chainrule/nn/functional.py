@@ -449,3 +449,15 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """Class indices as one-hot rows: shape (*tensor.shape, num_classes), int64, no gradient
     (see ``chainrule.ops.indexing.one_hot``)."""
     return ops.indexing.one_hot(tensor, num_classes)
+
+
+# ----- convolution, pooling, normalization (nn/functional_conv.py) -------------------------
+
+from .functional_conv import (  # noqa: E402, F401  (listed in __all__ below)
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d,
+    conv_transpose1d, conv_transpose2d, dropout2d, fold, group_norm, instance_norm, interpolate,
+    layer_norm, max_pool1d, max_pool2d, pad, unfold,
+)
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+
+__all__ += _conv_all

@@ -9,6 +9,10 @@
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+    conv.py         Conv ConvTranspose Unfold Fold (im2col + GEMM, and col2im)
+    pool.py         MaxPool AvgPool AdaptiveMaxPool
+    norm.py         BatchNorm LayerNorm GroupNorm
+    resample.py     Pad Resample (interpolate, adaptive average pooling)
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
     promotion.py    result_dtype: the dtype an op on several operands computes in (PyTorch's rules)
@@ -26,6 +30,10 @@ from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
+from .conv import Conv, ConvTranspose, Fold, Unfold
+from .norm import BatchNorm, GroupNorm, LayerNorm
+from .pool import AdaptiveMaxPool, AvgPool, MaxPool
+from .resample import Pad, Resample
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
@@ -37,6 +45,8 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
+    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",
 ]
 
 # sequence-model tensor ops (one family per file):
