@@ -207,8 +207,10 @@ class Function:
                 edges.append(x)
         ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
+        if type(out) is not np.ndarray:  # a NumPy scalar (an op on a 0-d array) or a number
+            scalar, out = out, np.asarray(out)
+            if ctx.saved_tensors:  # saved as the output: backward_graph must know it as such
+                ctx.saved_tensors = tuple(out if a is scalar else a for a in ctx.saved_tensors)
         mode = _mode
         if mode.anomaly:
             ctx.created_at = _user_frame()

@@ -4,9 +4,9 @@
     elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
-    shape.py        Reshape Permute Expand GetItem Cat Stack Cast
+    shape.py        Reshape Permute Expand GetItem IndexAdd Cat Stack Cast
     linalg.py       MatMul Linear
-    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
+    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU (NormalCDF) ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
@@ -14,6 +14,7 @@
 """
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import NormalCDF  # GELU's Phi, an op so that GELU is twice differentiable
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
@@ -23,16 +24,16 @@ from .loss import (
 from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
-from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
+from .shape import Cast, Cat, Expand, GetItem, IndexAdd, Permute, Reshape, Stack
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
     "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
-    "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast",
+    "Reshape", "Permute", "Expand", "GetItem", "IndexAdd", "Cat", "Stack", "Cast",
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-    "GELU", "ELU", "SELU", "Softplus", "SiLU",
+    "GELU", "NormalCDF", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
 ]

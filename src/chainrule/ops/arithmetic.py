@@ -94,6 +94,8 @@ class Sub(Function):
         grad_b = -unbroadcast(grad_y, shape_b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    backward_graph = backward  # the same sums on Tensors
+
 
 class Mul(Function):
     """Element-wise product with broadcasting.
@@ -141,6 +143,13 @@ class Div(Function):
         grad_b = unbroadcast(-grad_y * a / (b * b), np.shape(b)) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_y / b, a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(-grad_y * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
 
 class Remainder(Function):
     """Element-wise remainder with broadcasting, with the sign of the divisor (Python's %, NumPy's
@@ -168,6 +177,8 @@ class Remainder(Function):
             (quotient,) = ctx.saved_tensors
             grad_b = -unbroadcast(grad_y * quotient, shape_b)
         return grad_a, grad_b
+
+    backward_graph = backward  # on Tensors: the saved floor(a / b) is a constant there
 
 
 class Neg(Function):
@@ -217,3 +228,22 @@ class Pow(Function):
                 local = np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))
             grad_b = unbroadcast(grad_y * local.astype(grad_y.dtype, copy=False), np.shape(b))
         return grad_a, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        a, b, y = ctx.saved_tensors
+        grad_a = grad_b = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                grad_a = unbroadcast(grad_y * _zero_where(b == 0, b * a ** (b - 1)), a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = unbroadcast(grad_y * _zero_where((a == 0) & (b >= 0), y * a.log()), b.shape)
+        return grad_a, grad_b
+
+
+def _zero_where(cond, value):
+    """where(cond, 0, value) on Tensors (for backward_graph): 0 where cond holds, with no gradient
+    through the value there (so a nan or inf in the unused branch stays out of the result)."""
+    from .select import Where  # select.py imports this file
+
+    return Where.apply(cond, np.zeros((), dtype=value.dtype), value)
