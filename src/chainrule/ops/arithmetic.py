@@ -231,19 +231,26 @@ class Pow(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
+        # The same masks as backward; where a mask holds, the masked formula is also fed a safe
+        # base (1 instead of 0), so that the inf of 0 ** negative or log(0) it would have made
+        # cannot turn the second derivative into nan (0 * inf) through the unused branch.
         a, b, y = ctx.saved_tensors
         grad_a = grad_b = None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if ctx.needs_input_grad[0]:
-                grad_a = unbroadcast(grad_y * _zero_where(b == 0, b * a ** (b - 1)), a.shape)
-            if ctx.needs_input_grad[1]:
-                grad_b = unbroadcast(grad_y * _zero_where((a == 0) & (b >= 0), y * a.log()), b.shape)
+        if ctx.needs_input_grad[0]:
+            unused = b == 0
+            base = _where(unused, 1, a) if unused.any() else a
+            grad_a = unbroadcast(grad_y * _where(unused, 0, b * base ** (b - 1)), a.shape)
+        if ctx.needs_input_grad[1]:
+            unused = (a == 0) & (b >= 0)
+            base = _where(a == 0, 1, a) if unused.any() else a
+            grad_b = unbroadcast(grad_y * _where(unused, 0, y * base.log()), b.shape)
         return grad_a, grad_b
 
 
-def _zero_where(cond, value):
-    """where(cond, 0, value) on Tensors (for backward_graph): 0 where cond holds, with no gradient
-    through the value there (so a nan or inf in the unused branch stays out of the result)."""
+def _where(cond, x, y):
+    """where(cond, x, y) for backward_graph, with at most one of x, y a number."""
     from .select import Where  # select.py imports this file
 
-    return Where.apply(cond, np.zeros((), dtype=value.dtype), value)
+    dtype = (y if isinstance(x, (int, float)) else x).dtype
+    as_array = lambda v: np.asarray(v, dtype=dtype) if isinstance(v, (int, float)) else v  # noqa: E731
+    return Where.apply(cond, as_array(x), as_array(y))
