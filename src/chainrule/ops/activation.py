@@ -158,6 +158,7 @@ class LogSoftmax(Function):
 
     forward:  y_i = x_i - m - log(sum_j exp(x_j - m))       (m = max_j x_j)
     backward: dL/dx_i = dL/dy_i - softmax(x)_i * sum_j dL/dy_j     (softmax(x) = exp(y))
+    second:   d2y_i/dx_j dx_k = -(s_j [j == k] - s_j s_k),  s = softmax(x)   (the same for every i)
     """
 
     @staticmethod

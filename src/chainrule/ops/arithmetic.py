@@ -129,6 +129,7 @@ class Div(Function):
 
     forward:  y = a / b
     backward: dL/da = unbroadcast(dL/dy / b),  dL/db = unbroadcast(-dL/dy * a / b^2)
+    second:   d2y/db2 = 2 a / b^3,  d2y/da db = -1 / b^2
     """
 
     @staticmethod
@@ -205,6 +206,7 @@ class Pow(Function):
     forward:  y = a ** b
     backward: dL/da = unbroadcast(dL/dy * b * a^(b-1))          (0 where b == 0)
               dL/db = unbroadcast(dL/dy * y * log(a))            (0 where a == 0 and b >= 0)
+    second:   d2y/da2 = b (b - 1) a^(b-2),  d2y/db2 = y log(a)^2,  d2y/da db = a^(b-1) (1 + b log(a))
     """
 
     @staticmethod
