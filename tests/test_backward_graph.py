@@ -132,3 +132,46 @@ def test_index_add_names_a_bad_index():
     values = chainrule.tensor(np.ones((2, 2)), requires_grad=True)
     with pytest.raises(ValueError, match=r"index_add: cannot add values of shape \(2, 2\)"):
         ops.IndexAdd.apply(values, (3, 4), np.array([0, 5]))
+
+
+def _flip(lib, x):
+    return x.flip(0) if lib is not chainrule else x[chainrule.tensor([2, 1, 0])]
+
+
+AT_KINKS = [  # inputs on the kinks of the ops (or of their slopes), where conventions decide
+    ("relu at 0", lambda lib, x: x.relu(), [0.0, 1.0, -1.0]),
+    ("abs at 0", lambda lib, x: x.abs(), [0.0, 1.0, -1.0]),
+    ("leaky_relu at 0", lambda lib, x: lib.nn.functional.leaky_relu(x, 0.1), [0.0, 1.0, -1.0]),
+    ("clamp at its bounds", lambda lib, x: x.clamp(-0.5, 0.5), [-0.5, 0.5, 0.2]),
+    ("max of ties", lambda lib, x: x.max(), [1.0, 1.0, 0.5]),
+    ("maximum of ties", lambda lib, x: lib.maximum(x, _flip(lib, x)), [1.0, 2.0, 1.0]),
+    ("elu at 0", lambda lib, x: lib.nn.functional.elu(x, 1.3), [0.0, 1.0, -1.0]),
+    ("selu at 0", lambda lib, x: lib.nn.functional.selu(x), [0.0, 1.0, -1.0]),
+    ("softplus at its threshold", lambda lib, x: lib.nn.functional.softplus(x, 1.0, 2.0),
+     [3.0, 1.0, 2.0]),
+    ("huber_loss at delta", lambda lib, x: lib.nn.functional.huber_loss(x, x * 0, reduction="none"),
+     [1.0, -1.0, 0.5]),
+    ("sqrt at 0", lambda lib, x: x.sqrt(), [0.0, 1.0, 4.0]),
+    ("log at 0", lambda lib, x: x.log(), [0.0, 1.0, 4.0]),
+]
+
+
+@pytest.mark.parametrize("fn, x0", [(f, x) for _, f, x in AT_KINKS], ids=[n for n, _, _ in AT_KINKS])
+def test_second_derivatives_at_kinks_follow_pytorch(fn, x0):
+    # e.g. ELU's slope is alpha at x == 0 (backward takes the left side) but its derivative there
+    # is 0 (PyTorch's second derivative takes the right side): followed, as PyTorch's convention.
+    torch = pytest.importorskip("torch")
+    found = []
+    for lib in (chainrule, torch):
+        make = chainrule.tensor if lib is chainrule else lib.tensor
+        x = make(np.array(x0), requires_grad=True)
+        y = fn(lib, x)
+        v = make(np.linspace(0.5, 1.5, y.numel()).reshape(tuple(y.shape)), requires_grad=True)
+        (g,) = lib.autograd.grad(y, x, v, create_graph=True)
+        total = (g * make(np.array([1.0, 2.0, 3.0]))).sum()
+        seconds = lib.autograd.grad(total, [x, v], allow_unused=True)
+        found.append([np.zeros(t.shape) if s is None else
+                      (s.numpy() if lib is chainrule else s.detach().numpy(force=True))
+                      for s, t in zip(seconds, (x, v))])
+    for name, ours, theirs in zip(("x", "v"), *found):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0, err_msg=name)

@@ -284,7 +284,7 @@ class ELU(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         (x,) = ctx.saved_tensors
-        return grad_y * _one_where_positive(x, ctx.alpha * x.clamp(max=0).exp()), None
+        return grad_y * _one_where_positive(x, ctx.alpha * _below(x, 0).exp()), None
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -313,13 +313,20 @@ class SELU(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         (x,) = ctx.saved_tensors
-        return grad_y * (SELU_SCALE * _one_where_positive(x, SELU_ALPHA * x.clamp(max=0).exp()))
+        return grad_y * (SELU_SCALE * _one_where_positive(x, SELU_ALPHA * _below(x, 0).exp()))
 
 
 def _one_where_positive(x, value):
     """where(x > 0, 1, value) on Tensors (ELU's and SELU's slope), no gradient through value
     where x > 0."""
     return Where.apply(x._data > 0, np.ones((), dtype=value.dtype), value)
+
+
+def _below(x, bound):
+    """min(x, bound) on Tensors, whose derivative is 1 only where x < bound: at x == bound it is 0.
+    So at the kink of a slope (ELU's at 0, Softplus's at its threshold) the slope keeps the value
+    backward gives it, and its own derivative there is 0, as PyTorch's second derivatives have it."""
+    return Where.apply(x._data < bound, x, np.asarray(bound, dtype=x.dtype))
 
 
 class Softplus(Function):
@@ -348,7 +355,8 @@ class Softplus(Function):
     def backward_graph(ctx, grad_y):
         x = ctx.saved_tensors[1]
         z = x * ctx.beta
-        local = Where.apply(z._data > ctx.threshold, np.ones((), dtype=z.dtype), z.sigmoid())
+        slope = _below(z, ctx.threshold).sigmoid()
+        local = Where.apply(z._data > ctx.threshold, np.ones((), dtype=z.dtype), slope)
         return grad_y * local, None, None
 
 

@@ -54,7 +54,8 @@ class Log(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         (x,) = ctx.saved_tensors
-        return grad_y / x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / x
 
 
 class Sqrt(Function):
@@ -81,7 +82,8 @@ class Sqrt(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        return grad_y / (2 * y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (2 * y)
 
 
 class Abs(Function):
