@@ -128,10 +128,10 @@ def test_the_seed_layer_backward_graph_reproduces_its_wrong_backward():
     assert handwritten.SeedSigmoidLayer.backward_graph is not None
 
 
-def test_index_add_names_a_bad_index():
+def test_index_put_names_a_bad_index():
     values = chainrule.tensor(np.ones((2, 2)), requires_grad=True)
-    with pytest.raises(ValueError, match=r"index_add: cannot add values of shape \(2, 2\)"):
-        ops.IndexAdd.apply(values, (3, 4), np.array([0, 5]))
+    with pytest.raises(ValueError, match=r"index_put: cannot add values of shape \(2, 2\)"):
+        ops.IndexPut.apply(values, (3, 4), np.array([0, 5]))
 
 
 def _flip(lib, x):

@@ -305,41 +305,195 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # ----- in-place changes (not recorded in the graph) -----------------------------------
-    def _check_in_place(self, op: str) -> None:
-        """An in-place change is not recorded: refuse it on a tensor the graph is being built for
-        (one that requires grad while grad is enabled), where backward would silently use the new
-        values. Under no_grad() (initialising, copying in weights) it is allowed, as in PyTorch."""
-        if self.requires_grad and autograd._mode.grad_enabled:
+    # ----- in-place changes ------------------------------------------------------------------
+    # x.add_(y), x += y, x[i] = v: the new values are written into x's own memory, so every view
+    # of it sees them, as in PyTorch. Each change is stamped (autograd.engine.bump_version): an op
+    # that saved these values for its backward, before the change, refuses to run that backward.
+    # Inside the graph (x or the other operand requires grad, grad enabled) the change is also
+    # recorded: the new values are computed by the ordinary op from a copy of x, and x takes that
+    # op's place in the graph.
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has had (PyTorch's counter)."""
+        return autograd.engine.version_of(self._data)
+
+    def _in_place(self, op: str, compute, *others) -> Tensor:
+        """Replace this tensor's values by ``compute(self, *others)`` (a Tensor), in place."""
+        recording = autograd._mode.grad_enabled and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+        )
+        if not recording:
+            with autograd.no_grad():
+                result = compute(self, *others)
+            self._write(op, _to_array(result, copy=False) if not isinstance(result, Tensor) else result._data)
+            return self
+        if self.requires_grad and self.grad_fn is None:
             raise RuntimeError(
-                f"{op}: this tensor requires grad, and chainrule does not record in-place changes "
-                "in the graph, so backward() would use the changed values without knowing. Change "
-                "it inside `with chainrule.no_grad():` (as when initialising or loading weights), "
-                "or compute a new tensor instead."
+                f"{op}: this is a leaf tensor that requires grad, and it cannot be changed in place "
+                "while grad is enabled (backward needs its values as they were). Change it inside "
+                "`with chainrule.no_grad():` (as optimizers and initialisers do), or compute a new "
+                "tensor instead."
             )
+        view = _views.get(self)
+        if view is None and self._data.base is not None:
+            raise RuntimeError(
+                f"{op}: this tensor shares its memory with another one (it is a view, made by "
+                "reshape, permute, expand, .T or .data), and chainrule records in-place changes of "
+                "views in the graph only for indexing (x[i] += 1). Write it out of place instead "
+                "(y = y + 1), or make it under no_grad."
+            )
+        result = compute(ops.Cast.apply(self, None), *others)  # from a copy: ops may save it
+        result = self._fit(op, result)
+        if view is not None:  # the base tensor records the change, through its own __setitem__
+            base, index = view
+            base[index] = result
+        else:
+            self._write(op, result._data)
+        self.grad_fn = result.grad_fn
+        self.requires_grad = result.requires_grad
+        if result.grad_fn is not None:
+            result.grad_fn.output_id = id(self._data)  # this tensor's array is now that op's output
+        return self
+
+    def _fit(self, op: str, result) -> Tensor:
+        """The result of an in-place op, checked: it must keep this tensor's shape, and its dtype
+        must cast to this tensor's (an int tensor cannot hold float results, as in PyTorch)."""
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {result.shape}, which cannot be written into this tensor "
+                f"of shape {self.shape} in place (an in-place op cannot change the shape)."
+            )
+        if result.dtype != self.dtype:
+            if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+                raise RuntimeError(
+                    f"{op}: the result is {result.dtype}, which cannot be written into this "
+                    f"{self.dtype} tensor in place. Convert first, e.g. x = x.float()."
+                )
+            result = result.to(self.dtype)
+        return result
+
+    def _write(self, op: str, array) -> None:
+        """Write the values into this tensor's memory, stamped as an in-place change."""
+        if np.shape(array) != self.shape:
+            try:
+                fits = np.broadcast_shapes(np.shape(array), self.shape) == self.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise RuntimeError(
+                    f"{op}: a result of shape {np.shape(array)} cannot be written into this tensor of "
+                    f"shape {self.shape} in place (an in-place op cannot change the shape)."
+                )
+        if not self._data.flags.writeable:
+            raise RuntimeError(
+                f"{op}: this tensor's memory cannot be written (several of its elements are one "
+                "element of memory, as after expand). Make a copy first: x = x.clone()."
+            )
+        if np.asarray(array).dtype.kind == "f" and self._data.dtype.kind in "iub":
+            raise RuntimeError(
+                f"{op}: the result is {np.asarray(array).dtype}, which cannot be written into this "
+                f"{self._data.dtype} tensor in place. Convert first, e.g. x = x.float()."
+            )
+        autograd.engine.bump_version(self._data)
+        self._data[...] = array
+
+    def add_(self, other, alpha=1) -> Tensor:
+        """self += alpha * other, in place."""
+        return self._in_place("add_", lambda s, o: s + (o if alpha == 1 else alpha * o), other)
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        """self -= alpha * other, in place."""
+        return self._in_place("sub_", lambda s, o: s - (o if alpha == 1 else alpha * o), other)
+
+    def mul_(self, other) -> Tensor:
+        return self._in_place("mul_", lambda s, o: s * o, other)
+
+    def div_(self, other, *, rounding_mode=None) -> Tensor:
+        if rounding_mode is not None:
+            raise ValueError(f"div_: rounding_mode {rounding_mode!r} is not supported; leave it None.")
+        return self._in_place("div_", lambda s, o: s / o, other)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._in_place("pow_", lambda s, o: s**o, exponent)
+
+    def neg_(self) -> Tensor:
+        return self._in_place("neg_", lambda s: -s)
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return self._in_place("clamp_", lambda s: s.clamp(min, max))
+
+    clip_ = clamp_
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def zero_(self) -> Tensor:
-        self._check_in_place("zero_")
-        self._data[...] = 0
-        return self
+        return self._in_place("zero_", lambda s: Tensor._from_op(np.zeros_like(s._data), None))
 
     def fill_(self, value) -> Tensor:
-        self._check_in_place("fill_")
-        self._data[...] = value
-        return self
+        """Set every element to ``value`` (a number, or a one-element tensor that may require grad)."""
+        if isinstance(value, Tensor) and value._data.size != 1:
+            raise RuntimeError(f"fill_: the value must be a number or a one-element tensor. Got shape "
+                               f"{value.shape}.")
+        return self.copy_(value)
 
-    def copy_(self, other) -> Tensor:
-        """Copy other's values into this tensor (broadcast to its shape, cast to its dtype)."""
-        self._check_in_place("copy_")
-        src = other._data if isinstance(other, Tensor) else np.asarray(other)
+    def copy_(self, other, non_blocking=False) -> Tensor:
+        """Copy other's values into this tensor (broadcast to its shape, cast to its dtype); the
+        gradient flows to ``other``."""
+        src = other if isinstance(other, Tensor) else Tensor._from_op(np.asarray(other), None)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}.")
-        self._data[...] = src
-        return self
+
+        def copied(s, o):
+            o = o if o.dtype == s.dtype else o.to(s.dtype)
+            return o if o.shape == s.shape else o.expand(s.shape)
+
+        return self._in_place("copy_", copied, src)
+
+    def __setitem__(self, index, value):
+        """x[index] = value, written into x's memory; recorded (ops.SetItem) inside the graph."""
+        if isinstance(value, Tensor):
+            value_array, value_grad = value._data, value.requires_grad
+        else:
+            value_array, value_grad = _to_array(value, copy=False), False
+        if not (autograd._mode.grad_enabled and (self.requires_grad or value_grad)):
+            index_array, _ = ops.shape._index_array(index)
+            if value_array.dtype.kind == "f" and self._data.dtype.kind in "iub":
+                raise RuntimeError(f"setitem: cannot write {value_array.dtype} values into this "
+                                   f"{self._data.dtype} tensor. Convert first, e.g. x = x.float().")
+            if not self._data.flags.writeable:
+                raise RuntimeError("setitem: this tensor's memory cannot be written (as after expand). "
+                                   "Make a copy first: x = x.clone().")
+            autograd.engine.bump_version(self._data)
+            try:
+                self._data[index_array] = value_array
+            except IndexError as err:
+                raise IndexError(f"setitem: index {index!r} is out of bounds for shape {self.shape}: "
+                                 f"{err}") from None
+            except ValueError:
+                raise ValueError(f"setitem: cannot assign a value of shape {value_array.shape} to "
+                                 f"x[index] of shape {np.shape(self._data[index_array])}: the value must "
+                                 "broadcast to it.") from None
+            return
+        if not isinstance(value, Tensor):
+            value = Tensor._from_op(np.asarray(value_array, dtype=self._data.dtype), None)
+        elif value.dtype != self.dtype:
+            value = value.to(self.dtype)
+        self._in_place("setitem", lambda s, v: ops.SetItem.apply(s, v, index), value)
 
     # ----- arithmetic --------------------------------------------------------------------
     def _binary(self, op, other, reflected=False, true_divide=False):
@@ -670,7 +824,87 @@ class Tensor:
         return ops.Expand.apply(self, shape)
 
     def __getitem__(self, index):
-        return ops.GetItem.apply(self, index)
+        result = ops.GetItem.apply(self, index)
+        if result.requires_grad and result._data.base is not None:  # a view of self's memory
+            _views[result] = (self, index)  # so that result += 1 changes self in the graph too
+        return result
+
+    # ----- indexing, rearranging, scans and sorts -----------------------------------------
+    # Each calls the op's one entry function in chainrule/ops/ (indexing.py, rearrange.py,
+    # scan.py, sort.py, einsum.py), where the checks, the forward and the derivative live.
+    def gather(self, dim, index):
+        return ops.indexing.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return ops.indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        return ops.indexing.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return ops.indexing.index_select(self, dim, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return ops.indexing.index_add(self, dim, index, source, alpha=alpha)
+
+    def masked_fill(self, mask, value):
+        return ops.indexing.masked_fill(self, mask, value)
+
+    def tril(self, diagonal=0):
+        return ops.rearrange.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return ops.rearrange.triu(self, diagonal)
+
+    def repeat(self, *sizes):
+        return ops.rearrange.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return ops.rearrange.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def flip(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return ops.rearrange.flip(self, dims)
+
+    def roll(self, shifts, dims=None):
+        return ops.rearrange.roll(self, shifts, dims)
+
+    def split(self, split_size, dim=0):
+        return ops.rearrange.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return ops.rearrange.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return ops.rearrange.unbind(self, dim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return ops.scan.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        return ops.scan.cumprod(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return ops.scan.prod(self, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return ops.scan.logsumexp(self, dim, keepdim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return ops.sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return ops.sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+        return ops.sort.topk(self, k, dim, largest, sorted)
+
+    def bmm(self, mat2):
+        return ops.einsum.bmm(self, mat2)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return ops.einsum.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
 
 
 def _arg_reduce(fn, data, dim, keepdim):
@@ -685,6 +919,10 @@ def _arg_reduce(fn, data, dim, keepdim):
     out = fn(data, axis=axis)
     return np.expand_dims(out, axis) if keepdim else out
 
+
+# Tensors made by indexing that share their base's memory -> (base, index), so that an in-place
+# change of one inside the graph is recorded on the base as well (Tensor._in_place).
+_views = autograd.engine.IdentityWeakMap()
 
 _MaxResult = namedtuple("max", ("values", "indices"))  # what x.max(dim) returns, as torch.return_types
 _MinResult = namedtuple("min", ("values", "indices"))

@@ -45,8 +45,45 @@ def _made_at(node: Node) -> int:
 # Gradient hooks
 # --------------------------------------------------------------------------------------------
 
-# Hooks of leaf tensors (a non-leaf's hooks live on its Node). Weak keys: a hook dies with its tensor.
-_leaf_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+class IdentityWeakMap:
+    """A mapping from objects, by identity, to values, that forgets an object when it is freed.
+    (A WeakKeyDictionary compares keys with ==, which is element-wise for tensors.)"""
+
+    def __init__(self):
+        self._items = {}  # id(key) -> (weak reference to key, value)
+
+    def __bool__(self):
+        return bool(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __contains__(self, key):
+        item = self._items.get(id(key))
+        return item is not None and item[0]() is key
+
+    def get(self, key, default=None):
+        item = self._items.get(id(key))
+        return item[1] if item is not None and item[0]() is key else default
+
+    def __getitem__(self, key):
+        item = self._items.get(id(key))
+        if item is None or item[0]() is not key:
+            raise KeyError(key)
+        return item[1]
+
+    def __setitem__(self, key, value):
+        items, key_id = self._items, id(key)
+        items[key_id] = (weakref.ref(key, lambda _, k=key_id: items.pop(k, None)), value)
+
+    def setdefault(self, key, default):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
+# Hooks of leaf tensors (a non-leaf's hooks live on its Node); a hook dies with its tensor.
+_leaf_hooks = IdentityWeakMap()
 
 
 class RemovableHandle:

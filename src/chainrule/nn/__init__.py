@@ -3,6 +3,7 @@
     module.py       Module: registration of parameters and submodules, state_dict, train/eval
     parameter.py    Parameter
     layers.py       Linear Sequential Identity Flatten Dropout
+    container.py    ModuleList ModuleDict ParameterList ParameterDict
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
     functional.py   the same as functions (linear, dropout, relu, ..., mse_loss, cross_entropy, ...)
@@ -11,6 +12,7 @@
 """
 
 from . import functional, init, utils
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .layers import Dropout, Flatten, Identity, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
@@ -20,6 +22,7 @@ from .parameter import Parameter
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys",
     "Linear", "Sequential", "Identity", "Flatten", "Dropout",
+    "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",

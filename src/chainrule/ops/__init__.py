@@ -4,7 +4,8 @@
     elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
-    shape.py        Reshape Permute Expand GetItem IndexAdd Cat Stack Cast
+    shape.py        Reshape Permute Expand GetItem IndexPut Cat Stack Cast
+    assign.py       SetItem (x[index] = value, recorded)
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU (NormalCDF) ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
@@ -15,6 +16,7 @@
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .activation import NormalCDF  # GELU's Phi, an op so that GELU is twice differentiable
+from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
@@ -24,16 +26,33 @@ from .loss import (
 from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
-from .shape import Cast, Cat, Expand, GetItem, IndexAdd, Permute, Reshape, Stack
+from .shape import Cast, Cat, Expand, GetItem, IndexPut, Permute, Reshape, Stack
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
     "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
-    "Reshape", "Permute", "Expand", "GetItem", "IndexAdd", "Cat", "Stack", "Cast",
+    "Reshape", "Permute", "Expand", "GetItem", "IndexPut", "Cat", "Stack", "Cast", "SetItem",
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "NormalCDF", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+]
+
+# sequence-model tensor ops (one family per file):
+#   indexing.py   Gather Scatter ScatterAdd IndexSelect IndexAdd MaskedFill, and one_hot
+#   rearrange.py  Tril Triu Repeat Flip Roll, and repeat_interleave split chunk unbind (slices)
+#   scan.py       CumSum CumProd Prod LogSumExp
+#   sort.py       sort argsort topk (gather through the sorted order: no op of their own)
+#   einsum.py     Einsum, and bmm baddbmm (matmul)
+from . import einsum, indexing, rearrange, scan, sort  # noqa: E402, F401  (ops.indexing.gather, ...)
+from .einsum import Einsum  # noqa: E402
+from .indexing import Gather, IndexAdd, IndexSelect, MaskedFill, Scatter, ScatterAdd  # noqa: E402
+from .rearrange import Flip, Repeat, Roll, Tril, Triu  # noqa: E402
+from .scan import CumProd, CumSum, LogSumExp, Prod  # noqa: E402
+
+__all__ += [
+    "Gather", "Scatter", "ScatterAdd", "IndexSelect", "IndexAdd", "MaskedFill",
+    "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]

@@ -141,10 +141,10 @@ class GetItem(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        return IndexAdd.apply(grad_y, ctx.shape, ctx.index), None
+        return IndexPut.apply(grad_y, ctx.shape, ctx.index), None
 
 
-class IndexAdd(Function):
+class IndexPut(Function):
     """Zeros of a given shape with values added at [index]: the adjoint of indexing, which is
     GetItem's backward made an op of its own so that it can be differentiated again (PyTorch:
     zeros(shape).index_put_(index, values, accumulate=True)).
@@ -165,7 +165,7 @@ class IndexAdd(Function):
                 y[index] = values
         except (IndexError, ValueError) as err:
             raise ValueError(
-                f"index_add: cannot add values of shape {values.shape} at index {index!r} of a "
+                f"index_put: cannot add values of shape {values.shape} at index {index!r} of a "
                 f"tensor of shape {tuple(shape)}: {err}"
             ) from None
         return y
