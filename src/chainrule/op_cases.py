@@ -139,6 +139,12 @@ CASES = [
     _case("clamp min max", lambda lib, a: a.clamp(-0.5, 0.7), [(4, 5)], ops.Clamp),
     _case("clamp min", lambda lib, a: a.clamp(min=0.1), [(4, 5)], ops.Clamp),
     _case("clamp max", lambda lib, a: a.clamp(max=0.1), [(4, 5)], ops.Clamp),
+    _case("log10", lambda lib, a: a.log10(), [(3, 4)], ops.Log10, domains=("positive",)),
+    _case("log2", lambda lib, a: a.log2(), [(3, 4)], ops.Log2, domains=("positive",)),
+    _case("log1p", lambda lib, a: a.log1p(), [(3, 4)], ops.Log1p, domains=("positive",)),
+    _case("log1p near 0", lambda lib, a: lib.log1p(a * 1e-3), [(3, 4)], (ops.Log1p, ops.Mul)),
+    _case("expm1", lambda lib, a: a.expm1(), [(3, 4)], ops.Expm1),
+    _case("expm1 near 0", lambda lib, a: lib.expm1(a * 1e-3), [(3, 4)], (ops.Expm1, ops.Mul)),
     # ---- selection ----
     _case("where", lambda lib, a, b: lib.where(a > 0, a, b), [(3, 4), (3, 4)], ops.Where,
           domains=("away", "any")),

@@ -1,7 +1,7 @@
 """Every op of chainrule, one family per file; each op's backward sits next to its forward.
 
     arithmetic.py   Add Sub Mul Div Remainder Neg Pow, and unbroadcast()
-    elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
+    elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp Log10 Log2 Log1p Expm1
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
     shape.py        Reshape Permute Expand GetItem IndexPut Cat Stack Cast
@@ -18,7 +18,7 @@ from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, S
 from .activation import NormalCDF  # GELU's Phi, an op so that GELU is twice differentiable
 from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
-from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
+from .elementwise import Abs, Clamp, Cos, Exp, Expm1, Log, Log1p, Log2, Log10, Sin, Sqrt
 from .linalg import Linear, MatMul
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
@@ -30,7 +30,7 @@ from .shape import Cast, Cat, Expand, GetItem, IndexPut, Permute, Reshape, Stack
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
-    "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
+    "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp", "Log10", "Log2", "Log1p", "Expm1",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
     "Reshape", "Permute", "Expand", "GetItem", "IndexPut", "Cat", "Stack", "Cast", "SetItem",
