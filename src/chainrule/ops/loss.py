@@ -342,7 +342,7 @@ class BCELoss(Function):
         grad_p = grad_l * (p - target) / (p * (1 - p)).clamp(min=1e-12)
         grad_t = None
         if ctx.needs_input_grad[1]:
-            log_p, log_1mp = p.log().clamp(min=-100), (1 - p).log().clamp(min=-100)
+            log_p, log_1mp = p.log().clamp(min=-100), (-p).log1p().clamp(min=-100)
             grad_t = grad_l * (log_1mp - log_p)
         return grad_p, grad_t, None
 
