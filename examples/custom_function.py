@@ -26,7 +26,7 @@ from chainrule.autograd import Function
 from chainrule.data import DataLoader, TensorDataset, train_val_split
 from chainrule.gradcheck import GradcheckError
 from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 
 class Swish(Function):

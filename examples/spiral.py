@@ -19,9 +19,9 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.callbacks import Callback
+from chainrule.training.callbacks import Callback
 from chainrule.data import DataLoader, TensorDataset, train_val_split
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 POINTS_PER_CLASS = 300
 CLASSES = 3

@@ -207,24 +207,24 @@ def test_resume_continues_exactly(tmp_path, capsys):
 def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsys, monkeypatch):
     """A KeyboardInterrupt in epoch 3 (raised by a callback, as Ctrl-C would arrive): exit 130,
     the state after epoch 2 saved; --resume then ends exactly where an unbroken run ends."""
-    import chainrule.seed
-    from chainrule.callbacks import Callback
+    import chainrule.apps.seed
+    from chainrule.training.callbacks import Callback
 
     class CtrlC(Callback):
         def on_step_end(self, state):
             if state.epoch == 3:
                 raise KeyboardInterrupt
 
-    real_fit = chainrule.seed.fit
+    real_fit = chainrule.apps.seed.fit
     args = ["seed", "--samples", "600", "--batch-size", "50", "--epochs", "4"]
     assert main([*args, "--out", str(tmp_path / "straight"), "--quiet"]) == 0
-    monkeypatch.setattr(chainrule.seed, "fit", lambda *a, callbacks=(), **k: real_fit(
+    monkeypatch.setattr(chainrule.apps.seed, "fit", lambda *a, callbacks=(), **k: real_fit(
         *a, callbacks=[*callbacks, CtrlC()], **k))
     assert main([*args, "--out", str(tmp_path / "broken"), "--quiet"]) == 130
     err = capsys.readouterr().err
     assert "saved the state after epoch 2" in err
     assert f"chainrule seed --resume {tmp_path / 'broken'}" in err
-    monkeypatch.setattr(chainrule.seed, "fit", real_fit)
+    monkeypatch.setattr(chainrule.apps.seed, "fit", real_fit)
     assert len(_step_losses(tmp_path / "broken")) == 2 * 9
     assert main(["seed", "--resume", str(tmp_path / "broken"), "--quiet"]) == 0
     assert _step_losses(tmp_path / "broken") == _step_losses(tmp_path / "straight")
@@ -286,9 +286,9 @@ def test_a_sweep_of_another_activation_leaves_out_the_sigmoid_rows_and_says_so(t
 
 
 def test_a_sweep_stopped_with_ctrl_c_keeps_its_finished_runs(tmp_path, capsys, monkeypatch):
-    import chainrule.seed
+    import chainrule.apps.seed
 
-    real_one_row, calls = chainrule.seed._one_row, []
+    real_one_row, calls = chainrule.apps.seed._one_row, []
 
     def one_row(*args, **kwargs):  # Ctrl-C arrives during the third run
         calls.append(1)
@@ -296,7 +296,7 @@ def test_a_sweep_stopped_with_ctrl_c_keeps_its_finished_runs(tmp_path, capsys, m
             raise KeyboardInterrupt
         return real_one_row(*args, **kwargs)
 
-    monkeypatch.setattr(chainrule.seed, "_one_row", one_row)
+    monkeypatch.setattr(chainrule.apps.seed, "_one_row", one_row)
     out = tmp_path / "s"
     assert main(["seed", "--sweep", "--samples", "1000", "--sweep-epochs", "1",
                  "--sweep-inits", "torch-default", "--sweep-treatments", "none,clip-value:1",

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import plot
+from chainrule.apps import plot
 from chainrule.cli import main
 from chainrule.commands._options import ACTIVATIONS, OPTIMIZERS, build_loss
 from chainrule.commands.predict import load_run, predict_array
@@ -425,7 +425,7 @@ def test_resume_errors(capsys, tmp_path, regression_csv):
     code, out, _ = run_main(capsys, "train", "--resume", run_dir, "--epochs", "3", "--json",
                             "--quiet", "--no-plots")
     assert code == 0 and json.loads(out)["epochs_run"] == 3
-    from chainrule.runs import make_checkpoint, save_checkpoint
+    from chainrule.training.runs import make_checkpoint, save_checkpoint
 
     other = tmp_path / "other"
     other.mkdir()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.callbacks import TrainState
+from chainrule.training.callbacks import TrainState
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.health import HealthMonitor
-from chainrule.train import fit
+from chainrule.training.health import HealthMonitor
+from chainrule.training.loop import fit
 
 
 def _seed_data(n=10_000, seed=0):
@@ -349,7 +349,7 @@ def test_bad_arguments_are_named(kwargs, match):
 
 def test_the_seeds_wrong_backward_is_called_no_better_than_the_mean():
     from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
-    from chainrule.seed import HandwrittenSigmoidLinear
+    from chainrule.apps.seed import HandwrittenSigmoidLinear
 
     def network(function):
         cr.manual_seed(0)

@@ -63,7 +63,7 @@ def _graph_format(path: str):
 
 def _save_graph(loss, names, path: str) -> None:
     from ..files import atomic_write
-    from ..viz import graph, render
+    from ..apps.viz import graph, render
 
     dot = graph(loss, params=names)
     if _graph_format(path) == "dot":
@@ -76,7 +76,7 @@ def _save_graph(loss, names, path: str) -> None:
 
 def run(args) -> int:
     import chainrule as cr
-    from ..trace import explain
+    from ..apps.trace import explain
 
     _check(args)
     cr.manual_seed(args.seed)

@@ -141,9 +141,9 @@ def _save_torch_atomically(torch, state_dict, path: str) -> None:
 
 def export_to_torch(run_dir, out=None) -> dict:
     """Write the model of ``run_dir`` as a PyTorch state dict; return the summary."""
-    from ..interop import to_torch_state_dict
-    from ..runs import load_checkpoint
-    from ..torch_twin import require_torch
+    from ..apps.interop import to_torch_state_dict
+    from ..training.runs import load_checkpoint
+    from ..apps.torch_twin import require_torch
 
     torch = require_torch()
     checkpoint = load_checkpoint(run_dir)
@@ -190,8 +190,8 @@ def _print_export(summary) -> None:
 
 def import_from_torch(file, like, out) -> dict:
     """A new run folder ``out``: ``like``'s settings with the weights of the PyTorch file."""
-    from ..interop import load_torch_file
-    from ..runs import CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint
+    from ..apps.interop import load_torch_file
+    from ..training.runs import CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint
 
     checkpoint = load_checkpoint(like)
     model = build_run_model(checkpoint, like)

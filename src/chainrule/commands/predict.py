@@ -68,7 +68,7 @@ def _header(path: str) -> list:
 
 def load_run(model_path):
     """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
-    from ..runs import load_checkpoint
+    from ..training.runs import load_checkpoint
     from ._options import build_mlp
 
     checkpoint = load_checkpoint(model_path)
@@ -166,7 +166,7 @@ def _write_file(path, header, table, integer_columns) -> None:
 
 
 def run(args) -> int:
-    from ..csvdata import load_csv, read_cells
+    from ..apps.csvdata import load_csv, read_cells
     from ._options import check_number
 
     check_number("--batch-size", args.batch_size, 1, integer=True)

@@ -50,7 +50,7 @@ Gradient treatments for --sweep-treatments: none, clip-value:X, clip-norm:X, nor
 
 
 def add_parser(subparsers) -> None:
-    from ..seed import DEFAULT_SWEEP_INITS, DEFAULT_SWEEP_LRS, DEFAULT_SWEEP_TREATMENTS
+    from ..apps.seed import DEFAULT_SWEEP_INITS, DEFAULT_SWEEP_LRS, DEFAULT_SWEEP_TREATMENTS
 
     parser = subparsers.add_parser(
         "seed", help="reproduce the seed experiment (z = 5a^2 + 3b^2, 2-10-1 sigmoid network)",
@@ -158,7 +158,7 @@ def _check_common(args) -> dict:
 
 
 def _check_sweep(args, given: set) -> dict:
-    from ..seed import parse_treatment
+    from ..apps.seed import parse_treatment
 
     not_with_sweep = ("init", "clip_value", "clip_norm", "normalize_grad", "lr", "epochs",
                       "compare_torch", "patience", "scheduler")
@@ -201,7 +201,7 @@ def _check_sweep(args, given: set) -> dict:
 
 
 def _settings(args, parsed, **overrides):
-    from ..seed import SeedSettings
+    from ..apps.seed import SeedSettings
 
     values = dict(samples=args.samples, hidden=parsed["hidden"], epochs=args.epochs, lr=args.lr,
                   batch_size=parsed["batch_size"], clip_value=args.clip_value,
@@ -262,7 +262,7 @@ RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "resume", "health")
 
 def _resume_settings(args, given: set):
     """(config, checkpoint, run_dir, notes) for --resume RUN_DIR, with --epochs applied."""
-    from ..runs import load_checkpoint
+    from ..training.runs import load_checkpoint
 
     extra = sorted(name for name in given if name not in RESUME_OPTIONS)
     if extra:
@@ -292,20 +292,20 @@ def _progress_wanted(args, settings) -> bool:
 
 def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     """Train (or, with a checkpoint, continue) one run and write its run folder."""
-    from .. import plot
-    from ..runs import (
+    from ..apps import plot
+    from ..training.runs import (
         CHECKPOINT, CONFIG, EpochSnapshot, make_checkpoint, new_run_dir, restore, save_checkpoint,
         save_on_interrupt, write_json, write_metrics,
     )
-    from ..seed import (
+    from ..apps.seed import (
         SeedSettings, count_parameters, model_function, network_shape, plot_loss_curves,
         prepare_seed, target_on_points, train_seed,
     )
-    from ..health import HealthMonitor
-    from ..train import EarlyStopping
+    from ..training.health import HealthMonitor
+    from ..training.loop import EarlyStopping
 
     if config["compare_torch"]:
-        from ..torch_twin import require_torch
+        from ..apps.torch_twin import require_torch
 
         # Before training, so a missing PyTorch is said at once. One thread: the twin's tensors
         # are tiny, and extra threads only spin (30x slower per step, measured on 2 busy cores).
@@ -356,7 +356,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     difference = None
     twin_summary = None
     if result.twin is not None:
-        from ..torch_twin import max_relative_difference
+        from ..apps.torch_twin import max_relative_difference
 
         difference = max_relative_difference(history.step_loss, result.twin.step_loss)
         twin_path = os.path.join(run_dir, "torch_step_loss.json")
@@ -437,9 +437,9 @@ def _short(value, fmt=".4f") -> str:
 
 
 def _run_sweep(args, parsed, sweep) -> int:
-    from .. import plot
-    from ..runs import new_run_dir, write_json
-    from ..seed import SEED_ROW_INIT, plot_sweep, run_sweep, sweep_table
+    from ..apps import plot
+    from ..training.runs import new_run_dir, write_json
+    from ..apps.seed import SEED_ROW_INIT, plot_sweep, run_sweep, sweep_table
 
     settings = _settings(args, parsed, epochs=args.sweep_epochs)
     activation, optimizer, _ = _builders({

@@ -206,7 +206,7 @@ class Prepared:
 
 
 def _function_data(config, generator):
-    from ..expression import compile_expression
+    from ..apps.expression import compile_expression
 
     try:
         expression = compile_expression(config["function"])
@@ -233,7 +233,7 @@ def _function_data(config, generator):
 
 
 def _csv_data(config):
-    from ..csvdata import load_csv
+    from ..apps.csvdata import load_csv
 
     X, y, names = load_csv(config["csv"], target=config["target"], features=config["features"])
     return X, y, names, config["target"], None
@@ -363,7 +363,7 @@ def build_model(config, in_features: int, classes):
 
 def _resume_settings(args):
     """(run_dir, config, checkpoint) for --resume, with --epochs applied if given."""
-    from ..runs import load_checkpoint
+    from ..training.runs import load_checkpoint
 
     extra = [name for name in _given(args) if name not in RESUME_OPTIONS]
     if extra:
@@ -393,15 +393,15 @@ def _resume_settings(args):
 def run(args) -> int:
     import chainrule
 
-    from .. import plot
+    from ..apps import plot
     from ..data import DataLoader, TensorDataset
-    from ..runs import (
+    from ..training.runs import (
         CHECKPOINT, CONFIG, EpochSnapshot, check_new_run_dir, make_checkpoint, new_run_dir,
         restore,
         save_checkpoint, save_on_interrupt, write_json, write_metrics,
     )
-    from ..health import HealthMonitor
-    from ..train import EarlyStopping, fit
+    from ..training.health import HealthMonitor
+    from ..training.loop import EarlyStopping, fit
 
     if args.resume is not None:
         run_dir, config, checkpoint = _resume_settings(args)
@@ -560,7 +560,7 @@ def _surface(plot, run_dir, prepared, model) -> str:
 
 
 def _short(value) -> str:
-    from ..train import format_loss
+    from ..training.loop import format_loss
 
     return format_loss(value) if isinstance(value, float) else str(value)
 

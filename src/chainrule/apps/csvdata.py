@@ -16,7 +16,7 @@ import csv
 import os
 
 import numpy as np
-from .files import atomic_write
+from ..files import atomic_write
 
 __all__ = ["DataError", "load_csv", "read_cells", "write_csv", "check_finite",
            "check_feature_count"]

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import nn, optim
-from . import random as _random
-from .data import DataLoader, TensorDataset, train_val_split
+from .. import nn, optim
+from .. import random as _random
+from ..data import DataLoader, TensorDataset, train_val_split
 from .plot import figure, log_scale_plain, save_figure
-from .handwritten import SeedSigmoidLayer, SigmoidLayer
-from .tensor import Tensor
-from .train import fit
+from ..handwritten import SeedSigmoidLayer, SigmoidLayer
+from ..tensor import Tensor
+from ..training.loop import fit
 
 __all__ = [
     "SeedSettings", "SeedSetup", "SeedRun", "SweepRow", "prepare_seed", "train_seed",
@@ -269,7 +269,7 @@ def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None
 def model_function(model):
     """The trained network as a plain function: an (n, 2) array of points -> n predictions
     (under no_grad, in eval mode), for ``chainrule.plot.surface_comparison``."""
-    from .autograd import no_grad
+    from ..autograd import no_grad
 
     dtype = next(iter(model.parameters()))._data.dtype
 

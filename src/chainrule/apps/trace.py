@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import autograd
-from .autograd import Node, topological_order
-from .tensor import Tensor
+from .. import autograd
+from ..autograd import Node, topological_order
+from ..tensor import Tensor
 
 __all__ = ["Step", "InputGrad", "Trace", "backward_steps", "formula", "format_trace", "explain"]
 

@@ -67,7 +67,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
 from .callbacks import Callback, TrainState
 
 __all__ = ["HealthMonitor"]
@@ -98,7 +98,7 @@ def _also(found, shown) -> str:
 
 
 def _activation_kind(module) -> str | None:
-    from .nn.activation import ReLU, Sigmoid, Tanh
+    from ..nn.activation import ReLU, Sigmoid, Tanh
 
     if isinstance(module, Sigmoid):
         return "sigmoid"
@@ -410,8 +410,8 @@ class HealthMonitor(Callback):
 
     def _probe(self, state: TrainState) -> None:
         """Run the model on a few rows of the current batch and measure its activations."""
-        from .random import get_rng_state, set_rng_state
-        from .tensor import Tensor
+        from ..random import get_rng_state, set_rng_state
+        from ..tensor import Tensor
 
         inputs = state.inputs if isinstance(state.inputs, (tuple, list)) else (state.inputs,)
         rows = [Tensor._from_op(x._data[: self.probe_size], None) if isinstance(x, Tensor) else x
@@ -511,8 +511,8 @@ class HealthMonitor(Callback):
         health.png into a run folder; returns the paths written."""
         import os
 
-        from .files import atomic_write
-        from .plot import available
+        from ..files import atomic_write
+        from ..apps.plot import available
 
         report_path = os.path.join(run_dir, "health.txt")
         with atomic_write(report_path, "w", what="HealthMonitor.write") as f:
@@ -527,7 +527,7 @@ class HealthMonitor(Callback):
         """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
         training loss per step, with a dotted red line where each warning was raised. Needs
         matplotlib (pip install matplotlib)."""
-        from .plot import figure, log_scale_plain, save_figure
+        from ..apps.plot import figure, log_scale_plain, save_figure
 
         fig = figure(8, 6.5)
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
@@ -559,8 +559,8 @@ class HealthMonitor(Callback):
 
 def _is_mse(loss_fn) -> bool:
     """Whether the run's loss is the mean squared error (module or function)."""
-    from .nn import MSELoss
-    from .nn.functional import mse_loss
+    from ..nn import MSELoss
+    from ..nn.functional import mse_loss
 
     return isinstance(loss_fn, MSELoss) or loss_fn is mse_loss
 

@@ -18,7 +18,7 @@ import math
 import os
 
 import numpy as np
-from .files import atomic_write
+from ..files import atomic_write
 
 __all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
            "heatmap"]

@@ -23,9 +23,9 @@ import shutil
 
 import numpy as np
 
-from .autograd import Node, topological_order
-from .tensor import Tensor
-from .files import atomic_write
+from ..autograd import Node, topological_order
+from ..tensor import Tensor
+from ..files import atomic_write
 
 __all__ = ["graph", "render"]
 

@@ -35,11 +35,11 @@ import signal
 import sys
 import time
 
-from . import random as _random
+from .. import random as _random
 from .callbacks import Callback
-from .serialization import CheckpointError, load, save
-from .train import History
-from .files import atomic_write
+from ..serialization import CheckpointError, load, save
+from .loop import History
+from ..files import atomic_write
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
