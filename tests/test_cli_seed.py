@@ -207,7 +207,7 @@ def test_resume_continues_exactly(tmp_path, capsys):
 def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsys, monkeypatch):
     """A KeyboardInterrupt in epoch 3 (raised by a callback, as Ctrl-C would arrive): exit 130,
     the state after epoch 2 saved; --resume then ends exactly where an unbroken run ends."""
-    import chainrule.apps.seed
+    import chainrule.training.lifecycle as lifecycle
     from chainrule.training.callbacks import Callback
 
     class CtrlC(Callback):
@@ -215,16 +215,16 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsy
             if state.epoch == 3:
                 raise KeyboardInterrupt
 
-    real_fit = chainrule.apps.seed.fit
+    real_fit = lifecycle.fit
     args = ["seed", "--samples", "600", "--batch-size", "50", "--epochs", "4"]
     assert main([*args, "--out", str(tmp_path / "straight"), "--quiet"]) == 0
-    monkeypatch.setattr(chainrule.apps.seed, "fit", lambda *a, callbacks=(), **k: real_fit(
+    monkeypatch.setattr(lifecycle, "fit", lambda *a, callbacks=(), **k: real_fit(
         *a, callbacks=[*callbacks, CtrlC()], **k))
     assert main([*args, "--out", str(tmp_path / "broken"), "--quiet"]) == 130
     err = capsys.readouterr().err
     assert "saved the state after epoch 2" in err
     assert f"chainrule seed --resume {tmp_path / 'broken'}" in err
-    monkeypatch.setattr(chainrule.apps.seed, "fit", real_fit)
+    monkeypatch.setattr(lifecycle, "fit", real_fit)
     assert len(_step_losses(tmp_path / "broken")) == 2 * 9
     assert main(["seed", "--resume", str(tmp_path / "broken"), "--quiet"]) == 0
     assert _step_losses(tmp_path / "broken") == _step_losses(tmp_path / "straight")
@@ -232,7 +232,7 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsy
 
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "2"], r"has already finished \(2 epochs of 2\); give --epochs with more than 2"),
-    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress and --no-health can be given "
+    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress, --no-plots and --no-health can be given "
                       r"with it, not --lr\."),
 ])
 def test_resume_refuses(args, message, tmp_path, capsys):

@@ -20,9 +20,10 @@ import pytest
 import chainrule
 from chainrule.apps import plot
 from chainrule.cli import main
-from chainrule.commands._options import ACTIVATIONS, OPTIMIZERS, build_loss
-from chainrule.commands.predict import load_run, predict_array
-from chainrule.commands.train import prepare_data, training_loss
+from chainrule.training.builders import ACTIVATIONS, OPTIMIZERS, build_loss
+from chainrule.apps.tabular import load_run, predict_array
+from chainrule.apps.tabular import prepare_data
+from chainrule.training.tasks import loss_for, target_std
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -334,7 +335,8 @@ def test_impossible_shapes(capsys, tmp_path):
 
 @pytest.mark.parametrize("flag, value, pattern", [
     ("--lr", "-1", r"--lr must be a number > 0. Got -1.0 instead"),
-    ("--lr", "nan", r"--lr must be a number > 0. Got nan instead"),
+    ("--lr", "nan", r"--lr must be a finite number > 0. Got nan instead"),
+    ("--lr", "inf", r"--lr must be a finite number > 0. Got inf instead"),
     ("--epochs", "0", r"--epochs must be an integer >= 1. Got 0 instead"),
     ("--batch-size", "0", r"--batch-size must be an integer >= 1"),
     ("--momentum", "1.5", r"--momentum must be a number in the range \[0, 1\). Got 1.5"),
@@ -421,7 +423,7 @@ def test_resume_errors(capsys, tmp_path, regression_csv):
     fails_with(capsys, r"--resume continues with the saved settings; only --epochs, .* not "
                r"--lr", "train", "--resume", run_dir, "--lr", "0.1")
     fails_with(capsys, r"has already finished \(2 epochs of 2\); give --epochs with more than 2",
-               "train", "--resume", run_dir)
+               "train", "--resume", run_dir, "--no-plots")
     code, out, _ = run_main(capsys, "train", "--resume", run_dir, "--epochs", "3", "--json",
                             "--quiet", "--no-plots")
     assert code == 0 and json.loads(out)["epochs_run"] == 3
@@ -494,12 +496,12 @@ def test_the_loss_on_a_scaled_target_times_its_scale_is_the_loss_in_the_targets_
     mean, std = 40.0, 7.5
     z, z_target = rng.normal(size=(50, 1)), rng.normal(size=(50, 1))  # in standard units
     data = {"target_standardizer": {"mean": np.array([mean]), "std": np.array([std])}}
-    scaled_loss, scale = training_loss(loss, data)
+    scaled_loss, scale = loss_for(loss, target_std(data))
     original_loss = build_loss(loss)  # (huber: delta 1 in the target's units)
     expected = original_loss(chainrule.tensor(z * std + mean), chainrule.tensor(z_target * std + mean))
     got = scaled_loss(chainrule.tensor(z), chainrule.tensor(z_target)).item() * scale
     assert got == pytest.approx(expected.item(), rel=1e-12)
-    assert training_loss(loss, {"target_standardizer": None})[1] == 1.0
+    assert loss_for(loss, target_std({"target_standardizer": None}))[1] == 1.0
 
 
 def test_predict_never_overwrites_its_input(tmp_path, capsys, regression_csv):

@@ -11,6 +11,7 @@ from chainrule.training.callbacks import TrainState
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.training.health import HealthMonitor
 from chainrule.training.loop import fit
+from chainrule.apps import plot
 
 
 def _seed_data(n=10_000, seed=0):
@@ -189,7 +190,7 @@ def test_report_and_plot(tmp_path):
     assert "loss per epoch:" in report
     pytest.importorskip("matplotlib")
     path = tmp_path / "health.png"
-    monitor.plot(path)
+    plot.health_curves(monitor, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from chainrule.cli import main
-from chainrule.commands._options import ACTIVATIONS, build_mlp
+from chainrule.training.builders import ACTIVATIONS, build_mlp
 from chainrule.commands.export import build_run_model, torch_sequential_code
-from chainrule.commands.predict import load_run, predict_array
+from chainrule.apps.tabular import load_run, predict_array
 from chainrule.apps.interop import from_torch_state_dict, load_torch_file, to_torch_state_dict
 from chainrule.training.runs import load_checkpoint
 from chainrule.tensor import Tensor

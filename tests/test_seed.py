@@ -8,7 +8,7 @@ import pytest
 
 import chainrule
 from chainrule import nn
-from chainrule.commands._options import apply_init
+from chainrule.training.builders import apply_init
 from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
 from chainrule.apps.seed import (
     HandwrittenSigmoidLinear, SeedSettings, build_network, count_parameters, make_data,

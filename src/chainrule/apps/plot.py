@@ -21,7 +21,7 @@ import numpy as np
 from ..files import atomic_write
 
 __all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
-           "heatmap"]
+           "heatmap", "health_curves"]
 
 INSTALL_HINT = 'pip install "chainrule[plot]"'
 
@@ -252,4 +252,46 @@ def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel=
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return save_figure(fig, path)
+
+
+def health_curves(monitor, path) -> str:
+    """Save a PNG of a HealthMonitor's records: the gradient norm per parameter over the checked
+    steps (log scale) above the training loss per step, both against the optimizer step. Each
+    warning is a dotted red line numbered above the plot, and named by that number in the legend
+    below it (so no label lies over a curve or is cut off)."""
+    from matplotlib.lines import Line2D
+
+    fig = figure(8, 7)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    steps = np.asarray(monitor.checked_steps)
+    for name, norms in monitor.grad_norms.items():
+        values = np.asarray(norms, dtype=np.float64)
+        shown = np.isfinite(values) & (values > 0)
+        top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
+    log_scale_plain(top)
+    top.set_ylabel("gradient norm ||g|| (log scale)")
+    top.set_title("gradient norm per parameter, at the checked steps")
+    top.grid(True, which="major", alpha=0.3)
+    if monitor.grad_norms:
+        top.legend(fontsize=8, loc="best")
+    losses = np.asarray(monitor.losses, dtype=np.float64)
+    shown = np.isfinite(losses) & (losses > 0)
+    bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
+    log_scale_plain(bottom)
+    bottom.set_xlabel("optimizer step")
+    bottom.set_ylabel("training loss (log scale)")
+    bottom.grid(True, which="major", alpha=0.3)
+    handles, labels = [], []
+    for number, (step, kind) in enumerate(monitor.warning_steps, start=1):
+        for axis in (top, bottom):
+            axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
+        top.annotate(str(number), (step, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                     fontsize=7, color="tab:red", annotation_clip=False)
+        handles.append(Line2D([], [], color="tab:red", linestyle=":"))
+        labels.append(f"{number}: {kind} (step {step})")
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(handles)),
+                   fontsize=8, title="warnings (see health.txt)", title_fontsize=8)
     return save_figure(fig, path)

@@ -86,7 +86,7 @@ def build_run_model(checkpoint, where: str):
     Rebuilt as build_mlp(in, hidden, out, activation, dtype): hidden sizes, activation and dtype
     from the run's config, in and out from the shapes of the first and last saved weights.
     """
-    from ._options import build_mlp
+    from ..training.builders import build_mlp
 
     config, state_dict = checkpoint["config"], checkpoint["model"]
     indices = _linear_indices(state_dict) if isinstance(state_dict, dict) else []

@@ -141,7 +141,8 @@ class HealthMonitor(Callback):
     """Watch gradients, updates, activations and the loss during fit, and warn with a remedy.
 
     Attach it with ``callbacks=[HealthMonitor()]``; afterwards ``monitor.report()`` is a plain-text
-    summary and ``monitor.plot('health.png')`` draws the gradient norms per layer over training.
+    summary and ``chainrule.apps.plot.health_curves(monitor, 'health.png')`` draws the gradient
+    norms per layer over training.
     The thresholds are arguments; the defaults stay silent on a healthy run.
     """
 
@@ -506,55 +507,17 @@ class HealthMonitor(Callback):
             lines.append("no warnings: gradients, updates, activations and loss look healthy.")
         return "\n".join(lines)
 
-    def write(self, run_dir, plots: bool = True) -> list:
-        """Write health.txt (the report) and, when matplotlib is installed and ``plots``,
-        health.png into a run folder; returns the paths written."""
+    def write_report(self, run_dir) -> str:
+        """Write health.txt (the report) into a run folder; return its path. (The figure of the
+        records is ``chainrule.apps.plot.health_curves(monitor, path)``.)"""
         import os
 
         from ..files import atomic_write
-        from ..apps.plot import available
 
-        report_path = os.path.join(run_dir, "health.txt")
-        with atomic_write(report_path, "w", what="HealthMonitor.write") as f:
+        path = os.path.join(run_dir, "health.txt")
+        with atomic_write(path, "w", what="HealthMonitor.write_report") as f:
             f.write(self.report() + "\n")
-        paths = [report_path]
-        if plots and available() and self.losses:
-            paths.append(os.path.join(run_dir, "health.png"))
-            self.plot(paths[-1])
-        return paths
-
-    def plot(self, path) -> None:
-        """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
-        training loss per step, with a dotted red line where each warning was raised. Needs
-        matplotlib (pip install matplotlib)."""
-        from ..apps.plot import figure, log_scale_plain, save_figure
-
-        fig = figure(8, 6.5)
-        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-        steps = np.asarray(self.checked_steps)
-        for name, norms in self.grad_norms.items():
-            values = np.asarray(norms, dtype=np.float64)
-            shown = np.isfinite(values) & (values > 0)
-            top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
-        log_scale_plain(top)
-        top.set_ylabel("gradient norm ||g||")
-        top.set_title("gradient norm per parameter")
-        top.grid(True, which="major", alpha=0.3)
-        if self.grad_norms:
-            top.legend(fontsize=8, loc="best")
-        losses = np.asarray(self.losses, dtype=np.float64)
-        shown = np.isfinite(losses) & (losses > 0)
-        bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
-        log_scale_plain(bottom)
-        bottom.set_xlabel("step")
-        bottom.set_ylabel("training loss")
-        bottom.grid(True, which="major", alpha=0.3)
-        for step, kind in self.warning_steps:  # where each warning was raised
-            for axis in (top, bottom):
-                axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
-            top.annotate(kind, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90,
-                         va="top", ha="right", fontsize=7, color="tab:red")
-        save_figure(fig, path)
+        return path
 
 
 def _is_mse(loss_fn) -> bool:
