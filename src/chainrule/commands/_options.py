@@ -130,6 +130,9 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# How the health monitor's remedies name the settings: as the flags that set them.
+HEALTH_NAMES = {"lr": "--lr", "clip_norm": "--clip-norm 1"}
+
 # What may be given together with --resume (everything else comes from the saved config).
 RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health")
 

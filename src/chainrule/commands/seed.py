@@ -26,7 +26,7 @@ from ..training.builders import (
 )
 from ..training.lifecycle import execute, resume_settings
 from ._options import (
-    add_model_options, add_optimizer_options, add_output_options, add_training_options,
+    HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
     check_resume_options, check_training_options, given_options, logger,
     figures_to_redraw, print_seed_summary,
 )
@@ -258,7 +258,7 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     from ..apps.seed import SeedRunSpec, SeedSettings
 
     settings = SeedSettings(**{name: config[name] for name in SeedSettings.__dataclass_fields__})
-    result = execute(SeedRunSpec(config, notes), args.out if checkpoint is None else run_dir,
+    result = execute(SeedRunSpec(config, notes, HEALTH_NAMES), args.out if checkpoint is None else run_dir,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
                      log=logger(args),
                      progress=_progress_wanted(args, settings))

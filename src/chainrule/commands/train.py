@@ -24,7 +24,7 @@ from ..training.lifecycle import execute, resume_settings
 from ..training.tasks import LOSSES, task_of
 from . import CommandError
 from ._options import (
-    add_model_options, add_optimizer_options, add_output_options, add_training_options,
+    HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
     check_number, check_resume_options, check_training_options, flag,
     given_options, logger, figures_to_redraw, note_printer, print_train_summary,
 )
@@ -188,7 +188,7 @@ def run(args) -> int:
         config, checkpoint = _resume_settings(args, given)
     else:
         config, checkpoint = config_from_args(args, given), None
-    result = execute(TrainRunSpec(config), args.resume if checkpoint else args.out,
+    result = execute(TrainRunSpec(config, health_names=HEALTH_NAMES), args.resume if checkpoint else args.out,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
                      log=logger(args), note=note_printer(args), progress=args.progress)
     summary = result.summary()

@@ -77,9 +77,10 @@ class RunSpec:
     command = "run"  # the command that made the run (checkpoints of other commands are refused)
     divergence_advice = "try a smaller learning rate, gradient clipping or another initialisation"
 
-    def __init__(self, config: dict, notes=()):
+    def __init__(self, config: dict, notes=(), health_names=None):
         self.config = config
         self.notes = list(notes)
+        self.health_names = health_names  # how health remedies name settings (HealthMonitor)
 
     def build(self) -> Setup:
         """Data, model, loss, optimizer and schedule (called right after manual_seed)."""
@@ -94,7 +95,7 @@ class RunSpec:
         return f"chainrule.training.lifecycle.resume_settings({os.fspath(run_dir)!r})"
 
     def health_monitor(self) -> HealthMonitor:
-        return HealthMonitor()
+        return HealthMonitor(names=self.health_names)
 
     def finish(self, result: RunResult, setup: Setup) -> None:
         """Write the application's own files after training (add them to result.files)."""
