@@ -120,23 +120,23 @@ def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--init", "uniform:4:-4"],
-     r"The 'init' option must be one of torch-default, uniform:A:B \(A < B\), .*"
+     r"--init must be one of torch-default, uniform:A:B \(A < B\), .*"
      r"Got 'uniform:4:-4' instead\."),
-    (["--init", "gaussian"], r"The 'init' option must be .* Got 'gaussian' instead\."),
-    (["--activation", "swish"], r"The 'activation' option must be one of relu, .*softmax.*"
+    (["--init", "gaussian"], r"--init must be .* Got 'gaussian' instead\."),
+    (["--activation", "swish"], r"--activation must be one of relu, .*softmax.*"
                                 r"Got 'swish' instead\."),
-    (["--optimizer", "lbfgs"], r"The 'optimizer' option must be one of sgd, adam.*"
+    (["--optimizer", "lbfgs"], r"--optimizer must be one of sgd, adam.*"
                                r"Got 'lbfgs' instead\."),
     (["--epochs", "0"], r"--epochs must be an integer >= 1\. Got 0 instead\."),
     (["--normalize-grad", "--clip-value", "1"], r"--normalize-grad replaces clipping"),
     (["--sweep", "--clip-value", "1"], r"--clip-value cannot be given with it"),
     (["--sweep-epochs", "3"], r"--sweep-epochs applies to --sweep only; add --sweep or leave it"),
     (["--sweep", "--sweep-treatments", "none,clip:1"],
-     r"The 'sweep-treatments' option must be .* Got 'none,clip:1' instead\."),
+     r"--sweep-treatments must be .* Got 'none,clip:1' instead\."),
     (["--sweep", "--sweep-lrs", "0.1,-1"],
-     r"The 'sweep-lrs' option must be a comma-separated list of numbers > 0\. Got '0.1,-1'"),
+     r"--sweep-lrs must be a comma-separated list of numbers > 0\. Got '0.1,-1'"),
     (["--sweep", "--sweep-inits", "xavier,uniform:1"],
-     r"The 'sweep-inits' option must be .* Got 'uniform:1' instead\."),
+     r"--sweep-inits must be .* Got 'uniform:1' instead\."),
 ])
 def test_bad_flags_give_one_sentence(args, message, capsys, tmp_path):
     """In-process (the same main() the program runs): exit status 2, one line on stderr."""

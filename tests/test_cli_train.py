@@ -348,9 +348,9 @@ def test_impossible_shapes(capsys, tmp_path):
     ("--samples", "1", r"--samples must be an integer >= 2"),
     ("--noise", "-1", r"--noise must be a number >= 0"),
     ("--init", "uniform:1:-1", r"--init 'uniform:1:-1': A must be less than B"),
-    ("--init", "orthogonal", r"--init 'orthogonal' is not known; choose one of torch-default, "),
+    ("--init", "orthogonal", r"--init must be one of torch-default, "),
     ("--scheduler", "step:0:0.5", r"STEP must be an integer >= 1"),
-    ("--scheduler", "linear", r"--scheduler 'linear' is not known; choose one of none, step"),
+    ("--scheduler", "linear", r"--scheduler must be one of none, step"),
     ("--range", "2:1", r"--range '2:1': LOW and HIGH must be finite with LOW < HIGH"),
 ])
 def test_hyper_parameters_out_of_range(capsys, flag, value, pattern):
@@ -359,12 +359,12 @@ def test_hyper_parameters_out_of_range(capsys, flag, value, pattern):
 
 
 def test_unknown_names_list_the_valid_ones(capsys):
-    fails_with(capsys, r"--activation 'swish' is not known; choose one of relu, leaky_relu, "
+    fails_with(capsys, r"--activation must be one of relu, leaky_relu, "
                r"sigmoid, tanh, softmax, log_softmax, gelu, elu, selu, softplus, silu\.",
                "train", "--function", "a", "--activation", "swish")
-    fails_with(capsys, r"--optimizer 'lbfgs' is not known; choose one of sgd, adam, adamw, "
+    fails_with(capsys, r"--optimizer must be one of sgd, adam, adamw, "
                r"rmsprop, adagrad\.", "train", "--function", "a", "--optimizer", "lbfgs")
-    fails_with(capsys, r"--loss 'hinge' is not known; choose one of mse, l1, huber, "
+    fails_with(capsys, r"--loss must be one of mse, l1, huber, "
                r"cross_entropy, bce_with_logits\.", "train", "--function", "a", "--loss", "hinge")
 
 

@@ -127,6 +127,20 @@ def _leaf_style(x: Tensor) -> str:
     return 'shape=ellipse, style="dashed,filled", fillcolor="#eeeeee", fontcolor="#555555"'
 
 
+def check_renderer() -> None:
+    """ImportError, saying how to install whichever is missing, unless ``render`` can run: it
+    needs the ``graphviz`` Python package and Graphviz's ``dot`` program."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        raise ImportError("render needs the graphviz Python package and Graphviz's dot program: "
+                          "pip install graphviz, and apt-get install graphviz (or brew install "
+                          "graphviz).") from None
+    if shutil.which("dot") is None:
+        raise ImportError("render needs Graphviz's dot program, which is not on the PATH: "
+                          "apt-get install graphviz (or brew install graphviz; see graphviz.org).")
+
+
 def render(dot_text: str, path, format: str = "png") -> str:
     """Render DOT text to ``path`` as PNG, SVG or PDF; returns the path.
 
@@ -137,15 +151,9 @@ def render(dot_text: str, path, format: str = "png") -> str:
         raise TypeError(f"render: dot_text must be a str. Got {type(dot_text).__name__} instead.")
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {', '.join(FORMATS)}. Got {format!r} instead.")
-    try:
-        import graphviz
-    except ImportError:
-        raise ImportError("render needs the graphviz Python package and Graphviz's dot program: "
-                          "pip install graphviz, and apt-get install graphviz (or brew install "
-                          "graphviz).") from None
-    if shutil.which("dot") is None:
-        raise ImportError("render needs Graphviz's dot program, which is not on the PATH: "
-                          "apt-get install graphviz (or brew install graphviz; see graphviz.org).")
+    check_renderer()
+    import graphviz
+
     image = graphviz.Source(dot_text).pipe(format=format)
     path = os.fspath(path)
     with atomic_write(path, "wb", what="render") as f:

@@ -195,7 +195,7 @@ def import_from_torch(file, like, out) -> dict:
 
     checkpoint = load_checkpoint(like)
     model = build_run_model(checkpoint, like)
-    check_new_run_dir(out)
+    check_new_run_dir(out, resumable=False)
     imported = load_torch_file(file)
     try:
         model.load_state_dict(imported)

@@ -102,7 +102,7 @@ def add_parser(subparsers) -> None:
 # ----- checking the options ---------------------------------------------------------------------
 
 def _option_error(name: str, expected: str, value) -> CommandError:
-    return CommandError(f"The '{name}' option must be {expected}. Got {value!r} instead.")
+    return CommandError(f"--{name} must be {expected}. Got {value!r} instead.")
 
 
 _INIT_EXPECTED = ("one of torch-default, uniform:A:B (A < B), normal:STD (STD > 0), "

@@ -70,7 +70,7 @@ def check_number(flag: str, value, low=None, high=None, low_open=False, high_ope
 def _choice(flag: str, value: str, choices) -> str:
     name = str(value).strip().lower().replace("-", "_")
     if name not in choices:
-        raise ValueError(f"{flag} {value!r} is not known; choose one of {', '.join(choices)}.")
+        raise ValueError(f"{flag} must be one of {', '.join(choices)}. Got {value!r} instead.")
     return name
 
 
@@ -142,7 +142,7 @@ def parse_init(spec: str) -> tuple:
         if not (std > 0 and a < b):
             raise ValueError(f"--init {spec!r}: STD must be > 0 and A less than B.")
         return name, (std, a, b)
-    raise ValueError(f"--init {spec!r} is not known; choose one of {INITS}.")
+    raise ValueError(f"--init must be one of {INITS}. Got {spec!r} instead.")
 
 
 def parse_scheduler(spec: str) -> tuple:
@@ -163,7 +163,7 @@ def parse_scheduler(spec: str) -> tuple:
         if not gamma > 0:
             raise ValueError(f"--scheduler {spec!r}: GAMMA must be > 0.")
         return name, (gamma,)
-    raise ValueError(f"--scheduler {spec!r} is not known; choose one of {SCHEDULERS}.")
+    raise ValueError(f"--scheduler must be one of {SCHEDULERS}. Got {spec!r} instead.")
 
 
 def parse_range(text: str) -> tuple:

@@ -38,7 +38,17 @@ def task_of(loss_name: str) -> str:
 
 def class_targets(y, target: str):
     """(labels (n,) int64, number of classes) from a column of class numbers 0, 1, ..., K-1;
-    ValueError naming the first row that is no class."""
+    ValueError naming the first row that is no class, or when the labels make far more classes
+    than there are rows or distinct labels (a whole-number regression target, such as prices,
+    would otherwise build an output layer of a million classes).
+
+    >>> class_targets(np.array([[3.0], [705033.0], [120.0]]), "price")
+    Traceback (most recent call last):
+    ...
+    ValueError: --loss cross_entropy on 'price' would make 705034 classes (labels 0 to 705033) \
+from 3 rows with 3 distinct values; a target like that is a number to predict, not a class: use \
+--loss mse, l1 or huber, or number the classes 0, 1, ..., K-1.
+    """
     labels = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
     bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
     if bad.size:
@@ -47,6 +57,14 @@ def class_targets(y, target: str):
             f"{bad[0] + 1} has {labels[bad[0]]:g}."
         )
     classes = int(labels.max()) + 1
+    distinct = len(np.unique(labels))
+    if classes > len(labels) or (classes > 20 and classes > 10 * distinct):
+        raise ValueError(
+            f"--loss cross_entropy on {target!r} would make {classes} classes (labels 0 to "
+            f"{classes - 1}) from {len(labels)} rows with {distinct} distinct values; a target "
+            "like that is a number to predict, not a class: use --loss mse, l1 or huber, or "
+            "number the classes 0, 1, ..., K-1."
+        )
     if classes < 2:
         raise ValueError(f"--loss cross_entropy needs at least 2 classes in {target!r}; "
                          "all labels are 0.")
