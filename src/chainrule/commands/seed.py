@@ -40,7 +40,8 @@ examples:
   chainrule seed --batch-size 32 --epochs 5        smaller batches: val MSE about 2
   chainrule seed --compare-torch --dtype float64   PyTorch twin: step losses agree to ~1e-15
   chainrule seed --init uniform:-4:4 --clip-value 1  the seed author's own fixes
-  chainrule seed --activation tanh --optimizer adam --lr 0.01
+  chainrule seed --activation tanh --optimizer adam --lr 0.01   a slow start: the loss sits at
+                                   the targets' variance for ~10 epochs, val MSE about 20 after 50
   chainrule seed --sweep                           init x gradient treatment x lr (about a minute)
   chainrule seed --sweep --sweep-inits xavier --sweep-treatments none,normalize --sweep-lrs 0.1
   chainrule seed --samples 2000 --epochs 2 --json  a quick check; JSON summary on stdout

@@ -513,9 +513,8 @@ class HealthMonitor(Callback):
                            f"saturated units: {fraction:.0%} of the outputs of layer {name} "
                            f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
                            f"{self._where(state)}, where their derivative is nearly 0 and little "
-                           "gradient passes; if the loss stops falling, try a lower "
-                           f"{self.names['lr']}, "
-                           "standardised inputs and targets, or a smaller initialisation")
+                           "gradient passes; if the loss stops falling, try standardised inputs "
+                           "and targets, or a smaller initialisation")
 
     # ----- summaries -------------------------------------------------------------------------
     def report(self) -> str:
