@@ -90,3 +90,44 @@ def test_one_epoch_is_one_epoch(tmp_path, capsys):
     assert main(["train", "--function", "a", "--samples", "50", "--epochs", "1", "--quiet",
                  "--no-plots", "--out", str(tmp_path / "t")]) == 0
     assert "trained 1 epoch:" in capsys.readouterr().out
+
+
+def _iris_like(path, rows=60):
+    import numpy as np
+
+    generator = np.random.default_rng(0)
+    names = ["setosa", "versicolor", "virginica"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["petal", "sepal", "species"])
+        for i in range(rows):
+            k = i % 3
+            writer.writerow([f"{k + generator.normal(0, 0.1):.3f}",
+                             f"{2 * k + generator.normal(0, 0.1):.3f}", names[k]])
+
+
+def test_text_class_labels_are_classes_and_predict_gives_them_back(tmp_path, capsys):
+    data = tmp_path / "iris.csv"
+    _iris_like(data)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--csv", str(data), "--target", "species", "--loss", "cross_entropy",
+                 "--epochs", "30", "--lr", "0.05", "--no-plots", "--quiet", "--json",
+                 "--out", str(run_dir)]) == 0
+    summary = __import__("json").loads(capsys.readouterr().out)
+    assert summary["task"] == "classification" and summary["val_accuracy"] == 1.0
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(run_dir), "--csv", str(data), "--out", str(out)]) == 0
+    assert "accuracy 1.0000" in capsys.readouterr().out
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[-4:] == ["prediction", "p_setosa", "p_versicolor", "p_virginica"]
+    assert [row["prediction"] for row in rows] == [row["species"] for row in rows]
+
+
+def test_a_text_feature_column_points_to_features(tmp_path, capsys):
+    data = tmp_path / "iris.csv"
+    _iris_like(data)
+    _fails(capsys, ["train", "--csv", str(data), "--target", "petal", "--out",
+                    str(tmp_path / "run")],
+           r"column 'species': 'setosa' is not a number\. Every feature column must hold "
+           r"numbers; choose the numeric ones with --features A,B,\.\.\.")

@@ -81,10 +81,28 @@ def _function_data(config, generator):
 
 
 def _csv_data(config):
+    """(X, y, names, target, None, class_names): class labels given as text (cross_entropy) are
+    numbered in sorted order, class_names[k] being the text of class k (None for numbers)."""
     from .csvdata import load_csv
 
-    X, y, names = load_csv(config["csv"], target=config["target"], features=config["features"])
-    return X, y, names, config["target"], None
+    classes_as_text = task_of(config["loss"]) == "classification"
+    try:
+        X, y, names = load_csv(config["csv"], target=config["target"],
+                               features=config["features"], target_as_text=classes_as_text)
+    except ValueError as err:
+        if "is not a number" in str(err) and config["features"] is None:
+            raise ValueError(f"{err} Every feature column must hold numbers; choose the numeric "
+                             "ones with --features A,B,...") from None
+        raise
+    class_names = None
+    if classes_as_text:
+        try:
+            y = np.array([[float(cell)] for cell in y[:, 0]], dtype=np.float64)
+        except ValueError:  # labels such as 'setosa': number them in sorted order
+            class_names = sorted(set(y[:, 0]))
+            index = {name: k for k, name in enumerate(class_names)}
+            y = np.array([[index[cell]] for cell in y[:, 0]], dtype=np.float64)
+    return X, y, names, config["target"], None, class_names
 
 
 def prepare_data(config) -> Prepared:
@@ -95,8 +113,9 @@ def prepare_data(config) -> Prepared:
     generator = _random.default_generator()
     if config["source"] == "function":
         X, y, names, target, expression = _function_data(config, generator)
+        class_names = None
     else:
-        X, y, names, target, expression = _csv_data(config)
+        X, y, names, target, expression, class_names = _csv_data(config)
     task = task_of(config["loss"])
     y, classes = targets_for_task(y, task, target)
     if len(X) < 2:
@@ -134,6 +153,7 @@ def prepare_data(config) -> Prepared:
     return Prepared(
         X_train=scale(X_train), y_train=cast(y_train), X_val=scale(X_val), y_val=cast(y_val),
         raw_X_train=X_train, features=names, target=target, task=task, classes=classes,
+        class_names=class_names,
         standardizer=standardizer, target_scaler=target_scaler, expression=expression,
     )
 
@@ -143,6 +163,7 @@ def data_record(prepared: Prepared, config) -> dict:
     return {
         "features": list(prepared.features), "target": prepared.target, "task": prepared.task,
         "classes": prepared.classes, "loss": config["loss"], "dtype": config["dtype"],
+        "class_names": prepared.class_names,  # the text of each class, or None
         "standardizer": (None if prepared.standardizer is None
                          else prepared.standardizer.state_dict()),
         "target_standardizer": (None if prepared.target_scaler is None

@@ -79,14 +79,24 @@ def _loss(data, outputs, y, target_name) -> float:
     return float(build_loss(data["loss"])(tensor(outputs), tensor(target)).item())
 
 
+def _class_numbers(y, class_names, path, target):
+    """The text labels of the ``target`` column as the class numbers training gave them."""
+    index = {name: k for k, name in enumerate(class_names)}
+    unknown = sorted({cell for cell in y[:, 0] if cell not in index})
+    if unknown:
+        raise CommandError(f"{path}, column {target!r}: {unknown[0]!r} is not one of the classes "
+                           f"the model was trained on ({', '.join(class_names)}).")
+    return np.array([[index[cell]] for cell in y[:, 0]], dtype=np.float64)
+
+
 def _write_rows(handle, header, table, integer_columns) -> None:
     """CSV rows: each input row's cells as they were, then its predictions (the class label as
     an integer, every other number in its shortest form)."""
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(header)
     for cells, row in table:
-        writer.writerow([*cells, *(str(int(v)) if j in integer_columns else str(v)
-                                   for j, v in enumerate(row))])
+        writer.writerow([*cells, *(str(int(v)) if j in integer_columns and not isinstance(v, str)
+                                   else str(v) for j, v in enumerate(row))])
 
 
 def _write_file(path, header, table, integer_columns) -> None:
@@ -117,9 +127,15 @@ def run(args) -> int:
             f"on; it needs {', '.join(features)} and has {', '.join(header)}."
         )
     has_target = target in header and target not in features
-    X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features)
+    class_names = data.get("class_names")  # text labels (runs made before them have none)
+    X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features,
+                       target_as_text=bool(class_names))
+    if has_target and class_names:
+        y = _class_numbers(y, class_names, args.csv, target)
     outputs = predict_array(model, data, X, args.batch_size)
     names, columns = prediction_columns(data["task"], outputs)
+    if class_names:  # the class as its text, and p_<text> for its probability
+        names = ["prediction"] + [f"p_{name}" for name in class_names]
     taken = [name for name in names if name in header]
     if taken:
         raise CommandError(
@@ -128,6 +144,9 @@ def run(args) -> int:
         )
     input_header, cells = read_cells(args.csv)
     table = list(zip(cells, np.asarray(columns, dtype=np.float64)))
+    if class_names:
+        table = [(cells_of_row, [class_names[int(row[0])], *row[1:]])
+                 for cells_of_row, row in table]
     loss = _loss(data, outputs, y, target) if has_target else None
     hits = accuracy(data["task"], outputs, y) if has_target else None
     score = (f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}"
