@@ -131,3 +131,24 @@ def test_a_text_feature_column_points_to_features(tmp_path, capsys):
                     str(tmp_path / "run")],
            r"column 'species': 'setosa' is not a number\. Every feature column must hold "
            r"numbers; choose the numeric ones with --features A,B,\.\.\.")
+
+
+def test_a_classifiers_loss_curve_shows_its_accuracy(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import chainrule.apps.plot as plot
+
+    drawn = {}
+    real = plot.loss_curves
+
+    def spy(*args, **kwargs):
+        drawn.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plot, "loss_curves", spy)
+    data = tmp_path / "iris.csv"
+    _iris_like(data)
+    assert main(["train", "--csv", str(data), "--target", "species", "--loss", "cross_entropy",
+                 "--epochs", "4", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    assert sorted(drawn["accuracy"]) == [1, 2, 3, 4]
+    assert all(0 <= value <= 1 for value in drawn["accuracy"].values())
+    assert (tmp_path / "run" / "loss_curve.png").exists()

@@ -544,7 +544,8 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
         diff_ax.set(xlabel="optimizer step", ylabel="|chainrule - PyTorch| / |loss|",
                     yscale="log", title="relative difference of the step losses")
         diff_ax.grid(True, which="both", alpha=0.3)
-    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", title="training loss per step")
+    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE (log scale)",
+                 title="training loss per step")
     epochs = history.epoch
     epochs_ax.plot(epochs, _finite_or_none(history.train_loss), "o-", ms=3, color="C0",
                    label="chainrule train")
@@ -554,7 +555,7 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
     if twin is not None and twin.epoch_val_loss:
         epochs_ax.plot(epochs[:len(twin.epoch_val_loss)], _finite_or_none(twin.epoch_val_loss),
                        "--", lw=1.5, color="C3", label="PyTorch validation")
-    epochs_ax.set(xlabel="epoch", ylabel="MSE", title="loss per epoch")
+    epochs_ax.set(xlabel="epoch", ylabel="MSE (log scale)", title="loss per epoch")
     epochs_ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (steps_ax, epochs_ax):
         log_scale_plain(ax)
@@ -745,7 +746,7 @@ class SeedRunSpec(RunSpec):
         result.files.append(plot.surface_comparison(
             target_on_points, model_function(result.model), os.path.join(run_dir, "surface.png"),
             names=("a", "b"), title=f"z = 5a^2 + 3b^2: target and learned surface "
-                                    f"(after {len(history)} epochs)"))
+                                    f"(after {len(history)} epochs)", value_name="z"))
         if result.monitor is not None and result.monitor.losses:
             result.files.append(plot.health_curves(result.monitor,
                                                    os.path.join(run_dir, "health.png")))

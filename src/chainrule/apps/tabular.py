@@ -29,7 +29,9 @@ from ..tensor import Tensor
 from ..training.builders import apply_init, build_mlp, build_optimizer, build_scheduler
 from ..training.lifecycle import RunSpec, Setup
 from ..training.runs import load_checkpoint
-from ..training.tasks import accuracy, chance_accuracy, loss_for, target_std, targets_for_task, task_of
+from ..training.tasks import (
+    AccuracyRecorder, accuracy, chance_accuracy, loss_for, target_std, targets_for_task, task_of,
+)
 
 __all__ = ["Prepared", "prepare_data", "data_record", "build_model", "TrainRunSpec", "load_run",
            "predict_array", "file_sha256", "check_csv_unchanged"]
@@ -218,8 +220,12 @@ class TrainRunSpec(RunSpec):
         loader = DataLoader(TensorDataset(prepared.X_train, prepared.y_train),
                             batch_size=batch_size, shuffle=True)
         val_data = None if prepared.X_val is None else (prepared.X_val, prepared.y_val)
+        extras, callbacks = {"prepared": prepared}, []
+        if prepared.task != "regression" and val_data is not None:
+            extras["accuracy"] = AccuracyRecorder(prepared.task, val_data)
+            callbacks.append(extras["accuracy"])
         return Setup(model, loss_fn, optimizer, loader, val_data, scheduler, loss_scale, data,
-                     notes=notes, extras={"prepared": prepared})
+                     callbacks=callbacks, notes=notes, extras=extras)
 
     def resume_command(self, run_dir) -> str:
         return f"chainrule train --resume {run_dir}"
@@ -242,9 +248,11 @@ class TrainRunSpec(RunSpec):
             return
         run_dir, prepared = result.run_dir, setup.extras["prepared"]
         name = os.path.basename(os.path.normpath(run_dir))
+        # (a resumed run shows the accuracy of the epochs it trained in this call)
         result.files.append(plot.loss_curves(
             {"": result.history}, os.path.join(run_dir, "loss_curve.png"),
-            title=f"Training run {name}", ylabel=f"{self.config['loss']} loss"))
+            title=f"Training run {name}", ylabel=f"{self.config['loss']} loss",
+            accuracy=setup.extras["accuracy"].per_epoch if "accuracy" in setup.extras else None))
         if prepared.expression is not None and len(prepared.features) == 2 \
                 and prepared.task == "regression":
             result.files.append(_surface(plot, run_dir, prepared, result.model))
@@ -290,7 +298,7 @@ def _surface(plot, run_dir, prepared, model) -> str:
         target, learned, os.path.join(run_dir, "surface.png"),
         x_range=(float(low[0]), float(high[0])), y_range=(float(low[1]), float(high[1])),
         names=tuple(names), title=f"{expression.text}: target and learned surface",
-        train_points=raw)
+        train_points=raw, value_name=prepared.target)
 
 
 def load_run(model_path):

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import no_grad
+from ..tensor import Tensor
 from .builders import build_loss, parse_loss
+from .callbacks import Callback
 
 __all__ = ["LOSSES", "task_of", "class_targets", "binary_targets", "targets_for_task",
-           "loss_for", "target_std", "accuracy", "chance_accuracy", "prediction_columns"]
+           "loss_for", "target_std", "accuracy", "chance_accuracy", "prediction_columns",
+           "AccuracyRecorder"]
 
 LOSSES = {  # name: task
     "mse": "regression", "l1": "regression", "huber": "regression",
@@ -159,3 +163,22 @@ def prediction_columns(task: str, outputs):
         return ["prediction", "probability"], np.column_stack(
             [(probability >= 0.5).astype(np.float64), probability])
     return ["prediction"], outputs[:, :1]
+
+
+class AccuracyRecorder(Callback):
+    """A fit callback: the validation accuracy after every epoch, in ``per_epoch`` ({epoch:
+    accuracy}), for a classification or binary task. Measured under no_grad in eval mode."""
+
+    def __init__(self, task: str, val_data):
+        self.task, self.val_data = task, val_data
+        self.per_epoch = {}
+
+    def on_epoch_end(self, state) -> None:
+        inputs, targets = self.val_data
+        model, was_training = state.model, state.model.training
+        model.eval()
+        with no_grad():
+            outputs = model(Tensor(inputs))._data
+        if was_training:
+            model.train()
+        self.per_epoch[state.epoch] = accuracy(self.task, outputs, targets)
