@@ -447,9 +447,9 @@ def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 10
         "# The seed's questions, answered with data",
         "",
         f"Final validation MSE of the {network_shape(settings.hidden)} {activation} network learning "
-        f"{TARGET_FORMULA} after {settings.epochs} epoch(s); {sample_note}, 70/30 split, batch "
-        f"{settings.batch_size}, {optimizer}, seed {settings.seed}, {settings.dtype}. Predicting "
-        "the mean gives about 68.",
+        f"{TARGET_FORMULA} after {settings.epochs} epoch{'' if settings.epochs == 1 else 's'}; "
+        f"{sample_note}, 70/30 split, batch {settings.batch_size}, {optimizer}, seed "
+        f"{settings.seed}, {settings.dtype}. Predicting the mean gives about 68.",
         "",
     ]
     if grid:
