@@ -235,7 +235,7 @@ def train_seed(setup: SeedSetup, *, patience=None, compare_torch=False, callback
     compare_torch: also train a PyTorch twin from the current weights on the same batches
         (chainrule.torch_twin); it is returned as ``SeedRun.twin``.
     patience, callbacks, log, progress, initial_epoch, history: passed to ``fit`` (the last two
-        continue a run restored with ``chainrule.runs.restore``).
+        continue a run restored with ``chainrule.training.runs.restore``).
     """
     settings, model, opt = setup.settings, setup.model, setup.optimizer
     callbacks = list(callbacks)
@@ -270,7 +270,7 @@ def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None
 
 def model_function(model):
     """The trained network as a plain function: an (n, 2) array of points -> n predictions
-    (under no_grad, in eval mode), for ``chainrule.plot.surface_comparison``."""
+    (under no_grad, in eval mode), for ``chainrule.apps.plot.surface_comparison``."""
     from ..autograd import no_grad
 
     dtype = next(iter(model.parameters()))._data.dtype

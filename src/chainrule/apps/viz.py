@@ -1,14 +1,14 @@
 """See the graph: Graphviz DOT text of the graph behind a tensor, and rendering it to PNG or SVG.
 
     loss = loss_fn(model(x), y)
-    dot = chainrule.viz.graph(loss, params=dict(model.named_parameters()))
-    chainrule.viz.render(dot, "graph.png")
+    dot = chainrule.apps.viz.graph(loss, params=dict(model.named_parameters()))
+    chainrule.apps.viz.render(dot, "graph.png")
 
 Each op is a box with its name and output shape; each leaf an ellipse with its name (from
 ``params``) and shape: blue for tensors that require grad, grey and dashed for data. Edges follow the
 data, from inputs to the op that uses them, so the loss is at the bottom. With ``show_grad`` every
 node also shows the norm of the gradient of the loss with respect to it: for ops it is computed by
-tracing the backward pass (``chainrule.trace``) when the graph is still there and the root is a
+tracing the backward pass (``chainrule.apps.trace``) when the graph is still there and the root is a
 scalar; for leaves it is their ``.grad`` after a ``backward()``, else the traced value.
 
 ``graph`` needs nothing but the standard library. ``render`` needs the optional ``graphviz`` Python

@@ -9,7 +9,7 @@
         ``chainrule predict --model NEW_RUN_DIR`` predicts with them.
 
 Why this works without any mapping of names: a chainrule state dict has PyTorch's layout ('0.weight'
-of shape (out, in), '0.bias', '2.weight', ...), see chainrule.interop. The model is rebuilt from the
+of shape (out, in), '0.bias', '2.weight', ...), see chainrule.apps.interop. The model is rebuilt from the
 run's config.json settings (hidden sizes, activation, dtype) with the input and output sizes of the
 saved weights, and every import goes through its ``load_state_dict``, whose errors name the keys
 and shapes that do not fit.

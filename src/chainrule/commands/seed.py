@@ -1,4 +1,4 @@
-"""``chainrule seed``: the seed experiment in one command (the experiment itself: chainrule.seed).
+"""``chainrule seed``: the seed experiment in one command (the experiment itself: chainrule.apps.seed).
 
     chainrule seed                         50 epochs of the 2-10-1 sigmoid network, SGD lr 0.01
     chainrule seed --compare-torch         the same run in PyTorch, step by step beside it

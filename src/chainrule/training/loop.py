@@ -23,7 +23,7 @@
     callbacks.on_epoch_end; early stopping; stop if a callback set state.stop
 
 Resuming: pass ``initial_epoch`` (epochs already done) and the ``history`` so far; with the model,
-optimizer, scheduler and random state restored (see ``chainrule.runs``) the run continues exactly
+optimizer, scheduler and random state restored (see ``chainrule.training.runs``) the run continues exactly
 as if it had never stopped.
 """
 
@@ -312,7 +312,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
         clip_norm: rescale all gradients together to a joint L2 norm of at most clip_norm
             (applied after clip_value when both are given).
         normalize_grad: rescale each parameter's gradient to L2 norm 1 (not with clipping).
-        callbacks: Callback objects, called in order (see chainrule.callbacks).
+        callbacks: Callback objects, called in order (see chainrule.training.callbacks).
         patience: stop after this many epochs without improvement and restore the best
             weights (adds an EarlyStopping callback unless ``callbacks`` has one).
         log: a function taking one line of text (print by default), or None for silence.
