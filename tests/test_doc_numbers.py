@@ -44,3 +44,17 @@ def test_the_sweep_table_is_what_the_named_command_prints(tmp_path, capsys):
         list(seed_row.groups())
     assert [printed[("SigmoidLayer", 0.01)], printed[("SigmoidLayer", 0.1)]] == \
         list(right_row.groups())
+
+
+def test_the_gradcheck_lines_backprop_by_hand_shows(capsys):
+    """docs/backprop_by_hand.md shows the end of `chainrule gradcheck --include-seed-layer`: the
+    case count and the seed's rows are what the command prints today (whitespace aside)."""
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "backprop_by_hand.md").read_text(
+        encoding="utf-8")
+    block = re.search(r"`chainrule gradcheck --include-seed-layer` runs every.*?```\n(.*?)```",
+                      doc, re.S)
+    assert block, "backprop_by_hand.md no longer shows the gradcheck command's output"
+    main(["gradcheck", "--include-seed-layer"])
+    printed = {" ".join(line.split()) for line in capsys.readouterr().out.splitlines()}
+    shown = [" ".join(line.split()) for line in block.group(1).splitlines() if line.strip()]
+    assert shown and all(line in printed for line in shown), shown
