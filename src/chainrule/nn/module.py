@@ -91,6 +91,13 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = self.__dict__.get("_backward_hooks")
+        if backward_hooks or self.__dict__.get("_backward_pre_hooks"):
+            from .backward_hooks import wrap_inputs
+
+            args, call = wrap_inputs(self, args)
+        else:
+            call = None
         try:
             output = self.forward(*args, **kwargs)
         except BaseException:
@@ -105,6 +112,10 @@ class Module:
             result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
+        if call is not None:
+            from .backward_hooks import wrap_outputs
+
+            output = wrap_outputs(call, output)
         return output
 
     def _hook_dicts(self):
@@ -160,6 +171,43 @@ class Module:
         hooks, _ = self._hook_dicts()
         handle = RemovableHandle(hooks)
         hooks[handle.id] = (hook, bool(with_kwargs), bool(always_call))
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of this module's
+        inputs have been computed: ``grad_output`` holds dL/d(output) per output, ``grad_input``
+        dL/d(input) per positional argument of forward (None where it is not a tensor that
+        requires grad). A hook that returns a tuple replaces grad_input. Returns a
+        RemovableHandle.
+
+        >>> layer = chainrule.nn.Linear(2, 1)
+        >>> seen = []
+        >>> _ = layer.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+        >>> layer(chainrule.ones(3, 2)).sum().backward()
+        >>> seen
+        [(3, 1)]
+        """
+        return self._register_backward_hook("_backward_hooks", "register_full_backward_hook", hook,
+                                            prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when dL/d(outputs) of this module has been computed,
+        before its inputs' gradients; a hook that returns a tuple replaces grad_output."""
+        return self._register_backward_hook("_backward_pre_hooks", "register_full_backward_pre_hook",
+                                            hook, prepend)
+
+    def _register_backward_hook(self, registry, what, hook, prepend):
+        if not callable(hook):
+            raise TypeError(f"{what}: the hook must be callable. Got {type(hook).__name__} instead.")
+        self._hook_dicts()  # a module with hooks of any kind takes __call__'s slower path
+        for name in ("_backward_hooks", "_backward_pre_hooks"):
+            if self.__dict__.get(name) is None:
+                object.__setattr__(self, name, OrderedDict())
+        hooks = self.__dict__[registry]
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         if prepend:
             hooks.move_to_end(handle.id, last=False)
         return handle
