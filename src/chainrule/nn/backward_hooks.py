@@ -102,8 +102,8 @@ class BackwardHookInputs(Function):
     def backward(ctx, *grads):
         call = ctx.call
         grad_input = [None] * call.n_inputs
-        for slot, g in zip(call.input_slots, grads):
-            grad_input[slot] = None if g is None else (g if isinstance(g, Tensor) else Tensor._from_op(g, None))
+        for slot, g in zip(call.input_slots, _as_tensors(grads)):
+            grad_input[slot] = g
         grad_input = call.run_hooks(tuple(grad_input))
         replaced = [grad_input[slot] for slot in call.input_slots]
         return (None, *_like(replaced, grads))
