@@ -61,6 +61,7 @@ TARGETS2x4 = np.array([[2, 0, 1, 2], [1, 1, 0, 2]])  # class indices at 4 positi
 ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sample, broadcast
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
+TOKEN_IDS = np.array([[1, 4, 1, 0], [3, 3, 2, 1]])  # (2, 4) ids into a table of 5, with repeats
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
 
@@ -345,6 +346,20 @@ CASES = [
             ("by a negative number", lambda lib, a: a % -0.7, [(3, 4)], ("positive",)),
         )
     ],
+    # ---- embedding lookup (scatter-add backward) ----
+    _case("embedding 2-D ids, repeats", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS), w), [(5, 3)], ops.Embedding),
+    # The padding row gets no gradient by convention, not because the output ignores it; so that
+    # finite differences agree, these cases zero the padding positions' outputs (tests/
+    # test_embedding.py checks the padding row's zero gradient under a random upstream gradient).
+    _case("embedding 1-D ids, padding_idx", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS[1]), w, padding_idx=3) * lib.tensor(TOKEN_IDS[1:2].T != 3) * 1.0,
+        [(5, 3)], (ops.Embedding, ops.Mul)),
+    _case("embedding 2-D ids, negative padding_idx", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS), w, padding_idx=-1) * lib.tensor((TOKEN_IDS != 4)[..., None]) * 1.0,
+        [(5, 3)], (ops.Embedding, ops.Mul)),
+    _case("embedding 0-d id", lambda lib, w: lib.nn.functional.embedding(lib.tensor(4), w),
+          [(5, 3)], ops.Embedding),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
 ]
 

@@ -3,6 +3,10 @@
     module.py       Module: registration of parameters and submodules, state_dict, train/eval
     parameter.py    Parameter
     layers.py       Linear Sequential Identity Flatten Dropout
+    embedding.py    Embedding
+    rnn.py          RNN LSTM GRU RNNCell LSTMCell GRUCell
+    attention.py    MultiheadAttention TransformerEncoderLayer TransformerEncoder
+                    TransformerDecoderLayer
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
     functional.py   the same as functions (linear, dropout, relu, ..., mse_loss, cross_entropy, ...)
@@ -12,6 +16,7 @@
 
 from . import functional, init, utils
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .embedding import Embedding
 from .layers import Dropout, Flatten, Identity, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
@@ -23,5 +28,6 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Embedding",
     "functional", "init", "utils",
 ]

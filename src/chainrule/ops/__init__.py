@@ -7,6 +7,8 @@
     shape.py        Reshape Permute Expand GetItem Cat Stack Cast
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
+    embedding.py    Embedding (a lookup; its gradient is a scatter-add)
+    rnn.py          LSTMCell (one time step of an LSTM, gates fused, derivatives by hand)
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
@@ -15,6 +17,7 @@
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
+from .embedding import Embedding
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
 from .loss import (
@@ -34,5 +37,6 @@ __all__ = [
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
+    "Embedding",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
 ]
