@@ -65,6 +65,14 @@ TOKEN_IDS = np.array([[1, 4, 1, 0], [3, 3, 2, 1]])  # (2, 4) ids into a table of
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
 
+def _torch_lstm_cell(torch, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """The LSTM cell's equations in torch ops (for a hidden state narrower than the cell, as with
+    proj_size, which torch's fused cell does not take)."""
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
+    c_next = i.sigmoid() * g.tanh() + f.sigmoid() * c
+    return torch.stack((o.sigmoid() * c_next.tanh(), c_next))
+
+
 def _case(name, fn, shapes, covers, **kw):
     covers = covers if isinstance(covers, tuple) else (covers,)
     return OpCase(name, fn, tuple(shapes), covers, **kw)
@@ -360,6 +368,27 @@ CASES = [
         [(5, 3)], (ops.Embedding, ops.Mul)),
     _case("embedding 0-d id", lambda lib, w: lib.nn.functional.embedding(lib.tensor(4), w),
           [(5, 3)], ops.Embedding),
+    # ---- recurrent cells: one fused time step each (x, h[, c], W_ih, W_hh[, b_ih, b_hh]) ----
+    _case("lstm_cell", lambda lib, x, h, c, wi, wh, bi, bh: ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], ops.LSTMCell,
+          torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: torch.stack(
+              torch._VF.lstm_cell(x, (h, c), wi, wh, bi, bh))),
+    _case("lstm_cell no bias", lambda lib, x, h, c, wi, wh: ops.LSTMCell.apply(x, h, c, wi, wh),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5)], ops.LSTMCell,
+          torch_fn=lambda torch, x, h, c, wi, wh: torch.stack(
+              torch._VF.lstm_cell(x, (h, c), wi, wh, None, None))),
+    _case("lstm_cell projected h (H_h=2), constant x", lambda lib, x, h, c, wi, wh, bi, bh:
+          ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
+          [(3, 4), (3, 2), (3, 5), (20, 4), (20, 2), (20,), (20,)], ops.LSTMCell,
+          grad_inputs=(1, 2, 3, 4, 5, 6),
+          torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: _torch_lstm_cell(torch, x, h, c, wi, wh,
+                                                                           bi, bh)),
+    _case("gru_cell", lambda lib, x, h, wi, wh, bi, bh: ops.GRUCell.apply(x, h, wi, wh, bi, bh),
+          [(3, 4), (3, 5), (15, 4), (15, 5), (15,), (15,)], ops.GRUCell,
+          torch_fn=lambda torch, x, h, wi, wh, bi, bh: torch._VF.gru_cell(x, h, wi, wh, bi, bh)),
+    _case("gru_cell no bias", lambda lib, x, h, wi, wh: ops.GRUCell.apply(x, h, wi, wh),
+          [(3, 4), (3, 5), (15, 4), (15, 5)], ops.GRUCell,
+          torch_fn=lambda torch, x, h, wi, wh: torch._VF.gru_cell(x, h, wi, wh, None, None)),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
 ]
 

@@ -8,7 +8,7 @@
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     embedding.py    Embedding (a lookup; its gradient is a scatter-add)
-    rnn.py          LSTMCell (one time step of an LSTM, gates fused, derivatives by hand)
+    rnn.py          LSTMCell GRUCell (one time step each, gates fused, derivatives by hand)
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
@@ -24,6 +24,7 @@ from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
 )
 from .promotion import result_dtype
+from .rnn import GRUCell, LSTMCell
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
@@ -37,6 +38,6 @@ __all__ = [
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
-    "Embedding",
+    "Embedding", "LSTMCell", "GRUCell",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
 ]
