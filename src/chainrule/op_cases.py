@@ -62,6 +62,8 @@ ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sam
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
 TOKEN_IDS = np.array([[1, 4, 1, 0], [3, 3, 2, 1]])  # (2, 4) ids into a table of 5, with repeats
+KEY_MASK = np.array([[True, True, False, True, False], [True, False, True, True, True],
+                     [False, True, True, False, True]])  # (L=3, S=5): True where a query may look
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
 
@@ -389,6 +391,21 @@ CASES = [
     _case("gru_cell no bias", lambda lib, x, h, wi, wh: ops.GRUCell.apply(x, h, wi, wh),
           [(3, 4), (3, 5), (15, 4), (15, 5)], ops.GRUCell,
           torch_fn=lambda torch, x, h, wi, wh: torch._VF.gru_cell(x, h, wi, wh, None, None)),
+    # ---- attention: softmax(Q Kᵀ * scale + M) V, fused ----
+    _case("sdpa 3-D", lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 6)], ops.ScaledDotProductAttention),
+    _case("sdpa 4-D heads, is_causal", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+          [(2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 5)], ops.ScaledDotProductAttention),
+    _case("sdpa bool mask, scale 0.3", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, lib.tensor(KEY_MASK), scale=0.3),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 2)], ops.ScaledDotProductAttention),
+    _case("sdpa float mask with a gradient, broadcast over the batch", lambda lib, q, k, v, m:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, m),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 2), (3, 5)], ops.ScaledDotProductAttention),
+    _case("sdpa constant query, 2-D", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v), [(3, 4), (5, 4), (5, 2)],
+          ops.ScaledDotProductAttention, grad_inputs=(1, 2)),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
 ]
 

@@ -16,6 +16,9 @@
 
 from . import functional, init, utils
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import (
+    MultiheadAttention, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
+)
 from .embedding import Embedding
 from .layers import Dropout, Flatten, Identity, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
@@ -29,6 +32,7 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
     "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "functional", "init", "utils",
 ]

@@ -25,7 +25,7 @@ __all__ = [
     "gelu", "elu", "selu", "softplus", "silu",
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "embedding",
+    "embedding", "scaled_dot_product_attention",
 ]
 
 
@@ -480,3 +480,7 @@ def _renorm_rows(weight: Tensor, ids: np.ndarray, max_norm: float, norm_type: fl
     over = norms > max_norm
     scale = max_norm / (norms[over] + 1e-7)
     weight._data[rows[over]] *= scale[:, None].astype(weight.dtype)
+
+
+# scaled_dot_product_attention lives in attention.py beside MultiheadAttention, which uses it
+from .attention import scaled_dot_product_attention  # noqa: E402

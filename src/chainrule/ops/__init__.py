@@ -8,6 +8,7 @@
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     embedding.py    Embedding (a lookup; its gradient is a scatter-add)
+    attention.py    ScaledDotProductAttention (softmax(Q Kᵀ * scale + M) V, backward by hand)
     rnn.py          LSTMCell GRUCell (one time step each, gates fused, derivatives by hand)
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
 
@@ -17,6 +18,7 @@
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
+from .attention import ScaledDotProductAttention
 from .embedding import Embedding
 from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
 from .linalg import Linear, MatMul
@@ -38,6 +40,6 @@ __all__ = [
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
-    "Embedding", "LSTMCell", "GRUCell",
+    "Embedding", "LSTMCell", "GRUCell", "ScaledDotProductAttention",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
 ]
