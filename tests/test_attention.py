@@ -291,3 +291,17 @@ def test_backward_graph_of_attention_agrees_with_backward():
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-14)
+
+
+def test_the_attention_example_in_the_docs_prints_what_it_says():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "sequence_models.md"
+    code = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)[0]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True True True", "0.0"]
