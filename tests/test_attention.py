@@ -127,7 +127,11 @@ ENCODER_CONFIGS = [{}, {"norm_first": True}, {"activation": "gelu", "batch_first
                    {"norm_first": True, "layer_norm_eps": 1e-3}]
 
 
-@pytest.mark.parametrize("kw", ENCODER_CONFIGS, ids=[str(k) for k in ENCODER_CONFIGS])
+ENCODER_IDS = ["post-norm", "pre-norm", "gelu batch_first", "callable activation, no bias",
+               "pre-norm eps 1e-3"]
+
+
+@pytest.mark.parametrize("kw", ENCODER_CONFIGS, ids=ENCODER_IDS)
 @pytest.mark.parametrize("masked", [False, True], ids=["no mask", "causal + padding"])
 def test_transformer_encoder_layer_matches_torch(kw, masked):
     ours, theirs = _layer_pair("TransformerEncoderLayer", **dict(kw))

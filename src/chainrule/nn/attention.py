@@ -508,7 +508,9 @@ class TransformerDecoderLayer(_FeedForwardBlocks):
 class TransformerEncoder(Module):
     """``num_layers`` independent copies of ``encoder_layer`` applied in turn, then ``norm`` if
     given. Parameter names as PyTorch: layers.0.self_attn.in_proj_weight, ..., norm.weight.
-    forward(src, mask=None, src_key_padding_mask=None, is_causal=None)."""
+    forward(src, mask=None, src_key_padding_mask=None, is_causal=None). enable_nested_tensor and
+    mask_check are accepted for PyTorch's signature; in PyTorch they only choose faster paths with
+    the same results, and chainrule has one path."""
 
     def __init__(self, encoder_layer: Module, num_layers: int, norm=None,
                  enable_nested_tensor: bool = True, mask_check: bool = True):
