@@ -5,6 +5,7 @@
     python examples/tiny_gpt.py --steps 2000 --out runs/gpt
     python examples/tiny_gpt.py --resume runs/gpt/tiny_gpt.crk --steps 3000   # continue
     python examples/tiny_gpt.py --sample-only runs/gpt/tiny_gpt.crk --temperature 0.8 --top-k 10
+    python examples/tiny_gpt.py --compare-torch         # then the same model in PyTorch, side by side
 
 The model is a decoder-only Transformer: token and position embeddings, n_layer blocks of
 (LayerNorm, causal multi-head self-attention, residual; LayerNorm, GELU MLP, residual), a final
@@ -81,6 +82,9 @@ def parse_args(argv=None):
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--prompt", default="\n")
+    parser.add_argument("--compare-torch", action="store_true",
+                        help="then train the same model in PyTorch from the same initial weights, "
+                             "on the same batches, and print both (needs torch)")
     parser.add_argument("--quick", action="store_true",
                         help="a smaller model for a few steps (the smoke test)")
     args = parser.parse_args(argv)
@@ -257,6 +261,7 @@ def main(argv=None):
         scheduler.load_state_dict(checkpoint["scheduler"])
     splits = {"train": train_data, "val": val_data}
 
+    initial_state = model.state_dict()
     tokens, started = 0, time.perf_counter()
     for step in range(start_step, args.steps):
         x, y = get_batch(train_data, args.batch_size, args.block_size, rng)
@@ -273,6 +278,8 @@ def main(argv=None):
             print(f"step {step + 1}: train loss {losses['train']:.4f}, val loss "
                   f"{losses['val']:.4f}, lr {scheduler.get_last_lr()[0]:.2e}, {rate:,.0f} tokens/s")
             tokens, started = 0, time.perf_counter()
+    if args.compare_torch and start_step == 0:
+        torch_twin(args, len(chars), initial_state, splits)
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -283,6 +290,92 @@ def main(argv=None):
         print(f"saved {path}")
     print("sample:")
     print(sample(model, chars, args.prompt, args.samples, args.temperature, args.top_k, rng))
+
+
+def torch_twin(args, vocab_size, initial_state, splits):
+    """The same model in PyTorch (the same module names, so the same state_dict), trained from
+    chainrule's initial weights on the same batches (a generator with the same seed, drawn in the
+    same order) with the same optimizer, schedule and clipping, on one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    tnn = torch.nn
+
+    class TorchAttention(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = tnn.Linear(args.n_embd, 3 * args.n_embd)
+            self.c_proj = tnn.Linear(args.n_embd, args.n_embd)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = (t.reshape(B, T, args.n_head, C // args.n_head).transpose(1, 2)
+                       for t in self.c_attn(x).split(C, dim=2))
+            y = tnn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=args.dropout if self.training else 0.0)
+            return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+    class TorchBlock(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            n = args.n_embd
+            self.ln_1, self.attn, self.ln_2 = tnn.LayerNorm(n), TorchAttention(), tnn.LayerNorm(n)
+            self.mlp = tnn.Sequential(tnn.Linear(n, 4 * n), tnn.GELU(approximate="tanh"),
+                                      tnn.Linear(4 * n, n), tnn.Dropout(args.dropout))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    class TorchGPT(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = tnn.Embedding(vocab_size, args.n_embd)
+            self.wpe = tnn.Embedding(args.block_size, args.n_embd)
+            self.drop = tnn.Dropout(args.dropout)
+            self.h = tnn.Sequential(*(TorchBlock() for _ in range(args.n_layer)))
+            self.ln_f = tnn.LayerNorm(args.n_embd)
+            self.lm_head = tnn.Linear(args.n_embd, vocab_size, bias=False)
+            self.lm_head.weight = self.wte.weight
+
+        def forward(self, idx, targets):
+            x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
+            logits = self.lm_head(self.ln_f(self.h(x)))
+            return tnn.functional.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+
+    model = TorchGPT()
+    model.load_state_dict({k: torch.tensor(v) for k, v in initial_state.items()})
+    decay = [p for p in model.parameters() if p.ndim == 2]
+    no_decay = [p for p in model.parameters() if p.ndim != 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr,
+                                  betas=(0.9, 0.95))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(args))
+    rng = np.random.default_rng(args.seed)
+
+    def batch(data):
+        x, y = get_batch(data, args.batch_size, args.block_size, rng)
+        return torch.tensor(x.numpy()), torch.tensor(y.numpy())
+
+    tokens, started = 0, time.perf_counter()
+    for step in range(args.steps):
+        x, y = batch(splits["train"])
+        model(x, y).backward()
+        tnn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad()
+        scheduler.step()
+        tokens += x.numel()
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            rate = tokens / (time.perf_counter() - started)
+            model.eval()
+            with torch.no_grad():
+                losses = {name: sum(model(*batch(data)).item() for _ in range(args.eval_batches))
+                          / args.eval_batches for name, data in splits.items()}
+            model.train()
+            print(f"torch step {step + 1}: train loss {losses['train']:.4f}, val loss "
+                  f"{losses['val']:.4f}, {rate:,.0f} tokens/s")
+            tokens, started = 0, time.perf_counter()
 
 
 if __name__ == "__main__":

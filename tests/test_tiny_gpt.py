@@ -2,12 +2,14 @@
 uniform guess ln 65 = 4.17 nats per character), prints tokens/s, saves a checkpoint that
 --resume continues and --sample-only samples from."""
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 
 def _run(*args):
@@ -18,11 +20,17 @@ def _run(*args):
 
 
 def test_tiny_gpt_quick_trains_saves_resumes_and_samples(tmp_path):
-    out = _run("--quick", "--out", str(tmp_path))
-    steps = re.findall(r"step (\d+): train loss ([0-9.]+), val loss ([0-9.]+), lr \S+, "
-                       r"([0-9,]+) tokens/s", out)
+    out = _run("--quick", "--out", str(tmp_path), *(["--compare-torch"] if HAS_TORCH else []))
+    steps = re.findall(r"^step (\d+): train loss ([0-9.]+), val loss ([0-9.]+), lr \S+, "
+                       r"([0-9,]+) tokens/s", out, re.M)
     assert [s[0] for s in steps] == ["20", "40"], out
     assert float(steps[-1][2]) < 3.7, out  # from about 4.17 (uniform over 65 characters)
+    if HAS_TORCH:  # the same model, weights and batches in PyTorch: the same losses (float32)
+        twin = re.findall(r"^torch step (\d+): train loss ([0-9.]+), val loss ([0-9.]+)", out, re.M)
+        assert [t[0] for t in twin] == ["20", "40"], out
+        for ours, theirs in zip(steps, twin):
+            assert abs(float(ours[1]) - float(theirs[1])) < 2e-3, out
+            assert abs(float(ours[2]) - float(theirs[2])) < 2e-3, out
     assert (tmp_path / "tiny_gpt.crk").exists()
     sample = out.split("sample:\n", 1)[1]
     assert len(sample) >= 80
