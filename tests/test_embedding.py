@@ -74,8 +74,10 @@ def test_one_hot_product_equals_lookup():
 
 def test_bad_ids_and_arguments_are_one_sentence():
     emb = nn.Embedding(6, 4)
-    with pytest.raises(IndexError, match=r"embedding: token ids must lie in \[0, 5\].*Got 6"):
+    with pytest.raises(IndexError, match=r"Embedding: token ids must lie in \[0, 5\].*Got 6"):
         emb(chainrule.tensor([1, 6]))
+    with pytest.raises(IndexError, match=r"^embedding: token ids must lie in \[0, 5\]"):
+        F.embedding(chainrule.tensor([1, 6]), emb.weight)
     with pytest.raises(IndexError, match="Got -1 instead"):
         emb(chainrule.tensor([-1, 2]))
     with pytest.raises(TypeError, match="token ids must be integers.*float32"):

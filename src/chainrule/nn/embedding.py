@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_in_range, check_real
+from ..ops.embedding import check_ids
 from ..tensor import Tensor, _resolve_dtype
 from . import functional as F
 from . import init
@@ -74,6 +75,8 @@ class Embedding(Module):
             self.weight._data[self.padding_idx] = 0
 
     def forward(self, input):
+        ids = input._data if isinstance(input, Tensor) else np.asarray(input)
+        check_ids("Embedding", ids, self.num_embeddings)  # the error names the layer
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     @classmethod
