@@ -33,8 +33,6 @@ import chainrule as cr
 from chainrule import nn, optim
 from chainrule.nn import functional as F
 
-# TODO: use nn.LayerNorm once it is merged (same parameter names: weight, bias)
-LayerNorm = getattr(nn, "LayerNorm", None) or nn.attention._LayerNorm
 
 DATA = Path(__file__).with_name("data") / "tiny_shakespeare.txt"
 
@@ -127,9 +125,9 @@ class CausalSelfAttention(nn.Module):
 class Block(nn.Module):
     def __init__(self, n_embd, n_head, dropout):
         super().__init__()
-        self.ln_1 = LayerNorm(n_embd)
+        self.ln_1 = nn.LayerNorm(n_embd)
         self.attn = CausalSelfAttention(n_embd, n_head, dropout)
-        self.ln_2 = LayerNorm(n_embd)
+        self.ln_2 = nn.LayerNorm(n_embd)
         self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(approximate="tanh"),
                                  nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout))
 
@@ -146,7 +144,7 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(block_size, n_embd)
         self.drop = nn.Dropout(dropout)
         self.h = nn.Sequential(*(Block(n_embd, n_head, dropout) for _ in range(n_layer)))
-        self.ln_f = LayerNorm(n_embd)
+        self.ln_f = nn.LayerNorm(n_embd)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying: one Parameter in two modules
         for name, p in self.named_parameters():  # GPT-2's init: N(0, 0.02), biases zero

@@ -9,7 +9,6 @@ import pytest
 import chainrule
 from chainrule import nn, ops
 from chainrule.nn import functional as F
-from chainrule.nn.attention import _LayerNorm
 from chainrule.tensor import Tensor
 
 torch = pytest.importorskip("torch")
@@ -170,7 +169,7 @@ def test_transformer_encoder_stack_with_final_norm_matches_torch():
     theirs = torch.nn.TransformerEncoder(layer_theirs, 2, torch.nn.LayerNorm(E, dtype=torch.float64),
                                          enable_nested_tensor=False)
     ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, HEADS, 12, 0.0, dtype=np.float64), 2,
-                                 _LayerNorm(E, dtype=np.float64))
+                                 nn.LayerNorm(E, dtype=np.float64))
     _load(ours, theirs)
     assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight  # copies
     rng = np.random.default_rng(3)

@@ -38,20 +38,22 @@ def test_tensor_dataset_len_and_getitem():
     ds = TensorDataset(X, y)
     assert len(ds) == 10
     xi, yi = ds[3]
-    np.testing.assert_array_equal(xi, X[3])
-    assert yi == 3
+    assert isinstance(xi, cr.Tensor) and isinstance(yi, cr.Tensor)  # Tensors, as in PyTorch
+    np.testing.assert_array_equal(xi.numpy(), X[3])
+    assert yi.shape == () and yi.item() == 3
+    assert np.shares_memory(xi.numpy(), X)  # a view, as PyTorch's t[i]
     xs, ys = ds[np.array([4, 1, 7])]
-    np.testing.assert_array_equal(xs, X[[4, 1, 7]])
-    np.testing.assert_array_equal(ys, [4, 1, 7])
-    assert all(isinstance(a, np.ndarray) for a in ds[np.array([0, 1])])
+    np.testing.assert_array_equal(xs.numpy(), X[[4, 1, 7]])
+    np.testing.assert_array_equal(ys.numpy(), [4, 1, 7])
+    assert all(isinstance(a, cr.Tensor) for a in ds[np.array([0, 1])])
 
 
 def test_tensor_dataset_accepts_chainrule_tensors_without_copy():
     X, y = make_arrays()
     tX = cr.tensor(X, dtype="float64")
     ds = TensorDataset(tX, y)
-    assert ds.tensors[0] is tX.numpy()
-    assert ds.tensors[1] is y
+    assert ds.tensors[0] is tX  # kept as it is, as PyTorch's .tensors
+    assert isinstance(ds.tensors[1], cr.Tensor) and ds.tensors[1].numpy() is y
 
 
 def test_tensor_dataset_shape_mismatch_names_the_shapes():
@@ -180,10 +182,10 @@ def test_loader_on_subset_uses_the_subset_rows():
     np.testing.assert_array_equal(xb.numpy(), X[[9, 2, 5]])
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "4", None])
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "4"])
 def test_loader_rejects_bad_batch_size(bad):
     with pytest.raises(ValueError, match=(
-            r"The 'batch_size' parameter of DataLoader must be an int >= 1\. "
+            r"The 'batch_size' parameter of DataLoader must be an int >= 1 or None\. "
             rf"Got {re.escape(repr(bad))} instead\.")):
         DataLoader(TensorDataset(np.zeros((3, 1))), batch_size=bad)
 
@@ -192,7 +194,7 @@ def test_loader_batch_size_error_sentence_exactly():
     with pytest.raises(ValueError) as info:
         DataLoader(TensorDataset(np.zeros((3, 1))), batch_size=0)
     assert str(info.value) == (
-        "The 'batch_size' parameter of DataLoader must be an int >= 1. Got 0 instead."
+        "The 'batch_size' parameter of DataLoader must be an int >= 1 or None. Got 0 instead."
     )
 
 
@@ -244,9 +246,9 @@ def test_random_split_fraction_sizes_equal_torch():
 def test_random_split_is_reproducible_under_manual_seed():
     ds = TensorDataset(np.arange(30))
     cr.manual_seed(5)
-    a = [p.indices.tolist() for p in random_split(ds, [0.5, 0.5])]
+    a = [list(p.indices) for p in random_split(ds, [0.5, 0.5])]
     cr.manual_seed(5)
-    b = [p.indices.tolist() for p in random_split(ds, [0.5, 0.5])]
+    b = [list(p.indices) for p in random_split(ds, [0.5, 0.5])]
     assert a == b
 
 

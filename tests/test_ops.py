@@ -9,7 +9,7 @@ import pytest
 import chainrule
 from chainrule.autograd import Function, keep_input_tensors, topological_order
 from chainrule.tensor import Tensor
-from chainrule.gradcheck import check_gradients
+from chainrule.gradcheck import check_gradients, check_second_derivatives
 from chainrule.op_cases import all_cases
 
 CASES = all_cases()
@@ -51,6 +51,62 @@ def test_against_torch(case):
         assert a.grad.shape == a.shape
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12,
                                    err_msg=f"gradient of input {i}")
+
+
+def _skip_unless_twice_differentiable(case):
+    if not case.second_order:
+        pytest.skip(case.extra.get("first_order_only", "first order only"))
+    missing = sorted(op.name() for op in case.covers if op.backward_graph is None)
+    if missing:  # tests/test_ops.py::test_every_op_is_twice_differentiable lists these
+        pytest.skip(f"no backward_graph yet: {', '.join(missing)}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradgradcheck(case):
+    _skip_unless_twice_differentiable(case)
+    inputs = _chainrule_inputs(case, case.make_inputs())
+    result = check_second_derivatives(lambda *xs: case.fn(chainrule, *xs), inputs, eps=case.eps)
+    assert result.ok, result.message()
+
+
+def _second_derivatives(lib, grad, out, inputs, v, weights):
+    """d/d(inputs, v) of sum_i <w_i, d<out, v>/d input_i>: every second derivative of the op,
+    contracted with random vectors, by the library's own autograd."""
+    firsts = grad(out, inputs, v, create_graph=True, allow_unused=True)
+    total = sum((g * w).sum() for g, w in zip(firsts, weights) if g is not None and g.requires_grad)
+    leaves = [*inputs, v]
+    if isinstance(total, int):  # no first derivative depends on anything: all second ones are 0
+        return [None] * len(leaves)
+    seconds = grad(total, leaves, allow_unused=True)
+    return [None if s is None else (s.numpy() if lib is chainrule else s.detach().numpy()) for s in seconds]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_second_derivatives_against_torch(case):
+    _skip_unless_twice_differentiable(case)
+    torch = pytest.importorskip("torch")
+    arrays = case.make_inputs()
+    diff = [i for i in range(len(arrays)) if case.requires_grad(i)]
+    ours_all = _chainrule_inputs(case, arrays)
+    theirs_all = [torch.tensor(a, requires_grad=case.requires_grad(i)) for i, a in enumerate(arrays)]
+    out = case.fn(chainrule, *ours_all)
+    expected = (case.torch_fn or case.fn)(torch, *theirs_all)
+    rng = np.random.default_rng(11)
+    upstream = rng.standard_normal(out.shape)
+    weights = [rng.standard_normal(arrays[i].shape) for i in diff]
+    ours = _second_derivatives(
+        chainrule, chainrule.autograd.grad, out, [ours_all[i] for i in diff],
+        chainrule.tensor(upstream, requires_grad=True), [chainrule.tensor(w) for w in weights])
+    theirs = _second_derivatives(
+        torch, torch.autograd.grad, expected, [theirs_all[i] for i in diff],
+        torch.tensor(upstream, requires_grad=True), [torch.tensor(w) for w in weights])
+    names = [f"input {i}" for i in diff] + ["the upstream gradient"]
+    for name, a, b in zip(names, ours, theirs):
+        if a is None or b is None:  # one library found no dependence: the other's must be zero
+            rest = b if a is None else a
+            assert rest is None or not np.any(rest), f"second derivative w.r.t. {name}"
+            continue
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"second derivative w.r.t. {name}")
 
 
 def _aliased(node, grad_out, returned) -> list:
@@ -133,6 +189,7 @@ def _all_function_subclasses():
     return {
         f for f in found
         if f.__module__.startswith("chainrule.") and not getattr(f, "known_wrong", False)
+        and not getattr(f, "engine_internal", False)
     }
 
 
@@ -140,6 +197,15 @@ def test_every_op_has_a_case():
     covered = {op for case in CASES for op in case.covers}
     missing = sorted(f.__qualname__ for f in _all_function_subclasses() - covered)
     assert not missing, f"ops with no case in chainrule/op_cases.py: {missing}"
+
+
+@pytest.mark.xfail(reason="backward_graph is being written for the ops that existed before it",
+                   strict=False)
+def test_every_op_is_twice_differentiable():
+    first_order_only = {op for case in CASES if not case.second_order for op in case.covers}
+    missing = sorted(f.__qualname__ for f in _all_function_subclasses() - first_order_only
+                     if f.backward_graph is None)
+    assert not missing, f"ops with no backward_graph (differentiable once only): {missing}"
 
 
 def test_every_op_states_its_derivative():

@@ -35,6 +35,7 @@ from .tensor import Tensor
 
 __all__ = [
     "gradcheck", "gradcheck_module", "check_gradients", "check_module_gradients",
+    "gradgradcheck", "check_second_derivatives",
     "GradcheckError", "GradcheckResult", "InputMismatch",
 ]
 
@@ -111,22 +112,25 @@ def _as_output_tensor(out) -> Tensor:
 
 
 def _analytical_jacobians(run, leaves, out_shape, out_dtype):
-    """One backward per output element: row j of each leaf's Jacobian is d out_j / d leaf."""
+    """One backward per output element: row j of each input's Jacobian is d out_j / d input.
+
+    Through ``autograd.grad``, which returns the gradients without touching any ``.grad``: an
+    input may be a leaf or a tensor made by an op (``x.clone()``) alike."""
+    from .autograd import grad
+
     out_size = int(np.prod(out_shape))
     jacobians = [np.zeros((out_size, leaf._data.size)) for leaf in leaves]
     for j in range(out_size):
-        for leaf in leaves:
-            leaf.grad = None
         with enable_grad():
             out = _as_output_tensor(run())
         if not out.requires_grad:
-            break  # output does not depend on any leaf: all-zero Jacobian
+            break  # output does not depend on any input: all-zero Jacobian
         seed = np.zeros(out_size, dtype=out_dtype)
         seed[j] = 1
-        out.backward(seed.reshape(out_shape))
-        for k, leaf in enumerate(leaves):
-            if leaf.grad is not None:
-                jacobians[k][j] = leaf.grad._data.reshape(-1)
+        grads = grad(out, leaves, seed.reshape(out_shape), allow_unused=True)
+        for k, g in enumerate(grads):
+            if g is not None:
+                jacobians[k][j] = g._data.reshape(-1)
     return jacobians
 
 
@@ -297,4 +301,65 @@ def gradcheck_module(module, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_excep
     result = check_module_gradients(module, inputs, eps=eps, atol=atol, rtol=rtol)
     if not result.ok and raise_exception:
         raise GradcheckError(result.message())
+    return result.ok
+
+
+def check_second_derivatives(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                             seed: int = 0) -> GradcheckResult:
+    """Like ``gradgradcheck`` but returns the GradcheckResult (inputs named 'input i', the upstream
+    gradient 'grad_outputs')."""
+    from .autograd import grad
+    from .functions import cat
+
+    _check_tolerances(eps, atol, rtol)
+    inputs = _as_tuple(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check.")
+    with no_grad():
+        probe = _as_output_tensor(fn(*inputs))
+    if grad_outputs is None:  # random, not ones: a sum hides errors that cancel
+        upstream = np.random.default_rng(seed).standard_normal(probe.shape)
+        grad_outputs = Tensor(upstream.astype(probe._data.dtype), requires_grad=True)
+    elif not isinstance(grad_outputs, Tensor) or grad_outputs.shape != probe.shape:
+        raise ValueError(f"gradgradcheck: grad_outputs must be a Tensor of the output's shape "
+                         f"{probe.shape}.")
+    n = len(inputs)
+
+    def first_gradients(*args):  # d<fn(x), v>/dx, recorded: its gradient is the second derivative
+        xs, v = args[:n], args[n]
+        with enable_grad():
+            out = fn(*xs)
+            if not out.requires_grad:
+                return Tensor._from_op(np.zeros(sum(xs[i]._data.size for i in diff)), None)
+            grads = grad(out, [xs[i] for i in diff], grad_outputs=v, create_graph=True,
+                         allow_unused=True)
+        parts = [(g if g is not None else Tensor._from_op(np.zeros_like(xs[i]._data), None)).reshape(-1)
+                 for i, g in zip(diff, grads)]
+        return cat(parts) if len(parts) > 1 else parts[0]
+
+    all_inputs = (*inputs, grad_outputs)
+    leaves = [all_inputs[i] for i in diff] + ([grad_outputs] if grad_outputs.requires_grad else [])
+    names = [f"input {i}" for i in diff] + (["grad_outputs"] if grad_outputs.requires_grad else [])
+    indices = diff + ([n] if grad_outputs.requires_grad else [])
+    return _check(lambda: first_gradients(*all_inputs), leaves, names, indices, eps, atol, rtol)
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True) -> bool:
+    """Check the second derivatives of ``fn`` against finite differences of its first derivatives.
+
+    The first derivative is computed with ``autograd.grad(fn(x), x, grad_outputs=v,
+    create_graph=True)`` for a random upstream gradient v (which also requires grad): that is a
+    function of x and v whose own backward runs every op's ``backward_graph``. ``gradcheck`` of
+    that function (full Jacobian, central differences) then checks the derivative of the derivative
+    with respect to every input and to v, and the message points at the worst entry. Use float64.
+
+    >>> x = chainrule.tensor([0.5, -1.0], dtype="float64", requires_grad=True)
+    >>> chainrule.autograd.gradgradcheck(lambda x: x.sigmoid(), (x,))
+    True
+    """
+    result = check_second_derivatives(fn, inputs, grad_outputs, eps=eps, atol=atol, rtol=rtol)
+    if not result.ok and raise_exception:
+        raise GradcheckError(result.message().replace("gradcheck:", "gradgradcheck:", 1))
     return result.ok

@@ -42,6 +42,10 @@ class OpCase:
     grad_inputs: tuple | None = None  # which inputs get requires_grad (default: all)
     eps: float = 1e-6
     extra: dict = field(default_factory=dict)
+    # Checked to second order too (gradgradcheck, and second derivatives against PyTorch). False
+    # only with a reason in ``extra["first_order_only"]`` (e.g. PyTorch itself has no second
+    # derivative there).
+    second_order: bool = True
 
     def make_inputs(self, seed: int = 0) -> list:
         """The case's input arrays (float64), drawn reproducibly."""
@@ -73,6 +77,13 @@ def _torch_lstm_cell(torch, x, h, c, w_ih, w_hh, b_ih, b_hh):
     i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
     c_next = i.sigmoid() * g.tanh() + f.sigmoid() * c
     return torch.stack((o.sigmoid() * c_next.tanh(), c_next))
+
+
+def _assigned(a, index, v):
+    """y = a * 1 with y[index] = v: index assignment in the graph (the same code in both libraries)."""
+    y = a * 1
+    y[index] = v
+    return y
 
 
 def _case(name, fn, shapes, covers, **kw):
@@ -131,6 +142,12 @@ CASES = [
     _case("clamp min max", lambda lib, a: a.clamp(-0.5, 0.7), [(4, 5)], ops.Clamp),
     _case("clamp min", lambda lib, a: a.clamp(min=0.1), [(4, 5)], ops.Clamp),
     _case("clamp max", lambda lib, a: a.clamp(max=0.1), [(4, 5)], ops.Clamp),
+    _case("log10", lambda lib, a: a.log10(), [(3, 4)], ops.Log10, domains=("positive",)),
+    _case("log2", lambda lib, a: a.log2(), [(3, 4)], ops.Log2, domains=("positive",)),
+    _case("log1p", lambda lib, a: a.log1p(), [(3, 4)], ops.Log1p, domains=("positive",)),
+    _case("log1p near 0", lambda lib, a: lib.log1p(a * 1e-3), [(3, 4)], (ops.Log1p, ops.Mul)),
+    _case("expm1", lambda lib, a: a.expm1(), [(3, 4)], ops.Expm1),
+    _case("expm1 near 0", lambda lib, a: lib.expm1(a * 1e-3), [(3, 4)], (ops.Expm1, ops.Mul)),
     # ---- selection ----
     _case("where", lambda lib, a, b: lib.where(a > 0, a, b), [(3, 4), (3, 4)], ops.Where,
           domains=("away", "any")),
@@ -183,6 +200,14 @@ CASES = [
     _case("stack dim 0", lambda lib, a, b: lib.stack([a, b], 0), [(2, 3), (2, 3)], ops.Stack),
     _case("stack dim 1", lambda lib, a, b: lib.stack([a, b], 1), [(2, 3), (2, 3)], ops.Stack),
     _case("clone", lambda lib, a: a.clone() * 1.5, [(3, 4)], ops.Cast),
+    _case("setitem slice", lambda lib, a, v: _assigned(a, (slice(1, None), slice(None, None, 2)), v),
+          [(3, 4), (2, 2)], (ops.SetItem, ops.GetItem)),
+    _case("setitem broadcast row", lambda lib, a, v: _assigned(a, 1, v), [(3, 4), (4,)],
+          (ops.SetItem, ops.GetItem)),
+    _case("setitem index array", lambda lib, a, v: _assigned(a, lib.tensor([2, 0]), v),
+          [(3, 4), (2, 1)], (ops.SetItem, ops.GetItem)),
+    _case("setitem boolean mask", lambda lib, a, v: _assigned(a, lib.tensor(MASK[:3]), v),
+          [(3, 3), ()], (ops.SetItem, ops.GetItem)),
     _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
     # ---- matrix products ----
     _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),
@@ -407,9 +432,306 @@ CASES = [
           lib.nn.functional.scaled_dot_product_attention(q, k, v), [(3, 4), (5, 4), (5, 2)],
           ops.ScaledDotProductAttention, grad_inputs=(1, 2)),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
+    # ---- convolution, pooling, normalization ----
+    *[
+        _case(f"conv2d {label}", lambda lib, *t, kw=kw: lib.nn.functional.conv2d(*t, **kw),
+              shapes, ops.Conv)
+        for label, shapes, kw in (
+            ("basic", [(2, 3, 5, 6), (4, 3, 3, 3), (4,)], {}),
+            ("stride 2 padding 1", [(2, 3, 7, 6), (4, 3, 3, 2), (4,)], dict(stride=2, padding=1)),
+            ("dilation 2 padding (1, 2) no bias", [(1, 2, 7, 8), (3, 2, 3, 3)],
+             dict(dilation=2, padding=(1, 2))),
+            ("groups 2 stride (2, 1)", [(2, 4, 5, 5), (6, 2, 3, 3), (6,)], dict(groups=2, stride=(2, 1))),
+            ("same, even kernel, dilation (1, 2)", [(1, 2, 5, 6), (3, 2, 2, 4), (3,)],
+             dict(padding="same", dilation=(1, 2))),
+            ("valid, uneven stride", [(2, 2, 6, 7), (2, 2, 2, 3)], dict(padding="valid", stride=(3, 2))),
+        )
+    ],
+    _case("conv2d constant input", lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, padding=1),
+          [(2, 3, 4, 4), (2, 3, 3, 3), (2,)], ops.Conv, grad_inputs=(1, 2)),
+    *[
+        _case(f"conv1d {label}", lambda lib, *t, kw=kw: lib.nn.functional.conv1d(*t, **kw),
+              shapes, ops.Conv)
+        for label, shapes, kw in (
+            ("stride 2 padding 1 dilation 2", [(2, 3, 9), (4, 3, 3), (4,)],
+             dict(stride=2, padding=1, dilation=2)),
+            ("groups 3 same even kernel", [(2, 3, 7), (6, 1, 4), (6,)], dict(groups=3, padding="same")),
+        )
+    ],
+    *[
+        _case(f"conv_transpose2d {label}",
+              lambda lib, *t, kw=kw: lib.nn.functional.conv_transpose2d(*t, **kw), shapes,
+              ops.ConvTranspose)
+        for label, shapes, kw in (
+            ("stride 2 padding 1 output_padding 1", [(2, 3, 4, 5), (3, 2, 3, 3), (2,)],
+             dict(stride=2, padding=1, output_padding=1)),
+            ("groups 2 dilation 2 stride (1, 2)", [(1, 4, 3, 4), (4, 3, 2, 3)],
+             dict(groups=2, dilation=2, stride=(1, 2), output_padding=(0, 1))),
+        )
+    ],
+    _case("conv_transpose1d stride 3 padding 1 output_padding 2",
+          lambda lib, x, w, b: lib.nn.functional.conv_transpose1d(
+              x, w, b, stride=3, padding=1, output_padding=2),
+          [(2, 2, 5), (2, 3, 3), (3,)], ops.ConvTranspose),
+    _case("unfold kernel (2, 3) dilation (2, 1) padding 1 stride (1, 2)",
+          lambda lib, x: lib.nn.functional.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+          [(2, 3, 5, 6)], ops.Unfold),
+    _case("fold kernel 2 stride 2 padding 1 (overlap-free) ",
+          lambda lib, x: lib.nn.functional.fold(x, (5, 6), 2, padding=1, stride=2),
+          [(2, 12, 12)], ops.Fold),
+    _case("fold kernel 3 stride 1 (overlapping windows)",
+          lambda lib, x: lib.nn.functional.fold(x, (4, 5), 3, dilation=(1, 2)),
+          [(1, 18, 2)], ops.Fold),
+    *[
+        _case(f"max_pool2d {label}", lambda lib, x, kw=kw: lib.nn.functional.max_pool2d(x, **kw),
+              [shape], ops.MaxPool)
+        for label, shape, kw in (
+            ("kernel 3 stride 2 padding 1", (2, 3, 7, 8), dict(kernel_size=3, stride=2, padding=1)),
+            ("kernel (2, 3) dilation 2 ceil_mode", (2, 2, 7, 8),
+             dict(kernel_size=(2, 3), stride=(2, 1), dilation=2, ceil_mode=True)),
+            ("kernel 2 default stride, odd size", (1, 3, 5, 7), dict(kernel_size=2)),
+        )
+    ],
+    _case("max_pool1d kernel 3 stride 2 padding 1 ceil_mode",
+          lambda lib, x: lib.nn.functional.max_pool1d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 10)],
+          ops.MaxPool),
+    _case("max_pool2d return_indices values",
+          lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True)[0],
+          [(2, 2, 6, 5)], ops.MaxPool),
+    *[
+        _case(f"avg_pool2d {label}", lambda lib, x, kw=kw: lib.nn.functional.avg_pool2d(x, **kw),
+              [shape], ops.AvgPool)
+        for label, shape, kw in (
+            ("kernel 3 stride 2 padding 1", (2, 3, 7, 8), dict(kernel_size=3, stride=2, padding=1)),
+            ("ceil_mode count_include_pad=False", (2, 2, 7, 6),
+             dict(kernel_size=(3, 2), stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+            ("ceil_mode count_include_pad", (1, 2, 6, 7),
+             dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+            ("divisor_override", (1, 2, 5, 5), dict(kernel_size=2, divisor_override=3)),
+        )
+    ],
+    _case("avg_pool1d kernel 4 stride 3 padding 2 ceil_mode",
+          lambda lib, x: lib.nn.functional.avg_pool1d(x, 4, 3, 2, ceil_mode=True), [(2, 3, 10)],
+          ops.AvgPool),
+    _case("adaptive_avg_pool2d (7, 5) -> (3, 2)",
+          lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (3, 2)), [(2, 3, 7, 5)], ops.Resample),
+    _case("adaptive_avg_pool2d (None, 4)",
+          lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (None, 4)), [(1, 2, 3, 6)],
+          ops.Resample),
+    _case("adaptive_max_pool2d (7, 5) -> (3, 4)",
+          lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, (3, 4)), [(2, 3, 7, 5)],
+          ops.AdaptiveMaxPool),
+    _case("batch_norm training (N, C, H, W)",
+          lambda lib, x, w, b: lib.nn.functional.batch_norm(
+              x, lib.tensor(np.zeros(3)), lib.tensor(np.ones(3)), w, b, training=True, momentum=0.2),
+          [(4, 3, 2, 3), (3,), (3,)], ops.BatchNorm),
+    _case("batch_norm training (N, C) no affine, no running stats",
+          lambda lib, x: lib.nn.functional.batch_norm(x, None, None, training=True),
+          [(5, 4)], ops.BatchNorm),
+    _case("batch_norm eval (N, C, L)",
+          lambda lib, x, w, b: lib.nn.functional.batch_norm(
+              x, lib.tensor(np.array([0.1, -0.3, 0.5])), lib.tensor(np.array([0.5, 1.2, 2.0])), w, b,
+              training=False),
+          [(2, 3, 4), (3,), (3,)], ops.BatchNorm),
+    _case("layer_norm (3, 4) affine", lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (3, 4), w, b),
+          [(2, 3, 4), (3, 4), (3, 4)], ops.LayerNorm),
+    _case("layer_norm (4,) no affine", lambda lib, x: lib.nn.functional.layer_norm(x, (4,)),
+          [(3, 4)], ops.LayerNorm),
+    _case("group_norm 3 groups affine",
+          lambda lib, x, w, b: lib.nn.functional.group_norm(x, 3, w, b),
+          [(2, 6, 3, 2), (6,), (6,)], ops.GroupNorm),
+    _case("instance_norm affine",
+          lambda lib, x, w, b: lib.nn.functional.instance_norm(x, weight=w, bias=b),
+          [(2, 3, 4, 5), (3,), (3,)], ops.GroupNorm),
+    *[
+        _case(f"pad {mode} {pads}", lambda lib, x, p=pads, m=mode, v=value: lib.nn.functional.pad(
+              x, p, mode=m, value=v), [shape], ops.Pad)
+        for mode, pads, shape, value in (
+            ("constant", (1, 2, 0, 1), (2, 3, 4), 0.5),
+            ("reflect", (2, 1, 1, 2), (1, 2, 4, 5), None),
+            ("replicate", (2, 3), (2, 2, 4), None),
+            ("circular", (1, 2, 2, 1), (1, 2, 3, 4), None),
+        )
+    ],
+    *[
+        _case(f"interpolate {label}", lambda lib, x, kw=kw: lib.nn.functional.interpolate(x, **kw),
+              [shape], ops.Resample)
+        for label, shape, kw in (
+            ("nearest size (5, 7)", (2, 2, 3, 4), dict(size=(5, 7))),
+            ("nearest scale 2", (1, 2, 3, 4), dict(scale_factor=2)),
+            ("nearest 1-D size 7", (2, 2, 5), dict(size=7)),
+            ("bilinear align_corners size (5, 7)", (2, 2, 3, 4),
+             dict(size=(5, 7), mode="bilinear", align_corners=True)),
+            ("bilinear scale 1.7", (1, 2, 4, 6), dict(scale_factor=1.7, mode="bilinear",
+                                                      align_corners=False)),
+            ("bilinear downsample size (2, 3)", (1, 2, 5, 7), dict(size=(2, 3), mode="bilinear")),
+            ("linear 1-D scale 2.5", (2, 3, 4), dict(scale_factor=2.5, mode="linear",
+                                                     align_corners=False)),
+        )
+    ],
 ]
 
 
 def all_cases() -> list:
     """Every op case (built-in ones plus any registered later)."""
     return list(CASES)
+
+
+# ---- sequence-model tensor ops ----
+# Indices are constants (lib.tensor of an int64 array) and repeat where the op must add up the
+# gradients of an element read or written twice (gather, scatter_add, index_select, index_add);
+# scatter's indices are distinct within a row, since with repeats which write survives is
+# undefined. sort and topk see standard-normal draws, which are distinct with probability 1, so
+# no ties decide an order (ties are tested for the stable sort in tests/test_seqops.py).
+DOMAINS["some zeros"] = lambda rng, shape: _with_zeros(rng.standard_normal(shape), [1, 5, 6])
+DOMAINS["one zero"] = lambda rng, shape: _with_zeros(rng.standard_normal(shape), [1])
+
+
+def _with_zeros(x, flat_positions):
+    """x with exact zeros at these flat positions: for a (3, 4) input, row 0 holds one zero and
+    row 1 two, column 1 two zeros and column 2 one (prod's derivative at zeros)."""
+    x.reshape(-1)[flat_positions] = 0.0
+    return x
+
+
+GATHER_INDEX = np.array([[0, 0, 3], [1, 2, 1], [3, 3, 3]])  # (3, 3) into (3, 4) along dim 1
+GATHER_INDEX_DIM0 = np.array([[3, 0], [3, 3]])  # (2, 2) into (4, 3) along dim 0: smaller than input
+GATHER_INDEX_3D = np.array([[[1, 0, 1]], [[2, 2, 0]]])  # (2, 1, 3) into (2, 3, 3) along dim -1
+SCATTER_INDEX = np.array([[0, 4], [2, 1], [3, 0]])  # distinct in each row: (3, 2) into (3, 5)
+SCATTER_INDEX_DIM0 = np.array([[1, 0, 2], [0, 2, 1]])  # distinct in each column: (2, 3) into (3, 3)
+SCATTER_ADD_INDEX = np.array([[0, 0, 2, 3, 0], [1, 1, 1, 2, 3], [3, 2, 3, 2, 0]])  # repeats
+REPEATS4 = np.array([1, 0, 2, 3])  # repeat_interleave counts, one of them 0
+CAUSAL4 = np.tril(np.ones((4, 4), dtype=bool))
+
+
+def _pieces(lib, parts, join):
+    """Join pieces, each scaled by a different factor, so a gradient routed to the wrong piece
+    shows."""
+    return join([p * (i + 1.0) for i, p in enumerate(parts)])
+
+
+CASES += [
+    # gather / scatter / scatter_add
+    _case("gather dim 1 repeated indices", lambda lib, a: lib.gather(a, 1, lib.tensor(GATHER_INDEX)),
+          [(3, 4)], ops.Gather),
+    _case("gather dim 0 index smaller than input",
+          lambda lib, a: a.gather(0, lib.tensor(GATHER_INDEX_DIM0)), [(4, 3)], ops.Gather),
+    _case("gather 3-D dim -1", lambda lib, a: a.gather(-1, lib.tensor(GATHER_INDEX_3D)), [(2, 3, 3)],
+          ops.Gather),
+    _case("scatter src dim 1", lambda lib, a, s: a.scatter(1, lib.tensor(SCATTER_INDEX), s),
+          [(3, 5), (3, 2)], ops.Scatter),
+    _case("scatter src dim 0", lambda lib, a, s: lib.scatter(a, 0, lib.tensor(SCATTER_INDEX_DIM0), s),
+          [(3, 3), (2, 3)], ops.Scatter),
+    _case("scatter value", lambda lib, a: a.scatter(1, lib.tensor(SCATTER_INDEX), 2.5), [(3, 5)],
+          ops.Scatter),
+    _case("scatter_add dim 1 repeated indices",
+          lambda lib, a, s: a.scatter_add(1, lib.tensor(SCATTER_ADD_INDEX), s), [(3, 4), (3, 5)],
+          ops.ScatterAdd),
+    _case("scatter_add dim 0 repeated indices",
+          lambda lib, a, s: lib.scatter_add(a, 0, lib.tensor(SCATTER_ADD_INDEX.T), s),
+          [(4, 3), (5, 3)], ops.ScatterAdd),
+    # index_select / index_add
+    _case("index_select dim 0 repeated", lambda lib, a: lib.index_select(a, 0, lib.tensor(REPEATED)),
+          [(4, 3)], ops.IndexSelect),
+    _case("index_select dim 1 3-D", lambda lib, a: a.index_select(1, lib.tensor([2, 0, 2])),
+          [(2, 3, 4)], ops.IndexSelect),
+    _case("index_add dim 0 repeated alpha 0.5",
+          lambda lib, a, s: a.index_add(0, lib.tensor(REPEATED), s, alpha=0.5), [(4, 3), (5, 3)],
+          ops.IndexAdd),
+    _case("index_add dim -1", lambda lib, a, s: lib.index_add(a, -1, lib.tensor([1, 1]), s),
+          [(2, 3), (2, 2)], ops.IndexAdd),
+    # masked_fill (the mask never gets a gradient)
+    _case("masked_fill number", lambda lib, a: a.masked_fill(lib.tensor(MASK), -3.0), [(4, 3)],
+          ops.MaskedFill),
+    _case("masked_fill broadcast causal mask",
+          lambda lib, a: lib.masked_fill(a, ~lib.tensor(CAUSAL4), -1e4), [(2, 4, 4)], ops.MaskedFill),
+    _case("masked_fill 0-d value tensor", lambda lib, a, v: a.masked_fill(lib.tensor(MASK), v),
+          [(4, 3), ()], ops.MaskedFill),
+    # tril / triu / repeat / flip / roll
+    _case("tril", lambda lib, a: a.tril(), [(4, 4)], ops.Tril),
+    _case("tril diagonal -1 batched", lambda lib, a: lib.tril(a, diagonal=-1), [(2, 3, 4)], ops.Tril),
+    _case("triu diagonal 1", lambda lib, a: a.triu(1), [(3, 4)], ops.Triu),
+    _case("triu diagonal -2", lambda lib, a: lib.triu(a, -2), [(5, 3)], ops.Triu),
+    _case("repeat (3, 2)", lambda lib, a: a.repeat(3, 2), [(2, 3)], ops.Repeat),
+    _case("repeat adds a leading dim", lambda lib, a: a.repeat((2, 1, 3)), [(2, 3)], ops.Repeat),
+    _case("flip dims (0, 2)", lambda lib, a: lib.flip(a, (0, 2)), [(2, 3, 4)], ops.Flip),
+    _case("flip -1", lambda lib, a: a.flip(-1), [(3, 4)], ops.Flip),
+    _case("roll 2 dim 1", lambda lib, a: lib.roll(a, 2, 1), [(3, 4)], ops.Roll),
+    _case("roll (1, -2) dims (0, 1)", lambda lib, a: a.roll((1, -2), (0, 1)), [(3, 4)], ops.Roll),
+    _case("roll flattened", lambda lib, a: a.roll(5), [(3, 4)], ops.Roll),
+    # compositions: repeat_interleave is index_select, split/chunk/unbind are slices
+    _case("repeat_interleave int dim 0", lambda lib, a: a.repeat_interleave(2, dim=0), [(3, 2)],
+          ops.IndexSelect),
+    _case("repeat_interleave tensor dim 1",
+          lambda lib, a: lib.repeat_interleave(a, lib.tensor(REPEATS4), dim=1), [(2, 4)],
+          ops.IndexSelect),
+    _case("repeat_interleave flattened", lambda lib, a: a.repeat_interleave(3), [(2, 2)],
+          (ops.IndexSelect, ops.Reshape)),
+    _case("split int 2 dim 1", lambda lib, a: _pieces(lib, a.split(2, 1), lambda p: lib.cat(p, 1)),
+          [(3, 5)], (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("split sizes [1, 3] dim 0",
+          lambda lib, a: _pieces(lib, lib.split(a, [1, 3], 0), lambda p: lib.cat(p, 0)), [(4, 2)],
+          (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("chunk 3 of 5", lambda lib, a: _pieces(lib, lib.chunk(a, 3, 0), lambda p: lib.cat(p, 0)),
+          [(5, 2)], (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("unbind dim 1", lambda lib, a: _pieces(lib, lib.unbind(a, 1), lambda p: lib.stack(p, 0)),
+          [(2, 3)], (ops.GetItem, ops.Mul, ops.Stack)),
+    # cumsum / prod / logsumexp
+    _case("cumsum dim 0", lambda lib, a: lib.cumsum(a, 0), [(4, 3)], ops.CumSum),
+    _case("cumsum dim -1 3-D", lambda lib, a: a.cumsum(dim=-1), [(2, 3, 4)], ops.CumSum),
+    _case("cumprod dim 1", lambda lib, a: lib.cumprod(a, 1), [(3, 4)], ops.CumProd),
+    _case("cumprod dim 0 3-D", lambda lib, a: a.cumprod(dim=0), [(3, 2, 2)], ops.CumProd),
+    _case("cumprod dim 1 with zeros", lambda lib, a: a.cumprod(1), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
+    _case("cumprod dim 0 with zeros", lambda lib, a: a.cumprod(0), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
+    _case("prod all", lambda lib, a: a.prod(), [(3, 4)], ops.Prod),
+    _case("prod dim 1", lambda lib, a: lib.prod(a, 1), [(3, 4)], ops.Prod),
+    _case("prod dim 0 keepdim", lambda lib, a: a.prod(0, keepdim=True), [(3, 4)], ops.Prod),
+    _case("prod dim 1 with zeros", lambda lib, a: a.prod(1), [(3, 4)], ops.Prod,
+          domains=("some zeros",)),
+    _case("prod dim 0 with zeros", lambda lib, a: a.prod(0), [(3, 4)], ops.Prod,
+          domains=("some zeros",)),
+    _case("prod all with one zero", lambda lib, a: a.prod(), [(3, 4)], ops.Prod,
+          domains=("one zero",)),
+    _case("logsumexp dim 1", lambda lib, a: a.logsumexp(1), [(3, 4)], ops.LogSumExp),
+    _case("logsumexp dims (0, 2) keepdim", lambda lib, a: lib.logsumexp(a, (0, 2), keepdim=True),
+          [(2, 3, 4)], ops.LogSumExp),
+    _case("logsumexp of large values (stable)", lambda lib, a: (a * 30.0 + 1000.0).logsumexp(-1),
+          [(3, 4)], (ops.LogSumExp, ops.Mul, ops.Add)),
+    # sort / topk: the values are gathered through the order, so Gather is the derivative
+    _case("sort dim -1", lambda lib, a: a.sort().values, [(3, 4)], ops.Gather),
+    _case("sort descending dim 0", lambda lib, a: lib.sort(a, 0, descending=True)[0], [(3, 4)],
+          ops.Gather),
+    _case("topk 2 largest dim 1", lambda lib, a: a.topk(2, 1).values, [(3, 5)], ops.Gather),
+    _case("topk 3 smallest dim 0", lambda lib, a: lib.topk(a, 3, 0, largest=False)[0], [(4, 3)],
+          ops.Gather),
+    # einsum: the contractions of attention and bilinear layers, traces and sums
+    *[
+        _case(f"einsum {eq}", lambda lib, *xs, eq=eq: lib.einsum(eq, *xs), shapes, ops.Einsum)
+        for eq, shapes in (
+            ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+            ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+            ("bhqk,bhkd->bhqd", [(2, 2, 3, 5), (2, 2, 5, 4)]),
+            ("ij,j->i", [(3, 4), (4,)]),
+            ("bi,bj->bij", [(2, 3), (2, 4)]),
+            ("bi,oij,bj->bo", [(2, 3), (5, 3, 4), (2, 4)]),
+            ("ii->i", [(4, 4)]),
+            ("ii", [(4, 4)]),
+            ("ij->j", [(3, 4)]),
+            ("ij->", [(3, 4)]),
+            ("i,i->", [(4,), (4,)]),
+            ("ij,jk", [(3, 4), (4, 2)]),
+            ("iij,jk->ik", [(3, 3, 4), (4, 2)]),
+            ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)]),
+            ("...ij,jk", [(2, 3, 4), (4, 5)]),
+            ("...ij,...jk->ik", [(3, 2, 3, 4), (2, 4, 5)]),
+        )
+    ],
+    _case("bmm", lambda lib, a, b: lib.bmm(a, b), [(2, 3, 4), (2, 4, 5)], ops.MatMul),
+    _case("baddbmm beta 0.5 alpha 2 broadcast input",
+          lambda lib, x, a, b: lib.baddbmm(x, a, b, beta=0.5, alpha=2.0), [(3, 5), (2, 3, 4), (2, 4, 5)],
+          (ops.MatMul, ops.Mul, ops.Add)),
+    _case("baddbmm method", lambda lib, x, a, b: x.baddbmm(a, b), [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
+          (ops.MatMul, ops.Add)),
+]

@@ -28,6 +28,7 @@ from . import functional as F
 from . import init
 from .layers import Dropout, Linear, Sequential
 from .module import Module
+from .normalization import LayerNorm
 from .parameter import Parameter
 
 __all__ = [
@@ -330,36 +331,6 @@ class MultiheadAttention(Module):
 # ----- Transformer layers -----------------------------------------------------------------------
 
 
-class _LayerNorm(Module):
-    """Layer normalisation over the last dim, composed of ops (mean, var, sqrt, products), with
-    nn.LayerNorm's parameter names (weight, bias) and defaults:
-        y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias      (biased variance)
-
-    TODO: replace with ``nn.LayerNorm`` (being added on another branch) when it is merged; the
-    names and state_dict keys are the same, so only this class goes.
-    """
-
-    def __init__(self, normalized_shape: int, eps: float = 1e-5, bias: bool = True, dtype=None):
-        super().__init__()
-        self.normalized_shape = (normalized_shape,)
-        self.eps = eps
-        dtype = _resolve_dtype(dtype) or np.dtype(np.float32)
-        self.weight = Parameter(np.ones(normalized_shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.zeros(normalized_shape, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-
-    def forward(self, x):
-        centred = x - x.mean(dim=-1, keepdim=True)
-        var = (centred * centred).mean(dim=-1, keepdim=True)
-        y = centred / (var + self.eps).sqrt() * self.weight
-        return y if self.bias is None else y + self.bias
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
-
-
 def _activation(owner: str, activation):
     """'relu' and 'gelu' by name (as PyTorch), or any callable (a function or a Module)."""
     if activation == "relu":
@@ -418,8 +389,8 @@ class TransformerEncoderLayer(_FeedForwardBlocks):
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm1 = _LayerNorm(d_model, layer_norm_eps, bias, dtype)
-        self.norm2 = _LayerNorm(d_model, layer_norm_eps, bias, dtype)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self._set_activation("TransformerEncoderLayer", activation)
@@ -467,9 +438,9 @@ class TransformerDecoderLayer(_FeedForwardBlocks):
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm1 = _LayerNorm(d_model, layer_norm_eps, bias, dtype)
-        self.norm2 = _LayerNorm(d_model, layer_norm_eps, bias, dtype)
-        self.norm3 = _LayerNorm(d_model, layer_norm_eps, bias, dtype)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)

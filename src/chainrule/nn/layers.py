@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..checks import argument_error, check_in_range
+from ..dtypes import get_default_dtype
 from ..tensor import _resolve_dtype
 from . import functional as F
 from . import init
@@ -34,7 +35,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_in_range("Linear", "in_features", in_features, 0, integer=True)
         self.out_features = check_in_range("Linear", "out_features", out_features, 0, integer=True)
-        dtype = _resolve_dtype(dtype) or np.dtype(np.float32)
+        dtype = _resolve_dtype(dtype) or get_default_dtype()  # float32 unless set_default_dtype
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a floating-point dtype. Got {dtype} instead.")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
@@ -137,6 +138,57 @@ class Sequential(Module):
             self.append(module)
         return self
 
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index`` (as list.insert); renumbers; returns self."""
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index!r} is out of range for {n} modules.")
+        self.append(module)  # checks the module
+        modules = list(self._modules.values())
+        modules.insert(int(index) + n if index < 0 else int(index), modules.pop())
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+        return self
+
+    def pop(self, index=-1) -> Module:
+        """Remove and return the module at ``index`` (the last by default); renumbers."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __add__(self, other) -> Sequential:
+        """A new Sequential: this one's modules, then ``other``'s."""
+        if not isinstance(other, Sequential):
+            raise TypeError(
+                f"Sequential + {type(other).__name__}: only a Sequential can be added."
+            )
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise TypeError(
+                f"Sequential += {type(other).__name__}: only a Sequential can be added."
+            )
+        return self.extend(list(other))
+
+    def __mul__(self, times) -> Sequential:
+        """A new Sequential repeating these modules (the same objects) ``times`` times."""
+        if isinstance(times, bool) or not isinstance(times, (int, np.integer)):
+            raise TypeError(f"Sequential * {type(times).__name__}: multiply by an int.")
+        if times < 1:
+            raise ValueError(f"Sequential * {times}: multiply by an int >= 1.")
+        return Sequential(*(list(self) * int(times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times) -> Sequential:
+        repeated = self * times
+        self._modules.clear()
+        self._modules.update(repeated._modules)
+        return self
+
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)
@@ -187,12 +239,18 @@ class Dropout(Module):
     by 1 / (1 - p); in evaluation (``model.eval()``) the identity. Masks come from the seeded
     generator, so ``chainrule.manual_seed`` reproduces them."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout", "p", p, 0, 1, high_closed=True)
+        if inplace is not False:
+            raise ValueError(
+                f"Dropout: inplace={inplace!r} is not supported: chainrule's dropout returns a new "
+                "tensor. Use inplace=False (the values are the same)."
+            )
+        self.inplace = False
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

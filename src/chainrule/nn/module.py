@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, _resolve_dtype
+from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -78,14 +78,19 @@ class Module:
                 "Module.__init__() has run; call super().__init__() first in __init__."
             )
 
-    def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry and the plain attributes, before re-registering."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Remove ``name`` from the plain attributes and from every registry but ``keep``, before
+        registering it in ``keep``: an entry that stays where it is keeps its position (so
+        ``self.weight = Parameter(...)`` again leaves the state_dict order alone, as in PyTorch),
+        one that changes registry moves to the end of its new one."""
         self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        if name in self._buffers:
-            del self._buffers[name]
-            self._non_persistent_buffers.discard(name)
+        if keep != "_parameters":
+            self._parameters.pop(name, None)
+        if keep != "_modules":
+            self._modules.pop(name, None)
+        if keep != "_buffers":
+            self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
 
     def _store_parameter(self, name: str, value) -> None:
         """Register a Parameter (or None) under ``name``. It is also kept as a plain attribute, so
@@ -97,11 +102,11 @@ class Module:
     def __setattr__(self, name, value):
         if isinstance(value, Parameter):
             self._check_initialised("parameter", name)
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self._store_parameter(name, value)
         elif isinstance(value, Module):
             self._check_initialised("submodule", name)
-            self._forget(name)
+            self._forget(name, keep="_modules")
             self._modules[name] = value
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
@@ -167,7 +172,7 @@ class Module:
                 f"register_parameter: {name!r} must be a Parameter or None. Got "
                 f"{type(param).__name__} instead."
             )
-        self._forget(name)
+        self._forget(name, keep="_parameters")
         self._store_parameter(name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -180,7 +185,7 @@ class Module:
                 f"register_buffer: {name!r} must be a Tensor or None. Got "
                 f"{type(tensor).__name__} instead."
             )
-        self._forget(name)
+        self._forget(name, keep="_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -194,7 +199,7 @@ class Module:
                 f"add_module: {name!r} must be a Module or None. Got {type(module).__name__} "
                 "instead."
             )
-        self._forget(name)
+        self._forget(name, keep="_modules")
         self._modules[name] = module
 
     register_module = add_module
@@ -260,6 +265,51 @@ class Module:
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` ('' is self): ``model.get_submodule(
+        "encoder.0")`` is ``model.encoder[0]``."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule: target must be a str. Got {type(target).__name__}.")
+        module = self
+        if target == "":
+            return module
+        walked = []
+        for name in target.split("."):
+            child = module._modules.get(name) if isinstance(module, Module) else None
+            if child is None:
+                where = ".".join(walked) or "the model"
+                raise AttributeError(
+                    f"get_submodule: {type(module).__name__} ({where}) has no submodule "
+                    f"{name!r}, so {target!r} names no module."
+                )
+            walked.append(name)
+            module = child
+        return module
+
+    def _get_member(self, what: str, registry: str, target: str):
+        if not isinstance(target, str):
+            raise TypeError(f"get_{what}: target must be a str. Got {type(target).__name__}.")
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        members = getattr(module, registry)
+        if name not in members or members[name] is None:
+            raise AttributeError(
+                f"get_{what}: {type(module).__name__} ({module_path or 'the model'}) has no "
+                f"{what} {name!r}."
+            )
+        return members[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path ``target``, e.g. ``"0.weight"``."""
+        return self._get_member("parameter", "_parameters", target)
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``, e.g. ``"norm.running_mean"``."""
+        return self._get_member("buffer", "_buffers", target)
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
     def apply(self, fn) -> Module:
         """Call ``fn(module)`` on every submodule (children first) and then on self; returns self.
         Typical use: a custom initialisation, ``model.apply(init_weights)``."""
@@ -299,16 +349,19 @@ class Module:
                 param.grad._data[...] = 0
 
     # ----- dtype -------------------------------------------------------------------------
-    def to(self, dtype) -> Module:
+    def to(self, *args, **kwargs) -> Module:
         """Cast every floating-point parameter, gradient and buffer to ``dtype``; returns self.
         Parameters are cast in place (the Parameter objects stay the same, so an optimizer holding
         them keeps working); a buffer is replaced by a cast copy, so a tensor the caller passed in
-        (a loss's class weights, say) is left as it was, as in PyTorch."""
-        try:
-            resolved = _resolve_dtype(dtype)
-        except TypeError:
-            resolved = None
-        if resolved is None or resolved.kind != "f":
+        (a loss's class weights, say) is left as it was, as in PyTorch.
+
+        Takes PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``;
+        the only device is the CPU (``model.to('cpu')`` changes nothing; 'cuda' is refused)."""
+        _, resolved, _, _ = _to_arguments("Module.to", args, **kwargs)
+        if resolved is None:
+            return self  # a device alone: everything is on the CPU already
+        if resolved.kind != "f":
+            dtype = kwargs.get("dtype", args[-1] if args else None)
             raise TypeError(
                 "Module.to: only floating-point dtypes are accepted (such as chainrule.float64 or "
                 f"'float32'). Got {dtype!r} instead."
@@ -336,7 +389,9 @@ class Module:
     def _state_items(self):
         """(dotted name, Tensor) for what state_dict saves: per module, parameters then
         persistent buffers, depth first (PyTorch's order)."""
-        for prefix, module in self.named_modules():
+        # A module reached by two paths is saved under both, as PyTorch does (named_modules()
+        # would list it once).
+        for prefix, module in self.named_modules(remove_duplicate=False):
             dot = prefix + "." if prefix else ""
             for name, param in module._parameters.items():
                 if param is not None:
@@ -345,9 +400,26 @@ class Module:
                 if buf is not None and name not in module._non_persistent_buffers:
                     yield dot + name, buf
 
-    def state_dict(self) -> OrderedDict:
-        """An ordered mapping from dotted name to a copy of each parameter's and buffer's array."""
-        return OrderedDict((name, t._data.copy()) for name, t in self._state_items())
+    def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An ordered mapping from dotted name to a copy of each parameter's and buffer's array.
+
+        As PyTorch: ``prefix`` goes before every name, ``destination`` (a dict) is filled and
+        returned instead of a new OrderedDict, and ``keep_vars=True`` maps to the Parameters and
+        buffers themselves. (PyTorch's default gives detached tensors sharing memory; chainrule
+        gives copies of the arrays, which ``load_state_dict`` and ``chainrule.save`` take.)
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"state_dict: prefix must be a str. Got {type(prefix).__name__}.")
+        if destination is None:
+            destination = OrderedDict()
+        elif not isinstance(destination, dict):
+            raise TypeError(
+                f"state_dict: destination must be a dict or None. Got "
+                f"{type(destination).__name__} instead."
+            )
+        for name, t in self._state_items():
+            destination[prefix + name] = t if keep_vars else t._data.copy()
+        return destination
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy the values of ``state_dict`` (arrays or Tensors) into this module's parameters and

@@ -14,16 +14,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
     Broadcasting (a) prepends dims of size 1 until both shapes have the same length, then (b)
     stretches size-1 dims. Undo (a) by summing over the leading extra dims and (b) by summing,
-    with keepdims, over every dim where ``shape`` has 1 and the gradient does not.
+    with keepdims, over every dim where ``shape`` has 1 and the gradient does not. ``grad`` may be
+    an array (backward) or a Tensor (backward_graph): the same sums, recorded.
     """
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    on_array = isinstance(grad, np.ndarray)
     if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
+        leading = tuple(range(extra))
+        grad = grad.sum(axis=leading) if on_array else grad.sum(dim=leading)
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+        grad = grad.sum(axis=stretched, keepdims=True) if on_array else grad.sum(dim=stretched, keepdim=True)
     return grad
 
 
@@ -69,6 +72,8 @@ class Add(Function):
         grad_b = unbroadcast(grad_y, shape_b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    backward_graph = backward  # the same sums on Tensors
+
 
 class Sub(Function):
     """Element-wise difference with broadcasting.
@@ -107,6 +112,13 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         grad_a = unbroadcast(grad_y * b, np.shape(a)) if ctx.needs_input_grad[0] else None
         grad_b = unbroadcast(grad_y * a, np.shape(b)) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_y * b, a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(grad_y * a, b.shape) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -172,6 +184,8 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return -grad_y
+
+    backward_graph = backward
 
 
 class Pow(Function):

@@ -37,6 +37,17 @@ class Sum(Function):
     def backward(ctx, grad_y):
         return _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        if not ctx.keepdim and ctx.dims:
+            grad_y = grad_y.reshape(_kept_shape(ctx.shape, ctx.dims))
+        return grad_y.expand(ctx.shape), None, None
+
+
+def _kept_shape(shape, dims) -> tuple:
+    """The shape of a reduction's result with keepdim=True: 1 in every reduced dim."""
+    return tuple(1 if d in dims else n for d, n in enumerate(shape))
+
 
 class Mean(Function):
     """Mean over dims.

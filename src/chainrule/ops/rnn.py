@@ -126,7 +126,7 @@ class LSTMCell(Function):
         """The same formulas in chainrule ops, the gates recomputed from the saved inputs."""
         x, h, c, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
         gates = _gates_graph(x, h, w_ih, w_hh, b_ih, b_hh)
-        hidden = w_hh.shape[1]
+        hidden = w_ih.shape[0] // 4
         i = gates[:, :hidden].sigmoid()
         f = gates[:, hidden:2 * hidden].sigmoid()
         g = gates[:, 2 * hidden:3 * hidden].tanh()
@@ -195,7 +195,7 @@ class GRUCell(Function):
     def backward_graph(ctx, grad_h_next):
         """The same formulas in chainrule ops, the gates recomputed from the saved inputs."""
         x, h, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
-        hidden = w_hh.shape[1]
+        hidden = w_ih.shape[0] // 3
         gi = x @ w_ih.T if b_ih is None else x @ w_ih.T + b_ih
         gh = h @ w_hh.T if b_hh is None else h @ w_hh.T + b_hh
         r = (gi[:, :hidden] + gh[:, :hidden]).sigmoid()
