@@ -26,7 +26,8 @@ from ..random import default_generator
 from ..tensor import Tensor, _resolve_dtype
 from . import functional as F
 from . import init
-from .layers import Dropout, Linear, Sequential
+from .container import ModuleList
+from .layers import Dropout, Linear
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
@@ -491,8 +492,7 @@ class TransformerEncoder(Module):
                             f"{type(encoder_layer).__name__} instead.")
         self.num_layers = check_in_range("TransformerEncoder", "num_layers", num_layers, 1,
                                          integer=True)
-        # TODO: nn.ModuleList once merged; Sequential gives the same names ('layers.0. ...').
-        self.layers = Sequential(*(copy.deepcopy(encoder_layer) for _ in range(num_layers)))
+        self.layers = ModuleList(*(copy.deepcopy(encoder_layer) for _ in range(num_layers)))
         if norm is not None:
             self.norm = norm
         else:
