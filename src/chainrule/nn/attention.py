@@ -492,7 +492,7 @@ class TransformerEncoder(Module):
                             f"{type(encoder_layer).__name__} instead.")
         self.num_layers = check_in_range("TransformerEncoder", "num_layers", num_layers, 1,
                                          integer=True)
-        self.layers = ModuleList(*(copy.deepcopy(encoder_layer) for _ in range(num_layers)))
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         if norm is not None:
             self.norm = norm
         else:
