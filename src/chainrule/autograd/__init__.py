@@ -64,8 +64,8 @@ def __getattr__(name):
         import importlib
 
         return getattr(importlib.import_module("chainrule.gradcheck"), name)
-    if name == "functional":
-        from . import functional
+    if name == "functional":  # (not "from . import functional": that asks __getattr__ again)
+        import importlib
 
-        return functional
+        return importlib.import_module("chainrule.autograd.functional")
     raise AttributeError(f"module 'chainrule.autograd' has no attribute {name!r}")
