@@ -254,7 +254,8 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
     Algorithm: the Jacobian of the gradient. The gradient g(x) = df/dx is computed with
     ``create_graph=True`` (every op's ``backward_graph`` records it as a graph of its own), and
-    ``jacobian`` differentiates that graph once per element of g: row k is d g[k] / dx.
+    ``jacobian`` differentiates that graph once per element of g: row k is d g[k] / dx. (PyTorch
+    computes g as ``jacobian`` of f; for one number out that is the same gradient.)
 
     >>> x = chainrule.tensor([1.0, 2.0], dtype="float64")
     >>> hessian(lambda x: (x * x * x).sum(), x)  # diag(6x)
@@ -276,14 +277,22 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
                                f"shape {out.shape} instead.")
         return out if out.ndim == 0 else out.reshape(())
 
-    def gradient(*xs):
-        jac = jacobian(scalar_func, xs, create_graph=True)
-        for i, g in enumerate(jac):
-            if strict and not g.requires_grad:
+    def gradient(*xs):  # g = df/dx for every input, recorded (create_graph) so it can be differentiated
+        with enable_grad():
+            grads = _grad((scalar_func(*xs),), xs, create_graph=True)
+        result = []
+        for i, (g, x) in enumerate(zip(grads, xs)):
+            if g is None:
+                if strict:
+                    raise RuntimeError(f"hessian: the function does not depend on input {i}; "
+                                       "strict=True refuses that (leave strict off to get zeros).")
+                g = _zeros(x)
+            elif strict and not g.requires_grad:
                 raise RuntimeError(f"hessian: the gradient with respect to input {i} does not "
                                    "depend on the inputs (is the function linear in it?); "
                                    "strict=True refuses that (leave strict off to get zeros).")
-        return jac
+            result.append(g)
+        return tuple(result)
 
     result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict)
     return _unpack(result, (inputs_tuple, inputs_tuple))
