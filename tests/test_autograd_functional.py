@@ -277,6 +277,7 @@ def test_strict_refuses_an_output_independent_of_an_input_as_torch_does():
     for name, call, message in calls:
         with pytest.raises(RuntimeError):
             call(TF, tx, ty, tv)
+        assert message.startswith(f"{name}: ")
         with pytest.raises(RuntimeError, match=message):
             call(AF, x, y, v)
 

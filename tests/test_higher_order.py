@@ -233,8 +233,8 @@ def test_a_leaf_hook_sees_the_whole_gradient_once_not_each_part():
     for create_graph in (False, True):
         (x,), (tx,) = both((3,))
         calls, tcalls = [], []
-        x.register_hook(lambda g: calls.append(1) or g * g)
-        tx.register_hook(lambda g: tcalls.append(1) or g * g)
+        x.register_hook(lambda g, calls=calls: calls.append(1) or g * g)
+        tx.register_hook(lambda g, calls=tcalls: calls.append(1) or g * g)
         (x * x * x).sum().backward(create_graph=create_graph)
         (tx * tx * tx).sum().backward(create_graph=create_graph)
         close(x.grad, tx.grad)
