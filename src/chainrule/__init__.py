@@ -14,6 +14,11 @@ from .functions import (
     abs, cat, clamp, cos, exp, log, log_softmax, matmul, maximum, mean, minimum, relu, sigmoid,
     sin, softmax, sqrt, stack, sum, tanh, where,
 )
+from .functions import (  # sequence-model ops
+    argsort, baddbmm, bmm, chunk, cumprod, cumsum, einsum, flip, gather, index_add, index_select,
+    logsumexp, masked_fill, prod, repeat_interleave, roll, scatter, scatter_add, sort, split,
+    topk, tril, triu, unbind,
+)
 from .gradcheck import gradcheck, gradcheck_module
 from .random import get_rng_state, manual_seed, set_rng_state
 from .serialization import load, save
@@ -30,6 +35,11 @@ __all__ = [
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
     "softmax", "log_softmax", "sum", "mean",
     "save", "load",
+]
+__all__ += [  # sequence-model ops
+    "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
+    "tril", "triu", "repeat_interleave", "flip", "roll", "split", "chunk", "unbind",
+    "cumsum", "cumprod", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
 ]
 
 from . import nn, optim  # noqa: E402  (they import the engine above)

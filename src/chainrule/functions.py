@@ -116,3 +116,23 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001
 
 def mean(x, dim=None, keepdim=False):
     return _as_tensor(x).mean(dim, keepdim)
+
+
+# ----- sequence-model ops -----
+# Each is the op's one entry function, defined beside its class in chainrule/ops/ (the argument
+# checks and messages live there); Tensor methods call the same functions.
+from .ops.einsum import baddbmm, bmm, einsum  # noqa: E402
+from .ops.indexing import (  # noqa: E402
+    gather, index_add, index_select, masked_fill, scatter, scatter_add,
+)
+from .ops.rearrange import (  # noqa: E402
+    chunk, flip, repeat_interleave, roll, split, tril, triu, unbind,
+)
+from .ops.scan import cumprod, cumsum, logsumexp, prod  # noqa: E402
+from .ops.sort import argsort, sort, topk  # noqa: E402
+
+__all__ += [
+    "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
+    "tril", "triu", "repeat_interleave", "flip", "roll", "split", "chunk", "unbind",
+    "cumsum", "cumprod", "prod", "logsumexp", "sort", "argsort", "topk", "einsum", "bmm", "baddbmm",
+]

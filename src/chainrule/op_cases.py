@@ -371,3 +371,163 @@ CASES = [
 def all_cases() -> list:
     """Every op case (built-in ones plus any registered later)."""
     return list(CASES)
+
+
+# ---- sequence-model tensor ops ----
+# Indices are constants (lib.tensor of an int64 array) and repeat where the op must add up the
+# gradients of an element read or written twice (gather, scatter_add, index_select, index_add);
+# scatter's indices are distinct within a row, since with repeats which write survives is
+# undefined. sort and topk see standard-normal draws, which are distinct with probability 1, so
+# no ties decide an order (ties are tested for the stable sort in tests/test_seqops.py).
+DOMAINS["some zeros"] = lambda rng, shape: _with_zeros(rng.standard_normal(shape), [1, 5, 6])
+DOMAINS["one zero"] = lambda rng, shape: _with_zeros(rng.standard_normal(shape), [1])
+
+
+def _with_zeros(x, flat_positions):
+    """x with exact zeros at these flat positions: for a (3, 4) input, row 0 holds one zero and
+    row 1 two, column 1 two zeros and column 2 one (prod's derivative at zeros)."""
+    x.reshape(-1)[flat_positions] = 0.0
+    return x
+
+
+GATHER_INDEX = np.array([[0, 0, 3], [1, 2, 1], [3, 3, 3]])  # (3, 3) into (3, 4) along dim 1
+GATHER_INDEX_DIM0 = np.array([[3, 0], [3, 3]])  # (2, 2) into (4, 3) along dim 0: smaller than input
+GATHER_INDEX_3D = np.array([[[1, 0, 1]], [[2, 2, 0]]])  # (2, 1, 3) into (2, 3, 3) along dim -1
+SCATTER_INDEX = np.array([[0, 4], [2, 1], [3, 0]])  # distinct in each row: (3, 2) into (3, 5)
+SCATTER_INDEX_DIM0 = np.array([[1, 0, 2], [0, 2, 1]])  # distinct in each column: (2, 3) into (3, 3)
+SCATTER_ADD_INDEX = np.array([[0, 0, 2, 3, 0], [1, 1, 1, 2, 3], [3, 2, 3, 2, 0]])  # repeats
+REPEATS4 = np.array([1, 0, 2, 3])  # repeat_interleave counts, one of them 0
+CAUSAL4 = np.tril(np.ones((4, 4), dtype=bool))
+
+
+def _pieces(lib, parts, join):
+    """Join pieces, each scaled by a different factor, so a gradient routed to the wrong piece
+    shows."""
+    return join([p * (i + 1.0) for i, p in enumerate(parts)])
+
+
+CASES += [
+    # gather / scatter / scatter_add
+    _case("gather dim 1 repeated indices", lambda lib, a: lib.gather(a, 1, lib.tensor(GATHER_INDEX)),
+          [(3, 4)], ops.Gather),
+    _case("gather dim 0 index smaller than input",
+          lambda lib, a: a.gather(0, lib.tensor(GATHER_INDEX_DIM0)), [(4, 3)], ops.Gather),
+    _case("gather 3-D dim -1", lambda lib, a: a.gather(-1, lib.tensor(GATHER_INDEX_3D)), [(2, 3, 3)],
+          ops.Gather),
+    _case("scatter src dim 1", lambda lib, a, s: a.scatter(1, lib.tensor(SCATTER_INDEX), s),
+          [(3, 5), (3, 2)], ops.Scatter),
+    _case("scatter src dim 0", lambda lib, a, s: lib.scatter(a, 0, lib.tensor(SCATTER_INDEX_DIM0), s),
+          [(3, 3), (2, 3)], ops.Scatter),
+    _case("scatter value", lambda lib, a: a.scatter(1, lib.tensor(SCATTER_INDEX), 2.5), [(3, 5)],
+          ops.Scatter),
+    _case("scatter_add dim 1 repeated indices",
+          lambda lib, a, s: a.scatter_add(1, lib.tensor(SCATTER_ADD_INDEX), s), [(3, 4), (3, 5)],
+          ops.ScatterAdd),
+    _case("scatter_add dim 0 repeated indices",
+          lambda lib, a, s: lib.scatter_add(a, 0, lib.tensor(SCATTER_ADD_INDEX.T), s),
+          [(4, 3), (5, 3)], ops.ScatterAdd),
+    # index_select / index_add
+    _case("index_select dim 0 repeated", lambda lib, a: lib.index_select(a, 0, lib.tensor(REPEATED)),
+          [(4, 3)], ops.IndexSelect),
+    _case("index_select dim 1 3-D", lambda lib, a: a.index_select(1, lib.tensor([2, 0, 2])),
+          [(2, 3, 4)], ops.IndexSelect),
+    _case("index_add dim 0 repeated alpha 0.5",
+          lambda lib, a, s: a.index_add(0, lib.tensor(REPEATED), s, alpha=0.5), [(4, 3), (5, 3)],
+          ops.IndexAdd),
+    _case("index_add dim -1", lambda lib, a, s: lib.index_add(a, -1, lib.tensor([1, 1]), s),
+          [(2, 3), (2, 2)], ops.IndexAdd),
+    # masked_fill (the mask never gets a gradient)
+    _case("masked_fill number", lambda lib, a: a.masked_fill(lib.tensor(MASK), -3.0), [(4, 3)],
+          ops.MaskedFill),
+    _case("masked_fill broadcast causal mask",
+          lambda lib, a: lib.masked_fill(a, ~lib.tensor(CAUSAL4), -1e4), [(2, 4, 4)], ops.MaskedFill),
+    _case("masked_fill 0-d value tensor", lambda lib, a, v: a.masked_fill(lib.tensor(MASK), v),
+          [(4, 3), ()], ops.MaskedFill),
+    # tril / triu / repeat / flip / roll
+    _case("tril", lambda lib, a: a.tril(), [(4, 4)], ops.Tril),
+    _case("tril diagonal -1 batched", lambda lib, a: lib.tril(a, diagonal=-1), [(2, 3, 4)], ops.Tril),
+    _case("triu diagonal 1", lambda lib, a: a.triu(1), [(3, 4)], ops.Triu),
+    _case("triu diagonal -2", lambda lib, a: lib.triu(a, -2), [(5, 3)], ops.Triu),
+    _case("repeat (3, 2)", lambda lib, a: a.repeat(3, 2), [(2, 3)], ops.Repeat),
+    _case("repeat adds a leading dim", lambda lib, a: a.repeat((2, 1, 3)), [(2, 3)], ops.Repeat),
+    _case("flip dims (0, 2)", lambda lib, a: lib.flip(a, (0, 2)), [(2, 3, 4)], ops.Flip),
+    _case("flip -1", lambda lib, a: a.flip(-1), [(3, 4)], ops.Flip),
+    _case("roll 2 dim 1", lambda lib, a: lib.roll(a, 2, 1), [(3, 4)], ops.Roll),
+    _case("roll (1, -2) dims (0, 1)", lambda lib, a: a.roll((1, -2), (0, 1)), [(3, 4)], ops.Roll),
+    _case("roll flattened", lambda lib, a: a.roll(5), [(3, 4)], ops.Roll),
+    # compositions: repeat_interleave is index_select, split/chunk/unbind are slices
+    _case("repeat_interleave int dim 0", lambda lib, a: a.repeat_interleave(2, dim=0), [(3, 2)],
+          ops.IndexSelect),
+    _case("repeat_interleave tensor dim 1",
+          lambda lib, a: lib.repeat_interleave(a, lib.tensor(REPEATS4), dim=1), [(2, 4)],
+          ops.IndexSelect),
+    _case("repeat_interleave flattened", lambda lib, a: a.repeat_interleave(3), [(2, 2)],
+          (ops.IndexSelect, ops.Reshape)),
+    _case("split int 2 dim 1", lambda lib, a: _pieces(lib, a.split(2, 1), lambda p: lib.cat(p, 1)),
+          [(3, 5)], (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("split sizes [1, 3] dim 0",
+          lambda lib, a: _pieces(lib, lib.split(a, [1, 3], 0), lambda p: lib.cat(p, 0)), [(4, 2)],
+          (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("chunk 3 of 5", lambda lib, a: _pieces(lib, lib.chunk(a, 3, 0), lambda p: lib.cat(p, 0)),
+          [(5, 2)], (ops.GetItem, ops.Mul, ops.Cat)),
+    _case("unbind dim 1", lambda lib, a: _pieces(lib, lib.unbind(a, 1), lambda p: lib.stack(p, 0)),
+          [(2, 3)], (ops.GetItem, ops.Mul, ops.Stack)),
+    # cumsum / prod / logsumexp
+    _case("cumsum dim 0", lambda lib, a: lib.cumsum(a, 0), [(4, 3)], ops.CumSum),
+    _case("cumsum dim -1 3-D", lambda lib, a: a.cumsum(dim=-1), [(2, 3, 4)], ops.CumSum),
+    _case("cumprod dim 1", lambda lib, a: lib.cumprod(a, 1), [(3, 4)], ops.CumProd),
+    _case("cumprod dim 0 3-D", lambda lib, a: a.cumprod(dim=0), [(3, 2, 2)], ops.CumProd),
+    _case("cumprod dim 1 with zeros", lambda lib, a: a.cumprod(1), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
+    _case("cumprod dim 0 with zeros", lambda lib, a: a.cumprod(0), [(3, 4)], ops.CumProd,
+          domains=("some zeros",)),
+    _case("prod all", lambda lib, a: a.prod(), [(3, 4)], ops.Prod),
+    _case("prod dim 1", lambda lib, a: lib.prod(a, 1), [(3, 4)], ops.Prod),
+    _case("prod dim 0 keepdim", lambda lib, a: a.prod(0, keepdim=True), [(3, 4)], ops.Prod),
+    _case("prod dim 1 with zeros", lambda lib, a: a.prod(1), [(3, 4)], ops.Prod,
+          domains=("some zeros",)),
+    _case("prod dim 0 with zeros", lambda lib, a: a.prod(0), [(3, 4)], ops.Prod,
+          domains=("some zeros",)),
+    _case("prod all with one zero", lambda lib, a: a.prod(), [(3, 4)], ops.Prod,
+          domains=("one zero",)),
+    _case("logsumexp dim 1", lambda lib, a: a.logsumexp(1), [(3, 4)], ops.LogSumExp),
+    _case("logsumexp dims (0, 2) keepdim", lambda lib, a: lib.logsumexp(a, (0, 2), keepdim=True),
+          [(2, 3, 4)], ops.LogSumExp),
+    _case("logsumexp of large values (stable)", lambda lib, a: (a * 30.0 + 1000.0).logsumexp(-1),
+          [(3, 4)], (ops.LogSumExp, ops.Mul, ops.Add)),
+    # sort / topk: the values are gathered through the order, so Gather is the derivative
+    _case("sort dim -1", lambda lib, a: a.sort().values, [(3, 4)], ops.Gather),
+    _case("sort descending dim 0", lambda lib, a: lib.sort(a, 0, descending=True)[0], [(3, 4)],
+          ops.Gather),
+    _case("topk 2 largest dim 1", lambda lib, a: a.topk(2, 1).values, [(3, 5)], ops.Gather),
+    _case("topk 3 smallest dim 0", lambda lib, a: lib.topk(a, 3, 0, largest=False)[0], [(4, 3)],
+          ops.Gather),
+    # einsum: the contractions of attention and bilinear layers, traces and sums
+    *[
+        _case(f"einsum {eq}", lambda lib, *xs, eq=eq: lib.einsum(eq, *xs), shapes, ops.Einsum)
+        for eq, shapes in (
+            ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+            ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+            ("bhqk,bhkd->bhqd", [(2, 2, 3, 5), (2, 2, 5, 4)]),
+            ("ij,j->i", [(3, 4), (4,)]),
+            ("bi,bj->bij", [(2, 3), (2, 4)]),
+            ("bi,oij,bj->bo", [(2, 3), (5, 3, 4), (2, 4)]),
+            ("ii->i", [(4, 4)]),
+            ("ii", [(4, 4)]),
+            ("ij->j", [(3, 4)]),
+            ("ij->", [(3, 4)]),
+            ("i,i->", [(4,), (4,)]),
+            ("ij,jk", [(3, 4), (4, 2)]),
+            ("iij,jk->ik", [(3, 3, 4), (4, 2)]),
+            ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)]),
+            ("...ij,jk", [(2, 3, 4), (4, 5)]),
+            ("...ij,...jk->ik", [(3, 2, 3, 4), (2, 4, 5)]),
+        )
+    ],
+    _case("bmm", lambda lib, a, b: lib.bmm(a, b), [(2, 3, 4), (2, 4, 5)], ops.MatMul),
+    _case("baddbmm beta 0.5 alpha 2 broadcast input",
+          lambda lib, x, a, b: lib.baddbmm(x, a, b, beta=0.5, alpha=2.0), [(3, 5), (2, 3, 4), (2, 4, 5)],
+          (ops.MatMul, ops.Mul, ops.Add)),
+    _case("baddbmm method", lambda lib, x, a, b: x.baddbmm(a, b), [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
+          (ops.MatMul, ops.Add)),
+]

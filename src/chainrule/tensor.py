@@ -829,6 +829,83 @@ class Tensor:
             _views[result] = (self, index)  # so that result += 1 changes self in the graph too
         return result
 
+    # ----- indexing, rearranging, scans and sorts -----------------------------------------
+    # Each calls the op's one entry function in chainrule/ops/ (indexing.py, rearrange.py,
+    # scan.py, sort.py, einsum.py), where the checks, the forward and the derivative live.
+    def gather(self, dim, index):
+        return ops.indexing.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return ops.indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        return ops.indexing.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return ops.indexing.index_select(self, dim, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return ops.indexing.index_add(self, dim, index, source, alpha=alpha)
+
+    def masked_fill(self, mask, value):
+        return ops.indexing.masked_fill(self, mask, value)
+
+    def tril(self, diagonal=0):
+        return ops.rearrange.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return ops.rearrange.triu(self, diagonal)
+
+    def repeat(self, *sizes):
+        return ops.rearrange.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return ops.rearrange.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def flip(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return ops.rearrange.flip(self, dims)
+
+    def roll(self, shifts, dims=None):
+        return ops.rearrange.roll(self, shifts, dims)
+
+    def split(self, split_size, dim=0):
+        return ops.rearrange.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return ops.rearrange.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return ops.rearrange.unbind(self, dim)
+
+    def cumsum(self, dim, *, dtype=None):
+        return ops.scan.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        return ops.scan.cumprod(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return ops.scan.prod(self, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return ops.scan.logsumexp(self, dim, keepdim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return ops.sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return ops.sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+        return ops.sort.topk(self, k, dim, largest, sorted)
+
+    def bmm(self, mat2):
+        return ops.einsum.bmm(self, mat2)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return ops.einsum.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
 
 def _arg_reduce(fn, data, dim, keepdim):
     """argmax/argmin with PyTorch's shapes: dim None gives the index into the flattened tensor;

@@ -424,3 +424,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
         pos_weight = _broadcast_weights(op, "pos_weight", pos_weight, x)
     return _element_weighted(
         op, lambda r: ops.BCEWithLogitsLoss.apply(x, target, r, pos_weight), x, weight, reduction)
+
+
+# ----- sequence-model helpers -----
+__all__ += ["one_hot"]
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Class indices as one-hot rows: shape (*tensor.shape, num_classes), int64, no gradient
+    (see ``chainrule.ops.indexing.one_hot``)."""
+    return ops.indexing.one_hot(tensor, num_classes)
