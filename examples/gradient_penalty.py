@@ -36,7 +36,8 @@ def make_batches(steps, batch):
     batches = []
     for _ in range(steps):
         angle = rng.uniform(0, 2 * np.pi, batch)
-        real = np.stack([2 * np.cos(angle), 2 * np.sin(angle)], axis=1) + 0.05 * rng.standard_normal((batch, 2))
+        ring = np.stack([2 * np.cos(angle), 2 * np.sin(angle)], axis=1)
+        real = ring + 0.05 * rng.standard_normal((batch, 2))
         fake = rng.standard_normal((batch, 2))
         e = rng.uniform(0, 1, (batch, 1))
         batches.append((real, fake, e))
