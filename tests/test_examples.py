@@ -212,3 +212,23 @@ def test_backprop_by_hand_prints_what_it_says():
                                 text=True, timeout=120)
         assert expected.strip() in result.stdout + result.stderr, (
             f"the snippet\n{code}\nprinted\n{result.stdout}{result.stderr}")
+
+
+def test_higher_order_doc_links_resolve_and_snippets_print_what_they_say():
+    """docs/higher_order.md: every link resolves, and each snippet shown with its output prints
+    exactly that (the error snippet included)."""
+    text = (DOCS / "higher_order.md").read_text(encoding="utf-8")
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        path, _, anchor = link.partition("#")
+        target = (DOCS / path).resolve() if path else DOCS / "higher_order.md"
+        assert target.exists(), link
+        if anchor:
+            assert anchor in github_anchors(target.read_text(encoding="utf-8")), link
+    skip_unless_twice_differentiable("Sigmoid", "Pow")
+    pairs = python_blocks_with_output(text)
+    assert len(pairs) == 4  # x^3, sigmoid, a Function without backward_graph, one with
+    for code, expected in pairs:
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert expected.strip() in result.stdout + result.stderr, (
+            f"the snippet\n{code}\nprinted\n{result.stdout}{result.stderr}")
