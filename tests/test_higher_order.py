@@ -14,6 +14,8 @@ import chainrule
 from chainrule.autograd import Function, grad
 
 torch = pytest.importorskip("torch")
+# PyTorch warns that backward(create_graph=True) makes a parameter/.grad reference cycle: known
+pytestmark = pytest.mark.filterwarnings("ignore:Using backward.. with create_graph=True:UserWarning")
 
 RNG = np.random.default_rng(41)
 
