@@ -405,3 +405,11 @@ def test_a_bias_gradient_left_unsummed_is_stopped_by_the_engines_shape_check(rng
     with pytest.raises(RuntimeError, match=r"BiasGradientNotSummed.backward returned a gradient of "
                                            r"shape \(4, 3\) for input 1, whose shape is \(3,\)"):
         cr.gradcheck(BiasGradientNotSummed.apply, (x, b))
+
+
+def test_an_input_made_by_an_op_is_checked_like_a_leaf():
+    # gradcheck(exp, x.clone()) once read the gradient from .grad, which a non-leaf never gets,
+    # and reported exp as wrong (analytical 0); PyTorch passes it, and so must we.
+    x = cr.tensor(np.array([1.0, 0.5, -2.0]), requires_grad=True)
+    assert cr.autograd.gradcheck(lambda t: t.exp(), (x.clone(),))
+    assert x.grad is None  # the check changes no .grad

@@ -44,7 +44,8 @@ def param_spec(W, b, grouped):
 
 
 def torch_kwargs(kwargs):
-    """chainrule and torch share argument names; torch wants the CPU single-tensor path."""
+    """chainrule and torch share argument names; torch gets its single-tensor path (foreach=False),
+    the loop chainrule runs (chainrule accepts foreach=False too)."""
     return dict(kwargs, foreach=False)
 
 
@@ -76,12 +77,48 @@ CASES = [
     ("Adagrad", dict(lr=0.1, weight_decay=0.1), False),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6), False),
     ("Adagrad", dict(lr=0.1, maximize=True), True),
+    ("Adadelta", dict(), False),
+    ("Adadelta", dict(lr=0.5, rho=0.5), False),
+    ("Adadelta", dict(lr=2.0, rho=0.95, eps=1e-4, weight_decay=0.1), False),
+    ("Adadelta", dict(rho=1.0, maximize=True), False),  # rho = 1: v and u never move from 0
+    ("Adadelta", dict(lr=0.5, rho=0.8), True),
+    ("Adamax", dict(), False),
+    ("Adamax", dict(lr=0.02, betas=(0.5, 0.9)), False),
+    ("Adamax", dict(lr=0.02, eps=1e-2, weight_decay=0.1), False),
+    ("Adamax", dict(lr=0.02, maximize=True), True),
+    ("NAdam", dict(), False),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.99)), False),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.5), False),  # a fast momentum schedule
+    ("NAdam", dict(lr=0.01, momentum_decay=0.0, eps=1e-3), False),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1), False),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), False),
+    ("NAdam", dict(lr=0.01, maximize=True, weight_decay=0.05, decoupled_weight_decay=True), True),
+    ("RAdam", dict(lr=0.01), False),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.9)), False),  # rho_inf = 19: rectified from t = 6
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6)), False),  # rho_inf = 4: never rectified
+    ("RAdam", dict(lr=0.01, weight_decay=0.1), False),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), False),
+    ("RAdam", dict(lr=0.01, eps=1e-3, maximize=True), False),
+    ("RAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True), True),
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, grouped", CASES)
-def test_trajectory_equals_torch(name, kwargs, grouped):
+@pytest.fixture
+def torch64():
+    """torch with float64 as its default dtype for the test's duration. Its optimizers keep
+    scalar state (NAdam's mu_product, the step counts) in tensors of the default dtype, so with
+    float32 NAdam's product of momentum coefficients is rounded to float32 at every step, where
+    chainrule keeps a Python float; in float64 both compute the same numbers."""
     torch = pytest.importorskip("torch")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield torch
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("name, kwargs, grouped", CASES)
+def test_trajectory_equals_torch(torch64, name, kwargs, grouped):
+    torch = torch64
     data = make_problem()
     W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
     tW = torch.tensor(data["W"], requires_grad=True)
@@ -106,10 +143,10 @@ def test_trajectory_equals_torch(name, kwargs, grouped):
 
 
 @pytest.mark.parametrize("name, kwargs", [(n, k) for n, k, grouped in CASES if not grouped])
-def test_a_0d_parameter_follows_torch(name, kwargs):
+def test_a_0d_parameter_follows_torch(torch64, name, kwargs):
     # A learnable scalar (a temperature, a scale): NumPy arithmetic on 0-d arrays gives scalars,
     # which in-place updates of the parameter and its buffers must not lose.
-    torch = pytest.importorskip("torch")
+    torch = torch64
     data = make_problem()
     scale, W = Parameter(np.array(1.5)), Parameter(data["W"].copy())
     t_scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
@@ -192,6 +229,70 @@ def test_adamw_decay_is_applied_to_the_parameter_not_the_gradient():
         np.testing.assert_allclose(p.numpy(), [expected], rtol=1e-15)
 
 
+def test_adadelta_step_by_hand():
+    p = Parameter(np.array([1.0, -2.0]))
+    opt = optim.Adadelta([p], lr=1.0, rho=0.9, eps=1e-6)
+
+    # loss = sum(c * p) with c = [0.5, 2], so g = c.
+    # v = 0.9 * 0 + 0.1 * g^2 = [0.025, 0.4]
+    # delta = sqrt(u + eps) / sqrt(v + eps) * g, with u = 0:
+    #       = [sqrt(1e-6) / sqrt(0.025001) * 0.5, sqrt(1e-6) / sqrt(0.400001) * 2]
+    #       = [1e-3 / 0.1581170 * 0.5, 1e-3 / 0.6324563 * 2] = [0.00316221, 0.00316227]
+    #   (the first step is about sqrt(eps / (1 - rho)) * sign(g), whatever the size of g)
+    # u = 0.9 * 0 + 0.1 * delta^2
+    # p = p - 1.0 * delta
+    c = cr.tensor([0.5, 2.0], dtype="float64")
+    (c * p).sum().backward()
+    opt.step()
+    delta = np.array([1e-3 / np.sqrt(0.025001) * 0.5, 1e-3 / np.sqrt(0.400001) * 2])
+    np.testing.assert_allclose(delta, [0.00316221, 0.00316227], rtol=1e-5)  # (6 digits)
+    assert opt.state[p]["step"] == 1
+    np.testing.assert_allclose(opt.state[p]["square_avg"], [0.025, 0.4], rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["acc_delta"], 0.1 * delta**2, rtol=1e-14)
+    np.testing.assert_allclose(p.numpy(), [1.0 - delta[0], -2.0 - delta[1]], rtol=1e-15)
+
+    # Step 2, same g: v = 0.9 * [0.025, 0.4] + 0.1 * [0.25, 4] = [0.0475, 0.76]
+    # delta2 = sqrt(0.1 * delta^2 + eps) / sqrt(v + eps) * g: u, the steps so far, now sets the scale.
+    opt.step()
+    v = np.array([0.0475, 0.76])
+    delta2 = np.sqrt(0.1 * delta**2 + 1e-6) / np.sqrt(v + 1e-6) * np.array([0.5, 2.0])
+    np.testing.assert_allclose(p.numpy(), [1.0 - delta[0] - delta2[0], -2.0 - delta[1] - delta2[1]],
+                               rtol=1e-14)
+
+
+def test_radam_steps_by_hand():
+    # A constant gradient g = c = [0.5, -2]: then m = (1 - beta1^t) * g, so m_hat = g exactly,
+    # and v = (1 - beta2^t) * g^2, so sqrt(1 - beta2^t) / (sqrt(v) + eps) = 1 / (|g| + eps').
+    p = Parameter(np.array([1.0, -3.0]))
+    opt = optim.RAdam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8)
+    c = np.array([0.5, -2.0])
+    rho_inf = 2 / (1 - 0.999) - 1  # = 1999
+    expected = np.array([1.0, -3.0])
+    for t in range(1, 7):
+        p.grad = cr.tensor(c)
+        opt.step()
+        rho_t = rho_inf - 2 * t * 0.999**t / (1 - 0.999**t)
+        if t <= 5:
+            # rho_t = 1, 2, 3, 4, 5 (up to rounding: 4.9999...): not above 5, so no adaptive
+            # step yet: p = p - lr * m_hat = p - 0.1 * g
+            assert rho_t <= 5
+            expected = expected - 0.1 * c
+        else:
+            # t = 6: rho_6 = 1999 - 12 * 0.999^6 / (1 - 0.999^6) = 5.99416 > 5: rectified.
+            # r = sqrt((5.99416 - 4) * (5.99416 - 2) * 1999 / (1995 * 1997 * 5.99416)) = 0.0258211
+            # l = sqrt(1 - 0.999^6) / (sqrt(v) + 1e-8) = 1 / (|g| + 1e-8 / sqrt(1 - 0.999^6))
+            # p = p - lr * m_hat * l * r = p - 0.1 * sign(g) * 0.0258211 (about)
+            assert rho_t == pytest.approx(5.994163751655833, rel=1e-12)
+            r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            assert r == pytest.approx(0.02582111280185855, rel=1e-12)
+            bias_correction2 = 1 - 0.999**6
+            adaptive = np.sqrt(bias_correction2) / (np.sqrt(bias_correction2 * c**2) + 1e-8)
+            expected = expected - 0.1 * c * adaptive * r
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-14, err_msg=f"step {t}")
+    np.testing.assert_allclose(p.numpy() - (np.array([1.0, -3.0]) - 0.5 * c),
+                               -0.1 * np.sign(c) * 0.02582111280185855, rtol=1e-6)  # (eps)
+
+
 # --------------------------------------------------------------------------------------------
 # State dict
 # --------------------------------------------------------------------------------------------
@@ -202,6 +303,10 @@ ROUND_TRIP = [
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.01)),
+    ("Adamax", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01)),
 ]
 
 
@@ -222,7 +327,7 @@ def assert_plain(value):
         for item in value:
             assert_plain(item)
     else:
-        assert isinstance(value, (np.ndarray, int, float, bool, str)), type(value)
+        assert value is None or isinstance(value, (np.ndarray, int, float, bool, str)), type(value)
         assert not isinstance(value, cr.Tensor)
 
 
@@ -327,7 +432,10 @@ def test_zero_grad_to_zeros_keeps_the_gradient_array():
     np.testing.assert_array_equal(p.grad.numpy(), [3.0] * 3)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_parameters_without_grad_are_skipped_and_get_no_state(name):
     W, b = Parameter(np.ones(3)), Parameter(np.ones(2))
     opt = getattr(optim, name)([W, b], lr=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
@@ -339,7 +447,7 @@ def test_parameters_without_grad_are_skipped_and_get_no_state(name):
     assert not np.array_equal(W.numpy(), np.ones(3))
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ALL)
 def test_float32_parameters_stay_float32(name):
     p = Parameter(np.ones(4, dtype=np.float32))
     opt = getattr(optim, name)([p], lr=0.1, weight_decay=0.1)
@@ -454,6 +562,40 @@ BAD_ARGUMENTS = [
     (optim.Adagrad, dict(initial_accumulator_value=-0.1), ValueError,
      r"'initial_accumulator_value' parameter of Adagrad"),
     (optim.Adagrad, dict(eps=True), TypeError, r"'eps' parameter of Adagrad .* Got True"),
+    (optim.Adadelta, dict(rho=1.5), ValueError,
+     r"The 'rho' parameter of Adadelta must be a float in the range \[0, 1\]\. Got 1.5 instead\."),
+    (optim.Adadelta, dict(lr=-1.0), ValueError, r"'lr' parameter of Adadelta"),
+    (optim.Adadelta, dict(eps=-1e-6), ValueError, r"'eps' parameter of Adadelta"),
+    (optim.Adadelta, dict(weight_decay=-0.1), ValueError, r"'weight_decay' parameter of Adadelta"),
+    (optim.Adadelta, dict(foreach=True), ValueError,
+     r"The 'foreach' parameter of Adadelta must be None or False: chainrule has one "
+     r"implementation, a plain loop over the parameters outside the graph\. Got True instead\."),
+    (optim.Adadelta, dict(capturable=True), ValueError, r"'capturable' parameter of Adadelta"),
+    (optim.Adamax, dict(betas=(0.9, 1.0)), ValueError, r"'betas\[1\]' parameter of Adamax"),
+    (optim.Adamax, dict(betas="0.9"), TypeError, r"'betas' parameter of Adamax must be a pair"),
+    (optim.Adamax, dict(eps=-1.0), ValueError, r"'eps' parameter of Adamax"),
+    (optim.Adamax, dict(differentiable=True), ValueError,
+     r"'differentiable' parameter of Adamax must be False:"),
+    (optim.NAdam, dict(momentum_decay=-0.004), ValueError,
+     r"The 'momentum_decay' parameter of NAdam must be a float in the range \[0, inf\)"),
+    (optim.NAdam, dict(decoupled_weight_decay=1), TypeError,
+     r"'decoupled_weight_decay' parameter of NAdam must be a bool"),
+    (optim.NAdam, dict(betas=(1.0, 0.999)), ValueError, r"'betas\[0\]' parameter of NAdam"),
+    (optim.NAdam, dict(foreach="yes"), TypeError, r"'foreach' parameter of NAdam must be a bool"),
+    (optim.RAdam, dict(betas=(0.9, -0.1)), ValueError, r"'betas\[1\]' parameter of RAdam"),
+    (optim.RAdam, dict(weight_decay=-1), ValueError, r"'weight_decay' parameter of RAdam"),
+    (optim.RAdam, dict(maximize="no"), TypeError, r"'maximize' parameter of RAdam"),
+    (optim.RAdam, dict(capturable=True), ValueError, r"'capturable' parameter of RAdam"),
+    (optim.LBFGS, dict(lr=-1), ValueError, r"'lr' parameter of LBFGS"),
+    (optim.LBFGS, dict(max_iter=0), ValueError,
+     r"The 'max_iter' parameter of LBFGS must be an int in the range \[1, inf\)\. Got 0"),
+    (optim.LBFGS, dict(max_eval=2.5), TypeError, r"'max_eval' parameter of LBFGS must be an int"),
+    (optim.LBFGS, dict(history_size=0), ValueError, r"'history_size' parameter of LBFGS"),
+    (optim.LBFGS, dict(tolerance_grad=-1e-7), ValueError, r"'tolerance_grad' parameter of LBFGS"),
+    (optim.LBFGS, dict(tolerance_change=-1.0), ValueError, r"'tolerance_change' parameter of LBFGS"),
+    (optim.LBFGS, dict(line_search_fn="armijo"), ValueError,
+     r"The 'line_search_fn' parameter of LBFGS must be one of None, 'strong_wolfe'\. "
+     r"Got 'armijo' instead\."),
 ]
 
 
@@ -500,3 +642,260 @@ def test_named_parameters_are_accepted_and_their_names_kept_as_in_torch():
     assert len(ours.param_groups[0]["params"]) == 4
     assert ours.state_dict()["param_groups"][0]["param_names"] == \
         theirs.state_dict()["param_groups"][0]["param_names"]
+
+
+# --------------------------------------------------------------------------------------------
+# LBFGS: step(closure) against torch, iteration for iteration
+# --------------------------------------------------------------------------------------------
+
+
+def rosenbrock(x):
+    """The Rosenbrock function in 4 dimensions; its minimum is 0 at (1, 1, 1, 1)."""
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+LBFGS_CASES = [
+    ("tanh", dict()),
+    ("tanh", dict(line_search_fn="strong_wolfe")),
+    ("tanh", dict(lr=0.5, history_size=2, max_iter=4)),
+    ("tanh", dict(history_size=3, max_iter=8, max_eval=9, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(history_size=3, max_iter=7, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(max_iter=5, max_eval=6, line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(lr=0.1, history_size=2)),
+    ("rosenbrock", dict(tolerance_change=1e-3, tolerance_grad=1e-2, max_iter=50,
+                        line_search_fn="strong_wolfe")),
+]
+
+
+def lbfgs_problem(kind, lib, tensor, param):
+    """(parameters, loss function) for one of the LBFGS test problems, in chainrule or torch.
+    The tanh regression has a 0-d scale and a parameter the loss does not use (no gradient)."""
+    if kind == "rosenbrock":
+        x = param(np.array([-1.2, 1.0, -0.5, 0.8]))
+        return [x], lambda: rosenbrock(x)
+    rng = np.random.default_rng(3)  # 40 samples and an L2 penalty: well conditioned
+    W, b, scale, unused = (param(rng.normal(size=(3, 4))), param(rng.normal(size=3)),
+                           param(np.array(0.7)), param(np.ones(2)))
+    x, y = tensor(rng.normal(size=(40, 4))), tensor(rng.uniform(-0.5, 0.5, size=(40, 3)))
+    return [W, b, scale, unused], lambda: (
+        (((x @ W.T + b).tanh() * scale - y) ** 2).mean()
+        + 0.01 * ((W * W).sum() + (b * b).sum() + scale * scale))
+
+
+@pytest.mark.parametrize("kind, kwargs", LBFGS_CASES)
+def test_lbfgs_equals_torch_step_for_step(torch64, kind, kwargs):
+    torch = torch64
+    ours, our_loss = lbfgs_problem(kind, cr, cr.tensor, lambda a: Parameter(a.copy()))
+    theirs, their_loss = lbfgs_problem(kind, torch, torch.tensor,
+                                       lambda a: torch.tensor(a, requires_grad=True))
+    opt, their_opt = optim.LBFGS(ours, **kwargs), torch.optim.LBFGS(theirs, **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        loss = our_loss()
+        loss.backward()
+        return loss
+
+    def their_closure():
+        their_opt.zero_grad()
+        loss = their_loss()
+        loss.backward()
+        return loss
+
+    start = [p.numpy().copy() for p in ours]
+    for step in range(6):
+        loss, their_loss_value = opt.step(closure), their_opt.step(their_closure)
+        message = f"LBFGS({kwargs}) on {kind} differs from torch after step {step + 1}"
+        # (Both problems are well conditioned: on a flat valley, L-BFGS divides by differences of
+        # nearly equal gradients, and the two libraries' last-bit differences would grow.)
+        np.testing.assert_allclose(loss.item(), their_loss_value.item(), rtol=1e-9, atol=1e-12,
+                                   err_msg=message)  # (atol: Rosenbrock's loss goes to 0)
+        for mine, reference in zip(ours, theirs):
+            np.testing.assert_allclose(mine.numpy(), reference.detach().numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=message)
+        # The same number of iterations and closure calls: the same decisions were taken.
+        our_state, their_state = opt.state[ours[0]], their_opt.state[theirs[0]]
+        assert our_state["n_iter"] == their_state["n_iter"], message
+        assert our_state["func_evals"] == their_state["func_evals"], message
+    assert np.abs(ours[0].numpy() - start[0]).max() > 1e-2  # it did move
+    if kind == "tanh":
+        np.testing.assert_array_equal(ours[3].numpy(), np.ones(2))  # no gradient: zeros, no move
+        assert ours[2].shape == ()
+
+
+def test_lbfgs_solves_a_quadratic_exactly():
+    # f(x) = 0.5 x.A.x - c.x has its minimum where A x = c. On a quadratic, BFGS with exact line
+    # searches ends in at most n steps; with the strong Wolfe search and n = 3 a few more.
+    A = np.array([[3.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 2.0]])
+    c = np.array([1.0, -2.0, 0.5])
+    x = Parameter(np.zeros(3))
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                      tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * (x @ (cr.tensor(A) @ x)) - (cr.tensor(c) * x).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    # Near the minimum f changes by about |x - x*|^2, which float64 resolves down to
+    # |x - x*| ~ 1e-8 only (f's own rounding is 1e-16): the search stops there.
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(A, c), rtol=1e-7)
+    assert np.abs(x.grad.numpy()).max() < 1e-7
+    assert opt.state[x]["n_iter"] <= 10
+
+
+def test_lbfgs_returns_at_once_at_a_stationary_point():
+    x = Parameter(np.ones(2))
+    opt = optim.LBFGS([x])
+    calls = []
+
+    def closure():
+        calls.append(1)
+        opt.zero_grad()
+        loss = ((x - 1.0) ** 2).sum()  # gradient 0 at x = 1
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 0.0
+    assert len(calls) == 1 and opt.state[x] == {"func_evals": 1, "n_iter": 0}
+    np.testing.assert_array_equal(x.numpy(), np.ones(2))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(line_search_fn="strong_wolfe", history_size=2)])
+def test_lbfgs_state_dict_round_trip_continues_bit_identically(kwargs):
+    x = Parameter(np.array([-1.2, 1.0, -0.5, 0.8]))
+    opt = optim.LBFGS([x], max_iter=4, **kwargs)
+
+    def closure_for(param, optimizer):
+        def closure():
+            optimizer.zero_grad()
+            loss = rosenbrock(param)
+            loss.backward()
+            return loss
+        return closure
+
+    for _ in range(3):
+        opt.step(closure_for(x, opt))
+    saved = opt.state_dict()
+    assert_plain(saved)
+    assert set(saved["state"][0]) == {"func_evals", "n_iter", "d", "t", "old_dirs", "old_stps",
+                                      "ro", "H_diag", "prev_flat_grad", "prev_loss"}
+    x2 = Parameter(x.numpy().copy())
+    for _ in range(3):
+        opt.step(closure_for(x, opt))
+    restored = optim.LBFGS([x2], max_iter=4, **kwargs)
+    restored.load_state_dict(saved)
+    for _ in range(3):
+        restored.step(closure_for(x2, restored))
+    np.testing.assert_array_equal(x2.numpy(), x.numpy())
+    assert restored.state[x2]["n_iter"] == opt.state[x]["n_iter"]
+
+
+def test_lbfgs_misuse_is_named():
+    W, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    with pytest.raises(TypeError, match=r"LBFGS.step needs a closure"):
+        optim.LBFGS([W]).step()
+    with pytest.raises(ValueError, match=r"LBFGS optimizes one parameter group only \(no "
+                                         r"per-group options\), so it cannot take a second one"):
+        optim.LBFGS([{"params": [W]}, {"params": [b]}])
+    with pytest.raises(ValueError, match=r"one parameter group only"):
+        optim.LBFGS([W]).add_param_group({"params": [b]})
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch's signatures, and its implementation switches
+# --------------------------------------------------------------------------------------------
+
+OPTIMIZERS = ALL + ["LBFGS"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_signature_is_torchs(name):
+    # The same argument names, order, kinds (positional or keyword-only) and defaults, so a
+    # PyTorch call works unchanged (or is refused by name, for an unsupported switch).
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    def described(cls):
+        return [(p.name, p.kind, p.default)
+                for p in inspect.signature(cls.__init__).parameters.values()]
+
+    assert described(getattr(optim, name)) == described(getattr(torch.optim, name))
+
+
+SWITCHES = {  # the implementation switches each optimizer has in PyTorch
+    "SGD": ("foreach", "differentiable", "fused"),
+    "Adam": ("foreach", "capturable", "differentiable", "fused"),
+    "AdamW": ("foreach", "capturable", "differentiable", "fused"),
+    "RMSprop": ("foreach", "capturable", "differentiable"),
+    "Adagrad": ("foreach", "differentiable", "fused"),
+    "Adadelta": ("foreach", "capturable", "differentiable"),
+    "Adamax": ("foreach", "capturable", "differentiable"),
+    "NAdam": ("foreach", "capturable", "differentiable"),
+    "RAdam": ("foreach", "capturable", "differentiable"),
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_implementation_switches_are_accepted_at_their_defaults_only(name):
+    cls = getattr(optim, name)
+    p = Parameter(np.ones(2))
+    for switch in SWITCHES[name]:
+        cls([p], **{switch: False})  # False is what chainrule does
+        if switch in ("foreach", "fused"):
+            cls([p], **{switch: None})
+        with pytest.raises(ValueError, match=rf"The '{switch}' parameter of {name} must be "
+                                             r"(None or )?False: chainrule has one implementation"):
+            cls([p], **{switch: True})
+
+
+STATE_KEYS = [("SGD", dict(momentum=0.9)), ("Adam", dict(amsgrad=True)), ("AdamW", dict()),
+              ("RMSprop", dict(momentum=0.5, centered=True)), ("Adagrad", dict()),
+              ("Adadelta", dict()), ("Adamax", dict()), ("NAdam", dict()), ("RAdam", dict())]
+
+
+@pytest.mark.parametrize("name, kwargs", STATE_KEYS)
+def test_state_and_group_keys_are_torchs(torch64, name, kwargs):
+    # The same per-parameter state names (exp_avg, mu_product, acc_delta, ...) and group options
+    # as torch.optim, so checkpoints read the same. (torch's groups also hold its switches:
+    # foreach, fused, capturable, differentiable.)
+    torch = torch64
+    data = make_problem()
+    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
+    tW, tb = torch.tensor(data["W"], requires_grad=True), torch.tensor(data["b"], requires_grad=True)
+    ours = getattr(optim, name)([W, b], lr=0.01, **kwargs)
+    theirs = getattr(torch.optim, name)([tW, tb], lr=0.01, **kwargs)
+    for _ in range(2):
+        ours.zero_grad()
+        loss_chainrule(W, b, data).backward()
+        ours.step()
+        theirs.zero_grad()
+        loss_torch(torch, tW, tb, data).backward()
+        theirs.step()
+    mine, reference = ours.state_dict(), theirs.state_dict()
+    for index in (0, 1):
+        assert set(mine["state"][index]) == set(reference["state"][index])
+        if name != "SGD":  # (SGD counts no steps)
+            assert mine["state"][index]["step"] == reference["state"][index]["step"].item() == 2
+    switches = {"foreach", "fused", "capturable", "differentiable"}
+    assert set(mine["param_groups"][0]) == set(reference["param_groups"][0]) - switches
+
+
+def test_lbfgs_keeps_float32_and_converges():
+    # The 2-D Rosenbrock function from its classic start (-1.2, 1), in float32.
+    x = Parameter(np.array([-1.2, 1.0], dtype=np.float32))
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = rosenbrock(x)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    assert x.dtype == np.float32 and opt.state[x]["d"].dtype == np.float32
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-3)

@@ -112,22 +112,25 @@ def _as_output_tensor(out) -> Tensor:
 
 
 def _analytical_jacobians(run, leaves, out_shape, out_dtype):
-    """One backward per output element: row j of each leaf's Jacobian is d out_j / d leaf."""
+    """One backward per output element: row j of each input's Jacobian is d out_j / d input.
+
+    Through ``autograd.grad``, which returns the gradients without touching any ``.grad``: an
+    input may be a leaf or a tensor made by an op (``x.clone()``) alike."""
+    from .autograd import grad
+
     out_size = int(np.prod(out_shape))
     jacobians = [np.zeros((out_size, leaf._data.size)) for leaf in leaves]
     for j in range(out_size):
-        for leaf in leaves:
-            leaf.grad = None
         with enable_grad():
             out = _as_output_tensor(run())
         if not out.requires_grad:
-            break  # output does not depend on any leaf: all-zero Jacobian
+            break  # output does not depend on any input: all-zero Jacobian
         seed = np.zeros(out_size, dtype=out_dtype)
         seed[j] = 1
-        out.backward(seed.reshape(out_shape))
-        for k, leaf in enumerate(leaves):
-            if leaf.grad is not None:
-                jacobians[k][j] = leaf.grad._data.reshape(-1)
+        grads = grad(out, leaves, seed.reshape(out_shape), allow_unused=True)
+        for k, g in enumerate(grads):
+            if g is not None:
+                jacobians[k][j] = g._data.reshape(-1)
     return jacobians
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adagrad"]
 
@@ -36,10 +36,13 @@ class Adagrad(Optimizer):
         initial_accumulator_value: >= 0, the starting value of s (default 0).
         eps: >= 0, added to the denominator (default 1e-10).
         maximize: ascend the objective instead of descending it (default False).
+        foreach, differentiable, fused: PyTorch's implementation switches, accepted at
+            None/False only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False):
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        refuse_unsupported("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize)

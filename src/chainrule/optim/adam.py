@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adam", "AdamW"]
+
+
+def check_betas(owner, betas) -> tuple:
+    """``betas`` as a tuple of two floats after checking each lies in [0, 1) (Adam's family)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(
+            f"The 'betas' parameter of {owner} must be a pair of floats (beta1, beta2). "
+            f"Got {betas!r} instead."
+        )
+    return (check_in_range(owner, "betas[0]", betas[0], 0, 1),
+            check_in_range(owner, "betas[1]", betas[1], 0, 1))
 
 
 class Adam(Optimizer):
@@ -45,10 +56,15 @@ class Adam(Optimizer):
         amsgrad: divide by the largest v seen so far (Reddi et al., 2018) (default False).
         maximize: ascend the objective instead of descending it (default False).
         decoupled_weight_decay: shrink p directly, as AdamW does (default False).
+        foreach, capturable, differentiable, fused: PyTorch's implementation switches, accepted
+            at None/False only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        refuse_unsupported(type(self).__name__, foreach=foreach, capturable=capturable,
+                           differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
@@ -56,14 +72,7 @@ class Adam(Optimizer):
     def _check_options(self, options):
         name = self._name
         options["lr"] = check_in_range(name, "lr", options["lr"])
-        betas = options["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(
-                f"The 'betas' parameter of {name} must be a pair of floats (beta1, beta2). "
-                f"Got {betas!r} instead."
-            )
-        options["betas"] = (check_in_range(name, "betas[0]", betas[0], 0, 1),
-                            check_in_range(name, "betas[1]", betas[1], 0, 1))
+        options["betas"] = check_betas(name, options["betas"])
         options["eps"] = check_in_range(name, "eps", options["eps"])
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
@@ -128,9 +137,11 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
 
     def _check_options(self, options):
         options["decoupled_weight_decay"] = True  # AdamW always decouples, even from old state

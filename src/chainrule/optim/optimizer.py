@@ -27,10 +27,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import enable_grad
-from ..checks import check_bool, check_choice, check_in_range  # re-exported for the optimizers
+from ..checks import (  # re-exported for the optimizers
+    argument_error,
+    check_bool,
+    check_choice,
+    check_in_range,
+)
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice"]
+__all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice",
+           "refuse_unsupported"]
 
 
 def at_least_1d(array: np.ndarray) -> np.ndarray:
@@ -39,6 +45,32 @@ def at_least_1d(array: np.ndarray) -> np.ndarray:
     ``buf *= momentum`` on one would rebind a name instead of changing the buffer; on the view it
     changes the array, and so the parameter or the state it belongs to."""
     return array if array.ndim else array.reshape(1)
+
+
+def refuse_unsupported(owner, *, foreach=None, capturable=False, differentiable=False,
+                       fused=None) -> None:
+    """Accept PyTorch's implementation switches only where chainrule does what they ask.
+
+    chainrule has one implementation of each optimizer: a plain loop over the parameters on the
+    CPU, outside the graph. So ``foreach`` may be None or False (False asks for exactly that loop;
+    True asks for PyTorch's multi-tensor kernels), ``fused`` None or False, and ``capturable``
+    (CUDA graphs) and ``differentiable`` (a step recorded in the graph) only False. Anything else
+    is refused by name instead of being silently ignored.
+    """
+    for name, value, allowed in (("foreach", foreach, (None, False)),
+                                 ("capturable", capturable, (False,)),
+                                 ("differentiable", differentiable, (False,)),
+                                 ("fused", fused, (None, False))):
+        if value is None and None in allowed:
+            continue
+        if not isinstance(value, (bool, np.bool_)):
+            raise argument_error(owner, name, "a bool", value, TypeError)
+        if bool(value) not in allowed:
+            shown = " or ".join(repr(a) for a in allowed)
+            raise argument_error(
+                owner, name,
+                f"{shown}: chainrule has one implementation, a plain loop over the parameters "
+                "outside the graph", value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,10 +233,7 @@ class Optimizer:
             groups.append(packed)
             for p in group["params"]:
                 if self.state.get(p):
-                    state[index] = {
-                        name: value.copy() if isinstance(value, np.ndarray) else value
-                        for name, value in self.state[p].items()
-                    }
+                    state[index] = {name: _snapshot(value) for name, value in self.state[p].items()}
                 index += 1
         return {"state": state, "param_groups": groups}
 
@@ -244,10 +273,25 @@ class Optimizer:
             for index, p in zip(saved["params"], group["params"]):
                 buffers = saved_state.get(index, saved_state.get(str(index), {}))
                 new_state[p] = {
-                    name: _restore(value, p, name, index) for name, value in buffers.items()
+                    name: self._restore_value(value, p, name, index)
+                    for name, value in buffers.items()
                 }
         self.param_groups = new_groups
         self.state = new_state
+
+    def _restore_value(self, value, param, name, index):
+        """One saved state value made ready for ``param`` (a subclass with other kinds of state,
+        such as LBFGS's flat vectors, overrides it)."""
+        return _restore(value, param, name, index)
+
+
+def _snapshot(value):
+    """A copy of a state value that later steps cannot change: arrays copied, also in lists."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_snapshot(item) for item in value]
+    return value
 
 
 def _restore(value, param, name, index):

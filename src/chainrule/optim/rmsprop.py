@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["RMSprop"]
 
@@ -46,10 +46,15 @@ class RMSprop(Optimizer):
         centered: normalise by the estimated variance of g instead of its second moment
             (default False).
         maximize: ascend the objective instead of descending it (default False).
+        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
+            None/False only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        refuse_unsupported("RMSprop", foreach=foreach, capturable=capturable,
+                           differentiable=differentiable)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)

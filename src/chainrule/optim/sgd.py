@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["SGD"]
 
@@ -37,10 +37,13 @@ class SGD(Optimizer):
         weight_decay: L2 penalty, >= 0 (default 0).
         nesterov: Nesterov momentum; needs momentum > 0 and dampening == 0 (default False).
         maximize: ascend the objective instead of descending it (default False).
+        foreach, differentiable, fused: PyTorch's implementation switches, accepted at
+            None/False only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        refuse_unsupported("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
