@@ -193,7 +193,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     >>> x = chainrule.tensor([1.0, 2.0], dtype="float64")
     >>> jacobian(lambda x: x * x, x)            # diag(2x)
     tensor([[2., 0.],
-           [0., 4.]], dtype=float64)
+            [0., 4.]], dtype=float64)
     """
     _refuse("jacobian", vectorize, "strategy", strategy)
     with enable_grad():
@@ -260,7 +260,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     >>> x = chainrule.tensor([1.0, 2.0], dtype="float64")
     >>> hessian(lambda x: (x * x * x).sum(), x)  # diag(6x)
     tensor([[ 6.,  0.],
-           [ 0., 12.]], dtype=float64)
+            [ 0., 12.]], dtype=float64)
     """
     _refuse("hessian", vectorize, "outer_jacobian_strategy", outer_jacobian_strategy)
     inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
