@@ -466,3 +466,18 @@ def test_mlp_hessian_with_create_graph_differentiates_again():
     theirs = torch.autograd.grad(ttrace, tparams)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_functional_is_reachable_lazily_as_an_attribute():
+    """chainrule.autograd.functional loads on first use (it imports Tensor, which imports
+    chainrule.autograd); in a fresh interpreter both spellings must work."""
+    import subprocess
+    import sys
+
+    code = ("import chainrule\n"
+            "f = chainrule.autograd.functional\n"
+            "from chainrule.autograd import functional\n"
+            "assert f is functional and callable(f.hessian)\n"
+            "print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
