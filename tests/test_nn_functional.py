@@ -85,7 +85,7 @@ def test_argument_errors():
     x = chainrule.zeros(2, 3)
     with pytest.raises(ValueError, match="'approximate' parameter of gelu must be 'none' or 'tanh'"):
         F.gelu(x, approximate="fast")
-    with pytest.raises(TypeError, match="The 'dim' parameter of softmax must be an int. Got 1.0 instead."):
+    with pytest.raises(TypeError, match="softmax: dim must be an int. Got 1.0 instead."):
         F.softmax(x, dim=1.0)  # (dim=None is PyTorch's implicit choice: tests/test_pytorch_surface.py)
     with pytest.raises(ValueError, match="log_softmax: dim -3 is out of range"):
         F.log_softmax(x, dim=-3)
@@ -99,3 +99,17 @@ def test_argument_errors():
         F.softplus(x, beta=0)
     with pytest.raises(TypeError, match="relu: expected a Tensor or an array as input"):
         F.relu("x")
+
+
+def test_softmax_says_the_same_thing_however_it_is_called():
+    # one argument check, in the op: x.softmax, chainrule.softmax and F.softmax agree word for word
+    x = chainrule.randn(2, 3)
+    for name in ("softmax", "log_softmax"):
+        messages = set()
+        for call in (lambda d: getattr(x, name)(d), lambda d: getattr(chainrule, name)(x, d),
+                     lambda d: getattr(chainrule.nn.functional, name)(x, d)):
+            for bad in (1.0, 5):
+                with pytest.raises((TypeError, ValueError)) as info:
+                    call(bad)
+                messages.add((bad, str(info.value)))
+        assert len(messages) == 2, messages

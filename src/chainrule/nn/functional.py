@@ -132,18 +132,6 @@ def tanh(input) -> Tensor:
     return ops.Tanh.apply(_real_input("tanh", input))
 
 
-def _check_dim(op: str, x: Tensor, dim) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise argument_error(op, "dim", "an int", dim, TypeError)
-    ndim = max(x.ndim, 1)
-    if not -ndim <= dim < ndim:
-        raise ValueError(
-            f"{op}: dim {dim} is out of range for a tensor of shape {x.shape} (expected "
-            f"{-ndim} to {ndim - 1})."
-        )
-    return int(dim)
-
-
 def _implicit_dim(op: str, x: Tensor) -> int:
     """PyTorch's old default when softmax is called without ``dim``: dim 0 for 0-, 1- and 3-D
     input, else 1; with its deprecation warning, as the choice is rarely what was meant."""
@@ -160,14 +148,14 @@ def softmax(input, dim=None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (without dim, PyTorch's implicit choice, warned)."""
     x = _real_input("softmax", input)
     dim = _implicit_dim("softmax", x) if dim is None else dim
-    return ops.Softmax.apply(x, _check_dim("softmax", x, dim))
+    return ops.Softmax.apply(x, dim)  # the op checks dim: one message for x.softmax and F.softmax
 
 
 def log_softmax(input, dim=None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably (without dim, PyTorch's implicit choice, warned)."""
     x = _real_input("log_softmax", input)
     dim = _implicit_dim("log_softmax", x) if dim is None else dim
-    return ops.LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))
+    return ops.LogSoftmax.apply(x, dim)  # the op checks dim, as for softmax
 
 
 def gelu(input, approximate: str = "none") -> Tensor:
