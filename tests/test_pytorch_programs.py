@@ -56,7 +56,7 @@ PROGRAMS = {
     "polynomial_fit.py": {**FLOAT32, "xfail": "torch.float, torch.linspace (factories branch)"},
     "linear_regression.py": {**FLOAT32},
     "logistic_regression.py": {**FLOAT32},
-    "mlp_sklearn_dataloader.py": {**FLOAT32},
+    "mlp_sklearn_dataloader.py": {**EXACT},
     "module_containers.py": {**FLOAT32},
     "save_load_state_dict.py": {**FLOAT32},
     "lr_schedulers.py": {**FLOAT32},

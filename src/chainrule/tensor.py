@@ -575,6 +575,23 @@ class Tensor:
         a, b = _promoted((other, self._data) if reflected else (self._data, other))
         return Tensor._from_op(np.floor_divide(a, b), None)
 
+    # ----- rounding: step functions, returned as constants as floor division is --------------
+    def round(self, *, decimals=0):  # noqa: A003 - PyTorch's name
+        """Round half to even (as PyTorch and NumPy), to ``decimals`` places. A step function's
+        derivative is 0 wherever it exists, so no graph is recorded: the result does not require
+        grad (PyTorch's does, with a zero gradient; see docs/coming_from_pytorch.md)."""
+        if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
+            raise TypeError(f"round: decimals must be an int; got {type(decimals).__name__}.")
+        return Tensor._from_op(np.asarray(np.round(self._data, int(decimals))), None)
+
+    def floor(self):
+        """The largest integer <= x, element-wise; a constant, as ``round``."""
+        return Tensor._from_op(np.asarray(np.floor(self._data)), None)
+
+    def ceil(self):
+        """The smallest integer >= x, element-wise; a constant, as ``round``."""
+        return Tensor._from_op(np.asarray(np.ceil(self._data)), None)
+
     def __matmul__(self, other):
         if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
             return ops.MatMul.apply(self, other)
