@@ -7,7 +7,7 @@ rng = np.random.default_rng(42)
 X_np = rng.uniform(-1, 1, size=(200, 3)).astype(np.float32)
 true_w = np.array([[2.0], [-3.0], [0.5]], dtype=np.float32)
 y_np = X_np @ true_w + 1.0 + 0.05 * rng.normal(size=(200, 1)).astype(np.float32)
-X = torch.from_numpy(X_np) if hasattr(torch, "from_numpy") else torch.tensor(X_np)
+X = torch.from_numpy(X_np)
 y = torch.tensor(y_np)
 
 model = nn.Linear(3, 1)
@@ -30,8 +30,7 @@ for epoch in range(60):
 
 with torch.no_grad():
     predicted = model(X)
-print("learned weight", [round(v, 3) for v in model.weight.flatten().tolist()] if hasattr(
-    model.weight, "flatten") else model.weight.tolist())
+print("learned weight", [round(v, 3) for v in model.weight.flatten().tolist()])
 print(f"learned bias {model.bias.item():.3f}")
 print("prediction shape", tuple(predicted.shape), "final MSE below 0.01:",
       criterion(predicted, y).item() < 0.01)

@@ -28,7 +28,7 @@ print("fancy", x[[0, 1], [2, 0]].tolist())
 
 # Shape ops
 print("reshape", x.reshape(3, 2).tolist(), "view", x.view(-1).shape)
-print("transpose", x.T.shape, x.t().shape if hasattr(x, "t") else x.T.shape)
+print("transpose", x.T.shape, x.t().shape)
 print("unsqueeze", x.unsqueeze(0).shape, "squeeze", x.unsqueeze(1).squeeze(1).shape)
 print("cat", torch.cat([x, x], dim=0).shape, "stack", torch.stack([x, x]).shape)
 
