@@ -28,3 +28,35 @@ def test_round_decimals_and_no_graph():
     assert not x.round().requires_grad  # a step function: a constant (documented difference)
     with pytest.raises(TypeError, match="round: decimals must be an int; got float"):
         x.round(decimals=1.5)
+
+
+@pytest.mark.parametrize("p", [2, "fro", 1, 3, 0.5, 0, float("inf"), float("-inf")])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (1, False), ((0, 2), True), (-1, True)])
+def test_norm_equals_torch(p, dim, keepdim, rng):
+    values = rng.normal(size=(2, 3, 4))
+    if not (isinstance(p, float) and 0 < p < 1):  # documented: nan there, PyTorch 0
+        values[0, 0, 0] = 0.0
+    x, tx = cr.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    got, want = x.norm(p, dim=dim, keepdim=keepdim), tx.norm(p, dim=dim, keepdim=keepdim)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    upstream = rng.normal(size=tuple(want.shape))
+    if p != 0:
+        got.backward(cr.tensor(upstream))
+        want.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_norm_of_zero_has_zero_gradient_as_torch():
+    x = cr.zeros(3, requires_grad=True)
+    x.norm().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+
+
+def test_norm_refuses_what_it_does_not_support():
+    x = cr.ones(3)
+    with pytest.raises(ValueError, match="norm: p must be a number or 'fro'; got 'nuc'"):
+        x.norm("nuc")
+    with pytest.raises(ValueError, match="norm: the dtype argument is not supported"):
+        x.norm(dtype=cr.float64)
+    with pytest.raises(TypeError, match="norm: expected a floating-point tensor; got dtype int64"):
+        cr.tensor([1, 2]).norm()

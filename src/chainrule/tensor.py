@@ -745,6 +745,10 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return ops.Mean.apply(self, dim, keepdim)
 
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
+        return ops.norm.norm(self, p, dim, keepdim, dtype)
+
     def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
         """Variance over dims: sum((x - mean)^2) / (n - correction), n the number of elements
         reduced. ``correction`` defaults to 1 (Bessel's, the sample variance); ``unbiased=False``

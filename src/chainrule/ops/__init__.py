@@ -55,3 +55,9 @@ __all__ += [
     "Gather", "Scatter", "ScatterAdd", "IndexSelect", "IndexAdd", "MaskedFill",
     "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]
+
+# norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
+from . import norm  # noqa: E402, F401
+from .norm import Norm2  # noqa: E402
+
+__all__ += ["Norm2"]
