@@ -63,7 +63,9 @@ PROGRAMS = {
     "optimizers_lbfgs.py": {**FLOAT32},
     "dropout_train_eval.py": {**FLOAT32, "xfail": "Tensor.long() (factories branch)"},
     "gradient_clipping.py": {**FLOAT32},
-    "second_derivatives.py": {**FLOAT32},
+    "second_derivatives.py": {
+        **FLOAT32, "xfail": "create_graph through pow, tanh, sigmoid, linear (backward_graph: gradgraph branch)",
+    },
     "char_attention.py": {**FLOAT32},
     "char_lstm.py": {**FLOAT32},
     "small_cnn.py": {**FLOAT32},

@@ -592,6 +592,10 @@ class Tensor:
         """The smallest integer >= x, element-wise; a constant, as ``round``."""
         return Tensor._from_op(np.asarray(np.ceil(self._data)), None)
 
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
+        return ops.norm.norm(self, p, dim, keepdim, dtype)
+
     def __matmul__(self, other):
         if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
             return ops.MatMul.apply(self, other)
@@ -744,10 +748,6 @@ class Tensor:
 
     def mean(self, dim=None, keepdim=False):
         return ops.Mean.apply(self, dim, keepdim)
-
-    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
-        """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
-        return ops.norm.norm(self, p, dim, keepdim, dtype)
 
     def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
         """Variance over dims: sum((x - mean)^2) / (n - correction), n the number of elements
