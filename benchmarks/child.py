@@ -42,6 +42,10 @@ IMPLEMENTATIONS = {
     "chainrule-ops": "impl_chainrule_ops",
     "torch": "impl_torch",
     "sklearn": "impl_sklearn",
+    # the convolutional workload (lenet, run by run_conv.py)
+    "floor-conv": "impl_floor_conv",
+    "chainrule-conv": "impl_chainrule_conv",
+    "torch-conv": "impl_torch_conv",
 }
 
 TRACEMALLOC_STEPS = 3
@@ -76,7 +80,7 @@ def _blas_info(module_name: str) -> list:
                 "file": os.path.basename(lib.get("filepath", "")),
             }
         )
-    if module_name == "impl_torch":
+    if module_name.startswith("impl_torch"):
         import torch
 
         libraries.append(
@@ -103,7 +107,7 @@ def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train
     module_name = IMPLEMENTATIONS[impl]
     with threadpool_limits(limits=threads):
         module = importlib.import_module(module_name)
-        if module_name == "impl_torch":
+        if module_name.startswith("impl_torch"):
             import torch
 
             torch.set_num_threads(threads)
@@ -119,7 +123,7 @@ def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train
         steps_done = warmup + steps
         quality = module.quality(state)
         step_peak_mb = None
-        if module_name != "impl_torch":
+        if not module_name.startswith("impl_torch"):
             tracemalloc.start()
             tracemalloc.reset_peak()
             base, _ = tracemalloc.get_traced_memory()

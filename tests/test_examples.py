@@ -164,3 +164,15 @@ def test_backprop_by_hand_prints_what_it_says():
                                 text=True, timeout=120)
         assert expected.strip() in result.stdout + result.stderr, (
             f"the snippet\n{code}\nprinted\n{result.stdout}{result.stderr}")
+
+
+@pytest.mark.skipif(not (HAS_SKLEARN and HAS_TORCH), reason="needs scikit-learn's digits and torch")
+def test_cnn_digits_matches_torch_step_for_step(tmp_path):
+    out = run_example("cnn_digits.py", tmp_path)
+    assert "| chainrule CNN |" in out
+    assert number_after("| chainrule CNN |", out) > 50  # percent, after 3 quick epochs
+    # the PyTorch twin from the same weights on the same batches, float64: rounding only
+    assert number_after("largest relative loss difference:", out) < 1e-9
+    if HAS_MATPLOTLIB:
+        assert (tmp_path / "cnn_digits_filters.png").stat().st_size > 1000
+        assert (tmp_path / "cnn_digits_confusion.png").stat().st_size > 1000

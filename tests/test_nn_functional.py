@@ -85,8 +85,8 @@ def test_argument_errors():
     x = chainrule.zeros(2, 3)
     with pytest.raises(ValueError, match="'approximate' parameter of gelu must be 'none' or 'tanh'"):
         F.gelu(x, approximate="fast")
-    with pytest.raises(TypeError, match="The 'dim' parameter of softmax must be an int. Got None instead."):
-        F.softmax(x, dim=None)
+    with pytest.raises(TypeError, match="The 'dim' parameter of softmax must be an int. Got 1.0 instead."):
+        F.softmax(x, dim=1.0)  # (dim=None is PyTorch's implicit choice: tests/test_pytorch_surface.py)
     with pytest.raises(ValueError, match="log_softmax: dim -3 is out of range"):
         F.log_softmax(x, dim=-3)
     with pytest.raises(

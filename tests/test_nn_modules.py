@@ -284,8 +284,9 @@ def test_double_and_float_keep_the_parameter_objects():
     assert model.fc.weight.dtype == np.float64
     with pytest.raises(TypeError, match="only floating-point dtypes"):
         model.to(np.int64)
-    with pytest.raises(TypeError, match="only floating-point dtypes .* Got 'cpu' instead"):
-        model.to("cpu")
+    assert model.to("cpu") is model and model.fc.weight.dtype == np.float64  # the one device
+    with pytest.raises(RuntimeError, match="runs on the CPU only .*'cuda' is not available"):
+        model.to("cuda")
 
 
 # ----- Linear --------------------------------------------------------------------------------

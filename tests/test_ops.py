@@ -189,6 +189,7 @@ def _all_function_subclasses():
     return {
         f for f in found
         if f.__module__.startswith("chainrule.") and not getattr(f, "known_wrong", False)
+        and not getattr(f, "engine_internal", False)
     }
 
 

@@ -46,6 +46,43 @@ from . import nn, optim  # noqa: E402  (they import the engine above)
 
 __all__ += ["nn", "optim"]
 
+# ----- PyTorch surface: dtypes, devices, factories, random, more functions -----
+import math as _math  # noqa: E402
+
+from . import accelerator, backends, cuda  # noqa: E402
+from .creation import (  # noqa: E402
+    as_tensor, bernoulli, empty_like, eye, from_numpy, full_like, linspace, logspace, multinomial,
+    normal, rand_like, randint, randint_like, randn_like, randperm,
+)
+from .device import device, get_default_device, set_default_device  # noqa: E402
+from .dtypes import (  # noqa: E402
+    bool, cdouble, cfloat, complex64, complex128, double, float, float16, get_default_dtype, half,
+    int, int8, int16, int32, long, set_default_dtype, short, uint8,
+)
+from .functions import (  # noqa: E402
+    all, allclose, any, argmax, argmin, eq, equal, expm1, flatten, ge, gt, is_floating_point,
+    is_tensor, isclose, le, log1p, log2, log10, lt, max, min, ne, numel, t,
+)
+from .random import Generator, initial_seed  # noqa: E402  (seed(): chainrule.random.seed, as
+# chainrule.seed is the seed experiment's module)
+
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+
+__all__ += [
+    "float", "double", "half", "long", "int", "short", "bool", "float16", "int8", "int16", "int32",
+    "uint8", "complex64", "complex128", "cfloat", "cdouble", "get_default_dtype", "set_default_dtype",
+    "device", "get_default_device", "set_default_device", "cuda", "accelerator", "backends",
+    "eye", "linspace", "logspace", "full_like", "empty_like", "rand_like", "randn_like",
+    "randint", "randint_like", "randperm", "normal", "bernoulli", "multinomial",
+    "from_numpy", "as_tensor", "Generator", "initial_seed",
+    "log10", "log2", "log1p", "expm1", "flatten", "t", "eq", "ne", "lt", "le", "gt", "ge",
+    "all", "any", "isclose", "allclose", "equal", "max", "min", "argmax", "argmin",
+    "numel", "is_tensor", "is_floating_point", "pi", "e", "inf", "nan",
+]
+
 from . import data, utils  # noqa: E402  (torch.utils.data's path: cr.utils.data is cr.data)
 
 __all__ += ["data", "utils"]

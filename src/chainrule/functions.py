@@ -14,6 +14,9 @@ __all__ = [
     "cat", "stack", "where", "maximum", "minimum", "matmul",
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clamp",
     "softmax", "log_softmax", "sum", "mean",
+    "log10", "log2", "log1p", "expm1", "flatten", "t", "eq", "ne", "lt", "le", "gt", "ge",
+    "all", "any", "isclose", "allclose", "equal", "max", "min", "argmax", "argmin",
+    "numel", "is_tensor", "is_floating_point",
 ]
 
 
@@ -110,12 +113,124 @@ def log_softmax(x, dim):
     return _as_tensor(x).log_softmax(dim)
 
 
-def sum(x, dim=None, keepdim=False):  # noqa: A001
-    return _as_tensor(x).sum(dim, keepdim)
+def sum(input, *args, **kwargs):  # noqa: A001
+    """sum(input, dim=None, keepdim=False); axis= and keepdims= too, as Tensor.sum."""
+    return _as_tensor(input).sum(*args, **kwargs)
 
 
-def mean(x, dim=None, keepdim=False):
-    return _as_tensor(x).mean(dim, keepdim)
+def mean(input, *args, **kwargs):
+    """mean(input, dim=None, keepdim=False); axis= and keepdims= too, as Tensor.mean."""
+    return _as_tensor(input).mean(*args, **kwargs)
+
+
+# ----- PyTorch surface: more functions, each calling the Tensor method of the same name -----------
+def log10(input):
+    return _as_tensor(input).log10()
+
+
+def log2(input):
+    return _as_tensor(input).log2()
+
+
+def log1p(input):
+    return _as_tensor(input).log1p()
+
+
+def expm1(input):
+    return _as_tensor(input).expm1()
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return _as_tensor(input).flatten(start_dim, end_dim)
+
+
+def t(input):
+    return _as_tensor(input).t()
+
+
+def eq(input, other):
+    return _as_tensor(input).eq(other)
+
+
+def ne(input, other):
+    return _as_tensor(input).ne(other)
+
+
+def lt(input, other):
+    return _as_tensor(input).lt(other)
+
+
+def le(input, other):
+    return _as_tensor(input).le(other)
+
+
+def gt(input, other):
+    return _as_tensor(input).gt(other)
+
+
+def ge(input, other):
+    return _as_tensor(input).ge(other)
+
+
+def all(input, *args, **kwargs):  # noqa: A001
+    """True where every element (over ``dim``, if given) is nonzero."""
+    return _as_tensor(input).all(*args, **kwargs)
+
+
+def any(input, *args, **kwargs):  # noqa: A001
+    """True where some element (over ``dim``, if given) is nonzero."""
+    return _as_tensor(input).any(*args, **kwargs)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _as_tensor(input).isclose(other, rtol, atol, equal_nan)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    return _as_tensor(input).allclose(other, rtol, atol, equal_nan)
+
+
+def equal(input, other) -> bool:
+    return _as_tensor(input).equal(other)
+
+
+def max(input, *args, **kwargs):  # noqa: A001
+    """``max(x)``: the largest element; ``max(x, dim, keepdim=False)``: (values, indices);
+    ``max(x, other)``: the element-wise maximum of two tensors, as in PyTorch."""
+    if args and isinstance(args[0], Tensor) or "other" in kwargs:
+        return maximum(input, *args, **kwargs)
+    return _as_tensor(input).max(*args, **kwargs)
+
+
+def min(input, *args, **kwargs):  # noqa: A001
+    """``min(x)``: the smallest element; ``min(x, dim, keepdim=False)``: (values, indices);
+    ``min(x, other)``: the element-wise minimum of two tensors, as in PyTorch."""
+    if args and isinstance(args[0], Tensor) or "other" in kwargs:
+        return minimum(input, *args, **kwargs)
+    return _as_tensor(input).min(*args, **kwargs)
+
+
+def argmax(input, *args, **kwargs):
+    return _as_tensor(input).argmax(*args, **kwargs)
+
+
+def argmin(input, *args, **kwargs):
+    return _as_tensor(input).argmin(*args, **kwargs)
+
+
+def numel(input) -> int:
+    return _as_tensor(input).numel()
+
+
+def is_tensor(obj) -> bool:
+    """True for a chainrule Tensor (and Parameter)."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input) -> bool:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_floating_point: expected a Tensor. Got {type(input).__name__} instead.")
+    return input.is_floating_point()
 
 
 # ----- sequence-model ops -----

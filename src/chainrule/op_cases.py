@@ -131,6 +131,12 @@ CASES = [
     _case("clamp min max", lambda lib, a: a.clamp(-0.5, 0.7), [(4, 5)], ops.Clamp),
     _case("clamp min", lambda lib, a: a.clamp(min=0.1), [(4, 5)], ops.Clamp),
     _case("clamp max", lambda lib, a: a.clamp(max=0.1), [(4, 5)], ops.Clamp),
+    _case("log10", lambda lib, a: a.log10(), [(3, 4)], ops.Log10, domains=("positive",)),
+    _case("log2", lambda lib, a: a.log2(), [(3, 4)], ops.Log2, domains=("positive",)),
+    _case("log1p", lambda lib, a: a.log1p(), [(3, 4)], ops.Log1p, domains=("positive",)),
+    _case("log1p near 0", lambda lib, a: lib.log1p(a * 1e-3), [(3, 4)], (ops.Log1p, ops.Mul)),
+    _case("expm1", lambda lib, a: a.expm1(), [(3, 4)], ops.Expm1),
+    _case("expm1 near 0", lambda lib, a: lib.expm1(a * 1e-3), [(3, 4)], (ops.Expm1, ops.Mul)),
     # ---- selection ----
     _case("where", lambda lib, a, b: lib.where(a > 0, a, b), [(3, 4), (3, 4)], ops.Where,
           domains=("away", "any")),
@@ -365,6 +371,143 @@ CASES = [
         )
     ],
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
+    # ---- convolution, pooling, normalization ----
+    *[
+        _case(f"conv2d {label}", lambda lib, *t, kw=kw: lib.nn.functional.conv2d(*t, **kw),
+              shapes, ops.Conv)
+        for label, shapes, kw in (
+            ("basic", [(2, 3, 5, 6), (4, 3, 3, 3), (4,)], {}),
+            ("stride 2 padding 1", [(2, 3, 7, 6), (4, 3, 3, 2), (4,)], dict(stride=2, padding=1)),
+            ("dilation 2 padding (1, 2) no bias", [(1, 2, 7, 8), (3, 2, 3, 3)],
+             dict(dilation=2, padding=(1, 2))),
+            ("groups 2 stride (2, 1)", [(2, 4, 5, 5), (6, 2, 3, 3), (6,)], dict(groups=2, stride=(2, 1))),
+            ("same, even kernel, dilation (1, 2)", [(1, 2, 5, 6), (3, 2, 2, 4), (3,)],
+             dict(padding="same", dilation=(1, 2))),
+            ("valid, uneven stride", [(2, 2, 6, 7), (2, 2, 2, 3)], dict(padding="valid", stride=(3, 2))),
+        )
+    ],
+    _case("conv2d constant input", lambda lib, x, w, b: lib.nn.functional.conv2d(x, w, b, padding=1),
+          [(2, 3, 4, 4), (2, 3, 3, 3), (2,)], ops.Conv, grad_inputs=(1, 2)),
+    *[
+        _case(f"conv1d {label}", lambda lib, *t, kw=kw: lib.nn.functional.conv1d(*t, **kw),
+              shapes, ops.Conv)
+        for label, shapes, kw in (
+            ("stride 2 padding 1 dilation 2", [(2, 3, 9), (4, 3, 3), (4,)],
+             dict(stride=2, padding=1, dilation=2)),
+            ("groups 3 same even kernel", [(2, 3, 7), (6, 1, 4), (6,)], dict(groups=3, padding="same")),
+        )
+    ],
+    *[
+        _case(f"conv_transpose2d {label}",
+              lambda lib, *t, kw=kw: lib.nn.functional.conv_transpose2d(*t, **kw), shapes,
+              ops.ConvTranspose)
+        for label, shapes, kw in (
+            ("stride 2 padding 1 output_padding 1", [(2, 3, 4, 5), (3, 2, 3, 3), (2,)],
+             dict(stride=2, padding=1, output_padding=1)),
+            ("groups 2 dilation 2 stride (1, 2)", [(1, 4, 3, 4), (4, 3, 2, 3)],
+             dict(groups=2, dilation=2, stride=(1, 2), output_padding=(0, 1))),
+        )
+    ],
+    _case("conv_transpose1d stride 3 padding 1 output_padding 2",
+          lambda lib, x, w, b: lib.nn.functional.conv_transpose1d(
+              x, w, b, stride=3, padding=1, output_padding=2),
+          [(2, 2, 5), (2, 3, 3), (3,)], ops.ConvTranspose),
+    _case("unfold kernel (2, 3) dilation (2, 1) padding 1 stride (1, 2)",
+          lambda lib, x: lib.nn.functional.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+          [(2, 3, 5, 6)], ops.Unfold),
+    _case("fold kernel 2 stride 2 padding 1 (overlap-free) ",
+          lambda lib, x: lib.nn.functional.fold(x, (5, 6), 2, padding=1, stride=2),
+          [(2, 12, 12)], ops.Fold),
+    _case("fold kernel 3 stride 1 (overlapping windows)",
+          lambda lib, x: lib.nn.functional.fold(x, (4, 5), 3, dilation=(1, 2)),
+          [(1, 18, 2)], ops.Fold),
+    *[
+        _case(f"max_pool2d {label}", lambda lib, x, kw=kw: lib.nn.functional.max_pool2d(x, **kw),
+              [shape], ops.MaxPool)
+        for label, shape, kw in (
+            ("kernel 3 stride 2 padding 1", (2, 3, 7, 8), dict(kernel_size=3, stride=2, padding=1)),
+            ("kernel (2, 3) dilation 2 ceil_mode", (2, 2, 7, 8),
+             dict(kernel_size=(2, 3), stride=(2, 1), dilation=2, ceil_mode=True)),
+            ("kernel 2 default stride, odd size", (1, 3, 5, 7), dict(kernel_size=2)),
+        )
+    ],
+    _case("max_pool1d kernel 3 stride 2 padding 1 ceil_mode",
+          lambda lib, x: lib.nn.functional.max_pool1d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 10)],
+          ops.MaxPool),
+    _case("max_pool2d return_indices values",
+          lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True)[0],
+          [(2, 2, 6, 5)], ops.MaxPool),
+    *[
+        _case(f"avg_pool2d {label}", lambda lib, x, kw=kw: lib.nn.functional.avg_pool2d(x, **kw),
+              [shape], ops.AvgPool)
+        for label, shape, kw in (
+            ("kernel 3 stride 2 padding 1", (2, 3, 7, 8), dict(kernel_size=3, stride=2, padding=1)),
+            ("ceil_mode count_include_pad=False", (2, 2, 7, 6),
+             dict(kernel_size=(3, 2), stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+            ("ceil_mode count_include_pad", (1, 2, 6, 7),
+             dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+            ("divisor_override", (1, 2, 5, 5), dict(kernel_size=2, divisor_override=3)),
+        )
+    ],
+    _case("avg_pool1d kernel 4 stride 3 padding 2 ceil_mode",
+          lambda lib, x: lib.nn.functional.avg_pool1d(x, 4, 3, 2, ceil_mode=True), [(2, 3, 10)],
+          ops.AvgPool),
+    _case("adaptive_avg_pool2d (7, 5) -> (3, 2)",
+          lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (3, 2)), [(2, 3, 7, 5)], ops.Resample),
+    _case("adaptive_avg_pool2d (None, 4)",
+          lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (None, 4)), [(1, 2, 3, 6)],
+          ops.Resample),
+    _case("adaptive_max_pool2d (7, 5) -> (3, 4)",
+          lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, (3, 4)), [(2, 3, 7, 5)],
+          ops.AdaptiveMaxPool),
+    _case("batch_norm training (N, C, H, W)",
+          lambda lib, x, w, b: lib.nn.functional.batch_norm(
+              x, lib.tensor(np.zeros(3)), lib.tensor(np.ones(3)), w, b, training=True, momentum=0.2),
+          [(4, 3, 2, 3), (3,), (3,)], ops.BatchNorm),
+    _case("batch_norm training (N, C) no affine, no running stats",
+          lambda lib, x: lib.nn.functional.batch_norm(x, None, None, training=True),
+          [(5, 4)], ops.BatchNorm),
+    _case("batch_norm eval (N, C, L)",
+          lambda lib, x, w, b: lib.nn.functional.batch_norm(
+              x, lib.tensor(np.array([0.1, -0.3, 0.5])), lib.tensor(np.array([0.5, 1.2, 2.0])), w, b,
+              training=False),
+          [(2, 3, 4), (3,), (3,)], ops.BatchNorm),
+    _case("layer_norm (3, 4) affine", lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (3, 4), w, b),
+          [(2, 3, 4), (3, 4), (3, 4)], ops.LayerNorm),
+    _case("layer_norm (4,) no affine", lambda lib, x: lib.nn.functional.layer_norm(x, (4,)),
+          [(3, 4)], ops.LayerNorm),
+    _case("group_norm 3 groups affine",
+          lambda lib, x, w, b: lib.nn.functional.group_norm(x, 3, w, b),
+          [(2, 6, 3, 2), (6,), (6,)], ops.GroupNorm),
+    _case("instance_norm affine",
+          lambda lib, x, w, b: lib.nn.functional.instance_norm(x, weight=w, bias=b),
+          [(2, 3, 4, 5), (3,), (3,)], ops.GroupNorm),
+    *[
+        _case(f"pad {mode} {pads}", lambda lib, x, p=pads, m=mode, v=value: lib.nn.functional.pad(
+              x, p, mode=m, value=v), [shape], ops.Pad)
+        for mode, pads, shape, value in (
+            ("constant", (1, 2, 0, 1), (2, 3, 4), 0.5),
+            ("reflect", (2, 1, 1, 2), (1, 2, 4, 5), None),
+            ("replicate", (2, 3), (2, 2, 4), None),
+            ("circular", (1, 2, 2, 1), (1, 2, 3, 4), None),
+        )
+    ],
+    *[
+        _case(f"interpolate {label}", lambda lib, x, kw=kw: lib.nn.functional.interpolate(x, **kw),
+              [shape], ops.Resample)
+        for label, shape, kw in (
+            ("nearest size (5, 7)", (2, 2, 3, 4), dict(size=(5, 7))),
+            ("nearest scale 2", (1, 2, 3, 4), dict(scale_factor=2)),
+            ("nearest 1-D size 7", (2, 2, 5), dict(size=7)),
+            ("bilinear align_corners size (5, 7)", (2, 2, 3, 4),
+             dict(size=(5, 7), mode="bilinear", align_corners=True)),
+            ("bilinear scale 1.7", (1, 2, 4, 6), dict(scale_factor=1.7, mode="bilinear",
+                                                      align_corners=False)),
+            ("bilinear downsample size (2, 3)", (1, 2, 5, 7), dict(size=(2, 3), mode="bilinear")),
+            ("linear 1-D scale 2.5", (2, 3, 4), dict(scale_factor=2.5, mode="linear",
+                                                     align_corners=False)),
+        )
+    ],
 ]
 
 

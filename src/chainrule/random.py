@@ -1,60 +1,156 @@
-"""The one random generator that all randomness in chainrule draws from.
+"""The random generators that all randomness in chainrule draws from.
 
 ``chainrule.manual_seed(seed)`` makes initialisation, dropout, shuffling and ``randn`` reproducible.
 ``get_rng_state()``/``set_rng_state()`` save and restore it (plain JSON-able dicts), so a resumed run
 draws the same numbers it would have drawn had it never stopped.
+
+``chainrule.Generator`` is a generator of one's own, for the ``generator=`` argument of the random
+factories (``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, ``multinomial``,
+``bernoulli``, ...), as in PyTorch. Each wraps a NumPy ``np.random.Generator`` (PCG64): the same
+seed gives the same numbers in chainrule every time, but not the numbers PyTorch draws with that
+seed (its streams are Mersenne Twister and Philox, drawn in its own order).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["manual_seed", "default_generator", "get_rng_state", "set_rng_state", "seed"]
+from .device import check_device
 
-_generator = np.random.default_rng()
+__all__ = [
+    "Generator", "manual_seed", "seed", "initial_seed", "default_generator", "numpy_generator",
+    "get_rng_state", "set_rng_state",
+]
+
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+DEFAULT_SEED = 67280421310721  # what a new Generator starts from, as torch.Generator()
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the library's generator; returns it."""
-    global _generator
+def _check_seed(op, seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: the seed must be a non-negative int. Got {seed!r} instead.")
-    _generator = np.random.default_rng(int(seed))
-    return _generator
+        raise ValueError(f"{op}: the seed must be a non-negative int. Got {seed!r} instead.")
+    return int(seed)
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
+
+
+def _restored(op, state) -> np.random.Generator:
+    """A NumPy generator in ``state`` (a dict from ``get_state``/``get_rng_state``)."""
+    if not isinstance(state, dict) or "bit_generator" not in state:
+        raise ValueError(f"{op}: expected a dict returned by get_rng_state() or Generator.get_state().")
+    name = state["bit_generator"]
+    if name not in BIT_GENERATORS:  # a name from a file is looked up, never called blindly
+        raise ValueError(
+            f"{op}: unknown bit generator {name!r}; expected one of {', '.join(BIT_GENERATORS)}."
+        )
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = state
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{op}: the {name} state is malformed ({err}).") from None
+    return np.random.Generator(bit_generator)
+
+
+class Generator:
+    """A random generator of one's own, as ``torch.Generator``: pass it as ``generator=`` to keep
+    a stream apart from the global one that ``chainrule.manual_seed`` seeds.
+
+    >>> g = chainrule.Generator().manual_seed(0)
+    >>> chainrule.rand(2, generator=g)      # the same two numbers after every manual_seed(0)
+
+    A new Generator starts from the seed 67280421310721, as PyTorch's. ``get_state()`` returns the
+    NumPy bit generator's state (a JSON-able dict), not PyTorch's ByteTensor.
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = check_device("Generator", device)
+        self._initial_seed = DEFAULT_SEED
+        self._numpy = np.random.default_rng(DEFAULT_SEED)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed; returns self."""
+        self._initial_seed = _check_seed("Generator.manual_seed", seed)
+        self._numpy = np.random.default_rng(self._initial_seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh OS entropy; returns the seed used."""
+        self.manual_seed(_fresh_seed())
+        return self._initial_seed
+
+    def initial_seed(self) -> int:
+        """The seed last set (by ``manual_seed``, ``seed`` or at creation)."""
+        return self._initial_seed
+
+    def get_state(self) -> dict:
+        """The full state as a JSON-able dict; ``set_state`` restores it."""
+        return self._numpy.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        """Restore a state returned by ``get_state``; returns self."""
+        self._numpy = _restored("Generator.set_state", state)
+        return self
+
+    def __repr__(self):
+        return f"<chainrule.Generator on {self.device}, initial seed {self._initial_seed}>"
+
+
+# The global generator. Its NumPy generator is replaced (never reseeded in place) by manual_seed,
+# exactly as before Generator objects existed, so seeded runs keep drawing the same numbers.
+_default = Generator()
+_default._numpy = np.random.default_rng()
+_default._initial_seed = None  # unknown until seeded: chosen by NumPy from OS entropy
+
+
+def manual_seed(seed: int) -> Generator:
+    """Reseed the library's global generator (initialisers, dropout, shuffling, random factories);
+    returns it, as ``torch.manual_seed`` does."""
+    _default._initial_seed = _check_seed("manual_seed", seed)
+    _default._numpy = np.random.default_rng(_default._initial_seed)
+    return _default
 
 
 def seed() -> int:
-    """Seed the generator from fresh OS entropy; returns the seed used."""
-    s = int(np.random.SeedSequence().generate_state(1)[0])
+    """Seed the global generator from fresh OS entropy; returns the seed used."""
+    s = _fresh_seed()
     manual_seed(s)
     return s
 
 
+def initial_seed() -> int:
+    """The seed last given to ``manual_seed`` or ``seed``; a fresh one is drawn and set if
+    neither has been called (NumPy had seeded the generator from OS entropy without a number)."""
+    if _default._initial_seed is None:
+        seed()
+    return _default._initial_seed
+
+
 def default_generator() -> np.random.Generator:
-    """The generator that initialisers, dropout, DataLoader shuffling and randn use."""
-    return _generator
+    """The NumPy generator that initialisers, dropout, DataLoader shuffling and randn use."""
+    return _default._numpy
+
+
+def numpy_generator(op: str, generator=None) -> np.random.Generator:
+    """The NumPy generator behind a ``generator=`` argument: the global one for None, the one a
+    ``chainrule.Generator`` wraps (a NumPy Generator is taken as it is)."""
+    if generator is None:
+        return _default._numpy
+    if isinstance(generator, Generator):
+        return generator._numpy
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(
+        f"{op}: generator must be a chainrule.Generator. Got {type(generator).__name__} instead."
+    )
 
 
 def get_rng_state() -> dict:
-    """The generator's full state as a JSON-able dict."""
-    return _generator.bit_generator.state
+    """The global generator's full state as a JSON-able dict."""
+    return _default._numpy.bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by ``get_rng_state``."""
-    global _generator
-    if not isinstance(state, dict) or "bit_generator" not in state:
-        raise ValueError("set_rng_state: expected a dict returned by get_rng_state().")
-    name = state["bit_generator"]
-    if name not in BIT_GENERATORS:  # a name from a file is looked up, never called blindly
-        raise ValueError(
-            f"set_rng_state: unknown bit generator {name!r}; expected one of "
-            f"{', '.join(BIT_GENERATORS)}."
-        )
-    bg = getattr(np.random, name)()
-    try:
-        bg.state = state
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"set_rng_state: the {name} state is malformed ({err}).") from None
-    _generator = np.random.Generator(bg)
+    _default._numpy = _restored("set_rng_state", state)

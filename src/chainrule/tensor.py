@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections import namedtuple
 
 import numpy as np
 
-from . import autograd
-from .ops.dims import normalize_dim, normalize_dims
+from . import autograd, dtypes
+from .device import CPU, check_device, is_device
+from .ops.dims import normalize_dim, normalize_dims, numpy_spellings
 from .ops.promotion import result_dtype
 
 __all__ = ["Tensor", "tensor", "float32", "float64", "int64", "bool_"]
@@ -43,7 +45,7 @@ def _resolve_dtype(dtype):
 
 
 def _to_array(data, dtype=None, copy=True) -> np.ndarray:
-    """Convert user data to an array: Python floats to float32, Python ints to int64,
+    """Convert user data to an array: Python floats to the default dtype (float32), Python ints to int64,
     NumPy arrays keep their dtype unless ``dtype`` says otherwise."""
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
@@ -61,7 +63,7 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
                 f"Got {type(data).__name__} instead."
             )
         if array.dtype.kind == "f" and dtype is None:
-            dtype = float32
+            dtype = dtypes.get_default_dtype()  # float32 unless set_default_dtype changed it
         elif array.dtype.kind in "iu" and dtype is None:
             dtype = int64
     return np.array(array, dtype=dtype, copy=copy) if copy else np.asarray(array, dtype=dtype)
@@ -279,9 +281,19 @@ class Tensor:
             )
         return bool(self._data)
 
-    def to(self, dtype) -> Tensor:
-        dtype = _resolve_dtype(dtype)
-        if dtype is not None and dtype.kind not in "fc":  # integers and booleans have no gradient,
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False) -> Tensor:
+        """This tensor in another dtype and/or on another device, as PyTorch's three forms:
+        ``to(dtype)``, ``to(device=None, dtype=None)`` and ``to(other)`` (other's dtype and device).
+
+        Returns self when nothing changes (unless ``copy=True``). A floating result stays in the
+        graph (its gradient comes back in this tensor's dtype); an integer or boolean one leaves
+        it, having no gradient. The only device is the CPU: any other is refused, naming it.
+        ``non_blocking`` is accepted and means nothing on the CPU.
+        """
+        _, dtype, _, copy = _to_arguments("to", args, dtype, device, non_blocking, copy)
+        if dtype is None or dtype == self._data.dtype:
+            return ops.Cast.apply(self, None) if copy else self
+        if dtype.kind not in "fc":  # integers and booleans have no gradient,
             return Tensor._from_op(self._data.astype(dtype), None)  # so they leave the graph
         return ops.Cast.apply(self, dtype)
 
@@ -293,6 +305,203 @@ class Tensor:
 
     def clone(self) -> Tensor:
         return ops.Cast.apply(self, None)
+
+    # ----- PyTorch surface: conversions, comparisons, math aliases -----
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def short(self) -> Tensor:
+        return self.to(dtypes.int16)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, the legacy type name, in chainrule's spelling: 'chainrule.FloatTensor'
+        for float32 (PyTorch says 'torch.FloatTensor'). With a dtype, or a type name such as
+        'torch.LongTensor' or 'chainrule.LongTensor', the tensor cast to it, as ``to(dtype)``."""
+        if dtype is None:
+            return dtypes.type_name(self._data.dtype)
+        if isinstance(dtype, str) and ".cuda." in dtype:  # 'torch.cuda.FloatTensor': a GPU tensor
+            check_device("type", "cuda")
+        if isinstance(dtype, str) and dtypes.dtype_of_type_name(dtype) is not None:
+            dtype = dtypes.dtype_of_type_name(dtype)
+        return self.to(dtype, non_blocking=non_blocking)
+
+    @property
+    def device(self):
+        """Where the numbers live: always ``device(type='cpu')`` in chainrule."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def cpu(self) -> Tensor:
+        """Self: the tensor is on the CPU already (as PyTorch returns it unchanged)."""
+        return self
+
+    def cuda(self, device=None, non_blocking=False) -> Tensor:
+        """Refused, whatever the device: chainrule runs on the CPU only."""
+        check_device("cuda", "cuda")
+        return self  # not reached while check_device refuses 'cuda'
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        """Bytes per element (4 for float32)."""
+        return self._data.itemsize
+
+    def nelement(self) -> int:
+        return self._data.size
+
+    def _new(self, array, dtype, device, requires_grad):
+        check_device("new tensor", device)
+        array = np.asarray(array, dtype=self._data.dtype if dtype is None else _resolve_dtype(dtype))
+        t = Tensor._from_op(array, None)
+        return t.requires_grad_(True) if requires_grad else t
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """Zeros of ``size`` in this tensor's dtype (unless ``dtype`` says otherwise)."""
+        return self._new(np.zeros(_size_argument("new_zeros", size)), dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(np.ones(_size_argument("new_ones", size)), dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(np.zeros(_size_argument("new_empty", size)), dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+        shape = _size_argument("new_full", (size,))
+        return self._new(np.full(shape, fill_value), dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A new leaf copied from ``data``, in this tensor's dtype unless ``dtype`` is given."""
+        array = _to_array(data)  # a copy, as PyTorch's new_tensor always copies
+        return self._new(array, dtype, device, requires_grad)
+
+    def __index__(self):
+        """The number of a one-element integer tensor, so ``classes[pred.argmax()]`` works."""
+        if self._data.size != 1 or self._data.dtype.kind not in "biu":
+            raise TypeError(
+                f"only integer tensors of a single element can be used as an index; this one has "
+                f"shape {self.shape} and dtype {self._data.dtype}."
+            )
+        return int(self._data.item())
+
+    def __format__(self, format_spec):
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others take no format spec,
+        as in PyTorch."""
+        if self._data.ndim == 0:
+            return self._data.item().__format__(format_spec)
+        if format_spec:
+            raise TypeError(
+                f"format: only a 0-d tensor takes a format spec such as {format_spec!r}; this one "
+                f"has shape {self.shape}. Format t.item() (one element) or t.tolist() instead."
+            )
+        return str(self)
+
+    def eq(self, other) -> Tensor:
+        return self == other
+
+    def ne(self, other) -> Tensor:
+        return self != other
+
+    def lt(self, other) -> Tensor:
+        return self < other
+
+    def le(self, other) -> Tensor:
+        return self <= other
+
+    def gt(self, other) -> Tensor:
+        return self > other
+
+    def ge(self, other) -> Tensor:
+        return self >= other
+
+    def equal(self, other) -> bool:
+        """True when both have the same shape and the same values (compared after promotion)."""
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        return self.shape == other.shape and bool((self == other).all())
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
+        """|self - other| <= atol + rtol * |other|, element-wise (NaNs equal only with equal_nan)."""
+        a, b = _promoted((self._data, other._data if isinstance(other, Tensor) else other))
+        return Tensor._from_op(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan), None)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    def t(self) -> Tensor:
+        """The transpose of a 2-D tensor; a 0-d or 1-D tensor comes back as it is, as in PyTorch."""
+        if self.ndim > 2:
+            raise ValueError(
+                f"t: expected a tensor with at most 2 dims; got shape {self.shape}. Use "
+                ".transpose(dim0, dim1) or .permute(...) instead."
+            )
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def view_as(self, other) -> Tensor:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other) -> Tensor:
+        return self.reshape(other.shape)
+
+    def expand_as(self, other) -> Tensor:
+        return self.expand(other.shape)
+
+    def log10(self):
+        return ops.Log10.apply(self._floating())
+
+    def log2(self):
+        return ops.Log2.apply(self._floating())
+
+    def log1p(self):
+        return ops.Log1p.apply(self._floating())
+
+    def expm1(self):
+        return ops.Expm1.apply(self._floating())
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None) -> Tensor:
+        from .creation import multinomial  # creation imports this module
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, *, generator=None) -> Tensor:
+        from .creation import bernoulli
+
+        return bernoulli(self, generator=generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None) -> Tensor:
+        """Fill with samples from U[from_, to), in place (``w.data.uniform_(-0.1, 0.1)``)."""
+        from .random import numpy_generator
+
+        values = numpy_generator("uniform_", generator).uniform(from_, to, self.shape)
+        return self._in_place("uniform_", lambda s: Tensor._from_op(values, None))
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
+        """Fill with samples from N(mean, std^2), in place."""
+        from .random import numpy_generator
+
+        if std < 0:
+            raise ValueError(f"normal_: std must be >= 0. Got {std} instead.")
+        values = mean + std * numpy_generator("normal_", generator).standard_normal(self.shape)
+        return self._in_place("normal_", lambda s: Tensor._from_op(values, None))
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        """Fill with 1 (probability p, a number or a tensor broadcast to this one) or 0, in place."""
+        from .creation import bernoulli
+
+        probabilities = p if isinstance(p, Tensor) else Tensor._from_op(np.asarray(float(p)), None)
+        values = bernoulli(probabilities.detach().expand(self.shape), generator=generator)
+        return self._in_place("bernoulli_", lambda s: values.to(s.dtype))
 
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
@@ -594,7 +803,7 @@ class Tensor:
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
-        return ops.norm.norm(self, p, dim, keepdim, dtype)
+        return ops.vector_norm.norm(self, p, dim, keepdim, dtype)
 
     def __matmul__(self, other):
         if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
@@ -675,11 +884,13 @@ class Tensor:
     def __or__(self, other):
         return self._logical(other, np.bitwise_or)
 
-    def all(self):
-        return Tensor._from_op(np.asarray(self._data.all()), None)
+    @numpy_spellings
+    def all(self, dim=None, keepdim=False):
+        return Tensor._from_op(_logical_reduce(np.all, self._data, dim, keepdim), None)
 
-    def any(self):
-        return Tensor._from_op(np.asarray(self._data.any()), None)
+    @numpy_spellings
+    def any(self, dim=None, keepdim=False):
+        return Tensor._from_op(_logical_reduce(np.any, self._data, dim, keepdim), None)
 
     def isfinite(self):
         return Tensor._from_op(np.isfinite(self._data), None)
@@ -687,18 +898,20 @@ class Tensor:
     def isnan(self):
         return Tensor._from_op(np.isnan(self._data), None)
 
+    @numpy_spellings
     def argmax(self, dim=None, keepdim=False):
         return Tensor._from_op(_arg_reduce(np.argmax, self._data, dim, keepdim), None)
 
+    @numpy_spellings
     def argmin(self, dim=None, keepdim=False):
         return Tensor._from_op(_arg_reduce(np.argmin, self._data, dim, keepdim), None)
 
     # ----- element-wise math and activations ----------------------------------------------
     def _floating(self) -> Tensor:
-        """Self, or for an integer or boolean tensor its float32 copy: what a function with
-        real-valued results (exp, sigmoid, softmax, ...) takes, so that its result is float32
-        as in PyTorch, not NumPy's float64."""
-        return self if self._data.dtype.kind in "fc" else self.float()
+        """Self, or for an integer or boolean tensor its copy in the default dtype (float32): what
+        a function with real-valued results (exp, sigmoid, softmax, ...) takes, so that its result
+        is float32 as in PyTorch, not NumPy's float64."""
+        return self if self._data.dtype.kind in "fc" else self.to(dtypes.get_default_dtype())
 
     def exp(self):
         return ops.Exp.apply(self._floating())
@@ -736,25 +949,31 @@ class Tensor:
 
     clip = clamp
 
+    @numpy_spellings
     def softmax(self, dim):
         return ops.Softmax.apply(self._floating(), dim)
 
+    @numpy_spellings
     def log_softmax(self, dim):
         return ops.LogSoftmax.apply(self._floating(), dim)
 
     # ----- reductions ----------------------------------------------------------------------
+    @numpy_spellings
     def sum(self, dim=None, keepdim=False):
         return ops.Sum.apply(self, dim, keepdim)
 
+    @numpy_spellings
     def mean(self, dim=None, keepdim=False):
         return ops.Mean.apply(self, dim, keepdim)
 
+    @numpy_spellings
     def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
         """Variance over dims: sum((x - mean)^2) / (n - correction), n the number of elements
         reduced. ``correction`` defaults to 1 (Bessel's, the sample variance); ``unbiased=False``
         is the old spelling of correction=0, as in PyTorch. An integer tensor is taken as float32."""
         return self._var("var", dim, keepdim, correction, unbiased)
 
+    @numpy_spellings
     def std(self, dim=None, keepdim=False, *, correction=None, unbiased=None):
         """Standard deviation over dims: sqrt(var(dim, keepdim, correction=...)); the same
         arguments as ``var``. Composed of var's ops and sqrt, so it needs no derivative of its own."""
@@ -779,6 +998,7 @@ class Tensor:
         with np.errstate(divide="ignore", invalid="ignore"):  # n <= correction: inf or nan, as
             return squares / max(0, n - correction)  # in PyTorch (which warns)
 
+    @numpy_spellings
     def max(self, dim=None, keepdim=False):
         """The largest element; with ``dim``, the named tuple (values, indices) like PyTorch."""
         if dim is None:
@@ -786,6 +1006,7 @@ class Tensor:
         values = ops.Max.apply(self, dim, keepdim)
         return _MaxResult(values, self.argmax(dim, keepdim))
 
+    @numpy_spellings
     def min(self, dim=None, keepdim=False):
         """The smallest element; with ``dim``, the named tuple (values, indices) like PyTorch."""
         if dim is None:
@@ -811,10 +1032,12 @@ class Tensor:
         size = math.prod(self.shape[start:end + 1])  # not -1, which is ambiguous when a dim is 0
         return self.reshape(self.shape[:start] + (size,) + self.shape[end + 1:])
 
+    @numpy_spellings
     def unsqueeze(self, dim):
         dim = normalize_dim("unsqueeze", dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
+    @numpy_spellings
     def squeeze(self, dim=None):
         """Remove dims of size 1: all of them, or those of ``dim`` (an int or a tuple of ints)
         that have size 1; the others stay, as in PyTorch."""
@@ -969,13 +1192,84 @@ def _promoted(operands, true_divide=False) -> list:
     return [_cast(x, dtype) for x in operands]
 
 
-def tensor(data, dtype=None, requires_grad=False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Make a new leaf Tensor from a number, nested list, NumPy array or Tensor (data is copied).
 
-    Python floats give float32, Python ints int64; NumPy arrays keep their dtype. ``dtype`` accepts
-    NumPy dtypes and their names ("float64").
+    Python floats give the default dtype (float32 unless ``set_default_dtype`` changed it), Python
+    ints int64; NumPy arrays keep their dtype. ``dtype`` accepts NumPy dtypes and their names
+    ("float64"); ``device`` only the CPU.
     """
+    check_device("tensor", device)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def _size_argument(op, size) -> tuple:
+    """A size given as ints or as one tuple/list of ints (``zeros(2, 3)``, ``zeros((2, 3))``)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = []
+    for s in size:
+        try:  # ints, NumPy ints and one-element integer tensors (through __index__); not bools
+            n = -1 if isinstance(s, (bool, np.bool_)) else operator.index(s)
+        except TypeError:
+            n = -1
+        if n < 0:
+            raise ValueError(f"{op}: sizes must be non-negative ints. Got {tuple(size)} instead.")
+        shape.append(n)
+    return tuple(shape)
+
+
+def _logical_reduce(fn, data, dim, keepdim):
+    """all/any over every element or over dim, as PyTorch: bool results (uint8 for a uint8 tensor)."""
+    dims = normalize_dims(fn.__name__, dim, data.ndim)
+    out = np.asarray(fn(data, axis=dims, keepdims=keepdim))
+    return out.astype(np.uint8) if data.dtype == np.uint8 else out
+
+
+def _to_arguments(op, args, dtype=None, device=None, non_blocking=False, copy=False) -> tuple:
+    """PyTorch's forms of ``to``: (dtype, non_blocking, copy), (device, dtype, non_blocking, copy)
+    and (other, non_blocking, copy), positional or by keyword. Returns (device, dtype,
+    non_blocking, copy), the device checked (``check_device``) and the dtype resolved (or None)."""
+    args = list(args)
+    if args:
+        first = args.pop(0)
+        if isinstance(first, Tensor):
+            if dtype is not None or device is not None:
+                raise TypeError(
+                    f"{op}: to(other) takes other's dtype and device; give no dtype= or device= too."
+                )
+            dtype, device = first.dtype, first.device
+        elif is_device(first) or (isinstance(first, numbers.Integral) and not isinstance(first, bool)):
+            if device is not None:
+                raise TypeError(f"{op}: the device is given twice, as {first!r} and device={device!r}.")
+            device = first
+            if args and not isinstance(args[0], bool):
+                if dtype is not None:
+                    raise TypeError(f"{op}: the dtype is given twice, as {args[0]!r} and dtype={dtype!r}.")
+                dtype = args.pop(0)
+        else:
+            if dtype is not None:
+                raise TypeError(f"{op}: the dtype is given twice, as {first!r} and dtype={dtype!r}.")
+            dtype = first
+        if len(args) > 2:
+            raise TypeError(f"{op}: too many arguments; after the dtype come non_blocking and copy.")
+        non_blocking, copy = (args + [non_blocking, copy][len(args):])[:2]
+    for name, flag in (("non_blocking", non_blocking), ("copy", copy)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{op}: {name} must be a bool. Got {flag!r} instead.")
+    device = check_device(op, device)
+    if dtype is not None:
+        try:
+            resolved = np.dtype(dtype)
+        except TypeError:
+            resolved = None
+        if resolved is None or resolved.kind not in "biufc":
+            raise TypeError(
+                f"{op}: expected a dtype (such as chainrule.float64) or a device (such as 'cpu'). "
+                f"Got {dtype!r} instead."
+            )
+        dtype = resolved
+    return device, dtype, bool(non_blocking), bool(copy)
 
 
 from . import ops  # noqa: E402  (ops import Tensor; imported last to avoid a cycle)

@@ -101,10 +101,53 @@ def _torch_layer(torch, module):
             f"build_torch_twin: Dropout(p={module.p}) cannot be twinned in lockstep, since its "
             "random masks cannot be shared with PyTorch; use p=0 or remove it."
         )
+    twin = _torch_image_layer(tnn, module)
+    if twin is not None:
+        return twin
     raise TypeError(
         f"build_torch_twin: the layer {kind.__name__} has no PyTorch twin; expected Linear, an "
-        "activation of chainrule.nn, Identity, Flatten or Dropout(p=0)."
+        "activation of chainrule.nn, Identity, Flatten, Dropout(p=0), or a convolution, pooling or "
+        "normalization layer."
     )
+
+
+def _torch_image_layer(tnn, m):
+    """The torch.nn twin of a layer of chainrule.nn.conv, .pooling, .normalization or .spatial
+    (built from the same constructor arguments), or None."""
+    kind = type(m)
+    name = kind.__name__
+    if kind in (nn.Conv1d, nn.Conv2d):
+        return getattr(tnn, name)(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                                  m.dilation, m.groups, m.bias is not None, m.padding_mode)
+    if kind in (nn.ConvTranspose1d, nn.ConvTranspose2d):
+        return getattr(tnn, name)(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                                  m.output_padding, m.groups, m.bias is not None, m.dilation)
+    if kind in (nn.MaxPool1d, nn.MaxPool2d):
+        return getattr(tnn, name)(m.kernel_size, m.stride, m.padding, m.dilation, m.return_indices,
+                                  m.ceil_mode)
+    if kind is nn.AvgPool1d:
+        return tnn.AvgPool1d(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad)
+    if kind is nn.AvgPool2d:
+        return tnn.AvgPool2d(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+                             m.divisor_override)
+    if kind is nn.AdaptiveAvgPool2d:
+        return tnn.AdaptiveAvgPool2d(m.output_size)
+    if kind is nn.AdaptiveMaxPool2d:
+        return tnn.AdaptiveMaxPool2d(m.output_size, m.return_indices)
+    if kind in (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d):
+        return getattr(tnn, name)(m.num_features, m.eps, m.momentum, m.affine,
+                                  m.track_running_stats, bias=m.bias is not None)
+    if kind is nn.LayerNorm:
+        return tnn.LayerNorm(m.normalized_shape, m.eps, m.elementwise_affine, bias=m.bias is not None)
+    if kind is nn.GroupNorm:
+        return tnn.GroupNorm(m.num_groups, m.num_channels, m.eps, m.affine, bias=m.bias is not None)
+    if kind is nn.Unflatten:
+        return tnn.Unflatten(m.dim, m.unflattened_size)
+    if kind is nn.Upsample:
+        return tnn.Upsample(m.size, m.scale_factor, m.mode, m.align_corners)
+    if kind is nn.Dropout2d and m.p == 0:
+        return tnn.Identity()
+    return None
 
 
 def _torch_dtype(torch, array: np.ndarray):
@@ -115,7 +158,8 @@ def _torch_dtype(torch, array: np.ndarray):
 
 
 def copy_weights_to_torch(model, twin) -> None:
-    """Copy every parameter of the chainrule ``model`` into ``twin``, name by name (in place)."""
+    """Copy every parameter and buffer of the chainrule ``model`` into ``twin``, name by name (in
+    place)."""
     torch = require_torch()
     ours = dict(model.named_parameters())
     theirs = dict(twin.named_parameters())
@@ -132,6 +176,10 @@ def copy_weights_to_torch(model, twin) -> None:
                     f"but {tuple(theirs[name].shape)} in PyTorch."
                 )
             theirs[name].copy_(torch.from_numpy(np.array(param._data)))
+        their_buffers = dict(twin.named_buffers())  # running statistics of normalization layers
+        for name, buf in model.named_buffers():
+            if name in their_buffers and tuple(buf.shape) == tuple(their_buffers[name].shape):
+                their_buffers[name].copy_(torch.from_numpy(np.array(buf._data)))
 
 
 def build_torch_twin(model):

@@ -50,6 +50,7 @@ __all__ = [
     "gradcheck",
     "gradgradcheck",
     "functional",
+    "Variable",
 ]
 
 from .. import tensor as _tensor  # noqa: E402  (tensor.py and the ops import Function from here)
@@ -64,6 +65,10 @@ def __getattr__(name):
         import importlib
 
         return getattr(importlib.import_module("chainrule.gradcheck"), name)
+    if name == "Variable":  # PyTorch's deprecated alias (chainrule/autograd_compat.py)
+        from ..autograd_compat import Variable
+
+        return Variable
     if name == "functional":
         from . import functional
 

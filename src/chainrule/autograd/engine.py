@@ -13,7 +13,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .function import Node, _GraphContext
+from .function import Node, OutputGradients, _GraphContext
 from .mode import _check_finite, _mode
 
 __all__ = ["backward", "run_backward", "grad", "topological_order", "RemovableHandle"]
@@ -269,7 +269,9 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                 _check_versions(node)
             inputs = node.inputs
             fn = node.fn
-            if create_graph:
+            if type(grad_out) is OutputGradients:  # an op with several outputs: one gradient each
+                grad_inputs = _backward_several(node, grad_out, create_graph)
+            elif create_graph:
                 grad_inputs = _backward_recorded(node, grad_out)
             else:
                 grad_inputs = fn.backward(node, grad_out)
@@ -288,6 +290,14 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                 else:
                     shape, dtype = x._data.shape, x._data.dtype
                 if type(g) is not np.ndarray:
+                    if type(g) is OutputGradients:  # from one output of an op with several
+                        previous = grads_at.get(x)
+                        if previous is None:
+                            grads_at[x] = g
+                            heappush(waiting, (-x.sequence_nr, x))
+                        else:
+                            grads_at[x] = previous + g
+                        continue
                     g = _as_gradient(g, create_graph)
                 if g.shape != shape:
                     raise RuntimeError(
@@ -376,6 +386,31 @@ def _backward_recorded(node, grad_out):
         _mode.grad_enabled = previous
     if type(result) is not tuple:
         result = (result,)
+    return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in result)
+
+
+def _backward_several(node, grad_out, create_graph):
+    """The backward of an op with several outputs, given one gradient per output."""
+    grads = grad_out.arguments(node, as_tensors=create_graph)
+    if not create_graph:
+        return node.fn.backward(node, *grads)
+    if node.fn.backward_graph is not None:
+        return node.fn.backward_graph(_GraphContext(node), *grads)
+    if any(g is not None and g.requires_grad for g in grads):
+        raise RuntimeError(
+            f"{node.fn.name()}.backward is written on NumPy arrays, so it can be differentiated "
+            f"only once: create_graph=True needs the derivative of its derivative. Give "
+            f"{node.fn.name()} a backward_graph(ctx, *grads) with the same formula in chainrule "
+            "Tensor ops (see docs/higher_order.md), or leave create_graph off."
+        )
+    from ..tensor import Tensor
+
+    previous, _mode.grad_enabled = _mode.grad_enabled, False
+    try:
+        result = node.fn.backward(node, *(None if g is None else g._data for g in grads))
+    finally:
+        _mode.grad_enabled = previous
+    result = result if type(result) is tuple else (result,)
     return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in result)
 
 

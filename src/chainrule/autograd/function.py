@@ -44,6 +44,9 @@ class Node:
     retained = None  # the output Tensor, when retain_grad() asked to keep its grad
     created_at = None  # "file.py:line" of the user code that made it, under detect_anomaly()
     hooks = None  # functions registered on the output with Tensor.register_hook, run on its gradient
+    non_differentiable = None  # ids of outputs forward marked with ctx.mark_non_differentiable
+    materialize_grads = True  # an output no gradient reached gets zeros (ctx.set_materialize_grads)
+    output_nodes = None  # for an op with several outputs: one small Node per output (see _OutputOf)
 
     def __init__(self, fn):
         self.fn = fn
@@ -58,6 +61,15 @@ class Node:
         """Keep arrays for ``backward`` (read back as ``ctx.saved_tensors``)."""
         self.saved_tensors = arrays
 
+    def mark_non_differentiable(self, *arrays) -> None:
+        """Outputs (the arrays forward returns) that have no gradient: their Tensors do not
+        require grad, and backward receives zeros (or None) for them, as in PyTorch."""
+        self.non_differentiable = {id(a) for a in arrays}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None, not zeros, for an output no gradient reached."""
+        self.materialize_grads = bool(value)
+
     @property
     def freed(self) -> bool:
         """True once a backward without ``retain_graph=True`` has dropped what this Node saved."""
@@ -65,6 +77,8 @@ class Node:
 
     @property
     def name(self) -> str:
+        if self.fn is _OutputOf:  # one output of an op with several: named after that op
+            return self.inputs[0].name
         return self.fn.name()
 
     def next_functions(self):
@@ -111,6 +125,9 @@ def _as_graph_tensor(node, array):
     key = id(array)
     if key == node.output_id:
         return Tensor._from_op(array, node)
+    for output in node.output_nodes or ():  # an op with several outputs: one of them
+        if output is not None and key == output.output_id:
+            return Tensor._from_op(array, output)
     for x in node.inputs:
         if type(x) is Node:
             if key == x.output_id:
@@ -143,7 +160,10 @@ class Function:
     ``forward`` receives Tensor inputs as their arrays and any other argument (an int, a tuple of dims)
     as it is. ``backward`` receives dL/d(output) and returns one gradient per input of ``forward``, in
     order, with each input's shape; None for inputs that are not Tensors or need no gradient
-    (``ctx.needs_input_grad[i]`` says which do). A Function has one output.
+    (``ctx.needs_input_grad[i]`` says which do). A forward that returns a tuple of arrays gives a
+    tuple of Tensors, and ``backward(ctx, *grads)`` then receives one gradient per output (zeros for
+    an output no gradient reached, or None after ``ctx.set_materialize_grads(False)``); outputs that
+    have no derivative (indices, masks) are named with ``ctx.mark_non_differentiable(...)``.
 
     To be differentiable twice (``backward(create_graph=True)``, ``autograd.grad(...,
     create_graph=True)``), add a third static method with the same formula written with chainrule
@@ -208,6 +228,8 @@ class Function:
         ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays)
         if type(out) is not np.ndarray:
+            if type(out) is tuple:
+                return _apply_several(cls, ctx, out, inputs, edges)
             out = np.asarray(out)
         mode = _mode
         if mode.anomaly:
@@ -216,7 +238,8 @@ class Function:
         result = _new_tensor(Tensor)  # Tensor._from_op, written out: apply runs for every op
         result._data = out
         result.grad = None
-        if mode.grad_enabled and True in needs:  # record: the output remembers this Node
+        if mode.grad_enabled and True in needs and (  # record: the output remembers this Node
+                ctx.non_differentiable is None or id(out) not in ctx.non_differentiable):
             ctx.inputs = tuple(edges)
             ctx.output_shape = out.shape
             ctx.output_dtype = out.dtype
@@ -233,5 +256,84 @@ class Function:
 
 
 _new_tensor = object.__new__
+
+
+class _OutputOf(Function):
+    """One output of an op that returns several (forward returned a tuple of arrays).
+
+    forward:  (the op's forward made every output at once)
+    backward: dL/d(outputs) = (.., dL/d(output k), ..): output k's gradient, sent on to the op in
+              its place among the outputs; the op's backward receives them all at once
+    """
+
+    engine_internal = True  # part of the engine, tested with the Functions of several outputs
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return OutputGradients(ctx.count, {ctx.index: grad_y})
+
+    backward_graph = backward
+
+
+class OutputGradients:
+    """The gradients of the outputs of an op with several, as they arrive one output at a time:
+    parts from different paths are added output by output."""
+
+    __slots__ = ("count", "parts")
+
+    def __init__(self, count, parts):
+        self.count, self.parts = count, parts
+
+    def __add__(self, other):
+        parts = dict(self.parts)
+        for k, g in other.parts.items():
+            parts[k] = g if parts.get(k) is None else parts[k] + g
+        return OutputGradients(self.count, parts)
+
+    def arguments(self, node, as_tensors: bool) -> list:
+        """One gradient per output for the op's backward: zeros where none arrived (or None,
+        after ctx.set_materialize_grads(False))."""
+        grads = []
+        for k in range(self.count):
+            g = self.parts.get(k)
+            if g is None and node.materialize_grads:
+                zeros = np.zeros(node.output_shape[k], dtype=node.output_dtype[k])
+                g = Tensor._from_op(zeros, None) if as_tensors else zeros
+            grads.append(g)
+        return grads
+
+
+def _apply_several(cls, ctx, outs, inputs, edges):
+    """Function.apply for a forward that returned several arrays: a tuple of Tensors, each with a
+    small Node of its own (_OutputOf) that passes its gradient to this op's Node."""
+    outs = tuple(np.asarray(o) for o in outs)
+    if _mode.anomaly:
+        ctx.created_at = _user_frame()
+        for o in outs:
+            _check_finite(o, cls.name(), "forward", ctx.created_at)
+    marked = ctx.non_differentiable or ()
+    if not (_mode.grad_enabled and True in ctx.needs_input_grad):
+        return tuple(Tensor._from_op(o, None) for o in outs)
+    ctx.inputs = tuple(edges)
+    ctx.output_shape = tuple(o.shape for o in outs)
+    ctx.output_dtype = tuple(o.dtype for o in outs)
+    ctx.sequence_nr = next(_sequence_nr)
+    if _mode.keep_input_tensors:
+        ctx.input_tensors = inputs
+    ctx.output_nodes = [None] * len(outs)
+    results = []
+    for k, o in enumerate(outs):
+        if id(o) in marked or o.dtype.kind not in "fc":
+            results.append(Tensor._from_op(o, None))
+            continue
+        node = Node(_OutputOf)
+        node.inputs = (ctx,)
+        node.needs_input_grad = (True,)
+        node.index, node.count = k, len(outs)
+        node.output_shape, node.output_dtype, node.output_id = o.shape, o.dtype, id(o)
+        node.sequence_nr = next(_sequence_nr)
+        ctx.output_nodes[k] = node
+        results.append(Tensor._from_op(o, node))
+    return tuple(results)
 
 Tensor = None  # the Tensor class, set by autograd/__init__.py once tensor.py is loaded (a cycle)

@@ -6,6 +6,10 @@
     container.py    ModuleList ModuleDict ParameterList ParameterDict
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+    conv.py         Conv1d Conv2d ConvTranspose1d ConvTranspose2d
+    pooling.py      MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveAvgPool2d AdaptiveMaxPool2d
+    normalization.py  BatchNorm1d BatchNorm2d LayerNorm GroupNorm InstanceNorm2d
+    spatial.py      Unflatten Upsample Dropout2d
     functional.py   the same as functions (linear, dropout, relu, ..., mse_loss, cross_entropy, ...)
     init.py         in-place initialisers (xavier_uniform_, kaiming_uniform_, orthogonal_, ...)
     utils.py        clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
@@ -18,6 +22,10 @@ from .layers import Dropout, Flatten, Identity, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .spatial import Dropout2d, Unflatten, Upsample
 
 __all__ = [
     "Module", "Parameter", "IncompatibleKeys",
@@ -27,4 +35,8 @@ __all__ = [
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "functional", "init", "utils",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm2d",
+    "Unflatten", "Upsample", "Dropout2d",
 ]

@@ -9,6 +9,7 @@ modules in ``chainrule.nn`` call these.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -142,15 +143,29 @@ def _check_dim(op: str, x: Tensor, dim) -> int:
     return int(dim)
 
 
-def softmax(input, dim: int) -> Tensor:
-    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+def _implicit_dim(op: str, x: Tensor) -> int:
+    """PyTorch's old default when softmax is called without ``dim``: dim 0 for 0-, 1- and 3-D
+    input, else 1; with its deprecation warning, as the choice is rarely what was meant."""
+    warnings.warn(
+        f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
+        "as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 0 if x.ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along ``dim`` (without dim, PyTorch's implicit choice, warned)."""
     x = _real_input("softmax", input)
+    dim = _implicit_dim("softmax", x) if dim is None else dim
     return ops.Softmax.apply(x, _check_dim("softmax", x, dim))
 
 
-def log_softmax(input, dim: int) -> Tensor:
-    """log(softmax(x)) along ``dim``, computed stably."""
+def log_softmax(input, dim=None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably (without dim, PyTorch's implicit choice, warned)."""
     x = _real_input("log_softmax", input)
+    dim = _implicit_dim("log_softmax", x) if dim is None else dim
     return ops.LogSoftmax.apply(x, _check_dim("log_softmax", x, dim))
 
 
@@ -434,3 +449,15 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """Class indices as one-hot rows: shape (*tensor.shape, num_classes), int64, no gradient
     (see ``chainrule.ops.indexing.one_hot``)."""
     return ops.indexing.one_hot(tensor, num_classes)
+
+
+# ----- convolution, pooling, normalization (nn/functional_conv.py) -------------------------
+
+from .functional_conv import (  # noqa: E402, F401  (listed in __all__ below)
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d,
+    conv_transpose1d, conv_transpose2d, dropout2d, fold, group_norm, instance_norm, interpolate,
+    layer_norm, max_pool1d, max_pool2d, pad, unfold,
+)
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+
+__all__ += _conv_all

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..checks import argument_error, check_in_range
+from ..dtypes import get_default_dtype
 from ..tensor import _resolve_dtype
 from . import functional as F
 from . import init
@@ -34,7 +35,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_in_range("Linear", "in_features", in_features, 0, integer=True)
         self.out_features = check_in_range("Linear", "out_features", out_features, 0, integer=True)
-        dtype = _resolve_dtype(dtype) or np.dtype(np.float32)
+        dtype = _resolve_dtype(dtype) or get_default_dtype()  # float32 unless set_default_dtype
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a floating-point dtype. Got {dtype} instead.")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))

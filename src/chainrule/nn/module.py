@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, _resolve_dtype
+from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -349,16 +349,19 @@ class Module:
                 param.grad._data[...] = 0
 
     # ----- dtype -------------------------------------------------------------------------
-    def to(self, dtype) -> Module:
+    def to(self, *args, **kwargs) -> Module:
         """Cast every floating-point parameter, gradient and buffer to ``dtype``; returns self.
         Parameters are cast in place (the Parameter objects stay the same, so an optimizer holding
         them keeps working); a buffer is replaced by a cast copy, so a tensor the caller passed in
-        (a loss's class weights, say) is left as it was, as in PyTorch."""
-        try:
-            resolved = _resolve_dtype(dtype)
-        except TypeError:
-            resolved = None
-        if resolved is None or resolved.kind != "f":
+        (a loss's class weights, say) is left as it was, as in PyTorch.
+
+        Takes PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``;
+        the only device is the CPU (``model.to('cpu')`` changes nothing; 'cuda' is refused)."""
+        _, resolved, _, _ = _to_arguments("Module.to", args, **kwargs)
+        if resolved is None:
+            return self  # a device alone: everything is on the CPU already
+        if resolved.kind != "f":
+            dtype = kwargs.get("dtype", args[-1] if args else None)
             raise TypeError(
                 "Module.to: only floating-point dtypes are accepted (such as chainrule.float64 or "
                 f"'float32'). Got {dtype!r} instead."

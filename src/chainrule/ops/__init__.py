@@ -1,7 +1,7 @@
 """Every op of chainrule, one family per file; each op's backward sits next to its forward.
 
     arithmetic.py   Add Sub Mul Div Remainder Neg Pow, and unbroadcast()
-    elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp
+    elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp Log10 Log2 Log1p Expm1
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
     shape.py        Reshape Permute Expand GetItem Cat Stack Cast
@@ -9,6 +9,10 @@
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
+    conv.py         Conv ConvTranspose Unfold Fold (im2col + GEMM, and col2im)
+    pool.py         MaxPool AvgPool AdaptiveMaxPool
+    norm.py         BatchNorm LayerNorm GroupNorm
+    resample.py     Pad Resample (interpolate, adaptive average pooling)
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
     promotion.py    result_dtype: the dtype an op on several operands computes in (PyTorch's rules)
@@ -17,7 +21,7 @@
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
-from .elementwise import Abs, Clamp, Cos, Exp, Log, Sin, Sqrt
+from .elementwise import Abs, Clamp, Cos, Exp, Expm1, Log, Log1p, Log2, Log10, Sin, Sqrt
 from .linalg import Linear, MatMul
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
@@ -26,10 +30,14 @@ from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
+from .conv import Conv, ConvTranspose, Fold, Unfold
+from .norm import BatchNorm, GroupNorm, LayerNorm
+from .pool import AdaptiveMaxPool, AvgPool, MaxPool
+from .resample import Pad, Resample
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
-    "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp",
+    "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp", "Log10", "Log2", "Log1p", "Expm1",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
     "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast", "SetItem",
@@ -37,6 +45,8 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
+    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",
 ]
 
 # sequence-model tensor ops (one family per file):
@@ -56,8 +66,8 @@ __all__ += [
     "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]
 
-# norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
-from . import norm  # noqa: E402, F401
-from .norm import Norm2  # noqa: E402
+# vector_norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
+from . import vector_norm  # noqa: E402, F401
+from .vector_norm import Norm2  # noqa: E402
 
 __all__ += ["Norm2"]

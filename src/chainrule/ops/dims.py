@@ -4,6 +4,8 @@ PyTorch's rule: a tensor with n dims (n >= 1) takes dims -n .. n-1; a 0-d tensor
 Anything else is an error — never wrapped around with %, which would silently pick another dim.
 """
 
+import functools
+
 import numpy as np
 
 
@@ -32,3 +34,21 @@ def normalize_dims(op: str, dim, ndim: int) -> tuple:
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {dim!r} names the same dim twice.")
     return tuple(sorted(axes)) if ndim else ()
+
+
+def numpy_spellings(method):
+    """Let a reduction method also take NumPy's spellings ``axis=`` for ``dim=`` and
+    ``keepdims=`` for ``keepdim=``, as PyTorch's reductions do (``x.sum(axis=1, keepdims=True)``)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def reduction(self, *args, **kwargs):
+        if kwargs:
+            for numpy_name, torch_name, position in (("axis", "dim", 0), ("keepdims", "keepdim", 1)):
+                if numpy_name in kwargs:
+                    if torch_name in kwargs or len(args) > position:
+                        raise TypeError(f"{name}: give {torch_name!r} or {numpy_name!r}, not both.")
+                    kwargs[torch_name] = kwargs.pop(numpy_name)
+        return method(self, *args, **kwargs)
+
+    return reduction

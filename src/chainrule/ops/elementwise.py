@@ -1,4 +1,4 @@
-"""Element-wise math: exp, log, sqrt, abs, sin, cos, clamp.
+"""Element-wise math: exp, log, sqrt, abs, sin, cos, clamp, log10, log2, log1p, expm1.
 
 Each output element depends only on the same input element, so each backward is the upstream
 gradient times the scalar derivative, element by element (never a matrix product).
@@ -151,3 +151,114 @@ class Clamp(Function):
         if high is not None:
             inside &= x <= high
         return grad_y * inside, None, None
+
+
+LN10 = float(np.log(10.0))
+LN2 = float(np.log(2.0))
+
+
+class Log10(Function):
+    """Base-10 logarithm (nan for x < 0, -inf at 0).
+
+    forward:  y = log10(x)
+    backward: dL/dx = dL/dy / (x ln 10)
+    """
+
+    backward_returns_new_arrays = True  # (see Function)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (x * np.asarray(LN10, dtype=x.dtype))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y / (x * LN10)
+
+
+class Log2(Function):
+    """Base-2 logarithm (nan for x < 0, -inf at 0).
+
+    forward:  y = log2(x)
+    backward: dL/dx = dL/dy / (x ln 2)
+    """
+
+    backward_returns_new_arrays = True  # (see Function)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (x * np.asarray(LN2, dtype=x.dtype))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y / (x * LN2)
+
+
+class Log1p(Function):
+    """log(1 + x), accurate for small x (where 1 + x would round to 1).
+
+    forward:  y = log(1 + x)
+    backward: dL/dx = dL/dy / (1 + x)
+    """
+
+    backward_returns_new_arrays = True  # (see Function)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (1 + x)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y / (1 + x)
+
+
+class Expm1(Function):
+    """exp(x) - 1, accurate for small x (where exp(x) - 1 would lose every digit).
+
+    forward:  y = exp(x) - 1
+    backward: dL/dx = dL/dy * exp(x) = dL/dy * (y + 1)       (uses the saved output y)
+    """
+
+    backward_returns_new_arrays = True  # (see Function)
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (y + 1)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (y + 1)

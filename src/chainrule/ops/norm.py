@@ -1,85 +1,247 @@
-"""Vector norms: the Euclidean norm as one op (its derivative needs care at 0), and the entry
-function ``norm`` behind ``Tensor.norm`` with PyTorch's ``p``, ``dim`` and ``keepdim``."""
+"""Normalization: batch norm (training and eval), layer norm, group norm; instance norm is group
+norm with one channel per group (see chainrule.nn.functional_conv.instance_norm).
 
-import numbers
+All of them standardise x over some axes and then scale and shift per channel:
+
+    mu = mean(x),  var = mean((x - mu)^2)            (over the normalised axes; biased variance)
+    x_hat = (x - mu) / sqrt(var + eps)
+    y = gamma * x_hat + beta
+
+and share one backward. With m elements per normalised group, r = 1 / sqrt(var + eps) and
+g = dL/dx_hat = dL/dy * gamma, the derivative of x_hat through mu and var gives three terms:
+
+    dL/dx = r * ( g                                  the direct path x -> x_hat
+                  - mean(g)                          the path through mu (every x moves the mean)
+                  - x_hat * mean(g * x_hat) )        the path through var
+    dL/dgamma = sum of dL/dy * x_hat,  dL/dbeta = sum of dL/dy      (over everything but the channel)
+
+Derivation: x_hat_i = (x_i - mu) r. d mu / d x_j = 1/m. d var / d x_j = 2 (x_j - mu) / m, so
+d r / d x_j = -r^3 (x_j - mu) / m = -r^2 x_hat_j / m. Then
+    d x_hat_i / d x_j = r (delta_ij - 1/m) + (x_i - mu) d r / d x_j
+                      = r (delta_ij - 1/m - x_hat_i x_hat_j / m),
+and dL/dx_j = sum_i g_i d x_hat_i / d x_j = r (g_j - mean(g) - x_hat_j mean(g x_hat)).
+In evaluation mode batch norm uses the running statistics, which are constants: dL/dx = g * r.
+"""
 
 import numpy as np
 
 from ..autograd import Function
-from .dims import normalize_dims
-from .reduce import _expand_to_input, _kept_shape
 
 
-class Norm2(Function):
-    """Euclidean (p = 2) norm over dims; over all elements it is the Frobenius norm.
+def _standardize(x, axes, eps):
+    """(x_hat, r) with r = 1 / sqrt(var + eps) kept with its reduced axes as size 1."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    return centered * inv_std, inv_std, mean, var
 
-    forward:  y = sqrt(sum_i x_i^2)
-    backward: dL/dx_i = dL/dy * x_i / y          (0 where y = 0, PyTorch's subgradient)
+
+def _standardize_backward(grad_x_hat, x_hat, inv_std, axes):
+    """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``."""
+    mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
+    mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
+    return inv_std * (grad_x_hat - mean_g - x_hat * mean_gx)
+
+
+def _standardize_graph(x, axes, eps):
+    """x_hat and r in Tensor ops, recomputed from the saved input (for backward_graph)."""
+    centered = x - x.mean(dim=axes, keepdim=True)
+    inv_std = 1.0 / ((centered * centered).mean(dim=axes, keepdim=True) + eps).sqrt()
+    return centered * inv_std, inv_std
+
+
+def _standardize_backward_graph(grad_x_hat, x_hat, inv_std, axes):
+    mean_g = grad_x_hat.mean(dim=axes, keepdim=True)
+    mean_gx = (grad_x_hat * x_hat).mean(dim=axes, keepdim=True)
+    return inv_std * (grad_x_hat - mean_g - x_hat * mean_gx)
+
+
+def _channel_shape(ndim):
+    """(1, C, 1, 1, ...) broadcasting a per-channel vector over an (N, C, ...) input."""
+    return (1, -1) + (1,) * (ndim - 2)
+
+
+def _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, shape, w_index=1):
+    needs = ctx.needs_input_grad
+    grad_w = (grad_y * x_hat).sum(axis=axes).reshape(shape) if weight is not None and needs[w_index] else None
+    grad_b = grad_y.sum(axis=axes).reshape(shape) if bias is not None and needs[w_index + 1] else None
+    return grad_w, grad_b
+
+
+class BatchNorm(Function):
+    """Batch normalization over (N, C, ...): statistics per channel, over the batch and positions.
+
+    forward:  training: mu, var over (N, H, W) per channel (biased var); running statistics
+                        updated in place: running = (1 - momentum) running + momentum stat, with
+                        the unbiased variance var * m / (m - 1)
+              eval:     mu, var = the running statistics
+              y = gamma (x - mu) / sqrt(var + eps) + beta
+    backward: training: dL/dx = r (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma
+                        (the three terms derived in this module's docstring)
+              eval:     dL/dx = r g                  (the running statistics are constants)
+              dL/dgamma = sum over (N, H, W) of dL/dy x_hat,  dL/dbeta = sum of dL/dy
     """
 
     @staticmethod
-    def forward(ctx, x, dim=None, keepdim=False):
-        ctx.dims = normalize_dims("norm", dim, x.ndim)
-        ctx.keepdim = keepdim
-        ctx.shape = x.shape
-        y = np.asarray(np.sqrt(np.sum(x * x, axis=ctx.dims, keepdims=keepdim)))
-        ctx.save_for_backward(x, y)
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        axes = (0, *range(2, x.ndim))
+        shape = _channel_shape(x.ndim)
+        if training:
+            x_hat, inv_std, mean, var = _standardize(x, axes, eps)
+            m = x.size // x.shape[1]  # elements per channel
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(-1)
+            if running_var is not None:
+                unbiased = var.reshape(-1) * (m / max(m - 1, 1))
+                running_var *= 1 - momentum
+                running_var += momentum * unbiased
+        else:
+            inv_std = (1.0 / np.sqrt(running_var + eps)).reshape(shape)
+            x_hat = (x - running_mean.reshape(shape)) * inv_std
+        y = x_hat if weight is None else x_hat * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
+        ctx.save_for_backward(x, weight, bias, running_mean, running_var)
+        ctx.x_hat, ctx.inv_std = x_hat, inv_std
+        ctx.training, ctx.eps = training, eps
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, y = ctx.saved_tensors
-        grad_y = _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim)
-        y = _expand_to_input(y, ctx.shape, ctx.dims, ctx.keepdim)
-        zero = y == 0
-        return np.where(zero, 0, grad_y * x / np.where(zero, 1, y)).astype(x.dtype), None, None
+        x, weight, bias = ctx.saved_tensors[:3]
+        axes = (0, *range(2, x.ndim))
+        shape = _channel_shape(x.ndim)
+        x_hat, inv_std = ctx.x_hat, ctx.inv_std
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
+            if ctx.training:
+                grad_x = _standardize_backward(grad_x_hat, x_hat, inv_std, axes)
+            else:
+                grad_x = grad_x_hat * inv_std
+        grad_w, grad_b = _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, (-1,))
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        from ..functions import where
+        x, weight, bias, running_mean, running_var = ctx.saved_tensors
+        axes = (0, *range(2, x.ndim))
+        shape = _channel_shape(x.ndim)
+        if ctx.training:
+            x_hat, inv_std = _standardize_graph(x, axes, ctx.eps)
+        else:
+            inv_std = 1.0 / (running_var.reshape(shape) + ctx.eps).sqrt()
+            x_hat = (x - running_mean.reshape(shape)) * inv_std
+        grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
+        if ctx.training:
+            grad_x = _standardize_backward_graph(grad_x_hat, x_hat, inv_std, axes)
+        else:
+            grad_x = grad_x_hat * inv_std
+        grad_w = None if weight is None else (grad_y * x_hat).sum(dim=axes)
+        grad_b = None if bias is None else grad_y.sum(dim=axes)
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
-        x, y = ctx.saved_tensors
-        if not ctx.keepdim and ctx.dims:
-            grad_y = grad_y.reshape(_kept_shape(ctx.shape, ctx.dims))
-            y = y.reshape(_kept_shape(ctx.shape, ctx.dims))
-        zero = (y == 0).numpy()  # a constant mask: the norm is not differentiable there
-        one = np.ones((), dtype=y.dtype)
-        safe_y = where(zero, one, y)
-        grad_x = where(zero, np.zeros((), dtype=y.dtype), grad_y * x / safe_y)
-        return grad_x, None, None
 
+class LayerNorm(Function):
+    """Layer normalization over the last k dims (normalized_shape), with element-wise gamma, beta
+    of that shape.
 
-def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
-    """``x.norm(p, dim, keepdim)`` as PyTorch's ``Tensor.norm``: p = 2 or 'fro' (the default),
-    1, inf, -inf, 0 or any other positive number; over all elements or over ``dim``.
-
-    p = 2 is one op (Norm2); the others are compositions of ops that have their own derivatives:
-    sum(|x|) for 1, max(|x|) for inf, (sum |x|^p)^(1/p) otherwise. One difference from PyTorch:
-    for 0 < p < 1 the gradient at an element equal to 0 is nan (|x|^p has an infinite slope
-    there); PyTorch returns 0. p = 0 counts the non-zero elements and has no gradient.
+    forward:  x_hat = (x - mu) / sqrt(var + eps),  mu, var over the last k dims of each sample
+              y = gamma x_hat + beta
+    backward: dL/dx = r (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma, means over the last
+              k dims (the three terms derived in this module's docstring)
+              dL/dgamma = sum over the leading dims of dL/dy x_hat,  dL/dbeta = sum of dL/dy
     """
-    from ..tensor import Tensor
 
-    if not isinstance(x, Tensor):
-        raise TypeError(f"norm: expected a Tensor; got {type(x).__name__}.")
-    if dtype is not None:
-        raise ValueError("norm: the dtype argument is not supported; cast first with x.to(dtype).")
-    if p == "fro" or p is None:
-        p = 2
-    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise ValueError(f"norm: p must be a number or 'fro'; got {p!r} ('nuc' is not supported).")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"norm: expected a floating-point tensor; got dtype {x.dtype}.")
-    if p == 2:
-        return Norm2.apply(x, dim, keepdim)
-    dims = normalize_dims("norm", dim, x.ndim)
-    size = x.abs()
-    if p == 1:
-        return size.sum(dim=dims, keepdim=keepdim)
-    if p in (float("inf"), float("-inf")):
-        for d in dims:  # one dim at a time, kept, then dropped at the end
-            size = size.max(dim=d, keepdim=True)[0] if p > 0 else size.min(dim=d, keepdim=True)[0]
-        return size if keepdim else size.reshape(tuple(n for d, n in enumerate(x.shape) if d not in dims))
-    if p == 0:
-        return (size != 0).to(x.dtype).sum(dim=dims, keepdim=keepdim)
-    return (size ** p).sum(dim=dims, keepdim=keepdim) ** (1.0 / p)
+    @staticmethod
+    def forward(ctx, x, weight, bias, k, eps):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        x_hat, inv_std, _, _ = _standardize(x, axes, eps)
+        y = x_hat if weight is None else x_hat * weight
+        if bias is not None:
+            y = y + bias
+        ctx.save_for_backward(x, weight, bias)
+        ctx.x_hat, ctx.inv_std, ctx.k, ctx.eps = x_hat, inv_std, k, eps
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight, bias = ctx.saved_tensors
+        axes = tuple(range(x.ndim - ctx.k, x.ndim))
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x_hat = grad_y if weight is None else grad_y * weight
+            grad_x = _standardize_backward(grad_x_hat, ctx.x_hat, ctx.inv_std, axes)
+        leading = tuple(range(x.ndim - ctx.k))
+        shape = x.shape[x.ndim - ctx.k:]
+        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, leading, shape)
+        return grad_x, grad_w, grad_b, None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x, weight, bias = ctx.saved_tensors
+        axes = tuple(range(x.ndim - ctx.k, x.ndim))
+        leading = tuple(range(x.ndim - ctx.k))
+        x_hat, inv_std = _standardize_graph(x, axes, ctx.eps)
+        grad_x_hat = grad_y if weight is None else grad_y * weight
+        grad_x = _standardize_backward_graph(grad_x_hat, x_hat, inv_std, axes)
+        grad_w = None if weight is None else (grad_y * x_hat).sum(dim=leading)
+        grad_b = None if bias is None else grad_y.sum(dim=leading)
+        return grad_x, grad_w, grad_b, None, None
+
+
+class GroupNorm(Function):
+    """Group normalization: the C channels of (N, C, ...) split into G groups; statistics per
+    sample and group; gamma, beta per channel. (Instance norm: G = C.)
+
+    forward:  x_hat = (x - mu) / sqrt(var + eps),  mu, var over the C/G channels and all positions
+              of a group of a sample;  y = gamma[c] x_hat + beta[c]
+    backward: dL/dx = r (g - mean(g) - x_hat mean(g x_hat)),  g = dL/dy gamma[c], means over the
+              group (the three terms derived in this module's docstring)
+              dL/dgamma[c] = sum over (N, positions) of dL/dy x_hat,  dL/dbeta[c] = sum of dL/dy
+    """
+
+    @staticmethod
+    def forward(ctx, x, num_groups, weight, bias, eps):
+        n = x.shape[0]
+        shape = _channel_shape(x.ndim)
+        grouped = x.reshape(n, num_groups, -1)
+        x_hat, inv_std, _, _ = _standardize(grouped, (2,), eps)
+        x_hat = x_hat.reshape(x.shape)
+        y = x_hat if weight is None else x_hat * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
+        ctx.save_for_backward(x, weight, bias)
+        ctx.x_hat, ctx.inv_std, ctx.groups, ctx.eps = x_hat, inv_std, num_groups, eps
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight, bias = ctx.saved_tensors
+        n, groups = x.shape[0], ctx.groups
+        shape = _channel_shape(x.ndim)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
+            grad_x = _standardize_backward(grad_x_hat.reshape(n, groups, -1),
+                                           ctx.x_hat.reshape(n, groups, -1), ctx.inv_std, (2,))
+            grad_x = grad_x.reshape(x.shape)
+        axes = (0, *range(2, x.ndim))
+        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, axes, (-1,), 2)
+        return grad_x, None, grad_w, grad_b, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x, weight, bias = ctx.saved_tensors
+        n, groups = x.shape[0], ctx.groups
+        shape = _channel_shape(x.ndim)
+        x_hat, inv_std = _standardize_graph(x.reshape(n, groups, -1), (2,), ctx.eps)
+        grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
+        grad_x = _standardize_backward_graph(grad_x_hat.reshape(n, groups, -1), x_hat, inv_std, (2,))
+        x_hat = x_hat.reshape(x.shape)
+        axes = (0, *range(2, x.ndim))
+        grad_w = None if weight is None else (grad_y * x_hat).sum(dim=axes)
+        grad_b = None if bias is None else grad_y.sum(dim=axes)
+        return grad_x.reshape(x.shape), None, grad_w, grad_b, None

@@ -7,28 +7,28 @@ NumPy and PyTorch disagree here, and chainrule follows PyTorch (``torch.result_t
    tensors, then Python and NumPy scalars. Start from the promoted dtype of the dimensioned
    operands; the 0-d ones, and after them the scalars, change it only if their category is
    higher. So float32 tensor + 0-d float64 tensor is float32, and int32 tensor + 5 is int32.
-3. A Python float counts as float32 (PyTorch's default dtype), an int as int64, a bool as bool,
-   a complex as complex64.
+3. A Python float counts as the default dtype (float32 unless set_default_dtype changed it), an
+   int as int64, a bool as bool, a complex as complex64 (complex128 with a float64 default).
 4. Two dtypes of one category promote as in NumPy (float32 + float64 -> float64); across
    categories the dtype of the higher category wins as it is: int64 tensor + float32 tensor is
    float32 (NumPy says float64). Float with complex keeps the larger precision
    (float64 + complex64 -> complex128), as in both libraries.
 
-True division of integers or booleans is float32 (``result_dtype(..., true_divide=True)``).
+True division of integers or booleans gives the default dtype, float32
+(``result_dtype(..., true_divide=True)``).
 """
 
 import numbers
 
 import numpy as np
 
+from ..dtypes import default_complex_dtype, get_default_dtype
+
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}  # dtype.kind -> bool, integer, floating, complex
-_FLOAT32 = np.dtype(np.float32)
 _SCALAR_DTYPES = {  # what a Python or NumPy scalar counts as: its category's default dtype
     0: np.dtype(np.bool_),
     1: np.dtype(np.int64),
-    2: _FLOAT32,
-    3: np.dtype(np.complex64),
-}
+}  # floats: get_default_dtype() (float32 unless set_default_dtype changed it); complex: its pair
 
 
 def _category(dtype) -> int:
@@ -78,9 +78,9 @@ def scalar_dtype(x):
     if isinstance(x, numbers.Integral):
         return _SCALAR_DTYPES[1]
     if isinstance(x, numbers.Real):
-        return _SCALAR_DTYPES[2]
+        return get_default_dtype()
     if isinstance(x, numbers.Complex):
-        return _SCALAR_DTYPES[3]
+        return default_complex_dtype()
     return None
 
 
@@ -113,5 +113,5 @@ def result_dtype(*operands, true_divide=False):
         scalars = promote_types(scalars, dtype)
     dtype = _combine(dimensioned, _combine(zero_dim, scalars))
     if true_divide and dtype is not None and dtype.kind in "biu":
-        return _FLOAT32
+        return get_default_dtype()
     return dtype
