@@ -45,23 +45,19 @@ SRC = HERE.parent / "src"
 FLOAT32 = {"rtol": 2e-4, "atol": 1e-5}
 EXACT = {"rtol": 0.0, "atol": 0.0}
 PROGRAMS = {
-    "tensor_basics.py": {**EXACT, "xfail": "f-string format of a 0-d tensor (factories branch)"},
+    "tensor_basics.py": {**EXACT},
     "autograd_basics.py": {**FLOAT32},
     "custom_function.py": {**FLOAT32},
-    "custom_function_multi_output.py": {
-        **FLOAT32,
-        "xfail": "autograd.Function with several outputs and ctx.mark_non_differentiable (issue 13;"
-                 " on no branch yet); chainrule's forward also receives NumPy arrays, not Tensors",
-    },
-    "polynomial_fit.py": {**FLOAT32, "xfail": "torch.float, torch.linspace (factories branch)"},
-    "linear_regression.py": {**FLOAT32, "xfail": "torch.from_numpy (factories branch)"},
+    "custom_function_multi_output.py": {**FLOAT32},
+    "polynomial_fit.py": {**FLOAT32},
+    "linear_regression.py": {**FLOAT32},
     "logistic_regression.py": {**FLOAT32},
     "mlp_sklearn_dataloader.py": {**EXACT},
     "module_containers.py": {**FLOAT32},
     "save_load_state_dict.py": {**FLOAT32},
     "lr_schedulers.py": {**FLOAT32},
     "optimizers_lbfgs.py": {**FLOAT32},
-    "dropout_train_eval.py": {**FLOAT32, "xfail": "Tensor.long() (factories branch)"},
+    "dropout_train_eval.py": {**FLOAT32},
     "gradient_clipping.py": {**FLOAT32},
     "second_derivatives.py": {
         **FLOAT32, "xfail": "create_graph through pow, tanh, sigmoid, linear (backward_graph: gradgraph branch)",

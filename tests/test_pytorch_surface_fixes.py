@@ -60,3 +60,45 @@ def test_norm_refuses_what_it_does_not_support():
         x.norm(dtype=cr.float64)
     with pytest.raises(TypeError, match="norm: expected a floating-point tensor; got dtype int64"):
         cr.tensor([1, 2]).norm()
+
+
+def _pair(values, requires_grad=False):
+    return (cr.tensor(values, requires_grad=requires_grad),
+            torch.tensor(values, requires_grad=requires_grad))
+
+
+@pytest.mark.parametrize("method", ["scatter_", "scatter_add_", "index_add_", "masked_fill_"])
+def test_in_place_indexing_equals_torch_in_the_graph(method, rng):
+    (x, tx), (src, tsrc) = _pair(rng.normal(size=(3, 4)), True), _pair(rng.normal(size=(3, 4)), True)
+    index = np.array([[2, 0, 1, 0], [1, 2, 0, 1], [0, 1, 2, 2]])
+    mask = rng.uniform(size=(3, 4)) > 0.5
+    results = []
+    for lib, base, source in ((cr, x, src), (torch, tx, tsrc)):
+        y = base * 1.0  # a non-leaf, which may change in place inside the graph
+        if method == "scatter_":
+            y.scatter_(1, lib.tensor(index), source)
+        elif method == "scatter_add_":
+            y.scatter_add_(0, lib.tensor(index), source)
+        elif method == "index_add_":
+            y.index_add_(0, lib.tensor([2, 0, 2]), source, alpha=0.5)
+        else:
+            y.masked_fill_(lib.tensor(mask), -1.5)
+        (y * lib.tensor(index * 1.0 + 1)).sum().backward()
+        results.append((y.detach().numpy(), base.grad.numpy(),
+                        None if source.grad is None else source.grad.numpy()))
+    (y, grad_x, grad_src), (ty, tgrad_x, tgrad_src) = results
+    np.testing.assert_allclose(y, ty, rtol=1e-12)
+    np.testing.assert_allclose(grad_x, tgrad_x, rtol=1e-12)
+    if tgrad_src is None:
+        assert grad_src is None
+    else:
+        np.testing.assert_allclose(grad_src, tgrad_src, rtol=1e-12)
+
+
+def test_in_place_indexing_refused_on_a_leaf_that_requires_grad():
+    x = cr.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="masked_fill_: this is a leaf tensor that requires grad"):
+        x.masked_fill_(cr.tensor([True, False, True]), 1.0)
+    with cr.no_grad():
+        x.masked_fill_(cr.tensor([True, False, True]), 1.0)
+    assert x.tolist() == [1.0, 0.0, 1.0]

@@ -1094,6 +1094,22 @@ class Tensor:
     def masked_fill(self, mask, value):
         return ops.indexing.masked_fill(self, mask, value)
 
+    # the in-place spellings: the same ops, written back through _in_place (recorded in the
+    # graph and stamped as a change, as add_ is)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return self._in_place(
+            "scatter_", lambda s, o: s.scatter(dim, index, o, value=value, reduce=reduce), src
+        )
+
+    def scatter_add_(self, dim, index, src):
+        return self._in_place("scatter_add_", lambda s, o: s.scatter_add(dim, index, o), src)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._in_place("index_add_", lambda s, o: s.index_add(dim, index, o, alpha=alpha), source)
+
+    def masked_fill_(self, mask, value):
+        return self._in_place("masked_fill_", lambda s, v: s.masked_fill(mask, v), value)
+
     def tril(self, diagonal=0):
         return ops.rearrange.tril(self, diagonal)
 
