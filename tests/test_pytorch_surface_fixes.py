@@ -102,3 +102,64 @@ def test_in_place_indexing_refused_on_a_leaf_that_requires_grad():
     with cr.no_grad():
         x.masked_fill_(cr.tensor([True, False, True]), 1.0)
     assert x.tolist() == [1.0, 0.0, 1.0]
+
+
+ACTIVATIONS = [("ReLU", {}), ("LeakyReLU", {"negative_slope": 0.2}), ("ELU", {"alpha": 0.7}),
+               ("SELU", {}), ("SiLU", {})]
+
+
+@pytest.mark.parametrize("name, kwargs", ACTIVATIONS)
+def test_inplace_activation_writes_into_its_input_and_backpropagates_as_torch(name, kwargs, rng):
+    values, upstream = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    results = []
+    for lib in (cr, torch):
+        w = lib.tensor(values, requires_grad=True)
+        hidden = w * 2.0  # a non-leaf: in place is allowed on it
+        out = getattr(lib.nn, name)(**kwargs, inplace=True)(hidden)
+        assert out is hidden  # the same tensor, changed
+        out.backward(lib.tensor(upstream))
+        results.append((hidden.detach().numpy(), w.grad.numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", ACTIVATIONS)
+def test_inplace_activation_repr_and_refusals_as_torch(name, kwargs):
+    assert repr(getattr(cr.nn, name)(**kwargs, inplace=True)) == repr(
+        getattr(torch.nn, name)(**kwargs, inplace=True))
+    assert repr(getattr(cr.nn, name)(**kwargs)) == repr(getattr(torch.nn, name)(**kwargs))
+    leaf = cr.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="this is a leaf tensor that requires grad"):
+        getattr(cr.nn, name)(inplace=True)(leaf)
+
+
+def test_inplace_relu_in_a_trained_network_equals_torch(rng):
+    shapes = [(8, 3), (8,), (2, 8), (2,)]
+    start = [rng.normal(size=s) * 0.5 for s in shapes]
+    X, Y = rng.normal(size=(16, 3)), rng.normal(size=(16, 2))
+    losses = []
+    for lib in (cr, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(3, 8), lib.nn.ReLU(inplace=True),
+                                  lib.nn.Linear(8, 2)).double()
+        with lib.no_grad():
+            for p, v in zip(model.parameters(), start):
+                p.copy_(lib.tensor(v))
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
+        run = []
+        for _ in range(5):
+            loss = ((model(lib.tensor(X)) - lib.tensor(Y)) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            run.append(loss.item())
+        losses.append(run)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-12)
+
+
+def test_functional_inplace_spellings():
+    x = cr.tensor([-1.0, 2.0])
+    assert cr.nn.functional.relu_(x) is x and x.tolist() == [0.0, 2.0]
+    y = cr.tensor([-1.0, 2.0])
+    assert cr.nn.functional.leaky_relu(y, 0.5, inplace=True) is y and y.tolist() == [-0.5, 2.0]
+    with pytest.raises(TypeError, match="relu: inplace must be a bool. Got 'yes' instead"):
+        cr.nn.functional.relu(x, inplace="yes")

@@ -1,4 +1,4 @@
-"""A small CNN on scikit-learn's 8x8 digits: Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear;
+"""A small CNN on scikit-learn's 8x8 digits: Conv2d, BatchNorm2d, ReLU(inplace=True), MaxPool2d, Flatten, Linear;
 mini-batches from a DataLoader without shuffling, SGD with momentum, train and eval modes."""
 import numpy as np
 import torch
@@ -21,10 +21,11 @@ class SmallCNN(nn.Module):
         self.bn1 = nn.BatchNorm2d(8)
         self.conv2 = nn.Conv2d(8, 16, kernel_size=3, padding=1)
         self.pool = nn.MaxPool2d(2, 2)
+        self.relu = nn.ReLU(inplace=True)
         self.fc = nn.Linear(16 * 2 * 2, 10)
 
     def forward(self, x):
-        x = self.pool(F.relu(self.bn1(self.conv1(x))))  # 8 x 4 x 4
+        x = self.pool(self.relu(self.bn1(self.conv1(x))))  # 8 x 4 x 4
         x = self.pool(F.relu(self.conv2(x)))  # 16 x 2 x 2
         x = torch.flatten(x, 1)
         return self.fc(x)
