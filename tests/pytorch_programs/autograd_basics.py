@@ -48,7 +48,7 @@ print(f"w = {w.item():.4f}, b = {bias.item():.4f}")
 
 # The same with .data, the older style
 w2 = torch.zeros(1, 1, requires_grad=True)
-for step in range(5):
+for _ in range(5):
     loss = ((X @ w2 - Y) ** 2).mean()
     loss.backward()
     w2.data -= lr * w2.grad.data

@@ -35,7 +35,7 @@ class CharLSTM(nn.Module):
 model = CharLSTM(len(chars))
 rng = np.random.default_rng(0)
 with torch.no_grad():
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         p.copy_(torch.tensor(rng.uniform(-0.2, 0.2, size=tuple(p.shape)), dtype=torch.float32))
 print("parameter names", [name for name, _ in model.named_parameters()])
 

@@ -42,7 +42,7 @@ print("dropped fraction near 0.3:", abs(zeros - 0.3) < 0.03)
 print("kept units scaled to", round(model.drop(torch.ones(1000)).max().item(), 4))
 
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-for epoch in range(30):
+for _ in range(30):
     model.train()
     loss = F.cross_entropy(model(X), labels)
     optimizer.zero_grad()

@@ -50,7 +50,7 @@ with torch.no_grad():
     linear.bias.fill_(0.05)
 loss_fn = nn.BCEWithLogitsLoss()
 optimizer = torch.optim.SGD(linear.parameters(), lr=0.5)
-for epoch in range(100):
+for _ in range(100):
     loss = loss_fn(linear(X), y)
     optimizer.zero_grad()
     loss.backward()

@@ -19,7 +19,7 @@ def run(make_scheduler, epochs=8, per_batch=False):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     scheduler = make_scheduler(optimizer)
     lrs = []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         for batch in range(4 if per_batch else 1):
             xb, yb = X[batch * 16:(batch + 1) * 16], y[batch * 16:(batch + 1) * 16]
             loss = nn.functional.mse_loss(model(xb), yb)

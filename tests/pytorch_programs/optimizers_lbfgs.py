@@ -29,7 +29,7 @@ for name, make_optimizer in [
     model = make_model()
     optimizer = make_optimizer(model.parameters())
     losses = []
-    for step in range(20):
+    for _ in range(20):
         optimizer.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
@@ -61,6 +61,6 @@ def rosenbrock():
     return value
 
 
-for step in range(4):
+for _ in range(4):
     optimizer.step(rosenbrock)
 print("Rosenbrock minimum found:", [round(v, 3) for v in xy.tolist()])

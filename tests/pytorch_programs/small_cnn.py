@@ -1,5 +1,5 @@
-"""A small CNN on scikit-learn's 8x8 digits: Conv2d, BatchNorm2d, ReLU(inplace=True), MaxPool2d, Flatten, Linear;
-mini-batches from a DataLoader without shuffling, SGD with momentum, train and eval modes."""
+"""A small CNN on scikit-learn's 8x8 digits: Conv2d, BatchNorm2d, ReLU(inplace=True), MaxPool2d,
+Flatten, Linear; mini-batches from a DataLoader without shuffling, SGD with momentum, train and eval modes."""
 import numpy as np
 import torch
 import torch.nn as nn
