@@ -21,8 +21,8 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.health import HealthMonitor
-from chainrule.train import fit
+from chainrule.training.health import HealthMonitor
+from chainrule.training.loop import fit
 
 
 def make_data(n: int = 70_000, seed: int = 0):

@@ -26,7 +26,7 @@ from chainrule.autograd import Function
 from chainrule.data import DataLoader, TensorDataset, train_val_split
 from chainrule.gradcheck import GradcheckError
 from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 
 class Swish(Function):
@@ -73,7 +73,7 @@ class SwishModule(nn.Module):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--quick", action="store_true",
                         help="fewer samples and epochs, for a smoke test (also: CHAINRULE_QUICK=1)")
     parser.add_argument("--out", default="examples/output",

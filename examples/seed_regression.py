@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn, optim, plot
+from chainrule import nn, optim
+from chainrule.apps import plot
 from chainrule.data import DataLoader, TensorDataset, train_val_split
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 SAMPLES = 100_000
 HIDDEN = 10
@@ -34,7 +35,7 @@ SEED = 0
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--samples", type=int, default=SAMPLES)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--lr", type=float, default=LR)
@@ -61,7 +62,7 @@ def make_data(samples):
 
 
 def save_pictures(model, history, train_inputs, out: Path):
-    """The loss curve and the learned surface beside the target, with chainrule.plot."""
+    """The loss curve and the learned surface beside the target, with chainrule.apps.plot."""
 
     def model_fn(points):
         with cr.no_grad():

@@ -19,9 +19,9 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.callbacks import Callback
+from chainrule.training.callbacks import Callback
 from chainrule.data import DataLoader, TensorDataset, train_val_split
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 POINTS_PER_CLASS = 300
 CLASSES = 3
@@ -34,7 +34,7 @@ SNAPSHOT_FRACTIONS = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0)  # of the epochs, round
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--seed", type=int, default=SEED)

@@ -120,23 +120,23 @@ def test_sweep_shows_the_seeds_derivative_is_what_held_it(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--init", "uniform:4:-4"],
-     r"The 'init' option must be one of torch-default, uniform:A:B \(A < B\), .*"
+     r"--init must be one of torch-default, uniform:A:B \(A < B\), .*"
      r"Got 'uniform:4:-4' instead\."),
-    (["--init", "gaussian"], r"The 'init' option must be .* Got 'gaussian' instead\."),
-    (["--activation", "swish"], r"The 'activation' option must be one of relu, .*softmax.*"
+    (["--init", "gaussian"], r"--init must be .* Got 'gaussian' instead\."),
+    (["--activation", "swish"], r"--activation must be one of relu, .*softmax.*"
                                 r"Got 'swish' instead\."),
-    (["--optimizer", "lbfgs"], r"The 'optimizer' option must be one of sgd, adam.*"
+    (["--optimizer", "lbfgs"], r"--optimizer must be one of sgd, adam.*"
                                r"Got 'lbfgs' instead\."),
     (["--epochs", "0"], r"--epochs must be an integer >= 1\. Got 0 instead\."),
     (["--normalize-grad", "--clip-value", "1"], r"--normalize-grad replaces clipping"),
     (["--sweep", "--clip-value", "1"], r"--clip-value cannot be given with it"),
     (["--sweep-epochs", "3"], r"--sweep-epochs applies to --sweep only; add --sweep or leave it"),
     (["--sweep", "--sweep-treatments", "none,clip:1"],
-     r"The 'sweep-treatments' option must be .* Got 'none,clip:1' instead\."),
+     r"--sweep-treatments must be .* Got 'none,clip:1' instead\."),
     (["--sweep", "--sweep-lrs", "0.1,-1"],
-     r"The 'sweep-lrs' option must be a comma-separated list of numbers > 0\. Got '0.1,-1'"),
+     r"--sweep-lrs must be a comma-separated list of numbers > 0\. Got '0.1,-1'"),
     (["--sweep", "--sweep-inits", "xavier,uniform:1"],
-     r"The 'sweep-inits' option must be .* Got 'uniform:1' instead\."),
+     r"--sweep-inits must be .* Got 'uniform:1' instead\."),
 ])
 def test_bad_flags_give_one_sentence(args, message, capsys, tmp_path):
     """In-process (the same main() the program runs): exit status 2, one line on stderr."""
@@ -207,24 +207,24 @@ def test_resume_continues_exactly(tmp_path, capsys):
 def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsys, monkeypatch):
     """A KeyboardInterrupt in epoch 3 (raised by a callback, as Ctrl-C would arrive): exit 130,
     the state after epoch 2 saved; --resume then ends exactly where an unbroken run ends."""
-    import chainrule.seed
-    from chainrule.callbacks import Callback
+    import chainrule.training.lifecycle as lifecycle
+    from chainrule.training.callbacks import Callback
 
     class CtrlC(Callback):
         def on_step_end(self, state):
             if state.epoch == 3:
                 raise KeyboardInterrupt
 
-    real_fit = chainrule.seed.fit
+    real_fit = lifecycle.fit
     args = ["seed", "--samples", "600", "--batch-size", "50", "--epochs", "4"]
     assert main([*args, "--out", str(tmp_path / "straight"), "--quiet"]) == 0
-    monkeypatch.setattr(chainrule.seed, "fit", lambda *a, callbacks=(), **k: real_fit(
+    monkeypatch.setattr(lifecycle, "fit", lambda *a, callbacks=(), **k: real_fit(
         *a, callbacks=[*callbacks, CtrlC()], **k))
     assert main([*args, "--out", str(tmp_path / "broken"), "--quiet"]) == 130
     err = capsys.readouterr().err
     assert "saved the state after epoch 2" in err
     assert f"chainrule seed --resume {tmp_path / 'broken'}" in err
-    monkeypatch.setattr(chainrule.seed, "fit", real_fit)
+    monkeypatch.setattr(lifecycle, "fit", real_fit)
     assert len(_step_losses(tmp_path / "broken")) == 2 * 9
     assert main(["seed", "--resume", str(tmp_path / "broken"), "--quiet"]) == 0
     assert _step_losses(tmp_path / "broken") == _step_losses(tmp_path / "straight")
@@ -232,7 +232,7 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsy
 
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "2"], r"has already finished \(2 epochs of 2\); give --epochs with more than 2"),
-    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress and --no-health can be given "
+    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress, --no-plots and --no-health can be given "
                       r"with it, not --lr\."),
 ])
 def test_resume_refuses(args, message, tmp_path, capsys):
@@ -286,9 +286,9 @@ def test_a_sweep_of_another_activation_leaves_out_the_sigmoid_rows_and_says_so(t
 
 
 def test_a_sweep_stopped_with_ctrl_c_keeps_its_finished_runs(tmp_path, capsys, monkeypatch):
-    import chainrule.seed
+    import chainrule.apps.seed
 
-    real_one_row, calls = chainrule.seed._one_row, []
+    real_one_row, calls = chainrule.apps.seed._one_row, []
 
     def one_row(*args, **kwargs):  # Ctrl-C arrives during the third run
         calls.append(1)
@@ -296,7 +296,7 @@ def test_a_sweep_stopped_with_ctrl_c_keeps_its_finished_runs(tmp_path, capsys, m
             raise KeyboardInterrupt
         return real_one_row(*args, **kwargs)
 
-    monkeypatch.setattr(chainrule.seed, "_one_row", one_row)
+    monkeypatch.setattr(chainrule.apps.seed, "_one_row", one_row)
     out = tmp_path / "s"
     assert main(["seed", "--sweep", "--samples", "1000", "--sweep-epochs", "1",
                  "--sweep-inits", "torch-default", "--sweep-treatments", "none,clip-value:1",

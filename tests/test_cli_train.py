@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import plot
+from chainrule.apps import plot
 from chainrule.cli import main
-from chainrule.commands._options import ACTIVATIONS, OPTIMIZERS, build_loss
-from chainrule.commands.predict import load_run, predict_array
-from chainrule.commands.train import prepare_data, training_loss
+from chainrule.training.builders import ACTIVATIONS, OPTIMIZERS, build_loss
+from chainrule.apps.tabular import load_run, predict_array
+from chainrule.apps.tabular import prepare_data
+from chainrule.training.tasks import loss_for, target_std
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
@@ -334,7 +335,8 @@ def test_impossible_shapes(capsys, tmp_path):
 
 @pytest.mark.parametrize("flag, value, pattern", [
     ("--lr", "-1", r"--lr must be a number > 0. Got -1.0 instead"),
-    ("--lr", "nan", r"--lr must be a number > 0. Got nan instead"),
+    ("--lr", "nan", r"--lr must be a finite number > 0. Got nan instead"),
+    ("--lr", "inf", r"--lr must be a finite number > 0. Got inf instead"),
     ("--epochs", "0", r"--epochs must be an integer >= 1. Got 0 instead"),
     ("--batch-size", "0", r"--batch-size must be an integer >= 1"),
     ("--momentum", "1.5", r"--momentum must be a number in the range \[0, 1\). Got 1.5"),
@@ -346,9 +348,9 @@ def test_impossible_shapes(capsys, tmp_path):
     ("--samples", "1", r"--samples must be an integer >= 2"),
     ("--noise", "-1", r"--noise must be a number >= 0"),
     ("--init", "uniform:1:-1", r"--init 'uniform:1:-1': A must be less than B"),
-    ("--init", "orthogonal", r"--init 'orthogonal' is not known; choose one of torch-default, "),
+    ("--init", "orthogonal", r"--init must be one of torch-default, "),
     ("--scheduler", "step:0:0.5", r"STEP must be an integer >= 1"),
-    ("--scheduler", "linear", r"--scheduler 'linear' is not known; choose one of none, step"),
+    ("--scheduler", "linear", r"--scheduler must be one of none, step"),
     ("--range", "2:1", r"--range '2:1': LOW and HIGH must be finite with LOW < HIGH"),
 ])
 def test_hyper_parameters_out_of_range(capsys, flag, value, pattern):
@@ -357,12 +359,12 @@ def test_hyper_parameters_out_of_range(capsys, flag, value, pattern):
 
 
 def test_unknown_names_list_the_valid_ones(capsys):
-    fails_with(capsys, r"--activation 'swish' is not known; choose one of relu, leaky_relu, "
+    fails_with(capsys, r"--activation must be one of relu, leaky_relu, "
                r"sigmoid, tanh, softmax, log_softmax, gelu, elu, selu, softplus, silu\.",
                "train", "--function", "a", "--activation", "swish")
-    fails_with(capsys, r"--optimizer 'lbfgs' is not known; choose one of sgd, adam, adamw, "
+    fails_with(capsys, r"--optimizer must be one of sgd, adam, adamw, "
                r"rmsprop, adagrad\.", "train", "--function", "a", "--optimizer", "lbfgs")
-    fails_with(capsys, r"--loss 'hinge' is not known; choose one of mse, l1, huber, "
+    fails_with(capsys, r"--loss must be one of mse, l1, huber, "
                r"cross_entropy, bce_with_logits\.", "train", "--function", "a", "--loss", "hinge")
 
 
@@ -421,11 +423,11 @@ def test_resume_errors(capsys, tmp_path, regression_csv):
     fails_with(capsys, r"--resume continues with the saved settings; only --epochs, .* not "
                r"--lr", "train", "--resume", run_dir, "--lr", "0.1")
     fails_with(capsys, r"has already finished \(2 epochs of 2\); give --epochs with more than 2",
-               "train", "--resume", run_dir)
+               "train", "--resume", run_dir, "--no-plots")
     code, out, _ = run_main(capsys, "train", "--resume", run_dir, "--epochs", "3", "--json",
                             "--quiet", "--no-plots")
     assert code == 0 and json.loads(out)["epochs_run"] == 3
-    from chainrule.runs import make_checkpoint, save_checkpoint
+    from chainrule.training.runs import make_checkpoint, save_checkpoint
 
     other = tmp_path / "other"
     other.mkdir()
@@ -494,12 +496,12 @@ def test_the_loss_on_a_scaled_target_times_its_scale_is_the_loss_in_the_targets_
     mean, std = 40.0, 7.5
     z, z_target = rng.normal(size=(50, 1)), rng.normal(size=(50, 1))  # in standard units
     data = {"target_standardizer": {"mean": np.array([mean]), "std": np.array([std])}}
-    scaled_loss, scale = training_loss(loss, data)
+    scaled_loss, scale = loss_for(loss, target_std(data))
     original_loss = build_loss(loss)  # (huber: delta 1 in the target's units)
     expected = original_loss(chainrule.tensor(z * std + mean), chainrule.tensor(z_target * std + mean))
     got = scaled_loss(chainrule.tensor(z), chainrule.tensor(z_target)).item() * scale
     assert got == pytest.approx(expected.item(), rel=1e-12)
-    assert training_loss(loss, {"target_standardizer": None})[1] == 1.0
+    assert loss_for(loss, target_std({"target_standardizer": None}))[1] == 1.0
 
 
 def test_predict_never_overwrites_its_input(tmp_path, capsys, regression_csv):

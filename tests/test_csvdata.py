@@ -1,4 +1,4 @@
-"""Tests for chainrule.csvdata: load_csv errors name file, line, column and value; write_csv."""
+"""Tests for chainrule.apps.csvdata: load_csv errors name file, line, column and value; write_csv."""
 
 import os
 import re
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.csvdata import DataError, check_feature_count, check_finite, load_csv, write_csv
+from chainrule.apps.csvdata import DataError, check_feature_count, check_finite, load_csv, write_csv
 
 
 def write(tmp_path, text, name="data.csv", encoding="utf-8"):

@@ -102,7 +102,7 @@ def test_pytorch_side_by_side(tmp_path, dtype, tolerance):
 # ------------------------------------------------------------------------------------------------
 
 DOCS = ROOT / "docs"
-TAUGHT_DOCS = ["backprop_by_hand.md", "coming_from_pytorch.md", "index.md", "README_draft.md"]
+TAUGHT_DOCS = ["backprop_by_hand.md", "coming_from_pytorch.md", "index.md", "architecture.md"]
 
 
 def github_anchors(markdown: str) -> set:
@@ -118,8 +118,7 @@ def github_anchors(markdown: str) -> set:
 @pytest.mark.parametrize("name", TAUGHT_DOCS)
 def test_doc_links_resolve(name):
     text = (DOCS / name).read_text(encoding="utf-8")
-    # README_draft.md is written to be pasted into README.md, so its links start at the root
-    base = ROOT if name == "README_draft.md" else DOCS
+    base = DOCS
     broken = []
     for link in re.findall(r"\]\(([^)\s]+)\)", text):
         if link.startswith(("http://", "https://")):

@@ -1,4 +1,4 @@
-"""Tests for chainrule.expression: whitelist-checked arithmetic evaluated with NumPy."""
+"""Tests for chainrule.apps.expression: whitelist-checked arithmetic evaluated with NumPy."""
 
 import re
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.expression import FUNCTIONS, compile_expression
+from chainrule.apps.expression import FUNCTIONS, compile_expression
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=50)
@@ -228,7 +228,7 @@ def test_call_errors():
 def test_no_eval_exec_or_compile_in_the_module():
     import inspect
 
-    import chainrule.expression as module
+    import chainrule.apps.expression as module
 
     source = inspect.getsource(module)
     code_lines = [line for line in source.splitlines() if not line.lstrip().startswith("#")]

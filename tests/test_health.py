@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.callbacks import TrainState
+from chainrule.training.callbacks import TrainState
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.health import HealthMonitor
-from chainrule.train import fit
+from chainrule.training.health import HealthMonitor
+from chainrule.training.loop import fit
+from chainrule.apps import plot
 
 
 def _seed_data(n=10_000, seed=0):
@@ -53,7 +54,7 @@ def test_flags_exploding_gradients_on_the_seed_network_with_lr_5_and_wide_init()
     explosions = [w for w in monitor.warnings if w.startswith("exploding gradients:")]
     assert len(explosions) == 1  # once, not every step
     assert "grad norm" in explosions[0] and "(median" in explosions[0]
-    assert "try --clip-norm 1 or a lower --lr" in explosions[0]
+    assert "try clip_norm=1 or a lower lr" in explosions[0]
     # The evidence names a real parameter and a step within the first epoch.
     assert any(f" {name} grad norm" in explosions[0] for name in ("0.weight", "0.bias", "2.weight", "2.bias"))
     assert "at epoch 1 step" in explosions[0]
@@ -189,7 +190,7 @@ def test_report_and_plot(tmp_path):
     assert "loss per epoch:" in report
     pytest.importorskip("matplotlib")
     path = tmp_path / "health.png"
-    monitor.plot(path)
+    plot.health_curves(monitor, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -219,7 +220,7 @@ def test_nan_loss_is_divergence_and_stops_training():
     assert state.stop
     assert state.messages == [
         "divergence: the loss became nan at epoch 1 step 2 (it was 3.5 the step before); training "
-        "stopped; try a lower --lr or --clip-norm 1"
+        "stopped; try a lower lr or clip_norm=1"
     ]
 
 
@@ -241,7 +242,7 @@ def test_rising_loss_is_divergence():
         monitor.on_step_end(state)
     assert state.messages == [
         "divergence: the loss rose from 2 at the first step to 250 at epoch 1 step 3; try a lower "
-        "--lr or --clip-norm 1"
+        "lr or clip_norm=1"
     ]
     assert not state.stop
 
@@ -272,7 +273,7 @@ def test_exploding_gradient_evidence_by_hand():
         monitor.on_step_end(state)
     (message,) = monitor.warnings
     assert message == ("exploding gradients: 0.weight grad norm 3.2e+05 at epoch 1 step 3 "
-                       "(median 0.8); try --clip-norm 1 or a lower --lr")
+                       "(median 0.8); try clip_norm=1 or a lower lr")
 
 
 def test_vanishing_gradients_by_hand():
@@ -349,7 +350,7 @@ def test_bad_arguments_are_named(kwargs, match):
 
 def test_the_seeds_wrong_backward_is_called_no_better_than_the_mean():
     from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
-    from chainrule.seed import HandwrittenSigmoidLinear
+    from chainrule.apps.seed import HandwrittenSigmoidLinear
 
     def network(function):
         cr.manual_seed(0)
@@ -367,3 +368,40 @@ def test_the_seeds_wrong_backward_is_called_no_better_than_the_mean():
     right = HealthMonitor()
     _fit(network(SigmoidLayer), lr=0.01, epochs=6, monitor=right)
     assert "no better than the mean" not in _kinds(right), right.warnings
+
+
+def test_remedies_name_the_settings_as_the_caller_says_and_findings_hold_the_evidence():
+    model = cr.nn.Linear(1, 1)
+    with cr.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.fill_(0.0)
+    x = np.ones((4, 1), dtype=np.float32)
+    monitor = HealthMonitor(names={"lr": "--lr", "clip_norm": "--clip-norm 1"})
+    fit(model, cr.nn.MSELoss(), cr.optim.SGD(model.parameters(), lr=1e3),
+        DataLoader(TensorDataset(x, x * 3), batch_size=4), epochs=5, callbacks=[monitor], log=None)
+    assert monitor.warnings and "--lr" in monitor.warnings[0]
+    finding = monitor.findings[0]
+    assert (finding.kind, finding.text) == (monitor.warning_steps[0][1], monitor.warnings[0])
+    assert finding.epoch >= 1 and finding.step == monitor.warning_steps[0][0]
+
+
+def test_a_classifier_at_chance_is_flagged():
+    """Labels that carry no information about the inputs: the cross-entropy cannot fall below
+    the entropy of the labels' frequencies, and the monitor says the classifier is at chance."""
+    generator = np.random.default_rng(0)
+    x = generator.normal(size=(400, 3)).astype(np.float32)
+    labels = generator.integers(0, 4, size=400)
+    cr.manual_seed(0)
+    model = cr.nn.Linear(3, 4)
+    monitor = HealthMonitor()
+    fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.01),
+        DataLoader(TensorDataset(x, labels), batch_size=100), epochs=6, callbacks=[monitor],
+        log=None)
+    chance = [w for w in monitor.warnings if w.startswith("no better than chance")]
+    assert len(chance) == 1 and "entropy of the labels' frequencies" in chance[0]
+    # labels that follow the inputs are learned, and not flagged
+    monitor, model = HealthMonitor(), cr.nn.Linear(3, 4)
+    fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.5),
+        DataLoader(TensorDataset(x, np.argmax(x @ generator.normal(size=(3, 4)), axis=1)),
+                   batch_size=100), epochs=6, callbacks=[monitor], log=None)
+    assert not any(w.startswith("no better than chance") for w in monitor.warnings)

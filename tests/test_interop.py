@@ -1,4 +1,4 @@
-"""PyTorch interop: state dicts both ways (chainrule.interop) and ``chainrule export``."""
+"""PyTorch interop: state dicts both ways (chainrule.apps.interop) and ``chainrule export``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from chainrule.cli import main
-from chainrule.commands._options import ACTIVATIONS, build_mlp
+from chainrule.training.builders import ACTIVATIONS, build_mlp
 from chainrule.commands.export import build_run_model, torch_sequential_code
-from chainrule.commands.predict import load_run, predict_array
-from chainrule.interop import from_torch_state_dict, load_torch_file, to_torch_state_dict
-from chainrule.runs import load_checkpoint
+from chainrule.apps.tabular import load_run, predict_array
+from chainrule.apps.interop import from_torch_state_dict, load_torch_file, to_torch_state_dict
+from chainrule.training.runs import load_checkpoint
 from chainrule.tensor import Tensor
 
 torch = pytest.importorskip("torch")
@@ -74,7 +74,7 @@ def torch_predict(model, inputs):
         return model(torch.from_numpy(np.ascontiguousarray(inputs))).numpy()
 
 
-# ----- chainrule.interop ------------------------------------------------------------------------
+# ----- chainrule.apps.interop ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_to_torch_state_dict_keeps_keys_order_dtypes_and_copies(dtype):

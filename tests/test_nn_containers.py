@@ -114,15 +114,16 @@ def test_repr_equals_torch(build):
 
 def test_state_dict_from_torch_loads_into_the_same_structure():
     ours, theirs = build_tower(chainrule), build_tower(torch)
+    rng = np.random.default_rng(3)  # seeded: unseeded weights made the float32 tolerance flaky
     with torch.no_grad():
         for p in theirs.parameters():
-            p.uniform_(-1, 1)
+            p.copy_(torch.from_numpy(rng.uniform(-1, 1, tuple(p.shape)).astype(np.float32)))
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     for (name, a), (_, b) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
         np.testing.assert_array_equal(a.numpy(), b.detach().numpy(), err_msg=name)
     x = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
     np.testing.assert_allclose(ours(chainrule.tensor(x)).numpy(),
-                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ----- ModuleList ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""chainrule.plot writes readable PNG files; matplotlib is needed only when a plot is drawn."""
+"""chainrule.apps.plot writes readable PNG files; matplotlib is needed only when a plot is drawn."""
 
 import subprocess
 import sys
@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule import plot
-from chainrule.train import History
+from chainrule.apps import plot
+from chainrule.training.loop import History
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -85,7 +85,7 @@ def test_missing_folder_is_a_clear_error(matplotlib, tmp_path):
 
 
 def test_importing_chainrule_plot_does_not_import_matplotlib():
-    code = ("import sys, chainrule, chainrule.plot, chainrule.train, chainrule.runs; "
+    code = ("import sys, chainrule, chainrule.apps.plot, chainrule.training.loop, chainrule.training.runs; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

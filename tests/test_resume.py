@@ -6,11 +6,11 @@ import pytest
 import chainrule
 from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.runs import (
+from chainrule.training.runs import (
     CHECKPOINT, EpochSnapshot, load_checkpoint, make_checkpoint, restore, save_checkpoint,
     save_on_interrupt,
 )
-from chainrule.train import EarlyStopping, History, fit
+from chainrule.training.loop import EarlyStopping, History, fit
 
 rng = np.random.default_rng(3)
 X = rng.normal(size=(40, 3)).astype(np.float32)
@@ -120,7 +120,7 @@ def test_early_stopping_state_survives_a_resume(tmp_path):
 
 
 def test_ctrl_c_saves_the_last_finished_epoch(tmp_path):
-    class Interrupt(chainrule.callbacks.Callback):
+    class Interrupt(chainrule.training.callbacks.Callback):
         def on_step_end(self, state):
             if state.epoch == 3 and state.batch == 1:
                 raise KeyboardInterrupt
@@ -175,7 +175,7 @@ def test_load_checkpoint_errors(tmp_path):
 def test_metrics_json_is_strict_json_even_for_a_diverged_run(tmp_path):
     import json
 
-    from chainrule.runs import write_metrics
+    from chainrule.training.runs import write_metrics
 
     history = History(epoch=[1, 2], train_loss=[1e30, float("inf")], val_loss=[float("nan"), None],
                       lr=[0.1, 0.1], seconds=[0.0, 0.0], step_loss=[1e30, float("-inf")])
@@ -191,7 +191,7 @@ def test_metrics_json_is_strict_json_even_for_a_diverged_run(tmp_path):
 
 def test_a_malformed_checkpoint_entry_is_one_clear_error():
     from chainrule.random import get_rng_state, set_rng_state
-    from chainrule.runs import restore
+    from chainrule.training.runs import restore
     from chainrule.serialization import CheckpointError
 
     with pytest.raises(ValueError, match="unknown bit generator 'random'"):
@@ -214,7 +214,7 @@ def test_a_malformed_checkpoint_entry_is_one_clear_error():
 def test_health_records_survive_a_resume(tmp_path):
     # A resumed run is watched as if it had never stopped: the same report, and no warning that
     # belongs to the start of training (saturated initial weights) raised again mid-run.
-    from chainrule.health import HealthMonitor
+    from chainrule.training.health import HealthMonitor
 
     def run(epochs, monitor, model, optimizer, initial_epoch=0, history=None):
         return fit(model, nn.MSELoss(), optimizer, loader, epochs=epochs, callbacks=[monitor],
@@ -242,7 +242,7 @@ def test_health_records_survive_a_resume(tmp_path):
 
 def test_health_records_are_compact_and_a_run_without_health_resumes_without_it(tmp_path):
     from chainrule.cli import main
-    from chainrule.health import HealthMonitor
+    from chainrule.training.health import HealthMonitor
 
     chainrule.manual_seed(7)
     model, optimizer, _, loader = build("sgd", None)

@@ -1,4 +1,4 @@
-"""The seed experiment as a library (chainrule.seed): data, network, one run, the sweep."""
+"""The seed experiment as a library (chainrule.apps.seed): data, network, one run, the sweep."""
 
 import functools
 import math
@@ -8,9 +8,9 @@ import pytest
 
 import chainrule
 from chainrule import nn
-from chainrule.commands._options import apply_init
+from chainrule.training.builders import apply_init
 from chainrule.handwritten import SeedSigmoidLayer, SigmoidLayer
-from chainrule.seed import (
+from chainrule.apps.seed import (
     HandwrittenSigmoidLinear, SeedSettings, build_network, count_parameters, make_data,
     model_function, network_shape, parse_treatment, run_seed, run_sweep, sweep_table,
     target_on_points, treatment_label,

@@ -6,10 +6,10 @@ import pytest
 import chainrule
 from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.torch_twin import (
+from chainrule.apps.torch_twin import (
     TorchTwin, build_torch_twin, max_relative_difference, torch_loss_like, torch_optimizer_like,
 )
-from chainrule.train import fit
+from chainrule.training.loop import fit
 
 torch = pytest.importorskip("torch")
 

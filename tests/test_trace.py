@@ -8,7 +8,7 @@ import pytest
 import chainrule as cr
 from chainrule import ops
 from chainrule.autograd import Function
-from chainrule.trace import backward_steps, explain, format_trace, formula
+from chainrule.apps.trace import backward_steps, explain, format_trace, formula
 
 
 def _seed_problem(hidden=3):

@@ -10,9 +10,9 @@ import pytest
 
 import chainrule
 from chainrule import nn, optim
-from chainrule.callbacks import Callback
+from chainrule.training.callbacks import Callback
 from chainrule.data import DataLoader, TensorDataset
-from chainrule.train import EarlyStopping, History, evaluate, fit
+from chainrule.training.loop import EarlyStopping, History, evaluate, fit
 
 
 def regression_data(n=64, seed=0, dtype=np.float32):
@@ -398,7 +398,7 @@ def test_step_losses_match_a_pytorch_loop():
 
 
 def test_format_loss_keeps_diverging_runs_short():
-    from chainrule.train import format_loss
+    from chainrule.training.loop import format_loss
 
     assert format_loss(4.123) == "4.1230"
     assert format_loss(1.5e8) == "1.5000e+08"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import viz
+from chainrule.apps import viz
 
 HAS_DOT = shutil.which("dot") is not None
 

@@ -40,6 +40,8 @@ def argument_error(owner, name, expectation, value, error=ValueError) -> Excepti
     """The exception (not raised) for a bad argument, in the house sentence:
 
     >>> raise argument_error("softplus", "beta", "non-zero", 0.0)
+    Traceback (most recent call last):
+    ...
     ValueError: The 'beta' parameter of softplus must be non-zero. Got 0.0 instead.
 
     Pass ``error=TypeError`` for a value of the wrong type.
@@ -63,6 +65,8 @@ def check_in_range(owner, name, value, low=0.0, high=math.inf, *, low_closed=Tru
     """Return ``value`` as a float (an int if ``integer``) after checking it lies in the range.
 
     >>> check_in_range("SGD", "momentum", 1.5, 0, 1)
+    Traceback (most recent call last):
+    ...
     ValueError: The 'momentum' parameter of SGD must be a float in the range [0, 1). Got 1.5 instead.
 
     The range is [low, high) by default; ``low_closed`` and ``high_closed`` choose each end (an

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import re
 import sys
 
 from . import __version__, commands
@@ -19,8 +20,28 @@ from .commands import CommandError
 USER_ERRORS = (CommandError, ValueError, TypeError, OSError, ImportError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in chainrule's one shape: one sentence on stderr, exit status 2,
+    and where to read more instead of the whole usage block."""
+
+    def error(self, message):
+        value = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid (float|int) value: (.*)", message)
+        choice = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid choice: (.*) \(choose from (.*)\)",
+                              message)
+        if value:
+            flag, kind, got = value.groups()
+            sentence = f"{flag} must be {'a number' if kind == 'float' else 'an integer'}. " \
+                       f"Got {got} instead"
+        elif choice:
+            flag, got, choices = choice.groups()
+            sentence = f"{flag} must be one of {choices.replace(chr(39), '')}. Got {got} instead"
+        else:
+            sentence = (message[:1].upper() + message[1:]).rstrip(".")
+        self.exit(2, f"{self.prog}: error: {sentence}. See {self.prog} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule",
         description="Hand-written backprop on NumPy, checked against PyTorch.",
         epilog="Run 'chainrule COMMAND --help' for a command's options and examples.",

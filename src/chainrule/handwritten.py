@@ -34,6 +34,12 @@ class SigmoidLayer(Function):
         grad_z = grad_h * h * (1 - h)
         return grad_z @ weight, grad_z.T @ x, grad_z.sum(axis=0)
 
+    @staticmethod
+    def backward_graph(ctx, grad_h):  # the same formula on Tensors
+        x, weight, h = ctx.saved_tensors
+        grad_z = grad_h * h * (1 - h)
+        return grad_z @ weight, grad_z.T @ x, grad_z.sum(dim=0)
+
 
 class SeedSigmoidLayer(Function):
     """The same layer with the seed author's two mistakes (kept to be caught, never to be used).
@@ -63,3 +69,9 @@ class SeedSigmoidLayer(Function):
         x, weight, h = ctx.saved_tensors
         grad_z = grad_h @ (h.T @ (1 - h))
         return grad_z @ weight, grad_z.T @ x, grad_z.mean(axis=0)
+
+    @staticmethod
+    def backward_graph(ctx, grad_h):  # the same (wrong) formula on Tensors, for the same lesson
+        x, weight, h = ctx.saved_tensors
+        grad_z = grad_h @ (h.T @ (1 - h))
+        return grad_z @ weight, grad_z.T @ x, grad_z.mean(dim=0)

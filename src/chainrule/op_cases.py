@@ -65,7 +65,15 @@ TARGETS2x4 = np.array([[2, 0, 1, 2], [1, 1, 0, 2]])  # class indices at 4 positi
 ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sample, broadcast
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
+STRIDED = (slice(1, None), slice(None, None, 2))  # [1:, ::2]
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
+
+
+def _torch_index_put(torch, values, shape, index):
+    """PyTorch's zeros(shape) with values written at a basic index (slices, ints), differentiably."""
+    out = torch.zeros(shape, dtype=values.dtype)
+    out[index] = values
+    return out
 
 
 def _assigned(a, index, v):
@@ -183,6 +191,15 @@ CASES = [
     _case("getitem row+column arrays", lambda lib, a: a[lib.tensor([0, 2, 0]), lib.tensor([1, 1, 1])],
           [(4, 3)], ops.GetItem),
     _case("getitem boolean mask", lambda lib, a: a[lib.tensor(MASK)], [(4, 3)], ops.GetItem),
+    # GetItem's adjoint (its backward as an op, so that indexing is twice differentiable)
+    _case("index_put slice", lambda lib, v: ops.IndexPut.apply(v, (3, 4), STRIDED),
+          [(2, 2)], ops.IndexPut, torch_fn=lambda torch, v: _torch_index_put(torch, v, (3, 4), STRIDED)),
+    _case("index_put repeated indices", lambda lib, v: ops.IndexPut.apply(v, (4, 3), REPEATED),
+          [(5, 3)], ops.IndexPut, torch_fn=lambda torch, v: torch.zeros(4, 3, dtype=v.dtype).index_put(
+              (torch.tensor(REPEATED),), v, accumulate=True)),
+    _case("index_put boolean mask", lambda lib, v: ops.IndexPut.apply(v, (4, 3), MASK),
+          [(int(MASK.sum()),)], ops.IndexPut, torch_fn=lambda torch, v: torch.zeros(
+              4, 3, dtype=v.dtype).index_put((torch.tensor(MASK),), v, accumulate=True)),
     _case("cat dim 0", lambda lib, a, b: lib.cat([a, b], 0), [(2, 3), (4, 3)], ops.Cat),
     _case("cat dim -1", lambda lib, a, b, c: lib.cat([a, b, c], -1), [(2, 3), (2, 1), (2, 2)],
           ops.Cat),
@@ -235,6 +252,8 @@ CASES = [
           torch_fn=lambda torch, a: torch.nn.functional.gelu(a)),
     _case("gelu tanh", lambda lib, a: ops.GELU.apply(a, "tanh"), [(3, 4)], ops.GELU,
           torch_fn=lambda torch, a: torch.nn.functional.gelu(a, approximate="tanh")),
+    _case("normal cdf (gelu's Phi)", lambda lib, a: ops.NormalCDF.apply(a), [(3, 4)], ops.NormalCDF,
+          torch_fn=lambda torch, a: torch.special.ndtr(a)),
     _case("elu", lambda lib, a: ops.ELU.apply(a, 1.3), [(3, 4)], ops.ELU, domains=("away",),
           torch_fn=lambda torch, a: torch.nn.functional.elu(a, 1.3)),
     _case("selu", lambda lib, a: ops.SELU.apply(a), [(3, 4)], ops.SELU, domains=("away",),

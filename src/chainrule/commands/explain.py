@@ -54,6 +54,14 @@ def _check(args) -> None:
     folder = os.path.dirname(os.path.abspath(args.graph)) if args.graph is not None else None
     if folder is not None and not os.path.isdir(folder):  # before printing the whole trace
         raise CommandError(f"--graph {args.graph}: the folder {folder} does not exist.")
+    if args.graph is not None and _graph_format(args.graph) != "dot":
+        from ..apps.viz import check_renderer
+
+        try:
+            check_renderer()  # also before the trace: a missing Graphviz is said at once
+        except ImportError as err:
+            raise CommandError(f"--graph {args.graph}: {err} Or save the DOT text with "
+                               f"--graph {os.path.splitext(args.graph)[0]}.dot.") from None
 
 
 def _graph_format(path: str):
@@ -63,7 +71,7 @@ def _graph_format(path: str):
 
 def _save_graph(loss, names, path: str) -> None:
     from ..files import atomic_write
-    from ..viz import graph, render
+    from ..apps.viz import graph, render
 
     dot = graph(loss, params=names)
     if _graph_format(path) == "dot":
@@ -76,7 +84,7 @@ def _save_graph(loss, names, path: str) -> None:
 
 def run(args) -> int:
     import chainrule as cr
-    from ..trace import explain
+    from ..apps.trace import explain
 
     _check(args)
     cr.manual_seed(args.seed)

@@ -9,7 +9,7 @@
         ``chainrule predict --model NEW_RUN_DIR`` predicts with them.
 
 Why this works without any mapping of names: a chainrule state dict has PyTorch's layout ('0.weight'
-of shape (out, in), '0.bias', '2.weight', ...), see chainrule.interop. The model is rebuilt from the
+of shape (out, in), '0.bias', '2.weight', ...), see chainrule.apps.interop. The model is rebuilt from the
 run's config.json settings (hidden sizes, activation, dtype) with the input and output sizes of the
 saved weights, and every import goes through its ``load_state_dict``, whose errors name the keys
 and shapes that do not fit.
@@ -86,7 +86,7 @@ def build_run_model(checkpoint, where: str):
     Rebuilt as build_mlp(in, hidden, out, activation, dtype): hidden sizes, activation and dtype
     from the run's config, in and out from the shapes of the first and last saved weights.
     """
-    from ._options import build_mlp
+    from ..training.builders import build_mlp
 
     config, state_dict = checkpoint["config"], checkpoint["model"]
     indices = _linear_indices(state_dict) if isinstance(state_dict, dict) else []
@@ -141,9 +141,9 @@ def _save_torch_atomically(torch, state_dict, path: str) -> None:
 
 def export_to_torch(run_dir, out=None) -> dict:
     """Write the model of ``run_dir`` as a PyTorch state dict; return the summary."""
-    from ..interop import to_torch_state_dict
-    from ..runs import load_checkpoint
-    from ..torch_twin import require_torch
+    from ..apps.interop import to_torch_state_dict
+    from ..training.runs import load_checkpoint
+    from ..apps.torch_twin import require_torch
 
     torch = require_torch()
     checkpoint = load_checkpoint(run_dir)
@@ -190,12 +190,12 @@ def _print_export(summary) -> None:
 
 def import_from_torch(file, like, out) -> dict:
     """A new run folder ``out``: ``like``'s settings with the weights of the PyTorch file."""
-    from ..interop import load_torch_file
-    from ..runs import CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint
+    from ..apps.interop import load_torch_file
+    from ..training.runs import CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint
 
     checkpoint = load_checkpoint(like)
     model = build_run_model(checkpoint, like)
-    check_new_run_dir(out)
+    check_new_run_dir(out, resumable=False)
     imported = load_torch_file(file)
     try:
         model.load_state_dict(imported)

@@ -21,8 +21,11 @@ import sys
 
 import numpy as np
 
-from . import CommandError
+from ..apps.tabular import load_run, predict_array
 from ..files import atomic_write
+from ..training.builders import build_loss, check_number
+from ..training.tasks import accuracy, prediction_columns, targets_for_task
+from . import CommandError
 
 EXAMPLES = """\
 examples:
@@ -66,87 +69,24 @@ def _header(path: str) -> list:
     return [name.strip() for name in row]
 
 
-def load_run(model_path):
-    """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
-    from ..runs import load_checkpoint
-    from ._options import build_mlp
-
-    checkpoint = load_checkpoint(model_path)
-    data, config = checkpoint.get("data"), checkpoint["config"]
-    if not isinstance(data, dict) or "features" not in data:
-        raise CommandError(f"{model_path} was not written by chainrule train: its checkpoint "
-                           "has no record of the feature columns to predict from.")
-    out_features = data["classes"] or 1
-    model = build_mlp(len(data["features"]), config["hidden"], out_features,
-                      config["activation"], config["dtype"])
-    model.load_state_dict(checkpoint["model"])
-    model.eval()
-    return model, data, config
-
-
-def predict_array(model, data, X, batch_size=4096) -> np.ndarray:
-    """Model outputs (n, out) for the unscaled inputs X, scaled as in training; a regression
-    target that training scaled is scaled back to its own units."""
-    from ..autograd import no_grad
-    from ..data import Standardizer
-    from ..tensor import Tensor
-
-    if data["standardizer"] is not None:
-        scaler = Standardizer()
-        scaler.load_state_dict(data["standardizer"])
-        X = scaler.transform(X)
-    X = np.ascontiguousarray(X, dtype=np.dtype(data["dtype"]))
-    outputs = []
-    with no_grad():
-        for start in range(0, len(X), batch_size):
-            outputs.append(model(Tensor(X[start:start + batch_size]))._data)
-    outputs = np.concatenate(outputs, axis=0)
-    if data.get("target_standardizer") is not None:  # (runs made before it have none)
-        scaler = Standardizer()
-        scaler.load_state_dict(data["target_standardizer"])
-        outputs = scaler.inverse_transform(outputs).astype(outputs.dtype, copy=False)
-    return outputs
-
-
-def _columns(data, outputs):
-    """(header names, columns array) of the prediction part of the output."""
-    task = data["task"]
-    if task == "classification":
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        probabilities = np.exp(shifted)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        labels = outputs.argmax(axis=1).astype(np.float64)
-        names = ["prediction"] + [f"p_{k}" for k in range(outputs.shape[1])]
-        return names, np.column_stack([labels, probabilities])
-    if task == "binary":
-        probability = 0.5 * np.tanh(0.5 * outputs[:, 0].astype(np.float64)) + 0.5
-        return ["prediction", "probability"], np.column_stack(
-            [(probability >= 0.5).astype(np.float64), probability])
-    return ["prediction"], outputs[:, :1]
-
-
-def accuracy(task: str, outputs: np.ndarray, y: np.ndarray):
-    """The share of rows whose predicted class is the target's (classification and binary
-    tasks), or None for regression."""
-    if task == "classification":
-        predicted = outputs.argmax(axis=1)
-    elif task == "binary":
-        predicted = (outputs[:, 0] >= 0).astype(np.int64)  # sigmoid(logit) >= 0.5, as the column
-    else:
-        return None
-    return float(np.mean(predicted == np.asarray(y).reshape(-1).astype(np.int64))) if len(y) else None
-
-
 def _loss(data, outputs, y, target_name) -> float:
     from .. import tensor
-    from ._options import build_loss
-    from .train import _targets_for_task
 
     if data["task"] == "classification":  # labels checked as in training: 1.5 is no class
-        target, _ = _targets_for_task(y, "classification", target_name)
+        target, _ = targets_for_task(y, "classification", target_name)
     else:
         target = y.astype(outputs.dtype)
     return float(build_loss(data["loss"])(tensor(outputs), tensor(target)).item())
+
+
+def _class_numbers(y, class_names, path, target):
+    """The text labels of the ``target`` column as the class numbers training gave them."""
+    index = {name: k for k, name in enumerate(class_names)}
+    unknown = sorted({cell for cell in y[:, 0] if cell not in index})
+    if unknown:
+        raise CommandError(f"{path}, column {target!r}: {unknown[0]!r} is not one of the classes "
+                           f"the model was trained on ({', '.join(class_names)}).")
+    return np.array([[index[cell]] for cell in y[:, 0]], dtype=np.float64)
 
 
 def _write_rows(handle, header, table, integer_columns) -> None:
@@ -155,8 +95,8 @@ def _write_rows(handle, header, table, integer_columns) -> None:
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(header)
     for cells, row in table:
-        writer.writerow([*cells, *(str(int(v)) if j in integer_columns else str(v)
-                                   for j, v in enumerate(row))])
+        writer.writerow([*cells, *(str(int(v)) if j in integer_columns and not isinstance(v, str)
+                                   else str(v) for j, v in enumerate(row))])
 
 
 def _write_file(path, header, table, integer_columns) -> None:
@@ -166,8 +106,7 @@ def _write_file(path, header, table, integer_columns) -> None:
 
 
 def run(args) -> int:
-    from ..csvdata import load_csv, read_cells
-    from ._options import check_number
+    from ..apps.csvdata import load_csv, read_cells
 
     check_number("--batch-size", args.batch_size, 1, integer=True)
     if args.json and args.out is None:
@@ -188,9 +127,15 @@ def run(args) -> int:
             f"on; it needs {', '.join(features)} and has {', '.join(header)}."
         )
     has_target = target in header and target not in features
-    X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features)
+    class_names = data.get("class_names")  # text labels (runs made before them have none)
+    X, y, _ = load_csv(args.csv, target=target if has_target else None, features=features,
+                       target_as_text=bool(class_names))
+    if has_target and class_names:
+        y = _class_numbers(y, class_names, args.csv, target)
     outputs = predict_array(model, data, X, args.batch_size)
-    names, columns = _columns(data, outputs)
+    names, columns = prediction_columns(data["task"], outputs)
+    if class_names:  # the class as its text, and p_<text> for its probability
+        names = ["prediction"] + [f"p_{name}" for name in class_names]
     taken = [name for name in names if name in header]
     if taken:
         raise CommandError(
@@ -199,6 +144,9 @@ def run(args) -> int:
         )
     input_header, cells = read_cells(args.csv)
     table = list(zip(cells, np.asarray(columns, dtype=np.float64)))
+    if class_names:
+        table = [(cells_of_row, [class_names[int(row[0])], *row[1:]])
+                 for cells_of_row, row in table]
     loss = _loss(data, outputs, y, target) if has_target else None
     hits = accuracy(data["task"], outputs, y) if has_target else None
     score = (f"{data['loss']} loss on {args.csv} (column {target!r}): {loss:.4f}"

@@ -1,4 +1,4 @@
-"""``chainrule seed``: the seed experiment in one command (the experiment itself: chainrule.seed).
+"""``chainrule seed``: the seed experiment in one command (the experiment itself: chainrule.apps.seed).
 
     chainrule seed                         50 epochs of the 2-10-1 sigmoid network, SGD lr 0.01
     chainrule seed --compare-torch         the same run in PyTorch, step by step beside it
@@ -13,7 +13,6 @@ twin is not resumed). A sweep writes sweep.md, sweep.json and sweep.png.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -21,11 +20,15 @@ import sys
 
 from ..files import atomic_write
 from . import CommandError
+from ..training.builders import (
+    ACTIVATIONS, OPTIMIZERS, check_number, parse_activation, parse_hidden, parse_init,
+    parse_optimizer, parse_scheduler,
+)
+from ..training.lifecycle import execute, resume_settings
 from ._options import (
-    ACTIVATIONS, OPTIMIZERS, add_model_options, add_optimizer_options, add_output_options,
-    add_training_options, apply_init, build_activation, build_optimizer, build_scheduler,
-    check_number, check_training_options, parse_activation, parse_hidden, parse_init,
-    parse_optimizer, parse_scheduler, resume_epochs, logger, json_number, kept_weights,
+    HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
+    check_resume_options, check_training_options, given_options, logger,
+    figures_to_redraw, print_seed_summary,
 )
 
 DEFAULT_EPOCHS = 50
@@ -37,7 +40,8 @@ examples:
   chainrule seed --batch-size 32 --epochs 5        smaller batches: val MSE about 2
   chainrule seed --compare-torch --dtype float64   PyTorch twin: step losses agree to ~1e-15
   chainrule seed --init uniform:-4:4 --clip-value 1  the seed author's own fixes
-  chainrule seed --activation tanh --optimizer adam --lr 0.01
+  chainrule seed --activation tanh --optimizer adam --lr 0.01   a slow start: the loss sits at
+                                   the targets' variance for ~10 epochs, val MSE about 20 after 50
   chainrule seed --sweep                           init x gradient treatment x lr (about a minute)
   chainrule seed --sweep --sweep-inits xavier --sweep-treatments none,normalize --sweep-lrs 0.1
   chainrule seed --samples 2000 --epochs 2 --json  a quick check; JSON summary on stdout
@@ -50,7 +54,7 @@ Gradient treatments for --sweep-treatments: none, clip-value:X, clip-norm:X, nor
 
 
 def add_parser(subparsers) -> None:
-    from ..seed import DEFAULT_SWEEP_INITS, DEFAULT_SWEEP_LRS, DEFAULT_SWEEP_TREATMENTS
+    from ..apps.seed import DEFAULT_SWEEP_INITS, DEFAULT_SWEEP_LRS, DEFAULT_SWEEP_TREATMENTS
 
     parser = subparsers.add_parser(
         "seed", help="reproduce the seed experiment (z = 5a^2 + 3b^2, 2-10-1 sigmoid network)",
@@ -99,7 +103,7 @@ def add_parser(subparsers) -> None:
 # ----- checking the options ---------------------------------------------------------------------
 
 def _option_error(name: str, expected: str, value) -> CommandError:
-    return CommandError(f"The '{name}' option must be {expected}. Got {value!r} instead.")
+    return CommandError(f"--{name} must be {expected}. Got {value!r} instead.")
 
 
 _INIT_EXPECTED = ("one of torch-default, uniform:A:B (A < B), normal:STD (STD > 0), "
@@ -109,7 +113,7 @@ _INIT_EXPECTED = ("one of torch-default, uniform:A:B (A < B), normal:STD (STD > 
 def _checked_init(spec: str, name: str = "init") -> str:
     try:
         parse_init(spec)
-    except CommandError:
+    except ValueError:
         raise _option_error(name, _INIT_EXPECTED, spec) from None
     return spec.strip()
 
@@ -117,16 +121,8 @@ def _checked_init(spec: str, name: str = "init") -> str:
 def _checked_choice(parse, name: str, choices, value) -> str:
     try:
         return parse(value)
-    except CommandError:
+    except ValueError:
         raise _option_error(name, f"one of {', '.join(choices)}", value) from None
-
-
-def _given(args) -> set:
-    """The option names whose values differ from the defaults (what the user typed)."""
-    defaults = vars(args._parser.parse_args([]))
-    return {name for name, value in vars(args).items()
-            if not name.startswith("_") and name not in ("run", "command")
-            and defaults.get(name) != value}
 
 
 def _split(text: str) -> list:
@@ -158,7 +154,7 @@ def _check_common(args) -> dict:
 
 
 def _check_sweep(args, given: set) -> dict:
-    from ..seed import parse_treatment
+    from ..apps.seed import parse_treatment
 
     not_with_sweep = ("init", "clip_value", "clip_norm", "normalize_grad", "lr", "epochs",
                       "compare_torch", "patience", "scheduler")
@@ -201,7 +197,7 @@ def _check_sweep(args, given: set) -> dict:
 
 
 def _settings(args, parsed, **overrides):
-    from ..seed import SeedSettings
+    from ..apps.seed import SeedSettings
 
     values = dict(samples=args.samples, hidden=parsed["hidden"], epochs=args.epochs, lr=args.lr,
                   batch_size=parsed["batch_size"], clip_value=args.clip_value,
@@ -209,21 +205,6 @@ def _settings(args, parsed, **overrides):
                   dtype=args.dtype)
     values.update(overrides)
     return SeedSettings(**values)
-
-
-def _builders(config):
-    """(activation, optimizer, scheduler) factories for chainrule.seed.prepare_seed, from the
-    run's config (or from a dict with the same keys)."""
-    activation = functools.partial(build_activation, config["activation"])
-
-    def optimizer(params, lr):
-        return build_optimizer(config["optimizer"], params, lr, config["momentum"],
-                               config["weight_decay"])
-
-    def scheduler(opt):
-        return build_scheduler(config["scheduler"], opt, config["epochs"])
-
-    return activation, optimizer, scheduler
 
 
 def _config(args, parsed) -> dict:
@@ -235,14 +216,8 @@ def _config(args, parsed) -> dict:
             "patience": args.patience, "compare_torch": args.compare_torch}
 
 
-def _init_function(spec: str):
-    return None if spec == "torch-default" else functools.partial(apply_init, spec=spec)
-
-
-
-
 def run(args) -> int:
-    given = _given(args)
+    given = given_options(args)
     if args.resume is not None:
         return _run_once(args, *_resume_settings(args, given))
     parsed = _check_common(args)
@@ -256,25 +231,14 @@ def run(args) -> int:
     return _run_once(args, _config(args, parsed), None, None, parsed["notes"])
 
 
-# What may be given together with --resume (everything else comes from the saved config).
-RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "resume", "health")
-
-
 def _resume_settings(args, given: set):
     """(config, checkpoint, run_dir, notes) for --resume RUN_DIR, with --epochs applied."""
-    from ..runs import load_checkpoint
+    from ..apps.seed import SeedRunSpec
 
-    extra = sorted(name for name in given if name not in RESUME_OPTIONS)
-    if extra:
-        flags = ", ".join("--" + name.replace("_", "-") for name in extra)
-        raise CommandError(f"--resume continues with the saved settings; only --epochs, --quiet, "
-                           f"--json, --progress and --no-health can be given with it, not {flags}.")
-    checkpoint = load_checkpoint(args.resume)
-    config = dict(checkpoint["config"])
-    if config.get("command") != "seed":
-        raise CommandError(f"{args.resume} holds a run of chainrule train, not of chainrule seed; "
-                           f"continue it with chainrule train --resume {args.resume}.")
-    resume_epochs(config, checkpoint, args.epochs if "epochs" in given else None, args.resume)
+    check_resume_options(given)
+    config, checkpoint = resume_settings(
+        args.resume, args.epochs if "epochs" in given else None, command="seed",
+        missing_figures=figures_to_redraw(args, SeedRunSpec, args.resume))
     notes = []
     if config["compare_torch"]:
         notes.append("the PyTorch twin is not resumed (its state is not saved); the rest of the "
@@ -292,161 +256,34 @@ def _progress_wanted(args, settings) -> bool:
 
 def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     """Train (or, with a checkpoint, continue) one run and write its run folder."""
-    from .. import plot
-    from ..runs import (
-        CHECKPOINT, CONFIG, EpochSnapshot, make_checkpoint, new_run_dir, restore, save_checkpoint,
-        save_on_interrupt, write_json, write_metrics,
-    )
-    from ..seed import (
-        SeedSettings, count_parameters, model_function, network_shape, plot_loss_curves,
-        prepare_seed, target_on_points, train_seed,
-    )
-    from ..health import HealthMonitor
-    from ..train import EarlyStopping
+    from ..apps.seed import SeedRunSpec, SeedSettings
 
-    if config["compare_torch"]:
-        from ..torch_twin import require_torch
-
-        # Before training, so a missing PyTorch is said at once. One thread: the twin's tensors
-        # are tiny, and extra threads only spin (30x slower per step, measured on 2 busy cores).
-        require_torch().set_num_threads(1)
-    notes = list(notes)
     settings = SeedSettings(**{name: config[name] for name in SeedSettings.__dataclass_fields__})
-    activation, optimizer, scheduler = _builders(config)
-    setup = prepare_seed(settings, activation=activation, init=_init_function(config["init"]),
-                         optimizer=optimizer, scheduler=scheduler)
-    stopper = EarlyStopping(config["patience"]) if config["patience"] else None
-    # watched unless --no-health; a resumed run goes on as it was made (its checkpoint's
-    # "health" is None when it was made with --no-health; runs from before it have no entry)
-    unwatched = checkpoint is not None and "health" in checkpoint and checkpoint["health"] is None
-    monitor = HealthMonitor() if args.health and not unwatched else None  # fit prints warnings
-    log = logger(args)
-    initial_epoch, history = 0, None
-    if checkpoint is not None:
-        initial_epoch, history = restore(checkpoint, setup.model, setup.optimizer,
-                                         setup.scheduler, stopper, monitor)
-        if log:
-            log(f"resuming {run_dir} after epoch {initial_epoch} of {settings.epochs}")
-    else:
-        run_dir = new_run_dir(args.out)
-    write_json(os.path.join(run_dir, CONFIG), config)
-    if log:
-        log(f"seed experiment: {network_shape(settings.hidden)} {config['activation']} network, "
-            f"{settings.samples} samples, {config['optimizer']} lr {settings.lr:g}, batch "
-            f"{settings.batch_size}, {settings.epochs} epochs, {settings.dtype}"
-            + (", with a PyTorch twin" if config["compare_torch"] else ""))
-    snapshot = EpochSnapshot(setup.model, setup.optimizer, setup.scheduler, config, stopper,
-                             health=monitor)
-    # the snapshot last: it keeps every epoch as the other callbacks leave it
-    callbacks = [c for c in (stopper, monitor) if c is not None] + [snapshot]
-    with save_on_interrupt(snapshot, run_dir, f"chainrule seed --resume {run_dir}"):
-        result = train_seed(setup, compare_torch=config["compare_torch"], callbacks=callbacks,
-                            log=log, progress=_progress_wanted(args, settings),
-                            initial_epoch=initial_epoch, history=history)
-        history = result.history
-        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-        save_checkpoint(checkpoint_path, make_checkpoint(
-            result.model, result.optimizer, setup.scheduler, history.epoch[-1] if history.epoch
-            else initial_epoch, history, config, stopper, finished=True, health=monitor))
-        files = [os.path.join(run_dir, CONFIG), *write_metrics(run_dir, history),
-                 checkpoint_path]
-        if monitor is not None:
-            files += monitor.write(run_dir, plots=plot.available())
-
-    difference = None
-    twin_summary = None
-    if result.twin is not None:
-        from ..torch_twin import max_relative_difference
-
-        difference = max_relative_difference(history.step_loss, result.twin.step_loss)
-        twin_path = os.path.join(run_dir, "torch_step_loss.json")
-        write_json(twin_path, {"step_loss": result.twin.step_loss,
-                               "val_loss": result.twin.epoch_val_loss})
-        files.append(twin_path)
-        twin_summary = {
-            "max_relative_step_loss_difference": json_number(difference),
-            "steps": len(result.twin.step_loss),
-            "final_val_loss": json_number(result.twin.epoch_val_loss[-1]
-                                           if result.twin.epoch_val_loss else None),
-        }
-
-    if plot.available():
-        files.append(plot_loss_curves(history, os.path.join(run_dir, "loss_curve.png"),
-                                      twin=result.twin, difference=difference))
-        files.append(plot.surface_comparison(
-            target_on_points, model_function(result.model), os.path.join(run_dir, "surface.png"),
-            names=("a", "b"), title=f"z = 5a^2 + 3b^2: target and learned surface "
-                                    f"(after {len(history)} epochs)"))
-    else:
-        notes.append(f"no plots were drawn because matplotlib is not installed; get them with: "
-                     f"{plot.INSTALL_HINT}")
-
-    final_val = history.val_loss[-1] if history.val_loss else None
-    if final_val is not None and not math.isfinite(final_val):
-        notes.append("the loss is NaN or Inf: training diverged; try a smaller --lr, "
-                     "--clip-norm, or a different --init.")
-    kept_epoch, kept_loss = kept_weights(history, stopper)
-    summary = {
-        "run_dir": run_dir,
-        "network": network_shape(settings.hidden),
-        "parameters": count_parameters(result.model),
-        "epochs_run": len(history),
-        "resumed_from_epoch": initial_epoch if checkpoint is not None else None,
-        "seconds": round(result.seconds, 3),
-        "final_train_loss": json_number(history.train_loss[-1] if history.train_loss else None),
-        "final_val_loss": json_number(final_val),
-        "best_epoch": history.best_epoch,
-        # the weights saved: the best epoch's after early stopping, else the last epoch's
-        "kept_epoch": kept_epoch,
-        "kept_val_loss": json_number(kept_loss),
-        "torch": twin_summary,
-        "health_warnings": monitor.warnings if monitor is not None else None,
-        "files": files,
-        "notes": notes,
-    }
+    result = execute(SeedRunSpec(config, notes, HEALTH_NAMES), args.out if checkpoint is None else run_dir,
+                     checkpoint=checkpoint, health=args.health, plots=args.plots,
+                     log=logger(args),
+                     progress=_progress_wanted(args, settings))
+    summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary, settings, brief=args.quiet)
+        print_seed_summary(summary, settings.dtype, brief=args.quiet)
     return 0
 
 
-def _print_summary(summary, settings, brief=False) -> None:
-    """The result; unless ``brief`` (--quiet), also the files written and the notes."""
-    result = f"validation MSE {_short(summary['kept_val_loss'])}"
-    if summary["kept_epoch"] != summary["epochs_run"]:  # early stopping kept an earlier epoch
-        result += f" at epoch {summary['kept_epoch']}, whose weights were kept"
-    print(f"trained the {summary['network']} network ({summary['parameters']} parameters) for "
-          f"{summary['epochs_run']} epochs in {summary['seconds']:.3g} s: {result}")
-    twin = summary["torch"]
-    if twin is not None:
-        print(f"PyTorch twin: validation MSE {_short(twin['final_val_loss'])}; largest relative "
-              f"difference between the {twin['steps']} per-step losses: "
-              f"{_short(twin['max_relative_step_loss_difference'], '.2e')} ({settings.dtype})")
-    print(f"run folder: {summary['run_dir']}")
-    if brief:
-        return
-    for path in summary["files"]:
-        print(f"  {os.path.basename(path)}")
-    for note in summary["notes"]:
-        print(f"note: {note}")
-
-
-def _short(value, fmt=".4f") -> str:
-    return format(value, fmt) if isinstance(value, float) else str(value)
-
-
 def _run_sweep(args, parsed, sweep) -> int:
-    from .. import plot
-    from ..runs import new_run_dir, write_json
-    from ..seed import SEED_ROW_INIT, plot_sweep, run_sweep, sweep_table
+    from ..apps import plot
+    from ..training.runs import new_run_dir, write_json
+    from ..apps.seed import (
+        SEED_ROW_INIT, init_function, plot_sweep, run_sweep, seed_builders, sweep_table,
+    )
 
     settings = _settings(args, parsed, epochs=args.sweep_epochs)
-    activation, optimizer, _ = _builders({
+    activation, optimizer, _ = seed_builders({
         "activation": parsed["activation"], "optimizer": parsed["optimizer"],
         "momentum": args.momentum, "weight_decay": args.weight_decay, "scheduler": "none",
         "epochs": settings.epochs})
-    inits = [(spec, _init_function(spec)) for spec in sweep["inits"]]
+    inits = [(spec, init_function(spec)) for spec in sweep["inits"]]
     seed_row = None
     notes = list(parsed["notes"])
     if not args.no_seed_rows and parsed["activation"] != "sigmoid":
@@ -457,7 +294,7 @@ def _run_sweep(args, parsed, sweep) -> int:
         if not isinstance(parsed["hidden"], int):
             raise CommandError("the seed's rows need one hidden layer; give --hidden with one "
                                "size or add --no-seed-rows.")
-        seed_row = (SEED_ROW_INIT, _init_function(SEED_ROW_INIT))
+        seed_row = (SEED_ROW_INIT, init_function(SEED_ROW_INIT))
     run_dir = new_run_dir(args.out)
     log = logger(args)
     runs = len(inits) * len(sweep["treatments"]) * len(sweep["lrs"])
@@ -494,7 +331,9 @@ def _run_sweep(args, parsed, sweep) -> int:
     files.append(table_path)
     record()
     files.append(json_path)
-    if plot.available():
+    if not args.plots:
+        pass
+    elif plot.available():
         files.append(plot_sweep(grid, derivative, os.path.join(run_dir, "sweep.png"),
                                 title=f"Final validation MSE after {settings.epochs} epochs"))
     else:

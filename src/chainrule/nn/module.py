@@ -21,7 +21,7 @@ import numpy as np
 from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "RemovableHandle"]
 
 
 class IncompatibleKeys(NamedTuple):
@@ -67,8 +67,150 @@ class Module:
             "forward(self, ...)."
         )
 
+    _forward_hooks = None  # an OrderedDict once a forward hook or pre-hook is registered
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if self._forward_hooks is None:  # the common case: one attribute check
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """PyTorch's order: pre-hooks (each may replace the input), forward, hooks (each may
+        replace the output); a hook registered with always_call runs even if forward raised."""
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook registered with with_kwargs=True must return None "
+                            f"or a tuple (args, kwargs). Got {type(result).__name__} instead."
+                        )
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = self.__dict__.get("_backward_hooks")
+        if backward_hooks or self.__dict__.get("_backward_pre_hooks"):
+            from .backward_hooks import wrap_inputs
+
+            args, call = wrap_inputs(self, args)
+        else:
+            call = None
+        try:
+            output = self.forward(*args, **kwargs)
+        except BaseException:
+            for hook, with_kwargs, always_call in list(self._forward_hooks.values()):
+                if always_call:
+                    try:
+                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    except Exception:  # the forward's own error is the one to see
+                        pass
+            raise
+        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        if call is not None:
+            from .backward_hooks import wrap_outputs
+
+            output = wrap_outputs(call, output)
+        return output
+
+    def _hook_dicts(self):
+        if self.__dict__.get("_forward_hooks") is None:
+            object.__setattr__(self, "_forward_hooks", OrderedDict())
+            object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        return self._forward_hooks, self._forward_pre_hooks
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before every forward; if it returns something other than
+        None, that is the new input (a single value is wrapped in a tuple). With
+        ``with_kwargs=True`` it is called as ``hook(module, args, kwargs)`` and returns None or
+        a new ``(args, kwargs)``. Pre-hooks run in registration order (``prepend=True`` puts
+        this one first). Returns a RemovableHandle: ``handle.remove()`` unregisters it, and it
+        also works as a context manager.
+
+        >>> layer = chainrule.nn.Linear(2, 1)
+        >>> with layer.register_forward_pre_hook(lambda module, args: (args[0] * 0,)):
+        ...     bool((layer(chainrule.ones(1, 2)) == layer.bias).all())
+        True
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: the hook must be callable. Got "
+                            f"{type(hook).__name__} instead.")
+        _, pre_hooks = self._hook_dicts()
+        handle = RemovableHandle(pre_hooks)
+        pre_hooks[handle.id] = (hook, bool(with_kwargs))
+        if prepend:
+            pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """Call ``hook(module, args, output)`` after every forward; if it returns something other
+        than None, that replaces the output. With ``with_kwargs=True`` it is called as
+        ``hook(module, args, kwargs, output)``; with ``always_call=True`` it runs even when
+        forward raises (with output None). Hooks run in registration order (``prepend=True``
+        puts this one first). Returns a RemovableHandle (``.remove()``, or use it in ``with``).
+        Observation without changing the model, as PyTorch users expect:
+
+        >>> seen = []
+        >>> model = chainrule.nn.Sequential(chainrule.nn.Linear(2, 3), chainrule.nn.Sigmoid())
+        >>> handle = model[1].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+        >>> _ = model(chainrule.ones(4, 2))
+        >>> handle.remove()
+        >>> _ = model(chainrule.ones(4, 2))
+        >>> seen
+        [(4, 3)]
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: the hook must be callable. Got "
+                            f"{type(hook).__name__} instead.")
+        hooks, _ = self._hook_dicts()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, bool(with_kwargs), bool(always_call))
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of this module's
+        inputs have been computed: ``grad_output`` holds dL/d(output) per output, ``grad_input``
+        dL/d(input) per positional argument of forward (None where it is not a tensor that
+        requires grad). A hook that returns a tuple replaces grad_input. Returns a
+        RemovableHandle.
+
+        >>> layer = chainrule.nn.Linear(2, 1)
+        >>> seen = []
+        >>> _ = layer.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+        >>> layer(chainrule.ones(3, 2)).sum().backward()
+        >>> seen
+        [(3, 1)]
+        """
+        return self._register_backward_hook("_backward_hooks", "register_full_backward_hook", hook,
+                                            prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_output)`` when dL/d(outputs) of this module has been computed,
+        before its inputs' gradients; a hook that returns a tuple replaces grad_output."""
+        return self._register_backward_hook("_backward_pre_hooks", "register_full_backward_pre_hook",
+                                            hook, prepend)
+
+    def _register_backward_hook(self, registry, what, hook, prepend):
+        if not callable(hook):
+            raise TypeError(f"{what}: the hook must be callable. Got {type(hook).__name__} instead.")
+        self._hook_dicts()  # a module with hooks of any kind takes __call__'s slower path
+        for name in ("_backward_hooks", "_backward_pre_hooks"):
+            if self.__dict__.get(name) is None:
+                object.__setattr__(self, name, OrderedDict())
+        hooks = self.__dict__[registry]
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
 
     # ----- registration ------------------------------------------------------------------
     def _check_initialised(self, what: str, name: str) -> None:
@@ -486,3 +628,24 @@ class Module:
         if len(extra_lines) == 1 and not child_lines:
             return f"{type(self).__name__}({extra_lines[0]})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` and ``register_forward_pre_hook`` return: ``remove()``
+    unregisters the hook (a second call does nothing); ``with handle:`` removes it on exit."""
+
+    _next_id = 0
+
+    def __init__(self, hooks_dict):
+        self.hooks_dict = hooks_dict
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()

@@ -4,10 +4,10 @@
     elementwise.py  Exp Log Sqrt Abs Sin Cos Clamp Log10 Log2 Log1p Expm1
     select.py       Where Maximum Minimum
     reduce.py       Sum Mean Max Min
-    shape.py        Reshape Permute Expand GetItem Cat Stack Cast
+    shape.py        Reshape Permute Expand GetItem IndexPut Cat Stack Cast
     assign.py       SetItem (x[index] = value, recorded)
     linalg.py       MatMul Linear
-    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU ELU SELU Softplus SiLU
+    activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU (NormalCDF) ELU SELU Softplus SiLU
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
     conv.py         Conv ConvTranspose Unfold Fold (im2col + GEMM, and col2im)
     pool.py         MaxPool AvgPool AdaptiveMaxPool
@@ -19,6 +19,7 @@
 """
 
 from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import NormalCDF  # GELU's Phi, an op so that GELU is twice differentiable
 from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
 from .elementwise import Abs, Clamp, Cos, Exp, Expm1, Log, Log1p, Log2, Log10, Sin, Sqrt
@@ -29,7 +30,7 @@ from .loss import (
 from .promotion import result_dtype
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
-from .shape import Cast, Cat, Expand, GetItem, Permute, Reshape, Stack
+from .shape import Cast, Cat, Expand, GetItem, IndexPut, Permute, Reshape, Stack
 from .conv import Conv, ConvTranspose, Fold, Unfold
 from .norm import BatchNorm, GroupNorm, LayerNorm
 from .pool import AdaptiveMaxPool, AvgPool, MaxPool
@@ -40,10 +41,10 @@ __all__ = [
     "Exp", "Log", "Sqrt", "Abs", "Sin", "Cos", "Clamp", "Log10", "Log2", "Log1p", "Expm1",
     "Where", "Maximum", "Minimum",
     "Sum", "Mean", "Max", "Min",
-    "Reshape", "Permute", "Expand", "GetItem", "Cat", "Stack", "Cast", "SetItem",
+    "Reshape", "Permute", "Expand", "GetItem", "IndexPut", "Cat", "Stack", "Cast", "SetItem",
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-    "GELU", "ELU", "SELU", "Softplus", "SiLU",
+    "GELU", "NormalCDF", "ELU", "SELU", "Softplus", "SiLU",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
     "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from .dims import normalize_dim
+from .select import Where
 
 
 class ReLU(Function):
@@ -33,6 +34,11 @@ class ReLU(Function):
         (y,) = ctx.saved_tensors
         return grad_y * (y != 0)  # y >= 0 or NaN: the same as x > 0 except at NaN
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (y._data != 0)  # a constant mask: its derivative is 0 (none at the kink)
+
 
 class LeakyReLU(Function):
     """Leaky ReLU with slope ``negative_slope`` below zero.
@@ -52,12 +58,18 @@ class LeakyReLU(Function):
         (x,) = ctx.saved_tensors
         return grad_y * np.where(x > 0, 1, ctx.slope).astype(grad_y.dtype), None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.where(x._data > 0, 1, ctx.slope).astype(grad_y.dtype), None  # constant
+
 
 class Sigmoid(Function):
     """Logistic sigmoid, element-wise.
 
     forward:  y = 1 / (1 + exp(-x))
     backward: dL/dx = dL/dy * y * (1 - y)        (element-wise, using the saved output y)
+    second:   d2y/dx2 = y (1 - y) (1 - 2y)
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -78,12 +90,18 @@ class Sigmoid(Function):
         grad_x *= grad_y
         return grad_x
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * y * (1 - y)
+
 
 class Tanh(Function):
     """Hyperbolic tangent.
 
     forward:  y = tanh(x)
     backward: dL/dx = dL/dy * (1 - y^2)
+    second:   d2y/dx2 = -2 y (1 - y^2)
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -96,6 +114,11 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y * (1 - y * y)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
         (y,) = ctx.saved_tensors
         return grad_y * (1 - y * y)
 
@@ -124,12 +147,18 @@ class Softmax(Function):
         (y,) = ctx.saved_tensors
         return y * (grad_y - (grad_y * y).sum(axis=ctx.dim, keepdims=True)), None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return y * (grad_y - (grad_y * y).sum(dim=ctx.dim, keepdim=True)), None
+
 
 class LogSoftmax(Function):
     """Log of softmax along ``dim``, by log-sum-exp (stable at +-1000).
 
     forward:  y_i = x_i - m - log(sum_j exp(x_j - m))       (m = max_j x_j)
     backward: dL/dx_i = dL/dy_i - softmax(x)_i * sum_j dL/dy_j     (softmax(x) = exp(y))
+    second:   d2y_i/dx_j dx_k = -(s_j [j == k] - s_j s_k),  s = softmax(x)   (the same for every i)
     """
 
     @staticmethod
@@ -147,6 +176,11 @@ class LogSoftmax(Function):
         (y,) = ctx.saved_tensors
         return grad_y - np.exp(y) * grad_y.sum(axis=ctx.dim, keepdims=True), None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        return grad_y - y.exp() * grad_y.sum(dim=ctx.dim, keepdim=True), None
+
 
 _erf_elementwise = np.frompyfunc(math.erf, 1, 1)  # math.erf per element: exact, but a Python loop
 
@@ -160,6 +194,31 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
+class NormalCDF(Function):
+    """The standard normal CDF, element-wise: GELU's Phi as an op of its own, so that GELU's
+    backward_graph can differentiate it (PyTorch: torch.special.ndtr).
+
+    forward:  y = Phi(x) = (1 + erf(x / sqrt(2))) / 2
+    backward: dL/dx = dL/dy * phi(x),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
+    second:   d2y/dx2 = -x phi(x)
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _normal_cdf(x)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * (_INV_SQRT_2PI * np.exp(-0.5 * x * x))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * (_INV_SQRT_2PI * (-0.5 * x * x).exp())
+
+
 class GELU(Function):
     """Gaussian error linear unit: x times the standard normal CDF of x.
 
@@ -168,6 +227,7 @@ class GELU(Function):
     backward: dL/dx = dL/dy * (Phi(x) + x * phi(x)),  phi(x) = exp(-x^2/2) / sqrt(2 pi)
               approximate='tanh': dL/dx = dL/dy * (1/2 (1 + t) + x/2 (1 - t^2) u'),
               t = tanh(u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    second:   d2y/dx2 = phi(x) (2 - x^2)
     """
 
     @staticmethod
@@ -190,12 +250,24 @@ class GELU(Function):
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_y * (cdf + x * pdf), None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = (_SQRT_2_OVER_PI * (x + 0.044715 * x**3)).tanh()
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
+        cdf = NormalCDF.apply(x)
+        pdf = _INV_SQRT_2PI * (-0.5 * x * x).exp()
+        return grad_y * (cdf + x * pdf), None
+
 
 class ELU(Function):
     """Exponential linear unit.
 
     forward:  y = x if x > 0 else alpha * (exp(x) - 1)
     backward: dL/dx = dL/dy * (1 if x > 0 else alpha * exp(x))
+    second:   d2y/dx2 = 0 if x > 0 else alpha * exp(x)
     """
 
     @staticmethod
@@ -208,6 +280,11 @@ class ELU(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         return grad_y * np.where(x > 0, 1, ctx.alpha * np.exp(np.minimum(x, 0))), None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * _one_where_positive(x, ctx.alpha * _below(x, 0).exp()), None
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -233,26 +310,53 @@ class SELU(Function):
         local = SELU_SCALE * np.where(x > 0, 1, SELU_ALPHA * np.exp(np.minimum(x, 0)))
         return grad_y * local
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * (SELU_SCALE * _one_where_positive(x, SELU_ALPHA * _below(x, 0).exp()))
+
+
+def _one_where_positive(x, value):
+    """where(x > 0, 1, value) on Tensors (ELU's and SELU's slope), no gradient through value
+    where x > 0."""
+    return Where.apply(x._data > 0, np.ones((), dtype=value.dtype), value)
+
+
+def _below(x, bound):
+    """min(x, bound) on Tensors, whose derivative is 1 only where x < bound: at x == bound it is 0.
+    So at the kink of a slope (ELU's at 0, Softplus's at its threshold) the slope keeps the value
+    backward gives it, and its own derivative there is 0, as PyTorch's second derivatives have it."""
+    return Where.apply(x._data < bound, x, np.asarray(bound, dtype=x.dtype))
+
 
 class Softplus(Function):
     """A smooth ReLU: log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch).
 
     forward:  y = log(1 + exp(beta x)) / beta      (computed as max(z, 0) + log1p(exp(-|z|)), z = beta x)
     backward: dL/dx = dL/dy * sigmoid(beta x)       (1 where beta x > threshold)
+    second:   d2y/dx2 = beta s (1 - s),  s = sigmoid(beta x)      (0 where beta x > threshold)
     """
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
         z = x * beta
-        ctx.save_for_backward(z)
-        ctx.threshold = threshold
+        ctx.save_for_backward(z, x)  # x for backward_graph, which differentiates z = beta x
+        ctx.threshold, ctx.beta = threshold, beta
         soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
         return np.where(z > threshold, x, soft)
 
     @staticmethod
     def backward(ctx, grad_y):
-        (z,) = ctx.saved_tensors
+        z = ctx.saved_tensors[0]
         local = np.where(z > ctx.threshold, 1, 0.5 * np.tanh(0.5 * z) + 0.5)
+        return grad_y * local, None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x = ctx.saved_tensors[1]
+        z = x * ctx.beta
+        slope = _below(z, ctx.threshold).sigmoid()
+        local = Where.apply(z._data > ctx.threshold, np.ones((), dtype=z.dtype), slope)
         return grad_y * local, None, None
 
 
@@ -261,6 +365,7 @@ class SiLU(Function):
 
     forward:  y = x * s,  s = sigmoid(x)
     backward: dL/dx = dL/dy * s * (1 + x (1 - s))
+    second:   d2y/dx2 = s (1 - s) (2 + x (1 - 2s))
     """
 
     @staticmethod
@@ -272,4 +377,10 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx, grad_y):
         x, s = ctx.saved_tensors
+        return grad_y * s * (1 + x * (1 - s))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x = ctx.saved_tensors[0]
+        s = x.sigmoid()  # recomputed: the saved s is a constant to the graph
         return grad_y * s * (1 + x * (1 - s))

@@ -94,6 +94,8 @@ class Sub(Function):
         grad_b = -unbroadcast(grad_y, shape_b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    backward_graph = backward  # the same sums on Tensors
+
 
 class Mul(Function):
     """Element-wise product with broadcasting.
@@ -127,6 +129,7 @@ class Div(Function):
 
     forward:  y = a / b
     backward: dL/da = unbroadcast(dL/dy / b),  dL/db = unbroadcast(-dL/dy * a / b^2)
+    second:   d2y/db2 = 2 a / b^3,  d2y/da db = -1 / b^2
     """
 
     @staticmethod
@@ -139,6 +142,13 @@ class Div(Function):
         a, b = ctx.saved_tensors
         grad_a = unbroadcast(grad_y / b, np.shape(a)) if ctx.needs_input_grad[0] else None
         grad_b = unbroadcast(-grad_y * a / (b * b), np.shape(b)) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad_y / b, a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(-grad_y * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -169,6 +179,8 @@ class Remainder(Function):
             grad_b = -unbroadcast(grad_y * quotient, shape_b)
         return grad_a, grad_b
 
+    backward_graph = backward  # on Tensors: the saved floor(a / b) is a constant there
+
 
 class Neg(Function):
     """Negation.
@@ -194,6 +206,7 @@ class Pow(Function):
     forward:  y = a ** b
     backward: dL/da = unbroadcast(dL/dy * b * a^(b-1))          (0 where b == 0)
               dL/db = unbroadcast(dL/dy * y * log(a))            (0 where a == 0 and b >= 0)
+    second:   d2y/da2 = b (b - 1) a^(b-2),  d2y/db2 = y log(a)^2,  d2y/da db = a^(b-1) (1 + b log(a))
     """
 
     @staticmethod
@@ -217,3 +230,29 @@ class Pow(Function):
                 local = np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))
             grad_b = unbroadcast(grad_y * local.astype(grad_y.dtype, copy=False), np.shape(b))
         return grad_a, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        # The same masks as backward; where a mask holds, the masked formula is also fed a safe
+        # base (1 instead of 0), so that the inf of 0 ** negative or log(0) it would have made
+        # cannot turn the second derivative into nan (0 * inf) through the unused branch.
+        a, b, y = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            unused = b == 0
+            base = _where(unused, 1, a) if unused.any() else a
+            grad_a = unbroadcast(grad_y * _where(unused, 0, b * base ** (b - 1)), a.shape)
+        if ctx.needs_input_grad[1]:
+            unused = (a == 0) & (b >= 0)
+            base = _where(a == 0, 1, a) if unused.any() else a
+            grad_b = unbroadcast(grad_y * _where(unused, 0, y * base.log()), b.shape)
+        return grad_a, grad_b
+
+
+def _where(cond, x, y):
+    """where(cond, x, y) for backward_graph, with at most one of x, y a number."""
+    from .select import Where  # select.py imports this file
+
+    dtype = (y if isinstance(x, (int, float)) else x).dtype
+    as_array = lambda v: np.asarray(v, dtype=dtype) if isinstance(v, (int, float)) else v  # noqa: E731
+    return Where.apply(cond, as_array(x), as_array(y))

@@ -14,6 +14,7 @@ class Exp(Function):
 
     forward:  y = exp(x)
     backward: dL/dx = dL/dy * y
+    second:   d2y/dx2 = y
     """
 
     @staticmethod
@@ -27,12 +28,15 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return grad_y * y
 
+    backward_graph = backward  # the same product on Tensors: y is the output, in the graph
+
 
 class Log(Function):
     """Natural logarithm (nan for x < 0, -inf at 0, as in NumPy and PyTorch).
 
     forward:  y = log(x)
     backward: dL/dx = dL/dy / x
+    second:   d2y/dx2 = -1 / x^2
     """
 
     @staticmethod
@@ -47,12 +51,19 @@ class Log(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             return grad_y / x
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / x
+
 
 class Sqrt(Function):
     """Square root.
 
     forward:  y = sqrt(x)
     backward: dL/dx = dL/dy / (2 y)
+    second:   d2y/dx2 = -1 / (4 y^3)
     """
 
     @staticmethod
@@ -64,6 +75,12 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad_y / (2 * y)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
         (y,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
             return grad_y / (2 * y)
@@ -86,12 +103,18 @@ class Abs(Function):
         (x,) = ctx.saved_tensors
         return grad_y * np.sign(x)
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * np.sign(x._data)  # a constant: sign's derivative is 0 wherever it exists
+
 
 class Sin(Function):
     """Sine.
 
     forward:  y = sin(x)
     backward: dL/dx = dL/dy * cos(x)
+    second:   d2y/dx2 = -sin(x) = -y
     """
 
     @staticmethod
@@ -104,12 +127,18 @@ class Sin(Function):
         (x,) = ctx.saved_tensors
         return grad_y * np.cos(x)
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return grad_y * x.cos()
+
 
 class Cos(Function):
     """Cosine.
 
     forward:  y = cos(x)
     backward: dL/dx = -dL/dy * sin(x)
+    second:   d2y/dx2 = -cos(x) = -y
     """
 
     @staticmethod
@@ -121,6 +150,11 @@ class Cos(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         return -grad_y * np.sin(x)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        return -grad_y * x.sin()
 
 
 class Clamp(Function):
@@ -150,6 +184,17 @@ class Clamp(Function):
             inside &= x >= low
         if high is not None:
             inside &= x <= high
+        return grad_y * inside, None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)  # a constant mask
+        if low is not None:
+            inside &= x._data >= low
+        if high is not None:
+            inside &= x._data <= high
         return grad_y * inside, None, None
 
 

@@ -56,6 +56,23 @@ class MatMul(Function):
             grad_b = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        a, b = ctx.saved_tensors
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a  # row vector (1, k)
+        b2 = b.unsqueeze(1) if b.ndim == 1 else b  # column vector (k, 1)
+        g2 = grad_y
+        if a.ndim == 1:
+            g2 = g2.unsqueeze(-2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(g2 @ b2.transpose(-1, -2), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = unbroadcast(a2.transpose(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return grad_a, grad_b
+
 
 def _mm(a, b):
     """a @ b. For two 2-D arrays, ``a.dot(b)``: the same BLAS product with less overhead per call
@@ -97,4 +114,15 @@ class Linear(Function):
             grad_y, x = grad_y.reshape(-1, grad_y.shape[-1]), x.reshape(-1, x.shape[-1])
         grad_w = _mm(grad_y.T, x) if needs[1] else None
         grad_b = grad_y.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = grad_y @ weight if needs[0] else None
+        if x.ndim != 2:  # (..., in): every dim but the last is the batch
+            grad_y, x = grad_y.reshape(-1, grad_y.shape[-1]), x.reshape(-1, x.shape[-1])
+        grad_w = grad_y.T @ x if needs[1] else None
+        grad_b = grad_y.sum(dim=0) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b

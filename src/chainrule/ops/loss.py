@@ -44,6 +44,31 @@ def _per_element_grad(grad_y, reduction, count):
     return grad_y.item()
 
 
+def _per_element_grad_graph(grad_y, reduction, count):
+    """_per_element_grad for backward_graph: a Tensor, so that the result stays a function of
+    dL/dL (its second derivative with respect to the upstream gradient is the first derivative)."""
+    if reduction == "none":
+        return grad_y
+    if reduction == "mean":
+        return grad_y / count if count else grad_y * math.nan
+    return grad_y
+
+
+def _zero_where_not(kept, grad):
+    """0 in the rows of ignored samples (kept is a constant boolean array, one per row), also
+    where grad is nan there; grad unchanged where nothing is ignored. For backward_graph."""
+    if kept is None:
+        return grad
+    from .select import Where
+
+    return Where.apply(kept[:, None], grad, np.zeros((), dtype=grad.dtype))
+
+
+def _array(t):
+    """The array of a saved Tensor (a constant to backward_graph), or None."""
+    return None if t is None else t._data
+
+
 def _one_per_input(ctx, *grads):
     """The gradients, padded with None to one per argument given to apply (optional arguments
     such as weight or pos_weight may have been left out or given)."""
@@ -64,6 +89,7 @@ class MSELoss(Function):
     forward:  l_i = (x_i - t_i)^2,  then reduced ('mean': L = (1/n) sum_i l_i)
     backward: dL/dx_i = dL/dl_i * 2 (x_i - t_i),   dL/dt_i = -dL/dx_i
               ('mean': dL/dl_i = dL/dL / n)
+    second:   d2l_i/dx_i^2 = 2
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -72,15 +98,22 @@ class MSELoss(Function):
     def forward(ctx, x, target, reduction="mean"):
         _check_same_shape("mse_loss", x, target)
         diff = x - target
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(diff, x, target)  # x and target for backward_graph
         ctx.reduction = reduction
         return _reduce(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx, grad_y):
-        (diff,) = ctx.saved_tensors
+        diff = ctx.saved_tensors[0]
         grad_l = _per_element_grad(grad_y, ctx.reduction, diff.size)
         grad_x = diff * (2 * grad_l)
+        return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        _, x, target = ctx.saved_tensors
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, x.numel())
+        grad_x = (x - target) * (2 * grad_l)
         return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
 
 
@@ -153,6 +186,8 @@ class CrossEntropyLoss(Function):
     backward: dL/dx_i = dL/dl_i * k_i [ (1 - eps) w[t_i] (softmax(x_i) - onehot(t_i))
                                         + (eps / C) (softmax(x_i) sum_c w_c - w) ]
               (without weights, ignoring or smoothing: dL/dl_i * (softmax(x_i) - onehot(t_i)))
+    second:   d2l_i/dx_i^2 = c_i (diag(s) - s sᵀ),  s = softmax(x_i),
+              c_i = k_i ((1 - eps) w[t_i] + (eps / C) sum_c w_c)      (c_i = 1 without options)
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -171,13 +206,13 @@ class CrossEntropyLoss(Function):
             every_class = log_prob.sum(axis=1) if weight is None else log_prob @ weight
             smooth = -every_class if kept is None else -every_class * kept
             loss = (1 - label_smoothing) * loss + (label_smoothing / logits.shape[1]) * smooth
-        ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight)
+        ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight, logits)
         ctx.reduction, ctx.total, ctx.eps = reduction, total, label_smoothing
         return _reduce_weighted(loss, reduction, total)
 
     @staticmethod
     def backward(ctx, grad_y):
-        log_prob, target, sample_weight, kept, weight = ctx.saved_tensors
+        log_prob, target, sample_weight, kept, weight = ctx.saved_tensors[:5]
         n, n_classes = log_prob.shape
         eps = ctx.eps
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
@@ -196,6 +231,31 @@ class CrossEntropyLoss(Function):
                 grad_x -= (eps / n_classes) * k[:, None] * w
         grad_x *= grad_l[:, None] if ctx.reduction == "none" else grad_l
         return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        # softmax(x) from the logits themselves (in the graph); every other term is a constant
+        target, sample_weight, kept, weight = (_array(t) for t in ctx.saved_tensors[1:5])
+        logits = ctx.saved_tensors[5]
+        n, n_classes = logits.shape
+        eps = ctx.eps
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, ctx.total)
+        if ctx.reduction == "none":
+            grad_l = grad_l.reshape(n, 1)
+        onehot = np.zeros((n, n_classes), dtype=logits.dtype)
+        onehot[np.arange(n), target] = 1
+        if sample_weight is None and not eps:  # the common case: softmax(x) - onehot(t)
+            grad_x = logits.softmax(1) - onehot
+        else:
+            ones = np.ones(n, dtype=logits.dtype)
+            w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
+            k = ones if kept is None else kept
+            class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
+            scale = ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
+            w = 1.0 if weight is None else weight[None, :]
+            constant = (1 - eps) * w_t[:, None] * onehot + (eps / n_classes) * k[:, None] * w
+            grad_x = logits.softmax(1) * scale.astype(logits.dtype) - constant.astype(logits.dtype)
+        return _one_per_input(ctx, _zero_where_not(kept, grad_x * grad_l))
 
 
 class NLLLoss(Function):
@@ -230,6 +290,17 @@ class NLLLoss(Function):
         grad_x[np.arange(n), target] = -grad_l
         return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):  # linear in dL/dl: its only second derivative is that one
+        target, sample_weight, kept = (_array(t) for t in ctx.saved_tensors)
+        n = ctx.shape[0]
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, ctx.total)
+        if ctx.reduction == "none":
+            grad_l = grad_l.reshape(n, 1)
+        picked = np.zeros(ctx.shape, dtype=grad_y.dtype)  # -k_i w[t_i] onehot(t_i), a constant
+        picked[np.arange(n), target] = -1 if sample_weight is None else -sample_weight
+        return _one_per_input(ctx, _zero_where_not(kept, grad_l * picked))
+
 
 class BCELoss(Function):
     """Binary cross-entropy of probabilities p in [0, 1]; logs clamped at -100 as in PyTorch.
@@ -237,6 +308,7 @@ class BCELoss(Function):
     forward:  l_i = -(t_i log(p_i) + (1 - t_i) log(1 - p_i))
     backward: dL/dp_i = dL/dl_i * (p_i - t_i) / max(p_i (1 - p_i), 1e-12)
               dL/dt_i = dL/dl_i * (log(1 - p_i) - log(p_i))
+    second:   d2l_i/dp_i^2 = t_i / p_i^2 + (1 - t_i) / (1 - p_i)^2
     """
 
     @staticmethod
@@ -263,6 +335,17 @@ class BCELoss(Function):
         grad_t = grad_l * (log_1mp - log_p) if ctx.needs_input_grad[1] else None
         return grad_p, grad_t, None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        p, target = ctx.saved_tensors[:2]  # the logs recomputed from p, in the graph
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, p.numel())
+        grad_p = grad_l * (p - target) / (p * (1 - p)).clamp(min=1e-12)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            log_p, log_1mp = p.log().clamp(min=-100), (-p).log1p().clamp(min=-100)
+            grad_t = grad_l * (log_1mp - log_p)
+        return grad_p, grad_t, None
+
 
 class BCEWithLogitsLoss(Function):
     """Binary cross-entropy of raw scores x (sigmoid fused in), stable at +-100; an optional
@@ -273,6 +356,7 @@ class BCEWithLogitsLoss(Function):
               equal to -(p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))); p = 1 without it)
     backward: dL/dx_i = dL/dl_i * ((1 + (p - 1) t_i) sigmoid(x_i) - p t_i)      (p = 1: sigmoid(x_i) - t_i)
               dL/dt_i = dL/dl_i * (-x_i + (p - 1) softplus(-x_i))              (p = 1: -x_i)
+    second:   d2l_i/dx_i^2 = (1 + (p - 1) t_i) sigmoid(x_i) (1 - sigmoid(x_i))
     """
 
     @staticmethod
@@ -302,6 +386,24 @@ class BCEWithLogitsLoss(Function):
             grad_t = grad_l * ((pos_weight - 1) * softplus_neg - x)
         return _one_per_input(ctx, grad_x, grad_t)
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        x, target, pos_weight = ctx.saved_tensors
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, x.numel())
+        sigmoid = x.sigmoid()
+        if pos_weight is None:
+            grad_x = grad_l * (sigmoid - target)
+            grad_t = -grad_l * x if ctx.needs_input_grad[1] else None
+            return _one_per_input(ctx, grad_x, grad_t)
+        grad_x = grad_l * ((1 + (pos_weight - 1) * target) * sigmoid - pos_weight * target)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            from .activation import Softplus
+
+            softplus_neg = Softplus.apply(-x, 1.0, math.inf)  # log(1 + exp(-x)), stable
+            grad_t = grad_l * ((pos_weight - 1) * softplus_neg - x)
+        return _one_per_input(ctx, grad_x, grad_t)
+
 
 class L1Loss(Function):
     """Mean absolute error.
@@ -326,6 +428,13 @@ class L1Loss(Function):
         grad_x = grad_l * np.sign(diff)
         return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):  # sign(x - t) is a constant: only dL/dl is differentiated
+        diff = ctx.saved_tensors[0]._data
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, diff.size)
+        grad_x = grad_l * np.sign(diff)
+        return grad_x, (-grad_x if ctx.needs_input_grad[1] else None), None
+
 
 class HuberLoss(Function):
     """Huber loss: squared error for small differences, absolute error (scaled) for large ones.
@@ -335,6 +444,7 @@ class HuberLoss(Function):
                     delta * (|d_i| - 0.5 delta)     otherwise
     backward: dL/dx_i = dL/dl_i * (d_i if |d_i| < delta else delta * sign(d_i)),   dL/dt_i = -dL/dx_i
               (both pieces meet with value and slope at |d| = delta; equal to clip(d, -delta, delta))
+    second:   d2l_i/dx_i^2 = 1 if |d_i| < delta else 0
     """
 
     @staticmethod
@@ -342,7 +452,7 @@ class HuberLoss(Function):
         _check_same_shape("huber_loss", x, target)
         diff = x - target
         abs_diff = np.abs(diff)
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(diff, x, target)  # x and target for backward_graph
         ctx.reduction = reduction
         ctx.delta = delta
         loss = np.where(abs_diff < delta, 0.5 * diff * diff, delta * (abs_diff - 0.5 * delta))
@@ -350,9 +460,22 @@ class HuberLoss(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        (diff,) = ctx.saved_tensors
+        diff = ctx.saved_tensors[0]
         grad_l = _per_element_grad(grad_y, ctx.reduction, diff.size)
         delta = ctx.delta
         local = np.where(np.abs(diff) < delta, diff, delta * np.sign(diff))
+        grad_x = grad_l * local
+        return _one_per_input(ctx, grad_x, -grad_x if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        from .select import Where
+
+        _, x, target = ctx.saved_tensors
+        diff = x - target
+        grad_l = _per_element_grad_graph(grad_y, ctx.reduction, x.numel())
+        delta = ctx.delta
+        outer = (delta * np.sign(diff._data)).astype(diff.dtype)  # a constant
+        local = Where.apply(np.abs(diff._data) < delta, diff, outer)
         grad_x = grad_l * local
         return _one_per_input(ctx, grad_x, -grad_x if ctx.needs_input_grad[1] else None)

@@ -69,6 +69,13 @@ class Mean(Function):
         grad_y = grad_y / np.asarray(ctx.count, dtype=grad_y.dtype)
         return _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        grad_y = grad_y / ctx.count
+        if not ctx.keepdim and ctx.dims:
+            grad_y = grad_y.reshape(_kept_shape(ctx.shape, ctx.dims))
+        return grad_y.expand(ctx.shape), None, None
+
 
 class Max(Function):
     """Largest element, overall or along one dim.
@@ -88,6 +95,10 @@ class Max(Function):
     def backward(ctx, grad_y):
         return _extreme_backward(ctx, grad_y), None, None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return _extreme_backward_graph(ctx, grad_y), None, None
+
 
 class Min(Function):
     """Smallest element, overall or along one dim.
@@ -103,6 +114,10 @@ class Min(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return _extreme_backward(ctx, grad_y), None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return _extreme_backward_graph(ctx, grad_y), None, None
 
 
 def _extreme_forward(ctx, op, reduce, arg, x, dim, keepdim):
@@ -136,3 +151,20 @@ def _extreme_backward(ctx, grad_y):
     g = grad_y if ctx.keepdim else np.expand_dims(grad_y, ctx.dim)
     np.put_along_axis(grad_x, saved, g, ctx.dim)
     return grad_x
+
+
+def _extreme_backward_graph(ctx, grad_y):
+    """_extreme_backward on Tensors: dL/dy times a constant mask of the chosen elements (the
+    maxima share it overall; along dim, a one-hot mask of the index)."""
+    (saved,) = ctx.saved_tensors
+    saved = saved._data  # the mask or the index: a constant
+    if ctx.dim is None:
+        share = saved / np.asarray(saved.sum(), dtype=grad_y.dtype)
+        return grad_y.reshape(()) * share.astype(grad_y.dtype, copy=False)
+    if not ctx.shape:
+        return grad_y
+    chosen = np.zeros(ctx.shape, dtype=grad_y.dtype)
+    np.put_along_axis(chosen, saved, 1, ctx.dim)
+    if not ctx.keepdim:
+        grad_y = grad_y.unsqueeze(ctx.dim)
+    return grad_y.expand(ctx.shape) * chosen

@@ -29,6 +29,15 @@ class Where(Function):
         grad_b = unbroadcast(np.where(cond, zero, grad_y), shape_b) if ctx.needs_input_grad[2] else None
         return None, grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        (cond,) = ctx.saved_tensors
+        shape_a, shape_b = ctx.shapes
+        zero = np.zeros((), dtype=grad_y.dtype)
+        grad_a = unbroadcast(Where.apply(cond, grad_y, zero), shape_a) if ctx.needs_input_grad[1] else None
+        grad_b = unbroadcast(Where.apply(cond, zero, grad_y), shape_b) if ctx.needs_input_grad[2] else None
+        return None, grad_a, grad_b
+
 
 class Maximum(Function):
     """Element-wise maximum of two tensors, with broadcasting.
@@ -47,6 +56,11 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, grad_y):
         a, b = ctx.saved_tensors
+        return _share(grad_y, a, b, a < b, a > b, ctx.needs_input_grad)
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):  # grad_y a Tensor; the weights are constants
+        a, b = (t._data for t in ctx.saved_tensors)
         return _share(grad_y, a, b, a < b, a > b, ctx.needs_input_grad)
 
 
@@ -69,10 +83,16 @@ class Minimum(Function):
         a, b = ctx.saved_tensors
         return _share(grad_y, a, b, a > b, a < b, ctx.needs_input_grad)
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):  # grad_y a Tensor; the weights are constants
+        a, b = (t._data for t in ctx.saved_tensors)
+        return _share(grad_y, a, b, a > b, a < b, ctx.needs_input_grad)
+
 
 def _share(grad_y, a, b, a_loses, b_loses, needs):
     """dL/dy to the winner of each pair, half each on a tie; a pair with a NaN (where neither
-    comparison holds and they are not equal) gives both the whole of it, as PyTorch does."""
+    comparison holds and they are not equal) gives both the whole of it, as PyTorch does.
+    a and b are arrays; grad_y an array (backward) or a Tensor (backward_graph)."""
     tie = 0.5 * (a == b)
     weight_a = (1 - tie - a_loses).astype(grad_y.dtype, copy=False)
     weight_b = (1 - tie - b_loses).astype(grad_y.dtype, copy=False)

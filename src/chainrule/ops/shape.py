@@ -33,6 +33,8 @@ class Reshape(Function):
     def backward(ctx, grad_y):
         return grad_y.reshape(ctx.shape), None
 
+    backward_graph = backward  # Tensor.reshape: the same call on Tensors
+
 
 class Permute(Function):
     """Reorder dims; transpose(d0, d1) is the permutation that swaps two of them.
@@ -55,6 +57,10 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return np.transpose(grad_y, np.argsort(ctx.dims)), None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return grad_y.permute(tuple(int(d) for d in np.argsort(ctx.dims))), None
 
 
 class Expand(Function):
@@ -82,6 +88,8 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return unbroadcast(grad_y, ctx.shape), None
+
+    backward_graph = backward  # the same sums on Tensors
 
 
 def _index_array(index):
@@ -131,6 +139,45 @@ class GetItem(Function):
             grad_x[ctx.index] = grad_y
         return grad_x, None
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return IndexPut.apply(grad_y, ctx.shape, ctx.index), None
+
+
+class IndexPut(Function):
+    """Zeros of a given shape with values added at [index]: the adjoint of indexing, which is
+    GetItem's backward made an op of its own so that it can be differentiated again (PyTorch:
+    zeros(shape).index_put_(index, values, accumulate=True)).
+
+    forward:  y = zeros(shape);  y[index] += v        (repeated integer indices add up)
+    backward: dL/dv = dL/dy[index]                     (which is GetItem: the two are adjoints)
+    """
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        index, advanced = _index_array(index)
+        ctx.index = index
+        y = np.zeros(shape, dtype=values.dtype)
+        try:
+            if advanced:
+                np.add.at(y, index, values)
+            else:
+                y[index] = values
+        except (IndexError, ValueError) as err:
+            raise ValueError(
+                f"index_put: cannot add values of shape {values.shape} at index {index!r} of a "
+                f"tensor of shape {tuple(shape)}: {err}"
+            ) from None
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return np.asarray(grad_y[ctx.index]), None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return GetItem.apply(grad_y, ctx.index), None, None
+
 
 class Cat(Function):
     """Join tensors along an existing dim.
@@ -158,6 +205,13 @@ class Cat(Function):
     def backward(ctx, grad_y):
         return (None, *np.split(grad_y, ctx.bounds, axis=ctx.dim))
 
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        starts = [0, *(int(b) for b in ctx.bounds)]
+        stops = [*starts[1:], grad_y.shape[ctx.dim]]
+        before = (slice(None),) * ctx.dim
+        return (None, *(grad_y[(*before, slice(a, b))] for a, b in zip(starts, stops)))
+
 
 class Stack(Function):
     """Join same-shaped tensors along a new dim.
@@ -176,6 +230,11 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return (None, *np.moveaxis(grad_y, ctx.dim, 0))
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        before = (slice(None),) * ctx.dim
+        return (None, *(grad_y[(*before, k)] for k in range(grad_y.shape[ctx.dim])))
 
 
 def _check_same_shapes(op, xs, skip_dim):
@@ -210,3 +269,7 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, grad_y):
         return grad_y.astype(ctx.dtype, copy=False), None
+
+    @staticmethod
+    def backward_graph(ctx, grad_y):
+        return (grad_y if grad_y.dtype == ctx.dtype else grad_y.to(ctx.dtype)), None

@@ -94,7 +94,7 @@ class Expression:
     ``variables`` is the sorted tuple of free variable names. ``expr(a=..., b=...)`` evaluates
     element-wise with NumPy broadcasting; numbers in the text are Python floats, so float32
     inputs give float32 results. NumPy's own warnings (log of a negative number, overflow) are
-    not silenced: check the result with ``chainrule.csvdata.check_finite`` where it matters.
+    not silenced: check the result with ``chainrule.apps.csvdata.check_finite`` where it matters.
     """
 
     def __init__(self, text: str, tree: ast.Expression, variables: tuple):

@@ -35,11 +35,11 @@ import signal
 import sys
 import time
 
-from . import random as _random
+from .. import random as _random
 from .callbacks import Callback
-from .serialization import CheckpointError, load, save
-from .train import History
-from .files import atomic_write
+from ..serialization import CheckpointError, load, save
+from .loop import History
+from ..files import atomic_write
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
@@ -55,24 +55,29 @@ FORMAT = "chainrule.train/1"
 _KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "history", "config")
 
 
-def check_new_run_dir(out) -> None:
-    """ValueError unless ``out`` can become a new run folder: absent, or a folder without a
-    checkpoint (so a finished or interrupted run is never overwritten)."""
+def check_new_run_dir(out, resumable: bool = True) -> None:
+    """ValueError unless ``out`` can become a new run folder: absent, or an empty folder (so a
+    finished or interrupted run, or the user's own files, are never overwritten). ``resumable``:
+    whether the message may suggest --resume for a folder that holds a run."""
     if out is None:
         return
     out = os.fspath(out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"the run folder {out!r} exists and is a file, not a folder.")
     if os.path.exists(os.path.join(out, CHECKPOINT)):
-        raise ValueError(
-            f"the run folder {out!r} already holds a run; continue it with --resume {out} "
-            "or choose another --out."
-        )
+        how = f"continue it with --resume {out} or choose" if resumable else "choose"
+        raise ValueError(f"the run folder {out!r} already holds a run; {how} another --out.")
+    if os.path.isdir(out) and os.listdir(out):
+        names = sorted(os.listdir(out))
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise ValueError(f"the run folder {out!r} is not empty ({shown}) and holds no run; a run "
+                         "writes config.json, metrics.csv and more there, so choose a new or "
+                         "empty --out.")
 
 
 def new_run_dir(out=None, root: str = "runs") -> str:
     """Create and return the run folder: ``out``, or ``root/<YYYYmmdd-HHMMSS>`` (with -2, -3, ...
-    added if that exists). An existing ``out`` is accepted only if it holds no checkpoint."""
+    added if that exists). An existing ``out`` is accepted only if it is empty."""
     if out is not None:
         check_new_run_dir(out)
         out = os.fspath(out)

@@ -1,14 +1,14 @@
 """See the graph: Graphviz DOT text of the graph behind a tensor, and rendering it to PNG or SVG.
 
     loss = loss_fn(model(x), y)
-    dot = chainrule.viz.graph(loss, params=dict(model.named_parameters()))
-    chainrule.viz.render(dot, "graph.png")
+    dot = chainrule.apps.viz.graph(loss, params=dict(model.named_parameters()))
+    chainrule.apps.viz.render(dot, "graph.png")
 
 Each op is a box with its name and output shape; each leaf an ellipse with its name (from
 ``params``) and shape: blue for tensors that require grad, grey and dashed for data. Edges follow the
 data, from inputs to the op that uses them, so the loss is at the bottom. With ``show_grad`` every
 node also shows the norm of the gradient of the loss with respect to it: for ops it is computed by
-tracing the backward pass (``chainrule.trace``) when the graph is still there and the root is a
+tracing the backward pass (``chainrule.apps.trace``) when the graph is still there and the root is a
 scalar; for leaves it is their ``.grad`` after a ``backward()``, else the traced value.
 
 ``graph`` needs nothing but the standard library. ``render`` needs the optional ``graphviz`` Python
@@ -23,9 +23,9 @@ import shutil
 
 import numpy as np
 
-from .autograd import Node, topological_order
-from .tensor import Tensor
-from .files import atomic_write
+from ..autograd import Node, topological_order
+from ..tensor import Tensor
+from ..files import atomic_write
 
 __all__ = ["graph", "render"]
 
@@ -127,6 +127,20 @@ def _leaf_style(x: Tensor) -> str:
     return 'shape=ellipse, style="dashed,filled", fillcolor="#eeeeee", fontcolor="#555555"'
 
 
+def check_renderer() -> None:
+    """ImportError, saying how to install whichever is missing, unless ``render`` can run: it
+    needs the ``graphviz`` Python package and Graphviz's ``dot`` program."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        raise ImportError("render needs the graphviz Python package and Graphviz's dot program: "
+                          "pip install graphviz, and apt-get install graphviz (or brew install "
+                          "graphviz).") from None
+    if shutil.which("dot") is None:
+        raise ImportError("render needs Graphviz's dot program, which is not on the PATH: "
+                          "apt-get install graphviz (or brew install graphviz; see graphviz.org).")
+
+
 def render(dot_text: str, path, format: str = "png") -> str:
     """Render DOT text to ``path`` as PNG, SVG or PDF; returns the path.
 
@@ -137,15 +151,9 @@ def render(dot_text: str, path, format: str = "png") -> str:
         raise TypeError(f"render: dot_text must be a str. Got {type(dot_text).__name__} instead.")
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {', '.join(FORMATS)}. Got {format!r} instead.")
-    try:
-        import graphviz
-    except ImportError:
-        raise ImportError("render needs the graphviz Python package and Graphviz's dot program: "
-                          "pip install graphviz, and apt-get install graphviz (or brew install "
-                          "graphviz).") from None
-    if shutil.which("dot") is None:
-        raise ImportError("render needs Graphviz's dot program, which is not on the PATH: "
-                          "apt-get install graphviz (or brew install graphviz; see graphviz.org).")
+    check_renderer()
+    import graphviz
+
     image = graphviz.Source(dot_text).pipe(format=format)
     path = os.fspath(path)
     with atomic_write(path, "wb", what="render") as f:

@@ -14,8 +14,17 @@ nothing: the graph is kept (nothing is freed) and no ``.grad`` is touched. ``exp
 trace so a learner can put it beside their own notes (``chainrule explain`` does it for the seed
 network).
 
-    >>> trace = chainrule.trace.backward_steps(loss, names={x: "x", **dict(model.named_parameters())})
-    >>> print(chainrule.trace.format_trace(trace))
+    >>> from chainrule.apps.trace import backward_steps, format_trace
+    >>> model = chainrule.nn.Linear(2, 1)
+    >>> x = chainrule.tensor([[1.0, 2.0]])
+    >>> loss = model(x).sigmoid().sum()
+    >>> trace = backward_steps(loss, names={x: "x", **dict(model.named_parameters())})
+    >>> len(trace.leaf_grads) >= 2            # dL/dweight and dL/dbias, nothing touched
+    True
+    >>> model.weight.grad is None
+    True
+    >>> "sigmoid" in format_trace(trace).lower()
+    True
 """
 
 from __future__ import annotations
@@ -25,9 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import autograd
-from .autograd import Node, topological_order
-from .tensor import Tensor
+from .. import autograd
+from ..autograd import Node, topological_order
+from ..tensor import Tensor
 
 __all__ = ["Step", "InputGrad", "Trace", "backward_steps", "formula", "format_trace", "explain"]
 

@@ -16,7 +16,7 @@ import csv
 import os
 
 import numpy as np
-from .files import atomic_write
+from ..files import atomic_write
 
 __all__ = ["DataError", "load_csv", "read_cells", "write_csv", "check_finite",
            "check_feature_count"]
@@ -147,7 +147,7 @@ def read_cells(path) -> tuple:
     return header, [row for _, row in rows]
 
 
-def load_csv(path, target=None, features=None, dtype=np.float64):
+def load_csv(path, target=None, features=None, dtype=np.float64, target_as_text=False):
     """Load a numeric CSV file whose first row names the columns.
 
     Returns ``(X, y, feature_names)``: X is a float array of shape (n, k) with the ``features``
@@ -160,6 +160,9 @@ def load_csv(path, target=None, features=None, dtype=np.float64):
     empty file, a header without data rows, empty or duplicated column names, an unknown target or
     feature column (listing the columns), a row with a different number of cells than the header,
     an empty or non-numeric cell, and NaN or Inf values. A missing file is a FileNotFoundError.
+
+    ``target_as_text=True``: y is an (n, 1) array of the target cells as text (stripped), not
+    parsed, for class labels such as 'setosa' (an empty cell is still refused).
     """
     path = os.fspath(path)
     header, rows = _read_rows(path)
@@ -171,7 +174,17 @@ def load_csv(path, target=None, features=None, dtype=np.float64):
         raise DataError(f"{path} has a header but no data rows.")
 
     columns = [names.index(name) for name in features]
-    if target is not None:
+    text_target = None
+    if target is not None and target_as_text:
+        j = names.index(target)
+        text_target = []
+        for line, row in rows:
+            cell = row[j].strip() if len(row) == len(names) else ""
+            if len(row) == len(names) and not cell:
+                raise DataError(f"{path}, line {line}, column {target!r}: the cell is empty; "
+                                "expected a class label.")
+            text_target.append(cell)
+    elif target is not None:
         columns.append(names.index(target))
     parsed = []
     for line, row in rows:
@@ -194,6 +207,8 @@ def load_csv(path, target=None, features=None, dtype=np.float64):
 
     X = np.ascontiguousarray(values[:, : len(features)])
     y = np.ascontiguousarray(values[:, len(features):]) if target is not None else None
+    if text_target is not None:
+        y = np.array(text_target, dtype=object).reshape(-1, 1)
     return X, y, list(features)
 
 

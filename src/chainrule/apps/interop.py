@@ -30,7 +30,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .tensor import Tensor
+from ..tensor import Tensor
 
 __all__ = ["to_torch_state_dict", "from_torch_state_dict", "load_torch_file"]
 

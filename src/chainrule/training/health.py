@@ -24,6 +24,10 @@ and per activation module (Sigmoid, Tanh, ReLU found in ``model.named_modules()`
     dead fraction        ReLU units that output 0 for every sample of the probe batch
 and the training loss at every step (the loss trend is its mean per epoch).
 
+Each warning is a sentence in ``warnings`` and a ``Finding`` (kind, step, epoch, sentence) in
+``findings``. A remedy names the settings as ``names`` says: ``lr`` and ``clip_norm=1`` by
+default; a command passes its flags (``--lr``, ``--clip-norm 1``).
+
 What it recognises (each kind of warning once per run, or once per layer for activations; the
 parameter shown is the worst, the others affected at that step follow "also"). Warnings go into
 ``state.messages``, which fit prints at the end of the epoch; ``verbose=True`` also prints each to
@@ -40,6 +44,9 @@ stderr the moment it is found:
     no better than mean   with an MSE loss, after ``mean_epochs`` epochs the epoch loss still at
                           least ``mean_ratio`` (90%) of the targets' variance: what always
                           predicting their mean scores (where the seed's wrong backward ends)
+    no better than chance with a cross-entropy loss, after ``mean_epochs`` epochs the epoch loss
+                          still at least ``mean_ratio`` of the entropy of the labels' frequencies:
+                          what always predicting those frequencies scores (a classifier at chance)
     saturation            more than ``init_saturation_limit`` (10%) of a layer's outputs saturated
                           at the first step, before any update (the initialisation is too wide),
                           or more than ``saturation_limit`` (50%) later. A trained network may
@@ -64,13 +71,14 @@ from __future__ import annotations
 import math
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
 from .callbacks import Callback, TrainState
 
-__all__ = ["HealthMonitor"]
+__all__ = ["HealthMonitor", "Finding", "LIBRARY_NAMES"]
 
 SATURATION_MARGIN = 0.01  # "within 0.01 of the asymptotes"
 
@@ -98,7 +106,7 @@ def _also(found, shown) -> str:
 
 
 def _activation_kind(module) -> str | None:
-    from .nn.activation import ReLU, Sigmoid, Tanh
+    from ..nn.activation import ReLU, Sigmoid, Tanh
 
     if isinstance(module, Sigmoid):
         return "sigmoid"
@@ -112,36 +120,43 @@ def _activation_kind(module) -> str | None:
 @contextmanager
 def _capture_outputs(modules: dict):
     """While active, each module in ``modules`` (name -> module) stores its last output array in
-    the returned dict. The wrapper is an instance attribute, removed on exit."""
+    the returned dict, through a forward hook (removed on exit)."""
     captured = {}
-    patched = []
+    handles = []
     for name, module in modules.items():
-        had_own = "forward" in module.__dict__
-        original = module.__dict__.get("forward", None) if had_own else None
-        bound = module.forward
+        def keep(module, args, output, _name=name):
+            captured[_name] = output._data
 
-        def capturing_forward(*args, _name=name, _bound=bound, **kwargs):
-            out = _bound(*args, **kwargs)
-            captured[_name] = out._data
-            return out
-
-        object.__setattr__(module, "forward", capturing_forward)
-        patched.append((module, had_own, original))
+        handles.append(module.register_forward_hook(keep))
     try:
         yield captured
     finally:
-        for module, had_own, original in patched:
-            if had_own:
-                object.__setattr__(module, "forward", original)
-            else:
-                object.__delattr__(module, "forward")
+        for handle in handles:
+            handle.remove()
+
+
+@dataclass
+class Finding:
+    """One thing the monitor found: its kind ("exploding gradients", "saturated units", ...),
+    where (the step, counted from 0, and the epoch), and the sentence that words it."""
+
+    kind: str
+    step: int
+    epoch: int
+    text: str
+
+
+# How a warning names the settings it suggests changing. A command passes its flags instead
+# (chainrule's commands: {"lr": "--lr", "clip_norm": "--clip-norm 1"}).
+LIBRARY_NAMES = {"lr": "lr", "clip_norm": "clip_norm=1"}
 
 
 class HealthMonitor(Callback):
     """Watch gradients, updates, activations and the loss during fit, and warn with a remedy.
 
     Attach it with ``callbacks=[HealthMonitor()]``; afterwards ``monitor.report()`` is a plain-text
-    summary and ``monitor.plot('health.png')`` draws the gradient norms per layer over training.
+    summary and ``chainrule.apps.plot.health_curves(monitor, 'health.png')`` draws the gradient
+    norms per layer over training.
     The thresholds are arguments; the defaults stay silent on a healthy run.
     """
 
@@ -153,7 +168,7 @@ class HealthMonitor(Callback):
                  init_saturation_limit: float = 0.1, saturation_limit: float = 0.5,
                  dead_limit: float = 0.5, mean_epochs: int = 5, mean_ratio: float = 0.9,
                  stop_on_nan: bool = True,
-                 verbose: bool = False, file=None):
+                 verbose: bool = False, file=None, names=None):
         for name, value in (("every", every), ("probe_every", probe_every),
                             ("probe_size", probe_size), ("window", window), ("reference", reference),
                             ("stall_epochs", stall_epochs), ("mean_epochs", mean_epochs)):
@@ -188,6 +203,7 @@ class HealthMonitor(Callback):
         self.saturation_limit, self.dead_limit = saturation_limit, dead_limit
         self.mean_epochs, self.mean_ratio = mean_epochs, mean_ratio
         self.stop_on_nan, self.verbose, self.file = stop_on_nan, verbose, file
+        self.names = {**LIBRARY_NAMES, **(names or {})}  # how a remedy names lr and clipping
         self._reset()
         self._resumed = False  # records loaded from a checkpoint: the next fit continues them
 
@@ -204,6 +220,8 @@ class HealthMonitor(Callback):
         self._target_variances = []  # batch target variance at checked steps (MSE runs only)
         self.warnings = []
         self.warning_steps = []  # (step, kind) of each warning, for the plot
+        self.findings = []  # Finding of each warning
+        self._label_entropies = []  # entropy of the batch's class frequencies (cross-entropy runs)
         self._warned = set()
         self._step = 0
         self._before = None  # parameter arrays copied before a checked step
@@ -237,6 +255,8 @@ class HealthMonitor(Callback):
         resumed run is watched as if it had never stopped: its report covers every epoch, and
         "at the start of training" means the real start."""
         state = {name: _packed(getattr(self, name)) for name in self._RECORDS}
+        state["_label_entropies"] = _packed(self._label_entropies)
+        state["findings"] = [[f.kind, f.step, f.epoch, f.text] for f in self.findings]
         state["warned"] = sorted(self._warned, key=repr)  # (a set; a checkpoint holds lists)
         return state
 
@@ -248,6 +268,11 @@ class HealthMonitor(Callback):
         for name in self._RECORDS:
             setattr(self, name, _unpacked(state[name]))
         self._warned = {tuple(key) if isinstance(key, list) else key for key in state["warned"]}
+        # (runs saved before these were kept have none)
+        self._label_entropies = _unpacked(state.get("_label_entropies", []))
+        self.findings = [Finding(*entry) for entry in state.get("findings", [])] or [
+            Finding(kind, step, None, text)
+            for (step, kind), text in zip(self.warning_steps, self.warnings)]
         self._before = None
         self._resumed = True
 
@@ -260,6 +285,7 @@ class HealthMonitor(Callback):
         self._warned.add(key)
         self.warnings.append(message)
         self.warning_steps.append((self._step, message.split(":")[0]))
+        self.findings.append(Finding(message.split(":")[0], self._step, state.epoch, message))
         state.messages.append(message)
         if self.verbose:
             print(f"health: {message}", file=self.file or sys.stderr)
@@ -276,6 +302,12 @@ class HealthMonitor(Callback):
             variance = float(np.var(np.asarray(state.targets._data, dtype=np.float64)))
             # in the reported loss's units: for an MSE on targets scaled by 1/std, the scale is std^2
             self._target_variances.append(variance * state.loss_scale)
+        elif _is_cross_entropy(state.loss_fn) and state.targets is not None:
+            labels = np.asarray(state.targets._data).reshape(-1)
+            if labels.dtype.kind in "iu" and labels.size:
+                frequencies = np.bincount(labels) / labels.size
+                frequencies = frequencies[frequencies > 0]
+                self._label_entropies.append(float(-(frequencies * np.log(frequencies)).sum()))
         self._before = {}
         for name, p in self.params.items():
             g = _norm(p.grad._data) if p.grad is not None else 0.0
@@ -306,6 +338,7 @@ class HealthMonitor(Callback):
         self.epoch_losses.append(float(np.mean(losses)))
         self._check_stall(state)
         self._check_no_better_than_mean(state)
+        self._check_no_better_than_chance(state)
 
     # ----- checks ----------------------------------------------------------------------------
     def _check_gradients(self, state: TrainState) -> None:
@@ -325,8 +358,8 @@ class HealthMonitor(Callback):
             _, name, g, median = max(exploding)
             self._warn(state, "exploding",
                        f"exploding gradients: {name} grad norm {g:.2g} at {self._where(state)} "
-                       f"(median {median:.2g}){_also(exploding, name)}; try --clip-norm 1 or a "
-                       "lower --lr")
+                       f"(median {median:.2g}){_also(exploding, name)}; try "
+                       f"{self.names['clip_norm']} or a lower {self.names['lr']}")
         if len(self.checked_steps) % self.window:
             return  # judge vanishing once per window of fresh evidence
         weights = [n for n, p in self.params.items() if p._data.ndim >= 2]
@@ -361,7 +394,8 @@ class HealthMonitor(Callback):
             self._warn(state, "updates",
                        f"large updates: each step changes {name} by {ratio:.2g} times its own size "
                        f"(median of the last {self.window} checks, to {self._where(state)}; about "
-                       f"1e-3 is typical){_also(large, name)}; try a lower --lr")
+                       f"1e-3 is typical){_also(large, name)}; try a lower "
+                       f"{self.names['lr']}")
 
     def _check_loss(self, state: TrainState, loss: float) -> None:
         self.losses.append(loss)
@@ -371,7 +405,7 @@ class HealthMonitor(Callback):
             stopping = "; training stopped" if self.stop_on_nan else ""
             self._warn(state, "divergence: nan",
                        f"divergence: the loss became {loss} at {self._where(state)}{before}"
-                       f"{stopping}; try a lower --lr or --clip-norm 1")
+                       f"{stopping}; try a lower {self.names['lr']} or {self.names['clip_norm']}")
             if self.stop_on_nan:
                 state.stop = True
             return
@@ -379,7 +413,8 @@ class HealthMonitor(Callback):
         if math.isfinite(first) and first > 0 and loss > self.diverge_factor * first:
             self._warn(state, "divergence: rising",
                        f"divergence: the loss rose from {first:.3g} at the first step to {loss:.3g} "
-                       f"at {self._where(state)}; try a lower --lr or --clip-norm 1")
+                       f"at {self._where(state)}; try a lower {self.names['lr']} or "
+                       f"{self.names['clip_norm']}")
 
     def _check_stall(self, state: TrainState) -> None:
         recent = self.epoch_losses[-self.stall_epochs:]
@@ -390,7 +425,8 @@ class HealthMonitor(Callback):
             self._warn(state, "stall",
                        f"stall: the epoch loss stayed within {self.stall_tolerance:.1%} of {low:.4g} "
                        f"for {self.stall_epochs} epochs (to epoch {state.epoch}); if that is not the "
-                       "loss you expect, try a higher --lr, momentum, or check for saturated units")
+                       f"loss you expect, try a higher {self.names['lr']}, momentum, or check for "
+                       "saturated units")
 
     def _check_no_better_than_mean(self, state: TrainState) -> None:
         """An MSE that, after ``mean_epochs`` epochs, is still near the variance of the targets is
@@ -406,12 +442,30 @@ class HealthMonitor(Callback):
                        f"MSE {loss:.4g} is {loss / variance:.0%} of the targets' variance "
                        f"{variance:.4g}, which is what always predicting their mean scores; the "
                        "network has learned almost nothing. If you wrote a backward by hand, check "
-                       "it with chainrule.gradcheck; otherwise try a higher --lr or more epochs")
+                       f"it with chainrule.gradcheck; otherwise try a higher {self.names['lr']} or "
+                       "more epochs")
+
+    def _check_no_better_than_chance(self, state: TrainState) -> None:
+        """A cross-entropy that, after ``mean_epochs`` epochs, is still near the entropy of the
+        labels' frequencies is what always predicting those frequencies scores: a classifier at
+        chance (as a whole-number regression target trained as thousands of classes ends)."""
+        if len(self.epoch_losses) < self.mean_epochs or not self._label_entropies:
+            return
+        entropy = float(np.mean(self._label_entropies))
+        loss = self.epoch_losses[-1]
+        if entropy > 0 and math.isfinite(loss) and loss >= self.mean_ratio * entropy:
+            self._warn(state, "no better than chance",
+                       f"no better than chance: after {len(self.epoch_losses)} epochs the training "
+                       f"cross-entropy {loss:.4g} is {loss / entropy:.0%} of {entropy:.4g}, the "
+                       "entropy of the labels' frequencies, which is what always predicting those "
+                       "frequencies scores; the classifier has learned almost nothing. Check that "
+                       "the target holds classes (not a number to regress), or try a higher "
+                       f"{self.names['lr']} or more epochs")
 
     def _probe(self, state: TrainState) -> None:
         """Run the model on a few rows of the current batch and measure its activations."""
-        from .random import get_rng_state, set_rng_state
-        from .tensor import Tensor
+        from ..random import get_rng_state, set_rng_state
+        from ..tensor import Tensor
 
         inputs = state.inputs if isinstance(state.inputs, (tuple, list)) else (state.inputs,)
         rows = [Tensor._from_op(x._data[: self.probe_size], None) if isinstance(x, Tensor) else x
@@ -445,7 +499,7 @@ class HealthMonitor(Callback):
                            f"dead ReLUs: {round(fraction * units_total)} of {units_total} units of "
                            f"layer {name} ({module_kind}) output 0 for every probe sample at "
                            f"{self._where(state)}; they get no gradient and never recover: try a "
-                           "lower --lr, LeakyReLU, or a smaller initialisation")
+                           f"lower {self.names['lr']}, LeakyReLU, or a smaller initialisation")
             elif kind != "relu" and self._step == 0 and fraction > self.init_saturation_limit:
                 self._warn(state, ("saturated", name),
                            f"saturated units: {fraction:.0%} of the outputs of layer {name} "
@@ -459,8 +513,8 @@ class HealthMonitor(Callback):
                            f"saturated units: {fraction:.0%} of the outputs of layer {name} "
                            f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
                            f"{self._where(state)}, where their derivative is nearly 0 and little "
-                           "gradient passes; if the loss stops falling, try a lower --lr, "
-                           "standardised inputs and targets, or a smaller initialisation")
+                           "gradient passes; if the loss stops falling, try standardised inputs "
+                           "and targets, or a smaller initialisation")
 
     # ----- summaries -------------------------------------------------------------------------
     def report(self) -> str:
@@ -506,63 +560,33 @@ class HealthMonitor(Callback):
             lines.append("no warnings: gradients, updates, activations and loss look healthy.")
         return "\n".join(lines)
 
-    def write(self, run_dir, plots: bool = True) -> list:
-        """Write health.txt (the report) and, when matplotlib is installed and ``plots``,
-        health.png into a run folder; returns the paths written."""
+    def write_report(self, run_dir) -> str:
+        """Write health.txt (the report) into a run folder; return its path. (The figure of the
+        records is ``chainrule.apps.plot.health_curves(monitor, path)``.)"""
         import os
 
-        from .files import atomic_write
-        from .plot import available
+        from ..files import atomic_write
 
-        report_path = os.path.join(run_dir, "health.txt")
-        with atomic_write(report_path, "w", what="HealthMonitor.write") as f:
+        path = os.path.join(run_dir, "health.txt")
+        with atomic_write(path, "w", what="HealthMonitor.write_report") as f:
             f.write(self.report() + "\n")
-        paths = [report_path]
-        if plots and available() and self.losses:
-            paths.append(os.path.join(run_dir, "health.png"))
-            self.plot(paths[-1])
-        return paths
-
-    def plot(self, path) -> None:
-        """Save a PNG: gradient norm per parameter over the checked steps (log scale) above the
-        training loss per step, with a dotted red line where each warning was raised. Needs
-        matplotlib (pip install matplotlib)."""
-        from .plot import figure, log_scale_plain, save_figure
-
-        fig = figure(8, 6.5)
-        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-        steps = np.asarray(self.checked_steps)
-        for name, norms in self.grad_norms.items():
-            values = np.asarray(norms, dtype=np.float64)
-            shown = np.isfinite(values) & (values > 0)
-            top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
-        log_scale_plain(top)
-        top.set_ylabel("gradient norm ||g||")
-        top.set_title("gradient norm per parameter")
-        top.grid(True, which="major", alpha=0.3)
-        if self.grad_norms:
-            top.legend(fontsize=8, loc="best")
-        losses = np.asarray(self.losses, dtype=np.float64)
-        shown = np.isfinite(losses) & (losses > 0)
-        bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
-        log_scale_plain(bottom)
-        bottom.set_xlabel("step")
-        bottom.set_ylabel("training loss")
-        bottom.grid(True, which="major", alpha=0.3)
-        for step, kind in self.warning_steps:  # where each warning was raised
-            for axis in (top, bottom):
-                axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
-            top.annotate(kind, (step, 1.0), xycoords=("data", "axes fraction"), rotation=90,
-                         va="top", ha="right", fontsize=7, color="tab:red")
-        save_figure(fig, path)
+        return path
 
 
 def _is_mse(loss_fn) -> bool:
     """Whether the run's loss is the mean squared error (module or function)."""
-    from .nn import MSELoss
-    from .nn.functional import mse_loss
+    from ..nn import MSELoss
+    from ..nn.functional import mse_loss
 
     return isinstance(loss_fn, MSELoss) or loss_fn is mse_loss
+
+
+def _is_cross_entropy(loss_fn) -> bool:
+    """Whether the run's loss is the cross-entropy of class labels (module or function)."""
+    from ..nn import CrossEntropyLoss
+    from ..nn.functional import cross_entropy
+
+    return isinstance(loss_fn, CrossEntropyLoss) or loss_fn is cross_entropy
 
 
 def _packed(value):

@@ -18,10 +18,10 @@ import math
 import os
 
 import numpy as np
-from .files import atomic_write
+from ..files import atomic_write
 
 __all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
-           "heatmap"]
+           "heatmap", "health_curves"]
 
 INSTALL_HINT = 'pip install "chainrule[plot]"'
 
@@ -80,14 +80,15 @@ def _series(value, per_step=False):
 
 
 def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="loss",
-                xlabel=None, per_step=False) -> str:
+                xlabel=None, per_step=False, accuracy=None) -> str:
     """Plot loss against epoch (or, with ``per_step=True``, every optimizer step's loss against
     the step) for one or several runs; returns the path.
 
     ``histories`` maps a label to a History (train loss solid, validation loss dashed, both in
     the run's colour), a dict with 'train_loss'/'val_loss' lists, or a plain list of losses. A
     single History or list is accepted too. ``log_scale`` None chooses a log y-axis when the
-    losses span more than a factor of 100 (and are all positive).
+    losses span more than a factor of 100 (and are all positive), and the y label says so.
+    ``accuracy`` ({epoch: accuracy}, for a classifier) is drawn on a second axis at the right.
     """
     if not isinstance(histories, dict) or "train_loss" in histories:
         histories = {"": histories}
@@ -118,7 +119,17 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
     ax.set_ylabel(ylabel + (" (log scale)" if log_scale else ""))
     ax.grid(True, alpha=0.3, which="both")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    if accuracy:
+        right = ax.twinx()
+        epochs = sorted(accuracy)
+        right.plot(epochs, [accuracy[e] for e in epochs], color="tab:green", marker="s",
+                   markersize=3, linewidth=1.2, label="validation accuracy")
+        right.set_ylim(0, 1.02)
+        right.set_ylabel("validation accuracy")
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, fontsize="small")
     return save_figure(fig, path)
 
 
@@ -132,13 +143,16 @@ def _grid(x_range, y_range, resolution):
 
 def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3),
                        resolution=101, names=("x1", "x2"), title="Target and learned surface",
-                       train_points=None) -> str:
+                       train_points=None, value_name="value") -> str:
     """Three panels for a function of two inputs: the target, the model, and model - target.
 
     ``fn_true`` and ``fn_model`` take an (n, 2) array of points and return n values. The first
     two panels share one colour scale, so equal colours mean equal values; the error panel uses
     a diverging scale centred on 0. ``train_points`` (an (m, 2) array) are drawn as dots on the
-    target panel, to show where the model saw data. Returns the path.
+    target panel, to show where the model saw data. The error panel's title gives the RMS error
+    over the grid, every point weighted alike: the grid's corners, where little data lies, count
+    as much as its centre, so it is larger than a validation error measured where the data is.
+    ``value_name`` labels the colour bars. Returns the path.
     """
     points, shape = _grid(x_range, y_range, resolution)
     target = np.asarray(fn_true(points), dtype=np.float64).reshape(shape)
@@ -152,12 +166,13 @@ def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3)
     fig = figure(14, 4.4)
     axes = fig.subplots(1, 3)
     panels = [
-        (target, "target", "viridis", low, high),
-        (learned, "model", "viridis", low, high),
-        (error, f"model - target (RMS {np.sqrt(np.nanmean(error ** 2)):.3g})", "RdBu_r",
-         -limit, limit),
+        (target, "target", "viridis", low, high, value_name),
+        (learned, "model", "viridis", low, high, value_name),
+        (error, f"model - target: RMS {np.sqrt(np.nanmean(error ** 2)):.3g} over the whole grid\n"
+                "(its corners weigh as much as the data-rich centre)", "RdBu_r", -limit, limit,
+         f"model - target ({value_name})"),
     ]
-    for ax, (values, label, cmap, vmin, vmax) in zip(axes, panels):
+    for ax, (values, label, cmap, vmin, vmax, bar_label) in zip(axes, panels):
         image = ax.imshow(values, origin="lower", extent=extent, cmap=cmap, vmin=vmin, vmax=vmax,
                           aspect="auto")
         ax.contour(values, levels=8, colors="k", linewidths=0.4, alpha=0.5, origin="lower",
@@ -165,7 +180,7 @@ def surface_comparison(fn_true, fn_model, path, x_range=(-3, 3), y_range=(-3, 3)
         ax.set_title(label)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
-        fig.colorbar(image, ax=ax, shrink=0.9)
+        fig.colorbar(image, ax=ax, shrink=0.9, label=bar_label)
     if train_points is not None:
         train_points = np.asarray(train_points)
         axes[0].scatter(train_points[:, 0], train_points[:, 1], s=2, c="white", alpha=0.5)
@@ -252,4 +267,46 @@ def heatmap(table, row_labels, column_labels, path, title="", xlabel="", ylabel=
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return save_figure(fig, path)
+
+
+def health_curves(monitor, path) -> str:
+    """Save a PNG of a HealthMonitor's records: the gradient norm per parameter over the checked
+    steps (log scale) above the training loss per step, both against the optimizer step. Each
+    warning is a dotted red line numbered above the plot, and named by that number in the legend
+    below it (so no label lies over a curve or is cut off)."""
+    from matplotlib.lines import Line2D
+
+    fig = figure(8, 7)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    steps = np.asarray(monitor.checked_steps)
+    for name, norms in monitor.grad_norms.items():
+        values = np.asarray(norms, dtype=np.float64)
+        shown = np.isfinite(values) & (values > 0)
+        top.plot(steps[shown], values[shown], marker=".", markersize=3, linewidth=1, label=name)
+    log_scale_plain(top)
+    top.set_ylabel("gradient norm ||g|| (log scale)")
+    top.set_title("gradient norm per parameter, at the checked steps")
+    top.grid(True, which="major", alpha=0.3)
+    if monitor.grad_norms:
+        top.legend(fontsize=8, loc="best")
+    losses = np.asarray(monitor.losses, dtype=np.float64)
+    shown = np.isfinite(losses) & (losses > 0)
+    bottom.plot(np.arange(losses.size)[shown], losses[shown], linewidth=1, color="black")
+    log_scale_plain(bottom)
+    bottom.set_xlabel("optimizer step")
+    bottom.set_ylabel("training loss (log scale)")
+    bottom.grid(True, which="major", alpha=0.3)
+    handles, labels = [], []
+    for number, (step, kind) in enumerate(monitor.warning_steps, start=1):
+        for axis in (top, bottom):
+            axis.axvline(step, color="tab:red", linestyle=":", linewidth=1)
+        top.annotate(str(number), (step, 1.0), xycoords=("data", "axes fraction"),
+                     xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                     fontsize=7, color="tab:red", annotation_clip=False)
+        handles.append(Line2D([], [], color="tab:red", linestyle=":"))
+        labels.append(f"{number}: {kind} (step {step})")
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(handles)),
+                   fontsize=8, title="warnings (see health.txt)", title_fontsize=8)
     return save_figure(fig, path)

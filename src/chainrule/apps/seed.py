@@ -35,13 +35,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import nn, optim
-from . import random as _random
-from .data import DataLoader, TensorDataset, train_val_split
+from .. import nn, optim
+from .. import random as _random
+from ..data import DataLoader, TensorDataset, train_val_split
 from .plot import figure, log_scale_plain, save_figure
-from .handwritten import SeedSigmoidLayer, SigmoidLayer
-from .tensor import Tensor
-from .train import fit
+from ..handwritten import SeedSigmoidLayer, SigmoidLayer
+from ..tensor import Tensor
+from ..training.lifecycle import RunSpec, Setup
+from ..training.loop import fit
 
 __all__ = [
     "SeedSettings", "SeedSetup", "SeedRun", "SweepRow", "prepare_seed", "train_seed",
@@ -50,7 +51,8 @@ __all__ = [
     "treatment_label", "run_sweep", "sweep_table", "model_function",
     "target_on_points",
     "DEFAULT_SWEEP_INITS", "DEFAULT_SWEEP_TREATMENTS", "DEFAULT_SWEEP_LRS",
-    "SEED_ROW_INIT", "SEED_ROW_TREATMENT", "plot_loss_curves", "plot_sweep",
+    "SEED_ROW_INIT", "SEED_ROW_TREATMENT", "plot_loss_curves", "plot_sweep", "SeedRunSpec",
+    "seed_builders", "init_function",
 ]
 
 TARGET_FORMULA = "z = 5a^2 + 3b^2"
@@ -233,7 +235,7 @@ def train_seed(setup: SeedSetup, *, patience=None, compare_torch=False, callback
     compare_torch: also train a PyTorch twin from the current weights on the same batches
         (chainrule.torch_twin); it is returned as ``SeedRun.twin``.
     patience, callbacks, log, progress, initial_epoch, history: passed to ``fit`` (the last two
-        continue a run restored with ``chainrule.runs.restore``).
+        continue a run restored with ``chainrule.training.runs.restore``).
     """
     settings, model, opt = setup.settings, setup.model, setup.optimizer
     callbacks = list(callbacks)
@@ -268,8 +270,8 @@ def run_seed(settings: SeedSettings | None = None, *, activation=None, init=None
 
 def model_function(model):
     """The trained network as a plain function: an (n, 2) array of points -> n predictions
-    (under no_grad, in eval mode), for ``chainrule.plot.surface_comparison``."""
-    from .autograd import no_grad
+    (under no_grad, in eval mode), for ``chainrule.apps.plot.surface_comparison``."""
+    from ..autograd import no_grad
 
     dtype = next(iter(model.parameters()))._data.dtype
 
@@ -445,9 +447,9 @@ def sweep_table(grid, derivative, settings: SeedSettings, full_samples: int = 10
         "# The seed's questions, answered with data",
         "",
         f"Final validation MSE of the {network_shape(settings.hidden)} {activation} network learning "
-        f"{TARGET_FORMULA} after {settings.epochs} epoch(s); {sample_note}, 70/30 split, batch "
-        f"{settings.batch_size}, {optimizer}, seed {settings.seed}, {settings.dtype}. Predicting "
-        "the mean gives about 68.",
+        f"{TARGET_FORMULA} after {settings.epochs} epoch{'' if settings.epochs == 1 else 's'}; "
+        f"{sample_note}, 70/30 split, batch {settings.batch_size}, {optimizer}, seed "
+        f"{settings.seed}, {settings.dtype}. Predicting the mean gives about 68.",
         "",
     ]
     if grid:
@@ -542,7 +544,8 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
         diff_ax.set(xlabel="optimizer step", ylabel="|chainrule - PyTorch| / |loss|",
                     yscale="log", title="relative difference of the step losses")
         diff_ax.grid(True, which="both", alpha=0.3)
-    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE", title="training loss per step")
+    steps_ax.set(xlabel="optimizer step", ylabel="batch MSE (log scale)",
+                 title="training loss per step")
     epochs = history.epoch
     epochs_ax.plot(epochs, _finite_or_none(history.train_loss), "o-", ms=3, color="C0",
                    label="chainrule train")
@@ -552,7 +555,7 @@ def plot_loss_curves(history, path, twin=None, title="Seed experiment: loss curv
     if twin is not None and twin.epoch_val_loss:
         epochs_ax.plot(epochs[:len(twin.epoch_val_loss)], _finite_or_none(twin.epoch_val_loss),
                        "--", lw=1.5, color="C3", label="PyTorch validation")
-    epochs_ax.set(xlabel="epoch", ylabel="MSE", title="loss per epoch")
+    epochs_ax.set(xlabel="epoch", ylabel="MSE (log scale)", title="loss per epoch")
     epochs_ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (steps_ax, epochs_ax):
         log_scale_plain(ax)
@@ -617,3 +620,149 @@ def plot_sweep(grid, derivative, path, title="Final validation MSE") -> str:
     fig.colorbar(image, ax=list(axes), label="validation MSE (log colour)", shrink=0.9)
     fig.suptitle(title)
     return save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# The run of chainrule seed: a spec for chainrule.training.lifecycle.execute
+# --------------------------------------------------------------------------------------------
+
+
+def init_function(spec: str):
+    """A function re-initialising a model by the --init ``spec`` (None for torch-default)."""
+    from functools import partial
+
+    from ..training.builders import apply_init
+
+    return None if spec == "torch-default" else partial(apply_init, spec=spec)
+
+
+def seed_builders(config):
+    """(activation, optimizer, scheduler) factories for ``prepare_seed``, from a run's config (or
+    a dict with its keys activation, optimizer, momentum, weight_decay, scheduler and epochs)."""
+    from functools import partial
+
+    from ..training.builders import build_activation, build_optimizer, build_scheduler
+
+    def optimizer(params, lr):
+        return build_optimizer(config["optimizer"], params, lr, config["momentum"],
+                               config["weight_decay"])
+
+    def scheduler(opt):
+        return build_scheduler(config["scheduler"], opt, config["epochs"])
+
+    return partial(build_activation, config["activation"]), optimizer, scheduler
+
+
+class SeedRunSpec(RunSpec):
+    """The seed experiment as one run of ``execute``: config holds the SeedSettings fields and
+    activation, init, optimizer, momentum, weight_decay, scheduler, patience, compare_torch.
+
+    >>> from chainrule.training.lifecycle import execute
+    >>> config = {**vars(SeedSettings(samples=200, epochs=2)), "activation": "sigmoid",
+    ...           "init": "torch-default", "optimizer": "sgd", "momentum": None,
+    ...           "weight_decay": 0.0, "scheduler": "none", "patience": None,
+    ...           "compare_torch": False}
+    >>> import tempfile, os
+    >>> result = execute(SeedRunSpec(config), os.path.join(tempfile.mkdtemp(), "run"),
+    ...                  plots=False, log=None)
+    >>> result.history.epoch
+    [1, 2]
+    """
+
+    command = "seed"
+    divergence_advice = "try a smaller --lr, --clip-norm, or a different --init"
+
+    def build(self) -> Setup:
+        config = self.config
+        if config["compare_torch"]:
+            from .torch_twin import require_torch
+
+            # Before training, so a missing PyTorch is said at once. One thread: the twin's
+            # tensors are tiny, and extra threads only spin (30x slower per step, measured on 2
+            # busy cores).
+            require_torch().set_num_threads(1)
+        settings = SeedSettings(**{name: config[name] for name in SeedSettings.__dataclass_fields__})
+        activation, optimizer, scheduler = seed_builders(config)
+        setup = prepare_seed(settings, activation=activation, init=init_function(config["init"]),
+                             optimizer=optimizer, scheduler=scheduler)
+        callbacks, twin = [], None
+        if config["compare_torch"]:
+            from .torch_twin import TorchTwin
+
+            twin = TorchTwin(setup.model, setup.loss_fn, setup.optimizer,
+                             clip_value=settings.clip_value, clip_norm=settings.clip_norm,
+                             normalize_grad=settings.normalize_grad)
+            callbacks.append(twin.lockstep(setup.val_data))
+        return Setup(setup.model, setup.loss_fn, setup.optimizer, setup.loader, setup.val_data,
+                     setup.scheduler, callbacks=callbacks,
+                     extras={"settings": settings, "twin": twin, "difference": None})
+
+    def describe(self, setup: Setup) -> str:
+        settings, config = setup.extras["settings"], self.config
+        return (f"seed experiment: {network_shape(settings.hidden)} {config['activation']} "
+                f"network, {settings.samples} samples, {config['optimizer']} lr {settings.lr:g}, "
+                f"batch {settings.batch_size}, {settings.epochs} epochs, {settings.dtype}"
+                + (", with a PyTorch twin" if config["compare_torch"] else ""))
+
+    def resume_command(self, run_dir) -> str:
+        return f"chainrule seed --resume {run_dir}"
+
+    def finish(self, result, setup: Setup) -> None:
+        import os
+
+        from ..training.runs import write_json
+
+        twin = setup.extras["twin"]
+        if twin is None:
+            return
+        from .torch_twin import max_relative_difference
+
+        setup.extras["difference"] = max_relative_difference(result.history.step_loss,
+                                                             twin.step_loss)
+        path = os.path.join(result.run_dir, "torch_step_loss.json")
+        write_json(path, {"step_loss": twin.step_loss, "val_loss": twin.epoch_val_loss})
+        result.files.append(path)
+
+    def figures(self, monitored: bool) -> list:
+        from . import plot
+
+        if not plot.available():
+            return []
+        return ["loss_curve.png", "surface.png"] + (["health.png"] if monitored else [])
+
+    def draw(self, result, setup: Setup) -> None:
+        import os
+
+        from . import plot
+
+        if not plot.available():
+            result.notes.append(f"no plots were drawn because matplotlib is not installed; get "
+                                f"them with: {plot.INSTALL_HINT}")
+            return
+        run_dir, history = result.run_dir, result.history
+        result.files.append(plot_loss_curves(history, os.path.join(run_dir, "loss_curve.png"),
+                                             twin=setup.extras["twin"],
+                                             difference=setup.extras["difference"]))
+        result.files.append(plot.surface_comparison(
+            target_on_points, model_function(result.model), os.path.join(run_dir, "surface.png"),
+            names=("a", "b"), title=f"z = 5a^2 + 3b^2: target and learned surface "
+                                    f"(after {len(history)} epochs)", value_name="z"))
+        if result.monitor is not None and result.monitor.losses:
+            result.files.append(plot.health_curves(result.monitor,
+                                                   os.path.join(run_dir, "health.png")))
+
+    def summarize(self, result, setup: Setup) -> dict:
+        from ..training.lifecycle import json_number
+
+        twin = setup.extras["twin"]
+        summary = None
+        if twin is not None:
+            summary = {
+                "max_relative_step_loss_difference": json_number(setup.extras["difference"]),
+                "steps": len(twin.step_loss),
+                "final_val_loss": json_number(twin.epoch_val_loss[-1]
+                                              if twin.epoch_val_loss else None),
+            }
+        settings = setup.extras["settings"]
+        return {"network": network_shape(settings.hidden),
+                "parameters": count_parameters(result.model), "torch": summary}
