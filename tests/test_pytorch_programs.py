@@ -66,10 +66,7 @@ PROGRAMS = {
     "optimizers_lbfgs.py": {**FLOAT32},
     "dropout_train_eval.py": {**FLOAT32},
     "gradient_clipping.py": {**FLOAT32},
-    "second_derivatives.py": {
-        **FLOAT32,
-        "xfail": "create_graph through pow, tanh, sigmoid, linear (backward_graph: gradgraph branch)",
-    },
+    "second_derivatives.py": {**FLOAT32},
     "char_attention.py": {**FLOAT32, "xfail": "nn.Embedding (seqmodels branch)"},
     "char_lstm.py": {**FLOAT32, "xfail": "nn.Embedding, nn.LSTM (seqmodels branch)"},
     "small_cnn.py": {**FLOAT32},
