@@ -45,7 +45,8 @@ def ops_in_order():
     for module in (ops.arithmetic, ops.elementwise, ops.select, ops.reduce, ops.shape, ops.assign, ops.linalg,
                    ops.activation, ops.loss, handwritten,
                    ops.indexing, ops.rearrange, ops.scan, ops.einsum,  # sequence-model ops
-                   ops.conv, ops.pool, ops.norm, ops.resample):  # convolutional networks
+                   ops.conv, ops.pool, ops.norm, ops.resample,  # convolutional networks
+                   ops.embedding, ops.rnn, ops.attention):  # embeddings, recurrent cells, attention
         classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
                    if issubclass(cls, Function) and cls.__module__ == module.__name__]
         for cls in sorted(classes, key=lambda c: inspect.getsourcelines(c)[1]):  # source order

@@ -65,6 +65,9 @@ TARGETS2x4 = np.array([[2, 0, 1, 2], [1, 1, 0, 2]])  # class indices at 4 positi
 ELEMENT_WEIGHT4x1 = np.array([[0.5], [2.0], [1.0], [0.0]])  # one weight per sample, broadcast
 MASK = np.array([[True, False, True], [False, False, True], [True, True, False], [False, True, True]])
 REPEATED = np.array([0, 2, 0, 3, 0])
+TOKEN_IDS = np.array([[1, 4, 1, 0], [3, 3, 2, 1]])  # (2, 4) ids into a table of 5, with repeats
+KEY_MASK = np.array([[True, True, False, True, False], [True, False, True, True, True],
+                     [False, True, True, False, True]])  # (L=3, S=5): True where a query may look
 STRIDED = (slice(1, None), slice(None, None, 2))  # [1:, ::2]
 VAR_OPS = (ops.Mean, ops.Sub, ops.Mul, ops.Sum, ops.Div)  # var = sum((x - mean)^2) / (n - correction)
 
@@ -74,6 +77,14 @@ def _torch_index_put(torch, values, shape, index):
     out = torch.zeros(shape, dtype=values.dtype)
     out[index] = values
     return out
+
+
+def _torch_lstm_cell(torch, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """The LSTM cell's equations in torch ops (for a hidden state narrower than the cell, as with
+    proj_size, which torch's fused cell does not take)."""
+    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
+    c_next = i.sigmoid() * g.tanh() + f.sigmoid() * c
+    return torch.stack((o.sigmoid() * c_next.tanh(), c_next))
 
 
 def _assigned(a, index, v):
@@ -389,6 +400,56 @@ CASES = [
             ("by a negative number", lambda lib, a: a % -0.7, [(3, 4)], ("positive",)),
         )
     ],
+    # ---- embedding lookup (scatter-add backward) ----
+    _case("embedding 2-D ids, repeats", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS), w), [(5, 3)], ops.Embedding),
+    # The padding row gets no gradient by convention, not because the output ignores it; so that
+    # finite differences agree, these cases zero the padding positions' outputs (tests/
+    # test_embedding.py checks the padding row's zero gradient under a random upstream gradient).
+    _case("embedding 1-D ids, padding_idx", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS[1]), w, padding_idx=3) * lib.tensor(TOKEN_IDS[1:2].T != 3) * 1.0,
+        [(5, 3)], (ops.Embedding, ops.Mul)),
+    _case("embedding 2-D ids, negative padding_idx", lambda lib, w: lib.nn.functional.embedding(
+        lib.tensor(TOKEN_IDS), w, padding_idx=-1) * lib.tensor((TOKEN_IDS != 4)[..., None]) * 1.0,
+        [(5, 3)], (ops.Embedding, ops.Mul)),
+    _case("embedding 0-d id", lambda lib, w: lib.nn.functional.embedding(lib.tensor(4), w),
+          [(5, 3)], ops.Embedding),
+    # ---- recurrent cells: one fused time step each (x, h[, c], W_ih, W_hh[, b_ih, b_hh]) ----
+    _case("lstm_cell", lambda lib, x, h, c, wi, wh, bi, bh: ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], ops.LSTMCell,
+          torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: torch.stack(
+              torch._VF.lstm_cell(x, (h, c), wi, wh, bi, bh))),
+    _case("lstm_cell no bias", lambda lib, x, h, c, wi, wh: ops.LSTMCell.apply(x, h, c, wi, wh),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5)], ops.LSTMCell,
+          torch_fn=lambda torch, x, h, c, wi, wh: torch.stack(
+              torch._VF.lstm_cell(x, (h, c), wi, wh, None, None))),
+    _case("lstm_cell projected h (H_h=2), constant x", lambda lib, x, h, c, wi, wh, bi, bh:
+          ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
+          [(3, 4), (3, 2), (3, 5), (20, 4), (20, 2), (20,), (20,)], ops.LSTMCell,
+          grad_inputs=(1, 2, 3, 4, 5, 6),
+          torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: _torch_lstm_cell(torch, x, h, c, wi, wh,
+                                                                           bi, bh)),
+    _case("gru_cell", lambda lib, x, h, wi, wh, bi, bh: ops.GRUCell.apply(x, h, wi, wh, bi, bh),
+          [(3, 4), (3, 5), (15, 4), (15, 5), (15,), (15,)], ops.GRUCell,
+          torch_fn=lambda torch, x, h, wi, wh, bi, bh: torch._VF.gru_cell(x, h, wi, wh, bi, bh)),
+    _case("gru_cell no bias", lambda lib, x, h, wi, wh: ops.GRUCell.apply(x, h, wi, wh),
+          [(3, 4), (3, 5), (15, 4), (15, 5)], ops.GRUCell,
+          torch_fn=lambda torch, x, h, wi, wh: torch._VF.gru_cell(x, h, wi, wh, None, None)),
+    # ---- attention: softmax(Q Kᵀ * scale + M) V, fused ----
+    _case("sdpa 3-D", lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 6)], ops.ScaledDotProductAttention),
+    _case("sdpa 4-D heads, is_causal", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+          [(2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 5)], ops.ScaledDotProductAttention),
+    _case("sdpa bool mask, scale 0.3", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, lib.tensor(KEY_MASK), scale=0.3),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 2)], ops.ScaledDotProductAttention),
+    _case("sdpa float mask with a gradient, broadcast over the batch", lambda lib, q, k, v, m:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v, m),
+          [(2, 3, 4), (2, 5, 4), (2, 5, 2), (3, 5)], ops.ScaledDotProductAttention),
+    _case("sdpa constant query, 2-D", lambda lib, q, k, v:
+          lib.nn.functional.scaled_dot_product_attention(q, k, v), [(3, 4), (5, 4), (5, 2)],
+          ops.ScaledDotProductAttention, grad_inputs=(1, 2)),
     _case("diamond a*a + a.exp()", lambda lib, a: a * a + a.exp(), [(3, 4)], (ops.Mul, ops.Exp)),
     # ---- convolution, pooling, normalization ----
     *[

@@ -69,8 +69,8 @@ def __getattr__(name):
         from ..autograd_compat import Variable
 
         return Variable
-    if name == "functional":
-        from . import functional
+    if name == "functional":  # (not "from . import functional": that asks __getattr__ again)
+        import importlib
 
-        return functional
+        return importlib.import_module("chainrule.autograd.functional")
     raise AttributeError(f"module 'chainrule.autograd' has no attribute {name!r}")

@@ -219,11 +219,18 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
     leaf_hooks = _leaf_hooks
     special_leaves = bool(targets is not None or create_graph or leaf_hooks)
 
-    def deliver_leaf(x, g):  # a gradient for a leaf tensor (or a target)
+    hooked = {}  # id(leaf) -> [leaf, its gradient summed]: hooks see the total, as in PyTorch
+
+    def deliver_leaf(x, g, hooks_done=False):  # a gradient for a leaf tensor (or a target)
         if target_leaves is not None and id(x) not in target_leaves:
             return
-        if leaf_hooks and x in leaf_hooks:
-            g = _run_hooks(leaf_hooks[x], g, create_graph)
+        if not hooks_done and leaf_hooks and x in leaf_hooks:
+            pending = hooked.get(id(x))
+            if pending is None:
+                hooked[id(x)] = [x, g]
+            else:
+                pending[1] = pending[1] + g
+            return
         if capture:
             previous = captured.get(id(x))
             captured[id(x)] = g if previous is None else previous + g
@@ -336,6 +343,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                 _accumulate_into(node.retained, grad_out, create_graph)
             if not retain_graph:
                 node.saved_tensors = None
+        for x, g in hooked.values():  # every part of a hooked leaf's gradient has arrived
+            deliver_leaf(x, _run_hooks(leaf_hooks[x], g, create_graph), hooks_done=True)
     finally:
         _mode.grad_enabled = previous_mode
     if capture:

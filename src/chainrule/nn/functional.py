@@ -26,6 +26,7 @@ __all__ = [
     "gelu", "elu", "selu", "softplus", "silu",
     "mse_loss", "l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "embedding", "scaled_dot_product_attention",
 ]
 
 
@@ -460,6 +461,63 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
         op, lambda r: ops.BCEWithLogitsLoss.apply(x, target, r, pos_weight), x, weight, reduction)
 
 
+# ----- embeddings ----------------------------------------------------------------------------
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, embedding_dim) looked up by the integer ids ``input``
+    (any shape): the result has shape input.shape + (embedding_dim,). The gradient is the
+    scatter-add of ``ops.Embedding``; the row ``padding_idx`` gets none.
+
+    ``max_norm``: before the lookup, every row that is looked up and whose ``norm_type``-norm
+    exceeds max_norm is rescaled in place to norm max_norm (as PyTorch, under no_grad: the
+    rescaling is not differentiated). ``scale_grad_by_freq`` and ``sparse`` are not supported.
+    """
+    op = "embedding"
+    if scale_grad_by_freq:
+        raise ValueError(f"{op}: scale_grad_by_freq=True is not supported by chainrule.")
+    if sparse:
+        raise ValueError(f"{op}: sparse=True is not supported by chainrule (gradients are dense).")
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        shape = weight.shape if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{op}: weight must be a 2-D Tensor (num_embeddings, embedding_dim). "
+                         f"Got {shape} instead.")
+    from ..ops.embedding import check_ids
+    ids = input._data if isinstance(input, Tensor) else _to_array(input, copy=False)
+    check_ids(op, ids, weight.shape[0])
+    padding_idx = _padding_idx(op, padding_idx, weight.shape[0])
+    if max_norm is not None:
+        _renorm_rows(weight, ids, check_real(op, "max_norm", max_norm),
+                     check_real(op, "norm_type", norm_type))
+    return ops.Embedding.apply(weight, ids, padding_idx)
+
+
+def _padding_idx(op: str, padding_idx, num_embeddings: int):
+    """padding_idx as a row index in [0, num_embeddings) (a negative one counts from the end, as
+    in PyTorch), or None."""
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+        raise argument_error(op, "padding_idx", "an int or None", padding_idx, TypeError)
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise argument_error(op, "padding_idx", f"in [-{num_embeddings}, {num_embeddings - 1}] "
+                             f"(num_embeddings={num_embeddings})", padding_idx)
+    return int(padding_idx) % num_embeddings
+
+
+def _renorm_rows(weight: Tensor, ids: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """In place, as torch.embedding_renorm_: each looked-up row w with ||w||_p > max_norm becomes
+    w * max_norm / (||w||_p + 1e-7)."""
+    rows = np.unique(ids)
+    norms = np.linalg.norm(weight._data[rows], ord=norm_type, axis=1)
+    over = norms > max_norm
+    scale = max_norm / (norms[over] + 1e-7)
+    weight._data[rows[over]] *= scale[:, None].astype(weight.dtype)
+
+
+# scaled_dot_product_attention lives in attention.py beside MultiheadAttention, which uses it
+from .attention import scaled_dot_product_attention  # noqa: E402
 # ----- sequence-model helpers -----
 __all__ += ["one_hot"]
 __all__ += ["relu_"]

@@ -4,6 +4,7 @@
     clip_grad_value_       clamp every gradient element to [-clip_value, clip_value]
     parameters_to_vector   all parameters as one flat Tensor
     vector_to_parameters   copy a flat vector back into the parameters
+    rnn.pad_sequence       sequences of different lengths as one padded batch (utils_rnn.py)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..checks import argument_error, check_real
 from ..tensor import Tensor
+from . import utils_rnn as rnn  # noqa: F401  (chainrule.nn.utils.rnn, as torch.nn.utils.rnn)
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 

@@ -8,6 +8,9 @@
     assign.py       SetItem (x[index] = value, recorded)
     linalg.py       MatMul Linear
     activation.py   ReLU LeakyReLU Sigmoid Tanh Softmax LogSoftmax GELU (NormalCDF) ELU SELU Softplus SiLU
+    embedding.py    Embedding (a lookup; its gradient is a scatter-add)
+    attention.py    ScaledDotProductAttention (softmax(Q Kᵀ * scale + M) V, backward by hand)
+    rnn.py          LSTMCell GRUCell (one time step each, gates fused, derivatives by hand)
     loss.py         MSELoss L1Loss HuberLoss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss
     conv.py         Conv ConvTranspose Unfold Fold (im2col + GEMM, and col2im)
     pool.py         MaxPool AvgPool AdaptiveMaxPool
@@ -22,12 +25,15 @@ from .activation import ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, S
 from .activation import NormalCDF  # GELU's Phi, an op so that GELU is twice differentiable
 from .assign import SetItem
 from .arithmetic import Add, Div, Mul, Neg, Pow, Remainder, Sub, unbroadcast
+from .attention import ScaledDotProductAttention
+from .embedding import Embedding
 from .elementwise import Abs, Clamp, Cos, Exp, Expm1, Log, Log1p, Log2, Log10, Sin, Sqrt
 from .linalg import Linear, MatMul
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
 )
 from .promotion import result_dtype
+from .rnn import GRUCell, LSTMCell
 from .reduce import Max, Mean, Min, Sum
 from .select import Maximum, Minimum, Where
 from .shape import Cast, Cat, Expand, GetItem, IndexPut, Permute, Reshape, Stack
@@ -45,6 +51,7 @@ __all__ = [
     "MatMul", "Linear", "result_dtype",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "GELU", "NormalCDF", "ELU", "SELU", "Softplus", "SiLU",
+    "Embedding", "LSTMCell", "GRUCell", "ScaledDotProductAttention",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
     "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",

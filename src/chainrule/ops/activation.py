@@ -235,7 +235,7 @@ class GELU(Function):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
-            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))
         cdf = _normal_cdf(x)
         return x * cdf
 
@@ -243,7 +243,7 @@ class GELU(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x)))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
         cdf = _normal_cdf(x)
@@ -254,7 +254,7 @@ class GELU(Function):
     def backward_graph(ctx, grad_y):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
-            t = (_SQRT_2_OVER_PI * (x + 0.044715 * x**3)).tanh()
+            t = (_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))).tanh()
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
         cdf = NormalCDF.apply(x)

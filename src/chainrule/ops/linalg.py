@@ -76,8 +76,15 @@ class MatMul(Function):
 
 def _mm(a, b):
     """a @ b. For two 2-D arrays, ``a.dot(b)``: the same BLAS product with less overhead per call
-    than the @ operator (about 1 us here; a small network's step makes five products)."""
-    return a.dot(b) if a.ndim == 2 and b.ndim == 2 else a @ b
+    than the @ operator (about 1 us here; a small network's step makes five products). A batch of
+    rows times a matrix ((..., k) @ (k, n)) is one 2-D product too: NumPy's batched path for it can
+    be many times slower."""
+    if b.ndim == 2:
+        if a.ndim == 2:
+            return a.dot(b)
+        if a.ndim > 2:
+            return a.reshape(-1, a.shape[-1]).dot(b).reshape(*a.shape[:-1], b.shape[1])
+    return a @ b
 
 
 class Linear(Function):
