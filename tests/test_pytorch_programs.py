@@ -67,8 +67,8 @@ PROGRAMS = {
     "dropout_train_eval.py": {**FLOAT32},
     "gradient_clipping.py": {**FLOAT32},
     "second_derivatives.py": {**FLOAT32},
-    "char_attention.py": {**FLOAT32, "xfail": "nn.Embedding (seqmodels branch)"},
-    "char_lstm.py": {**FLOAT32, "xfail": "nn.Embedding, nn.LSTM (seqmodels branch)"},
+    "char_attention.py": {**FLOAT32},
+    "char_lstm.py": {**FLOAT32},
     "small_cnn.py": {**FLOAT32},
 }
 
