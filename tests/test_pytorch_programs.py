@@ -52,6 +52,7 @@ FLOAT32 = {"rtol": 2e-4, "atol": 1e-5}
 EXACT = {"rtol": 0.0, "atol": 0.0}
 PROGRAMS = {
     "tensor_basics.py": {**EXACT},
+    "quickstart_default_init.py": {**EXACT},
     "autograd_basics.py": {**FLOAT32},
     "custom_function.py": {**FLOAT32},
     "custom_function_multi_output.py": {**FLOAT32},
