@@ -54,9 +54,10 @@ __all__ = [
 ]
 
 from .. import tensor as _tensor  # noqa: E402  (tensor.py and the ops import Function from here)
-from . import function as _function  # noqa: E402
+from . import engine, function as _function  # noqa: E402
 
 _function.Tensor = _tensor.Tensor
+engine.Tensor = _tensor.Tensor
 
 
 def __getattr__(name):

@@ -18,6 +18,8 @@ from .mode import _check_finite, _mode
 
 __all__ = ["backward", "run_backward", "grad", "topological_order", "RemovableHandle"]
 
+Tensor = None  # the Tensor class, set by autograd/__init__.py once tensor.py is loaded (a cycle)
+
 
 def topological_order(root: Node) -> list:
     """Every Node reachable from ``root``, each after all the Nodes its inputs came from.
@@ -172,9 +174,97 @@ def _accumulate_into(tensor, grad, create_graph: bool = False) -> None:
 def backward(root, grad, retain_graph: bool = False, visit=None, *, create_graph: bool = False,
              inputs=None) -> None:
     """``root.backward(grad)``: dL/droot is ``grad``, an array of root's shape (a Tensor when
-    ``create_graph``). See ``run_backward``."""
+    ``create_graph``). See ``run_backward``; the usual case (first order, into every leaf's
+    .grad, no hook on a leaf) takes ``_first_order``, the same walk with nothing else to check."""
+    if (visit is None and not create_graph and inputs is None and not _leaf_hooks
+            and root.grad_fn is not None):
+        _first_order(root.grad_fn, grad, retain_graph)
+        return
     run_backward((root,), (grad,), retain_graph=retain_graph, create_graph=create_graph,
                  targets=inputs, visit=visit)
+
+
+def _first_order(first, grad, retain_graph) -> None:
+    """``run_backward`` for one root, first order, every leaf's gradient into its ``.grad``: the
+    training step's walk, written out without the options it does not use (it runs every step)."""
+    anomaly = _mode.anomaly
+    grads_at = {first: grad}
+    waiting = [(-first.sequence_nr, first)]
+    previous_mode, _mode.grad_enabled = _mode.grad_enabled, False  # backward records no graph
+    try:
+        while waiting:
+            node = heappop(waiting)[1]
+            grad_out = grads_at.pop(node)
+            if node.hooks:
+                grad_out = _run_hooks(node.hooks, grad_out, False)
+            if node.saved_tensors is None:
+                _refuse_freed(node)
+            if _latest_change > node.sequence_nr:  # changed in place since this Node was made?
+                _check_versions(node)
+            inputs = node.inputs
+            fn = node.fn
+            if type(grad_out) is OutputGradients:  # an op with several outputs: one gradient each
+                grad_inputs = _backward_several(node, grad_out, False)
+            else:
+                grad_inputs = fn.backward(node, grad_out)
+            if type(grad_inputs) is not tuple:
+                grad_inputs = (grad_inputs,)
+            if len(grad_inputs) != len(inputs):
+                grad_inputs = _match_count(node, grad_inputs)
+            needs = node.needs_input_grad
+            for i, g in enumerate(grad_inputs):
+                if g is None or not needs[i]:
+                    continue
+                x = inputs[i]  # the Node the input came from, or a leaf Tensor
+                if type(x) is Node:
+                    shape, dtype = x.output_shape, x.output_dtype
+                else:
+                    shape, dtype = x._data.shape, x._data.dtype
+                if type(g) is not np.ndarray:
+                    if type(g) is OutputGradients:  # from one output of an op with several
+                        shape, dtype = None, None
+                    else:
+                        g = _as_gradient(g, False)
+                if shape is not None:
+                    if g.shape != shape:
+                        _refuse_shape(node, i, g.shape, shape)
+                    if anomaly:
+                        _check_finite(g, node.name, "backward", node.created_at)
+                    if g.dtype is not dtype and g.dtype != dtype:
+                        g = g.astype(dtype)
+                if type(x) is Node:  # it waits at that Node, summed with other paths' parts
+                    previous = grads_at.get(x)
+                    if previous is None:
+                        grads_at[x] = g
+                        heappush(waiting, (-x.sequence_nr, x))
+                    else:
+                        grads_at[x] = previous + g
+                elif x.grad is not None:  # a leaf: into .grad (as _accumulate_into, written out)
+                    x.grad._data += g
+                elif fn.backward_returns_new_arrays:  # an array nothing else holds: keep it
+                    x.grad = Tensor._from_op(g, None)
+                else:
+                    x.grad = Tensor._from_op(g.copy(), None)
+            if node.retained is not None:
+                _accumulate_into(node.retained, grad_out)
+            if not retain_graph:
+                node.saved_tensors = None
+    finally:
+        _mode.grad_enabled = previous_mode
+
+
+def _refuse_freed(node):
+    raise RuntimeError(
+        f"backward: the graph through {node.name} was already freed by an earlier backward(). "
+        "Pass retain_graph=True to the first backward() to backward through the same graph twice."
+    )
+
+
+def _refuse_shape(node, i, got, shape):
+    raise RuntimeError(
+        f"{node.name}.backward returned a gradient of shape {got} for input {i}, whose shape is "
+        f"{shape}: they must be equal."
+    )
 
 
 def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=None, capture=False,
@@ -267,12 +357,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                 if node not in needed:
                     continue
             if node.saved_tensors is None:
-                raise RuntimeError(
-                    f"backward: the graph through {node.name} was already freed by an earlier "
-                    "backward(). Pass retain_graph=True to the first backward() to backward "
-                    "through the same graph twice."
-                )
-            if _versions:
+                _refuse_freed(node)
+            if _latest_change > node.sequence_nr:  # changed in place since this Node was made?
                 _check_versions(node)
             inputs = node.inputs
             fn = node.fn
@@ -307,10 +393,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                         continue
                     g = _as_gradient(g, create_graph)
                 if g.shape != shape:
-                    raise RuntimeError(
-                        f"{node.name}.backward returned a gradient of shape {g.shape} for input "
-                        f"{i}, whose shape is {shape}: they must be equal."
-                    )
+                    _refuse_shape(node, i, g.shape, shape)
                 if anomaly:
                     _check_finite(g._data if create_graph else g, node.name, "backward",
                                   node.created_at)
@@ -463,6 +546,7 @@ def _match_count(node, grad_inputs):
 # to the array, how many changes). Empty until something is changed in place, so plain training
 # never looks here.
 _versions: dict = {}
+_latest_change = -1  # the stamp of the latest in-place change: a Node made after it needs no check
 
 
 def _memory_owner(array):
@@ -477,10 +561,12 @@ def bump_version(array) -> None:
     saved it (or a view of the same memory) will refuse to run its backward."""
     from .function import next_sequence_nr
 
+    global _latest_change
     owner = _memory_owner(array)
     entry = _versions.get(id(owner))
     count = 1 if entry is None or entry[1]() is not owner else entry[2] + 1
-    _versions[id(owner)] = (next_sequence_nr(), weakref.ref(owner), count)
+    _latest_change = next_sequence_nr()
+    _versions[id(owner)] = (_latest_change, weakref.ref(owner), count)
     if len(_versions) > 4096:  # forget arrays that no longer exist
         for key in [k for k, e in _versions.items() if e[1]() is None]:
             del _versions[key]

@@ -54,8 +54,7 @@ class Node:
         self.saved_tensors = ()
         self.output_shape = ()
         self.output_dtype = None
-        self.output_id = 0
-        self.sequence_nr = -1
+        self.sequence_nr = -1  # (output_id is set when the Node is recorded)
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for ``backward`` (read back as ``ctx.saved_tensors``)."""
@@ -319,6 +318,7 @@ def _apply_several(cls, ctx, outs, inputs, edges):
     ctx.inputs = tuple(edges)
     ctx.output_shape = tuple(o.shape for o in outs)
     ctx.output_dtype = tuple(o.dtype for o in outs)
+    ctx.output_id = -1  # its outputs are its output Nodes'
     ctx.sequence_nr = next(_sequence_nr)
     if _mode.keep_input_tensors:
         ctx.input_tensors = inputs
