@@ -754,3 +754,13 @@ CASES += [
     _case("baddbmm method", lambda lib, x, a, b: x.baddbmm(a, b), [(2, 3, 5), (2, 3, 4), (2, 4, 5)],
           (ops.MatMul, ops.Add)),
 ]
+
+CASES += [  # Tensor.norm (ops/norm.py): Norm2 for p = 2, compositions for the other p
+    _case("norm all", lambda lib, a: a.norm(), [(3, 4)], ops.Norm2),
+    _case("norm 2 dim 1", lambda lib, a: a.norm(2, dim=1), [(3, 4)], ops.Norm2),
+    _case("norm dim (0, 2) keepdim", lambda lib, a: a.norm(dim=(0, 2), keepdim=True), [(2, 3, 4)],
+          ops.Norm2),
+    _case("norm p 1 dim 0", lambda lib, a: a.norm(p=1, dim=0), [(3, 4)], ops.Abs, domains=("away",)),
+    _case("norm p 3 dim -1", lambda lib, a: a.norm(p=3, dim=-1), [(3, 4)], ops.Pow,
+          domains=("away",)),
+]

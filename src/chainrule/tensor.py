@@ -784,6 +784,27 @@ class Tensor:
         a, b = _promoted((other, self._data) if reflected else (self._data, other))
         return Tensor._from_op(np.floor_divide(a, b), None)
 
+    # ----- rounding: step functions, returned as constants as floor division is --------------
+    def round(self, *, decimals=0):  # noqa: A003 - PyTorch's name
+        """Round half to even (as PyTorch and NumPy), to ``decimals`` places. A step function's
+        derivative is 0 wherever it exists, so no graph is recorded: the result does not require
+        grad (PyTorch's does, with a zero gradient; see docs/coming_from_pytorch.md)."""
+        if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
+            raise TypeError(f"round: decimals must be an int; got {type(decimals).__name__}.")
+        return Tensor._from_op(np.asarray(np.round(self._data, int(decimals))), None)
+
+    def floor(self):
+        """The largest integer <= x, element-wise; a constant, as ``round``."""
+        return Tensor._from_op(np.asarray(np.floor(self._data)), None)
+
+    def ceil(self):
+        """The smallest integer >= x, element-wise; a constant, as ``round``."""
+        return Tensor._from_op(np.asarray(np.ceil(self._data)), None)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
+        return ops.vector_norm.norm(self, p, dim, keepdim, dtype)
+
     def __matmul__(self, other):
         if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
             return ops.MatMul.apply(self, other)
@@ -1072,6 +1093,22 @@ class Tensor:
 
     def masked_fill(self, mask, value):
         return ops.indexing.masked_fill(self, mask, value)
+
+    # the in-place spellings: the same ops, written back through _in_place (recorded in the
+    # graph and stamped as a change, as add_ is)
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return self._in_place(
+            "scatter_", lambda s, o: s.scatter(dim, index, o, value=value, reduce=reduce), src
+        )
+
+    def scatter_add_(self, dim, index, src):
+        return self._in_place("scatter_add_", lambda s, o: s.scatter_add(dim, index, o), src)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._in_place("index_add_", lambda s, o: s.index_add(dim, index, o, alpha=alpha), source)
+
+    def masked_fill_(self, mask, value):
+        return self._in_place("masked_fill_", lambda s, v: s.masked_fill(mask, v), value)
 
     def tril(self, diagonal=0):
         return ops.rearrange.tril(self, diagonal)

@@ -111,15 +111,33 @@ def dropout(input, p: float = 0.5, training: bool = True) -> Tensor:
 # ----- activations -------------------------------------------------------------------------
 
 
-def relu(input) -> Tensor:
-    """max(x, 0)."""
-    return ops.ReLU.apply(_input("relu", input))
+def relu(input, inplace: bool = False) -> Tensor:
+    """max(x, 0). With ``inplace=True`` the result is written into ``input`` (see _activation)."""
+    return _activation("relu", _input("relu", input), inplace, ops.ReLU.apply)
 
 
-def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
+def _activation(name, x, inplace, apply, *args):
+    """``apply(x, *args)``, or with ``inplace=True`` the same values written into x itself, as
+    PyTorch's ``inplace=True``: recorded in the graph (the write is an op whose backward is the
+    activation's), refused on a leaf that requires grad, and a later backward that needs x's old
+    values refuses to run, as in PyTorch."""
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{name}: inplace must be a bool. Got {inplace!r} instead.")
+    if not inplace:
+        return apply(x, *args)
+    return x._in_place(name + "_", lambda s: apply(s, *args))
+
+
+def relu_(input) -> Tensor:
+    """relu(input, inplace=True)."""
+    return relu(input, inplace=True)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
     slope = check_real("leaky_relu", "negative_slope", negative_slope)
-    return ops.LeakyReLU.apply(_real_input("leaky_relu", input), slope)
+    return _activation("leaky_relu", _real_input("leaky_relu", input), inplace, ops.LeakyReLU.apply,
+                       slope)
 
 
 def sigmoid(input) -> Tensor:
@@ -168,14 +186,15 @@ def gelu(input, approximate: str = "none") -> Tensor:
     return ops.GELU.apply(_real_input("gelu", input), approximate)
 
 
-def elu(input, alpha: float = 1.0) -> Tensor:
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    return ops.ELU.apply(_real_input("elu", input), check_real("elu", "alpha", alpha))
+    alpha = check_real("elu", "alpha", alpha)
+    return _activation("elu", _real_input("elu", input), inplace, ops.ELU.apply, alpha)
 
 
-def selu(input) -> Tensor:
+def selu(input, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the fixed constants of Klambauer et al. (2017)."""
-    return ops.SELU.apply(_real_input("selu", input))
+    return _activation("selu", _real_input("selu", input), inplace, ops.SELU.apply)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -187,9 +206,9 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return ops.Softplus.apply(_real_input("softplus", input), beta, threshold)
 
 
-def silu(input) -> Tensor:
+def silu(input, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
-    return ops.SiLU.apply(_real_input("silu", input))
+    return _activation("silu", _real_input("silu", input), inplace, ops.SiLU.apply)
 
 
 # ----- losses --------------------------------------------------------------------------------
@@ -489,6 +508,7 @@ def _renorm_rows(weight: Tensor, ids: np.ndarray, max_norm: float, norm_type: fl
 from .attention import scaled_dot_product_attention  # noqa: E402
 # ----- sequence-model helpers -----
 __all__ += ["one_hot"]
+__all__ += ["relu_"]
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:

@@ -73,3 +73,9 @@ __all__ += [
     "Gather", "Scatter", "ScatterAdd", "IndexSelect", "IndexAdd", "MaskedFill",
     "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]
+
+# vector_norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
+from . import vector_norm  # noqa: E402, F401
+from .vector_norm import Norm2  # noqa: E402
+
+__all__ += ["Norm2"]
