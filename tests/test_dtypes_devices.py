@@ -332,3 +332,22 @@ def test_autograd_variable_is_reachable_under_pytorchs_name():
     from chainrule.autograd_compat import Variable
 
     assert cr.autograd.Variable is Variable
+
+
+def test_module_cpu_is_itself_and_cuda_is_refused_with_the_device_sentence():
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Softmax(dim=1))
+    assert model.cpu() is model
+    with pytest.raises(RuntimeError, match="CPU only"):
+        model.cuda()
+
+
+def test_softmax_modules_without_dim_take_pytorchs_implicit_dim():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for ours, theirs in ((cr.nn.Softmax(), torch.nn.Softmax()), (cr.nn.LogSoftmax(), torch.nn.LogSoftmax())):
+        with pytest.warns(UserWarning):
+            a = ours(cr.tensor(x)).numpy()
+        with pytest.warns(UserWarning):
+            b = theirs(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert repr(ours) == repr(theirs)

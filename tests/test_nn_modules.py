@@ -413,7 +413,7 @@ def test_flatten_and_identity_equal_torch():
 def test_activation_argument_checks():
     with pytest.raises(ValueError, match="'approximate' parameter of GELU must be 'none' or 'tanh'"):
         nn.GELU(approximate="erf")
-    with pytest.raises(ValueError, match="dim 2 is out of range for a tensor of shape \\(3, 4\\)"):
+    with pytest.raises(ValueError, match=r"softmax: dim 2 is out of range for a tensor with 2 dims"):
         nn.Softmax(dim=2)(chainrule.zeros(3, 4))
     with pytest.raises(ValueError, match="start_dim=2 comes after end_dim=1"):
         nn.Flatten(2, 1)(chainrule.zeros(2, 3, 4))

@@ -64,9 +64,10 @@ class Tanh(Module):
 
 
 class Softmax(Module):
-    """y_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (required: which dim holds the classes)."""
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (which dim holds the classes; without it,
+    PyTorch's implicit choice, with its warning, as F.softmax)."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
 
@@ -78,9 +79,10 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """y_i = log(softmax(x)_i) along ``dim``, computed stably (pair with NLLLoss)."""
+    """y_i = log(softmax(x)_i) along ``dim``, computed stably (pair with NLLLoss); without ``dim``,
+    PyTorch's implicit choice, with its warning."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
 

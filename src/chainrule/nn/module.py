@@ -519,6 +519,14 @@ class Module:
                     module._buffers[name] = Tensor(buf._data, dtype=dtype)
         return self
 
+    def cpu(self) -> Module:
+        """Move everything to the CPU: already there, so this returns self (as PyTorch's)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Module:
+        """Refused with the device sentence: chainrule has no GPU backend yet."""
+        return self.to("cuda" if device is None else device)
+
     def float(self) -> Module:
         """Cast floating-point parameters and buffers to float32."""
         return self.to(np.float32)
