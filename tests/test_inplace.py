@@ -180,3 +180,83 @@ def test_in_place_on_ints_and_views_under_no_grad_behaves_as_numpy_would():
     view = base[1:]
     view.add_(1.0)  # a view: the base sees it, as in PyTorch
     np.testing.assert_array_equal(base.numpy(), [1.0, 3.0, 4.0])
+
+
+def _review_cases(lib):
+    """Programs a review found wrong once (each compared with torch below)."""
+    out = []
+    x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    y = x * 1
+    picked = y[:, [0, 2]]  # an index array: a copy, never a view of y
+    picked.add_(10)
+    out.append(y.detach().numpy().copy())
+    z = lib.zeros(3)
+    z[0].add_(1)  # one element by an int: a view, as in PyTorch
+    z[1].fill_(7)
+    out.append(z.numpy().copy())
+    x = lib.tensor([0.5, 1.0], requires_grad=True)
+    y = x * 1
+    c = lib.zeros(2)
+    c.copy_(y)  # c gets a node of its own, not y's
+    seen = []
+    c.register_hook(lambda g: seen.append(g.detach().numpy().copy()))
+    (c * 2 + y * 3).sum().backward()
+    out += [seen[0], x.grad.numpy().copy()]
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)  # retain_grad follows the tensor to its new value
+    (y * y).sum().backward()
+    out.append(y.grad.numpy().copy())
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w = lib.tensor([3.0, 4.0], requires_grad=True)
+    y = x * w
+    y.retain_grad()
+    (y * y).sum().backward(inputs=[y, w])  # a target's gradient is not added twice
+    out.append(y.grad.numpy().copy())
+    x = lib.tensor([0.5, 1.0], requires_grad=True)
+    y = x * 2
+    y.zero_()  # still in the graph, with a zero gradient
+    (y + x).sum().backward()
+    out.append(x.grad.numpy().copy())
+    return out
+
+
+def test_what_a_review_found_now_equals_torch():
+    for a, b in zip(_review_cases(cr), _review_cases(torch), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("lib", [cr, torch], ids=["chainrule", "torch"])
+def test_parameters_changed_by_a_step_init_or_load_are_caught_in_a_kept_graph(lib):
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    optimizer = lib.optim.SGD([w], lr=1.0)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    optimizer.step()
+    with pytest.raises(RuntimeError, match="in-?place operation"):
+        loss.backward()
+    layer = lib.nn.Linear(2, 1)
+    x = lib.tensor([[1.0, 2.0]], requires_grad=True)
+    out = layer(x).sum()
+    lib.nn.init.constant_(layer.weight, 3.0)
+    with pytest.raises(RuntimeError, match="in-?place operation"):
+        out.backward()
+    out = layer(x).sum()
+    layer.load_state_dict(lib.nn.Linear(2, 1).state_dict())
+    with pytest.raises(RuntimeError, match="in-?place operation"):
+        out.backward()
+
+
+def test_a_hook_that_refers_to_its_tensor_does_not_keep_it_alive():
+    import gc
+    import weakref
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g, x=x: g * 2)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 8.0])
+    ref = weakref.ref(x)
+    del x
+    gc.collect()
+    assert ref() is None

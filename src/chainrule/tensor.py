@@ -79,7 +79,8 @@ class Tensor:
     tensor([[2., 4.]])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_hooks", "__weakref__")  # _hooks: only
+    # on a leaf that has gradient hooks (Tensor.register_hook); read with getattr(t, "_hooks", None)
     __array_ufunc__ = None  # numpy_array + tensor calls Tensor.__radd__, so the graph is kept
     __hash__ = object.__hash__
 
@@ -559,10 +560,14 @@ class Tensor:
             base[index] = result
         else:
             self._write(op, result._data)
+        old_node = self.grad_fn
         self.grad_fn = result.grad_fn
         self.requires_grad = result.requires_grad
         if result.grad_fn is not None:
             result.grad_fn.output_id = id(self._data)  # this tensor's array is now that op's output
+            if old_node is not None and old_node.retained is self:  # retain_grad() follows the tensor
+                old_node.retained = None
+                result.grad_fn.retained = self
         return self
 
     def _fit(self, op: str, result) -> Tensor:
@@ -647,7 +652,7 @@ class Tensor:
         return self.div_(other)
 
     def zero_(self) -> Tensor:
-        return self._in_place("zero_", lambda s: Tensor._from_op(np.zeros_like(s._data), None))
+        return self.copy_(0)
 
     def fill_(self, value) -> Tensor:
         """Set every element to ``value`` (a number, or a one-element tensor that may require grad)."""
@@ -667,9 +672,9 @@ class Tensor:
         if not fits:
             raise ValueError(f"copy_: cannot copy shape {src.shape} into shape {self.shape}.")
 
-        def copied(s, o):
+        def copied(s, o):  # every element replaced: the gradient goes to o, none to the old values
             o = o if o.dtype == s.dtype else o.to(s.dtype)
-            return o if o.shape == s.shape else o.expand(s.shape)
+            return ops.SetItem.apply(s, o, Ellipsis)
 
         return self._in_place("copy_", copied, src)
 
@@ -1069,7 +1074,8 @@ class Tensor:
 
     def __getitem__(self, index):
         result = ops.GetItem.apply(self, index)
-        if result.requires_grad and result._data.base is not None:  # a view of self's memory
+        if (result.requires_grad and result._data.base is not None
+                and np.may_share_memory(result._data, self._data)):  # a view of self's memory
             _views[result] = (self, index)  # so that result += 1 changes self in the graph too
         return result
 

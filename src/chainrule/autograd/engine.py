@@ -13,7 +13,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .function import Node, OutputGradients, _GraphContext
+from .function import Node, OutputGradients, _GraphContext, next_sequence_nr
 from .mode import _check_finite, _mode
 
 __all__ = ["backward", "run_backward", "grad", "topological_order", "RemovableHandle"]
@@ -84,7 +84,8 @@ class IdentityWeakMap:
         return self[key]
 
 
-# Hooks of leaf tensors (a non-leaf's hooks live on its Node); a hook dies with its tensor.
+# The leaf tensors that have hooks (the hooks themselves live on the tensor, a non-leaf's on its
+# Node); a tensor leaves it when it is freed.
 _leaf_hooks = IdentityWeakMap()
 
 
@@ -117,7 +118,10 @@ def register_hook(tensor, hook) -> RemovableHandle:
         )
     node = tensor.grad_fn
     if node is None:
-        hooks = _leaf_hooks.setdefault(tensor, [])
+        hooks = getattr(tensor, "_hooks", None)  # on the tensor itself: a hook that refers to its
+        if hooks is None:  # tensor makes a cycle the garbage collector can free
+            tensor._hooks = hooks = []
+        _leaf_hooks[tensor] = True  # (weakly) which leaves have hooks, for the walk
     else:
         if node.hooks is None:
             node.hooks = []
@@ -422,12 +426,13 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                     checked[i] = g
             if visit is not None:
                 visit(node, grad_out, checked)
-            elif node.retained is not None and not capture:
+            elif node.retained is not None and not capture and (
+                    target_nodes is None or node not in target_nodes):  # (a target got it above)
                 _accumulate_into(node.retained, grad_out, create_graph)
             if not retain_graph:
                 node.saved_tensors = None
         for x, g in hooked.values():  # every part of a hooked leaf's gradient has arrived
-            deliver_leaf(x, _run_hooks(leaf_hooks[x], g, create_graph), hooks_done=True)
+            deliver_leaf(x, _run_hooks(x._hooks, g, create_graph), hooks_done=True)
     finally:
         _mode.grad_enabled = previous_mode
     if capture:
@@ -559,8 +564,6 @@ def _memory_owner(array):
 def bump_version(array) -> None:
     """Record that ``array``'s memory is being changed in place now: a Node made before this that
     saved it (or a view of the same memory) will refuse to run its backward."""
-    from .function import next_sequence_nr
-
     global _latest_change
     owner = _memory_owner(array)
     entry = _versions.get(id(owner))
@@ -570,6 +573,28 @@ def bump_version(array) -> None:
     if len(_versions) > 4096:  # forget arrays that no longer exist
         for key in [k for k, e in _versions.items() if e[1]() is None]:
             del _versions[key]
+
+
+# Optimizers that have stepped (each keeps the stamp of its latest step): their parameters are
+# changed in place at every step, stamped once per step, not once per parameter.
+_optimizers_stepped = weakref.WeakSet()
+
+
+def mark_step(optimizer) -> None:
+    """An optimizer is about to change its parameters in place (called at the start of step())."""
+    global _latest_change
+    optimizer._step_stamp = _latest_change = next_sequence_nr()
+    _optimizers_stepped.add(optimizer)
+
+
+def _stepped_since(owner, node) -> bool:
+    """Whether an optimizer has stepped a parameter whose memory is ``owner`` since ``node``."""
+    for optimizer in list(_optimizers_stepped):
+        if optimizer._step_stamp > node.sequence_nr:
+            for p in optimizer._all_params():
+                if _memory_owner(p._data) is owner:
+                    return True
+    return False
 
 
 def version_of(array) -> int:
@@ -585,7 +610,8 @@ def _check_versions(node) -> None:
             continue
         owner = _memory_owner(array)
         entry = _versions.get(id(owner))
-        if entry is not None and entry[0] > node.sequence_nr and entry[1]() is owner:
+        if (entry is not None and entry[0] > node.sequence_nr and entry[1]() is owner
+                or _optimizers_stepped and _stepped_since(owner, node)):
             raise RuntimeError(
                 f"backward: one of the arrays {node.name} saved for its backward (saved value {i}, "
                 f"shape {array.shape}) was changed by an in-place operation after {node.name} "

@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..random import default_generator
 from ..tensor import Tensor
@@ -46,6 +47,7 @@ def _check_tensor(op: str, tensor) -> None:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into the tensor's own array (in place), cast to its dtype."""
+    bump_version(tensor._data)  # an in-place change: a graph that saved the old values refuses
     tensor._data[...] = np.asarray(values).astype(tensor._data.dtype, copy=False)
     return tensor
 
@@ -171,6 +173,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the value ``val``."""
     _check_tensor("constant_", tensor)
     check_real("constant_", "val", val)
+    bump_version(tensor._data)
     tensor._data[...] = val
     return tensor
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..autograd.engine import bump_version
 from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
@@ -615,6 +616,7 @@ class Module:
                 f"load_state_dict for {type(self).__name__}: " + "; ".join(problems) + "."
             )
         for key, array in arrays.items():
+            bump_version(own[key]._data)  # a graph that saved the old values must not use the new
             own[key]._data[...] = array.astype(own[key]._data.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..tensor import Tensor
 from . import utils_rnn as rnn  # noqa: F401  (chainrule.nn.utils.rnn, as torch.nn.utils.rnn)
@@ -128,5 +129,6 @@ def vector_to_parameters(vec, parameters) -> None:
     offset = 0
     for p in params:
         n = p._data.size
+        bump_version(p._data)  # an in-place change: a graph that saved the old values refuses
         p._data[...] = vec._data[offset:offset + n].reshape(p.shape)
         offset += n

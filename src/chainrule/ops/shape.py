@@ -124,7 +124,12 @@ class GetItem(Function):
         ctx.index = index
         ctx.shape = x.shape
         try:
-            return np.asarray(x[index])
+            y = x[index]
+            if not isinstance(y, np.ndarray):  # one element by integers: a 0-d view (x[i, ...])
+                y = x[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
+            elif ctx.advanced and y.base is not None:  # NumPy's own buffer, not x: an array of its
+                y = y.copy()  # own, so that nothing takes it for a view of x
+            return y
         except IndexError as err:
             raise IndexError(
                 f"getitem: index {index!r} is out of bounds for shape {x.shape}: {err}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import enable_grad
+from ..autograd.engine import mark_step
 from ..checks import (  # re-exported for the optimizers
     argument_error,
     check_bool,
@@ -208,9 +209,11 @@ class Optimizer:
         """Update every parameter that has a gradient, once. Subclasses implement it."""
         raise NotImplementedError(f"{self._name} must implement step().")
 
-    @staticmethod
-    def _evaluate(closure):
-        """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on."""
+    def _evaluate(self, closure):
+        """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on.
+        Every step calls it first: it also records that the parameters are about to change in
+        place, so a graph made before, that saved them, refuses a later backward (as PyTorch)."""
+        mark_step(self)
         if closure is None:
             return None
         with enable_grad():
