@@ -194,7 +194,9 @@ def final_weights(run_dir):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_bit_for_bit(tmp_path):
-    args = ["train", "--function", "sin(x) * y", "--samples", "40", "--hidden", "4",
+    # Enough steps per epoch that the run is still going when the Ctrl-C arrives: with 40 samples
+    # all 600 epochs could finish (their lines waiting in the pipe) before the test read "epoch 2".
+    args = ["train", "--function", "sin(x) * y", "--samples", "800", "--hidden", "4",
             "--batch-size", "16", "--epochs", "600", "--no-plots"]
     reference = tmp_path / "straight"
     result = chainrule_process(*args, "--out", str(reference), "--quiet")

@@ -76,7 +76,10 @@ def assert_backward_matches_finite_differences(fn, arrays, data):
     for i, (x, grad) in enumerate(zip(inputs, expected)):
         assert x.grad is not None, f"input {i} got no gradient"
         assert x.grad.shape == x.shape
-        np.testing.assert_allclose(x.grad.numpy(), grad, rtol=RTOL, atol=ATOL,
+        # atol scaled by the gradient's size: an entry that is a small difference of large terms
+        # carries the finite differences' rounding of those terms (seen in CI: 0.0022 from +-8.25)
+        scale = max(1.0, float(np.abs(grad).max())) if grad.size else 1.0
+        np.testing.assert_allclose(x.grad.numpy(), grad, rtol=RTOL, atol=ATOL * scale,
                                    err_msg=f"gradient of input {i} (shape {x.shape})")
 
 
