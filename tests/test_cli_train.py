@@ -204,8 +204,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_bit_for_bit(tmp_path):
 
     run_dir = tmp_path / "interrupted"
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # The child takes Ctrl-C the default way even where this test runs with SIGINT ignored (a job
+    # started in the background by a shell without job control inherits SIG_IGN, and Python then
+    # never raises KeyboardInterrupt).
     process = subprocess.Popen([sys.executable, "-m", "chainrule", *args, "--out", str(run_dir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in process.stdout:  # wait until training is under way
             if line.startswith("epoch 2:"):
