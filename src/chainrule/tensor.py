@@ -707,7 +707,7 @@ class Tensor:
         if isinstance(value, Tensor):
             value_array, value_grad = value._data, value.requires_grad
         else:
-            value_array, value_grad = _to_array(value, copy=False), False
+            value_array, value_grad = to_device_of(_to_array(value, copy=False), self._data), False
         if not (autograd._mode.grad_enabled and (self.requires_grad or value_grad)):
             index_array, _ = ops.shape._index_array(index, self._data)
             if value_array.dtype.kind == "f" and self._data.dtype.kind in "iub":

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.engine import bump_version
-from ..backend import to_device
+from ..backend import is_array, to_device
 from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
@@ -609,7 +609,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            array = value._data if isinstance(value, Tensor) else value
+            array = array if is_array(array) else np.asarray(array)
             if array.dtype.kind not in "biuf":
                 raise TypeError(
                     f"load_state_dict: the value for {key!r} must be numbers (an array or a "
@@ -627,7 +628,8 @@ class Module:
             )
         for key, array in arrays.items():
             bump_version(own[key]._data)  # a graph that saved the old values must not use the new
-            own[key]._data[...] = array.astype(own[key]._data.dtype, copy=False)
+            # copied onto the parameter's device (as PyTorch's copy_ across devices)
+            own[key]._data[...] = to_device(array, own[key].device).astype(own[key]._data.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ------------------------------------------------------------------------

@@ -155,8 +155,9 @@ class RNNBase(Module):
         layers = self.num_layers * (2 if self.bidirectional else 1)
         out_size = self.proj_size or self.hidden_size
         if hx is None:
-            h0 = Tensor(np.zeros((layers, batch, out_size), dtype=dtype))
-            c0 = Tensor(np.zeros((layers, batch, self.hidden_size), dtype=dtype))
+            like = self.weight_ih_l0  # the states start on the weights' device
+            h0 = Tensor._from_op(zeros_on(like, (layers, batch, out_size), dtype), None)
+            c0 = Tensor._from_op(zeros_on(like, (layers, batch, self.hidden_size), dtype), None)
             return h0, (c0 if self.mode == "LSTM" else None)
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
