@@ -413,3 +413,30 @@ def test_dead_relu_channels_of_a_conv_are_counted_as_units():
     (dead,) = [w for w in monitor.warnings if w.startswith("dead ReLUs:")]
     assert "3 of 4 units of layer 1 (ReLU) output 0 for every probe sample" in dead
     assert monitor.activations["1"]["fraction"][0] == 0.75
+
+
+# ----- the numbers docs/convolution.md quotes ---------------------------------------------------
+
+@pytest.mark.skipif(not os.environ.get("CHAINRULE_DOC_NUMBERS"),
+                    reason="five runs of 10 and 50 epochs (about a minute): set "
+                           "CHAINRULE_DOC_NUMBERS=1")
+def test_the_digits_table_in_the_convolution_doc_is_what_the_command_prints(capsys, tmp_path):
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "convolution.md").read_text(
+        encoding="utf-8")
+    rows = {
+        (): r"^\| \(defaults: `--model cnn`, channels 16,32\) \| [\d,]+ \| ([\d.]+)% \| ([\d.]+)% \|",
+        ("--batch-norm",): r"^\| `--batch-norm` \| [\d,]+ \| ([\d.]+)% \| ([\d.]+)% \|",
+        ("--model", "mlp"): r"^\| `--model mlp` \(64,64 tanh\) \| [\d,]+ \| ([\d.]+)% \| ([\d.]+)% \|",
+    }
+    for flags, pattern in rows.items():
+        row = re.search(pattern, doc, re.M)
+        assert row, pattern
+        printed = []
+        for epochs in ("10", "50"):
+            summary = train(capsys, "--images", "digits", *flags, "--epochs", epochs, "--out",
+                            str(tmp_path / f"{'-'.join(flags)}{epochs}"), "--no-plots",
+                            "--quiet", "--json")
+            printed.append(f"{100 * summary['val_accuracy']:.2f}")
+        assert printed == list(row.groups()), flags

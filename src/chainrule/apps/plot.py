@@ -131,7 +131,11 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
         right.set_ylabel("validation accuracy")
         more_handles, more_labels = right.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    ax.legend(handles, labels, fontsize="small")
+    if accuracy:  # below the axes: the accuracy runs along the top, where a legend would sit
+        fig.legend(handles, labels, fontsize="small", loc="outside lower center",
+                   ncols=len(handles))
+    else:
+        ax.legend(handles, labels, fontsize="small")
     return save_figure(fig, path)
 
 
