@@ -192,6 +192,28 @@ def test_a_csv_classifier_run_draws_a_confusion_matrix_too(capsys, tmp_path):
     assert is_png(matrix)
 
 
+def test_typed_defaults_are_kept_and_a_regression_on_images_works(capsys, tmp_path):
+    """--loss mse, --hidden 64,64 and --activation tanh, typed, are what the run uses, although
+    they are the MLP defaults that --images and --model cnn change."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2, 4, 4))
+    path = tmp_path / "r.npz"
+    np.savez(path, x=x, y=10 * x[:, 0].mean(axis=(1, 2)) + 3)
+    summary = train(capsys, "--images", str(path), "--loss", "mse", "--hidden", "64,64",
+                    "--activation", "tanh", "--epochs", "2", "--out", str(tmp_path / "r"),
+                    *SMALL)
+    assert summary["task"] == "regression" and summary["val_accuracy"] is None
+    assert summary["images"]["architecture"].endswith("Flatten Linear(8->64) Tanh "
+                                                      "Linear(64->64) Tanh Linear(64->1)")
+    names = {os.path.basename(p) for p in summary["files"]}
+    assert "confusion_matrix.png" not in names  # numbers, not classes
+    code, out, err = run_main(capsys, "predict", "--model", str(tmp_path / "r"), "--images",
+                              str(path), "--out", str(tmp_path / "p.csv"))
+    assert code == 0, err
+    assert "mse loss on the 60 labelled images" in out
+    assert next(csv.reader(open(tmp_path / "p.csv"))) == ["image", "label", "prediction"]
+
+
 # ----- resume, predict, export ------------------------------------------------------------------
 
 def test_resume_continues_bit_for_bit_with_batch_norm_buffers(capsys, tmp_path, halves_npz):

@@ -75,9 +75,11 @@ class Images:
 # ----- reading images ---------------------------------------------------------------------------
 
 def _channels_last_hint(shape, per_image: bool) -> str | None:
-    """The fix for an array that looks channels-last ((N,) H, W, C with C 1, 3 or 4), or None."""
+    """The fix for an array that looks channels-last, or None: (N,) H, W, C with C 1, 3 or 4 (grey,
+    RGB, RGBA) and H and W above 4 (read channels-first, it would be images 4 or fewer pixels
+    wide with more than 4 channels)."""
     spatial = shape[-3:] if per_image else shape[1:]
-    if len(spatial) == 3 and spatial[-1] in (1, 3, 4) and spatial[0] not in (1, 3, 4):
+    if len(spatial) == 3 and spatial[-1] in (1, 3, 4) and spatial[0] > 4 and spatial[1] > 4:
         axes = "x.transpose(2, 0, 1)" if per_image else "x.transpose(0, 3, 1, 2)"
         return (f"it looks channels-last ({'H, W, C' if per_image else 'N, H, W, C'}), and "
                 f"chainrule, as PyTorch, reads channels first: save {axes} instead")

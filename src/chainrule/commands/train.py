@@ -111,7 +111,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue the run saved in RUN_DIR (with its saved settings; "
                              "--epochs may raise the total)")
-    parser.set_defaults(run=run, _parser=parser)
+    # (None: not typed; the defaults depend on the data and model, see _resolve_defaults)
+    parser.set_defaults(run=run, _parser=parser, loss=None, hidden=None, activation=None)
 
 
 # ----- settings ---------------------------------------------------------------------------------
@@ -174,17 +175,22 @@ def _image_config(args, given: set) -> dict:
     return config
 
 
+def _resolve_defaults(args) -> None:
+    """The defaults of the options left out: --loss mse (cross_entropy for --images); --hidden
+    64,64 and --activation tanh (none and relu for --model cnn)."""
+    images, cnn = args.images is not None, args.images is not None and args.model != "mlp"
+    if args.loss is None:
+        args.loss = "cross_entropy" if images else "mse"
+    if args.hidden is None:
+        args.hidden = "" if cnn else "64,64"
+    if args.activation is None:
+        args.activation = "relu" if cnn else "tanh"
+
+
 def config_from_args(args, given: set) -> dict:
     """Check every option and return the run's settings as a JSON-able dict."""
     _check_sources(args, given)
-    if args.images is not None:
-        if "loss" not in given:
-            args.loss = "cross_entropy"
-        if (args.model or "cnn") == "cnn":
-            if "hidden" not in given:
-                args.hidden = ""
-            if "activation" not in given:
-                args.activation = "relu"
+    _resolve_defaults(args)
     if args.function is not None:
         for name in ("target", "features"):
             if name in given:
