@@ -374,8 +374,13 @@ def test_bad_sources_are_refused(capsys, tmp_path):
     (mixed / "dog").mkdir()
     np.save(mixed / "cat" / "1.npy", np.zeros((8, 8)))
     np.save(mixed / "dog" / "2.npy", np.zeros((8, 9)))
-    fails_with(capsys, r"dog/2.npy has shape \(1, 8, 9\) but .*cat/1.npy has \(1, 8, 8\); every "
-                       r"image must have the same shape", "train", "--images", str(mixed))
+    fails_with(capsys, r"dog/2.npy has shape \(8, 9\), an image of 1x8x9 \(C x H x W\), but "
+                       r".*cat/1.npy is 1x8x8 \(C x H x W\); every image must have the same "
+                       r"shape", "train", "--images", str(mixed))
+    np.save(mixed / "dog" / "2.npy", np.zeros((8, 8, 3)))
+    fails_with(capsys, r"dog/2.npy has shape \(8, 8, 3\): it looks channels-last \(H, W, C\), "
+                       r"and chainrule, as PyTorch, reads channels first: save "
+                       r"x.transpose\(2, 0, 1\) instead", "train", "--images", str(mixed))
 
 
 def test_predict_refuses_the_wrong_kind_of_input(capsys, tmp_path, halves_npz):

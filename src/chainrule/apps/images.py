@@ -227,14 +227,14 @@ def _folder(path: str, need_labels: bool) -> Images:
                          + (" in a subfolder per class." if need_labels else "."))
     images, shape, layout = [], None, None
     for _, name in files:
-        image, layout = _as_image_array(_load_npy(os.path.join(path, name)),
-                                        os.path.join(path, name), per_image=True)
+        array = _load_npy(os.path.join(path, name))
+        image, layout = _as_image_array(array, os.path.join(path, name), per_image=True)
         if shape is None:
             shape = image.shape
         elif image.shape != shape:
-            raise ValueError(f"{os.path.join(path, name)} has shape {image.shape} but "
-                             f"{os.path.join(path, files[0][1])} has {shape}; every image must "
-                             "have the same shape.")
+            raise ValueError(f"{os.path.join(path, name)} has shape {array.shape}, an image of "
+                             f"{image_text(image.shape)}, but {os.path.join(path, files[0][1])} "
+                             f"is {image_text(shape)}; every image must have the same shape.")
         images.append(image)
     labels = None if class_names is None else np.array([k for k, _ in files], dtype=np.float64)
     # folders named 0, 1, ..., K-1 are the labels themselves (numbers, as digits' labels)
