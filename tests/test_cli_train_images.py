@@ -467,3 +467,17 @@ def test_the_digits_table_in_the_convolution_doc_is_what_the_command_prints(caps
                             "--quiet", "--json")
             printed.append(f"{100 * summary['val_accuracy']:.2f}")
         assert printed == list(row.groups()), flags
+
+
+def test_init_reaches_the_conv_layers_too():
+    """--init re-initialises the Conv2d weights as it does the Linear ones."""
+    import chainrule as cr
+    from chainrule.training.builders import apply_init, build_cnn
+
+    cr.manual_seed(0)
+    model = build_cnn((1, 8, 8), [64], 10)
+    default_std = float(np.std(model[0].weight.numpy()))  # kaiming-uniform a=sqrt(5): 1/sqrt(27)
+    apply_init(model, "normal:2")
+    assert default_std < 0.25
+    assert float(np.std(model[0].weight.numpy())) == pytest.approx(2.0, rel=0.15)
+    assert float(np.std(model[-1].weight.numpy())) == pytest.approx(2.0, rel=0.15)

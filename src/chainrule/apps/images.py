@@ -446,8 +446,8 @@ class ImageRunSpec(TrainRunSpec):
         prepared = setup.extras["prepared"]
         parameters = sum(p.numel() for p in setup.model.parameters())
         n_val = 0 if prepared.X_val is None else len(prepared.X_val)
-        return (f"{prepared.count} images of {image_text(prepared.image_shape)}, read from "
-                f"arrays {prepared.layout}; {len(prepared.X_train)} train, {n_val} val; "
+        return (f"{prepared.count} images of {image_text(prepared.image_shape)}, read as "
+                f"{prepared.layout}; {len(prepared.X_train)} train, {n_val} val; "
                 f"{self.config['model']}: {describe_model(setup.model)} ({parameters} parameters)")
 
     def figures(self, monitored: bool) -> list:
