@@ -59,9 +59,10 @@ then flatten and Linear layers (--hidden, default none). --model mlp flattens th
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a network on a formula or a CSV file",
+        "train", help="train a network on a formula, a CSV file or labelled images",
         description="Train a multilayer perceptron on a formula (--function) or a CSV file\n"
-                    "(--csv), and write a run folder with metrics, plots and a checkpoint.",
+                    "(--csv), or a small CNN on labelled images (--images), and write a run\n"
+                    "folder with metrics, plots and a checkpoint.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = parser.add_argument_group("data")
