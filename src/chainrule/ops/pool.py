@@ -49,14 +49,18 @@ def _window_view(xp, kernel, stride, dilation, out_hw):
 def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
     """(y, offset) of max pooling x (N, C, H, W): offset is the kernel position (i * kw + j) of
     each window's maximum (the first one in row-major order on ties, as PyTorch). One pass per
-    kernel offset over the strided view of the windows: a running maximum and where it was."""
+    kernel offset over the strided view of the windows: a running maximum and where it was.
+
+    A window holding NaN has NaN as its maximum, and its offset is that of its last NaN in
+    row-major order, as PyTorch's kernels (they move the argmax on ``val > max or isnan(val)``),
+    so the gradient goes where the NaN came from."""
     windows = _window_view(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
     kh, kw = kernel
     best = windows[..., 0, 0].copy()
     offset = zeros_on(best, best.shape, dtype=np.intp)
     for k in range(1, kh * kw):
         candidate = windows[..., k // kw, k % kw]
-        np.copyto(offset, k, where=candidate > best)
+        np.copyto(offset, k, where=(candidate > best) | np.isnan(candidate))
         np.maximum(best, candidate, out=best)
     return best, offset
 
@@ -217,13 +221,18 @@ def scatter_to_index(grad_y, index, shape):
 
 def adaptive_max_arrays(x, out_hw):
     """(y, index) of adaptive max pooling x (N, C, H, W); index: each maximum's position in the
-    flattened H * W (the first maximum of a window, as PyTorch)."""
+    flattened H * W (the first maximum of a window, as PyTorch; in a window holding NaN, its last
+    NaN in row-major order, as PyTorch: see max_pool_arrays)."""
     n, c, h, w = x.shape
     rows, cols = adaptive_bounds(h, out_hw[0]), adaptive_bounds(w, out_hw[1])
     index = np.empty_like(x, shape=(n, c) + tuple(out_hw), dtype=np.int64)
     for p, (h0, h1) in enumerate(rows):
         for q, (w0, w1) in enumerate(cols):
-            at = x[:, :, h0:h1, w0:w1].reshape(n, c, -1).argmax(axis=-1)
+            window = x[:, :, h0:h1, w0:w1].reshape(n, c, -1)
+            at = window.argmax(axis=-1)
+            nan = np.isnan(window)
+            last_nan = window.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+            at = np.where(nan.any(axis=-1), last_nan, at)
             index[:, :, p, q] = (h0 + at // (w1 - w0)) * w + w0 + at % (w1 - w0)
     flat = x.reshape(n, c, h * w)
     return np.take_along_axis(flat, index.reshape(n, c, -1), axis=2).reshape(index.shape), index
