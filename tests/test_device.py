@@ -166,7 +166,7 @@ def test_lbfgs_on_cuda_equals_the_cpu(cuda):
         opt = cr.optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
         xd, zd = x.double().to(device), z.double().to(device)
 
-        def closure():
+        def closure(opt=opt, model=model, xd=xd, zd=zd):
             opt.zero_grad()
             loss = nn.functional.mse_loss(model(xd), zd)
             loss.backward()

@@ -87,8 +87,7 @@ def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
         tiled = cols.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
         if (top, left) == (0, 0) and (oh * kh, ow * kw) == (h, w):
             return tiled
-        canvas = np.zeros((n, c, max(h + top + bottom, oh * kh), max(w + left + right, ow * kw)),
-                          dtype=grad_y.dtype)
+        canvas = zeros_on(grad_y, (n, c, max(h + top + bottom, oh * kh), max(w + left + right, ow * kw)))
         canvas[:, :, :oh * kh, :ow * kw] = tiled
         return contiguous(canvas[:, :, top:top + h, left:left + w])
     return contiguous(
