@@ -262,3 +262,23 @@ def test_probes_answer_for_the_device(cuda):
     cr.cuda.synchronize()
     name = cr.cuda.get_device_name()
     assert name == ("CPU stand-in" if cuda == "standin" else name) and name
+
+
+def test_the_gpu_benchmark_runs_end_to_end_on_the_stand_in(tmp_path):
+    """benchmarks/run_gpu.py, tiny sizes on the stand-in: its floor and chainrule agree on the
+    first loss (it refuses to time them otherwise) and it writes its JSON. No timing asserted."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "gpu.json"
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "run_gpu.py"), "--standin",
+                           "--rounds", "1", "--steps", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert set(results["workloads"]) == {"mlp-small", "mlp-gemm"}
+    for entry in results["workloads"].values():
+        assert {"chainrule", "floor"} <= set(entry["median_us"])
