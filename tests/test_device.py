@@ -282,3 +282,22 @@ def test_the_gpu_benchmark_runs_end_to_end_on_the_stand_in(tmp_path):
     assert set(results["workloads"]) == {"mlp-small", "mlp-gemm"}
     for entry in results["workloads"].values():
         assert {"chainrule", "floor"} <= set(entry["median_us"])
+
+
+def test_fit_trains_a_model_on_the_device_from_a_cpu_data_loader(cuda):
+    """fit moves each batch to the model's device (as PyTorch code does by hand): the same
+    history as on the CPU."""
+    from chainrule.training.loop import fit
+
+    x, z = _seed_data(96)
+    histories = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        cr.manual_seed(5)
+        loader = cr.utils.data.DataLoader(cr.utils.data.TensorDataset(x, z), batch_size=16,
+                                          shuffle=True)
+        opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        history = fit(model, nn.MSELoss(), opt, loader, val_data=(x[:32], z[:32]), epochs=3,
+                      clip_norm=10.0, log=None)
+        histories[device] = history.train_loss + history.val_loss
+    _close(cuda, np.array(histories["cuda"]), np.array(histories["cpu"]), float32=True)
