@@ -115,24 +115,40 @@ def test_the_torch_twin_columns(tmp_path, capsys, label, flags):
         assert shown["float64"] == f"{summary['torch']['max_relative_step_loss_difference']:.1e}"
 
 
-def test_the_side_by_side_agreement_the_readme_quotes(tmp_path):
-    """'the per-step losses agree to 3e-16 in float64 (examples/pytorch_side_by_side.py)': what
-    the example prints with --dtype float64, to one digit (20 steps, a second)."""
+def _side_by_side(tmp_path, dtype):
+    """What examples/pytorch_side_by_side.py prints (20 steps, a second)."""
     import subprocess
     import sys
 
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "examples" / "pytorch_side_by_side.py"),
+                             "--dtype", dtype], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_side_by_side_agreement_the_docs_quote(tmp_path):
+    """The README's 'the per-step losses agree to 3e-16 in float64' is what the example prints
+    with --dtype float64, to one digit; the lines docs/coming_from_pytorch.md shows of its output
+    (float32 and float64) are lines it prints."""
     pytest.importorskip("torch")
+    printed = {dtype: _side_by_side(tmp_path, dtype) for dtype in ("float32", "float64")}
     quoted = re.search(r"the per-step losses\s+agree to ([0-9]e-[0-9]+) in float64 \(\[`examples/"
                        r"pytorch_side_by_side.py`\]", README)
     assert quoted, "the README no longer quotes the side-by-side example's float64 agreement"
-    root = pathlib.Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, str(root / "examples" / "pytorch_side_by_side.py"),
-                             "--dtype", "float64"], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root / "src")})
-    assert result.returncode == 0, result.stderr
-    worst = re.search(r"largest relative difference over \d+ steps: (\S+)", result.stdout)
-    assert worst, result.stdout
+    worst = re.search(r"largest relative difference over \d+ steps: (\S+)", printed["float64"])
+    assert worst, printed["float64"]
     assert quoted.group(1) == f"{float(worst.group(1)):.0e}"
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "coming_from_pytorch.md").read_text(
+        encoding="utf-8")
+    blocks = re.findall(r"```\n\$ python examples/pytorch_side_by_side.py( --dtype float64)?\n(.*?)```",
+                        doc, re.S)
+    assert len(blocks) == 2, "coming_from_pytorch.md no longer shows the example's two outputs"
+    for flag, block in blocks:
+        lines = set(printed["float64" if flag else "float32"].splitlines())
+        shown = [line for line in block.splitlines() if line.strip() not in ("", "...")]
+        assert shown and all(line in lines for line in shown), (flag, shown)
 
 
 # ----- the speed section: the recorded benchmark, not a timing in CI ------------------------------
