@@ -170,12 +170,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(
-                f"The 'approximate' parameter of GELU must be 'none' or 'tanh'. Got "
-                f"{approximate!r} instead."
-            )
-        self.approximate = approximate
+        self.approximate = F._gelu_approximate("GELU", approximate)  # F.gelu's check
 
     def forward(self, x):
         return F.gelu(x, self.approximate)

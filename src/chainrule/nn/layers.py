@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ops
-from ..checks import argument_error, check_in_range
+from ..checks import argument_error, check_in_range, refuse_inplace
 from ..dtypes import get_default_dtype
 from ..tensor import _resolve_dtype
 from . import functional as F
@@ -295,12 +295,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout", "p", p, 0, 1, high_closed=True)
-        if inplace is not False:
-            raise ValueError(
-                f"Dropout: inplace={inplace!r} is not supported: chainrule's dropout returns a new "
-                "tensor. Use inplace=False (the values are the same)."
-            )
-        self.inplace = False
+        self.inplace = refuse_inplace("Dropout", inplace)  # as F.dropout refuses it
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

@@ -8,7 +8,7 @@ the matching function of ``chainrule.nn.functional``, which calls a fused op in
 from __future__ import annotations
 
 
-from ..checks import check_in_range
+from ..checks import check_in_range, check_positive
 from ..ops.loss import check_reduction
 from ..tensor import Tensor
 from . import functional as F
@@ -83,12 +83,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, *, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or delta <= 0:
-            raise ValueError(
-                f"The 'delta' parameter of HuberLoss must be a positive float. Got {delta!r} "
-                "instead."
-            )
-        self.delta = float(delta)
+        self.delta = check_positive("HuberLoss", "delta", delta)  # as F.huber_loss checks it
 
     def forward(self, input, target):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)

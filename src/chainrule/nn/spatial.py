@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..checks import argument_error, check_bool, check_in_range
+from ..checks import argument_error, check_in_range, refuse_inplace
 from ..ops.dims import normalize_dim
 from . import functional_conv as FC
 from .module import Module
@@ -117,9 +117,7 @@ class Dropout2d(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout2d", "p", p, 0, 1, high_closed=True)
-        self.inplace = check_bool("Dropout2d", "inplace", inplace)
-        if inplace:
-            raise ValueError("Dropout2d: inplace=True is not supported by chainrule.")
+        self.inplace = refuse_inplace("Dropout2d", inplace)  # as F.dropout2d refuses it
 
     def forward(self, input):
         return FC.dropout2d(input, self.p, self.training)
