@@ -1155,8 +1155,8 @@ class Tensor:
         return ops.rearrange.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def flip(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
+        if len(dims) == 1:  # x.flip(0), x.flip((0, 1)): passed on as given, so the words match
+            dims = dims[0]
         return ops.rearrange.flip(self, dims)
 
     def roll(self, shifts, dims=None):

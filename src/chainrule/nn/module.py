@@ -43,16 +43,22 @@ class Module:
     """Base class of layers and models: subclass it, assign layers and Parameters in ``__init__``,
     and write ``forward``.
 
-    >>> class TwoLayer(chainrule.nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.hidden = chainrule.nn.Linear(2, 10)
-    ...         self.out = chainrule.nn.Linear(10, 1)
-    ...     def forward(self, x):
-    ...         return self.out(self.hidden(x).sigmoid())
-
     Calling the module (``model(x)``) runs ``forward``. ``training`` is True after construction;
     ``eval()`` and ``train()`` switch it for the module and every submodule (Dropout reads it).
+
+    Example:
+        >>> class TwoLayer(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = nn.Linear(2, 10)
+        ...         self.out = nn.Linear(10, 1)
+        ...     def forward(self, x):
+        ...         return self.out(self.hidden(x).sigmoid())
+        >>> model = TwoLayer()
+        >>> model(chainrule.ones(4, 2)).shape
+        (4, 1)
+        >>> [name for name, _ in model.named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
 
     def __init__(self):

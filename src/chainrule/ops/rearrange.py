@@ -194,8 +194,13 @@ def repeat(input, *sizes):
 
 
 def flip(input, dims):
-    """Reverse the order of elements along each of ``dims`` (an int or a tuple of ints)."""
+    """Reverse the order of elements along each of ``dims`` (an int or a tuple of ints). The one
+    entry of ``chainrule.flip(x, dims)`` and ``x.flip(*dims)``, so both check and word alike."""
     x = _tensor("flip", input)
+    # (None is refused, as PyTorch does: to a reduction it means every dim, here nothing)
+    items = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in items):
+        raise TypeError(f"flip: dims must be an int or a tuple of ints. Got {dims!r} instead.")
     empty = isinstance(dims, (tuple, list)) and len(dims) == 0
     axes = () if empty else normalize_dims("flip", dims, x.ndim)  # () flips nothing
     return Flip.apply(x, axes)
