@@ -27,7 +27,7 @@ from ..training.builders import (
 from ..training.lifecycle import execute, resume_settings
 from ._options import (
     HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
-    check_resume_options, check_training_options, given_options, logger,
+    check_resume_options, check_training_options, checkpoint_every, given_options, logger,
     figures_to_redraw, print_seed_summary,
 )
 
@@ -262,7 +262,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     result = execute(SeedRunSpec(config, notes, HEALTH_NAMES), args.out if checkpoint is None else run_dir,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
                      log=logger(args),
-                     progress=_progress_wanted(args, settings))
+                     progress=_progress_wanted(args, settings),
+                     checkpoint_every=checkpoint_every(args))
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
