@@ -115,7 +115,7 @@ def claim_run_dir(run_dir) -> RunClaim:
             except FileNotFoundError:
                 pass
     except OSError as err:
-        os.close(fd)
+        RunClaim(run_dir, fd, []).release()
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise _not_writable(run_dir, err) from None
         raise
