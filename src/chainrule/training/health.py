@@ -39,6 +39,11 @@ stderr the moment it is found:
     large updates         ||delta W|| / ||W|| above ``update_ratio_limit`` over the last ``window``
     divergence            a NaN or Inf loss (training is then stopped, unless stop_on_nan=False), or
                           a loss ``diverge_factor`` x above the first step's
+    bad data              NaN or Inf in the data, named before training (row and column) where fit
+                          can see the arrays (an (inputs, targets) pair, a TensorDataset, a
+                          DataLoader over one); a NaN or Inf loss or gradient on a batch that
+                          holds NaN or Inf is blamed on the data, never reported as divergence
+                          or exploding gradients (and stops training as a NaN loss does)
     stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
                           ``stall_epochs`` epochs in a row
     no better than mean   with an MSE loss, after ``mean_epochs`` epochs the epoch loss still at
@@ -233,6 +238,13 @@ class HealthMonitor(Callback):
         if not self._resumed:  # a fresh run; a resumed one goes on with the records it loaded
             self._reset()
         self._resumed = False
+        for data, which in ((state.train_data, "training"), (state.val_data, "validation")):
+            found = _non_finite_in_data(data, which)
+            if found is not None:  # said first: NaN and Inf in the data are no training problem
+                self._warn(state, ("bad data", which),
+                           f"bad data: {found}; the loss and gradients of every "
+                           "batch holding it will be NaN or Inf because of the data, not of the "
+                           "training: remove or fill those values first")
         self.params = {name: p for name, p in state.model.named_parameters() if p.requires_grad}
         for name in self.params:
             for records in (self.grad_norms, self.weight_norms, self.update_ratios,
@@ -341,7 +353,25 @@ class HealthMonitor(Callback):
         self._check_no_better_than_chance(state)
 
     # ----- checks ----------------------------------------------------------------------------
+    def _bad_batch(self, state: TrainState, what: str) -> bool:
+        """When the current batch holds NaN or Inf, say that the data (not the training) made
+        ``what`` non-finite, and return True."""
+        found = _described("the batch's", state.inputs, state.targets)
+        if found is None:
+            return False
+        stopping = "; training stopped" if self.stop_on_nan else ""
+        self._warn(state, "bad data: batch",
+                   f"bad data: {what} at {self._where(state)} because {found}: the data is "
+                   f"the cause, not the training{stopping}; remove or fill the NaN and Inf "
+                   "values in the data")
+        if self.stop_on_nan:
+            state.stop = True
+        return True
+
     def _check_gradients(self, state: TrainState) -> None:
+        if any(not math.isfinite(norms[-1]) for norms in self.grad_norms.values() if norms) \
+                and self._bad_batch(state, "the gradients are NaN or Inf"):
+            return
         exploding = []  # (how many times its median, name, norm, median)
         for name, norms in self.grad_norms.items():
             g = norms[-1]
@@ -399,6 +429,8 @@ class HealthMonitor(Callback):
 
     def _check_loss(self, state: TrainState, loss: float) -> None:
         self.losses.append(loss)
+        if not math.isfinite(loss) and self._bad_batch(state, f"the loss is {loss}"):
+            return
         if not math.isfinite(loss):
             previous = self.losses[-2] if len(self.losses) > 1 else None
             before = f" (it was {previous:.3g} the step before)" if previous is not None else ""
@@ -571,6 +603,50 @@ class HealthMonitor(Callback):
         with atomic_write(path, "w", what="HealthMonitor.write_report") as f:
             f.write(self.report() + "\n")
         return path
+
+
+def _first_non_finite(array):
+    """(count, index tuple, value) of the NaN and Inf in a float array, or None."""
+    array = getattr(array, "_data", array)  # a Tensor's array
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
+        return None
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~finite)[0])
+    return int(finite.size - np.count_nonzero(finite)), index, array[index]
+
+
+def _where_in(index) -> str:
+    """'row 5, column 1' for a (row, column) index; 'row 5' or 'row 5, index (1, 2)' otherwise."""
+    if len(index) == 1:
+        return f"row {index[0]}"
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    return f"row {index[0]}, index {index[1:]}"
+
+
+def _described(prefix: str, inputs, targets) -> str | None:
+    """'<prefix> inputs hold nan at row 5, column 1 (3 values are NaN or Inf)' for the first of
+    inputs and targets that holds NaN or Inf, or None."""
+    for name, array in (("inputs", inputs), ("targets", targets)):
+        found = _first_non_finite(array)
+        if found is not None:
+            count, index, value = found
+            more = f" ({count} values are NaN or Inf)" if count > 1 else ""
+            return f"{prefix} {name} hold {value} at {_where_in(index)}{more}"
+    return None
+
+
+def _non_finite_in_data(data, which: str) -> str | None:
+    """Where fit's training or validation data holds NaN or Inf, when it can be seen without
+    drawing a batch (an (inputs, targets) pair, a TensorDataset, a DataLoader over one); rows
+    counted from 0 as in the arrays. None for clean data or data it cannot see."""
+    data = getattr(data, "dataset", data)  # a DataLoader's dataset
+    arrays = getattr(data, "tensors", data)  # a TensorDataset's tensors
+    if not isinstance(arrays, (tuple, list)) or not 1 <= len(arrays) <= 2:
+        return None
+    return _described(f"the {which}", arrays[0], arrays[1] if len(arrays) > 1 else None)
 
 
 def _is_mse(loss_fn) -> bool:
