@@ -4,7 +4,6 @@ a training problem (issue #16, item 9)."""
 import os
 
 import numpy as np
-import pytest
 
 import chainrule
 from chainrule import nn, optim
