@@ -357,3 +357,22 @@ def test_a_full_disk_during_a_run_is_one_sentence_naming_the_file(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err == f"chainrule train: error: {run_dir / 'config.json'}: no space left on device."
     assert os.listdir(run_dir) == []  # no temporary, and the claim given back
+
+
+def test_the_global_generator_is_shared_by_threads_as_documented():
+    import threading
+
+    chainrule.manual_seed(3)
+    expected = chainrule.randn(4).numpy()
+    chainrule.manual_seed(3)
+    other = threading.Thread(target=lambda: chainrule.randn(4))  # draws from the same stream
+    other.start()
+    other.join()
+    assert not np.array_equal(chainrule.randn(4).numpy(), expected)
+    seen = []
+    reseed = threading.Thread(target=lambda: chainrule.manual_seed(3))
+    chainrule.manual_seed(99)
+    reseed.start()
+    reseed.join()  # a thread's manual_seed reseeds this thread's draws
+    seen.append(chainrule.randn(4).numpy())
+    assert np.array_equal(seen[0], expected)

@@ -5,9 +5,10 @@
     chainrule seed --sweep                 init x gradient treatment x lr, and the seed's backward
 
 A run writes a run folder: config.json, metrics.csv, metrics.json, checkpoint.crk,
-loss_curve.png, surface.png (and with --compare-torch: torch_step_loss.json). Ctrl-C saves the
-state after the last finished epoch, and ``--resume RUN_DIR`` continues it exactly (the PyTorch
-twin is not resumed). A sweep writes sweep.md, sweep.json and sweep.png.
+loss_curve.png, surface.png (and with --compare-torch: torch_step_loss.json). Ctrl-C, SIGTERM and
+SIGHUP save the state after the last finished epoch, the checkpoint is also written during
+training (--checkpoint-every), and ``--resume RUN_DIR`` continues it exactly (the PyTorch twin is
+not resumed). A sweep writes sweep.md, sweep.json and sweep.png.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ examples:
   chainrule seed --sweep --sweep-inits xavier --sweep-treatments none,normalize --sweep-lrs 0.1
   chainrule seed --samples 2000 --epochs 2 --json  a quick check; JSON summary on stdout
   chainrule seed --resume runs/20261128-093000 --epochs 100   continue a run (Ctrl-C saves one)
+  chainrule seed --epochs 500 --checkpoint-every 5    a checkpoint every 5 epochs
 
 The data: z = 5a^2 + 3b^2 with a, b ~ N(0, 1), --samples rows (default 100000), 70/30
 train/validation split. The network: 2-10-1, sigmoid, MSE, plain SGD (lr 0.01, batch 500).
 Gradient treatments for --sweep-treatments: none, clip-value:X, clip-norm:X, normalize.
+
+Ctrl-C, SIGTERM and SIGHUP save the last finished epoch; the checkpoint is also written during
+training (--checkpoint-every, default every minute), so a run killed outright (kill -9) loses at
+most that much; --resume continues bit for bit from the last checkpoint. One run at a time in a
+run folder: a second gets an error.
 """
 
 

@@ -5,6 +5,7 @@
         metrics.csv       one row per epoch: epoch,train_loss,val_loss,lr,seconds
         metrics.json      the whole History, per-step losses included, plus best_epoch
         checkpoint.crk    the checkpoint (chainrule.save format; never a pickle)
+        .run.lock         while a run trains in the folder: its claim (claims.py)
         loss_curve.png    when matplotlib is installed
 
 A checkpoint is one dict, saved atomically with ``chainrule.save``::
@@ -22,7 +23,15 @@ buffers, learning rate, data order and random draws as if the run had never stop
 
 Ctrl-C: ``EpochSnapshot`` (a callback) keeps the state at the end of the last finished epoch in
 memory, and ``save_on_interrupt`` writes it when KeyboardInterrupt arrives, so a run stopped in the
-middle of an epoch resumes from that epoch's end.
+middle of an epoch resumes from that epoch's end. SIGTERM and SIGHUP do the same inside
+``signals_interrupt`` (they raise ``Terminated``, a KeyboardInterrupt).
+
+What no program can catch (kill -9, the OOM killer, a power cut): ``PeriodicCheckpoint`` writes
+the snapshot during training too, every N epochs or every so many minutes, so such a run loses at
+most that much (plus the epoch under way) and resumes, bit for bit, from the last one written.
+
+While a run trains, it holds its folder (``claims.py``): a second run into the same folder is
+refused, and the temporary files of a write that a kill interrupted are removed.
 """
 
 from __future__ import annotations
