@@ -376,3 +376,19 @@ def test_the_global_generator_is_shared_by_threads_as_documented():
     reseed.join()  # a thread's manual_seed reseeds this thread's draws
     seen.append(chainrule.randn(4).numpy())
     assert np.array_equal(seen[0], expected)
+
+
+def test_a_lock_that_is_a_link_or_a_fifo_is_refused_not_followed_or_waited_on(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep me")
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    os.symlink(target, run_dir / LOCK)
+    with pytest.raises(ValueError, match=r"\.run\.lock is a symbolic link"):
+        claim_run_dir(run_dir)
+    assert target.read_text() == "keep me"
+    os.unlink(run_dir / LOCK)
+    os.mkfifo(run_dir / LOCK)
+    with pytest.raises(ValueError, match=r"\.run\.lock is not a regular file"):
+        claim_run_dir(run_dir)
+    assert run_dir_holder(run_dir) is None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from ..files import stale_temporaries
 
@@ -57,7 +58,7 @@ class RunClaim:
             return
         try:
             os.unlink(self.path)
-        except FileNotFoundError:
+        except OSError:  # gone already, or a folder that is not writable (then nothing to undo)
             pass
         finally:
             os.close(self._fd)
@@ -77,12 +78,21 @@ def _busy(run_dir: str, pid) -> ValueError:
                       "for it to end, or use another folder.")
 
 
+_OPEN_SAFELY = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # no link, no wait
+
+
 def _read_pid(path: str):
     try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            text = handle.read(32).strip()
+        fd = os.open(path, os.O_RDONLY | _OPEN_SAFELY)
     except OSError:
         return None
+    try:
+        text = os.read(fd, 32).decode("ascii", "replace").strip() \
+            if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return int(text) if text.isdigit() else None
 
 
@@ -124,8 +134,8 @@ def claim_run_dir(run_dir) -> RunClaim:
 
 def _open_lock(run_dir: str, path: str, flags: int) -> int:
     try:
-        # O_NOFOLLOW: a link planted as the lock file is never followed
-        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        # a link planted as the lock file is never followed, a FIFO never waited on
+        fd = os.open(path, flags | _OPEN_SAFELY, 0o666)
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise _not_writable(run_dir, err) from None
@@ -133,6 +143,11 @@ def _open_lock(run_dir: str, path: str, flags: int) -> int:
             raise ValueError(f"{path} is a symbolic link; a run folder's lock must be a file of "
                              "its own.") from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path} is not a regular file; a run folder's lock must be one (remove "
+                         "it).")
+    return fd
 
 
 def _claim_flock(run_dir: str, path: str) -> int:
@@ -173,7 +188,7 @@ def run_dir_holder(run_dir):
     if fcntl is None:  # pragma: no cover  (Windows)
         return _read_pid(path) or 0
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | _OPEN_SAFELY)
     except OSError:
         return None
     try:
