@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..backend import zeros_on
 from .. import ops
 from ..checks import check_bool, check_choice, check_in_range
 from ..functions import cat, stack
@@ -362,7 +363,7 @@ class RNNCellBase(Module):
 
     def _state(self, what: str, state, x: Tensor, unbatched: bool) -> Tensor:
         if state is None:
-            return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+            return Tensor(zeros_on(x, (x.shape[0], self.hidden_size)))
         state = _as_tensor(self._name, what, state)
         expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
         if state.shape != expected:
