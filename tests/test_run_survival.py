@@ -392,3 +392,23 @@ def test_a_lock_that_is_a_link_or_a_fifo_is_refused_not_followed_or_waited_on(tm
     with pytest.raises(ValueError, match=r"\.run\.lock is not a regular file"):
         claim_run_dir(run_dir)
     assert run_dir_holder(run_dir) is None
+
+
+@pytest.mark.parametrize("command", [
+    ["seed", "--samples", "300", "--batch-size", "50"],
+    ["train", "--function", "a*b", "--samples", "60", "--hidden", "4"],
+])
+def test_both_commands_write_the_checkpoints_asked_for(tmp_path, capsys, monkeypatch, command):
+    from chainrule.training import lifecycle, runs
+
+    written = []
+    real_save = runs.save_checkpoint
+    for module in (runs, lifecycle):  # (periodic and Ctrl-C saves; the final one)
+        monkeypatch.setattr(module, "save_checkpoint",
+                            lambda path, checkpoint: written.append(checkpoint["epoch"])
+                            or real_save(path, checkpoint))
+    for every, expected in (("1", [1, 2, 3, 4]), ("2", [2, 4]), ("off", [4])):
+        written.clear()
+        assert main([*command, "--epochs", "4", "--checkpoint-every", every, "--no-plots",
+                     "--quiet", "--out", str(tmp_path / every)]) == 0, capsys.readouterr().err
+        assert written == expected, every  # (never after the last epoch: the final one follows)
