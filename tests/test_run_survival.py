@@ -412,3 +412,16 @@ def test_both_commands_write_the_checkpoints_asked_for(tmp_path, capsys, monkeyp
         assert main([*command, "--epochs", "4", "--checkpoint-every", every, "--no-plots",
                      "--quiet", "--out", str(tmp_path / every)]) == 0, capsys.readouterr().err
         assert written == expected, every  # (never after the last epoch: the final one follows)
+
+
+def test_a_sweep_claims_its_folder_too(tmp_path, capsys):
+    sweep = ["seed", "--sweep", "--sweep-inits", "xavier", "--sweep-treatments", "none",
+             "--sweep-lrs", "0.1", "--sweep-epochs", "1", "--samples", "200", "--no-seed-rows",
+             "--no-plots", "--quiet"]
+    run_dir = tmp_path / "s"
+    run_dir.mkdir()
+    with claim_run_dir(run_dir):
+        assert main([*sweep, "--out", str(run_dir)]) == 2
+        assert "is in use by another chainrule run" in capsys.readouterr().err
+    assert main([*sweep, "--out", str(run_dir)]) == 0, capsys.readouterr().err
+    assert sorted(os.listdir(run_dir)) == ["sweep.json", "sweep.md"]

@@ -280,11 +280,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
 
 
 def _run_sweep(args, parsed, sweep) -> int:
-    from ..apps import plot
-    from ..training.runs import new_run_dir, write_json
-    from ..apps.seed import (
-        SEED_ROW_INIT, init_function, plot_sweep, run_sweep, seed_builders, sweep_table,
-    )
+    from ..training.runs import claim_new_run_dir, signals_interrupt
+    from ..apps.seed import SEED_ROW_INIT, init_function, seed_builders
 
     settings = _settings(args, parsed, epochs=args.sweep_epochs)
     activation, optimizer, _ = seed_builders({
@@ -303,7 +300,20 @@ def _run_sweep(args, parsed, sweep) -> int:
             raise CommandError("the seed's rows need one hidden layer; give --hidden with one "
                                "size or add --no-seed-rows.")
         seed_row = (SEED_ROW_INIT, init_function(SEED_ROW_INIT))
-    run_dir = new_run_dir(args.out)
+    # one run per folder, as for a training run; SIGTERM and SIGHUP keep the finished runs as
+    # Ctrl-C does
+    run_dir, claim = claim_new_run_dir(args.out)
+    with claim, signals_interrupt():
+        return _sweep_into(run_dir, args, parsed, sweep, settings, activation, optimizer, inits,
+                           seed_row, notes)
+
+
+def _sweep_into(run_dir, args, parsed, sweep, settings, activation, optimizer, inits, seed_row,
+                notes) -> int:
+    from ..apps import plot
+    from ..training.runs import write_json
+    from ..apps.seed import plot_sweep, run_sweep, sweep_table
+
     log = logger(args)
     runs = len(inits) * len(sweep["treatments"]) * len(sweep["lrs"])
     runs += 2 * len(sweep["lrs"]) if seed_row else 0
