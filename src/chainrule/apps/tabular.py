@@ -80,7 +80,19 @@ def _function_data(config, generator):
         )
     if config["noise"]:
         y = y + generator.normal(0.0, config["noise"], size=n)
-    return X, np.asarray(y, dtype=np.float64).reshape(n, 1), names, "target", expression
+    y = np.asarray(y, dtype=np.float64).reshape(n, 1)
+    if not config["standardize"]:  # trained unscaled, in the run's dtype: it must fit there
+        largest = float(np.finfo(np.dtype(config["dtype"])).max)
+        for values, what in ((X, "the sampled " + ", ".join(names)), (y, "the target")):
+            too_large = np.flatnonzero(np.abs(values).max(axis=1) > largest)
+            if too_large.size:
+                row = int(too_large[0])
+                raise ValueError(
+                    f"--function {config['function']!r}: {np.abs(values[row]).max():.3g} at row "
+                    f"{row + 1} of {what} is too large for {config['dtype']} (largest "
+                    f"{largest:.3g}); use --dtype float64, a smaller --range, or leave "
+                    "--standardize on.")
+    return X, y, names, "target", expression
 
 
 def _csv_data(config):
@@ -90,12 +102,21 @@ def _csv_data(config):
 
     classes_as_text = task_of(config["loss"]) == "classification"
     try:
+        # Unscaled, the numbers are trained in the run's dtype: a cell too large for it (1e39
+        # in float32) is refused by line and column, never turned into Inf.
+        dtype = np.float64 if config["standardize"] else np.dtype(config["dtype"])
         X, y, names = load_csv(config["csv"], target=config["target"],
-                               features=config["features"], target_as_text=classes_as_text)
+                               features=config["features"], target_as_text=classes_as_text,
+                               dtype=dtype)
+        X = X.astype(np.float64)
+        y = y if classes_as_text else y.astype(np.float64)
     except ValueError as err:
         if "is not a number" in str(err) and config["features"] is None:
             raise ValueError(f"{err} Every feature column must hold numbers; choose the numeric "
                              "ones with --features A,B,...") from None
+        if "is too large for" in str(err):
+            raise ValueError(f"{str(err).rstrip('.')} (unscaled, with --no-standardize); use "
+                             "--dtype float64 or leave --standardize on.") from None
         raise
     class_names = None
     if classes_as_text:

@@ -26,7 +26,7 @@ from ..training.tasks import LOSSES, task_of
 from . import CommandError
 from ._options import (
     HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
-    check_number, check_resume_options, check_training_options, flag,
+    check_number, check_resume_options, check_training_options, checkpoint_every, flag,
     given_options, logger, figures_to_redraw, note_printer, print_train_summary,
 )
 
@@ -46,8 +46,11 @@ examples:
 
 Losses: mse, l1, huber (regression); cross_entropy (integer class labels 0..K-1 in the target
 column); bce_with_logits (0/1 targets). A training set smaller than one batch is trained as one
-batch per epoch. Ctrl-C saves the last finished epoch into the run folder; --resume continues it
-exactly (same weights, optimizer state, data order and random draws).
+batch per epoch. Ctrl-C, SIGTERM and SIGHUP save the last finished epoch into the run folder, and
+the checkpoint is also written during training (--checkpoint-every, default every minute), so
+even a run killed outright (kill -9, out of memory) loses at most that much; --resume continues it
+exactly from the last checkpoint (same weights, optimizer state, data order, random draws and
+metrics). One run at a time in a run folder: a second gets an error.
 
 Images (--images): 'digits' (scikit-learn's 8x8 digits), an .npz file with the images under x
 (or images) and the labels under y (or labels), or a folder of .npy files, one image each, in a
@@ -307,7 +310,8 @@ def run(args) -> int:
         config, checkpoint = config_from_args(args, given), None
     result = execute(spec_for(config, health_names=HEALTH_NAMES), args.resume if checkpoint else args.out,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
-                     log=logger(args), note=note_printer(args), progress=args.progress)
+                     log=logger(args), note=note_printer(args), progress=args.progress,
+                     checkpoint_every=checkpoint_every(args))
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -311,3 +311,64 @@ def dead_units(layer: str, fraction: float, units: int, *, module: str = "ReLU",
 def _others(found, shown) -> list:
     """The names in ``found`` (tuples, name second) other than ``shown``, in order."""
     return [name for _, name, *_ in found if name != shown]
+
+
+# ----- the data ------------------------------------------------------------------------------
+
+def _first_non_finite(array):
+    """(count, index tuple, value) of the NaN and Inf in a float array, or None."""
+    array = getattr(array, "_data", array)  # a Tensor's array
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
+        return None
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~finite)[0])
+    return int(finite.size - np.count_nonzero(finite)), index, array[index]
+
+
+def _where_in(index) -> str:
+    """'row 5, column 1' for a (row, column) index; 'row 5' or 'row 5, index (1, 2)' otherwise."""
+    if len(index) == 1:
+        return f"row {index[0]}"
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    return f"row {index[0]}, index {index[1:]}"
+
+
+def _described(prefix: str, inputs, targets) -> str | None:
+    """'<prefix> inputs hold nan at row 5, column 1 (3 values are NaN or Inf)' for the first of
+    inputs and targets that holds NaN or Inf, or None."""
+    for name, array in (("inputs", inputs), ("targets", targets)):
+        found = _first_non_finite(array)
+        if found is not None:
+            count, index, value = found
+            more = f" ({count} values are NaN or Inf)" if count > 1 else ""
+            return f"{prefix} {name} hold {value} at {_where_in(index)}{more}"
+    return None
+
+
+def _non_finite_in_data(data, which: str) -> str | None:
+    """Where fit's training or validation data holds NaN or Inf, when it can be seen without
+    drawing a batch (an (inputs, targets) pair, a TensorDataset, a DataLoader over one); rows
+    counted from 0 as in the arrays. None for clean data or data it cannot see."""
+    data = getattr(data, "dataset", data)  # a DataLoader's dataset
+    arrays = getattr(data, "tensors", data)  # a TensorDataset's tensors
+    if not isinstance(arrays, (tuple, list)) or not 1 <= len(arrays) <= 2:
+        return None
+    return _described(f"the {which}", arrays[0], arrays[1] if len(arrays) > 1 else None)
+
+
+def bad_data(data, which: str) -> Finding | None:
+    """NaN or Inf in fit's ``which`` ('training' or 'validation') data, seen before training where
+    the arrays can be seen (an (inputs, targets) pair, a TensorDataset, a DataLoader over one).
+    Evidence: found (where, as a phrase)."""
+    found = _non_finite_in_data(data, which)
+    return None if found is None else Finding("bad data", which, {"found": found})
+
+
+def bad_batch(inputs, targets, what: str) -> Finding | None:
+    """The current batch holds NaN or Inf, which made ``what`` (the loss, the gradients) non-finite:
+    the data is the cause, not the training. Evidence: what, found."""
+    found = _described("the batch's", inputs, targets)
+    return None if found is None else Finding("bad data", "batch", {"what": what, "found": found})

@@ -43,6 +43,11 @@ stderr the moment it is found:
     large updates         ||delta W|| / ||W|| above ``update_ratio_limit`` over the last ``window``
     divergence            a NaN or Inf loss (training is then stopped, unless stop_on_nan=False), or
                           a loss ``diverge_factor`` x above the first step's
+    bad data              NaN or Inf in the data, named before training (row and column) where fit
+                          can see the arrays (an (inputs, targets) pair, a TensorDataset, a
+                          DataLoader over one); a NaN or Inf loss or gradient on a batch that
+                          holds NaN or Inf is blamed on the data, never reported as divergence
+                          or exploding gradients (and stops training as a NaN loss does)
     stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
                           ``stall_epochs`` epochs in a row
     no better than mean   with an MSE loss, after ``mean_epochs`` epochs the epoch loss still at
@@ -217,7 +222,17 @@ def _dead(f, names):
             f"recover: try a lower {names['lr']}, LeakyReLU, or a smaller initialisation")
 
 
-_WORDING = {"exploding gradients": _exploding, "vanishing gradients": _vanishing,
+def _bad_data(f, names):
+    e = f.evidence
+    if f.where == "batch":
+        stopping = "; training stopped" if e.get("stopped") else ""
+        return (f"bad data: {e['what']} at {_at(f)} because {e['found']}: the data is the cause, not "
+                f"the training{stopping}; remove or fill the NaN and Inf values in the data")
+    return (f"bad data: {e['found']}; the loss and gradients of every batch holding it will be NaN "
+            "or Inf because of the data, not of the training: remove or fill those values first")
+
+
+_WORDING = {"bad data": _bad_data, "exploding gradients": _exploding, "vanishing gradients": _vanishing,
             "large updates": _updates, "divergence": _divergence, "stall": _stall,
             "no better than the mean": _mean, "no better than chance": _chance,
             "saturated units": _saturated, "dead ReLUs": _dead}
@@ -244,6 +259,8 @@ def _key(finding: Finding):
     activations). These keys are stored in checkpoints: keep them as they are."""
     if finding.kind == "divergence":
         return "divergence: rising" if "first" in finding.evidence else "divergence: nan"
+    if finding.kind == "bad data":
+        return "bad data: batch" if finding.where == "batch" else ("bad data", finding.where)
     if finding.kind in ("saturated units", "dead ReLUs"):
         return ("saturated" if finding.kind == "saturated units" else "dead", finding.where)
     return {"exploding gradients": "exploding", "vanishing gradients": "vanishing",
@@ -332,6 +349,9 @@ class HealthMonitor(Callback):
         if not self._resumed:  # a fresh run; a resumed one goes on with the records it loaded
             self._reset()
         self._resumed = False
+        for data, which in ((state.train_data, "training"), (state.val_data, "validation")):
+            # said first: NaN and Inf in the data are no training problem
+            self._warn(state, detectors.bad_data(data, which))
         self.params = {name: p for name, p in state.model.named_parameters() if p.requires_grad}
         for name in self.params:
             for records in (self.grad_norms, self.weight_norms, self.update_ratios,
@@ -451,7 +471,22 @@ class HealthMonitor(Callback):
             ratio=self.mean_ratio))
 
     # ----- checks: the detectors, called on the records ----------------------------------------
+    def _bad_batch(self, state: TrainState, what: str) -> bool:
+        """When the current batch holds NaN or Inf, say that the data (not the training) made
+        ``what`` non-finite (stopping training as a NaN loss does), and return True."""
+        finding = detectors.bad_batch(state.inputs, state.targets, what)
+        if finding is None:
+            return False
+        finding.evidence["stopped"] = self.stop_on_nan
+        self._warn(state, finding)
+        if self.stop_on_nan:
+            state.stop = True
+        return True
+
     def _check_gradients(self, state: TrainState) -> None:
+        if any(not math.isfinite(norms[-1]) for norms in self.grad_norms.values() if norms) \
+                and self._bad_batch(state, "the gradients are NaN or Inf"):
+            return
         self._warn(state, detectors.exploding_gradients(
             self.grad_norms, self._finite_norms, reference=self.reference,
             factor=self.explode_factor))
@@ -463,6 +498,8 @@ class HealthMonitor(Callback):
 
     def _check_loss(self, state: TrainState, loss: float) -> None:
         self.losses.append(loss)
+        if not math.isfinite(loss) and self._bad_batch(state, f"the loss is {loss}"):
+            return
         finding = detectors.divergence(self.losses, factor=self.diverge_factor)
         if finding is not None and not math.isfinite(loss):
             finding.evidence["stopped"] = self.stop_on_nan

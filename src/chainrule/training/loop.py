@@ -356,7 +356,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
     plateau = isinstance(scheduler, ReduceLROnPlateau)
     state = TrainState(model=model, optimizer=optimizer, loss_fn=loss_fn, epochs=epochs,
                        epoch=initial_epoch, loss_scale=loss_scale,
-                       step=len(history.step_loss), history=history)
+                       step=len(history.step_loss), history=history,
+                       train_data=train_loader, val_data=val_data)
     try:
         state.steps_per_epoch = len(train_loader)
     except TypeError:
