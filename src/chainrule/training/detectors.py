@@ -106,9 +106,10 @@ def saturated_fraction(outputs, kind: str) -> float:
 
 
 def _units(outputs):
-    """A ReLU's outputs as (observations, units): a unit is a feature of (N, F), or a channel of a
-    feature map (N, C, H, W), observed at every sample and position."""
-    if outputs.ndim > 2:
+    """A ReLU's outputs as (observations, units): a unit is a feature (the last axis of (N, F) or
+    (N, L, F)), or a channel of a 2-D feature map (N, C, H, W), observed at every sample and
+    position."""
+    if outputs.ndim == 4:
         return np.moveaxis(outputs, 1, -1).reshape(-1, outputs.shape[1])
     return outputs.reshape(-1, outputs.shape[-1]) if outputs.ndim > 1 else outputs.reshape(1, -1)
 
