@@ -301,3 +301,36 @@ def test_fit_trains_a_model_on_the_device_from_a_cpu_data_loader(cuda):
                       clip_norm=10.0, log=None)
         histories[device] = history.train_loss + history.val_loss
     _close(cuda, np.array(histories["cuda"]), np.array(histories["cpu"]), float32=True)
+
+
+def test_initialisers_write_into_parameters_on_the_device(cuda):
+    """nn.init draws on the host (the same numbers as on the CPU) and writes on the device."""
+    for init in (nn.init.xavier_uniform_, nn.init.kaiming_normal_, nn.init.orthogonal_,
+                 nn.init.trunc_normal_, nn.init.zeros_):
+        weights = {}
+        for device in ("cpu", "cuda"):
+            w = cr.empty(4, 3).to(device)
+            cr.manual_seed(2)
+            init(w)
+            assert w.device.type == device
+            weights[device] = w.cpu().numpy()
+        np.testing.assert_array_equal(weights["cuda"], weights["cpu"])
+
+
+def test_in_place_ops_on_the_device_inside_and_outside_the_graph(cuda):
+    for requires_grad in (False, True):
+        leaf = cr.arange(6.0).reshape(2, 3).to("cuda").requires_grad_(requires_grad)
+        x = leaf * 1.0  # not a leaf: in-place changes are recorded when it requires grad
+        x.copy_(cr.ones(2, 3))  # from the host, as PyTorch's copy_ across devices
+        x.add_(1.0)
+        x.mul_(cr.full((3,), 2.0, device="cuda"))
+        x[0] = 7.0
+        x[1, 1:] = cr.tensor([5.0, 6.0])  # a host tensor written into a device one
+        x.clamp_(max=6.5)
+        x.fill_(x.max())  # a 0-d device tensor
+        x.zero_().add_(3)
+        assert x.device.type == "cuda"
+        np.testing.assert_array_equal(x.cpu().numpy(), np.full((2, 3), 3.0))
+        if requires_grad:
+            x.sum().backward()
+            np.testing.assert_array_equal(leaf.grad.cpu().numpy(), np.zeros((2, 3)))

@@ -689,6 +689,8 @@ class Tensor:
         """Copy other's values into this tensor (broadcast to its shape, cast to its dtype); the
         gradient flows to ``other``."""
         src = other if isinstance(other, Tensor) else Tensor._from_op(np.asarray(other), None)
+        if src.device != self.device:  # copied across devices, as PyTorch's copy_
+            src = src.to(self.device)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:
@@ -705,6 +707,8 @@ class Tensor:
     def __setitem__(self, index, value):
         """x[index] = value, written into x's memory; recorded (ops.SetItem) inside the graph."""
         if isinstance(value, Tensor):
+            if value.device != self.device:  # written across devices, as PyTorch's setitem
+                value = value.to(self.device)
             value_array, value_grad = value._data, value.requires_grad
         else:
             value_array, value_grad = to_device_of(_to_array(value, copy=False), self._data), False
@@ -728,7 +732,7 @@ class Tensor:
                                  "broadcast to it.") from None
             return
         if not isinstance(value, Tensor):
-            value = Tensor._from_op(np.asarray(value_array, dtype=self._data.dtype), None)
+            value = Tensor._from_op(value_array.astype(self._data.dtype, copy=False), None)
         elif value.dtype != self.dtype:
             value = value.to(self.dtype)
         self._in_place("setitem", lambda s, v: ops.SetItem.apply(s, v, index), value)

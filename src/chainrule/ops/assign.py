@@ -7,6 +7,7 @@ the new values are computed out of place, then written into x's memory (see tens
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array
 from .arithmetic import unbroadcast
 from .shape import _index_array
 
@@ -46,7 +47,7 @@ class SetItem(Function):
             grad_x = grad_y.copy()
             grad_x[ctx.index] = 0
         if ctx.needs_input_grad[1]:
-            grad_value = unbroadcast(np.asarray(grad_y[ctx.index]), ctx.value_shape)
+            grad_value = unbroadcast(as_array(grad_y[ctx.index]), ctx.value_shape)
         return grad_x, grad_value, None
 
     @staticmethod
