@@ -334,3 +334,14 @@ def test_in_place_ops_on_the_device_inside_and_outside_the_graph(cuda):
         if requires_grad:
             x.sum().backward()
             np.testing.assert_array_equal(leaf.grad.cpu().numpy(), np.zeros((2, 3)))
+
+
+def test_random_in_place_fills_on_the_device_draw_the_cpu_numbers(cuda):
+    for fill in (lambda t: t.uniform_(-1, 1), lambda t: t.normal_(0, 2), lambda t: t.bernoulli_(0.3)):
+        drawn = {}
+        for device in ("cpu", "cuda"):
+            cr.manual_seed(4)
+            t = fill(cr.empty(3, 4, device=device))
+            assert t.device.type == device
+            drawn[device] = t.cpu().numpy()
+        np.testing.assert_array_equal(drawn["cuda"], drawn["cpu"])

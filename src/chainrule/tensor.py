@@ -507,6 +507,7 @@ class Tensor:
         from .random import numpy_generator
 
         values = numpy_generator("uniform_", generator).uniform(from_, to, self.shape)
+        values = to_device_of(values, self._data)  # drawn on the host, as every random number
         return self._in_place("uniform_", lambda s: Tensor._from_op(values, None))
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
@@ -516,6 +517,7 @@ class Tensor:
         if std < 0:
             raise ValueError(f"normal_: std must be >= 0. Got {std} instead.")
         values = mean + std * numpy_generator("normal_", generator).standard_normal(self.shape)
+        values = to_device_of(values, self._data)  # drawn on the host, as every random number
         return self._in_place("normal_", lambda s: Tensor._from_op(values, None))
 
     def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
@@ -524,7 +526,7 @@ class Tensor:
 
         probabilities = p if isinstance(p, Tensor) else Tensor._from_op(np.asarray(float(p)), None)
         values = bernoulli(probabilities.detach().expand(self.shape), generator=generator)
-        return self._in_place("bernoulli_", lambda s: values.to(s.dtype))
+        return self._in_place("bernoulli_", lambda s: values.to(s.device, s.dtype))
 
     def __repr__(self):
         on_device = is_device_array(self._data)
@@ -612,6 +614,7 @@ class Tensor:
 
     def _write(self, op: str, array) -> None:
         """Write the values into this tensor's memory, stamped as an in-place change."""
+        array = to_device_of(array, self._data)  # host values (a number, a NumPy array) go there
         if np.shape(array) != self.shape:
             try:
                 fits = np.broadcast_shapes(np.shape(array), self.shape) == self.shape
