@@ -175,6 +175,7 @@ def main(argv=None):
     deadline = None if args.minutes is None else time.perf_counter() + 60 * args.minutes
 
     step, tokens, started = start_step, 0, time.perf_counter()
+    begun = started
     while step < args.steps:
         x, y = get_batch(train_data, args.batch_size, args.block_size, rng)
         _, loss, _ = model(x, y)
@@ -195,6 +196,8 @@ def main(argv=None):
         if out_of_time:
             print(f"stopped after {args.minutes:g} minutes, at step {step} of {args.steps}")
             break
+    print(f"trained {step - start_step} steps in {time.perf_counter() - begun:.0f} s (with the "
+          "evaluations)")
     if args.compare_torch and start_step == 0:
         torch_twin(args, len(chars), initial_state, splits, step)
 
