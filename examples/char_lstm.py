@@ -16,10 +16,12 @@ from the first 90% of examples/data/tiny_shakespeare.txt (public domain; source 
 examples/data/SOURCES.txt), each started from a zero state. Sampling carries the LSTM's state
 from character to character, so it costs one step per character, however long the text.
 
-What it reaches (measured on the project's shared two-core machine, one thread, float32, with the
-defaults: embedding 64, 1 layer of hidden size 256, block 64, batch 32, 350,593 parameters): see
-docs/sequence_models.md, "Examples and what they reach". A loss is in nats per character;
-predicting uniformly over the 65 characters costs ln 65 = 4.17.
+What it reaches, measured on the project's shared two-core machine (busy), one thread, float32,
+with the defaults (embedding 64, 1 layer of hidden size 256, block 64, batch 32, 350,593
+parameters): after 600 steps (5 minutes) a validation loss of 1.82 nats per character, the same
+as its PyTorch twin's to four decimals; with --steps 2000, 1.66 after 10 minutes (1.61 at step
+1,750; one evaluation is 10 random batches, about +-0.03). Predicting uniformly over the 65
+characters costs ln 65 = 4.17. More in docs/sequence_models.md, "Examples and what they reach".
 """
 
 from __future__ import annotations
