@@ -226,6 +226,9 @@ CASES = [
     _case("setitem boolean mask", lambda lib, a, v: _assigned(a, lib.tensor(MASK[:3]), v),
           [(3, 3), ()], (ops.SetItem, ops.GetItem)),
     _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
+    # the move between devices; on one device a copy (test_device.py moves between two)
+    _case("to its own device, a copy", lambda lib, a: ops.ToDevice.apply(a, a.device) * 1.5, [(3, 4)],
+          ops.ToDevice, torch_fn=lambda torch, a: a.to(a.device, copy=True) * 1.5),
     # ---- matrix products ----
     _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),
     _case("matmul 2-D @ 1-D", lambda lib, a, b: a @ b, [(3, 4), (4,)], ops.MatMul),

@@ -92,7 +92,8 @@ def add_output_options(parser) -> None:
     group.add_argument("--json", action="store_true",
                        help="print a machine-readable summary on stdout (logs go to stderr)")
     group.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
-                       help="draw the figures: loss_curve.png, surface.png, health.png (default "
+                       help="draw the figures: loss_curve.png, surface.png, health.png, and for "
+                            "classifiers confusion_matrix.png, for a CNN filters.png (default "
                             "on; needs matplotlib)")
     group.add_argument("--quiet", action="store_true",
                        help="print only the result and the run folder: no per-epoch log lines, "
@@ -233,9 +234,16 @@ def print_train_summary(summary, notes, brief=False) -> None:
         losses += f"; val accuracy {summary['val_accuracy']:.4f}"
         if summary.get("chance_accuracy") is not None:
             losses += f" (always the most common class: {summary['chance_accuracy']:.4f})"
+    images = summary.get("images")
+    if images is not None:
+        classes = f", {images['classes']} classes" if images.get("classes") else ""
+        print(f"data: {images['count']} images of {'x'.join(map(str, images['shape']))} "
+              f"(C x H x W) from {images['source']}{classes}; model {images['model']} with "
+              f"{images['parameters']} parameters")
     print(f"trained {epochs_text(summary['epochs_run'])}: {losses}")
     print(f"run folder: {summary['run_dir']}")
     if brief:
         return
     print_files_and_notes(summary, notes)
-    print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
+    print("predict with: " + summary.get(
+        "predict_with", f"chainrule predict --model {summary['run_dir']} --csv FILE"))

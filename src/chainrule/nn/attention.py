@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from ..backend import is_array, to_device_of
 from .. import ops
 from ..checks import argument_error, check_bool, check_in_range, check_real
 from ..random import default_generator
@@ -41,7 +42,7 @@ __all__ = [
 def _tensor(owner: str, what: str, x) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, np.ndarray):
+    if is_array(x):
         return Tensor(x)
     raise TypeError(f"{owner}: {what} must be a Tensor. Got {type(x).__name__} instead.")
 
@@ -53,7 +54,7 @@ def _additive_mask(owner: str, what: str, mask, target: tuple, dtype, true_means
     ``target`` without enlarging it."""
     if isinstance(mask, Tensor):
         array = mask._data
-    elif isinstance(mask, np.ndarray):
+    elif is_array(mask):
         array = mask
     else:
         raise TypeError(f"{owner}: {what} must be a Tensor of bools or floats. Got "
@@ -121,6 +122,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         mask = _additive_mask(op, "attn_mask", attn_mask, scores_shape, q.dtype, "attend")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real(op, "scale", scale)
     keep = _dropout_keep(dropout_p, scores_shape, q.dtype)
+    if not isinstance(mask, Tensor):  # constants (a causal or boolean mask, dropout's keep) go
+        mask = to_device_of(mask, q._data)  # to the queries' device
+    keep = to_device_of(keep, q._data)
     return ops.ScaledDotProductAttention.apply(q, k, v, mask, scale, keep)
 
 

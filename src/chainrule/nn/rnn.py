@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..backend import zeros_on
 from .. import ops
 from ..checks import check_bool, check_choice, check_in_range
 from ..functions import cat, stack
@@ -154,8 +155,9 @@ class RNNBase(Module):
         layers = self.num_layers * (2 if self.bidirectional else 1)
         out_size = self.proj_size or self.hidden_size
         if hx is None:
-            h0 = Tensor(np.zeros((layers, batch, out_size), dtype=dtype))
-            c0 = Tensor(np.zeros((layers, batch, self.hidden_size), dtype=dtype))
+            like = self.weight_ih_l0  # the states start on the weights' device
+            h0 = Tensor._from_op(zeros_on(like, (layers, batch, out_size), dtype), None)
+            c0 = Tensor._from_op(zeros_on(like, (layers, batch, self.hidden_size), dtype), None)
             return h0, (c0 if self.mode == "LSTM" else None)
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -367,7 +369,7 @@ class RNNCellBase(Module):
 
     def _state(self, what: str, state, x: Tensor, unbatched: bool) -> Tensor:
         if state is None:
-            return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+            return Tensor(zeros_on(x, (x.shape[0], self.hidden_size)))
         state = _as_tensor(self._name, what, state)
         expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
         if state.shape != expected:

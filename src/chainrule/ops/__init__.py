@@ -16,6 +16,7 @@
     pool.py         MaxPool AvgPool AdaptiveMaxPool
     norm.py         BatchNorm LayerNorm GroupNorm
     resample.py     Pad Resample (interpolate, adaptive average pooling)
+    device.py       ToDevice (a copy between host and GPU; the gradient is copied back)
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
     promotion.py    result_dtype: the dtype an op on several operands computes in (PyTorch's rules)
@@ -41,6 +42,7 @@ from .conv import Conv, ConvTranspose, Fold, Unfold
 from .norm import BatchNorm, GroupNorm, LayerNorm
 from .pool import AdaptiveMaxPool, AvgPool, MaxPool
 from .resample import Pad, Resample
+from .device import ToDevice
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
@@ -54,7 +56,7 @@ __all__ = [
     "Embedding", "LSTMCell", "GRUCell", "ScaledDotProductAttention",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
-    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",
+    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample", "ToDevice",
 ]
 
 # sequence-model tensor ops (one family per file):

@@ -21,7 +21,7 @@ class SetItem(Function):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        index, _ = _index_array(index)
+        index, _ = _index_array(index, x)
         ctx.index = index
         ctx.value_shape = np.shape(value)
         y = x.copy()
@@ -53,7 +53,7 @@ class SetItem(Function):
     def backward_graph(ctx, grad_y):
         grad_x = grad_value = None
         if ctx.needs_input_grad[0]:
-            zeros = np.zeros((), dtype=grad_y.dtype)
+            zeros = grad_y.dtype.type(0)
             grad_x = SetItem.apply(grad_y, zeros, ctx.index)
         if ctx.needs_input_grad[1]:
             grad_value = unbroadcast(grad_y[ctx.index], ctx.value_shape)

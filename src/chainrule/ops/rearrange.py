@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ..backend import arange_on
 from ..autograd import Function
 from .dims import normalize_dim, normalize_dims
 
@@ -297,11 +298,11 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
             x = x.reshape(1)
     n = x.shape[axis]
     if isinstance(repeats, numbers.Integral) and not isinstance(repeats, bool):
-        counts = np.full(n, int(repeats), dtype=np.int64)
+        counts = np.full_like(x._data, int(repeats), shape=n, dtype=np.int64)
     else:
         counts = index_array("repeat_interleave", repeats, "repeats")
         if counts.ndim == 0 or counts.shape == (1,):
-            counts = np.full(n, int(counts.reshape(-1)[0]), dtype=np.int64)
+            counts = np.full_like(x._data, int(counts.reshape(-1)[0]), shape=n, dtype=np.int64)
         elif counts.shape != (n,):
             raise ValueError(
                 f"repeat_interleave: repeats must be an int or hold one count per element along "
@@ -314,7 +315,7 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
             f"repeat_interleave: output_size {output_size} differs from the sum of repeats "
             f"{int(counts.sum())}."
         )
-    return index_select(x, axis, np.repeat(np.arange(n), counts))
+    return index_select(x, axis, np.repeat(arange_on(counts, n), counts))
 
 
 def split(tensor, split_size_or_sections, dim=0):

@@ -21,7 +21,8 @@ What it records, per parameter (names from ``model.named_parameters()``):
 and per activation module (Sigmoid, Tanh, ReLU found in ``model.named_modules()``):
     saturated fraction   sigmoid/tanh outputs within 0.01 of an asymptote (0 or 1; -1 or 1), where
                          the local derivative is nearly 0 and little gradient passes
-    dead fraction        ReLU units that output 0 for every sample of the probe batch
+    dead fraction        ReLU units that output 0 for every sample of the probe batch (in a conv
+                         feature map (N, C, H, W) a unit is a channel, 0 at every position)
 and the training loss at every step (the loss trend is its mean per epoch).
 
 Each warning is a sentence in ``warnings`` and a ``Finding`` (kind, step, epoch, sentence) in
@@ -485,7 +486,12 @@ class HealthMonitor(Callback):
             record = self.activations[name]
             kind = record["kind"]
             if kind == "relu":
-                units = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
+                # a unit is a feature (N, F), or a channel of a feature map (N, C, H, W): its
+                # every output over the probe samples (and positions) is 0 when it is dead
+                if y.ndim > 2:
+                    units = np.moveaxis(y, 1, -1).reshape(-1, y.shape[1])
+                else:
+                    units = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
                 fraction = float(np.mean(np.all(units <= 0, axis=0)))
             else:
                 low = 0.0 if kind == "sigmoid" else -1.0
@@ -494,7 +500,7 @@ class HealthMonitor(Callback):
             record["fraction"].append(fraction)
             module_kind = type(self._activation_modules[name]).__name__
             if kind == "relu" and fraction > self.dead_limit:
-                units_total = y.shape[-1]
+                units_total = units.shape[-1]
                 self._warn(state, ("dead", name),
                            f"dead ReLUs: {round(fraction * units_total)} of {units_total} units of "
                            f"layer {name} ({module_kind}) output 0 for every probe sample at "
