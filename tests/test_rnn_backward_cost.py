@@ -68,3 +68,15 @@ def test_the_pieces_are_outputs_of_one_op(cut):
     ops = {p.grad_fn.inputs[0] for p in pieces}  # each piece's output Node leads to the op
     assert len(ops) == 1 and next(iter(ops)).fn in (cr.ops.Unbind, cr.ops.Split)
     # (their gradients against PyTorch: the split/chunk/unbind cases of op_cases.py)
+
+
+@pytest.mark.parametrize("cut", [lambda y: y.unbind(0), lambda y: y.split(1, 0)])
+def test_a_piece_changed_in_place_in_the_graph_is_refused(cut):
+    # PyTorch refuses it too: the pieces are views that one op made together.
+    y = cr.randn(2, 3, requires_grad=True) * 1.0
+    a = cut(y)[0]
+    with pytest.raises(RuntimeError, match=r"mul_: .* a view, made by .*split, chunk, unbind"):
+        a.mul_(2)
+    with cr.no_grad():  # outside the graph it is a plain in-place change of y's memory
+        a.mul_(2)
+    assert a.shape[-1] == 3 and y.detach().numpy()[0].tolist() == a.detach().numpy().reshape(3).tolist()
