@@ -172,7 +172,7 @@ def split_loss(model, data, rows=None):
     """The mean loss per character over a split (its first ``rows`` rows; None: all), in pieces
     of 10,000 rows for the MLP (1,000 names for the GPT)."""
     inputs, targets = data[0][:rows], data[1][:rows]
-    piece = 10000 if inputs.shape[1] == getattr(model, "block_size", None) else 1000
+    piece = 10000 if targets.ndim == 1 else 1000  # one target per row (MLP), or per position
     total = 0.0
     for start in range(0, len(targets), piece):
         total += loss_of(model, inputs[start:start + piece], targets[start:start + piece],
