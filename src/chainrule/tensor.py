@@ -574,7 +574,8 @@ class Tensor:
         if view is None and self._data.base is not None:
             raise RuntimeError(
                 f"{op}: this tensor shares its memory with another one (it is a view, made by "
-                "reshape, permute, expand, .T or .data), and chainrule records in-place changes of "
+                "reshape, permute, expand, split, chunk, unbind, .T or .data), and chainrule "
+                "records in-place changes of "
                 "views in the graph only for indexing (x[i] += 1). Write it out of place instead "
                 "(y = y + 1), or make it under no_grad."
             )

@@ -180,10 +180,15 @@ class RNNBase(Module):
             x = x.unsqueeze(1)
         elif self.batch_first:
             x = x.transpose(0, 1)
-        length, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         h0, c0 = self._initial_states(hx, batch, x.dtype, unbatched)
         directions = 2 if self.bidirectional else 1
-        steps = [x[t] for t in range(length)]  # the layer's input, one (N, H_in) Tensor per step
+        # The layer's input, one (N, H_in) Tensor per step: the outputs of one op (unbind), whose
+        # backward stacks the steps' gradients in one go. (T slices x[t] would each send back a
+        # gradient of x's full size: O(T^2) work and memory in the backward.)
+        steps = list(x.unbind(0))
+        h0 = h0.unbind(0)
+        c0 = None if c0 is None else c0.unbind(0)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             per_direction = []

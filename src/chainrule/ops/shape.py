@@ -215,10 +215,10 @@ class Cat(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        starts = [0, *(int(b) for b in ctx.bounds)]
-        stops = [*starts[1:], grad_y.shape[ctx.dim]]
-        before = (slice(None),) * ctx.dim
-        return (None, *(grad_y[(*before, slice(a, b))] for a, b in zip(starts, stops)))
+        from .rearrange import Split  # one op for all the pieces (its backward is this cat)
+
+        bounds = (0, *(int(b) for b in ctx.bounds), grad_y.shape[ctx.dim])
+        return (None, *Split.apply(grad_y, ctx.dim, bounds))
 
 
 class Stack(Function):
@@ -241,8 +241,9 @@ class Stack(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        before = (slice(None),) * ctx.dim
-        return (None, *(grad_y[(*before, k)] for k in range(grad_y.shape[ctx.dim])))
+        from .rearrange import Unbind  # one op for all the slices (its backward is this stack)
+
+        return (None, *Unbind.apply(grad_y, ctx.dim))
 
 
 def _check_same_shapes(op, xs, skip_dim):
