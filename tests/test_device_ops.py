@@ -43,10 +43,12 @@ def _run(case, arrays, device, second_order):
     return {k: (None if t is None else t.cpu().numpy()) for k, t in results.items()}
 
 
+@pytest.mark.parametrize("order", ["first", "second"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_op_case_on_cuda_equals_cpu(case, cuda):
+def test_op_case_on_cuda_equals_cpu(case, order, cuda):
+    """First order: the NumPy backward every loss.backward() takes; second: backward_graph."""
     arrays = case.make_inputs()
-    second = case.second_order
+    second = order == "second" and case.second_order
     expected = _run(case, arrays, "cpu", second)
     got = _run(case, arrays, "cuda", second)
     rtol = 1e-12 if cuda == "standin" else 1e-9

@@ -9,8 +9,10 @@ host on purpose), and it will not mix a NumPy array into a GPU computation. A fo
 
 ``StandInArray`` behaves the same way on a machine without a GPU: it holds a NumPy array, runs
 every NumPy function and operator on it (so results equal the CPU's bit for bit), and refuses
-exactly those conversions. ``chainrule.backend.use_standin_cuda()`` puts it behind the ``cuda``
-device; the test suite does so where no GPU is present, so every device test runs on every machine.
+those conversions, plus the NumPy features CuPy lacks that chainrule could reach for (ufunc
+methods, arguments of indices/repeat/sort, ``flags.writeable``: see ``_check_ufunc``).
+``chainrule.backend.use_standin_cuda()`` puts it behind the ``cuda`` device; the test suite does
+so where no GPU is present, so every device test runs on every machine.
 It is a testing device, slower than NumPy itself, not a way to run models.
 """
 
@@ -62,6 +64,46 @@ def _wrap(value):
     return value
 
 
+# ----- where CuPy (13, 14) differs from NumPy in what it accepts --------------------------------
+_COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal"}
+# ufunc methods CuPy has, and for ``at`` the dtypes it takes (CUDA's atomics)
+_UFUNC_METHODS = {"reduce": {"add", "multiply"}, "accumulate": {"add", "multiply"},
+                  "reduceat": {"add"}, "at": {"add", "maximum", "minimum"}}
+_AT_DTYPES = {"add": "efdiIQL", "maximum": "fdiIQL", "minimum": "fdiIQL"}
+
+
+def _check_ufunc(ufunc, method, inputs, where: str) -> None:
+    name = ufunc.__name__
+    operands = inputs[:1] + inputs[2:] if method == "at" else inputs  # at's second is an index
+    if any(isinstance(x, (list, tuple)) for x in operands):
+        raise TypeError(f"{where}: a list operand (CuPy takes arrays and numbers only).")
+    if method != "__call__":
+        if name not in _UFUNC_METHODS.get(method, ()):
+            raise NotImplementedError(f"{where}: CuPy has no {name}.{method}.")
+        if method == "at" and np.dtype(inputs[0].dtype).char not in _AT_DTYPES[name]:
+            raise TypeError(f"{where}: CuPy's {name}.at takes no {inputs[0].dtype} arrays.")
+
+
+def _check_function(name: str, args, kwargs, where: str) -> None:
+    if name == "indices" and "sparse" in kwargs:
+        raise TypeError(f"{where}: CuPy's indices has no sparse= argument.")
+    if name == "repeat":
+        repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
+        if type(repeats) is StandInArray:
+            raise ValueError(f"{where}: CuPy takes no device array as repeats (give a list).")
+    if name in ("sort", "argsort") and kwargs.get("kind", args[2] if len(args) > 2 else None) \
+            not in (None, "stable"):
+        raise ValueError(f"{where}: CuPy's {name} takes kind=None or 'stable' only.")
+
+
+class _Flags:
+    """The flags a CuPy array has."""
+
+    def __init__(self, flags):
+        self.c_contiguous, self.f_contiguous, self.owndata = (
+            flags.c_contiguous, flags.f_contiguous, flags.owndata)
+
+
 class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     """A NumPy array that refuses to leave its (pretend) device implicitly, as a CuPy array does."""
 
@@ -80,6 +122,9 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     # -- NumPy's functions and operators, run on the array inside --------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         where = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        _check_ufunc(ufunc, method, inputs, where)
+        if ufunc.__name__ in _COMPARISONS:  # CuPy takes a 0-d host array there (as a number)
+            inputs = tuple(x.item() if type(x) is np.ndarray and x.ndim == 0 else x for x in inputs)
         args = _unwrap(inputs, where)
         out = kwargs.get("out")
         if out is not None:
@@ -91,6 +136,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_function__(self, func, types_, args, kwargs):
         where = f"numpy.{func.__name__}"
+        _check_function(func.__name__, args, kwargs, where)
         args = _unwrap(args, where, "data")
         return _wrap(func(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 
@@ -124,6 +170,11 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     @property
     def size(self):
         return self._a.size
+
+    @property
+    def flags(self):
+        """CuPy's flags: c_contiguous, f_contiguous, owndata (no writeable: CuPy has none)."""
+        return _Flags(self._a.flags)
 
     @property
     def base(self):
@@ -230,6 +281,7 @@ class _Namespace:
 
         def function(*args, **kwargs):
             where = f"{self._module.__name__}.{name}"
+            _check_function(name, args, kwargs, where)
             args = _unwrap(args, where, "data")
             return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 

@@ -626,7 +626,7 @@ class Tensor:
                     f"{op}: a result of shape {np.shape(array)} cannot be written into this tensor of "
                     f"shape {self.shape} in place (an in-place op cannot change the shape)."
                 )
-        if not self._data.flags.writeable:
+        if not _writeable(self._data):
             raise RuntimeError(
                 f"{op}: this tensor's memory cannot be written (several of its elements are one "
                 "element of memory, as after expand). Make a copy first: x = x.clone()."
@@ -721,7 +721,7 @@ class Tensor:
             if value_array.dtype.kind == "f" and self._data.dtype.kind in "iub":
                 raise RuntimeError(f"setitem: cannot write {value_array.dtype} values into this "
                                    f"{self._data.dtype} tensor. Convert first, e.g. x = x.float().")
-            if not self._data.flags.writeable:
+            if not _writeable(self._data):
                 raise RuntimeError("setitem: this tensor's memory cannot be written (as after expand). "
                                    "Make a copy first: x = x.clone().")
             autograd.engine.bump_version(self._data)
@@ -1354,3 +1354,11 @@ def _host_refusal(t) -> str:
         f"can't convert a {t.device} device tensor to a NumPy array; copy it to the host first "
         "with .cpu() (or .numpy(force=True))."
     )
+
+
+def _writeable(array) -> bool:
+    """False for memory that several elements share (an expanded view): NumPy marks those
+    read-only; CuPy has no such flag, so look for a zero stride on a dim longer than 1."""
+    if type(array) is np.ndarray:
+        return array.flags.writeable
+    return not any(stride == 0 and n > 1 for n, stride in zip(array.shape, array.strides))

@@ -24,7 +24,9 @@ def _positions(index, dim):
     """The coordinates an index names: a tuple of arrays, one per dim, broadcast to index's shape.
     ``x[_positions(index, dim)]`` is gather; ``np.add.at(out, _positions(index, dim), src)`` is
     scatter_add."""
-    grids = list(get_array_module(index).indices(index.shape, sparse=True))
+    xp = get_array_module(index)  # (CuPy's indices has no sparse=)
+    grids = [xp.arange(n).reshape((1,) * d + (n,) + (1,) * (index.ndim - d - 1))
+             for d, n in enumerate(index.shape)]
     grids[dim] = index
     return tuple(grids)
 

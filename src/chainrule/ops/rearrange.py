@@ -320,7 +320,8 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
             f"repeat_interleave: output_size {output_size} differs from the sum of repeats "
             f"{int(counts.sum())}."
         )
-    return index_select(x, axis, np.repeat(arange_on(counts, n), counts))
+    return index_select(x, axis, np.repeat(arange_on(counts, n), counts.tolist()))  # (CuPy takes
+    # no device array as repeats)
 
 
 def split(tensor, split_size_or_sections, dim=0):

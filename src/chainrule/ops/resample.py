@@ -103,7 +103,8 @@ class Pad(Function):
         if mode == "constant":
             return np.pad(x, full, mode="constant", constant_values=value)
         ctx.matrices = tuple(
-            _one_hot(source_index(x.shape[x.ndim - d + k], *widths[k], mode), x.shape[x.ndim - d + k])
+            to_device_of(_one_hot(source_index(x.shape[x.ndim - d + k], *widths[k], mode),
+                                  x.shape[x.ndim - d + k]), x)
             for k in range(d)
         )
         return np.pad(x, full, mode=NUMPY_PAD_MODES[mode])
