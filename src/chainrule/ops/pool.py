@@ -13,37 +13,27 @@ dim and lives with interpolation in ops/resample.py. Checks and messages: chainr
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
 from ..backend import arange_on, contiguous, zeros_on
 from .conv import Fold, _as_2d, col2im
 
 
-def _windows(xp, kernel, stride, dilation, out_hw):
-    """Yield (offset index, slice of xp) for every kernel offset (i, j): the (N, C, OH, OW) array of
+def _windows(padded, kernel, stride, dilation, out_hw):
+    """Yield (offset index, slice of padded) for every kernel offset (i, j): the (N, C, OH, OW) array of
     the elements each window holds at that offset."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = out_hw
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
-            yield i * kw + j, xp[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
+            yield i * kw + j, padded[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
 
 
 def _pad(x, padding, value):
     if any(padding[0]) or any(padding[1]):
         return np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]), constant_values=value)
     return x
-
-
-def _window_view(xp, kernel, stride, dilation, out_hw):
-    """Every window of the padded xp as a view (N, C, OH, OW, kh, kw): no copy yet."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    oh, ow = out_hw
-    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
-    windows = sliding_window_view(xp, span, axis=(2, 3))
-    return windows[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw, ::dh, ::dw]
 
 
 def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
@@ -54,12 +44,11 @@ def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
     A window holding NaN has NaN as its maximum, and its offset is that of its last NaN in
     row-major order, as PyTorch's kernels (they move the argmax on ``val > max or isnan(val)``),
     so the gradient goes where the NaN came from."""
-    windows = _window_view(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
-    kh, kw = kernel
-    best = windows[..., 0, 0].copy()
+    windows = _windows(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
+    _, first = next(windows)
+    best = first.copy()
     offset = zeros_on(best, best.shape, dtype=np.intp)
-    for k in range(1, kh * kw):
-        candidate = windows[..., k // kw, k % kw]
+    for k, candidate in windows:
         np.copyto(offset, k, where=(candidate > best) | np.isnan(candidate))
         np.maximum(best, candidate, out=best)
     return best, offset
