@@ -694,7 +694,10 @@ CASES += [
     _case("chunk 3 of 5", lambda lib, a: _pieces(lib, lib.chunk(a, 3, 0), lambda p: lib.cat(p, 0)),
           [(5, 2)], (ops.GetItem, ops.Mul, ops.Cat)),
     _case("unbind dim 1", lambda lib, a: _pieces(lib, lib.unbind(a, 1), lambda p: lib.stack(p, 0)),
-          [(2, 3)], (ops.GetItem, ops.Mul, ops.Stack)),
+          [(2, 3)], (ops.Unbind, ops.Mul, ops.Stack)),
+    _case("unbind dim 0, one piece unused",  # the unused piece's gradient: zeros
+          lambda lib, a: _pieces(lib, lib.unbind(a, 0)[1:], lambda p: lib.stack(p, -1)),
+          [(3, 2, 2)], (ops.Unbind, ops.Mul, ops.Stack)),
     # cumsum / prod / logsumexp
     _case("cumsum dim 0", lambda lib, a: lib.cumsum(a, 0), [(4, 3)], ops.CumSum),
     _case("cumsum dim -1 3-D", lambda lib, a: a.cumsum(dim=-1), [(2, 3, 4)], ops.CumSum),

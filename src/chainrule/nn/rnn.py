@@ -178,10 +178,10 @@ class RNNBase(Module):
             x = x.unsqueeze(1)
         elif self.batch_first:
             x = x.transpose(0, 1)
-        length, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         h0, c0 = self._initial_states(hx, batch, x.dtype, unbatched)
         directions = 2 if self.bidirectional else 1
-        steps = [x[t] for t in range(length)]  # the layer's input, one (N, H_in) Tensor per step
+        steps = list(x.unbind(0))  # the layer's input, one (N, H_in) Tensor per step (one op)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             per_direction = []

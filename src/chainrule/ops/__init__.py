@@ -59,20 +59,21 @@ __all__ = [
 
 # sequence-model tensor ops (one family per file):
 #   indexing.py   Gather Scatter ScatterAdd IndexSelect IndexAdd MaskedFill, and one_hot
-#   rearrange.py  Tril Triu Repeat Flip Roll, and repeat_interleave split chunk unbind (slices)
+#   rearrange.py  Tril Triu Repeat Flip Roll Unbind, and repeat_interleave split chunk (slices)
 #   scan.py       CumSum CumProd Prod LogSumExp
 #   sort.py       sort argsort topk (gather through the sorted order: no op of their own)
 #   einsum.py     Einsum, and bmm baddbmm (matmul)
 from . import einsum, indexing, rearrange, scan, sort  # noqa: E402, F401  (ops.indexing.gather, ...)
 from .einsum import Einsum  # noqa: E402
 from .indexing import Gather, IndexAdd, IndexSelect, MaskedFill, Scatter, ScatterAdd  # noqa: E402
-from .rearrange import Flip, Repeat, Roll, Tril, Triu  # noqa: E402
+from .rearrange import Flip, Repeat, Roll, Tril, Triu, Unbind  # noqa: E402
 from .scan import CumProd, CumSum, LogSumExp, Prod  # noqa: E402
 
 __all__ += [
     "Gather", "Scatter", "ScatterAdd", "IndexSelect", "IndexAdd", "MaskedFill",
     "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]
+__all__ += ["Unbind"]
 
 # vector_norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
 from . import vector_norm  # noqa: E402, F401

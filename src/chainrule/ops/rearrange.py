@@ -2,8 +2,9 @@
 chunk and unbind.
 
 These ops move or copy numbers without changing them, so each backward undoes the move on the
-gradient: flip it back, roll it back, keep the same triangle, add up the copies. split, chunk and
-unbind are slices (GetItem), so each piece's gradient lands in its own part of the input;
+gradient: flip it back, roll it back, keep the same triangle, add up the copies. split and chunk
+are slices (GetItem), so each piece's gradient lands in its own part of the input; unbind is one
+op with a slice per output (Unbind), whose backward stacks the pieces' gradients at once;
 repeat_interleave is index_select with a repeated index, so its copies' gradients are added up by
 index_select's backward.
 """
@@ -105,6 +106,32 @@ class Flip(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         return Flip.apply(grad_y, ctx.dims), None
+
+
+class Unbind(Function):
+    """The slices along one dim, that dim removed: one op with x.shape[dim] outputs (PyTorch's
+    unbind). A recurrent layer reads its input one time step at a time this way: as one op, the
+    gradient of the whole input is built once, rather than once per step as x[t] (GetItem) would.
+
+    forward:  y_k = x[..., k, ...]                       (k along dim; views of x)
+    backward: dL/dx = stack(dL/dy_0, dL/dy_1, ...) along dim
+              (an output no gradient reached gives zeros in its place)
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return tuple(np.moveaxis(x, dim, 0))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return np.stack(grads, axis=ctx.dim), None
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        from .shape import Stack
+
+        return Stack.apply(ctx.dim, *grads), None
 
 
 class Roll(Function):
@@ -313,10 +340,12 @@ def chunk(input, chunks, dim=0):
 
 
 def unbind(input, dim=0):
-    """The slices along ``dim``, that dim removed: a tuple of x.size(dim) tensors. Each is
-    x[..., i, ...] (GetItem), so its gradient goes back to its own slice."""
+    """The slices along ``dim``, that dim removed: a tuple of x.size(dim) tensors, x[..., i, ...],
+    the outputs of one Unbind op (its backward stacks their gradients)."""
     x = _tensor("unbind", input)
     if x.ndim == 0:
         raise ValueError("unbind: cannot unbind a 0-d tensor; it has no dim to take slices along.")
     axis = normalize_dim("unbind", dim, x.ndim)
-    return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
+    if x.shape[axis] == 0:
+        return ()
+    return Unbind.apply(x, axis)

@@ -21,6 +21,20 @@ def _sigmoid(x):
     return 0.5 * np.tanh(0.5 * x) + 0.5  # equal to 1 / (1 + exp(-x)); cannot overflow
 
 
+def _sigmoid_(x):
+    """x <- sigmoid(x) in place, as 0.5 tanh(x / 2) + 0.5."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+
+
+def _times_sigmoid_slope_(grad, s):
+    """grad <- grad * s * (1 - s) in place: the derivative of a sigmoid, from its output s."""
+    grad *= s
+    grad *= 1.0 - s
+
+
 def _affine_grads(needs, grad_gi, grad_gh, x, h, w_ih, w_hh):
     """The gradients of the two affine maps gi = x W_ihᵀ + b_ih and gh = h W_hhᵀ + b_hh, given
     dL/dgi and dL/dgh, for the inputs (x, h, W_ih, W_hh, b_ih, b_hh) whose ``needs`` is set:
@@ -92,28 +106,42 @@ class LSTMCell(Function):
         gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh)
         gates = gi
         gates += gh
-        i, f, g, o = np.split(gates, 4, axis=1)
-        i, f, o = _sigmoid(i), _sigmoid(f), _sigmoid(o)
-        g = np.tanh(g)
-        c_next = f * c + i * g
+        hidden = gates.shape[1] // 4
+        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))  # views
+        _sigmoid_(gates[:, :2 * hidden])  # the gates activated in place: i and f,
+        np.tanh(g, out=g)                 # g,
+        _sigmoid_(o)                      # and o
+        y = np.empty((2, *c.shape), dtype=gates.dtype)
+        h_next, c_next = y[0], y[1]
+        np.multiply(f, c, out=c_next)
+        c_next += i * g
         tanh_c = np.tanh(c_next)
-        h_next = o * tanh_c
+        np.multiply(o, tanh_c, out=h_next)
         ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh)
         ctx.activations = (i, f, g, o, tanh_c)
-        return np.stack((h_next, c_next))
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):
         x, h, c, w_ih, w_hh, _, _ = ctx.saved_tensors
         i, f, g, o, tanh_c = ctx.activations
         grad_h_next, grad_c_next = grad_y[0], grad_y[1]
-        grad_c = grad_c_next + grad_h_next * o * (1 - tanh_c * tanh_c)
-        grad_gates = np.concatenate((
-            grad_c * g * i * (1 - i),                # dgates_i
-            grad_c * c * f * (1 - f),                # dgates_f
-            grad_c * i * (1 - g * g),                # dgates_g
-            grad_h_next * tanh_c * o * (1 - o),      # dgates_o
-        ), axis=1)
+        grad_c = 1.0 - tanh_c * tanh_c  # dc = dc' + dh' * o * (1 - t^2), in place
+        grad_c *= o
+        grad_c *= grad_h_next
+        grad_c += grad_c_next
+        hidden = grad_c.shape[1]
+        grad_gates = np.empty((grad_c.shape[0], 4 * hidden), dtype=grad_c.dtype)
+        grad_i, grad_f, grad_g, grad_o = (grad_gates[:, k * hidden:(k + 1) * hidden]
+                                          for k in range(4))
+        np.multiply(grad_c, g, out=grad_i)  # dgates_i = dc * g * i * (1 - i)
+        _times_sigmoid_slope_(grad_i, i)
+        np.multiply(grad_c, c, out=grad_f)  # dgates_f = dc * c * f * (1 - f)
+        _times_sigmoid_slope_(grad_f, f)
+        np.multiply(grad_c, i, out=grad_g)  # dgates_g = dc * i * (1 - g^2)
+        grad_g *= 1.0 - g * g
+        np.multiply(grad_h_next, tanh_c, out=grad_o)  # dgates_o = dh' * t * o * (1 - o)
+        _times_sigmoid_slope_(grad_o, o)
         needs = ctx.needs_input_grad
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = _affine_grads(
             needs, grad_gates, grad_gates, x, h, w_ih, w_hh)
