@@ -83,6 +83,64 @@ def measure(case, rounds, settings):
     return results
 
 
+PAIRED = {"rounds": 15, "warmup": 1}
+PAIRED_QUICK = {"rounds": 2, "warmup": 1}
+
+
+def paired_child(case, rounds, warmup, tiny):
+    """In this process: every implementation set up side by side, then ``rounds`` rounds of one
+    step each, taking turns (order reversed every round). Returns ms per step, per round."""
+    import importlib
+    import time
+
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:  # the environment variables pin the threads already
+        pass
+    workload, batch = CASES[case]
+    names = [v for v in VARIANTS if v != "torch-1t" or _has_torch()]
+    modules = {}
+    for name in names:
+        from child import IMPLEMENTATIONS
+
+        modules[name] = importlib.import_module(IMPLEMENTATIONS[VARIANTS[name]])
+        if name == "torch-1t":
+            import torch
+
+            torch.set_num_threads(1)
+    states = {name: modules[name].setup(workload, batch, 0, tiny=tiny) for name in names}
+    for name in names:
+        for _ in range(warmup):
+            modules[name].step(states[name])
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            modules[name].step(states[name])
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def measure_paired(case, settings, tiny):
+    """paired_child in a fresh process with BLAS pinned to one thread; a summary of its times:
+    per implementation the fastest and median step, and the median (min-max) over rounds of
+    chainrule's step over each other's in the same round."""
+    env, _ = child_env(1)
+    command = [sys.executable, os.path.abspath(__file__), "--paired-child", case, "--rounds",
+               str(settings["rounds"])] + (["--quick"] if tiny else [])
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    times = json.loads(lines[-1])
+    return {"times_ms": times, "summary": {name: {
+        "best_ms": min(t), "median_ms": statistics.median(t),
+        "chainrule_over": _spread([a / b for a, b in zip(times["chainrule"], t)]),
+        "floor_over": _spread([a / b for a, b in zip(times["floor"], t)])}
+        for name, t in times.items()}}
+
+
 def _close(a, b, rtol):
     return a is not None and b is not None and math.isfinite(a) and abs(a - b) <= rtol * abs(b)
 
@@ -185,13 +243,17 @@ TITLES = {
 }
 
 
-def report(summaries, profiles, command, rounds):
-    lines = ["# Sequence benchmarks: float32, 1 thread", "", f"`{command}` ({rounds} rounds)", ""]
+def report(summaries, paired, profiles, command, rounds, load):
+    lines = ["# Sequence benchmarks: float32, 1 thread", "",
+             f"`{command}` ({rounds} rounds; load average {load[0]:.1f} at the start, "
+             f"{load[1]:.1f} at the end, on {os.cpu_count()} cores)", ""]
     if "--quick" in command:
         lines += ["Quick mode: tiny models (the sizes below are the full run's); numbers meaningless.",
                   ""]
     for case, summary in summaries.items():
-        lines += _case_report(case, summary)
+        lines += _case_report(case, summary, paired.get(case))
+        if case in paired:
+            lines += _paired_report(paired[case])
     for case, prof in profiles.items():
         lines += ["", f"## Where chainrule's {case} step goes (cProfile, {prof['ms_per_step']:.0f} ms "
                   "per profiled step; C calls charged to their caller)", "",
@@ -202,7 +264,23 @@ def report(summaries, profiles, command, rounds):
     return "\n".join(lines) + "\n"
 
 
-def _case_report(case, summary):
+def _paired_report(paired):
+    if "error" in paired:
+        return [f"Paired (one process, steps taking turns): error: {paired['error']}", ""]
+    rounds = len(next(iter(paired["times_ms"].values())))
+    lines = [f"Paired: the implementations in one process, one step each in turn, {rounds} rounds "
+             "(order reversed every round); the ratio is taken within each round, so both steps "
+             "of a pair see nearly the same machine:", "",
+             "| implementation | fastest step ms | median step ms | chainrule / it, per round: "
+             "median (min-max) | floor / it |", "|---|---|---|---|---|"]
+    for name, s in paired["summary"].items():
+        ratio = s["chainrule_over"]
+        lines.append(f"| {name} | {s['best_ms']:.1f} | {s['median_ms']:.1f} | {ratio[0]:.2f}x "
+                     f"({ratio[1]:.2f}-{ratio[2]:.2f}) | {s['floor_over'][0]:.2f}x |")
+    return lines + [""]
+
+
+def _case_report(case, summary, paired=None):
     lines = [f"## {TITLES[case]}", "",
              "| implementation | ms per step (median, min-max) | tokens/s | chainrule / it | "
              "floor / it | step peak MB | first loss | val loss | agrees |",
@@ -218,17 +296,24 @@ def _case_report(case, summary):
             f"{ratio[0]:.2f}x ({ratio[1]:.2f}-{ratio[2]:.2f}) | {floor[0]:.2f}x | {peak} | "
             f"{s['first_loss']:.6f} | {s['quality']['val_loss']:.6f} | "
             f"{'ok' if s['quality_ok'] else 'NO'} |")
-    lines += ["", "Targets (chainrule over the other, median over rounds):", "",
-              "| target | measured | result |", "|---|---|---|"]
+    paired = None if paired is None or "error" in paired else paired["summary"]
+    lines += ["", "Targets (chainrule over the other, median over rounds; time also paired, below):",
+              "", "| target | one process each | paired, one process | result |", "|---|---|---|---|"]
     for other, kind, limit in TARGETS:
         if other not in summary or "error" in summary[other] or "error" in summary["chainrule"]:
             continue
+        together = "-"
         if kind == "time":
             value = summary[other]["ratio_chainrule_over"][0]
+            separate = f"{value:.2f}x"
+            if paired is not None and other in paired:
+                value = paired[other]["chainrule_over"][0]  # the steadier number decides
+                together = f"{value:.2f}x"
         else:
             value = summary["chainrule"]["step_peak_mb"] / summary[other]["step_peak_mb"]
+            separate = f"{value:.2f}x"
         ok = value <= limit and summary[other]["quality_ok"] and summary["chainrule"]["quality_ok"]
-        lines.append(f"| {kind}: chainrule / {other} <= {limit} | {value:.2f}x | "
+        lines.append(f"| {kind}: chainrule / {other} <= {limit} | {separate} | {together} | "
                      f"{'pass' if ok else '**FAIL**'} |")
     return lines + [""]
 
@@ -239,8 +324,17 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--only", default=",".join(CASES), help=f"cases, comma-separated: {list(CASES)}")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-paired", action="store_true")
+    parser.add_argument("--paired-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
+    if args.paired_child:  # run by measure_paired in a fresh process
+        settings = PAIRED_QUICK if args.quick else PAIRED
+        times = paired_child(args.paired_child, args.rounds or settings["rounds"],
+                             settings["warmup"], args.quick)
+        print(json.dumps(times))
+        return 0
+    load_start = os.getloadavg()[0]
     cases = args.only.split(",")
     unknown = [c for c in cases if c not in CASES]
     if unknown:
@@ -248,6 +342,9 @@ def main(argv=None):
     settings = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 5)
     results = {case: measure(case, rounds, settings) for case in cases}
+    paired = {} if args.no_paired else {
+        case: measure_paired(case, PAIRED_QUICK if args.quick else PAIRED, args.quick)
+        for case in cases}
     summary = {}
     for case, case_results in results.items():
         from workloads_seq import make_problem
@@ -257,14 +354,15 @@ def main(argv=None):
     profiles = {} if args.no_profile else {
         case: profile_chainrule(case, 1 if args.quick else 3, args.quick) for case in cases}
     command = "python benchmarks/run_seq.py" + " ".join([""] + (argv if argv is not None else sys.argv[1:]))
-    text = report(summary, profiles, command, rounds)
+    text = report(summary, paired, profiles, command, rounds, (load_start, os.getloadavg()[0]))
     print(text)
     os.makedirs(args.out, exist_ok=True)
     stem = "seq_quick" if args.quick else "seq_latest"
     with open(os.path.join(args.out, stem + ".md"), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, stem + ".json"), "w") as f:
-        json.dump({"results": results, "summary": summary, "profiles": profiles}, f, indent=1)
+        json.dump({"results": results, "summary": summary, "paired": paired, "profiles": profiles},
+                  f, indent=1)
     return 0
 
 

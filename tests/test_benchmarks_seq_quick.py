@@ -25,5 +25,8 @@ def test_seq_benchmark_quick_mode_runs_and_the_implementations_agree(tmp_path):
             assert "error" not in result, (case, variant, result)
             assert result["quality_ok"], (case, variant, result["first_loss"], result["quality"])
             assert abs(result["first_loss"] - floor_loss) <= 1e-5 * floor_loss
+    for case, paired in report["paired"].items():  # the implementations taking turns in one process
+        assert "error" not in paired, (case, paired)
+        assert set(paired["summary"]) >= {"floor", "chainrule"}
     text = (tmp_path / "seq_quick.md").read_text()
     assert "## Where chainrule's lstm-32 step goes" in text
