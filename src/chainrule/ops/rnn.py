@@ -91,9 +91,8 @@ class LSTMCell(Function):
               g = tanh(gates_g)      candidate cell
               o = sigmoid(gates_o)   output gate
               c' = f * c + i * g
-              h' = o * tanh(c')
-              y = stack(h', c')       (2, N, H): the op has one output, y[0] is h', y[1] is c'
-    backward: with dh' = dL/dy[0] and dc' = dL/dy[1] (what flows back from the next step and from
+              h' = o * tanh(c')       two outputs, h' and c', each (N, H)
+    backward: with dh' = dL/dh' and dc' = dL/dc' (what flows back from the next step and from
               the layer's output), and t = tanh(c'):
               dc = dc' + dh' * o * (1 - t^2)                 total gradient reaching c'
               do = dh' * t                 dgates_o = do * o * (1 - o)
@@ -122,21 +121,18 @@ class LSTMCell(Function):
         _sigmoid_(gates[:, :2 * hidden])  # the gates activated in place: i and f,
         np.tanh(g, out=g)                 # g,
         _sigmoid_(o)                      # and o
-        y = np.empty((2, *c.shape), dtype=gates.dtype)
-        h_next, c_next = y[0], y[1]
-        np.multiply(f, c, out=c_next)
+        c_next = f * c
         c_next += i * g
         tanh_c = np.tanh(c_next)
-        np.multiply(o, tanh_c, out=h_next)
+        h_next = o * tanh_c
         ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh)
         ctx.activations = (i, f, g, o, tanh_c)
-        return y
+        return h_next, c_next
 
     @staticmethod
-    def backward(ctx, grad_y):
+    def backward(ctx, grad_h_next, grad_c_next):
         x, h, c, w_ih, w_hh, _, _ = ctx.saved_tensors
         i, f, g, o, tanh_c = ctx.activations
-        grad_h_next, grad_c_next = grad_y[0], grad_y[1]
         grad_c = 1.0 - tanh_c * tanh_c  # dc = dc' + dh' * o * (1 - t^2), in place
         grad_c *= o
         grad_c *= grad_h_next
@@ -161,7 +157,7 @@ class LSTMCell(Function):
         return grad_x, grad_h, grad_c_prev, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
     @staticmethod
-    def backward_graph(ctx, grad_y):
+    def backward_graph(ctx, grad_h_next, grad_c_next):
         """The same formulas in chainrule ops, the gates recomputed from the saved inputs."""
         x, h, c, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
         gates = _gates_graph(x, h, w_ih, w_hh, b_ih, b_hh)
@@ -171,7 +167,6 @@ class LSTMCell(Function):
         g = gates[:, 2 * hidden:3 * hidden].tanh()
         o = gates[:, 3 * hidden:].sigmoid()
         tanh_c = (f * c + i * g).tanh()
-        grad_h_next, grad_c_next = grad_y[0], grad_y[1]
         grad_c = grad_c_next + grad_h_next * o * (1 - tanh_c * tanh_c)
         grad_gates = _cat_graph((grad_c * g * i * (1 - i), grad_c * c * f * (1 - f),
                                  grad_c * i * (1 - g * g), grad_h_next * tanh_c * o * (1 - o)))
