@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import numbers
 import os
 import resource
 import statistics
@@ -119,7 +120,8 @@ def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train
         first_loss = None
         if warmup:  # an implementation that leaves its loss in state["loss"] reports the first one
             _run_steps(module, state, 1)
-            first_loss = state.get("loss") if isinstance(state, dict) else None
+            loss = state.get("loss") if isinstance(state, dict) else None
+            first_loss = float(loss) if isinstance(loss, numbers.Real) else None
         _run_steps(module, state, warmup - 1 if warmup else 0)
         blocks = max(1, min(blocks, steps))
         per_block = [steps // blocks + (1 if b < steps % blocks else 0) for b in range(blocks)]
