@@ -33,8 +33,8 @@ import chainrule as cr
 from chainrule import nn, optim
 from chainrule.nn import functional as F
 
-
-DATA = Path(__file__).with_name("data") / "tiny_shakespeare.txt"
+# examples/charlm.py, beside this file: the corpus, batches, evaluation, schedule, sampling
+from charlm import evaluate, get_batch, limit_blas_threads, load_corpus, lr_lambda, pick_next
 
 # ----- settings (defaults; each has a command-line flag) ----------------------------------------
 N_LAYER = 2
@@ -164,81 +164,22 @@ class GPT(nn.Module):
         return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-# ----- data, evaluation, sampling ----------------------------------------------------------------
-
-
-def load_corpus():
-    text = DATA.read_text(encoding="utf-8")
-    chars = sorted(set(text))
-    lookup = {c: i for i, c in enumerate(chars)}
-    data = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
-    split = int(0.9 * len(data))
-    return chars, data[:split], data[split:]
-
-
-def get_batch(data, batch_size, block_size, rng):
-    starts = rng.integers(0, len(data) - block_size - 1, batch_size)
-    x = np.stack([data[s:s + block_size] for s in starts])
-    y = np.stack([data[s + 1:s + 1 + block_size] for s in starts])
-    return cr.tensor(x), cr.tensor(y)
-
-
-@cr.no_grad()
-def evaluate(model, splits, args, rng):
-    """Mean loss over a few random batches of each split, in evaluation mode."""
-    model.eval()
-    losses = {}
-    for name, data in splits.items():
-        total = 0.0
-        for _ in range(args.eval_batches):
-            x, y = get_batch(data, args.batch_size, args.block_size, rng)
-            total += model(x, y)[1].item()
-        losses[name] = total / args.eval_batches
-    model.train()
-    return losses
+# ----- sampling (the corpus, batches, evaluation and schedule are examples/charlm.py's) -------
 
 
 @cr.no_grad()
 def sample(model, chars, prompt, n, temperature, top_k, rng):
     """Generate n characters: at each step the next character is drawn from softmax(logits / T),
-    restricted to the top_k most likely (top_k 0: all)."""
+    restricted to the top_k most likely (top_k 0: all), given the last block_size characters."""
     model.eval()
     lookup = {c: i for i, c in enumerate(chars)}
     idx = [lookup.get(c, 0) for c in prompt] or [0]
     for _ in range(n):
         context = cr.tensor(np.array([idx[-model.block_size:]]))
-        logits = model(context)[0].numpy()[0, -1] / temperature
-        if 0 < top_k < len(logits):
-            kth = np.partition(logits, -top_k)[-top_k]
-            logits = np.where(logits < kth, -np.inf, logits)
-        probs = np.exp(logits - logits.max())
-        idx.append(int(rng.choice(len(probs), p=probs / probs.sum())))
+        logits = model(context)[0].numpy()[0, -1]
+        idx.append(pick_next(logits, temperature, top_k, rng))
     model.train()
     return "".join(chars[i] for i in idx)
-
-
-def lr_lambda(args):
-    """Linear warm-up to 1 over args.warmup steps, then cosine decay to min_lr / lr."""
-    floor = args.min_lr / args.lr
-
-    def factor(step):
-        if step < args.warmup:
-            return (step + 1) / args.warmup
-        progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def limit_blas_threads(threads):
-    """NumPy's BLAS (what chainrule's matrix products run on) to ``threads`` threads, when
-    threadpoolctl is installed. On a shared two-core machine the default of one BLAS thread per
-    core made a training step four times slower: the threads wait on each other."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def main(argv=None):

@@ -232,8 +232,8 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, capsy
 
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "2"], r"has already finished \(2 epochs of 2\); give --epochs with more than 2"),
-    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress, --no-plots and --no-health can be given "
-                      r"with it, not --lr\."),
+    (["--lr", "0.1"], r"only --epochs, --quiet, --json, --progress, --no-plots, --no-health and "
+                      r"--checkpoint-every can be given with it, not --lr\."),
 ])
 def test_resume_refuses(args, message, tmp_path, capsys):
     assert main(["seed", "--samples", "200", "--epochs", "2", "--out", str(tmp_path / "r"),

@@ -375,7 +375,8 @@ def test_unknown_names_list_the_valid_ones(capsys):
 
 
 def test_conflicting_or_missing_options(capsys, regression_csv):
-    fails_with(capsys, r"give the data with --function EXPR or with --csv FILE", "train")
+    fails_with(capsys, r"give the data with --function EXPR, with --csv FILE --target COLUMN, "
+                       r"or with --images SOURCE", "train")
     fails_with(capsys, r"--function and --csv cannot be used together", "train", "--function",
                "a", "--csv", regression_csv)
     fails_with(capsys, r"--csv needs --target COLUMN", "train", "--csv", regression_csv)

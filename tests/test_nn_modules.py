@@ -285,7 +285,7 @@ def test_double_and_float_keep_the_parameter_objects():
     with pytest.raises(TypeError, match="only floating-point dtypes"):
         model.to(np.int64)
     assert model.to("cpu") is model and model.fc.weight.dtype == np.float64  # the one device
-    with pytest.raises(RuntimeError, match="runs on the CPU only .*'cuda' is not available"):
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
         model.to("cuda")
 
 

@@ -231,3 +231,18 @@ def test_compare_outputs_catches_differences():
         compare_outputs("acc True\n", "acc False\n", 0.0, 0.0)
     with pytest.raises(AssertionError, match="printed 2 lines"):
         compare_outputs("a\n", "a\nb\n", 0.0, 0.0)
+
+
+def test_a_program_that_picks_cuda_runs_on_the_device_and_prints_the_same(tmp_path):
+    """The PyTorch idiom ``device = "cuda" if torch.cuda.is_available() else "cpu"``: with 'cuda'
+    present (the CPU stand-in here, CHAINRULE_CUDA=standin, whose arrays refuse implicit copies to
+    the host as a GPU's do) the program runs on it and prints what it prints on the CPU."""
+    source = switch_imports((PROGRAMS_DIR / "quickstart_default_init.py").read_text())
+    on_cpu = run_program(source, tmp_path, "quickstart_default_init.py")
+    os.environ["CHAINRULE_CUDA"] = "standin"
+    try:
+        on_device = run_program(source, tmp_path, "quickstart_default_init.py")
+    finally:
+        del os.environ["CHAINRULE_CUDA"]
+    assert on_device.splitlines()[0] == "Using cuda device"
+    assert on_device.splitlines()[1:] == on_cpu.splitlines()[1:]

@@ -20,7 +20,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["argument_error", "check_real", "check_in_range", "check_bool", "check_choice"]
+__all__ = ["argument_error", "check_real", "check_in_range", "check_bool", "check_choice",
+           "check_positive", "refuse_inplace"]
 
 
 def _show(value) -> str:
@@ -102,3 +103,33 @@ def check_choice(owner, name, value, choices):
         listed = ", ".join(repr(c) for c in choices)
         raise argument_error(owner, name, f"one of {listed}", value)
     return value
+
+
+def check_positive(owner, name, value) -> float:
+    """Return ``value`` as a float after checking it is a real number above 0 (inf included; nan
+    refused): TypeError for a wrong type, ValueError for a number <= 0.
+
+    >>> check_positive("HuberLoss", "delta", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'delta' parameter of HuberLoss must be positive. Got -1.0 instead.
+    """
+    value = check_real(owner, name, value)
+    if not value > 0:  # (nan compares False)
+        raise argument_error(owner, name, "positive", value)
+    return value
+
+
+def refuse_inplace(owner, inplace) -> bool:
+    """``inplace`` checked as a bool and refused when True, for an op that chainrule always runs
+    out of place (dropout): one sentence for a module and its function. Returns False.
+
+    >>> refuse_inplace("Dropout", True)
+    Traceback (most recent call last):
+    ...
+    ValueError: Dropout: inplace=True is not supported: chainrule's version returns a new tensor. ...
+    """
+    if check_bool(owner, "inplace", inplace):
+        raise ValueError(f"{owner}: inplace=True is not supported: chainrule's version returns a new "
+                         "tensor. Use inplace=False (the values are the same).")
+    return False

@@ -2,7 +2,7 @@
 
 Every subcommand lives in ``chainrule/commands/<name>.py``. Bad input ends the program with one
 sentence on stderr and exit status 2 (set CHAINRULE_DEBUG=1 to see the traceback instead); Ctrl-C
-exits with 130.
+exits with 130, SIGTERM during a run with 143 and SIGHUP with 129 (after saving the run).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 
 from . import __version__, commands
 from .commands import CommandError
+from .training.runs import Terminated
 
 USER_ERRORS = (CommandError, ValueError, TypeError, OSError, ImportError)
 
@@ -59,6 +60,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except Terminated as stop:  # SIGTERM, SIGHUP during a run (runs.signals_interrupt)
+        print(f"chainrule {args.command}: stopped by {stop.name}.", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"chainrule {args.command}: interrupted.", file=sys.stderr)
         return 130

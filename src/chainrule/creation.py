@@ -2,13 +2,16 @@
 linspace, logspace), random ones (rand, randn, randint, randperm, normal, bernoulli, multinomial),
 their ``*_like`` variants, and ``from_numpy``/``as_tensor``, which share memory with NumPy.
 
-Every factory takes ``dtype=``, ``device=`` (only the CPU exists; see ``chainrule.device``) and,
+Every factory takes ``dtype=``, ``device=`` ('cpu', or 'cuda' where a GPU is; see
+``chainrule.device``; a ``*_like`` defaults to its input's device) and,
 where PyTorch does, ``requires_grad=``. Floating results default to the default dtype (float32
 unless ``chainrule.set_default_dtype`` changed it); integer ranges and indices are int64.
 
 Random factories draw from ``generator=`` (a ``chainrule.Generator``) or, by default, from the
 global generator that ``chainrule.manual_seed`` seeds. The numbers are NumPy's, so a seed gives the
-same numbers in chainrule every time, but not the ones PyTorch draws with that seed.
+same numbers in chainrule every time, but not the ones PyTorch draws with that seed. They are
+drawn on the host and copied to the device asked for, so a seed gives the same numbers on 'cuda'
+as on the CPU.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
+from .backend import to_device, to_numpy
 from .device import check_device
 from .random import numpy_generator
 from .tensor import Tensor, _resolve_dtype, _size_argument, _to_array
@@ -31,10 +35,11 @@ __all__ = [
 ]
 
 
-def _make(op, array, device, requires_grad) -> Tensor:
-    """The array as a new leaf, once the device is known to exist."""
-    check_device(op, device)
-    t = Tensor._from_op(array, None)
+def _make(op, array, device, requires_grad, like=None) -> Tensor:
+    """The (host) array as a new leaf on ``device`` (None: like's device, else the default one),
+    once the device is known to exist."""
+    device = like.device if device is None and isinstance(like, Tensor) else check_device(op, device)
+    t = Tensor._from_op(to_device(array, device), None)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -169,13 +174,13 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     data = input._data if isinstance(input, Tensor) else np.asarray(input)
     return _make("zeros_like", np.zeros(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), device,
-                 requires_grad)
+                 requires_grad, input)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     data = input._data if isinstance(input, Tensor) else np.asarray(input)
     return _make("ones_like", np.ones(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), device,
-                 requires_grad)
+                 requires_grad, input)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -188,7 +193,7 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
     as in PyTorch)."""
     data = _like("full_like", input)._data
     array = np.full(data.shape, fill_value, dtype=_resolve_dtype(dtype) or data.dtype)
-    return _make("full_like", array, device, requires_grad)
+    return _make("full_like", array, device, requires_grad, input)
 
 
 # ----- random -------------------------------------------------------------------------------------
@@ -237,15 +242,15 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Samples from U[0, 1) in the input's shape and dtype."""
     data = _like("rand_like", input)._data
-    return rand(data.shape, generator=generator, dtype=dtype or data.dtype, device=device,
-                requires_grad=requires_grad)
+    return rand(data.shape, generator=generator, dtype=dtype or data.dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
 
 
 def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Samples from N(0, 1) in the input's shape and dtype."""
     data = _like("randn_like", input)._data
-    return randn(data.shape, generator=generator, dtype=dtype or data.dtype, device=device,
-                 requires_grad=requires_grad)
+    return randn(data.shape, generator=generator, dtype=dtype or data.dtype,
+                 device=input.device if device is None else device, requires_grad=requires_grad)
 
 
 def randint_like(input, *args, low=None, high=None, generator=None, dtype=None, device=None,
@@ -256,8 +261,8 @@ def randint_like(input, *args, low=None, high=None, generator=None, dtype=None, 
     bounds = [*args, *(v for v in (low, high) if v is not None)]
     if len(bounds) not in (1, 2):
         raise TypeError("randint_like: expected randint_like(input, high) or (input, low, high).")
-    return randint(*bounds, data.shape, generator=generator, dtype=dtype or data.dtype, device=device,
-                   requires_grad=requires_grad)
+    return randint(*bounds, data.shape, generator=generator, dtype=dtype or data.dtype,
+                   device=input.device if device is None else device, requires_grad=requires_grad)
 
 
 def _real_array(op, x, name="input") -> np.ndarray:
@@ -300,7 +305,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """1 with probability p, else 0, per element: p is the input's element (or the number ``p``,
     in the input's shape). The result has the input's dtype and is a constant."""
-    data = _like("bernoulli", input)._data
+    data = to_numpy(_like("bernoulli", input)._data)  # drawn on the host (see the module's docstring)
     probabilities = data if p is None else np.full(data.shape, _check_real("bernoulli", "p", p))
     if probabilities.size and not (np.all(probabilities >= 0) and np.all(probabilities <= 1)):
         raise ValueError(
@@ -308,14 +313,14 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
             f"{probabilities.max()} instead."
         )
     draws = numpy_generator("bernoulli", generator).random(data.shape) < probabilities
-    return Tensor._from_op(draws.astype(data.dtype), None)
+    return Tensor._from_op(to_device(draws.astype(data.dtype), input.device), None)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
     """Category indices drawn with probabilities proportional to the input's rows (non-negative
     weights, not necessarily summing to 1): a 1-D input gives (num_samples,), a 2-D (rows,
     num_samples); int64. Without replacement, each category is drawn at most once."""
-    weights = _like("multinomial", input)._data
+    weights = to_numpy(_like("multinomial", input)._data)  # drawn on the host
     if weights.ndim not in (1, 2) or weights.shape[-1] == 0:
         raise ValueError(f"multinomial: expected a 1-D or 2-D input of weights; got shape {weights.shape}.")
     num_samples = _check_int("multinomial", "num_samples", num_samples, 1)
@@ -335,7 +340,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
         rng.choice(rows.shape[1], size=num_samples, replace=bool(replacement), p=row / total)
         for row, total in zip(rows, totals)
     ]).astype(np.int64)
-    return Tensor._from_op(drawn.reshape(weights.shape[:-1] + (num_samples,)), None)
+    return Tensor._from_op(to_device(drawn.reshape(weights.shape[:-1] + (num_samples,)), input.device), None)
 
 
 # ----- NumPy interop ------------------------------------------------------------------------------
@@ -352,10 +357,12 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a Tensor, sharing memory where it can: a Tensor of the same dtype is returned
     itself, a NumPy array of the same dtype is wrapped without a copy; anything else is copied
     (Python floats becoming the default dtype, as in ``tensor``)."""
-    check_device("as_tensor", device)
+    device = None if device is None else check_device("as_tensor", device)
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
-        return data if dtype is None or dtype == data.dtype else data.to(dtype)
+        return data.to(device=device, dtype=dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype == data.dtype):
-        return from_numpy(data)
-    return Tensor(data, dtype=dtype)
+        t = from_numpy(data)
+    else:
+        t = Tensor(data, dtype=dtype)
+    return t if device is None else t.to(device)

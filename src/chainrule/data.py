@@ -931,7 +931,9 @@ class Standardizer:
     fit:               mean = mean(X, axis 0),  std = sqrt(mean((X - mean)^2, axis 0))
                        (the population std, ddof=0, as scikit-learn's StandardScaler); a column
                        with std 0 (constant; within 1e-12 of its mean's size, which rounding
-                       leaves) gets std 1, so it is only centred, never divided by 0.
+                       leaves) gets std 1, so it is only centred, never divided by 0. A
+                       column whose squares overflow (|x| >= 1e154) is computed as
+                       s * stats(X / s), s its largest |x|, so it is scaled, never zeroed.
     transform:         Z = (X - mean) / std
     inverse_transform: X = Z * std + mean
 
@@ -954,8 +956,17 @@ class Standardizer:
         X64 = X.astype(np.float64, copy=False)
         if not np.all(np.isfinite(X64)):
             raise ValueError("Standardizer.fit: X contains NaN or Inf; clean the data first.")
-        self.mean = X64.mean(axis=0)
-        std = X64.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.mean = X64.mean(axis=0)
+            std = X64.std(axis=0)
+        overflowed = ~(np.isfinite(self.mean) & np.isfinite(std))
+        if overflowed.any():
+            # |x| >= 1e154 squares past float64's largest number (a column of them would end up
+            # all 0): such columns are computed as s * stats(X / s), s their largest |x|
+            columns = X64[:, overflowed]
+            scale = np.max(np.abs(columns), axis=0)
+            self.mean[overflowed] = (columns / scale).mean(axis=0) * scale
+            std[overflowed] = (columns / scale).std(axis=0) * scale
         # A constant column's std is 0 only in exact arithmetic: 0.3 repeated gives 5.6e-17. A std
         # within rounding of its mean counts as 0, so rounding noise is never blown up to +-1.
         constant = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)

@@ -1,9 +1,10 @@
-"""Devices: where a tensor's numbers live. chainrule has one, the CPU.
+"""Devices: where a tensor's numbers live. The CPU (NumPy), and 'cuda' (CuPy) where a GPU is.
 
 ``chainrule.device('cpu')`` and the ``device=`` argument of every factory, ``Tensor.to`` and
-``Module.to`` exist so that PyTorch code runs unchanged; a device chainrule does not have ('cuda',
-'mps', 'cuda:0') is refused in one sentence by ``check_device``, the single place that decides
-which devices exist (a GPU backend would be added there).
+``Module.to`` work as in PyTorch. ``check_device`` is the single place that decides which devices
+exist here: 'cpu' always; 'cuda' (index 0) when ``chainrule.backend.cuda_backend()`` finds CuPy
+and a GPU, or the CPU stand-in is switched on for tests. Any other ('mps', 'cuda:1', or 'cuda'
+without a GPU) is refused in one sentence.
 
 In the package, the name ``chainrule.device`` is the class (as ``torch.device``); reach this
 module's functions with ``from chainrule.device import check_device``.
@@ -20,7 +21,6 @@ KNOWN_TYPES = (
     "cpu", "cuda", "mps", "xpu", "xla", "meta", "hpu", "mtia", "ipu", "hip", "ve", "fpga", "maia",
     "lazy", "vulkan", "mkldnn", "opengl", "opencl", "ideep", "privateuseone",
 )
-AVAILABLE_TYPES = ("cpu",)
 
 
 class device:  # noqa: N801 - PyTorch's name
@@ -111,6 +111,7 @@ class device:  # noqa: N801 - PyTorch's name
 
 
 CPU = device("cpu")
+CUDA = device("cuda", 0)
 _default_device = CPU
 
 
@@ -129,12 +130,22 @@ def check_device(op: str, dev=None) -> device:
         raise TypeError(
             f"{op}: device must be a string such as 'cpu' or a chainrule.device. Got {dev!r} instead."
         )
-    if resolved.type not in AVAILABLE_TYPES or resolved.index not in (None, 0):
+    if resolved.type == "cpu" and resolved.index in (None, 0):
+        return CPU
+    if resolved.type == "cuda" and resolved.index in (None, 0):
+        from .backend import cuda_backend
+
+        if cuda_backend() is not None:
+            return CUDA
         raise RuntimeError(
-            f"{op}: chainrule runs on the CPU only (device {str(resolved)!r} is not available); "
-            "use device='cpu' or leave it out."
+            f"{op}: device {str(resolved)!r} is not available: chainrule runs on a GPU through "
+            "CuPy, and found no CuPy with a GPU here (pip install chainrule[cuda] on a machine with "
+            "an NVIDIA GPU); use device='cpu' or leave it out."
         )
-    return CPU
+    raise RuntimeError(
+        f"{op}: device {str(resolved)!r} is not available; chainrule runs on 'cpu' and, with "
+        "CuPy and a GPU, on 'cuda' (index 0)."
+    )
 
 
 def is_device(value) -> bool:
@@ -146,11 +157,12 @@ def is_device(value) -> bool:
 
 
 def get_default_device() -> device:
-    """The device factories use when given none (always the CPU in chainrule)."""
+    """The device factories use when given none (the CPU unless set otherwise)."""
     return _default_device
 
 
 def set_default_device(dev) -> None:
-    """Set the device factories use when given none; only 'cpu' (or None, the same) exists."""
+    """Set the device factories use when given none ('cpu', or 'cuda' where it exists; None is
+    the CPU)."""
     global _default_device
-    _default_device = check_device("set_default_device", dev)
+    _default_device = CPU if dev is None else check_device("set_default_device", dev)

@@ -4,15 +4,25 @@ Every file chainrule writes (checkpoints, metrics, predictions, pictures, report
 the data goes into a temporary file beside the target (same folder, so the final rename stays on
 one filesystem), which is flushed and fsynced, then ``os.replace``d over the target, and the folder
 is fsynced. A crash, an error or Ctrl-C at any moment leaves either the old file or the new one,
-never a mixture, and never a stray temporary file.
+never a mixture. An error or Ctrl-C removes the temporary file; a process killed outright (kill -9,
+the OOM killer, a power cut) while writing cannot, and leaves ``.NAME.XXXXXXXXXXXX.tmp`` (12 hex
+digits) beside the target. ``stale_temporaries(folder)`` finds those by their name, so that the
+next writer that owns the folder can remove them (a run folder does, when a run or resume claims
+it: ``chainrule.training.claims``).
+
+An OS error while writing (a full disk, a quota, an I/O error) names the file being written.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "stale_temporaries", "TEMPORARY_NAME"]
+
+# The name of atomic_write's temporary file for a target NAME: .NAME.<12 hex digits>.tmp
+TEMPORARY_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{12}\.tmp")
 
 
 class atomic_write:
@@ -54,11 +64,25 @@ class atomic_write:
                 os.replace(self.temp_path, self.path)
                 _fsync_folder(self.folder)
                 return False
+        except OSError as err:
+            self._discard()
+            raise self._named(err) from None
         except BaseException:
             self._discard()
             raise
         self._discard()
+        if exc_type is not None and issubclass(exc_type, OSError):
+            named = self._named(exc)
+            if named is not exc:
+                raise named from None
         return False
+
+    def _named(self, err: OSError) -> OSError:
+        """``err`` with the target's path as its filename when it has none (a write or fsync
+        that fails on a full disk says only "No space left on device")."""
+        if err.filename is not None or not err.errno:
+            return err
+        return type(err)(err.errno, err.strerror, self.path)
 
     def _discard(self):
         try:
@@ -68,6 +92,22 @@ class atomic_write:
                 os.unlink(self.temp_path)
             except FileNotFoundError:
                 pass
+
+
+def stale_temporaries(folder) -> list:
+    """The paths of the temporary files atomic_write left in ``folder`` when its process was
+    killed while writing (named ``.NAME.XXXXXXXXXXXX.tmp``; regular files only, links never).
+
+    Only the caller knows that no writer of its own is still at work in the folder; a run folder
+    removes these once its run holds the folder's claim.
+    """
+    folder = os.fspath(folder)
+    found = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if TEMPORARY_NAME.fullmatch(name) and os.path.isfile(path) and not os.path.islink(path):
+            found.append(path)
+    return found
 
 
 def _fsync_folder(folder: str) -> None:

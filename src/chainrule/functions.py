@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import is_array, to_device_of
 from . import ops
 from .tensor import Tensor, _promoted
 
@@ -40,7 +41,10 @@ def stack(tensors, dim=0) -> Tensor:
 def where(condition, input, other) -> Tensor:
     """input where condition is true, else other (broadcast together), in the promoted dtype of
     input and other: where(cond, 2.5, int_tensor) is float32, as in PyTorch."""
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else condition
+    cond = cond if is_array(cond) else np.asarray(cond)
+    like = next((t._data for t in (input, other) if isinstance(t, Tensor)), None)
+    cond = cond if like is None else to_device_of(cond, like)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean. Got dtype {cond.dtype} instead.")
     return ops.Where.apply(cond, *_promoted((input, other)))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backend import contiguous, to_device, to_numpy, zeros_on
 from .autograd import enable_grad, no_grad
 from .tensor import Tensor
 
@@ -130,7 +131,7 @@ def _analytical_jacobians(run, leaves, out_shape, out_dtype):
         grads = grad(out, leaves, seed.reshape(out_shape), allow_unused=True)
         for k, g in enumerate(grads):
             if g is not None:
-                jacobians[k][j] = g._data.reshape(-1)
+                jacobians[k][j] = to_numpy(g._data).reshape(-1)
     return jacobians
 
 
@@ -146,9 +147,9 @@ def _numerical_jacobians(run, leaves, eps):
             for i in range(flat.size):
                 original = flat[i]
                 flat[i] = original + eps
-                plus = np.array(run()._data, dtype=np.float64).reshape(-1)
+                plus = to_numpy(run()._data).astype(np.float64).reshape(-1)
                 flat[i] = original - eps
-                minus = np.array(run()._data, dtype=np.float64).reshape(-1)
+                minus = to_numpy(run()._data).astype(np.float64).reshape(-1)
                 flat[i] = original
                 columns.append((plus - minus) / (2 * eps))
             jacobians.append(np.stack(columns, axis=1) if columns else np.zeros((0, 0)))
@@ -164,7 +165,7 @@ def _check(run, leaves, names, indices, eps, atol, rtol) -> GradcheckResult:
                 stacklevel=3,
             )
         if not leaf._data.flags.c_contiguous:
-            leaf._data = np.ascontiguousarray(leaf._data)
+            leaf._data = contiguous(leaf._data)
     saved_grads = [leaf.grad for leaf in leaves]
     try:
         with no_grad():
@@ -320,7 +321,8 @@ def check_second_derivatives(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5,
         probe = _as_output_tensor(fn(*inputs))
     if grad_outputs is None:  # random, not ones: a sum hides errors that cancel
         upstream = np.random.default_rng(seed).standard_normal(probe.shape)
-        grad_outputs = Tensor(upstream.astype(probe._data.dtype), requires_grad=True)
+        grad_outputs = Tensor._from_op(to_device(upstream.astype(probe._data.dtype), probe.device), None)
+        grad_outputs.requires_grad_(True)
     elif not isinstance(grad_outputs, Tensor) or grad_outputs.shape != probe.shape:
         raise ValueError(f"gradgradcheck: grad_outputs must be a Tensor of the output's shape "
                          f"{probe.shape}.")
@@ -331,7 +333,7 @@ def check_second_derivatives(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5,
         with enable_grad():
             out = fn(*xs)
             if not out.requires_grad:
-                return Tensor._from_op(np.zeros(sum(xs[i]._data.size for i in diff)), None)
+                return Tensor._from_op(zeros_on(xs[0], sum(xs[i]._data.size for i in diff), np.float64), None)
             grads = grad(out, [xs[i] for i in diff], grad_outputs=v, create_graph=True,
                          allow_unused=True)
         parts = [(g if g is not None else Tensor._from_op(np.zeros_like(xs[i]._data), None)).reshape(-1)

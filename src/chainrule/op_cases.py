@@ -233,6 +233,9 @@ CASES = [
     _case("setitem boolean mask", lambda lib, a, v: _assigned(a, lib.tensor(MASK[:3]), v),
           [(3, 3), ()], (ops.SetItem, ops.GetItem)),
     _case("double", lambda lib, a: a.double(), [(3, 4)], ops.Cast),
+    # the move between devices; on one device a copy (test_device.py moves between two)
+    _case("to its own device, a copy", lambda lib, a: ops.ToDevice.apply(a, a.device) * 1.5, [(3, 4)],
+          ops.ToDevice, torch_fn=lambda torch, a: a.to(a.device, copy=True) * 1.5),
     # ---- matrix products ----
     _case("matmul 1-D @ 1-D", lambda lib, a, b: a @ b, [(4,), (4,)], ops.MatMul),
     _case("matmul 2-D @ 1-D", lambda lib, a, b: a @ b, [(3, 4), (4,)], ops.MatMul),
@@ -695,7 +698,7 @@ CASES += [
     _case("roll 2 dim 1", lambda lib, a: lib.roll(a, 2, 1), [(3, 4)], ops.Roll),
     _case("roll (1, -2) dims (0, 1)", lambda lib, a: a.roll((1, -2), (0, 1)), [(3, 4)], ops.Roll),
     _case("roll flattened", lambda lib, a: a.roll(5), [(3, 4)], ops.Roll),
-    # compositions: repeat_interleave is index_select, split/chunk/unbind are slices
+    # repeat_interleave is index_select; split/chunk (Split) and unbind (Unbind): several outputs
     _case("repeat_interleave int dim 0", lambda lib, a: a.repeat_interleave(2, dim=0), [(3, 2)],
           ops.IndexSelect),
     _case("repeat_interleave tensor dim 1",
@@ -704,17 +707,20 @@ CASES += [
     _case("repeat_interleave flattened", lambda lib, a: a.repeat_interleave(3), [(2, 2)],
           (ops.IndexSelect, ops.Reshape)),
     _case("split int 2 dim 1", lambda lib, a: _pieces(lib, a.split(2, 1), lambda p: lib.cat(p, 1)),
-          [(3, 5)], (ops.GetItem, ops.Mul, ops.Cat)),
+          [(3, 5)], (ops.Split, ops.Mul, ops.Cat)),
     _case("split sizes [1, 3] dim 0",
           lambda lib, a: _pieces(lib, lib.split(a, [1, 3], 0), lambda p: lib.cat(p, 0)), [(4, 2)],
-          (ops.GetItem, ops.Mul, ops.Cat)),
+          (ops.Split, ops.Mul, ops.Cat)),
     _case("chunk 3 of 5", lambda lib, a: _pieces(lib, lib.chunk(a, 3, 0), lambda p: lib.cat(p, 0)),
-          [(5, 2)], (ops.GetItem, ops.Mul, ops.Cat)),
+          [(5, 2)], (ops.Split, ops.Mul, ops.Cat)),
+    _case("split, one piece unused", lambda lib, a: a.split([2, 1, 2], -1)[2] * 3.0, [(2, 5)],
+          (ops.Split, ops.Mul)),
     _case("unbind dim 1", lambda lib, a: _pieces(lib, lib.unbind(a, 1), lambda p: lib.stack(p, 0)),
           [(2, 3)], (ops.Unbind, ops.Mul, ops.Stack)),
-    _case("unbind dim 0, one piece unused",  # the unused piece's gradient: zeros
-          lambda lib, a: _pieces(lib, lib.unbind(a, 0)[1:], lambda p: lib.stack(p, -1)),
-          [(3, 2, 2)], (ops.Unbind, ops.Mul, ops.Stack)),
+    _case("unbind 1-D, two slices used", lambda lib, a: a.unbind(0)[1] * a.unbind(0)[3], [(4,)],
+          (ops.Unbind, ops.Mul)),
+    _case("unbind dim -1 3-D, slices summed", lambda lib, a: sum(a.unbind(-1)[1:]), [(2, 3, 4)],
+          (ops.Unbind, ops.Add)),
     # cumsum / prod / logsumexp
     _case("cumsum dim 0", lambda lib, a: lib.cumsum(a, 0), [(4, 3)], ops.CumSum),
     _case("cumsum dim -1 3-D", lambda lib, a: a.cumsum(dim=-1), [(2, 3, 4)], ops.CumSum),

@@ -9,6 +9,14 @@ factories (``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, ``multino
 ``bernoulli``, ...), as in PyTorch. Each wraps a NumPy ``np.random.Generator`` (PCG64): the same
 seed gives the same numbers in chainrule every time, but not the numbers PyTorch draws with that
 seed (its streams are Mersenne Twister and Philox, drawn in its own order).
+
+Threads: as PyTorch's default generator, the global generator is one per process, shared by every
+thread. Two threads that each call ``manual_seed`` and then build or train a model draw from that
+one stream, interleaved as the scheduler decides, and each reseeds the other's: neither run is
+reproducible. chainrule does not give each thread a generator of its own (PyTorch does not
+either). Train seeded models one at a time per process, or in processes of their own
+(``multiprocessing``); a ``Generator`` passed as ``generator=`` (random factories, DataLoader)
+keeps those draws apart, but initialisers and dropout always draw from the global generator.
 """
 
 from __future__ import annotations
@@ -106,7 +114,8 @@ _default._initial_seed = None  # unknown until seeded: chosen by NumPy from OS e
 
 def manual_seed(seed: int) -> Generator:
     """Reseed the library's global generator (initialisers, dropout, shuffling, random factories);
-    returns it, as ``torch.manual_seed`` does."""
+    returns it, as ``torch.manual_seed`` does. The generator is shared by all threads (see the
+    module's docstring)."""
     _default._initial_seed = _check_seed("manual_seed", seed)
     _default._numpy = np.random.default_rng(_default._initial_seed)
     return _default

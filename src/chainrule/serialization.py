@@ -76,6 +76,8 @@ import zlib
 
 import numpy as np
 
+from .backend import is_device_array, to_device, to_numpy
+from .device import CPU, check_device, device
 from .files import atomic_write
 from .tensor import Tensor
 
@@ -143,10 +145,10 @@ def save(obj, path) -> None:
 
 def _encode(obj, where: str, arrays: list, open_containers: set):
     """The header NODE for ``obj``; its arrays are appended to ``arrays`` as (entry, array)."""
-    if isinstance(obj, Tensor):
-        return _encode_array(obj._data, where, arrays, scalar=False)
-    if isinstance(obj, np.ndarray):
-        return _encode_array(obj, where, arrays, scalar=False)
+    if isinstance(obj, Tensor):  # saved on the host, whatever the device
+        return _encode_array(to_numpy(obj._data), where, arrays, scalar=False)
+    if isinstance(obj, np.ndarray) or is_device_array(obj):
+        return _encode_array(to_numpy(obj), where, arrays, scalar=False)
     if isinstance(obj, np.generic):  # before float: np.float64 is a subclass of float
         return _encode_array(np.asarray(obj), where, arrays, scalar=True)
     if obj is None:
@@ -239,18 +241,38 @@ def _align(n: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def load(path):
-    """Read a checkpoint written by ``save``; arrays (and saved Tensors) come back as NumPy arrays.
+def load(path, map_location=None):
+    """Read a checkpoint written by ``save``; arrays (and saved Tensors) come back as NumPy arrays,
+    or as arrays on the device ``map_location`` names ('cuda', a ``chainrule.device``; None or
+    'cpu': NumPy). Checkpoints are written from the host, so one saved on a GPU loads anywhere.
 
     Raises FileNotFoundError if ``path`` does not exist, and CheckpointError (a ValueError) naming
     the file and the problem if it is not a readable chainrule checkpoint: truncated, corrupt,
     written by a newer chainrule, or a foreign format such as a pickle.
     """
     path = _fspath("load", path)
+    if map_location is not None and not isinstance(map_location, (str, device)):
+        raise TypeError(
+            f"load: map_location must be a device such as 'cpu' or 'cuda' (or None). Got "
+            f"{type(map_location).__name__} instead; chainrule does not take a function or a dict."
+        )
+    target = CPU if map_location is None else check_device("load", map_location)
     with open(path, "rb") as file:
         file_size = os.fstat(file.fileno()).st_size
         reader = _Reader(path, file, file_size)
-        return reader.read()
+        result = reader.read()
+    return result if target == CPU else _mapped(result, target)
+
+
+def _mapped(obj, target):
+    """``obj`` as loaded, its arrays copied to device ``target``."""
+    if isinstance(obj, np.ndarray):
+        return to_device(obj, target)
+    if isinstance(obj, dict):
+        return type(obj)((k, _mapped(v, target)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_mapped(v, target) for v in obj)
+    return obj
 
 
 class _Reader:

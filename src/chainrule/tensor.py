@@ -1,7 +1,8 @@
 """Tensor: a NumPy array that remembers the op that made it, so gradients can flow back.
 
-A Tensor holds ``data`` (a NumPy array), ``requires_grad``, ``grad`` (a Tensor, filled in by
-``backward``) and ``grad_fn`` (the graph Node of the op that produced it; None for leaves). Every
+A Tensor holds ``data`` (a NumPy array; a CuPy array on the 'cuda' device), ``requires_grad``,
+``grad`` (a Tensor, filled in by ``backward``) and ``grad_fn`` (the graph Node of the op that
+produced it; None for leaves). Every
 operator and method here only forwards to an op in ``chainrule.ops``, where each derivative is
 written next to its forward.
 """
@@ -16,7 +17,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import autograd, dtypes
-from .device import CPU, check_device, is_device
+from .backend import as_array, device_of, get_array_module, is_device_array, to_device, to_device_of
+from .device import check_device, is_device
 from .ops.dims import normalize_dim, normalize_dims, numpy_spellings
 from .ops.promotion import result_dtype
 
@@ -48,8 +50,10 @@ def _to_array(data, dtype=None, copy=True) -> np.ndarray:
     """Convert user data to an array: Python floats to the default dtype (float32), Python ints to int64,
     NumPy arrays keep their dtype unless ``dtype`` says otherwise."""
     dtype = _resolve_dtype(dtype)
-    if isinstance(data, Tensor):
-        array = data._data
+    if isinstance(data, Tensor) or is_device_array(data):  # stays on its device
+        array = getattr(data, "_data", data)
+        xp = get_array_module(array)
+        return xp.array(array, dtype=dtype, copy=True) if copy else xp.asarray(array, dtype=dtype)
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)  # NumPy arrays and scalars keep their dtype
     else:
@@ -113,7 +117,7 @@ class Tensor:
     @data.setter
     def data(self, value) -> None:
         array = value._data if isinstance(value, Tensor) else value
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, np.ndarray) and not is_device_array(array):
             raise TypeError(
                 f"data: assign a Tensor (or a NumPy array). Got {type(value).__name__} instead."
             )
@@ -228,10 +232,12 @@ class Tensor:
                     "only scalar outputs get 1."
                 )
             grad = np.array(1, dtype=self._data.dtype)  # dL/dL = 1 (np.ones is 4x slower here)
-            if self._data.ndim:
+            if type(self._data) is not np.ndarray:
+                grad = get_array_module(self._data).ones_like(self._data)
+            elif self._data.ndim:
                 grad = grad.reshape(self._data.shape)
         elif not create_graph and not isinstance(gradient, Tensor):
-            grad = _to_array(gradient, dtype=self._data.dtype)
+            grad = to_device(_to_array(gradient, dtype=self._data.dtype), self.device)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: the gradient has shape {grad.shape}, but the tensor has shape "
@@ -250,8 +256,15 @@ class Tensor:
                           inputs=inputs)
 
     # ----- conversion --------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The underlying NumPy array (shared, not copied: changing one changes the other)."""
+    def numpy(self, *, force=False) -> np.ndarray:
+        """The underlying NumPy array (shared, not copied: changing one changes the other).
+
+        A tensor on 'cuda' refuses, as in PyTorch: copy it to the host first with ``.cpu()`` (or
+        ``numpy(force=True)``, a copy)."""
+        if is_device_array(self._data):
+            if force:
+                return self.cpu()._data
+            raise TypeError(_host_refusal(self))
         return self._data
 
     def item(self):
@@ -266,6 +279,8 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if is_device_array(self._data):  # never a silent copy from a GPU to the host
+            raise TypeError(_host_refusal(self))
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
@@ -288,15 +303,21 @@ class Tensor:
 
         Returns self when nothing changes (unless ``copy=True``). A floating result stays in the
         graph (its gradient comes back in this tensor's dtype); an integer or boolean one leaves
-        it, having no gradient. The only device is the CPU: any other is refused, naming it.
-        ``non_blocking`` is accepted and means nothing on the CPU.
+        it, having no gradient. A move to another device ('cuda', 'cpu') copies the numbers and stays
+        in the graph too (the gradient moves back). ``non_blocking`` is accepted; copies are
+        synchronous.
         """
-        _, dtype, _, copy = _to_arguments("to", args, dtype, device, non_blocking, copy)
-        if dtype is None or dtype == self._data.dtype:
-            return ops.Cast.apply(self, None) if copy else self
+        device, dtype, _, copy = _to_arguments("to", args, dtype, device, non_blocking, copy)
+        x = self
+        if device is not None and device != self.device:
+            x = ops.ToDevice.apply(x, device) if x.requires_grad else Tensor._from_op(
+                to_device(x._data, device), None)
+            copy = False
+        if dtype is None or dtype == x._data.dtype:
+            return ops.Cast.apply(x, None) if copy else x
         if dtype.kind not in "fc":  # integers and booleans have no gradient,
-            return Tensor._from_op(self._data.astype(dtype), None)  # so they leave the graph
-        return ops.Cast.apply(self, dtype)
+            return Tensor._from_op(x._data.astype(dtype), None)  # so they leave the graph
+        return ops.Cast.apply(x, dtype)
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -337,21 +358,22 @@ class Tensor:
 
     @property
     def device(self):
-        """Where the numbers live: always ``device(type='cpu')`` in chainrule."""
-        return CPU
+        """Where the numbers live: ``device(type='cpu')``, or ``device(type='cuda', index=0)``."""
+        return device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return is_device_array(self._data)
 
     def cpu(self) -> Tensor:
-        """Self: the tensor is on the CPU already (as PyTorch returns it unchanged)."""
-        return self
+        """This tensor on the CPU: itself when it is there already (as PyTorch), else a copy that
+        stays in the graph."""
+        return self.to("cpu") if is_device_array(self._data) else self
 
     def cuda(self, device=None, non_blocking=False) -> Tensor:
-        """Refused, whatever the device: chainrule runs on the CPU only."""
-        check_device("cuda", "cuda")
-        return self  # not reached while check_device refuses 'cuda'
+        """This tensor on the GPU ('cuda', index 0): itself when it is there already, else a copy
+        that stays in the graph; refused where chainrule has no GPU."""
+        return self.to(check_device("cuda", "cuda" if device is None else device))
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
@@ -364,9 +386,9 @@ class Tensor:
         return self._data.size
 
     def _new(self, array, dtype, device, requires_grad):
-        check_device("new tensor", device)
+        device = self.device if device is None else check_device("new tensor", device)
         array = np.asarray(array, dtype=self._data.dtype if dtype is None else _resolve_dtype(dtype))
-        t = Tensor._from_op(array, None)
+        t = Tensor._from_op(to_device(array, device), None)
         return t.requires_grad_(True) if requires_grad else t
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -485,6 +507,7 @@ class Tensor:
         from .random import numpy_generator
 
         values = numpy_generator("uniform_", generator).uniform(from_, to, self.shape)
+        values = to_device_of(values, self._data)  # drawn on the host, as every random number
         return self._in_place("uniform_", lambda s: Tensor._from_op(values, None))
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None) -> Tensor:
@@ -494,6 +517,7 @@ class Tensor:
         if std < 0:
             raise ValueError(f"normal_: std must be >= 0. Got {std} instead.")
         values = mean + std * numpy_generator("normal_", generator).standard_normal(self.shape)
+        values = to_device_of(values, self._data)  # drawn on the host, as every random number
         return self._in_place("normal_", lambda s: Tensor._from_op(values, None))
 
     def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
@@ -502,11 +526,12 @@ class Tensor:
 
         probabilities = p if isinstance(p, Tensor) else Tensor._from_op(np.asarray(float(p)), None)
         values = bernoulli(probabilities.detach().expand(self.shape), generator=generator)
-        return self._in_place("bernoulli_", lambda s: values.to(s.dtype))
+        return self._in_place("bernoulli_", lambda s: values.to(s.device, s.dtype))
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extra = ""
+        on_device = is_device_array(self._data)
+        body = np.array2string(self.numpy(force=True), separator=", ", prefix="tensor(")
+        extra = f", device='{self.device}'" if on_device else ""
         if self._data.dtype not in (float32, int64, bool_):
             extra += f", dtype={self._data.dtype}"
         if self.grad_fn is not None:
@@ -549,7 +574,8 @@ class Tensor:
         if view is None and self._data.base is not None:
             raise RuntimeError(
                 f"{op}: this tensor shares its memory with another one (it is a view, made by "
-                "reshape, permute, expand, .T or .data), and chainrule records in-place changes of "
+                "reshape, permute, expand, split, chunk, unbind, .T or .data), and chainrule "
+                "records in-place changes of "
                 "views in the graph only for indexing (x[i] += 1). Write it out of place instead "
                 "(y = y + 1), or make it under no_grad."
             )
@@ -589,6 +615,7 @@ class Tensor:
 
     def _write(self, op: str, array) -> None:
         """Write the values into this tensor's memory, stamped as an in-place change."""
+        array = to_device_of(array, self._data)  # host values (a number, a NumPy array) go there
         if np.shape(array) != self.shape:
             try:
                 fits = np.broadcast_shapes(np.shape(array), self.shape) == self.shape
@@ -604,9 +631,10 @@ class Tensor:
                 f"{op}: this tensor's memory cannot be written (several of its elements are one "
                 "element of memory, as after expand). Make a copy first: x = x.clone()."
             )
-        if np.asarray(array).dtype.kind == "f" and self._data.dtype.kind in "iub":
+        result_dtype = array.dtype if hasattr(array, "dtype") else np.asarray(array).dtype
+        if result_dtype.kind == "f" and self._data.dtype.kind in "iub":
             raise RuntimeError(
-                f"{op}: the result is {np.asarray(array).dtype}, which cannot be written into this "
+                f"{op}: the result is {result_dtype}, which cannot be written into this "
                 f"{self._data.dtype} tensor in place. Convert first, e.g. x = x.float()."
             )
         autograd.engine.bump_version(self._data)
@@ -665,6 +693,8 @@ class Tensor:
         """Copy other's values into this tensor (broadcast to its shape, cast to its dtype); the
         gradient flows to ``other``."""
         src = other if isinstance(other, Tensor) else Tensor._from_op(np.asarray(other), None)
+        if src.device != self.device:  # copied across devices, as PyTorch's copy_
+            src = src.to(self.device)
         try:
             fits = np.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:
@@ -681,11 +711,13 @@ class Tensor:
     def __setitem__(self, index, value):
         """x[index] = value, written into x's memory; recorded (ops.SetItem) inside the graph."""
         if isinstance(value, Tensor):
+            if value.device != self.device:  # written across devices, as PyTorch's setitem
+                value = value.to(self.device)
             value_array, value_grad = value._data, value.requires_grad
         else:
-            value_array, value_grad = _to_array(value, copy=False), False
+            value_array, value_grad = to_device_of(_to_array(value, copy=False), self._data), False
         if not (autograd._mode.grad_enabled and (self.requires_grad or value_grad)):
-            index_array, _ = ops.shape._index_array(index)
+            index_array, _ = ops.shape._index_array(index, self._data)
             if value_array.dtype.kind == "f" and self._data.dtype.kind in "iub":
                 raise RuntimeError(f"setitem: cannot write {value_array.dtype} values into this "
                                    f"{self._data.dtype} tensor. Convert first, e.g. x = x.float().")
@@ -704,7 +736,7 @@ class Tensor:
                                  "broadcast to it.") from None
             return
         if not isinstance(value, Tensor):
-            value = Tensor._from_op(np.asarray(value_array, dtype=self._data.dtype), None)
+            value = Tensor._from_op(value_array.astype(self._data.dtype, copy=False), None)
         elif value.dtype != self.dtype:
             value = value.to(self.dtype)
         self._in_place("setitem", lambda s, v: ops.SetItem.apply(s, v, index), value)
@@ -720,19 +752,21 @@ class Tensor:
         ``true_divide`` (for /) takes integers and booleans to float32.
         """
         dtype = self._data.dtype
+        if type(other) is np.ndarray and type(self._data) is not np.ndarray:
+            other = to_device_of(other, self._data)  # a constant goes to the tensor's device
         if isinstance(other, Tensor):  # the common case, one dtype: no promotion, no Cast op
             if other._data.dtype is dtype and (not true_divide or dtype.kind in "fc"):
                 return op.apply(other, self) if reflected else op.apply(self, other)
         elif type(other) is float or type(other) is int:
             if dtype.kind in "fc":  # a number takes a floating tensor's dtype
-                b = np.asarray(other, dtype=dtype)
+                b = _constant(other, dtype, self._data)
                 return op.apply(b, self) if reflected else op.apply(self, b)
         elif type(other) is np.ndarray and other.dtype is dtype and other.ndim:  # a constant
             if not true_divide or dtype.kind in "fc":  # array of the same dtype: as a Tensor
                 return op.apply(other, self) if reflected else op.apply(self, other)
         elif isinstance(other, (list, tuple)):
             other = _to_array(other)
-        elif not isinstance(other, (np.ndarray, numbers.Number, np.bool_)):
+        elif not isinstance(other, (np.ndarray, numbers.Number, np.bool_)) and not is_device_array(other):
             return NotImplemented
         operands = (other, self) if reflected else (self, other)
         return op.apply(*_promoted(operands, true_divide=true_divide))
@@ -796,15 +830,15 @@ class Tensor:
         grad (PyTorch's does, with a zero gradient; see docs/coming_from_pytorch.md)."""
         if isinstance(decimals, bool) or not isinstance(decimals, numbers.Integral):
             raise TypeError(f"round: decimals must be an int; got {type(decimals).__name__}.")
-        return Tensor._from_op(np.asarray(np.round(self._data, int(decimals))), None)
+        return Tensor._from_op(as_array(np.round(self._data, int(decimals))), None)
 
     def floor(self):
         """The largest integer <= x, element-wise; a constant, as ``round``."""
-        return Tensor._from_op(np.asarray(np.floor(self._data)), None)
+        return Tensor._from_op(as_array(np.floor(self._data)), None)
 
     def ceil(self):
         """The smallest integer >= x, element-wise; a constant, as ``round``."""
-        return Tensor._from_op(np.asarray(np.ceil(self._data)), None)
+        return Tensor._from_op(as_array(np.ceil(self._data)), None)
 
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         """PyTorch's ``Tensor.norm``: the 2-norm by default, over all elements or ``dim``."""
@@ -852,7 +886,7 @@ class Tensor:
         if isinstance(other, Tensor) and other._data.dtype is self._data.dtype:
             return Tensor._from_op(op(self._data, other._data), None)
         if (type(other) is float or type(other) is int) and self._data.dtype.kind in "fc":
-            return Tensor._from_op(op(self._data, np.asarray(other, dtype=self._data.dtype)), None)
+            return Tensor._from_op(op(self._data, _constant(other, self._data.dtype, self._data)), None)
         if not isinstance(other, (Tensor, np.ndarray, list, tuple, numbers.Number, np.bool_)):
             return Tensor._from_op(op(self._data, other), None)
         a, b = _promoted((self._data, other._data if isinstance(other, Tensor) else other))
@@ -1129,8 +1163,8 @@ class Tensor:
         return ops.rearrange.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def flip(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
+        if len(dims) == 1:  # x.flip(0), x.flip((0, 1)): passed on as given, so the words match
+            dims = dims[0]
         return ops.rearrange.flip(self, dims)
 
     def roll(self, shifts, dims=None):
@@ -1177,11 +1211,11 @@ def _arg_reduce(fn, data, dim, keepdim):
     """argmax/argmin with PyTorch's shapes: dim None gives the index into the flattened tensor;
     a 0-d tensor's only index is 0, of shape () whether or not keepdim."""
     if dim is None:
-        out = np.asarray(fn(data))
+        out = as_array(fn(data))
         return out.reshape((1,) * data.ndim) if keepdim else out
     axis = normalize_dim(fn.__name__, dim, data.ndim)
     if data.ndim == 0:
-        return np.zeros((), dtype=np.int64)
+        return np.zeros_like(data, shape=(), dtype=np.int64)
     out = fn(data, axis=axis)
     return np.expand_dims(out, axis) if keepdim else out
 
@@ -1200,9 +1234,16 @@ def _cast(x, dtype):
     A number out of an integer dtype's range wraps around, as in PyTorch (uint8 tensor - 1)."""
     if isinstance(x, Tensor):
         return x if x._data.dtype == dtype else x.to(dtype)
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) or is_device_array(x):
         return x if x.dtype == dtype else x.astype(dtype)
     return np.asarray(x).astype(dtype, copy=False)
+
+
+def _constant(value, dtype, like):
+    """A number or host array as a constant array of ``dtype`` on the device of array ``like``."""
+    if type(like) is np.ndarray:
+        return np.asarray(value, dtype=dtype)
+    return get_array_module(like).asarray(value, dtype=dtype)
 
 
 def _promoted(operands, true_divide=False) -> list:
@@ -1211,7 +1252,12 @@ def _promoted(operands, true_divide=False) -> list:
     ``tensor`` would make them (floats float32)."""
     operands = [_to_array(x, copy=False) if isinstance(x, (list, tuple)) else x for x in operands]
     dtype = result_dtype(*operands, true_divide=true_divide)
-    return [_cast(x, dtype) for x in operands]
+    cast = [_cast(x, dtype) for x in operands]
+    on_device = next((x._data for x in cast if isinstance(x, Tensor) and is_device_array(x._data)), None)
+    if on_device is None:
+        return cast
+    # constants (numbers, NumPy arrays) go to the tensors' device, as PyTorch moves a number
+    return [x if isinstance(x, Tensor) else _constant(x, dtype, on_device) for x in cast]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -1219,10 +1265,16 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
 
     Python floats give the default dtype (float32 unless ``set_default_dtype`` changed it), Python
     ints int64; NumPy arrays keep their dtype. ``dtype`` accepts NumPy dtypes and their names
-    ("float64"); ``device`` only the CPU.
+    ("float64"); ``device`` 'cpu' or, where a GPU is, 'cuda' (None: the default device, or the
+    device of a Tensor or device array given as data).
     """
-    check_device("tensor", device)
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    on_device = isinstance(data, Tensor) or is_device_array(data)
+    if device is not None or not on_device:
+        device = check_device("tensor", device)
+    t = Tensor(data, dtype=dtype)
+    if device is not None and device != t.device:
+        t._data = to_device(t._data, device)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def _size_argument(op, size) -> tuple:
@@ -1244,7 +1296,7 @@ def _size_argument(op, size) -> tuple:
 def _logical_reduce(fn, data, dim, keepdim):
     """all/any over every element or over dim, as PyTorch: bool results (uint8 for a uint8 tensor)."""
     dims = normalize_dims(fn.__name__, dim, data.ndim)
-    out = np.asarray(fn(data, axis=dims, keepdims=keepdim))
+    out = as_array(fn(data, axis=dims, keepdims=keepdim))
     return out.astype(np.uint8) if data.dtype == np.uint8 else out
 
 
@@ -1279,7 +1331,7 @@ def _to_arguments(op, args, dtype=None, device=None, non_blocking=False, copy=Fa
     for name, flag in (("non_blocking", non_blocking), ("copy", copy)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{op}: {name} must be a bool. Got {flag!r} instead.")
-    device = check_device(op, device)
+    device = None if device is None else check_device(op, device)
     if dtype is not None:
         try:
             resolved = np.dtype(dtype)
@@ -1295,3 +1347,10 @@ def _to_arguments(op, args, dtype=None, device=None, non_blocking=False, copy=Fa
 
 
 from . import ops  # noqa: E402  (ops import Tensor; imported last to avoid a cycle)
+
+
+def _host_refusal(t) -> str:
+    return (
+        f"can't convert a {t.device} device tensor to a NumPy array; copy it to the host first "
+        "with .cpu() (or .numpy(force=True))."
+    )

@@ -30,6 +30,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..backend import is_device_array, to_numpy
 from ..tensor import Tensor
 
 __all__ = ["to_torch_state_dict", "from_torch_state_dict", "load_torch_file"]
@@ -47,7 +48,9 @@ def _torch():
 def _as_array(value, key, where: str) -> np.ndarray:
     """A C-contiguous copy of ``value`` (NumPy array, chainrule Tensor or torch tensor)."""
     if isinstance(value, Tensor):
-        value = value._data
+        value = to_numpy(value._data)  # a GPU tensor's numbers copied to the host
+    elif is_device_array(value):
+        value = to_numpy(value)
     elif type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         try:
             value = value.detach().cpu().numpy()

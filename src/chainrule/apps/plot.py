@@ -5,6 +5,8 @@
     plot.surface_comparison(lambda X: 5*X[:, 0]**2 + 3*X[:, 1]**2, model_fn, "surface.png")
     plot.bar_chart(["none", "clip 1"], [56.2, 3.4], "sweep.png", ylabel="val MSE")
     plot.heatmap(table, rows, columns, "grid.png", xlabel="lr", ylabel="init")
+    plot.confusion_matrix(counts, "confusion.png", labels=["cat", "dog"])
+    plot.conv_filters(model[0].weight.numpy(), "filters.png")
 
 matplotlib is imported inside the functions only, and figures are drawn with matplotlib's
 object API (``matplotlib.figure.Figure``, rendered by the Agg backend), never pyplot: no window
@@ -21,7 +23,7 @@ import numpy as np
 from ..files import atomic_write
 
 __all__ = ["available", "INSTALL_HINT", "loss_curves", "surface_comparison", "bar_chart",
-           "heatmap", "health_curves"]
+           "heatmap", "health_curves", "confusion_matrix", "conv_filters"]
 
 INSTALL_HINT = 'pip install "chainrule[plot]"'
 
@@ -129,7 +131,11 @@ def loss_curves(histories, path, title="Loss curves", log_scale=None, ylabel="lo
         right.set_ylabel("validation accuracy")
         more_handles, more_labels = right.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    ax.legend(handles, labels, fontsize="small")
+    if accuracy:  # below the axes: the accuracy runs along the top, where a legend would sit
+        fig.legend(handles, labels, fontsize="small", loc="outside lower center",
+                   ncols=len(handles))
+    else:
+        ax.legend(handles, labels, fontsize="small")
     return save_figure(fig, path)
 
 
@@ -309,4 +315,90 @@ def health_curves(monitor, path) -> str:
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(handles)),
                    fontsize=8, title="warnings (see health.txt)", title_fontsize=8)
+    return save_figure(fig, path)
+
+
+def confusion_matrix(counts, path, labels=None, title="Confusion matrix",
+                     count_name="samples") -> str:
+    """A confusion matrix as coloured cells: counts[i, j] samples of true class i predicted as
+    class j (rows: truth, columns: prediction; the diagonal is right). Each cell's colour is its
+    share of its row (the true class's recall, so a rare class's mistakes stand out as much as a
+    common one's), its number is the count; a colour bar says so. ``labels`` name the classes
+    (default 0..K-1); ``count_name`` says what is counted. Returns the path."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"confusion_matrix: expected a square table of counts. Got shape "
+                         f"{counts.shape} instead.")
+    classes = counts.shape[0]
+    labels = [str(k) for k in range(classes)] if labels is None else [str(x) for x in labels]
+    if len(labels) != classes:
+        raise ValueError(f"confusion_matrix: {len(labels)} labels for {classes} classes.")
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    side = min(12.0, max(4.8, 0.5 * classes + 2.8))
+    fig = figure(side + 1.2, side)
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    bar = fig.colorbar(image, ax=ax, shrink=0.85)
+    bar.set_label("share of the true class's samples (row)")
+    if classes <= 30:
+        for (i, j), count in np.ndenumerate(counts):
+            if count:
+                colour = "white" if share[i, j] > 0.5 else "black"
+                ax.text(j, i, str(count), ha="center", va="center", color=colour,
+                        fontsize="small" if classes <= 12 else "xx-small")
+    ax.set_xticks(np.arange(classes), labels, rotation=45 if max(map(len, labels)) > 3 else 0,
+                  ha="right" if max(map(len, labels)) > 3 else "center")
+    ax.set_yticks(np.arange(classes), labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"{title}\n(cell: number of {count_name}; {int(counts.sum())} in all)",
+                 fontsize="medium")
+    return save_figure(fig, path)
+
+
+def conv_filters(weight, path, title="Learned filters of the first convolution",
+                 max_filters=32) -> str:
+    """The kernels of a convolution's weight (out_channels, in_channels, kh, kw) as a grid of
+    small images, one per filter (a row per input channel when there are several), all on one
+    colour scale centred on 0 (red positive, blue negative; a colour bar gives the values), so
+    the filters' strengths compare. At most ``max_filters`` filters are shown. Returns the path."""
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.ndim != 4:
+        raise ValueError(f"conv_filters: expected a Conv2d weight (out_channels, in_channels, "
+                         f"kh, kw). Got shape {weight.shape} instead.")
+    out_channels, in_channels = weight.shape[:2]
+    shown = min(out_channels, max_filters)
+    inputs = min(in_channels, 4)
+    if inputs == 1:  # one tile per filter, in rows of up to 8
+        columns = min(shown, 8)
+        rows = -(-shown // columns)
+        tiles = [(k // columns, k % columns, k, 0) for k in range(shown)]
+    else:  # a row per input channel, a column per filter
+        columns, rows = shown, inputs
+        tiles = [(c, k, k, c) for c in range(inputs) for k in range(shown)]
+    limit = float(np.abs(weight[:shown, :inputs]).max()) or 1.0
+    fig = figure(min(16.0, 1.1 * columns + 1.8), 1.15 * rows + 1.1)
+    axes = np.atleast_2d(fig.subplots(rows, columns, squeeze=False))
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    image = None
+    for row, column, k, c in tiles:
+        ax = axes[row, column]
+        ax.set_axis_on()
+        image = ax.imshow(weight[k, c], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if row == 0 or inputs == 1:
+            ax.set_title(f"filter {k}", fontsize="x-small")
+        if inputs > 1 and column == 0:
+            ax.set_ylabel(f"input channel {c}", fontsize="x-small")
+    bar = fig.colorbar(image, ax=axes, shrink=0.8)
+    bar.set_label("weight")
+    more = []
+    if shown < out_channels:
+        more.append(f"first {shown} of {out_channels} filters")
+    if inputs < in_channels:
+        more.append(f"first {inputs} of {in_channels} input channels")
+    fig.suptitle(title + (f" ({'; '.join(more)})" if more else ""), fontsize="medium")
     return save_figure(fig, path)

@@ -30,7 +30,8 @@ from ..training.builders import apply_init, build_mlp, build_optimizer, build_sc
 from ..training.lifecycle import RunSpec, Setup
 from ..training.runs import load_checkpoint
 from ..training.tasks import (
-    AccuracyRecorder, accuracy, chance_accuracy, loss_for, target_std, targets_for_task, task_of,
+    AccuracyRecorder, accuracy, chance_accuracy, confusion_matrix, loss_for, target_std,
+    targets_for_task, task_of,
 )
 
 __all__ = ["Prepared", "prepare_data", "data_record", "build_model", "TrainRunSpec", "load_run",
@@ -79,7 +80,19 @@ def _function_data(config, generator):
         )
     if config["noise"]:
         y = y + generator.normal(0.0, config["noise"], size=n)
-    return X, np.asarray(y, dtype=np.float64).reshape(n, 1), names, "target", expression
+    y = np.asarray(y, dtype=np.float64).reshape(n, 1)
+    if not config["standardize"]:  # trained unscaled, in the run's dtype: it must fit there
+        largest = float(np.finfo(np.dtype(config["dtype"])).max)
+        for values, what in ((X, "the sampled " + ", ".join(names)), (y, "the target")):
+            too_large = np.flatnonzero(np.abs(values).max(axis=1) > largest)
+            if too_large.size:
+                row = int(too_large[0])
+                raise ValueError(
+                    f"--function {config['function']!r}: {np.abs(values[row]).max():.3g} at row "
+                    f"{row + 1} of {what} is too large for {config['dtype']} (largest "
+                    f"{largest:.3g}); use --dtype float64, a smaller --range, or leave "
+                    "--standardize on.")
+    return X, y, names, "target", expression
 
 
 def _csv_data(config):
@@ -89,12 +102,21 @@ def _csv_data(config):
 
     classes_as_text = task_of(config["loss"]) == "classification"
     try:
+        # Unscaled, the numbers are trained in the run's dtype: a cell too large for it (1e39
+        # in float32) is refused by line and column, never turned into Inf.
+        dtype = np.float64 if config["standardize"] else np.dtype(config["dtype"])
         X, y, names = load_csv(config["csv"], target=config["target"],
-                               features=config["features"], target_as_text=classes_as_text)
+                               features=config["features"], target_as_text=classes_as_text,
+                               dtype=dtype)
+        X = X.astype(np.float64)
+        y = y if classes_as_text else y.astype(np.float64)
     except ValueError as err:
         if "is not a number" in str(err) and config["features"] is None:
             raise ValueError(f"{err} Every feature column must hold numbers; choose the numeric "
                              "ones with --features A,B,...") from None
+        if "is too large for" in str(err):
+            raise ValueError(f"{str(err).rstrip('.')} (unscaled, with --no-standardize); use "
+                             "--dtype float64 or leave --standardize on.") from None
         raise
     class_names = None
     if classes_as_text:
@@ -236,10 +258,12 @@ class TrainRunSpec(RunSpec):
         if not plot.available():
             return []
         return (["loss_curve.png"] + (["surface.png"] if _two_variable_formula(self.config) else [])
+                + (["confusion_matrix.png"] if confusion_drawn(self.config) else [])
                 + (["health.png"] if monitored else []))
 
     def draw(self, result, setup: Setup) -> None:
-        """loss_curve.png, surface.png for a two-variable formula, health.png."""
+        """loss_curve.png, surface.png for a two-variable formula, confusion_matrix.png for a
+        classifier, health.png."""
         from . import plot
 
         if not plot.available():
@@ -256,6 +280,8 @@ class TrainRunSpec(RunSpec):
         if prepared.expression is not None and len(prepared.features) == 2 \
                 and prepared.task == "regression":
             result.files.append(_surface(plot, run_dir, prepared, result.model))
+        if confusion_drawn(self.config):
+            result.files.append(draw_confusion(plot, run_dir, result.model, prepared, "rows"))
         if result.monitor is not None and result.monitor.losses:
             result.files.append(plot.health_curves(result.monitor,
                                                    os.path.join(run_dir, "health.png")))
@@ -272,6 +298,30 @@ class TrainRunSpec(RunSpec):
             chance = chance_accuracy(prepared.y_val)
         return {"val_accuracy": val_accuracy, "chance_accuracy": chance, "task": prepared.task,
                 "features": prepared.features}
+
+
+def confusion_drawn(config) -> bool:
+    return task_of(config["loss"]) != "regression"
+
+
+def draw_confusion(plot, run_dir, model, prepared, count_name) -> str:
+    """confusion_matrix.png of ``model`` on the validation set (the training set when there is
+    none), for a classification or binary task."""
+    if prepared.X_val is not None and len(prepared.X_val):
+        inputs, targets, part = prepared.X_val, prepared.y_val, "validation"
+    else:
+        inputs, targets, part = prepared.X_train, prepared.y_train, "training"
+    with no_grad():
+        model.eval()
+        outputs = model(Tensor(inputs))._data
+    classes = prepared.classes or 2
+    matrix = confusion_matrix(prepared.task, outputs, targets, classes)
+    labels = prepared.class_names or [str(k) for k in range(classes)]
+    share = accuracy(prepared.task, outputs, targets)
+    return plot.confusion_matrix(
+        matrix, os.path.join(run_dir, "confusion_matrix.png"), labels=labels,
+        title=f"Confusion matrix on the {len(inputs)} {part} {count_name}: accuracy {share:.1%}",
+        count_name=f"{part} {count_name}")
 
 
 def _surface(plot, run_dir, prepared, model) -> str:
@@ -305,6 +355,11 @@ def load_run(model_path):
     """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
     checkpoint = load_checkpoint(model_path)
     data, config = checkpoint.get("data"), checkpoint["config"]
+    if isinstance(data, dict) and data.get("source") == "images":
+        raise ValueError(f"{model_path} was trained on images of "
+                         f"{'x'.join(map(str, data['image_shape']))} (C x H x W), not on CSV "
+                         f"columns; predict with --images SOURCE (an .npz file, a folder of .npy "
+                         "images, or digits).")
     if not isinstance(data, dict) or "features" not in data:
         raise ValueError(f"{model_path} was not written by chainrule train: its checkpoint "
                          "has no record of the feature columns to predict from.")

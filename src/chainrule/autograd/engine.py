@@ -13,6 +13,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from ..backend import as_array, get_array_module, is_device_array, to_device
 from .function import Node, OutputGradients, _GraphContext, next_sequence_nr
 from .mode import _check_finite, _mode
 
@@ -446,10 +447,10 @@ def _as_gradient(g, create_graph):
     from ..tensor import Tensor
 
     if create_graph:
-        return g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), None)
+        return g if isinstance(g, Tensor) else Tensor._from_op(as_array(g), None)
     if isinstance(g, Tensor):
         return g._data
-    return np.asarray(g)
+    return as_array(g)
 
 
 def _backward_recorded(node, grad_out):
@@ -483,7 +484,7 @@ def _backward_recorded(node, grad_out):
         _mode.grad_enabled = previous
     if type(result) is not tuple:
         result = (result,)
-    return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in result)
+    return tuple(None if g is None else Tensor._from_op(as_array(g), None) for g in result)
 
 
 def _backward_several(node, grad_out, create_graph):
@@ -508,7 +509,7 @@ def _backward_several(node, grad_out, create_graph):
     finally:
         _mode.grad_enabled = previous
     result = result if type(result) is tuple else (result,)
-    return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in result)
+    return tuple(None if g is None else Tensor._from_op(as_array(g), None) for g in result)
 
 
 def _nodes_leading_to(roots, target_nodes, target_leaves) -> set:
@@ -556,8 +557,9 @@ _latest_change = -1  # the stamp of the latest in-place change: a Node made afte
 
 def _memory_owner(array):
     """The array that owns ``array``'s memory (itself, or the base its views share)."""
-    while isinstance(array.base, np.ndarray):
-        array = array.base
+    base = array.base
+    while base is not None and (isinstance(base, np.ndarray) or is_device_array(base)):
+        array, base = base, base.base
     return array
 
 
@@ -606,7 +608,7 @@ def version_of(array) -> int:
 
 def _check_versions(node) -> None:
     for i, array in enumerate(node.saved_tensors):
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, np.ndarray) and not is_device_array(array):
             continue
         owner = _memory_owner(array)
         entry = _versions.get(id(owner))
@@ -666,7 +668,7 @@ def initial_gradients(outputs, grad_outputs, create_graph: bool, op: str) -> lis
                     f"{op}: output {k} has shape {out.shape}, so it needs an explicit gradient "
                     "(grad_outputs); only one-element outputs get 1."
                 )
-            array = np.ones(out._data.shape, dtype=out._data.dtype)
+            array = get_array_module(out._data).ones(out._data.shape, dtype=out._data.dtype)
             grads.append(Tensor._from_op(array, None) if create_graph else array)
             continue
         if isinstance(g, Tensor):
@@ -678,7 +680,7 @@ def initial_gradients(outputs, grad_outputs, create_graph: bool, op: str) -> lis
             else:
                 grads.append(g._data.astype(out._data.dtype, copy=False))
             continue
-        array = _to_array(g, dtype=out._data.dtype)
+        array = to_device(_to_array(g, dtype=out._data.dtype), out.device)
         if array.shape != out.shape:
             raise ValueError(f"{op}: grad_outputs[{k}] has shape {array.shape}, but output {k} "
                              f"has shape {out.shape}: they must be equal.")

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 
+from ..backend import device_mismatch, get_array_module, is_device_array, to_device_of
 from .mode import _check_finite, _mode, _user_frame
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class _GraphContext:
 
 
 def _as_graph_tensor(node, array):
-    if not isinstance(array, np.ndarray):
+    if not isinstance(array, np.ndarray) and not is_device_array(array):
         return array
     key = id(array)
     if key == node.output_id:
@@ -215,6 +216,7 @@ class Function:
         """Run forward on the inputs' arrays and, when needed, record the op in the graph."""
         ctx = Node(cls)
         arrays, needs, edges = [], [], []
+        host_constants = False
         for x in inputs:  # per input: its array for forward, whether it needs a gradient, and
             if isinstance(x, Tensor):  # where that gradient goes (its op's Node, or the leaf)
                 arrays.append(x._data)
@@ -224,12 +226,24 @@ class Function:
                 arrays.append(x)
                 needs.append(False)
                 edges.append(x)
+                host_constants = host_constants or type(x) is np.ndarray
+        if host_constants:  # a NumPy constant (a target, a mask) goes to the tensors' device
+            arrays = _constants_to_device(arrays)
         ctx.needs_input_grad = needs = tuple(needs)
-        out = cls.forward(ctx, *arrays)
+        try:
+            out = cls.forward(ctx, *arrays)
+        except TypeError:  # a tensor on the GPU and one on the CPU: say so, else re-raise
+            mismatch = device_mismatch(cls.name(), *arrays)
+            if mismatch is None:
+                raise
+            raise RuntimeError(mismatch) from None
         if type(out) is not np.ndarray:
             if type(out) is tuple:
                 return _apply_several(cls, ctx, out, inputs, edges)
-            scalar, out = out, np.asarray(out)  # a NumPy scalar (an op on a 0-d array) or a number
+            if is_device_array(out):  # on the GPU: an array already
+                scalar = out
+            else:  # a NumPy scalar (an op on a 0-d array) or a number
+                scalar, out = out, np.asarray(out)
             if ctx.saved_tensors:  # saved as the output: backward_graph must know it as such
                 ctx.saved_tensors = tuple(out if a is scalar else a for a in ctx.saved_tensors)
         mode = _mode
@@ -257,6 +271,15 @@ class Function:
 
 
 _new_tensor = object.__new__
+
+
+def _constants_to_device(arrays: list) -> list:
+    """The op's arguments with NumPy arrays that are not Tensors (constants such as class targets
+    or masks) copied to the device of its Tensors' arrays, when those live on a GPU."""
+    device_array = next((a for a in arrays if is_device_array(a)), None)
+    if device_array is None:
+        return arrays
+    return [to_device_of(a, device_array) if type(a) is np.ndarray else a for a in arrays]
 
 
 class _OutputOf(Function):
@@ -298,7 +321,8 @@ class OutputGradients:
         for k in range(self.count):
             g = self.parts.get(k)
             if g is None and node.materialize_grads:
-                zeros = np.zeros(node.output_shape[k], dtype=node.output_dtype[k])
+                xp = get_array_module(*(p for p in self.parts.values() if p is not None))
+                zeros = xp.zeros(node.output_shape[k], dtype=node.output_dtype[k])
                 g = Tensor._from_op(zeros, None) if as_tensors else zeros
             grads.append(g)
         return grads
@@ -307,7 +331,7 @@ class OutputGradients:
 def _apply_several(cls, ctx, outs, inputs, edges):
     """Function.apply for a forward that returned several arrays: a tuple of Tensors, each with a
     small Node of its own (_OutputOf) that passes its gradient to this op's Node."""
-    outs = tuple(np.asarray(o) for o in outs)
+    outs = tuple(o if type(o) is np.ndarray or is_device_array(o) else np.asarray(o) for o in outs)
     if _mode.anomaly:
         ctx.created_at = _user_frame()
         for o in outs:

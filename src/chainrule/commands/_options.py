@@ -5,7 +5,7 @@ a schedule are ``chainrule.training.builders``.)
     add_model_options(parser)        --hidden --activation --init --dtype
     add_optimizer_options(parser)    --optimizer --lr --momentum --weight-decay --scheduler
     add_training_options(parser)     --epochs --batch-size --seed --clip-value --clip-norm --no-health
-                                     --normalize-grad --patience --progress
+                                     --normalize-grad --patience --progress --checkpoint-every
     add_output_options(parser)       --out --json --quiet
 
 Every check raises CommandError (or ValueError, from the builders) with one sentence that names
@@ -25,6 +25,7 @@ from ..training.builders import (  # noqa: F401  (the names the option help list
     ACTIVATIONS, DTYPES, INITS, OPTIMIZERS, SCHEDULERS, check_number,
 )
 from ..training.tasks import LOSSES  # noqa: F401
+from ..training.lifecycle import CHECKPOINT_EVERY
 
 
 # ----- adding options to a parser ---------------------------------------------------------------
@@ -80,6 +81,12 @@ def add_training_options(parser, epochs=50, batch_size=32, seed=0) -> None:
                             "weights")
     group.add_argument("--progress", action="store_true",
                        help="show a progress bar over batches (needs tqdm)")
+    group.add_argument("--checkpoint-every", default=CHECKPOINT_EVERY, metavar="WHEN",
+                       help="also write the checkpoint during training: every N epochs (such as "
+                            "5), at the end of the first epoch a time after the last save (30s, "
+                            f"10m, 1h), or off (default {CHECKPOINT_EVERY}); a run killed outright "
+                            "(kill -9) resumes from the last one written. Ctrl-C, SIGTERM and "
+                            "SIGHUP save the run in any case")
     group.add_argument("--no-health", dest="health", action="store_false",
                        help="do not watch the run's health (gradient norms, update sizes, saturated "
                             "or dead units, divergence); watched and reported by default")
@@ -92,7 +99,8 @@ def add_output_options(parser) -> None:
     group.add_argument("--json", action="store_true",
                        help="print a machine-readable summary on stdout (logs go to stderr)")
     group.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
-                       help="draw the figures: loss_curve.png, surface.png, health.png (default "
+                       help="draw the figures: loss_curve.png, surface.png, health.png, and for "
+                            "classifiers confusion_matrix.png, for a CNN filters.png (default "
                             "on; needs matplotlib)")
     group.add_argument("--quiet", action="store_true",
                        help="print only the result and the run folder: no per-epoch log lines, "
@@ -117,6 +125,17 @@ def check_training_options(args) -> None:
     check_number("--weight-decay", args.weight_decay, 0)
 
 
+def checkpoint_every(args):
+    """The --checkpoint-every setting, checked (CommandError naming the flag)."""
+    from ..training.runs import parse_checkpoint_every
+
+    try:
+        parse_checkpoint_every(args.checkpoint_every, name="--checkpoint-every")
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+    return args.checkpoint_every
+
+
 def given_options(args) -> set:
     """The option names whose values differ from the parser's defaults (what the user typed)."""
     defaults = vars(args._parser.parse_args([]))
@@ -134,7 +153,8 @@ def flag(name: str) -> str:
 HEALTH_NAMES = {"lr": "--lr", "clip_norm": "--clip-norm 1"}
 
 # What may be given together with --resume (everything else comes from the saved config).
-RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health")
+RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health",
+                  "checkpoint_every")
 
 
 def check_resume_options(given: set) -> None:
@@ -143,7 +163,7 @@ def check_resume_options(given: set) -> None:
     if extra:
         raise CommandError(
             f"--resume continues with the saved settings; only --epochs, --quiet, --json, "
-            f"--progress, --no-plots and --no-health can be given with it, not "
+            f"--progress, --no-plots, --no-health and --checkpoint-every can be given with it, not "
             f"{', '.join(flag(name) for name in extra)}."
         )
 
@@ -233,9 +253,16 @@ def print_train_summary(summary, notes, brief=False) -> None:
         losses += f"; val accuracy {summary['val_accuracy']:.4f}"
         if summary.get("chance_accuracy") is not None:
             losses += f" (always the most common class: {summary['chance_accuracy']:.4f})"
+    images = summary.get("images")
+    if images is not None:
+        classes = f", {images['classes']} classes" if images.get("classes") else ""
+        print(f"data: {images['count']} images of {'x'.join(map(str, images['shape']))} "
+              f"(C x H x W) from {images['source']}{classes}; model {images['model']} with "
+              f"{images['parameters']} parameters")
     print(f"trained {epochs_text(summary['epochs_run'])}: {losses}")
     print(f"run folder: {summary['run_dir']}")
     if brief:
         return
     print_files_and_notes(summary, notes)
-    print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
+    print("predict with: " + summary.get(
+        "predict_with", f"chainrule predict --model {summary['run_dir']} --csv FILE"))

@@ -89,6 +89,13 @@ def build_run_model(checkpoint, where: str):
     from ..training.builders import build_mlp
 
     config, state_dict = checkpoint["config"], checkpoint["model"]
+    data = checkpoint.get("data")
+    if isinstance(data, dict) and data.get("source") == "images":  # chainrule train --images
+        from ..apps.images import build_image_model
+
+        model = build_image_model(config, tuple(data["image_shape"]), data["classes"])
+        model.load_state_dict(state_dict)
+        return model
     indices = _linear_indices(state_dict) if isinstance(state_dict, dict) else []
     if not all(key in config for key in ("hidden", "activation", "dtype")) or not indices:
         raise CommandError(f"{where} was not written by chainrule train or chainrule seed: its "
@@ -161,6 +168,8 @@ def export_to_torch(run_dir, out=None) -> dict:
         "features": data.get("features"),
         "standardizer": _standardizer(checkpoint),
         "target_standardizer": _standardizer(checkpoint, "target_standardizer"),
+        "image_shape": data.get("image_shape"),
+        "channel_standardizer": _standardizer(checkpoint, "channel_standardizer"),
         "snippet": ["import torch", "from torch import nn", f"model = {code}",
                     f"model.load_state_dict(torch.load({path!r}, weights_only=True))"],
     }
@@ -180,6 +189,16 @@ def _print_export(summary) -> None:
               f"{', '.join(names)}:")
         print(f"    mean = {scaler['mean']}")
         print(f"    std  = {scaler['std']}")
+    if summary.get("image_shape"):
+        shape = ", ".join(map(str, summary["image_shape"]))
+        scaler = summary["channel_standardizer"]
+        if scaler is None:
+            print(f"the model expects images of shape (N, {shape}), unscaled")
+        else:
+            print(f"the model expects images of shape (N, {shape}), each channel c standardized "
+                  "x[:, c] = (raw[:, c] - mean[c]) / std[c]:")
+            print(f"    mean = {scaler['mean']}")
+            print(f"    std  = {scaler['std']}")
     scaler = summary["target_standardizer"]
     if scaler is not None:
         print(f"and it predicts the standardized target: prediction = output * "
@@ -220,7 +239,7 @@ def import_from_torch(file, like, out) -> dict:
     data = checkpoint.get("data") if isinstance(checkpoint.get("data"), dict) else {}
     return {"file": file, "like": like, "run_dir": out, "files": files,
             "keys": {key: list(value.shape) for key, value in imported.items()},
-            "cast": cast, "features": data.get("features"),
+            "cast": cast, "features": data.get("features"), "image_shape": data.get("image_shape"),
             "target_standardizer": _standardizer(checkpoint, "target_standardizer")}
 
 
@@ -236,6 +255,8 @@ def _print_import(summary) -> None:
               f"{scaler['mean'][0]!r}")
     if summary["features"]:  # a run of chainrule train, which predict can use
         print(f"predict with: chainrule predict --model {summary['run_dir']} --csv FILE")
+    elif summary.get("image_shape"):
+        print(f"predict with: chainrule predict --model {summary['run_dir']} --images SOURCE")
 
 
 # ----- the command ------------------------------------------------------------------------------

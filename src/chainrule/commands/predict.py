@@ -9,6 +9,13 @@ column of the input, its cells as they were (an id stays beside its prediction),
     bce_with_logits   prediction (0 or 1), probability (of class 1, the sigmoid of the logit)
 If the CSV also has the target column, the loss on it is reported. --out may not be the input
 file itself: predicting never overwrites the data it reads.
+
+A run trained on images (chainrule train --images) predicts on images instead of CSV rows:
+--images SOURCE, an .npz file (images under x or images; labels, if any, under y or labels), a
+folder of .npy images (in class subfolders, or directly in the folder when unlabelled), or digits.
+The images must have the shape the model was trained on; each channel is scaled as in training.
+The output CSV has a column image (the image's index in the array, or its file in the folder),
+label when the images have labels, then the prediction columns above.
 """
 
 from __future__ import annotations
@@ -32,20 +39,27 @@ examples:
   chainrule predict --model runs/houses --csv new_houses.csv --out predictions.csv
   chainrule predict --model runs/houses --csv new_houses.csv            (CSV on stdout)
   chainrule predict --model runs/houses --csv test.csv --out p.csv --json
+  chainrule predict --model runs/digits --images new_digits.npz --out p.csv
+  chainrule predict --model runs/shapes --images unlabelled_folder/ --out p.csv
 """
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "predict", help="predict with a trained run on the rows of a CSV file",
+        "predict", help="predict with a trained run on the rows of a CSV file, or on images",
         description="Predict with a model trained by 'chainrule train' on the rows of a CSV "
-                    "file, scaling the inputs as in training.",
+                    "file (or on images, for a run trained on images), scaling the inputs as "
+                    "in training.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, metavar="RUN_DIR",
                         help="a run folder of chainrule train (or its checkpoint.crk)")
-    parser.add_argument("--csv", required=True, metavar="FILE",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", metavar="FILE",
                         help="rows to predict, with a header naming the feature columns")
+    source.add_argument("--images", metavar="SOURCE",
+                        help="images to predict, for a run trained on images: FILE.npz, a "
+                             "FOLDER of .npy images, or digits")
     parser.add_argument("--out", metavar="FILE", help="where to write the predictions "
                                                       "(default: stdout)")
     parser.add_argument("--batch-size", type=int, default=4096, help="rows per forward pass")
@@ -105,6 +119,61 @@ def _write_file(path, header, table, integer_columns) -> None:
         _write_rows(handle, header, table, integer_columns)
 
 
+def _predict_images(args) -> int:
+    """chainrule predict --images: one row per image."""
+    from ..apps.images import load_image_run, load_images, predict_images
+
+    model, data, _ = load_image_run(args.model)
+    images = load_images(args.images, need_labels=False)
+    outputs = predict_images(model, data, images.x, args.batch_size)
+    names, columns = prediction_columns(data["task"], outputs)
+    class_names = data.get("class_names")
+    y = None
+    if images.labels is not None:
+        if images.class_names is not None and class_names:  # text labels: as training numbered
+            labels = np.array([images.class_names[int(k)] for k in images.labels], dtype=object)
+            y = _class_numbers(labels.reshape(-1, 1), class_names, args.images, "label")
+        elif images.class_names is None:
+            y = images.labels.reshape(-1, 1)
+        else:
+            raise CommandError(f"{args.images} labels its images by name ({images.class_names[0]}, "
+                               f"...) but the model was trained on numbered classes; give "
+                               "numeric labels, or no labels.")
+    if class_names:
+        names = ["prediction"] + [f"p_{name}" for name in class_names]
+    label_cells = [] if images.labels is None else [
+        images.class_names[int(k)] if images.class_names else f"{k:g}" for k in images.labels]
+    header = ["image"] + (["label"] if label_cells else []) + names
+    rows = []
+    for i, row in enumerate(np.asarray(columns, dtype=np.float64)):
+        cells = [images.ids[i]] + ([label_cells[i]] if label_cells else [])
+        rows.append((cells, [class_names[int(row[0])], *row[1:]] if class_names else row))
+    loss = _loss(data, outputs, y, "label") if y is not None else None
+    hits = accuracy(data["task"], outputs, y) if y is not None else None
+    score = (f"{data['loss']} loss on the {len(outputs)} labelled images of {args.images}: "
+             f"{loss:.4f}" + (f", accuracy {hits:.4f}" if hits is not None else "")
+             ) if y is not None else None
+    integer_columns = {0} if data["task"] != "regression" else set()
+    if args.out is None:
+        _write_rows(sys.stdout, header, rows, integer_columns)
+    else:
+        _write_file(args.out, header, rows, integer_columns)
+    if args.json:
+        print(json.dumps({
+            "model": args.model, "images": args.images, "out": args.out, "rows": len(outputs),
+            "image_shape": list(images.shape), "task": data["task"], "columns": header,
+            "loss": loss, "loss_name": data["loss"] if loss is not None else None,
+            "accuracy": hits,
+        }, indent=2))
+    elif args.out is not None:
+        print(f"wrote {len(outputs)} predictions to {os.path.abspath(args.out)}")
+        if score is not None:
+            print(score)
+    elif score is not None:
+        print(score, file=sys.stderr)
+    return 0
+
+
 def run(args) -> int:
     from ..apps.csvdata import load_csv, read_cells
 
@@ -112,11 +181,14 @@ def run(args) -> int:
     if args.json and args.out is None:
         raise CommandError("--json prints a summary on stdout, so the predictions need --out "
                            "FILE.")
-    if args.out is not None and os.path.exists(args.out) and os.path.exists(args.csv) \
-            and os.path.samefile(args.out, args.csv):
-        raise CommandError(f"--out {args.out} is the input file {args.csv}; predictions are "
+    source = args.csv if args.csv is not None else args.images
+    if args.out is not None and os.path.exists(args.out) and os.path.exists(source) \
+            and os.path.samefile(args.out, source):
+        raise CommandError(f"--out {args.out} is the input file {source}; predictions are "
                            "written beside the data they come from, never over it: choose "
                            "another --out.")
+    if args.images is not None:
+        return _predict_images(args)
     model, data, _ = load_run(args.model)
     features, target = data["features"], data["target"]
     header = _header(args.csv)

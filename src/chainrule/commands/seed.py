@@ -5,9 +5,10 @@
     chainrule seed --sweep                 init x gradient treatment x lr, and the seed's backward
 
 A run writes a run folder: config.json, metrics.csv, metrics.json, checkpoint.crk,
-loss_curve.png, surface.png (and with --compare-torch: torch_step_loss.json). Ctrl-C saves the
-state after the last finished epoch, and ``--resume RUN_DIR`` continues it exactly (the PyTorch
-twin is not resumed). A sweep writes sweep.md, sweep.json and sweep.png.
+loss_curve.png, surface.png (and with --compare-torch: torch_step_loss.json). Ctrl-C, SIGTERM and
+SIGHUP save the state after the last finished epoch, the checkpoint is also written during
+training (--checkpoint-every), and ``--resume RUN_DIR`` continues it exactly (the PyTorch twin is
+not resumed). A sweep writes sweep.md, sweep.json and sweep.png.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..training.builders import (
 from ..training.lifecycle import execute, resume_settings
 from ._options import (
     HEALTH_NAMES,     add_model_options, add_optimizer_options, add_output_options, add_training_options,
-    check_resume_options, check_training_options, given_options, logger,
+    check_resume_options, check_training_options, checkpoint_every, given_options, logger,
     figures_to_redraw, print_seed_summary,
 )
 
@@ -46,10 +47,16 @@ examples:
   chainrule seed --sweep --sweep-inits xavier --sweep-treatments none,normalize --sweep-lrs 0.1
   chainrule seed --samples 2000 --epochs 2 --json  a quick check; JSON summary on stdout
   chainrule seed --resume runs/20261128-093000 --epochs 100   continue a run (Ctrl-C saves one)
+  chainrule seed --epochs 500 --checkpoint-every 5    a checkpoint every 5 epochs
 
 The data: z = 5a^2 + 3b^2 with a, b ~ N(0, 1), --samples rows (default 100000), 70/30
 train/validation split. The network: 2-10-1, sigmoid, MSE, plain SGD (lr 0.01, batch 500).
 Gradient treatments for --sweep-treatments: none, clip-value:X, clip-norm:X, normalize.
+
+Ctrl-C, SIGTERM and SIGHUP save the last finished epoch; the checkpoint is also written during
+training (--checkpoint-every, default every minute), so a run killed outright (kill -9) loses at
+most that much; --resume continues bit for bit from the last checkpoint. One run at a time in a
+run folder: a second gets an error.
 """
 
 
@@ -262,7 +269,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
     result = execute(SeedRunSpec(config, notes, HEALTH_NAMES), args.out if checkpoint is None else run_dir,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
                      log=logger(args),
-                     progress=_progress_wanted(args, settings))
+                     progress=_progress_wanted(args, settings),
+                     checkpoint_every=checkpoint_every(args))
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -272,11 +280,8 @@ def _run_once(args, config, checkpoint, run_dir, notes) -> int:
 
 
 def _run_sweep(args, parsed, sweep) -> int:
-    from ..apps import plot
-    from ..training.runs import new_run_dir, write_json
-    from ..apps.seed import (
-        SEED_ROW_INIT, init_function, plot_sweep, run_sweep, seed_builders, sweep_table,
-    )
+    from ..training.runs import claim_new_run_dir, signals_interrupt
+    from ..apps.seed import SEED_ROW_INIT, init_function, seed_builders
 
     settings = _settings(args, parsed, epochs=args.sweep_epochs)
     activation, optimizer, _ = seed_builders({
@@ -295,7 +300,20 @@ def _run_sweep(args, parsed, sweep) -> int:
             raise CommandError("the seed's rows need one hidden layer; give --hidden with one "
                                "size or add --no-seed-rows.")
         seed_row = (SEED_ROW_INIT, init_function(SEED_ROW_INIT))
-    run_dir = new_run_dir(args.out)
+    # one run per folder, as for a training run; SIGTERM and SIGHUP keep the finished runs as
+    # Ctrl-C does
+    run_dir, claim = claim_new_run_dir(args.out)
+    with claim, signals_interrupt():
+        return _sweep_into(run_dir, args, parsed, sweep, settings, activation, optimizer, inits,
+                           seed_row, notes)
+
+
+def _sweep_into(run_dir, args, parsed, sweep, settings, activation, optimizer, inits, seed_row,
+                notes) -> int:
+    from ..apps import plot
+    from ..training.runs import write_json
+    from ..apps.seed import plot_sweep, run_sweep, sweep_table
+
     log = logger(args)
     runs = len(inits) * len(sweep["treatments"]) * len(sweep["lrs"])
     runs += 2 * len(sweep["lrs"]) if seed_row else 0

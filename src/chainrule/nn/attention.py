@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from ..backend import is_array, to_device_of
 from .. import ops
 from ..checks import argument_error, check_bool, check_in_range, check_real
 from ..random import default_generator
@@ -41,7 +42,7 @@ __all__ = [
 def _tensor(owner: str, what: str, x) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, np.ndarray):
+    if is_array(x):
         return Tensor(x)
     raise TypeError(f"{owner}: {what} must be a Tensor. Got {type(x).__name__} instead.")
 
@@ -53,7 +54,7 @@ def _additive_mask(owner: str, what: str, mask, target: tuple, dtype, true_means
     ``target`` without enlarging it."""
     if isinstance(mask, Tensor):
         array = mask._data
-    elif isinstance(mask, np.ndarray):
+    elif is_array(mask):
         array = mask
     else:
         raise TypeError(f"{owner}: {what} must be a Tensor of bools or floats. Got "
@@ -121,6 +122,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         mask = _additive_mask(op, "attn_mask", attn_mask, scores_shape, q.dtype, "attend")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real(op, "scale", scale)
     keep = _dropout_keep(dropout_p, scores_shape, q.dtype)
+    if not isinstance(mask, Tensor):  # constants (a causal or boolean mask, dropout's keep) go
+        mask = to_device_of(mask, q._data)  # to the queries' device
+    keep = to_device_of(keep, q._data)
     return ops.ScaledDotProductAttention.apply(q, k, v, mask, scale, keep)
 
 
@@ -159,6 +163,22 @@ class MultiheadAttention(Module):
         is_causal: a hint that attn_mask is the causal mask (which must then be given).
         Returns output (L, N, E) and, with need_weights, the attention weights (N, L, S)
         averaged over heads, or (N, H, L, S) with average_attn_weights=False.
+
+    Shape:
+        - Input: query (L, N, E), key (S, N, kdim), value (S, N, vdim); (N, L, E) and so on with
+          batch_first; (L, E), (S, kdim), (S, vdim) unbatched. L: target length, S: source
+          length, E = embed_dim
+        - Output: (L, N, E) ((N, L, E) with batch_first; (L, E) unbatched), and the weights
+          (N, L, S), or (N, num_heads, L, S) with average_attn_weights=False ((L, S) unbatched)
+
+    Example:
+        >>> mha = nn.MultiheadAttention(16, 4, batch_first=True)
+        >>> x = chainrule.randn(2, 5, 16)
+        >>> output, weights = mha(x, x, x)  # self-attention
+        >>> output.shape, weights.shape
+        ((2, 5, 16), (2, 5, 5))
+        >>> bool(((weights.sum(dim=-1) - 1).abs() < 1e-5).all())  # each query's weights sum to 1
+        True
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -377,6 +397,16 @@ class TransformerEncoderLayer(_FeedForwardBlocks):
     callable), layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True.
     forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False): masks as
     MultiheadAttention's (True where a query may NOT attend).
+
+    Shape:
+        - Input: src (S, N, E), E = d_model; (N, S, E) with batch_first; (S, E) unbatched
+        - Output: the input's shape
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32,
+        ...                                    batch_first=True)
+        >>> layer(chainrule.randn(2, 5, 16)).shape
+        (2, 5, 16)
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
@@ -425,6 +455,18 @@ class TransformerDecoderLayer(_FeedForwardBlocks):
     Arguments as TransformerEncoderLayer. forward(tgt, memory, tgt_mask=None, memory_mask=None,
     tgt_key_padding_mask=None, memory_key_padding_mask=None, tgt_is_causal=False,
     memory_is_causal=False).
+
+    Shape:
+        - Input: tgt (T, N, E) and memory (S, N, E), E = d_model; (N, T, E) and (N, S, E) with
+          batch_first; (T, E) and (S, E) unbatched
+        - Output: tgt's shape
+
+    Example:
+        >>> layer = nn.TransformerDecoderLayer(d_model=16, nhead=4, dim_feedforward=32,
+        ...                                    batch_first=True)
+        >>> memory = chainrule.randn(2, 5, 16)  # the encoder's output: 5 source positions
+        >>> layer(chainrule.randn(2, 3, 16), memory).shape
+        (2, 3, 16)
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
@@ -482,7 +524,21 @@ class TransformerEncoder(Module):
     given. Parameter names as PyTorch: layers.0.self_attn.in_proj_weight, ..., norm.weight.
     forward(src, mask=None, src_key_padding_mask=None, is_causal=None). enable_nested_tensor and
     mask_check are accepted for PyTorch's signature; in PyTorch they only choose faster paths with
-    the same results, and chainrule has one path."""
+    the same results, and chainrule has one path.
+
+    Shape:
+        - Input: src, as encoder_layer takes it: (S, N, E), or (N, S, E) with batch_first
+        - Output: the input's shape
+
+    Example:
+        >>> layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32,
+        ...                                    batch_first=True)
+        >>> encoder = nn.TransformerEncoder(layer, num_layers=2)
+        >>> encoder(chainrule.randn(2, 5, 16)).shape
+        (2, 5, 16)
+        >>> [name for name, _ in encoder.named_parameters()][:2]
+        ['layers.0.self_attn.in_proj_weight', 'layers.0.self_attn.in_proj_bias']
+    """
 
     def __init__(self, encoder_layer: Module, num_layers: int, norm=None,
                  enable_nested_tensor: bool = True, mask_check: bool = True):

@@ -112,9 +112,13 @@ class ModuleList(Module):
     ``pop``, ``del``, ``+`` and ``+=`` work as on a list; after a deletion or an insertion the
     names are renumbered, so they are always '0' to 'len - 1'.
 
-    >>> layers = ModuleList([Linear(4, 4) for _ in range(3)])
-    >>> for layer in layers:
-    ...     x = layer(x).relu()
+    Example:
+        >>> layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+        >>> x = chainrule.ones(2, 4)
+        >>> for layer in layers:
+        ...     x = layer(x).relu()
+        >>> x.shape, len(layers), [name for name, _ in layers.named_parameters()][:3]
+        ((2, 4), 3, ['0.weight', '0.bias', '1.weight'])
     """
 
     def __init__(self, modules=None):
@@ -213,6 +217,13 @@ class ModuleDict(Module):
     ``md[key]``, ``md[key] = module``, ``del md[key]``, ``len``, iteration over the keys, ``in``,
     ``keys()``, ``items()``, ``values()``, ``update()``, ``pop()`` and ``clear()`` work as on a
     dict; insertion order is kept (also from a plain dict, as PyTorch).
+
+    Example:
+        >>> blocks = nn.ModuleDict({"encoder": nn.Linear(4, 8), "act": nn.ReLU()})
+        >>> list(blocks.keys()), [name for name, _ in blocks.named_parameters()]
+        (['encoder', 'act'], ['encoder.weight', 'encoder.bias'])
+        >>> blocks["act"](blocks["encoder"](chainrule.ones(2, 4))).shape
+        (2, 8)
     """
 
     def __init__(self, modules=None):
@@ -271,6 +282,16 @@ class ParameterList(Module):
     A Tensor that is not a Parameter is made one (sharing its memory), as PyTorch does; other
     objects are held but not registered. Indexing, slicing (a new ParameterList), ``len``,
     iteration, ``append``, ``extend`` and ``+=`` work as on a list.
+
+    Example:
+        >>> scales = nn.ParameterList([chainrule.ones(3) for _ in range(2)])
+        >>> scales
+        ParameterList(
+            (0): Parameter containing: [chainrule.float32 of size 3]
+            (1): Parameter containing: [chainrule.float32 of size 3]
+        )
+        >>> [name for name, _ in scales.named_parameters()]
+        ['0', '1']
     """
 
     def __init__(self, values=None):
@@ -330,6 +351,13 @@ class ParameterDict(Module):
     ``setdefault()``, ``update()``, ``clear()``, ``copy()``, ``fromkeys()`` and ``|``.
     ``update()`` (and the constructor) add a plain dict's items in sorted key order, as PyTorch
     does; an OrderedDict, a ParameterDict or a list of pairs keeps its order.
+
+    Example:
+        >>> affine = nn.ParameterDict({"scale": chainrule.ones(3), "shift": chainrule.zeros(3)})
+        >>> [(name, type(p).__name__) for name, p in affine.named_parameters()]
+        [('scale', 'Parameter'), ('shift', 'Parameter')]
+        >>> (chainrule.tensor([1.0, 2.0, 3.0]) * affine["scale"] + affine["shift"]).shape
+        (3,)
     """
 
     def __init__(self, parameters=None):

@@ -126,8 +126,21 @@ class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L): y = conv1d(x, W) + b, W of shape
     (out_channels, in_channels / groups, kernel_size).
 
-    Shape: (N, C_in, L) -> (N, C_out, L_out), L_out = floor((L + 2p - d (k - 1) - 1) / s) + 1.
-    Example: ``Conv1d(3, 8, 5, padding=2)(x)`` keeps the length.
+    Shape:
+        - Input: (N, C_in, L_in), C_in = in_channels
+        - Output: (N, C_out, L_out), C_out = out_channels,
+          L_out = floor((L_in + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1
+
+    Example:
+        >>> m = nn.Conv1d(16, 33, 3, stride=2)
+        >>> m(chainrule.randn(20, 16, 50)).shape
+        (20, 33, 24)
+        >>> nn.Conv1d(3, 8, 5, padding=2)(chainrule.randn(4, 3, 32)).shape  # keeps the length
+        (4, 8, 32)
+        >>> m = nn.Conv1d(1, 1, 3, bias=False)
+        >>> _ = nn.init.ones_(m.weight)  # a moving sum of 3
+        >>> m(chainrule.tensor([[[1.0, 2.0, 3.0, 4.0]]]))
+        tensor([[[6., 9.]]], grad_fn=<ConvBackward>)
     """
 
     _d = 1
@@ -142,9 +155,19 @@ class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W): im2col + one matrix product (``ops.Conv``), whose
     input gradient is a transposed convolution. W: (out_channels, in_channels / groups, kH, kW).
 
-    Shape: (N, C_in, H, W) -> (N, C_out, H_out, W_out),
-           H_out = floor((H + 2p - d (k - 1) - 1) / s) + 1 (the same for W).
-    Example: ``Conv2d(1, 6, 5)`` maps (256, 1, 28, 28) to (256, 6, 24, 24).
+    Shape:
+        - Input: (N, C_in, H_in, W_in), C_in = in_channels
+        - Output: (N, C_out, H_out, W_out), C_out = out_channels,
+          H_out = floor((H_in + 2 padding[0] - dilation[0] (kernel_size[0] - 1) - 1) / stride[0])
+          + 1, and W_out the same with the second entries
+
+    Example:
+        >>> m = nn.Conv2d(1, 6, 5)
+        >>> m(chainrule.randn(2, 1, 28, 28)).shape
+        (2, 6, 24, 24)
+        >>> m = nn.Conv2d(16, 33, (3, 5), stride=(2, 1), padding=(4, 2))
+        >>> m(chainrule.randn(2, 16, 20, 30)).shape
+        (2, 33, 13, 30)
     """
 
     _d = 2
@@ -193,7 +216,15 @@ class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution (the adjoint of Conv1d in its input), W of shape
     (in_channels, out_channels / groups, kernel_size).
 
-    Shape: (N, C_in, L) -> (N, C_out, (L - 1) s - 2 p + d (k - 1) + output_padding + 1).
+    Shape:
+        - Input: (N, C_in, L_in), C_in = in_channels
+        - Output: (N, C_out, L_out), C_out = out_channels, L_out = (L_in - 1) stride - 2 padding
+          + dilation (kernel_size - 1) + output_padding + 1
+
+    Example:
+        >>> m = nn.ConvTranspose1d(16, 33, 3, stride=2)
+        >>> m(chainrule.randn(20, 16, 50)).shape
+        (20, 33, 101)
     """
 
     _d = 1
@@ -203,9 +234,16 @@ class ConvTranspose2d(_ConvTranspose):
     """2-D transposed convolution (the adjoint of Conv2d in its input; its input gradient is a
     convolution), W of shape (in_channels, out_channels / groups, kH, kW).
 
-    Shape: (N, C_in, H, W) -> (N, C_out, H_out, W_out),
-           H_out = (H - 1) s - 2 p + d (k - 1) + output_padding + 1.
-    Example: ``ConvTranspose2d(8, 3, 4, stride=2, padding=1)`` doubles H and W.
+    Shape:
+        - Input: (N, C_in, H_in, W_in), C_in = in_channels
+        - Output: (N, C_out, H_out, W_out), C_out = out_channels, H_out = (H_in - 1) stride[0]
+          - 2 padding[0] + dilation[0] (kernel_size[0] - 1) + output_padding[0] + 1, and W_out
+          the same with the second entries
+
+    Example:
+        >>> m = nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)  # doubles H and W
+        >>> m(chainrule.randn(2, 8, 16, 16)).shape
+        (2, 3, 32, 32)
     """
 
     _d = 2

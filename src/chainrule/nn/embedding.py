@@ -27,11 +27,16 @@ class Embedding(Module):
     that norm before the lookup (as PyTorch). scale_grad_by_freq and sparse are refused.
     The derivative (``ops.Embedding``): dL/dW[k] = the sum of dL/dy over the positions that read k.
 
-    Shape: input (*) integer ids in [0, num_embeddings); output (*, embedding_dim).
+    Shape:
+        - Input: (*), integer ids in [0, num_embeddings), any number of dimensions
+        - Output: (*, H), H = embedding_dim
 
-    >>> emb = chainrule.nn.Embedding(10, 3)
-    >>> emb(chainrule.tensor([[1, 2, 4], [4, 3, 9]])).shape
-    (2, 3, 3)
+    Example:
+        >>> emb = nn.Embedding(10, 3)
+        >>> emb(chainrule.tensor([[1, 2, 4], [4, 3, 9]])).shape
+        (2, 3, 3)
+        >>> nn.Embedding(10, 3, padding_idx=0)(chainrule.tensor([0]))  # the padding row: zeros
+        tensor([[0., 0., 0.]], grad_fn=<EmbeddingBackward>)
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,

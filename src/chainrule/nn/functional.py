@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..checks import argument_error, check_in_range, check_real
+from ..checks import argument_error, check_in_range, check_positive, check_real, refuse_inplace
 from ..ops.loss import check_reduction
 from ..ops.promotion import result_dtype
 from ..random import default_generator
@@ -91,15 +91,17 @@ def linear(input, weight, bias=None) -> Tensor:
     return ops.Linear.apply(_input("linear", input), weight, bias)
 
 
-def dropout(input, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: during training, zero each element with probability p and scale the rest
     by 1 / (1 - p), so the expected value is unchanged and evaluation needs no rescaling.
 
     forward:  y = x * m / (1 - p),   m_i ~ Bernoulli(1 - p)   (drawn from the seeded generator)
     backward: dL/dx = dL/dy * m / (1 - p)                      (through the multiplication op)
     With ``training=False`` or p = 0 it returns the input itself; p = 1 gives zeros.
+    ``inplace=True`` is refused (as by nn.Dropout): the result is always a new tensor.
     """
     p = check_in_range("dropout", "p", p, 0, 1, high_closed=True)
+    refuse_inplace("dropout", inplace)
     x = _input("dropout", input)
     if not training or p == 0.0:
         return x
@@ -178,12 +180,14 @@ def log_softmax(input, dim=None) -> Tensor:
 
 def gelu(input, approximate: str = "none") -> Tensor:
     """x * Phi(x) (Phi: the standard normal CDF); approximate='tanh' uses the tanh formula."""
+    return ops.GELU.apply(_real_input("gelu", input), _gelu_approximate("gelu", approximate))
+
+
+def _gelu_approximate(owner, approximate) -> str:
+    """gelu's ``approximate`` checked: the one check of F.gelu and nn.GELU (each names itself)."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(
-            f"The 'approximate' parameter of gelu must be 'none' or 'tanh'. Got {approximate!r} "
-            "instead."
-        )
-    return ops.GELU.apply(_real_input("gelu", input), approximate)
+        raise argument_error(owner, "approximate", "'none' or 'tanh'", approximate)
+    return approximate
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -233,9 +237,7 @@ def l1_loss(input, target, *, reduction: str = "mean") -> Tensor:
 def huber_loss(input, target, *, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), with d = x - t."""
     check_reduction("huber_loss", reduction)
-    delta = check_real("huber_loss", "delta", delta)
-    if delta <= 0:
-        raise argument_error("huber_loss", "delta", "positive", delta)
+    delta = check_positive("huber_loss", "delta", delta)  # (as nn.HuberLoss checks it)
     x, t = _input_and_target("huber_loss", _input("huber_loss", input), target)
     return ops.HuberLoss.apply(x, t, reduction, delta)
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..checks import argument_error, check_bool, check_in_range, check_real
+from ..checks import argument_error, check_bool, check_in_range, check_real, refuse_inplace
 from ..ops.conv import Conv, ConvTranspose, Fold, Unfold, out_size
 from ..ops.norm import BatchNorm, GroupNorm, LayerNorm
 from ..ops.pool import (
@@ -601,8 +601,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False) -> Tensor:
     scale the rest by 1 / (1 - p) (one Bernoulli draw per sample and channel, from the seeded
     generator). forward: y = x * m / (1 - p); backward: dL/dx = dL/dy * m / (1 - p) (through Mul)."""
     p = check_in_range("dropout2d", "p", p, 0, 1, high_closed=True)
-    if inplace:
-        raise ValueError("dropout2d: inplace=True is not supported by chainrule.")
+    refuse_inplace("dropout2d", inplace)
     x = _tensor("dropout2d", input)
     if x.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W); got shape {x.shape}.")

@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from ..backend import to_device_of
 from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..random import default_generator
@@ -46,9 +47,11 @@ def _check_tensor(op: str, tensor) -> None:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    """Write ``values`` into the tensor's own array (in place), cast to its dtype."""
+    """Write ``values`` (drawn on the host) into the tensor's own array (in place, on its device),
+    cast to its dtype."""
     bump_version(tensor._data)  # an in-place change: a graph that saved the old values refuses
-    tensor._data[...] = np.asarray(values).astype(tensor._data.dtype, copy=False)
+    tensor._data[...] = to_device_of(np.asarray(values).astype(tensor._data.dtype, copy=False),
+                                     tensor._data)
     return tensor
 
 

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import ops
-from ..checks import argument_error, check_in_range
+from ..checks import argument_error, check_in_range, refuse_inplace
 from ..dtypes import get_default_dtype
 from ..tensor import _resolve_dtype
 from . import functional as F
@@ -29,6 +29,18 @@ class Linear(Module):
     Default initialisation (as PyTorch): W ~ U(-k, k) by kaiming_uniform_(a=sqrt(5)), which equals
     k = 1 / sqrt(in_features), then b ~ U(-k, k) with the same k; both drawn from the seeded
     generator, weight first. (Chainer and scikit-learn use (in, out) weights and other inits.)
+
+    Shape:
+        - Input: (*, H_in), H_in = in_features; * is any number of leading dimensions (none
+          for a single sample)
+        - Output: (*, H_out), H_out = out_features
+
+    Example:
+        >>> m = nn.Linear(20, 30)
+        >>> m(chainrule.randn(128, 20)).shape
+        (128, 30)
+        >>> m.weight.shape, m.bias.shape
+        ((30, 20), (30,))
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
@@ -70,6 +82,13 @@ class Sequential(Module):
     names are '0.weight', '0.bias', '2.weight' as in PyTorch. It can be indexed (an int gives the
     module, a slice a new Sequential that keeps the names), iterated, measured with len() and grown
     with append().
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(2, 10), nn.Sigmoid(), nn.Linear(10, 1))
+        >>> [name for name, _ in model.named_parameters()]
+        ['0.weight', '0.bias', '2.weight', '2.bias']
+        >>> model(chainrule.ones(4, 2)).shape
+        (4, 1)
     """
 
     def __init__(self, *modules):
@@ -196,7 +215,17 @@ class Sequential(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder, e.g. a removed layer); ignores any arguments."""
+    """Returns its input unchanged (a placeholder, e.g. a removed layer); ignores any arguments.
+
+    Shape:
+        - Input: (*), any number of dimensions
+        - Output: (*), the input's shape
+
+    Example:
+        >>> m = nn.Identity(54, unused="argument")
+        >>> m(chainrule.tensor([1.0, 2.0]))
+        tensor([1., 2.])
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -206,7 +235,18 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flatten dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
+    """Flatten dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default.
+
+    Shape:
+        - Input: (*, S_start, ..., S_end, *), any number of dimensions
+        - Output: (*, S_start * ... * S_end, *)
+
+    Example:
+        >>> nn.Flatten()(chainrule.ones(32, 1, 5, 5)).shape
+        (32, 25)
+        >>> nn.Flatten(0, 2)(chainrule.ones(32, 1, 5, 5)).shape
+        (160, 5)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -237,17 +277,25 @@ class Flatten(Module):
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the survivors
     by 1 / (1 - p); in evaluation (``model.eval()``) the identity. Masks come from the seeded
-    generator, so ``chainrule.manual_seed`` reproduces them."""
+    generator, so ``chainrule.manual_seed`` reproduces them.
+
+    Shape:
+        - Input: (*), any number of dimensions
+        - Output: (*), the input's shape
+
+    Example:
+        >>> _ = chainrule.manual_seed(0)
+        >>> m = nn.Dropout(p=0.5)
+        >>> m(chainrule.ones(8))  # each element 0, or 1 / (1 - 0.5)
+        tensor([2., 0., 0., 0., 2., 2., 2., 2.])
+        >>> m.eval()(chainrule.ones(4))  # the identity in evaluation
+        tensor([1., 1., 1., 1.])
+    """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout", "p", p, 0, 1, high_closed=True)
-        if inplace is not False:
-            raise ValueError(
-                f"Dropout: inplace={inplace!r} is not supported: chainrule's dropout returns a new "
-                "tensor. Use inplace=False (the values are the same)."
-            )
-        self.inplace = False
+        self.inplace = refuse_inplace("Dropout", inplace)  # as F.dropout refuses it
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.engine import bump_version
+from ..backend import is_array, to_device
 from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
@@ -42,16 +43,22 @@ class Module:
     """Base class of layers and models: subclass it, assign layers and Parameters in ``__init__``,
     and write ``forward``.
 
-    >>> class TwoLayer(chainrule.nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.hidden = chainrule.nn.Linear(2, 10)
-    ...         self.out = chainrule.nn.Linear(10, 1)
-    ...     def forward(self, x):
-    ...         return self.out(self.hidden(x).sigmoid())
-
     Calling the module (``model(x)``) runs ``forward``. ``training`` is True after construction;
     ``eval()`` and ``train()`` switch it for the module and every submodule (Dropout reads it).
+
+    Example:
+        >>> class TwoLayer(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = nn.Linear(2, 10)
+        ...         self.out = nn.Linear(10, 1)
+        ...     def forward(self, x):
+        ...         return self.out(self.hidden(x).sigmoid())
+        >>> model = TwoLayer()
+        >>> model(chainrule.ones(4, 2)).shape
+        (4, 1)
+        >>> [name for name, _ in model.named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
 
     def __init__(self):
@@ -491,41 +498,50 @@ class Module:
             else:
                 param.grad._data[...] = 0
 
-    # ----- dtype -------------------------------------------------------------------------
+    # ----- dtype and device ------------------------------------------------------------------
     def to(self, *args, **kwargs) -> Module:
-        """Cast every floating-point parameter, gradient and buffer to ``dtype``; returns self.
-        Parameters are cast in place (the Parameter objects stay the same, so an optimizer holding
-        them keeps working); a buffer is replaced by a cast copy, so a tensor the caller passed in
-        (a loss's class weights, say) is left as it was, as in PyTorch.
+        """Move every parameter, gradient and buffer to ``device`` and/or cast the floating-point
+        ones to ``dtype``; returns self. Parameters change in place (the Parameter objects stay the
+        same, so an optimizer holding them keeps working); a buffer is replaced by a moved or cast
+        copy, so a tensor the caller passed in (a loss's class weights, say) is left as it was, as
+        in PyTorch.
 
         Takes PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``;
-        the only device is the CPU (``model.to('cpu')`` changes nothing; 'cuda' is refused)."""
-        _, resolved, _, _ = _to_arguments("Module.to", args, **kwargs)
-        if resolved is None:
-            return self  # a device alone: everything is on the CPU already
-        if resolved.kind != "f":
+        'cuda' where chainrule has a GPU (``chainrule.cuda.is_available()``)."""
+        device, resolved, _, _ = _to_arguments("Module.to", args, **kwargs)
+        if resolved is not None and resolved.kind != "f":
             dtype = kwargs.get("dtype", args[-1] if args else None)
             raise TypeError(
                 "Module.to: only floating-point dtypes are accepted (such as chainrule.float64 or "
                 f"'float32'). Got {dtype!r} instead."
             )
-        dtype = resolved
+
+        def moved(array):
+            if device is not None:
+                array = to_device(array, device)
+            if resolved is not None and array.dtype.kind == "f":
+                array = array.astype(resolved, copy=False)
+            return array
+
         for param in self.parameters():
-            param._data = param._data.astype(dtype, copy=False)
+            param._data = moved(param._data)
             if param.grad is not None:
-                param.grad._data = param.grad._data.astype(dtype, copy=False)
+                param.grad._data = moved(param.grad._data)
         for module in self.modules():
             for name, buf in module._buffers.items():
-                if buf is not None and buf._data.dtype.kind == "f" and buf._data.dtype != dtype:
-                    module._buffers[name] = Tensor(buf._data, dtype=dtype)
+                if buf is not None:
+                    array = moved(buf._data)
+                    if array is not buf._data:
+                        module._buffers[name] = Tensor._from_op(array, None)
         return self
 
     def cpu(self) -> Module:
-        """Move everything to the CPU: already there, so this returns self (as PyTorch's)."""
+        """Move everything to the CPU (nothing changes when it is there already)."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        """Refused with the device sentence: chainrule has no GPU backend yet."""
+        """Move everything to the GPU ('cuda'); refused, naming the device, where chainrule has
+        none."""
         return self.to("cuda" if device is None else device)
 
     def float(self) -> Module:
@@ -599,7 +615,8 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+            array = value._data if isinstance(value, Tensor) else value
+            array = array if is_array(array) else np.asarray(array)
             if array.dtype.kind not in "biuf":
                 raise TypeError(
                     f"load_state_dict: the value for {key!r} must be numbers (an array or a "
@@ -617,7 +634,8 @@ class Module:
             )
         for key, array in arrays.items():
             bump_version(own[key]._data)  # a graph that saved the old values must not use the new
-            own[key]._data[...] = array.astype(own[key]._data.dtype, copy=False)
+            # copied onto the parameter's device (as PyTorch's copy_ across devices)
+            own[key]._data[...] = to_device(array, own[key].device).astype(own[key]._data.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ------------------------------------------------------------------------

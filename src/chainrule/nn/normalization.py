@@ -122,7 +122,20 @@ class _BatchNorm(_NormBase):
 class BatchNorm1d(_BatchNorm):
     """Batch normalization of (N, C) or (N, C, L): per channel, y = gamma x_hat + beta with x_hat
     standardised by the batch's statistics (training) or the running ones (evaluation).
-    Buffers: running_mean, running_var, num_batches_tracked (in state_dict, as PyTorch)."""
+    Buffers: running_mean, running_var, num_batches_tracked (in state_dict, as PyTorch).
+
+    Shape:
+        - Input: (N, C) or (N, C, L), C = num_features
+        - Output: the input's shape
+
+    Example:
+        >>> m = nn.BatchNorm1d(2)
+        >>> m(chainrule.tensor([[1.0, 10.0], [3.0, 30.0]]))  # each column to -1, 1 (eps aside)
+        tensor([[-0.999995, -1.      ],
+                [ 0.999995,  1.      ]], grad_fn=<BatchNormBackward>)
+        >>> m.running_mean, m.running_var  # 0.9 x (0, 1) + 0.1 x the batch's (unbiased variance)
+        (tensor([0.2, 2. ]), tensor([ 1.1, 20.9]))
+    """
 
     _layouts = {2: "(N, C)", 3: "(N, C, L)"}
 
@@ -130,7 +143,16 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalization of (N, C, H, W): statistics per channel over (N, H, W).
     Buffers: running_mean, running_var, num_batches_tracked (in state_dict, as PyTorch).
-    Example: ``BatchNorm2d(16)`` after a ``Conv2d(3, 16, 3)``."""
+
+    Shape:
+        - Input: (N, C, H, W), C = num_features
+        - Output: (N, C, H, W), the input's shape
+
+    Example:
+        >>> model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16))
+        >>> model(chainrule.randn(2, 3, 7, 7)).shape
+        (2, 16, 5, 5)
+    """
 
     _layouts = {4: "(N, C, H, W)"}
 
@@ -138,7 +160,19 @@ class BatchNorm2d(_BatchNorm):
 class InstanceNorm2d(_NormBase):
     """Instance normalization of (N, C, H, W): each channel of each sample standardised over its
     positions (group norm with one channel per group). Defaults as PyTorch: affine=False,
-    track_running_stats=False; with tracking, evaluation uses the running statistics."""
+    track_running_stats=False; with tracking, evaluation uses the running statistics.
+
+    Shape:
+        - Input: (N, C, H, W), C = num_features
+        - Output: (N, C, H, W), the input's shape
+
+    Example:
+        >>> _ = chainrule.manual_seed(0)
+        >>> m = nn.InstanceNorm2d(3)
+        >>> y = m(chainrule.randn(2, 3, 4, 4))
+        >>> y.shape, bool(y.mean(dim=(2, 3)).abs().max() < 1e-6)  # every channel of every sample
+        ((2, 3, 4, 4), True)
+    """
 
     _layouts = {4: "(N, C, H, W)"}
 
@@ -156,7 +190,19 @@ class InstanceNorm2d(_NormBase):
 
 class LayerNorm(Module):
     """Layer normalization over the last dims (normalized_shape) of each sample, with element-wise
-    weight (ones) and bias (zeros) of that shape when elementwise_affine."""
+    weight (ones) and bias (zeros) of that shape when elementwise_affine.
+
+    Shape:
+        - Input: (N, *), whose last dims are normalized_shape
+        - Output: (N, *), the input's shape
+
+    Example:
+        >>> m = nn.LayerNorm(3)
+        >>> m(chainrule.tensor([[1.0, 2.0, 3.0]]))  # (x - 2) / sqrt(2/3 + eps)
+        tensor([[-1.2247356,  0.       ,  1.2247356]], grad_fn=<LayerNormBackward>)
+        >>> nn.LayerNorm([5, 10, 10])(chainrule.randn(20, 5, 10, 10)).shape
+        (20, 5, 10, 10)
+    """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
         super().__init__()
@@ -180,7 +226,17 @@ class LayerNorm(Module):
 
 class GroupNorm(Module):
     """Group normalization: the channels split into num_groups groups, each standardised per
-    sample; per-channel weight (ones) and bias (zeros) when affine."""
+    sample; per-channel weight (ones) and bias (zeros) when affine.
+
+    Shape:
+        - Input: (N, C, *), C = num_channels, a multiple of num_groups
+        - Output: (N, C, *), the input's shape
+
+    Example:
+        >>> m = nn.GroupNorm(3, 6)  # 3 groups of 2 channels
+        >>> m(chainrule.randn(20, 6, 10, 10)).shape
+        (20, 6, 10, 10)
+    """
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None, *, bias=True):
         super().__init__()

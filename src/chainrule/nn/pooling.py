@@ -48,23 +48,58 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max over sliding windows of (N, C, L); stride defaults to kernel_size.
-    Shape: L_out = floor((L + 2p - d (k - 1) - 1) / s) + 1 (ceil with ceil_mode)."""
+    """Max over sliding windows of (N, C, L); stride defaults to kernel_size; the gradient is
+    routed to each window's argmax.
+
+    Shape:
+        - Input: (N, C, L_in)
+        - Output: (N, C, L_out), L_out = floor((L_in + 2 padding - dilation (kernel_size - 1) - 1)
+          / stride) + 1 (ceil with ceil_mode)
+
+    Example:
+        >>> m = nn.MaxPool1d(2)
+        >>> m(chainrule.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]))  # the last 4 is in no full window
+        tensor([[[3., 5.]]])
+    """
 
     _d = 1
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max over sliding windows of (N, C, H, W); the gradient is routed to each window's argmax.
-    Shape: H_out = floor((H + 2p - d (k - 1) - 1) / s) + 1 (ceil with ceil_mode), same for W.
-    Example: ``MaxPool2d(2)`` maps (N, 6, 24, 24) to (N, 6, 12, 12)."""
+    """Max over sliding windows of (N, C, H, W); stride defaults to kernel_size; the gradient is
+    routed to each window's argmax.
+
+    Shape:
+        - Input: (N, C, H_in, W_in)
+        - Output: (N, C, H_out, W_out), H_out = floor((H_in + 2 padding - dilation (kernel_size
+          - 1) - 1) / stride) + 1 (ceil with ceil_mode), the same for W
+
+    Example:
+        >>> x = chainrule.arange(16.0).reshape(1, 1, 4, 4)
+        >>> nn.MaxPool2d(2)(x)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+        >>> nn.MaxPool2d(3, stride=2)(chainrule.ones(2, 3, 9, 9)).shape
+        (2, 3, 4, 4)
+    """
 
     _d = 2
 
 
 class AvgPool1d(Module):
     """Mean over sliding windows of (N, C, L); stride defaults to kernel_size; zero padding is
-    counted unless count_include_pad=False."""
+    counted unless count_include_pad=False.
+
+    Shape:
+        - Input: (N, C, L_in)
+        - Output: (N, C, L_out), L_out = floor((L_in + 2 padding - kernel_size) / stride) + 1
+          (ceil with ceil_mode)
+
+    Example:
+        >>> m = nn.AvgPool1d(2)
+        >>> m(chainrule.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]))
+        tensor([[[2. , 3.5]]])
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
@@ -83,7 +118,19 @@ class AvgPool1d(Module):
 
 class AvgPool2d(Module):
     """Mean over sliding windows of (N, C, H, W); stride defaults to kernel_size; zero padding is
-    counted unless count_include_pad=False; divisor_override replaces the count."""
+    counted unless count_include_pad=False; divisor_override replaces the count.
+
+    Shape:
+        - Input: (N, C, H_in, W_in)
+        - Output: (N, C, H_out, W_out), H_out = floor((H_in + 2 padding - kernel_size) / stride)
+          + 1 (ceil with ceil_mode), the same for W
+
+    Example:
+        >>> x = chainrule.arange(16.0).reshape(1, 1, 4, 4)
+        >>> nn.AvgPool2d(2)(x)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]])
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -110,7 +157,18 @@ class AvgPool2d(Module):
 
 class AdaptiveAvgPool2d(Module):
     """Mean over adaptive windows, to an output of size output_size (an int, or a pair in which
-    None keeps the input's size). ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+    None keeps the input's size). ``AdaptiveAvgPool2d(1)`` is global average pooling.
+
+    Shape:
+        - Input: (N, C, H_in, W_in)
+        - Output: (N, C, S_0, S_1), (S_0, S_1) = output_size (H_in or W_in where it is None)
+
+    Example:
+        >>> nn.AdaptiveAvgPool2d(1)(chainrule.ones(2, 64, 8, 9)).shape
+        (2, 64, 1, 1)
+        >>> nn.AdaptiveAvgPool2d((5, None))(chainrule.ones(2, 64, 8, 9)).shape
+        (2, 64, 5, 9)
+    """
 
     def __init__(self, output_size):
         super().__init__()
@@ -125,7 +183,18 @@ class AdaptiveAvgPool2d(Module):
 
 class AdaptiveMaxPool2d(Module):
     """Max over adaptive windows, to an output of size output_size; the gradient is routed to the
-    argmax."""
+    argmax.
+
+    Shape:
+        - Input: (N, C, H_in, W_in)
+        - Output: (N, C, S_0, S_1), (S_0, S_1) = output_size (H_in or W_in where it is None)
+
+    Example:
+        >>> x = chainrule.arange(16.0).reshape(1, 1, 4, 4)
+        >>> nn.AdaptiveMaxPool2d(2)(x)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..backend import zeros_on
 from .. import ops
 from ..checks import check_bool, check_choice, check_in_range
 from ..functions import cat, stack
@@ -154,8 +155,9 @@ class RNNBase(Module):
         layers = self.num_layers * (2 if self.bidirectional else 1)
         out_size = self.proj_size or self.hidden_size
         if hx is None:
-            h0 = Tensor(np.zeros((layers, batch, out_size), dtype=dtype))
-            c0 = Tensor(np.zeros((layers, batch, self.hidden_size), dtype=dtype))
+            like = self.weight_ih_l0  # the states start on the weights' device
+            h0 = Tensor._from_op(zeros_on(like, (layers, batch, out_size), dtype), None)
+            c0 = Tensor._from_op(zeros_on(like, (layers, batch, self.hidden_size), dtype), None)
             return h0, (c0 if self.mode == "LSTM" else None)
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -181,7 +183,12 @@ class RNNBase(Module):
         batch = x.shape[1]
         h0, c0 = self._initial_states(hx, batch, x.dtype, unbatched)
         directions = 2 if self.bidirectional else 1
-        steps = list(x.unbind(0))  # the layer's input, one (N, H_in) Tensor per step (one op)
+        # The layer's input, one (N, H_in) Tensor per step: the outputs of one op (unbind), whose
+        # backward stacks the steps' gradients in one go. (T slices x[t] would each send back a
+        # gradient of x's full size: O(T^2) work and memory in the backward.)
+        steps = list(x.unbind(0))
+        h0 = h0.unbind(0)
+        c0 = None if c0 is None else c0.unbind(0)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             per_direction = []
@@ -256,10 +263,19 @@ class RNN(RNNBase):
     (proj_size is the LSTM's only, refused here as in PyTorch). Returns (output, h_n); see
     RNNBase.forward for the shapes.
 
-    >>> rnn = chainrule.nn.RNN(10, 20, num_layers=2)
-    >>> output, h_n = rnn(chainrule.randn(5, 3, 10))
-    >>> output.shape, h_n.shape
-    ((5, 3, 20), (2, 3, 20))
+    Shape:
+        - Input: (L, N, H_in), L the sequence length, N the batch, H_in = input_size; (N, L,
+          H_in) with batch_first; (L, H_in) for one unbatched sequence
+        - h_0: (D * num_layers, N, H_out), D = 2 if bidirectional else 1 (zeros if not given)
+        - Output: (L, N, D * H_out), H_out = hidden_size ((N, L, D * H_out) with batch_first),
+          the last layer's h_t at every step
+        - h_n: (D * num_layers, N, H_out), every layer's h at the last step
+
+    Example:
+        >>> rnn = nn.RNN(10, 20, num_layers=2)
+        >>> output, h_n = rnn(chainrule.randn(5, 3, 10))
+        >>> output.shape, h_n.shape
+        ((5, 3, 20), (2, 3, 20))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -290,10 +306,23 @@ class LSTM(RNNBase):
     dropout=0.0, bidirectional=False, proj_size=0. ``forward(input, (h0, c0))`` returns
     (output, (h_n, c_n)); see RNNBase.forward for the shapes.
 
-    >>> lstm = chainrule.nn.LSTM(10, 20, batch_first=True)
-    >>> output, (h_n, c_n) = lstm(chainrule.randn(3, 5, 10))
-    >>> output.shape, h_n.shape, c_n.shape
-    ((3, 5, 20), (1, 3, 20), (1, 3, 20))
+    Shape:
+        - Input: (L, N, H_in), L the sequence length, N the batch, H_in = input_size; (N, L,
+          H_in) with batch_first; (L, H_in) for one unbatched sequence
+        - h_0, c_0: (D * num_layers, N, H_out) and (D * num_layers, N, H_cell), D = 2 if
+          bidirectional else 1 (zeros if not given)
+        - Output: (L, N, D * H_out), H_out = proj_size if > 0 else hidden_size ((N, L, D * H_out)
+          with batch_first)
+        - h_n: (D * num_layers, N, H_out); c_n: (D * num_layers, N, H_cell), H_cell = hidden_size
+
+    Example:
+        >>> lstm = nn.LSTM(10, 20, batch_first=True)
+        >>> output, (h_n, c_n) = lstm(chainrule.randn(3, 5, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((3, 5, 20), (1, 3, 20), (1, 3, 20))
+        >>> output, (h_n, c_n) = nn.LSTM(10, 20, proj_size=5)(chainrule.randn(5, 3, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((5, 3, 5), (1, 3, 5), (1, 3, 20))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -312,6 +341,19 @@ class GRU(RNNBase):
     One fused op per step (``ops.GRUCell``). Arguments as PyTorch: input_size, hidden_size,
     num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False.
     Returns (output, h_n); see RNNBase.forward for the shapes.
+
+    Shape:
+        - Input: (L, N, H_in), L the sequence length, N the batch, H_in = input_size; (N, L,
+          H_in) with batch_first; (L, H_in) for one unbatched sequence
+        - h_0: (D * num_layers, N, H_out), D = 2 if bidirectional else 1 (zeros if not given)
+        - Output: (L, N, D * H_out), H_out = hidden_size ((N, L, D * H_out) with batch_first)
+        - h_n: (D * num_layers, N, H_out)
+
+    Example:
+        >>> gru = nn.GRU(10, 20, bidirectional=True)
+        >>> output, h_n = gru(chainrule.randn(5, 3, 10))
+        >>> output.shape, h_n.shape  # both directions' features side by side in the output
+        ((5, 3, 40), (2, 3, 20))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -365,7 +407,7 @@ class RNNCellBase(Module):
 
     def _state(self, what: str, state, x: Tensor, unbatched: bool) -> Tensor:
         if state is None:
-            return Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+            return Tensor(zeros_on(x, (x.shape[0], self.hidden_size)))
         state = _as_tensor(self._name, what, state)
         expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
         if state.shape != expected:
@@ -379,7 +421,21 @@ class RNNCellBase(Module):
 
 class RNNCell(RNNCellBase):
     """One step of the Elman RNN: h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) (or relu).
-    ``forward(input, hx=None)`` returns h' (hx defaults to zeros)."""
+    ``forward(input, hx=None)`` returns h' (hx defaults to zeros).
+
+    Shape:
+        - Input: (N, H_in), H_in = input_size, or (H_in,) for one sample
+        - hx: (N, H_out), H_out = hidden_size, or (H_out,)
+        - Output: h', (N, H_out), or (H_out,)
+
+    Example:
+        >>> cell = nn.RNNCell(10, 20)
+        >>> h = None
+        >>> for x in chainrule.randn(6, 3, 10):  # 6 steps of a batch of 3
+        ...     h = cell(x, h)
+        >>> h.shape
+        (3, 20)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype=None):
@@ -397,7 +453,20 @@ class RNNCell(RNNCellBase):
 
 class LSTMCell(RNNCellBase):
     """One LSTM step (``ops.LSTMCell``, gates i, f, g, o). ``forward(input, (h, c))`` returns
-    (h', c'); the state defaults to zeros."""
+    (h', c'); the state defaults to zeros.
+
+    Shape:
+        - Input: (N, H_in), H_in = input_size, or (H_in,) for one sample
+        - (h, c): each (N, H_out), H_out = hidden_size, or (H_out,)
+        - Output: (h', c'), each (N, H_out), or (H_out,)
+
+    Example:
+        >>> cell = nn.LSTMCell(10, 20)
+        >>> h, c = cell(chainrule.randn(3, 10))
+        >>> h, c = cell(chainrule.randn(3, 10), (h, c))
+        >>> h.shape, c.shape
+        ((3, 20), (3, 20))
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__("LSTMCell", input_size, hidden_size, bias, 4, dtype)
@@ -415,7 +484,18 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step (``ops.GRUCell``, gates r, z, n). ``forward(input, hx=None)`` returns h'."""
+    """One GRU step (``ops.GRUCell``, gates r, z, n). ``forward(input, hx=None)`` returns h'.
+
+    Shape:
+        - Input: (N, H_in), H_in = input_size, or (H_in,) for one sample
+        - hx: (N, H_out), H_out = hidden_size, or (H_out,)
+        - Output: h', (N, H_out), or (H_out,)
+
+    Example:
+        >>> cell = nn.GRUCell(10, 20)
+        >>> cell(chainrule.randn(10)).shape  # one sample
+        (20,)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__("GRUCell", input_size, hidden_size, bias, 3, dtype)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..checks import argument_error, check_bool, check_in_range
+from ..checks import argument_error, check_in_range, refuse_inplace
 from ..ops.dims import normalize_dim
 from . import functional_conv as FC
 from .module import Module
@@ -17,7 +17,19 @@ __all__ = ["Unflatten", "Upsample", "Dropout2d"]
 
 class Unflatten(Module):
     """Split one dim into several: ``Unflatten(1, (16, 4, 4))`` maps (N, 256) to (N, 16, 4, 4)
-    (the inverse of Flatten). One entry of unflattened_size may be -1."""
+    (the inverse of Flatten). One entry of unflattened_size may be -1.
+
+    Shape:
+        - Input: (*, S_dim, *), S_dim = the product of unflattened_size
+        - Output: (*, U_1, ..., U_n, *), (U_1, ..., U_n) = unflattened_size
+
+    Example:
+        >>> m = nn.Unflatten(1, (16, 4, 4))
+        >>> m(chainrule.ones(2, 256)).shape
+        (2, 16, 4, 4)
+        >>> nn.Unflatten(1, (2, -1))(chainrule.ones(2, 256)).shape
+        (2, 2, 128)
+    """
 
     def __init__(self, dim, unflattened_size):
         super().__init__()
@@ -48,7 +60,19 @@ class Unflatten(Module):
 
 class Upsample(Module):
     """Resize the spatial dims: F.interpolate with mode 'nearest' (default), 'linear' or
-    'bilinear'. Give size or scale_factor. ``Upsample(scale_factor=2)`` doubles H and W."""
+    'bilinear'. Give size or scale_factor. ``Upsample(scale_factor=2)`` doubles H and W.
+
+    Shape:
+        - Input: (N, C, L_in) or (N, C, H_in, W_in)
+        - Output: (N, C, L_out) or (N, C, H_out, W_out), L_out = floor(L_in * scale_factor) (the
+          same for H and W), or ``size``
+
+    Example:
+        >>> m = nn.Upsample(scale_factor=2)  # nearest: each value repeated
+        >>> m(chainrule.tensor([[[[1.0, 2.0]]]]))
+        tensor([[[[1., 1., 2., 2.],
+                  [1., 1., 2., 2.]]]])
+    """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -77,14 +101,23 @@ class Upsample(Module):
 
 class Dropout2d(Module):
     """Channel dropout: in training, zero whole channels of (N, C, H, W) with probability p and
-    scale the others by 1 / (1 - p); the identity in evaluation."""
+    scale the others by 1 / (1 - p); the identity in evaluation.
+
+    Shape:
+        - Input: (N, C, H, W)
+        - Output: (N, C, H, W), the input's shape
+
+    Example:
+        >>> _ = chainrule.manual_seed(0)
+        >>> y = nn.Dropout2d(p=0.5)(chainrule.ones(1, 4, 2, 2))
+        >>> y.sum(dim=(2, 3))  # per channel: 4 x 1 / (1 - 0.5), or 0 for a dropped channel
+        tensor([[8., 0., 0., 0.]])
+    """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = check_in_range("Dropout2d", "p", p, 0, 1, high_closed=True)
-        self.inplace = check_bool("Dropout2d", "inplace", inplace)
-        if inplace:
-            raise ValueError("Dropout2d: inplace=True is not supported by chainrule.")
+        self.inplace = refuse_inplace("Dropout2d", inplace)  # as F.dropout2d refuses it
 
     def forward(self, input):
         return FC.dropout2d(input, self.p, self.training)

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..backend import as_array, zeros_on
 from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..tensor import Tensor
@@ -43,11 +44,11 @@ def _vector_norm(array: np.ndarray, norm_type: float):
     p = -inf, and the number of non-zero elements for p = 0 (PyTorch's vector norms)."""
     flat = np.abs(array.ravel())
     if norm_type == math.inf:
-        return flat.max() if flat.size else np.zeros((), flat.dtype)
+        return flat.max() if flat.size else zeros_on(flat, ())
     if norm_type == -math.inf:
-        return flat.min() if flat.size else np.asarray(math.inf, flat.dtype)
+        return flat.min() if flat.size else np.full_like(flat, math.inf, shape=())
     if norm_type == 0:
-        return np.asarray(np.count_nonzero(flat), flat.dtype)
+        return as_array(np.count_nonzero(flat)).astype(flat.dtype)
     if norm_type == 2.0:
         return np.sqrt(np.dot(flat, flat))
     return (flat**norm_type).sum() ** (1.0 / norm_type)
@@ -75,15 +76,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
-    norms = np.array([_vector_norm(g, norm_type) for g in grads], dtype=dtype)
-    total = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
+    norms = np.stack([as_array(_vector_norm(g, norm_type)).astype(dtype) for g in grads])
+    total = as_array(_vector_norm(norms, norm_type)).astype(dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "
             "they cannot be clipped; pass error_if_nonfinite=False to scale them anyway."
         )
     with np.errstate(invalid="ignore"):  # a non-finite total gives nan or 0, as in PyTorch
-        clip_coef = np.minimum(max_norm / (total + np.asarray(1e-6, dtype)), np.asarray(1.0, dtype))
+        clip_coef = np.minimum(max_norm / (total + dtype.type(1e-6)), dtype.type(1.0))
         for g in grads:
             g *= clip_coef.astype(g.dtype)
     return Tensor._from_op(total, None)

@@ -44,7 +44,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     for s in seqs:
         missing = longest - s.shape[0]
         if missing:
-            pad = Tensor(np.full((missing, *trailing), padding_value, dtype=s.dtype))
+            pad = Tensor._from_op(np.full_like(s._data, padding_value, shape=(missing, *trailing)), None)
             s = cat([s, pad] if padding_side == "right" else [pad, s], 0)
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)

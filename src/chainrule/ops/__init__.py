@@ -16,6 +16,7 @@
     pool.py         MaxPool AvgPool AdaptiveMaxPool
     norm.py         BatchNorm LayerNorm GroupNorm
     resample.py     Pad Resample (interpolate, adaptive average pooling)
+    device.py       ToDevice (a copy between host and GPU; the gradient is copied back)
 
     dims.py         normalize_dim(s): a user's dim as an axis, or an error naming the op
     promotion.py    result_dtype: the dtype an op on several operands computes in (PyTorch's rules)
@@ -41,6 +42,7 @@ from .conv import Conv, ConvTranspose, Fold, Unfold
 from .norm import BatchNorm, GroupNorm, LayerNorm
 from .pool import AdaptiveMaxPool, AvgPool, MaxPool
 from .resample import Pad, Resample
+from .device import ToDevice
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Remainder", "Neg", "Pow", "unbroadcast",
@@ -54,26 +56,27 @@ __all__ = [
     "Embedding", "LSTMCell", "GRUCell", "ScaledDotProductAttention",
     "MSELoss", "L1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv", "ConvTranspose", "Unfold", "Fold", "MaxPool", "AvgPool", "AdaptiveMaxPool",
-    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample",
+    "BatchNorm", "LayerNorm", "GroupNorm", "Pad", "Resample", "ToDevice",
 ]
 
 # sequence-model tensor ops (one family per file):
 #   indexing.py   Gather Scatter ScatterAdd IndexSelect IndexAdd MaskedFill, and one_hot
-#   rearrange.py  Tril Triu Repeat Flip Roll Unbind, and repeat_interleave split chunk (slices)
+#   rearrange.py  Tril Triu Repeat Flip Roll Split Unbind, and repeat_interleave chunk
 #   scan.py       CumSum CumProd Prod LogSumExp
 #   sort.py       sort argsort topk (gather through the sorted order: no op of their own)
 #   einsum.py     Einsum, and bmm baddbmm (matmul)
 from . import einsum, indexing, rearrange, scan, sort  # noqa: E402, F401  (ops.indexing.gather, ...)
 from .einsum import Einsum  # noqa: E402
 from .indexing import Gather, IndexAdd, IndexSelect, MaskedFill, Scatter, ScatterAdd  # noqa: E402
-from .rearrange import Flip, Repeat, Roll, Tril, Triu, Unbind  # noqa: E402
+from .rearrange import Flip, Repeat, Roll, Tril, Triu  # noqa: E402
+from .rearrange import Split, Unbind  # noqa: E402
 from .scan import CumProd, CumSum, LogSumExp, Prod  # noqa: E402
 
 __all__ += [
     "Gather", "Scatter", "ScatterAdd", "IndexSelect", "IndexAdd", "MaskedFill",
     "Tril", "Triu", "Repeat", "Flip", "Roll", "CumSum", "CumProd", "Prod", "LogSumExp", "Einsum",
 ]
-__all__ += ["Unbind"]
+__all__ += ["Split", "Unbind"]
 
 # vector_norm.py   Norm2 (the Euclidean norm), and norm (Tensor.norm's entry: every p)
 from . import vector_norm  # noqa: E402, F401

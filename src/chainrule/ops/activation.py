@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..backend import is_device_array, to_device_of, to_numpy
 from .dims import normalize_dim
 from .select import Where
 
@@ -51,7 +52,7 @@ class LeakyReLU(Function):
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
         ctx.slope = negative_slope
-        return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
+        return np.where(x > 0, x, x * x.dtype.type(negative_slope))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -187,6 +188,8 @@ _erf_elementwise = np.frompyfunc(math.erf, 1, 1)  # math.erf per element: exact,
 
 def _normal_cdf(x):
     """Phi(x) = (1 + erf(x / sqrt(2))) / 2, element-wise, as an array of x's dtype (0-d too)."""
+    if is_device_array(x):
+        return to_device_of(np.asarray(_normal_cdf(to_numpy(x))), x)  # a host round trip
     erf = np.asarray(_erf_elementwise(x / _SQRT_2), dtype=np.float64)
     return (0.5 * (1 + erf)).astype(x.dtype)
 _SQRT_2 = math.sqrt(2.0)
@@ -337,14 +340,14 @@ class SELU(Function):
 def _one_where_positive(x, value):
     """where(x > 0, 1, value) on Tensors (ELU's and SELU's slope), no gradient through value
     where x > 0."""
-    return Where.apply(x._data > 0, np.ones((), dtype=value.dtype), value)
+    return Where.apply(x._data > 0, value.dtype.type(1), value)
 
 
 def _below(x, bound):
     """min(x, bound) on Tensors, whose derivative is 1 only where x < bound: at x == bound it is 0.
     So at the kink of a slope (ELU's at 0, Softplus's at its threshold) the slope keeps the value
     backward gives it, and its own derivative there is 0, as PyTorch's second derivatives have it."""
-    return Where.apply(x._data < bound, x, np.asarray(bound, dtype=x.dtype))
+    return Where.apply(x._data < bound, x, x.dtype.type(bound))
 
 
 class Softplus(Function):
@@ -374,7 +377,7 @@ class Softplus(Function):
         x = ctx.saved_tensors[1]
         z = x * ctx.beta
         slope = _below(z, ctx.threshold).sigmoid()
-        local = Where.apply(z._data > ctx.threshold, np.ones((), dtype=z.dtype), slope)
+        local = Where.apply(z._data > ctx.threshold, z.dtype.type(1), slope)
         return grad_y * local, None, None
 
 

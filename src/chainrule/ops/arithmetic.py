@@ -7,6 +7,7 @@ Binary ops broadcast like NumPy. If an input of shape (3,) was broadcast against
 import numpy as np
 
 from ..autograd import Function
+from ..backend import is_array
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -20,7 +21,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    on_array = isinstance(grad, np.ndarray)
+    on_array = is_array(grad)
     if extra:
         leading = tuple(range(extra))
         grad = grad.sum(axis=leading) if on_array else grad.sum(dim=leading)
@@ -254,5 +255,5 @@ def _where(cond, x, y):
     from .select import Where  # select.py imports this file
 
     dtype = (y if isinstance(x, (int, float)) else x).dtype
-    as_array = lambda v: np.asarray(v, dtype=dtype) if isinstance(v, (int, float)) else v  # noqa: E731
-    return Where.apply(cond, as_array(x), as_array(y))
+    constant = lambda v: dtype.type(v) if isinstance(v, (int, float)) else v  # noqa: E731
+    return Where.apply(cond, constant(x), constant(y))

@@ -7,6 +7,7 @@ the new values are computed out of place, then written into x's memory (see tens
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array
 from .arithmetic import unbroadcast
 from .shape import _index_array
 
@@ -21,7 +22,7 @@ class SetItem(Function):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        index, _ = _index_array(index)
+        index, _ = _index_array(index, x)
         ctx.index = index
         ctx.value_shape = np.shape(value)
         y = x.copy()
@@ -46,14 +47,14 @@ class SetItem(Function):
             grad_x = grad_y.copy()
             grad_x[ctx.index] = 0
         if ctx.needs_input_grad[1]:
-            grad_value = unbroadcast(np.asarray(grad_y[ctx.index]), ctx.value_shape)
+            grad_value = unbroadcast(as_array(grad_y[ctx.index]), ctx.value_shape)
         return grad_x, grad_value, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
         grad_x = grad_value = None
         if ctx.needs_input_grad[0]:
-            zeros = np.zeros((), dtype=grad_y.dtype)
+            zeros = grad_y.dtype.type(0)
             grad_x = SetItem.apply(grad_y, zeros, ctx.index)
         if ctx.needs_input_grad[1]:
             grad_value = unbroadcast(grad_y[ctx.index], ctx.value_shape)

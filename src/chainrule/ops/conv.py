@@ -27,6 +27,7 @@ live in ``chainrule.nn.functional_conv``, the entry point of every op here.
 import numpy as np
 
 from ..autograd import Function
+from ..backend import contiguous
 
 
 def out_size(size, pad, kernel, stride, dilation):
@@ -54,7 +55,7 @@ def im2col(x, kernel, stride, padding, dilation, out_hw=None):
     oh, ow = out_hw
     if any(padding[0]) or any(padding[1]):
         x = np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]))
-    cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    cols = np.empty_like(x, shape=(n, c, kh, kw, oh, ow))
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
@@ -77,14 +78,14 @@ def col2im(cols, shape, stride, padding, dilation):
     # the canvas must hold every window, also those of an output_padding reaching past it
     hp = max(hp, sh * (oh - 1) + dh * (kh - 1) + 1)
     wp = max(wp, sw * (ow - 1) + dw * (kw - 1) + 1)
-    canvas = np.zeros((n, c, hp, wp), dtype=cols.dtype)
+    canvas = np.zeros_like(cols, shape=(n, c, hp, wp))
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw
             canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
     if (top_pad, left_pad, hp, wp) == (0, 0, h, w):
         return canvas
-    return np.ascontiguousarray(canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w])
+    return contiguous(canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w])
 
 
 def conv_arrays(x, weight, stride, padding, dilation, groups, out_hw=None):
@@ -199,7 +200,7 @@ class ConvTranspose(Function):
         x2, w2 = _as_2d(x), _as_2d(weight)
         out_hw = tuple(out_hw) if not one_d else (1, out_hw[-1])
         y = conv_transpose_arrays(x2, w2, stride, padding, dilation, groups, out_hw)
-        y = np.ascontiguousarray(y)
+        y = contiguous(y)
         if bias is not None:
             y += bias.reshape(-1, 1, 1)
         ctx.save_for_backward(x, weight, bias)

@@ -26,9 +26,10 @@ import string
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array, get_array_module
 
 
-def _gradient_equation(inputs, output, k, sizes, dtype):
+def _gradient_equation(inputs, output, k, sizes, dtype, xp=np):
     """The einsum that gives dL/d(operand k), and the constant operands it needs.
 
     dL/dX_k = einsum(output, other operands... -> X_k's letters)(dL/dY, others...), with two
@@ -48,14 +49,14 @@ def _gradient_equation(inputs, output, k, sizes, dtype):
         if letter in seen:
             tied = next(fresh)
             extra_subscripts.append(letter + tied)
-            extra_arrays.append(np.eye(sizes[letter], dtype=dtype))
+            extra_arrays.append(xp.eye(sizes[letter], dtype=dtype))
             target.append(tied)
             continue
         seen.add(letter)
         target.append(letter)
         if letter not in carried:
             extra_subscripts.append(letter)
-            extra_arrays.append(np.ones(sizes[letter], dtype=dtype))
+            extra_arrays.append(xp.ones(sizes[letter], dtype=dtype))
             carried.add(letter)
     others = [s for j, s in enumerate(inputs) if j != k]
     equation = ",".join([output, *others, *extra_subscripts]) + "->" + "".join(target)
@@ -126,7 +127,7 @@ class Einsum(Function):
         ctx.subscripts, ctx.output = inputs.split(","), output
         ctx.sizes = {c: n for s, x in zip(ctx.subscripts, operands) for c, n in zip(s, np.shape(x))}
         ctx.save_for_backward(*operands)
-        return np.asarray(_contract(equation, *operands))
+        return as_array(_contract(equation, *operands))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -136,10 +137,11 @@ class Einsum(Function):
             if not ctx.needs_input_grad[k + 1]:
                 grads.append(None)
                 continue
-            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
+            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype,
+                                                 get_array_module(grad_y))
             others = [x for j, x in enumerate(operands) if j != k]
             grad = _contract(equation, grad_y, *others, *extra)
-            grads.append(np.asarray(grad, dtype=grad_y.dtype))
+            grads.append(as_array(grad).astype(grad_y.dtype, copy=False))
         return tuple(grads)
 
     @staticmethod
@@ -150,7 +152,8 @@ class Einsum(Function):
             if not ctx.needs_input_grad[k + 1]:
                 grads.append(None)
                 continue
-            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype)
+            equation, extra = _gradient_equation(ctx.subscripts, ctx.output, k, ctx.sizes, grad_y.dtype,
+                                                 get_array_module(grad_y))
             others = [x for j, x in enumerate(operands) if j != k]
             grads.append(Einsum.apply(equation, grad_y, *others, *extra))
         return tuple(grads)

@@ -170,16 +170,16 @@ class Clamp(Function):
         ctx.bounds = (low, high)
         y = x
         if low is not None:
-            y = np.maximum(y, np.asarray(low, dtype=x.dtype))
+            y = np.maximum(y, x.dtype.type(low))
         if high is not None:
-            y = np.minimum(y, np.asarray(high, dtype=x.dtype))
+            y = np.minimum(y, x.dtype.type(high))
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         low, high = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)
+        inside = np.ones_like(x, dtype=bool)
         if low is not None:
             inside &= x >= low
         if high is not None:
@@ -190,7 +190,7 @@ class Clamp(Function):
     def backward_graph(ctx, grad_y):
         (x,) = ctx.saved_tensors
         low, high = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)  # a constant mask
+        inside = np.ones_like(x._data, dtype=bool)  # a constant mask
         if low is not None:
             inside &= x._data >= low
         if high is not None:
@@ -221,7 +221,7 @@ class Log10(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return grad_y / (x * np.asarray(LN10, dtype=x.dtype))
+            return grad_y / (x * x.dtype.type(LN10))
 
     @staticmethod
     def backward_graph(ctx, grad_y):
@@ -248,7 +248,7 @@ class Log2(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return grad_y / (x * np.asarray(LN2, dtype=x.dtype))
+            return grad_y / (x * x.dtype.type(LN2))
 
     @staticmethod
     def backward_graph(ctx, grad_y):

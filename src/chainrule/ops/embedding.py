@@ -8,6 +8,7 @@ back for that read is added into row k of dL/dW (np.add.at sums repeated ids cor
 import numpy as np
 
 from ..autograd import Function
+from ..backend import arange_on, zeros_on
 
 
 class Embedding(Function):
@@ -31,7 +32,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (ids,) = ctx.saved_tensors
-        grad_w = np.zeros(ctx.weight_shape, dtype=grad_y.dtype)
+        grad_w = zeros_on(grad_y, ctx.weight_shape)
         np.add.at(grad_w, ids.reshape(-1), grad_y.reshape(-1, ctx.weight_shape[1]))
         if ctx.padding_idx is not None:
             grad_w[ctx.padding_idx] = 0
@@ -44,9 +45,9 @@ class Embedding(Function):
         from ..tensor import Tensor
 
         (ids,) = ctx.saved_tensors
-        ids = ids._data if isinstance(ids, Tensor) else np.asarray(ids)
+        ids = ids._data if isinstance(ids, Tensor) else ids
         num, dim = ctx.weight_shape
-        one_hot = (ids.reshape(-1, 1) == np.arange(num)).astype(grad_y.dtype)
+        one_hot = (ids.reshape(-1, 1) == arange_on(ids, num)).astype(grad_y.dtype)
         if ctx.padding_idx is not None:
             one_hot[:, ctx.padding_idx] = 0
         return Tensor(one_hot.T) @ grad_y.reshape(-1, dim), None, None

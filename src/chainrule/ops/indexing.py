@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..backend import contiguous, get_array_module, is_array, ones_on, to_device_of, zeros_on
 from .dims import normalize_dim
 
 
@@ -23,7 +24,7 @@ def _positions(index, dim):
     """The coordinates an index names: a tuple of arrays, one per dim, broadcast to index's shape.
     ``x[_positions(index, dim)]`` is gather; ``np.add.at(out, _positions(index, dim), src)`` is
     scatter_add."""
-    grids = list(np.indices(index.shape, sparse=True))
+    grids = list(get_array_module(index).indices(index.shape, sparse=True))
     grids[dim] = index
     return tuple(grids)
 
@@ -37,7 +38,8 @@ def add_at(out, index, rows):
         return
     order = np.argsort(index, kind="stable")
     ordered = index[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    first = ones_on(ordered, 1, dtype=bool)
+    starts = np.flatnonzero(np.concatenate((first, ordered[1:] != ordered[:-1])))
     out[ordered[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
@@ -46,7 +48,7 @@ def _add_at_positions(out, index, dim, values):
     position of each element). ``out`` must be C-contiguous (the callers make it), so that its
     flat reshape is a view that the sums land in."""
     flat = np.ravel_multi_index(np.broadcast_arrays(*_positions(index, dim)), out.shape)
-    add_at(out.reshape(-1), flat.reshape(-1), np.ascontiguousarray(values).reshape(-1))
+    add_at(out.reshape(-1), flat.reshape(-1), contiguous(values).reshape(-1))
 
 
 def _leading_block(array, shape):
@@ -60,7 +62,7 @@ def _pad_to(grad, shape):
     """``grad`` (index's shape) placed at the origin of zeros of ``shape`` (src's shape)."""
     if grad.shape == tuple(shape):
         return grad
-    out = np.zeros(shape, dtype=grad.dtype)
+    out = zeros_on(grad, shape)
     out[tuple(slice(0, s) for s in grad.shape)] = grad
     return out
 
@@ -73,7 +75,7 @@ def _pad_to_graph(grad, shape):
     for d, size in enumerate(shape):
         missing = size - grad.shape[d]
         if missing:
-            zeros = np.zeros(grad.shape[:d] + (missing,) + grad.shape[d + 1:], dtype=grad.dtype)
+            zeros = zeros_on(grad, grad.shape[:d] + (missing,) + grad.shape[d + 1:])
             grad = cat([grad, Tensor(zeros)], d)
     return grad
 
@@ -94,13 +96,13 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        grad_x = zeros_on(grad_y, ctx.shape)
         _add_at_positions(grad_x, ctx.index, ctx.dim, grad_y)
         return grad_x, None, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        zeros = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        zeros = zeros_on(grad_y, ctx.shape)
         return ScatterAdd.apply(zeros, ctx.dim, ctx.index, grad_y), None, None
 
 
@@ -120,7 +122,7 @@ class Scatter(Function):
         positions = _positions(index, dim)
         y = x.copy()
         y[positions] = _leading_block(src, index.shape) if np.ndim(src) else src
-        keep = np.ones(x.shape, dtype=bool)
+        keep = ones_on(x, x.shape, dtype=bool)
         keep[positions] = False
         ctx.dim, ctx.index, ctx.keep, ctx.src_shape = dim, index, keep, np.shape(src)
         return y
@@ -153,7 +155,7 @@ class ScatterAdd(Function):
 
     @staticmethod
     def forward(ctx, x, dim, index, src):
-        y = np.array(x, dtype=np.result_type(x, src), copy=True)
+        y = x.astype(np.result_type(x, src), copy=True)
         _add_at_positions(y, index, dim, _leading_block(src, index.shape))
         ctx.dim, ctx.index, ctx.src_shape = dim, index, np.shape(src)
         return y
@@ -188,13 +190,13 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        grad_x = zeros_on(grad_y, ctx.shape)
         add_at(np.moveaxis(grad_x, ctx.dim, 0), ctx.index, np.moveaxis(grad_y, ctx.dim, 0))
         return grad_x, None, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        zeros = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        zeros = zeros_on(grad_y, ctx.shape)
         return IndexAdd.apply(zeros, ctx.dim, ctx.index, grad_y, 1.0), None, None
 
 
@@ -208,7 +210,7 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, x, dim, index, source, alpha):
-        y = np.array(x, dtype=np.result_type(x, source), copy=True)
+        y = x.astype(np.result_type(x, source), copy=True)
         add_at(np.moveaxis(y, dim, 0), index, alpha * np.moveaxis(source, dim, 0))
         ctx.dim, ctx.index, ctx.alpha = dim, index, alpha
         return y
@@ -239,12 +241,13 @@ class MaskedFill(Function):
     @staticmethod
     def forward(ctx, x, mask, value):
         ctx.save_for_backward(mask)
-        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+        value = value.astype(x.dtype) if is_array(value) else x.dtype.type(value)
+        return np.where(mask, value, x)
 
     @staticmethod
     def backward(ctx, grad_y):
         (mask,) = ctx.saved_tensors
-        zero = np.zeros((), dtype=grad_y.dtype)
+        zero = grad_y.dtype.type(0)
         grad_x = np.where(mask, zero, grad_y) if ctx.needs_input_grad[0] else None
         grad_value = None
         if ctx.needs_input_grad[2]:
@@ -257,7 +260,7 @@ class MaskedFill(Function):
 
         (mask,) = ctx.saved_tensors
         mask = mask._data if hasattr(mask, "_data") else mask  # a constant, never differentiated
-        zero = np.zeros((), dtype=grad_y.dtype)
+        zero = grad_y.dtype.type(0)
         grad_x = where(mask, zero, grad_y) if ctx.needs_input_grad[0] else None
         grad_value = where(mask, grad_y, zero).sum() if ctx.needs_input_grad[2] else None
         return grad_x, None, grad_value
@@ -286,7 +289,7 @@ def index_array(op, index, name="index") -> np.ndarray:
 
     if isinstance(index, Tensor):
         array = index._data
-    elif isinstance(index, np.ndarray):
+    elif is_array(index):
         array = index
     elif isinstance(index, (list, tuple, int, np.integer)) and not isinstance(index, bool):
         array = np.asarray(index)
@@ -384,7 +387,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         raise TypeError("scatter: give exactly one of src (a tensor or number) and value (a number).")
     x, axis, index, src = _scatter_args("scatter", input, dim, index, src if value is None else value)
     if not hasattr(src, "_data"):
-        src = np.asarray(src, dtype=x.dtype)
+        src = to_device_of(np.asarray(src, dtype=x.dtype), x._data)
     if x.ndim == 0:
         return _scalar_zero_d("scatter", scatter, x, 0, index, src.reshape(1) if src.ndim else src)
     return Scatter.apply(x, axis, index, src)
@@ -452,7 +455,7 @@ def masked_fill(input, mask, value):
     from ..tensor import Tensor
 
     x = _tensor("masked_fill", input)
-    mask_array = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    mask_array = mask._data if isinstance(mask, Tensor) else to_device_of(np.asarray(mask), x._data)
     if mask_array.dtype != np.bool_:
         raise TypeError(
             f"masked_fill: mask must be a boolean tensor; got dtype {mask_array.dtype}. Make one "
@@ -513,6 +516,6 @@ def one_hot(tensor, num_classes=-1):
             f"one_hot: class index {bad} is out of range for num_classes = {num_classes}; every "
             f"index must be in [0, {num_classes - 1}]."
         )
-    out = np.zeros(indices.shape + (num_classes,), dtype=np.int64)
+    out = zeros_on(indices, indices.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, indices[..., None].astype(np.int64), 1, axis=-1)
     return Tensor._from_op(out, None)

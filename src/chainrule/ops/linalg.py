@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function
+from ..backend import is_array
 from .arithmetic import unbroadcast
 
 
@@ -100,7 +101,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        x = np.asarray(x)  # a constant input may come as a list
+        x = x if is_array(x) else np.asarray(x)  # a constant input may come as a list
         if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ValueError(
                 f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape}: "

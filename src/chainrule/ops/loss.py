@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..backend import arange_on, as_array, ones_on, zeros_on
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -30,7 +31,7 @@ def _reduce(loss, reduction):
     if reduction == "none":
         return loss
     total = np.add.reduce(loss, axis=None)
-    return np.asarray(total / loss.size if reduction == "mean" else total)
+    return as_array(total / loss.size if reduction == "mean" else total)
 
 
 def _per_element_grad(grad_y, reduction, count):
@@ -61,7 +62,7 @@ def _zero_where_not(kept, grad):
         return grad
     from .select import Where
 
-    return Where.apply(kept[:, None], grad, np.zeros((), dtype=grad.dtype))
+    return Where.apply(kept[:, None], grad, grad.dtype.type(0))
 
 
 def _array(t):
@@ -163,8 +164,8 @@ def _reduce_weighted(loss, reduction, total):
     if reduction != "mean":
         return _reduce(loss, reduction)
     if total == 0:
-        return np.asarray(np.nan, dtype=loss.dtype)
-    return np.asarray(np.add.reduce(loss, axis=None) / total)
+        return np.full_like(loss, np.nan, shape=())
+    return as_array(np.add.reduce(loss, axis=None) / total)
 
 
 def _zero_ignored_rows(grad_x, kept):
@@ -200,7 +201,7 @@ class CrossEntropyLoss(Function):
         log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         sample_weight, kept, safe_target, total = _class_weights(
             target, weight, ignore_index, any_ignored, logits.dtype)
-        picked = log_prob[np.arange(logits.shape[0]), safe_target]
+        picked = log_prob[arange_on(log_prob, logits.shape[0]), safe_target]
         loss = -picked if sample_weight is None else -picked * sample_weight
         if label_smoothing:
             every_class = log_prob.sum(axis=1) if weight is None else log_prob @ weight
@@ -218,14 +219,14 @@ class CrossEntropyLoss(Function):
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         grad_x = np.exp(log_prob)  # softmax(x)
         if sample_weight is None and not eps:  # the common case: softmax(x) - onehot(t)
-            grad_x[np.arange(n), target] -= 1
+            grad_x[arange_on(grad_x, n), target] -= 1
         else:
-            ones = np.ones(n, dtype=log_prob.dtype)
+            ones = ones_on(log_prob, n)
             w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
             k = ones if kept is None else kept
             class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
             grad_x *= ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
-            grad_x[np.arange(n), target] -= (1 - eps) * w_t
+            grad_x[arange_on(grad_x, n), target] -= (1 - eps) * w_t
             if eps:
                 w = 1.0 if weight is None else weight[None, :]
                 grad_x -= (eps / n_classes) * k[:, None] * w
@@ -242,12 +243,12 @@ class CrossEntropyLoss(Function):
         grad_l = _per_element_grad_graph(grad_y, ctx.reduction, ctx.total)
         if ctx.reduction == "none":
             grad_l = grad_l.reshape(n, 1)
-        onehot = np.zeros((n, n_classes), dtype=logits.dtype)
-        onehot[np.arange(n), target] = 1
+        onehot = zeros_on(logits, (n, n_classes))
+        onehot[arange_on(onehot, n), target] = 1
         if sample_weight is None and not eps:  # the common case: softmax(x) - onehot(t)
             grad_x = logits.softmax(1) - onehot
         else:
-            ones = np.ones(n, dtype=logits.dtype)
+            ones = ones_on(logits, n)
             w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
             k = ones if kept is None else kept
             class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
@@ -273,7 +274,7 @@ class NLLLoss(Function):
         any_ignored = _check_class_targets("nll_loss", log_prob, target, ignore_index)
         sample_weight, kept, safe_target, total = _class_weights(
             target, weight, ignore_index, any_ignored, log_prob.dtype)
-        picked = log_prob[np.arange(log_prob.shape[0]), safe_target]
+        picked = log_prob[arange_on(log_prob, log_prob.shape[0]), safe_target]
         ctx.save_for_backward(safe_target, sample_weight, kept)
         ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
         return _reduce_weighted(-picked if sample_weight is None else -picked * sample_weight,
@@ -286,8 +287,8 @@ class NLLLoss(Function):
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         if sample_weight is not None:
             grad_l = grad_l * sample_weight
-        grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
-        grad_x[np.arange(n), target] = -grad_l
+        grad_x = zeros_on(grad_y, ctx.shape)
+        grad_x[arange_on(grad_x, n), target] = -grad_l
         return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
     @staticmethod
@@ -297,8 +298,8 @@ class NLLLoss(Function):
         grad_l = _per_element_grad_graph(grad_y, ctx.reduction, ctx.total)
         if ctx.reduction == "none":
             grad_l = grad_l.reshape(n, 1)
-        picked = np.zeros(ctx.shape, dtype=grad_y.dtype)  # -k_i w[t_i] onehot(t_i), a constant
-        picked[np.arange(n), target] = -1 if sample_weight is None else -sample_weight
+        picked = zeros_on(grad_y, ctx.shape)  # -k_i w[t_i] onehot(t_i), a constant
+        picked[arange_on(picked, n), target] = -1 if sample_weight is None else -sample_weight
         return _one_per_input(ctx, _zero_where_not(kept, grad_l * picked))
 
 

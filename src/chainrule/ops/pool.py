@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
+from ..backend import arange_on, contiguous, zeros_on
 from .conv import Fold, _as_2d, col2im
 
 
@@ -48,14 +49,18 @@ def _window_view(xp, kernel, stride, dilation, out_hw):
 def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
     """(y, offset) of max pooling x (N, C, H, W): offset is the kernel position (i * kw + j) of
     each window's maximum (the first one in row-major order on ties, as PyTorch). One pass per
-    kernel offset over the strided view of the windows: a running maximum and where it was."""
+    kernel offset over the strided view of the windows: a running maximum and where it was.
+
+    A window holding NaN has NaN as its maximum, and its offset is that of its last NaN in
+    row-major order, as PyTorch's kernels (they move the argmax on ``val > max or isnan(val)``),
+    so the gradient goes where the NaN came from."""
     windows = _window_view(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
     kh, kw = kernel
     best = windows[..., 0, 0].copy()
-    offset = np.zeros(best.shape, dtype=np.intp)
+    offset = zeros_on(best, best.shape, dtype=np.intp)
     for k in range(1, kh * kw):
         candidate = windows[..., k // kw, k % kw]
-        np.copyto(offset, k, where=candidate > best)
+        np.copyto(offset, k, where=(candidate > best) | np.isnan(candidate))
         np.maximum(best, candidate, out=best)
     return best, offset
 
@@ -64,8 +69,8 @@ def argmax_index(offset, kernel, stride, padding, dilation, width):
     """Each window's maximum as a position in the flattened H * W input (return_indices)."""
     kw = kernel[1]
     oh, ow = offset.shape[-2:]
-    rows = (np.arange(oh) * stride[0] - padding[0][0])[:, None] + (offset // kw) * dilation[0]
-    cols = (np.arange(ow) * stride[1] - padding[1][0])[None, :] + (offset % kw) * dilation[1]
+    rows = (arange_on(offset, oh) * stride[0] - padding[0][0])[:, None] + (offset // kw) * dilation[0]
+    cols = (arange_on(offset, ow) * stride[1] - padding[1][0])[None, :] + (offset % kw) * dilation[1]
     return rows * width + cols
 
 
@@ -74,7 +79,7 @@ def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
     input (col2im; for windows that tile the input without overlap, a reshape)."""
     n, c, h, w = shape
     (kh, kw), (oh, ow) = kernel, offset.shape[-2:]
-    cols = np.zeros((n, c, oh, ow, kh * kw), dtype=grad_y.dtype)
+    cols = zeros_on(grad_y, (n, c, oh, ow, kh * kw))
     np.put_along_axis(cols, offset[..., None], grad_y[..., None], axis=-1)
     cols = cols.reshape(n, c, oh, ow, kh, kw)
     (top, bottom), (left, right) = padding
@@ -82,11 +87,10 @@ def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
         tiled = cols.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
         if (top, left) == (0, 0) and (oh * kh, ow * kw) == (h, w):
             return tiled
-        canvas = np.zeros((n, c, max(h + top + bottom, oh * kh), max(w + left + right, ow * kw)),
-                          dtype=grad_y.dtype)
+        canvas = zeros_on(grad_y, (n, c, max(h + top + bottom, oh * kh), max(w + left + right, ow * kw)))
         canvas[:, :, :oh * kh, :ow * kw] = tiled
-        return np.ascontiguousarray(canvas[:, :, top:top + h, left:left + w])
-    return np.ascontiguousarray(
+        return contiguous(canvas[:, :, top:top + h, left:left + w])
+    return contiguous(
         col2im(cols.transpose(0, 1, 4, 5, 2, 3), shape, stride, padding, dilation))
 
 
@@ -121,7 +125,7 @@ class MaxPool(Function):
         kernel, stride, padding, dilation, out_hw = ctx.options
         n, c = ctx.shape[0], ctx.shape[1]
         k, positions = kernel[0] * kernel[1], out_hw[0] * out_hw[1]
-        one_hot = ctx.offset.reshape(n, c, 1, positions) == np.arange(k).reshape(1, 1, k, 1)
+        one_hot = ctx.offset.reshape(n, c, 1, positions) == arange_on(ctx.offset, k).reshape(1, 1, k, 1)
         cols = grad_y.reshape(n, c, 1, positions) * one_hot.astype(grad_y.dtype)
         grad_x = Fold.apply(cols.reshape(n, c * k, positions), ctx.shape[2:], kernel, dilation,
                             padding, stride, out_hw)
@@ -162,7 +166,7 @@ class AvgPool(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, out_hw, divisor):
         x2 = _as_2d(x)
-        total = np.zeros(x2.shape[:2] + tuple(out_hw), dtype=x.dtype)
+        total = zeros_on(x, x2.shape[:2] + tuple(out_hw))
         for _, window in _windows(_pad(x2, padding, 0), kernel, stride, (1, 1), out_hw):
             total += window
         ctx.shape = x.shape
@@ -180,11 +184,11 @@ class AvgPool(Function):
         (kh, kw), (sh, sw) = kernel, stride
         hp = max(shape[2] + top + bottom, sh * (out_hw[0] - 1) + kh)
         wp = max(shape[3] + left + right, sw * (out_hw[1] - 1) + kw)
-        canvas = np.zeros(shape[:2] + (hp, wp), dtype=grad_y.dtype)
+        canvas = zeros_on(grad_y, shape[:2] + (hp, wp))
         for _, window in _windows(canvas, kernel, stride, (1, 1), out_hw):
             window += share  # a view into canvas: adds in place
         grad_x = canvas[:, :, top:top + shape[2], left:left + shape[3]]
-        return np.ascontiguousarray(grad_x).reshape(ctx.shape), None, None, None, None, None
+        return contiguous(grad_x).reshape(ctx.shape), None, None, None, None, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
@@ -209,20 +213,25 @@ def scatter_to_index(grad_y, index, shape):
     ``shape``: every gradient is added where its value came from (np.bincount sums repeats)."""
     n, c = shape[0], shape[1]
     plane = int(np.prod(shape[2:]))
-    where = (np.arange(n * c).reshape(n, c, *[1] * (index.ndim - 2)) * plane + index).ravel()
+    where = (arange_on(index, n * c).reshape(n, c, *[1] * (index.ndim - 2)) * plane + index).ravel()
     grad = np.bincount(where, weights=grad_y.ravel(), minlength=n * c * plane)
     return grad.astype(grad_y.dtype, copy=False).reshape(shape)
 
 
 def adaptive_max_arrays(x, out_hw):
     """(y, index) of adaptive max pooling x (N, C, H, W); index: each maximum's position in the
-    flattened H * W (the first maximum of a window, as PyTorch)."""
+    flattened H * W (the first maximum of a window, as PyTorch; in a window holding NaN, its last
+    NaN in row-major order, as PyTorch: see max_pool_arrays)."""
     n, c, h, w = x.shape
     rows, cols = adaptive_bounds(h, out_hw[0]), adaptive_bounds(w, out_hw[1])
-    index = np.empty((n, c) + tuple(out_hw), dtype=np.int64)
+    index = np.empty_like(x, shape=(n, c) + tuple(out_hw), dtype=np.int64)
     for p, (h0, h1) in enumerate(rows):
         for q, (w0, w1) in enumerate(cols):
-            at = x[:, :, h0:h1, w0:w1].reshape(n, c, -1).argmax(axis=-1)
+            window = x[:, :, h0:h1, w0:w1].reshape(n, c, -1)
+            at = window.argmax(axis=-1)
+            nan = np.isnan(window)
+            last_nan = window.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+            at = np.where(nan.any(axis=-1), last_nan, at)
             index[:, :, p, q] = (h0 + at // (w1 - w0)) * w + w0 + at % (w1 - w0)
     flat = x.reshape(n, c, h * w)
     return np.take_along_axis(flat, index.reshape(n, c, -1), axis=2).reshape(index.shape), index
@@ -252,7 +261,7 @@ class AdaptiveMaxPool(Function):
         # a product with the constant one-hot matrix of the argmaxes (N, C, OH*OW, H*W)
         n, c, h, w = ctx.shape
         index = ctx.index.reshape(n, c, -1)
-        one_hot = (index[..., None] == np.arange(h * w)).astype(grad_y.dtype)
+        one_hot = (index[..., None] == arange_on(index, h * w)).astype(grad_y.dtype)
         from ..tensor import Tensor
 
         return (grad_y.reshape(n, c, 1, -1) @ Tensor(one_hot)).reshape(ctx.shape), None

@@ -1,12 +1,12 @@
-"""Rearranging: tril, triu, repeat, flip, roll, and the compositions repeat_interleave, split,
-chunk and unbind.
+"""Rearranging: tril, triu, repeat, flip, roll, split (and chunk), unbind, and the composition
+repeat_interleave.
 
 These ops move or copy numbers without changing them, so each backward undoes the move on the
-gradient: flip it back, roll it back, keep the same triangle, add up the copies. split and chunk
-are slices (GetItem), so each piece's gradient lands in its own part of the input; unbind is one
-op with a slice per output (Unbind), whose backward stacks the pieces' gradients at once;
-repeat_interleave is index_select with a repeated index, so its copies' gradients are added up by
-index_select's backward.
+gradient: flip it back, roll it back, keep the same triangle, add up the copies. split and unbind
+are one op each with several outputs (views of the input): their backward joins the pieces'
+gradients back together in one go (cat, stack), so cutting a sequence into T steps costs O(T) in
+the backward, not T full-size gradients of zeros. repeat_interleave is index_select with a
+repeated index, so its copies' gradients are added up by index_select's backward.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ..backend import arange_on
 from ..autograd import Function
 from .dims import normalize_dim, normalize_dims
 
@@ -108,32 +109,6 @@ class Flip(Function):
         return Flip.apply(grad_y, ctx.dims), None
 
 
-class Unbind(Function):
-    """The slices along one dim, that dim removed: one op with x.shape[dim] outputs (PyTorch's
-    unbind). A recurrent layer reads its input one time step at a time this way: as one op, the
-    gradient of the whole input is built once, rather than once per step as x[t] (GetItem) would.
-
-    forward:  y_k = x[..., k, ...]                       (k along dim; views of x)
-    backward: dL/dx = stack(dL/dy_0, dL/dy_1, ...) along dim
-              (an output no gradient reached gives zeros in its place)
-    """
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        ctx.dim = dim
-        return tuple(np.moveaxis(x, dim, 0))
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return np.stack(grads, axis=ctx.dim), None
-
-    @staticmethod
-    def backward_graph(ctx, *grads):
-        from .shape import Stack
-
-        return Stack.apply(ctx.dim, *grads), None
-
-
 class Roll(Function):
     """Shift elements cyclically along dims (without dims: over the flattened tensor).
 
@@ -153,6 +128,57 @@ class Roll(Function):
     @staticmethod
     def backward_graph(ctx, grad_y):
         return Roll.apply(grad_y, _negated(ctx.shifts), ctx.dims), None, None
+
+
+class Split(Function):
+    """Cut x along a dim into consecutive pieces: one op with several outputs (PyTorch's
+    SplitBackward), each a view of x. chunk is split with equal pieces.
+
+    forward:  y_k = x[..., b_k : b_{k+1}, ...]         (bounds b_0 = 0 < ... along dim)
+    backward: dL/dx = cat(dL/dy_1, ..., dL/dy_K) along dim      (zeros for a piece not used)
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis, bounds):
+        ctx.axis = axis
+        before = (slice(None),) * axis
+        return tuple(x[(*before, slice(a, b))] for a, b in zip(bounds[:-1], bounds[1:]))
+
+    @staticmethod
+    def backward(ctx, *grad_ys):
+        return np.concatenate(grad_ys, axis=ctx.axis), None, None
+
+    @staticmethod
+    def backward_graph(ctx, *grad_ys):
+        from .shape import Cat
+
+        return Cat.apply(ctx.axis, *grad_ys), None, None
+
+
+class Unbind(Function):
+    """The slices of x along a dim, that dim removed: one op with several outputs (PyTorch's
+    UnbindBackward), each a view of x.
+
+    forward:  y_i = x[..., i, ...]                       (i = 0 .. n-1 along dim)
+    backward: dL/dx = stack(dL/dy_0, ..., dL/dy_{n-1}) along dim   (zeros for a slice not used)
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        before = (slice(None),) * axis
+        # (..., Ellipsis): a 0-d view even when one integer picks a single element
+        return tuple(x[(*before, i, Ellipsis)] for i in range(x.shape[axis]))
+
+    @staticmethod
+    def backward(ctx, *grad_ys):
+        return np.stack(grad_ys, axis=ctx.axis), None
+
+    @staticmethod
+    def backward_graph(ctx, *grad_ys):
+        from .shape import Stack
+
+        return Stack.apply(ctx.axis, *grad_ys), None
 
 
 def _negated(shifts):
@@ -220,8 +246,13 @@ def repeat(input, *sizes):
 
 
 def flip(input, dims):
-    """Reverse the order of elements along each of ``dims`` (an int or a tuple of ints)."""
+    """Reverse the order of elements along each of ``dims`` (an int or a tuple of ints). The one
+    entry of ``chainrule.flip(x, dims)`` and ``x.flip(*dims)``, so both check and word alike."""
     x = _tensor("flip", input)
+    # (None is refused, as PyTorch does: to a reduction it means every dim, here nothing)
+    items = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in items):
+        raise TypeError(f"flip: dims must be an int or a tuple of ints. Got {dims!r} instead.")
     empty = isinstance(dims, (tuple, list)) and len(dims) == 0
     axes = () if empty else normalize_dims("flip", dims, x.ndim)  # () flips nothing
     return Flip.apply(x, axes)
@@ -272,11 +303,11 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
             x = x.reshape(1)
     n = x.shape[axis]
     if isinstance(repeats, numbers.Integral) and not isinstance(repeats, bool):
-        counts = np.full(n, int(repeats), dtype=np.int64)
+        counts = np.full_like(x._data, int(repeats), shape=n, dtype=np.int64)
     else:
         counts = index_array("repeat_interleave", repeats, "repeats")
         if counts.ndim == 0 or counts.shape == (1,):
-            counts = np.full(n, int(counts.reshape(-1)[0]), dtype=np.int64)
+            counts = np.full_like(x._data, int(counts.reshape(-1)[0]), shape=n, dtype=np.int64)
         elif counts.shape != (n,):
             raise ValueError(
                 f"repeat_interleave: repeats must be an int or hold one count per element along "
@@ -289,18 +320,13 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
             f"repeat_interleave: output_size {output_size} differs from the sum of repeats "
             f"{int(counts.sum())}."
         )
-    return index_select(x, axis, np.repeat(np.arange(n), counts))
-
-
-def _along(x, axis, start, stop):
-    """x[..., start:stop, ...] with the slice at ``axis`` (one GetItem)."""
-    return x[(slice(None),) * axis + (slice(start, stop),)]
+    return index_select(x, axis, np.repeat(arange_on(counts, n), counts))
 
 
 def split(tensor, split_size_or_sections, dim=0):
     """Pieces of tensor along ``dim``: of ``split_size`` each (the last may be smaller), or of
-    the sizes in a list (which must add up to the dim's size). Each piece is a slice (GetItem), so
-    its gradient goes back to its own part of tensor."""
+    the sizes in a list (which must add up to the dim's size). The pieces are the outputs of one
+    op (Split), views of tensor; their gradients go back together, joined by one cat."""
     x = _tensor("split", tensor)
     if x.ndim == 0:
         raise ValueError("split: cannot split a 0-d tensor; it has no dim to split along.")
@@ -321,8 +347,8 @@ def split(tensor, split_size_or_sections, dim=0):
             sizes = [0]
         else:
             sizes = [min(size, n - start) for start in range(0, n, size)] or [0]
-    bounds = np.cumsum([0] + sizes)
-    return tuple(_along(x, axis, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
+    bounds = tuple(int(b) for b in np.cumsum([0] + sizes))
+    return Split.apply(x, axis, bounds)
 
 
 def chunk(input, chunks, dim=0):
@@ -335,13 +361,13 @@ def chunk(input, chunks, dim=0):
     axis = normalize_dim("chunk", dim, x.ndim)
     n = x.shape[axis]
     if n == 0:  # PyTorch gives ``chunks`` empty pieces
-        return tuple(_along(x, axis, 0, 0) for _ in range(chunks))
+        return Split.apply(x, axis, (0,) * (chunks + 1))
     return split(x, -(-n // chunks), axis)
 
 
 def unbind(input, dim=0):
     """The slices along ``dim``, that dim removed: a tuple of x.size(dim) tensors, x[..., i, ...],
-    the outputs of one Unbind op (its backward stacks their gradients)."""
+    the outputs of one op (Unbind); their gradients go back together, joined by one stack."""
     x = _tensor("unbind", input)
     if x.ndim == 0:
         raise ValueError("unbind: cannot unbind a 0-d tensor; it has no dim to take slices along.")

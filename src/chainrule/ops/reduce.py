@@ -7,6 +7,7 @@ input that contributed: all of them for sum and mean, only the chosen one for ma
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array
 from .dims import normalize_dims
 
 
@@ -14,7 +15,7 @@ def _expand_to_input(grad_y, shape, dims, keepdim):
     """Undo the reduction's shape change: put back the reduced dims, then copy along them."""
     if not keepdim and dims:
         grad_y = np.expand_dims(grad_y, dims)
-    grad_x = np.empty(shape, dtype=grad_y.dtype)
+    grad_x = np.empty_like(grad_y, shape=shape)
     grad_x[...] = grad_y  # broadcasting assignment (np.broadcast_to costs several times more)
     return grad_x
 
@@ -66,7 +67,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        grad_y = grad_y / np.asarray(ctx.count, dtype=grad_y.dtype)
+        grad_y = grad_y / grad_y.dtype.type(ctx.count)
         return _expand_to_input(grad_y, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
     @staticmethod
@@ -130,11 +131,11 @@ def _extreme_forward(ctx, op, reduce, arg, x, dim, keepdim):
         ctx.dim = None
         # the elements equal to it share the gradient; a NaN max or min is the NaN elements'
         ctx.save_for_backward(np.isnan(x) if y != y else x == y)
-        return np.asarray(y).reshape((1,) * x.ndim) if keepdim else np.asarray(y)
+        return as_array(y).reshape((1,) * x.ndim) if keepdim else as_array(y)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}: dim must be a single int. Got {dim!r} instead.")
     (ctx.dim,) = normalize_dims(op, dim, x.ndim) or (0,)
-    index = np.expand_dims(arg(x, axis=ctx.dim), ctx.dim) if x.ndim else np.zeros((), int)
+    index = np.expand_dims(arg(x, axis=ctx.dim), ctx.dim) if x.ndim else np.zeros_like(x, shape=(), dtype=int)
     ctx.save_for_backward(index)
     y = np.take_along_axis(x, index, ctx.dim) if x.ndim else x
     return y if keepdim or not x.ndim else np.squeeze(y, ctx.dim)
@@ -144,10 +145,10 @@ def _extreme_backward(ctx, grad_y):
     (saved,) = ctx.saved_tensors
     if ctx.dim is None:
         mask = saved
-        return np.reshape(grad_y, ()) * mask / np.asarray(mask.sum(), dtype=grad_y.dtype)
+        return np.reshape(grad_y, ()) * mask / mask.sum().astype(grad_y.dtype)
     if not ctx.shape:
         return grad_y
-    grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+    grad_x = np.zeros_like(grad_y, shape=ctx.shape)
     g = grad_y if ctx.keepdim else np.expand_dims(grad_y, ctx.dim)
     np.put_along_axis(grad_x, saved, g, ctx.dim)
     return grad_x
@@ -159,11 +160,11 @@ def _extreme_backward_graph(ctx, grad_y):
     (saved,) = ctx.saved_tensors
     saved = saved._data  # the mask or the index: a constant
     if ctx.dim is None:
-        share = saved / np.asarray(saved.sum(), dtype=grad_y.dtype)
+        share = saved / saved.sum().astype(grad_y.dtype)
         return grad_y.reshape(()) * share.astype(grad_y.dtype, copy=False)
     if not ctx.shape:
         return grad_y
-    chosen = np.zeros(ctx.shape, dtype=grad_y.dtype)
+    chosen = np.zeros_like(saved, shape=ctx.shape, dtype=grad_y.dtype)
     np.put_along_axis(chosen, saved, 1, ctx.dim)
     if not ctx.keepdim:
         grad_y = grad_y.unsqueeze(ctx.dim)

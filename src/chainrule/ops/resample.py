@@ -17,6 +17,7 @@ weights (a padded element's gradient is added to the element it copied).
 import numpy as np
 
 from ..autograd import Function
+from ..backend import to_device_of, contiguous
 
 
 def _along(x, matrices, transpose=False):
@@ -29,7 +30,7 @@ def _along(x, matrices, transpose=False):
         moved = np.moveaxis(x, axis, -1)
         moved = np.matmul(moved, a if transpose else a.T)
         x = np.moveaxis(moved, -1, axis)
-    return np.ascontiguousarray(x)
+    return contiguous(x)
 
 
 def _along_graph(x, matrices, transpose=False):
@@ -42,7 +43,8 @@ def _along_graph(x, matrices, transpose=False):
             continue
         axis = x.ndim - d + k
         moved = x.transpose(axis, -1)
-        moved = moved @ Tensor(a.astype(x.dtype) if transpose else a.T.astype(x.dtype))
+        constant = to_device_of(a.astype(x.dtype) if transpose else a.T.astype(x.dtype), x._data)
+        moved = moved @ Tensor._from_op(constant, None)
         x = moved.transpose(axis, -1)
     return x
 
@@ -57,7 +59,7 @@ class Resample(Function):
 
     @staticmethod
     def forward(ctx, x, matrices):
-        ctx.matrices = tuple(None if a is None else a.astype(x.dtype) for a in matrices)
+        ctx.matrices = tuple(None if a is None else to_device_of(a.astype(x.dtype), x) for a in matrices)
         return _along(x, ctx.matrices)
 
     @staticmethod
@@ -109,7 +111,7 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, grad_y):
         if ctx.mode == "constant":
-            return np.ascontiguousarray(grad_y[_crop(ctx)]), None, None, None
+            return contiguous(grad_y[_crop(ctx)]), None, None, None
         matrices = tuple(a.astype(grad_y.dtype) for a in ctx.matrices)
         return _along(grad_y, matrices, transpose=True), None, None, None
 

@@ -138,7 +138,7 @@ class LSTMCell(Function):
         grad_c *= grad_h_next
         grad_c += grad_c_next
         hidden = grad_c.shape[1]
-        grad_gates = np.empty((grad_c.shape[0], 4 * hidden), dtype=grad_c.dtype)
+        grad_gates = np.empty_like(grad_c, shape=(grad_c.shape[0], 4 * hidden))
         grad_i, grad_f, grad_g, grad_o = (grad_gates[:, k * hidden:(k + 1) * hidden]
                                           for k in range(4))
         np.multiply(grad_c, g, out=grad_i)  # dgates_i = dc * g * i * (1 - i)

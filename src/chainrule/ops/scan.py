@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..backend import arange_on, get_array_module, ones_on
 from .dims import normalize_dim, normalize_dims
 
 
@@ -47,8 +48,8 @@ def _product_of_others(x, axis):
     elements before i (an exclusive cumulative product from the front) times the product of those
     after i (one from the back). Exact when x holds zeros, where y / x_i would be 0/0."""
     n = x.shape[axis]
-    ones = np.ones(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype)
-    take = lambda a, b: np.take(x, np.arange(a, b), axis=axis)  # noqa: E731
+    ones = ones_on(x, x.shape[:axis] + (1,) + x.shape[axis + 1:])
+    take = lambda a, b: np.take(x, arange_on(x, a, b), axis=axis)  # noqa: E731
     before = np.cumprod(np.concatenate([ones, take(0, n - 1)], axis), axis=axis)
     after = np.flip(np.cumprod(np.flip(np.concatenate([take(1, n), ones], axis), axis), axis), axis)
     return before * after
@@ -101,8 +102,8 @@ class Prod(Function):
             moved = x.transpose(dim, -1)
         n = moved.shape[-1]
         rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
-        eye = np.eye(n, dtype=bool)
-        others = Prod.apply(where(eye, np.ones((), dtype=x.dtype), rows), -1 % rows.ndim, False)
+        eye = get_array_module(x).eye(n, dtype=bool)
+        others = Prod.apply(where(eye, x.dtype.type(1), rows), -1 % rows.ndim, False)
         others = others.reshape(x.shape) if ctx.dim is None else others.transpose(dim, -1)
         return g * others, None, None
 
@@ -151,7 +152,7 @@ class CumProd(Function):
         for i in range(n - 2, -1, -1):
             running.append(at(grad_y, i) + at(x, i + 1) * running[-1])
         running = stack(running[::-1], dim)
-        one = Tensor(np.ones(x.shape[:dim] + (1,) + x.shape[dim + 1:], dtype=x.dtype))
+        one = Tensor(ones_on(x, x.shape[:dim] + (1,) + x.shape[dim + 1:]))
         shifted = cat([one, x[(slice(None),) * dim + (slice(0, n - 1),)]], dim)
         return CumProd.apply(shifted, dim) * running, None
 
@@ -168,7 +169,7 @@ class LogSumExp(Function):
     def forward(ctx, x, dims, keepdim):
         ctx.dims, ctx.keepdim = dims, keepdim
         if x.size == 0:
-            y = np.full(np.sum(x, axis=dims, keepdims=keepdim).shape, -np.inf, dtype=x.dtype)
+            y = np.full_like(x, -np.inf, shape=np.sum(x, axis=dims, keepdims=keepdim).shape)
         else:
             m = np.max(x, axis=dims, keepdims=True)
             m = np.where(np.isfinite(m), m, 0)

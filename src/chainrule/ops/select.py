@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function
+from ..backend import is_array, to_device_of
 from .arithmetic import broadcasting, unbroadcast
 
 
@@ -15,7 +16,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        cond = np.asarray(cond, dtype=bool)
+        cond = to_device_of(cond if is_array(cond) else np.asarray(cond), a if is_array(a) else b)
+        cond = cond if cond.dtype == bool else cond.astype(bool)
         ctx.save_for_backward(cond)
         ctx.shapes = (np.shape(a), np.shape(b))
         return broadcasting("where", np.where, cond, a, b)
@@ -24,7 +26,7 @@ class Where(Function):
     def backward(ctx, grad_y):
         (cond,) = ctx.saved_tensors
         shape_a, shape_b = ctx.shapes
-        zero = np.zeros((), dtype=grad_y.dtype)
+        zero = grad_y.dtype.type(0)
         grad_a = unbroadcast(np.where(cond, grad_y, zero), shape_a) if ctx.needs_input_grad[1] else None
         grad_b = unbroadcast(np.where(cond, zero, grad_y), shape_b) if ctx.needs_input_grad[2] else None
         return None, grad_a, grad_b
@@ -33,7 +35,7 @@ class Where(Function):
     def backward_graph(ctx, grad_y):
         (cond,) = ctx.saved_tensors
         shape_a, shape_b = ctx.shapes
-        zero = np.zeros((), dtype=grad_y.dtype)
+        zero = grad_y.dtype.type(0)
         grad_a = unbroadcast(Where.apply(cond, grad_y, zero), shape_a) if ctx.needs_input_grad[1] else None
         grad_b = unbroadcast(Where.apply(cond, zero, grad_y), shape_b) if ctx.needs_input_grad[2] else None
         return None, grad_a, grad_b

@@ -7,6 +7,7 @@ reshape it back, permute it back, scatter it back into the places it was read fr
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array, is_array, to_device_of
 from .arithmetic import unbroadcast
 from .dims import normalize_dim
 
@@ -92,8 +93,9 @@ class Expand(Function):
     backward_graph = backward  # the same sums on Tensors
 
 
-def _index_array(index):
-    """Tensors and lists inside an index become arrays; returns (index, has_integer_arrays)."""
+def _index_array(index, like=None):
+    """Tensors and lists inside an index become arrays, on the device of array ``like``; returns
+    (index, has_integer_arrays)."""
     from ..tensor import Tensor
 
     parts = index if isinstance(index, tuple) else (index,)
@@ -104,10 +106,11 @@ def _index_array(index):
             part = part._data
         elif isinstance(part, list):
             part = np.asarray(part)
-        if isinstance(part, np.ndarray) and part.dtype.kind in "iu":
+        if is_array(part) and part.dtype.kind in "iu":
             advanced = True
         converted.append(part)
-    return (tuple(converted) if isinstance(index, tuple) else converted[0]), advanced
+    index = tuple(converted) if isinstance(index, tuple) else converted[0]
+    return (index if like is None else to_device_of(index, like)), advanced
 
 
 class GetItem(Function):
@@ -120,12 +123,12 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        index, ctx.advanced = _index_array(index)
+        index, ctx.advanced = _index_array(index, x)
         ctx.index = index
         ctx.shape = x.shape
         try:
             y = x[index]
-            if not isinstance(y, np.ndarray):  # one element by integers: a 0-d view (x[i, ...])
+            if not is_array(y):  # one element by integers: a 0-d view (x[i, ...])
                 y = x[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
             elif ctx.advanced and y.base is not None:  # NumPy's own buffer, not x: an array of its
                 y = y.copy()  # own, so that nothing takes it for a view of x
@@ -137,7 +140,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        grad_x = np.zeros(ctx.shape, dtype=grad_y.dtype)
+        grad_x = np.zeros_like(grad_y, shape=ctx.shape)
         if ctx.advanced:
             np.add.at(grad_x, ctx.index, grad_y)  # accumulates repeated indices
         else:
@@ -160,9 +163,9 @@ class IndexPut(Function):
 
     @staticmethod
     def forward(ctx, values, shape, index):
-        index, advanced = _index_array(index)
+        index, advanced = _index_array(index, values)
         ctx.index = index
-        y = np.zeros(shape, dtype=values.dtype)
+        y = np.zeros_like(values, shape=shape)
         try:
             if advanced:
                 np.add.at(y, index, values)
@@ -177,7 +180,7 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, grad_y):
-        return np.asarray(grad_y[ctx.index]), None, None
+        return as_array(grad_y[ctx.index]), None, None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
@@ -212,10 +215,10 @@ class Cat(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        starts = [0, *(int(b) for b in ctx.bounds)]
-        stops = [*starts[1:], grad_y.shape[ctx.dim]]
-        before = (slice(None),) * ctx.dim
-        return (None, *(grad_y[(*before, slice(a, b))] for a, b in zip(starts, stops)))
+        from .rearrange import Split  # one op for all the pieces (its backward is this cat)
+
+        bounds = (0, *(int(b) for b in ctx.bounds), grad_y.shape[ctx.dim])
+        return (None, *Split.apply(grad_y, ctx.dim, bounds))
 
 
 class Stack(Function):
@@ -238,8 +241,9 @@ class Stack(Function):
 
     @staticmethod
     def backward_graph(ctx, grad_y):
-        before = (slice(None),) * ctx.dim
-        return (None, *(grad_y[(*before, k)] for k in range(grad_y.shape[ctx.dim])))
+        from .rearrange import Unbind  # one op for all the slices (its backward is this stack)
+
+        return (None, *Unbind.apply(grad_y, ctx.dim))
 
 
 def _check_same_shapes(op, xs, skip_dim):
@@ -269,7 +273,7 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype
-        return np.array(x, dtype=dtype, copy=True)
+        return x.astype(x.dtype if dtype is None else dtype, copy=True)
 
     @staticmethod
     def backward(ctx, grad_y):

@@ -15,6 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..backend import arange_on, zeros_on
 from .dims import normalize_dim
 
 _SortResult = namedtuple("sort", ("values", "indices"))  # as torch.return_types.sort
@@ -55,7 +56,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     descending = _check_bool("argsort", "descending", descending)
     _check_bool("argsort", "stable", stable)
     if x.ndim == 0:
-        return Tensor._from_op(np.zeros((), dtype=np.int64), None)
+        return Tensor._from_op(zeros_on(x, (), dtype=np.int64), None)
     return Tensor._from_op(_order(x._data, axis, descending).astype(np.int64), None)
 
 
@@ -98,5 +99,5 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's
         return _TopkResult(values.reshape(()), indices.reshape(()))
     x = x.reshape(1) if x.ndim == 0 else x
     order = _order(x._data, axis, descending=largest)
-    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
+    indices = np.take(order, arange_on(order, k), axis=axis).astype(np.int64)
     return _TopkResult(Gather.apply(x, axis, indices), Tensor._from_op(indices, None))

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..backend import as_array
 from .dims import normalize_dims
 from .reduce import _expand_to_input, _kept_shape
 
@@ -22,7 +23,7 @@ class Norm2(Function):
         ctx.dims = normalize_dims("norm", dim, x.ndim)
         ctx.keepdim = keepdim
         ctx.shape = x.shape
-        y = np.asarray(np.sqrt(np.sum(x * x, axis=ctx.dims, keepdims=keepdim)))
+        y = as_array(np.sqrt(np.sum(x * x, axis=ctx.dims, keepdims=keepdim)))
         ctx.save_for_backward(x, y)
         return y
 
@@ -42,10 +43,10 @@ class Norm2(Function):
         if not ctx.keepdim and ctx.dims:
             grad_y = grad_y.reshape(_kept_shape(ctx.shape, ctx.dims))
             y = y.reshape(_kept_shape(ctx.shape, ctx.dims))
-        zero = (y == 0).numpy()  # a constant mask: the norm is not differentiable there
-        one = np.ones((), dtype=y.dtype)
+        zero = (y == 0)._data  # a constant mask: the norm is not differentiable there
+        one = y.dtype.type(1)
         safe_y = where(zero, one, y)
-        grad_x = where(zero, np.zeros((), dtype=y.dtype), grad_y * x / safe_y)
+        grad_x = where(zero, y.dtype.type(0), grad_y * x / safe_y)
         return grad_x, None, None
 
 

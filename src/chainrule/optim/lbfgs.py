@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 
+from ..backend import is_array, to_device, zeros_on
 from ..tensor import Tensor
 from .optimizer import Optimizer, at_least_1d, check_choice, check_in_range
 
@@ -110,7 +111,7 @@ class LBFGS(Optimizer):
     def _flat_grad(self) -> np.ndarray:
         """All gradients in one new vector (zeros for a parameter without a gradient)."""
         return np.concatenate([
-            np.zeros(p._data.size, p._data.dtype) if p.grad is None else p.grad._data.ravel()
+            zeros_on(p, p._data.size) if p.grad is None else p.grad._data.ravel()
             for p in self._params
         ])
 
@@ -240,10 +241,10 @@ class LBFGS(Optimizer):
 
     # ----- saving and loading: L-BFGS's state is flat vectors and lists of them -------------
     def _restore_value(self, value, param, name, index):
-        if isinstance(value, np.ndarray):
-            return np.array(value, dtype=param.dtype)
+        if is_array(value):
+            return to_device(value, param.device).astype(param.dtype)
         if isinstance(value, list):
-            return [np.array(v, dtype=param.dtype) if isinstance(v, np.ndarray) else v
+            return [to_device(v, param.device).astype(param.dtype) if is_array(v) else v
                     for v in value]
         return value
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import is_array, to_device
 from ..autograd import enable_grad
 from ..autograd.engine import mark_step
 from ..checks import (  # re-exported for the optimizers
@@ -290,7 +291,7 @@ class Optimizer:
 
 def _snapshot(value):
     """A copy of a state value that later steps cannot change: arrays copied, also in lists."""
-    if isinstance(value, np.ndarray):
+    if is_array(value):
         return value.copy()
     if isinstance(value, list):
         return [_snapshot(item) for item in value]
@@ -299,9 +300,9 @@ def _snapshot(value):
 
 def _restore(value, param, name, index):
     """A saved state value made ready for ``param``: arrays copied in its dtype, numbers unwrapped."""
-    if isinstance(value, np.ndarray) and value.shape == param.shape:
-        return np.array(value, dtype=param.dtype)
-    if isinstance(value, (np.ndarray, np.generic)):
+    if is_array(value) and value.shape == param.shape:  # onto the parameter's device, a copy
+        return to_device(value, param.device).astype(param.dtype)
+    if is_array(value) or isinstance(value, np.generic):
         if value.size != 1:
             raise ValueError(
                 f"load_state_dict: the saved '{name}' of parameter {index} has shape "

@@ -2,7 +2,8 @@
 
     loop.py        fit, evaluate, History, EarlyStopping: the training loop
     callbacks.py   Callback and TrainState: how code watches or steers fit
-    health.py      HealthMonitor: detectors of what goes wrong in a run, and their report
+    health.py      HealthMonitor: records a run's statistics, words what the detectors find
+    detectors.py   what goes wrong in a run, as pure functions over those records
     runs.py        run folders, checkpoints, snapshots, saving on Ctrl-C
 """
 

@@ -209,8 +209,92 @@ def build_mlp(in_features: int, hidden, out_features: int, activation="tanh", dt
     return nn.Sequential(*layers)
 
 
+def parse_channels(text) -> list:
+    """'16,32' -> [16, 32]: the output channels of a CNN's conv blocks (--channels), at least one.
+
+    >>> parse_channels("8, 16")
+    [8, 16]
+    """
+    if isinstance(text, (list, tuple)):
+        sizes = list(text)
+    else:
+        try:
+            sizes = [int(part) for part in str(text).split(",")]
+        except ValueError:
+            raise ValueError(f"--channels must be channel counts separated by commas, such as "
+                             f"16,32. Got {text!r} instead.") from None
+    if not sizes or any(isinstance(size, bool) or not isinstance(size, int) or size < 1
+                        for size in sizes):
+        raise ValueError(f"--channels: every channel count must be an integer >= 1, and at "
+                         f"least one is needed. Got {text!r} instead.")
+    return sizes
+
+
+def cnn_feature_shape(image_shape, channels, kernel_size=3) -> tuple:
+    """(C, H, W) of the feature maps that build_cnn's conv blocks leave from images of
+    ``image_shape`` (C, H, W): each block keeps H and W (padding kernel_size // 2) and its
+    2x2 max-pool halves them, rounding down; ValueError when a block would pool below 1x1.
+
+    >>> cnn_feature_shape((1, 8, 8), [16, 32])
+    (32, 2, 2)
+    """
+    _, h, w = image_shape
+    for block, _ in enumerate(channels, start=1):
+        if h < 2 or w < 2:
+            raise ValueError(
+                f"--channels {','.join(map(str, channels))} makes {len(channels)} conv blocks, "
+                f"each halving the image with a 2x2 max-pool, but {image_shape[1]}x"
+                f"{image_shape[2]} images are down to {h}x{w} before block {block}; give at most "
+                f"{block - 1} channel counts.")
+        h, w = h // 2, w // 2
+    return channels[-1], h, w
+
+
+def build_cnn(image_shape, channels, out_features: int, hidden=(), activation="relu",
+              kernel_size=3, batch_norm=False, dtype="float32"):
+    """A small CNN for images of ``image_shape`` (C, H, W), as nn.Sequential:
+
+        for each c in channels:  Conv2d(c_in, c, kernel_size, padding=kernel_size // 2),
+                                 [BatchNorm2d(c)], activation, MaxPool2d(2)
+        Flatten, then Linear(c_last * h * w, hidden...), activation, ..., Linear(..., out)
+
+    >>> build_cnn((1, 8, 8), [4], 10)
+    Sequential(
+      (0): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+      (1): ReLU()
+      (2): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+      (3): Flatten(start_dim=1, end_dim=-1)
+      (4): Linear(in_features=64, out_features=10, bias=True)
+    )
+    """
+    from .. import nn
+
+    channels = parse_channels(channels)
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 \
+            or kernel_size % 2 == 0:
+        raise ValueError(f"--kernel-size must be an odd integer >= 1 (padded to keep the image "
+                         f"size). Got {kernel_size!r} instead.")
+    activation = parse_activation(activation)
+    if activation in ("softmax", "log_softmax"):
+        raise ValueError(f"--activation {activation} normalises along the last dim, which in a "
+                         "conv feature map (N, C, H, W) is the image width; choose relu, "
+                         "leaky_relu, tanh or another element-wise activation for --model cnn.")
+    feature_shape = cnn_feature_shape(image_shape, channels, kernel_size)
+    layers, c_in = [], image_shape[0]
+    for c_out in channels:
+        layers.append(nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, dtype=dtype))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(c_out, dtype=dtype))
+        layers += [build_activation(activation), nn.MaxPool2d(2)]
+        c_in = c_out
+    layers.append(nn.Flatten())
+    head = build_mlp(int(math.prod(feature_shape)), hidden, out_features, activation, dtype)
+    return nn.Sequential(*layers, *head)
+
+
 def apply_init(model, spec: str) -> None:
-    """Re-initialise every Linear layer of ``model`` in place, in layer order, weight then bias.
+    """Re-initialise every Linear and Conv layer of ``model`` in place, in layer order, weight
+    then bias.
 
         torch-default       leave PyTorch's default, U(+-1/sqrt(fan_in)) for weight and bias
         uniform:A:B         weight and bias ~ U(A, B)
@@ -225,7 +309,7 @@ def apply_init(model, spec: str) -> None:
     if name == "torch-default":
         return
     for module in model.modules():
-        if not isinstance(module, nn.Linear):
+        if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             continue
         tensors = [module.weight] + ([module.bias] if module.bias is not None else [])
         if name == "uniform":

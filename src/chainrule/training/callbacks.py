@@ -39,6 +39,8 @@ class TrainState:
     loss_scale: float = 1.0  # fit's loss_scale: reported losses are the loss times this
     inputs: Any = None  # the current batch's inputs and targets (Tensors)
     targets: Any = None
+    train_data: Any = None  # fit's train_loader and val_data, as given
+    val_data: Any = None
     loss_fn: Any = None  # the loss function fit was given
     history: Any = None  # chainrule.train.History
     stop: bool = False

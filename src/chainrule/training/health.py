@@ -21,12 +21,16 @@ What it records, per parameter (names from ``model.named_parameters()``):
 and per activation module (Sigmoid, Tanh, ReLU found in ``model.named_modules()``):
     saturated fraction   sigmoid/tanh outputs within 0.01 of an asymptote (0 or 1; -1 or 1), where
                          the local derivative is nearly 0 and little gradient passes
-    dead fraction        ReLU units that output 0 for every sample of the probe batch
+    dead fraction        ReLU units that output 0 for every sample of the probe batch (in a conv
+                         feature map (N, C, H, W) a unit is a channel, 0 at every position)
 and the training loss at every step (the loss trend is its mean per epoch).
 
-Each warning is a sentence in ``warnings`` and a ``Finding`` (kind, step, epoch, sentence) in
-``findings``. A remedy names the settings as ``names`` says: ``lr`` and ``clip_norm=1`` by
-default; a command passes its flags (``--lr``, ``--clip-norm 1``).
+The monitor records; the detectors judge; this module words. The detectors
+(``chainrule.training.detectors``) are pure functions over the records that return a ``Finding``
+(kind, where, evidence) or None; the monitor stamps the step and epoch, and ``word(finding,
+names)`` turns it into the sentence. Each warning is that sentence in ``warnings`` and the
+``Finding`` (with its ``text``) in ``findings``. A remedy names the settings as ``names`` says:
+``lr`` and ``clip_norm=1`` by default; a command passes its flags (``--lr``, ``--clip-norm 1``).
 
 What it recognises (each kind of warning once per run, or once per layer for activations; the
 parameter shown is the worst, the others affected at that step follow "also"). Warnings go into
@@ -39,6 +43,11 @@ stderr the moment it is found:
     large updates         ||delta W|| / ||W|| above ``update_ratio_limit`` over the last ``window``
     divergence            a NaN or Inf loss (training is then stopped, unless stop_on_nan=False), or
                           a loss ``diverge_factor`` x above the first step's
+    bad data              NaN or Inf in the data, named before training (row and column) where fit
+                          can see the arrays (an (inputs, targets) pair, a TensorDataset, a
+                          DataLoader over one); a NaN or Inf loss or gradient on a batch that
+                          holds NaN or Inf is blamed on the data, never reported as divergence
+                          or exploding gradients (and stops training as a NaN loss does)
     stall                 the epoch's mean loss within ``stall_tolerance`` (relative) for
                           ``stall_epochs`` epochs in a row
     no better than mean   with an MSE loss, after ``mean_epochs`` epochs the epoch loss still at
@@ -71,38 +80,17 @@ from __future__ import annotations
 import math
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..autograd import no_grad
+from . import detectors
 from .callbacks import Callback, TrainState
+from .detectors import Finding
+from .detectors import median as _median
+from .detectors import norm as _norm
 
-__all__ = ["HealthMonitor", "Finding", "LIBRARY_NAMES"]
-
-SATURATION_MARGIN = 0.01  # "within 0.01 of the asymptotes"
-
-
-def _norm(array) -> float:
-    """||a||_2 of all elements, summed in float64 (float32 squares of 1e20 would overflow)."""
-    flat = array.astype(np.float64, copy=False).ravel()
-    return math.sqrt(flat.dot(flat))
-
-
-def _median(values) -> float:
-    """The median of a short list (plain Python: np.median costs ~20 us a call on small lists)."""
-    n = len(values)
-    if n == 0:
-        return float("nan")
-    ordered = sorted(values)
-    middle = n // 2
-    return ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-
-
-def _also(found, shown) -> str:
-    """ ', also 0.bias and 2.weight' for the other parameters in ``found`` (tuples, name second)."""
-    others = [name for _, name, *_ in found if name != shown]
-    return f"; also {', '.join(others)}" if others else ""
+__all__ = ["HealthMonitor", "Finding", "LIBRARY_NAMES", "word"]
 
 
 def _activation_kind(module) -> str | None:
@@ -135,20 +123,148 @@ def _capture_outputs(modules: dict):
             handle.remove()
 
 
-@dataclass
-class Finding:
-    """One thing the monitor found: its kind ("exploding gradients", "saturated units", ...),
-    where (the step, counted from 0, and the epoch), and the sentence that words it."""
-
-    kind: str
-    step: int
-    epoch: int
-    text: str
-
-
 # How a warning names the settings it suggests changing. A command passes its flags instead
 # (chainrule's commands: {"lr": "--lr", "clip_norm": "--clip-norm 1"}).
 LIBRARY_NAMES = {"lr": "lr", "clip_norm": "clip_norm=1"}
+
+
+# ----- wording: a finding's sentence, with its evidence and a remedy -------------------------
+
+def _also(others) -> str:
+    """'; also 0.bias, 2.weight' for the other parameters a detector found at the same step."""
+    return f"; also {', '.join(others)}" if others else ""
+
+
+def _at(finding) -> str:
+    return f"epoch {finding.epoch} step {finding.step}"
+
+
+def _exploding(f, names):
+    e = f.evidence
+    return (f"exploding gradients: {f.where} grad norm {e['norm']:.2g} at {_at(f)} "
+            f"(median {e['median']:.2g}){_also(e['also'])}; try "
+            f"{names['clip_norm']} or a lower {names['lr']}")
+
+
+def _vanishing(f, names):
+    e = f.evidence
+    return (f"vanishing gradients: {f.where} grad norm {e['norm']:.2g} (median of the last "
+            f"{e['window']} checks, to {_at(f)}), {e['ratio']:.1g} times "
+            f"{e['largest']}'s {e['largest_norm']:.2g}{_also(e['also'])}; that layer has "
+            "almost stopped learning: check for saturated units, try a smaller "
+            "initialisation or ReLU")
+
+
+def _updates(f, names):
+    e = f.evidence
+    return (f"large updates: each step changes {f.where} by {e['ratio']:.2g} times its own size "
+            f"(median of the last {e['window']} checks, to {_at(f)}; about "
+            f"1e-3 is typical){_also(e['also'])}; try a lower {names['lr']}")
+
+
+def _divergence(f, names):
+    e = f.evidence
+    if "first" in e:
+        return (f"divergence: the loss rose from {e['first']:.3g} at the first step to "
+                f"{e['loss']:.3g} at {_at(f)}; try a lower {names['lr']} or {names['clip_norm']}")
+    before = f" (it was {e['previous']:.3g} the step before)" if e["previous"] is not None else ""
+    stopping = "; training stopped" if e.get("stopped") else ""
+    return (f"divergence: the loss became {e['loss']} at {_at(f)}{before}{stopping}; try a lower "
+            f"{names['lr']} or {names['clip_norm']}")
+
+
+def _stall(f, names):
+    e = f.evidence
+    return (f"stall: the epoch loss stayed within {e['tolerance']:.1%} of {e['low']:.4g} "
+            f"for {e['epochs']} epochs (to epoch {f.epoch}); if that is not the "
+            f"loss you expect, try a higher {names['lr']}, momentum, or check for "
+            "saturated units")
+
+
+def _mean(f, names):
+    e = f.evidence
+    return (f"no better than the mean: after {e['epochs']} epochs the training "
+            f"MSE {e['loss']:.4g} is {e['loss'] / e['variance']:.0%} of the targets' variance "
+            f"{e['variance']:.4g}, which is what always predicting their mean scores; the "
+            "network has learned almost nothing. If you wrote a backward by hand, check "
+            f"it with chainrule.gradcheck; otherwise try a higher {names['lr']} or "
+            "more epochs")
+
+
+def _chance(f, names):
+    e = f.evidence
+    return (f"no better than chance: after {e['epochs']} epochs the training "
+            f"cross-entropy {e['loss']:.4g} is {e['loss'] / e['entropy']:.0%} of "
+            f"{e['entropy']:.4g}, the entropy of the labels' frequencies, which is what always "
+            "predicting those frequencies scores; the classifier has learned almost nothing. "
+            "Check that the target holds classes (not a number to regress), or try a higher "
+            f"{names['lr']} or more epochs")
+
+
+def _saturated(f, names):
+    e = f.evidence
+    start = (f"saturated units: {e['fraction']:.0%} of the outputs of layer {f.where} "
+             f"({e['module']}) are within {e['margin']} of their asymptotes at ")
+    if e["at_start"]:
+        return start + ("the start of training, before any update, where their derivative is "
+                        "nearly 0: the initial weights are too large; try a smaller "
+                        "initialisation (the default U(-1/sqrt(fan_in), 1/sqrt(fan_in))) or "
+                        "standardised inputs")
+    return start + (f"{_at(f)}, where their derivative is nearly 0 and little "
+                    "gradient passes; if the loss stops falling, try standardised inputs "
+                    "and targets, or a smaller initialisation")
+
+
+def _dead(f, names):
+    e = f.evidence
+    return (f"dead ReLUs: {e['dead']} of {e['units']} units of layer {f.where} ({e['module']}) "
+            f"output 0 for every probe sample at {_at(f)}; they get no gradient and never "
+            f"recover: try a lower {names['lr']}, LeakyReLU, or a smaller initialisation")
+
+
+def _bad_data(f, names):
+    e = f.evidence
+    if f.where == "batch":
+        stopping = "; training stopped" if e.get("stopped") else ""
+        return (f"bad data: {e['what']} at {_at(f)} because {e['found']}: the data is the cause, not "
+                f"the training{stopping}; remove or fill the NaN and Inf values in the data")
+    return (f"bad data: {e['found']}; the loss and gradients of every batch holding it will be NaN "
+            "or Inf because of the data, not of the training: remove or fill those values first")
+
+
+_WORDING = {"bad data": _bad_data, "exploding gradients": _exploding, "vanishing gradients": _vanishing,
+            "large updates": _updates, "divergence": _divergence, "stall": _stall,
+            "no better than the mean": _mean, "no better than chance": _chance,
+            "saturated units": _saturated, "dead ReLUs": _dead}
+
+
+def word(finding: Finding, names: dict | None = None) -> str:
+    """The sentence for a detector's finding: what, where, the evidence, and a remedy that names
+    the settings as ``names`` says (``LIBRARY_NAMES`` by default; a command passes its flags).
+
+    >>> finding = detectors.divergence([2.0, 20.0, 150.0, 250.0], factor=100.0)
+    >>> finding.step, finding.epoch = 3, 1
+    >>> print(word(finding, {"lr": "--lr", "clip_norm": "--clip-norm 1"}))
+    divergence: the loss rose from 2 at the first step to 250 at epoch 1 step 3; try a lower --lr
+    or --clip-norm 1
+    """
+    if finding.kind not in _WORDING:
+        raise ValueError(f"word: no wording for a finding of kind {finding.kind!r}; the kinds are "
+                         f"{', '.join(map(repr, _WORDING))}.")
+    return _WORDING[finding.kind](finding, {**LIBRARY_NAMES, **(names or {})})
+
+
+def _key(finding: Finding):
+    """What makes two findings the same warning, given once per run (once per layer for
+    activations). These keys are stored in checkpoints: keep them as they are."""
+    if finding.kind == "divergence":
+        return "divergence: rising" if "first" in finding.evidence else "divergence: nan"
+    if finding.kind == "bad data":
+        return "bad data: batch" if finding.where == "batch" else ("bad data", finding.where)
+    if finding.kind in ("saturated units", "dead ReLUs"):
+        return ("saturated" if finding.kind == "saturated units" else "dead", finding.where)
+    return {"exploding gradients": "exploding", "vanishing gradients": "vanishing",
+            "large updates": "updates"}.get(finding.kind, finding.kind)
 
 
 class HealthMonitor(Callback):
@@ -233,6 +349,9 @@ class HealthMonitor(Callback):
         if not self._resumed:  # a fresh run; a resumed one goes on with the records it loaded
             self._reset()
         self._resumed = False
+        for data, which in ((state.train_data, "training"), (state.val_data, "validation")):
+            # said first: NaN and Inf in the data are no training problem
+            self._warn(state, detectors.bad_data(data, which))
         self.params = {name: p for name, p in state.model.named_parameters() if p.requires_grad}
         for name in self.params:
             for records in (self.grad_norms, self.weight_norms, self.update_ratios,
@@ -256,7 +375,8 @@ class HealthMonitor(Callback):
         "at the start of training" means the real start."""
         state = {name: _packed(getattr(self, name)) for name in self._RECORDS}
         state["_label_entropies"] = _packed(self._label_entropies)
-        state["findings"] = [[f.kind, f.step, f.epoch, f.text] for f in self.findings]
+        state["findings"] = [[f.kind, f.step, f.epoch, f.text, f.where, dict(f.evidence)]
+                             for f in self.findings]
         state["warned"] = sorted(self._warned, key=repr)  # (a set; a checkpoint holds lists)
         return state
 
@@ -270,22 +390,27 @@ class HealthMonitor(Callback):
         self._warned = {tuple(key) if isinstance(key, list) else key for key in state["warned"]}
         # (runs saved before these were kept have none)
         self._label_entropies = _unpacked(state.get("_label_entropies", []))
-        self.findings = [Finding(*entry) for entry in state.get("findings", [])] or [
-            Finding(kind, step, None, text)
+        # (a finding is [kind, step, epoch, text, where, evidence]; runs saved before findings
+        # held their evidence have the first four)
+        self.findings = [_finding(entry) for entry in state.get("findings", [])] or [
+            Finding(kind, step=step, text=text)
             for (step, kind), text in zip(self.warning_steps, self.warnings)]
         self._before = None
         self._resumed = True
 
-    def _where(self, state: TrainState) -> str:
-        return f"epoch {state.epoch} step {self._step}"
-
-    def _warn(self, state: TrainState, key, message: str) -> None:
+    def _warn(self, state: TrainState, finding: Finding | None) -> None:
+        """Word a detector's finding and warn with it, unless that warning was given already."""
+        if finding is None:
+            return
+        key = _key(finding)
         if key in self._warned:
             return
         self._warned.add(key)
+        finding.step, finding.epoch = self._step, state.epoch
+        finding.text = message = word(finding, self.names)
         self.warnings.append(message)
-        self.warning_steps.append((self._step, message.split(":")[0]))
-        self.findings.append(Finding(message.split(":")[0], self._step, state.epoch, message))
+        self.warning_steps.append((self._step, finding.kind))
+        self.findings.append(finding)
         state.messages.append(message)
         if self.verbose:
             print(f"health: {message}", file=self.file or sys.stderr)
@@ -303,11 +428,9 @@ class HealthMonitor(Callback):
             # in the reported loss's units: for an MSE on targets scaled by 1/std, the scale is std^2
             self._target_variances.append(variance * state.loss_scale)
         elif _is_cross_entropy(state.loss_fn) and state.targets is not None:
-            labels = np.asarray(state.targets._data).reshape(-1)
-            if labels.dtype.kind in "iu" and labels.size:
-                frequencies = np.bincount(labels) / labels.size
-                frequencies = frequencies[frequencies > 0]
-                self._label_entropies.append(float(-(frequencies * np.log(frequencies)).sum()))
+            entropy = detectors.label_entropy(state.targets._data)
+            if entropy is not None:
+                self._label_entropies.append(entropy)
         self._before = {}
         for name, p in self.params.items():
             g = _norm(p.grad._data) if p.grad is not None else 0.0
@@ -325,7 +448,9 @@ class HealthMonitor(Callback):
                 change = _norm(p._data - self._before[name])
                 self.update_ratios[name].append(change / (self.weight_norms[name][-1] or 1.0))
             self._before = None
-            self._check_updates(state)
+            if len(self.checked_steps) % self.window == 0:  # once per window of fresh evidence
+                self._warn(state, detectors.large_updates(
+                    self.update_ratios, window=self.window, limit=self.update_ratio_limit))
         if state.loss is not None:
             self._check_loss(state, float(state.loss))
         self._step += 1
@@ -336,131 +461,51 @@ class HealthMonitor(Callback):
         if not losses:
             return
         self.epoch_losses.append(float(np.mean(losses)))
-        self._check_stall(state)
-        self._check_no_better_than_mean(state)
-        self._check_no_better_than_chance(state)
+        self._warn(state, detectors.stall(self.epoch_losses, epochs=self.stall_epochs,
+                                          tolerance=self.stall_tolerance))
+        self._warn(state, detectors.no_better_than_mean(
+            self.epoch_losses, self._target_variances, epochs=self.mean_epochs,
+            ratio=self.mean_ratio))
+        self._warn(state, detectors.no_better_than_chance(
+            self.epoch_losses, self._label_entropies, epochs=self.mean_epochs,
+            ratio=self.mean_ratio))
 
-    # ----- checks ----------------------------------------------------------------------------
+    # ----- checks: the detectors, called on the records ----------------------------------------
+    def _bad_batch(self, state: TrainState, what: str) -> bool:
+        """When the current batch holds NaN or Inf, say that the data (not the training) made
+        ``what`` non-finite (stopping training as a NaN loss does), and return True."""
+        finding = detectors.bad_batch(state.inputs, state.targets, what)
+        if finding is None:
+            return False
+        finding.evidence["stopped"] = self.stop_on_nan
+        self._warn(state, finding)
+        if self.stop_on_nan:
+            state.stop = True
+        return True
+
     def _check_gradients(self, state: TrainState) -> None:
-        exploding = []  # (how many times its median, name, norm, median)
-        for name, norms in self.grad_norms.items():
-            g = norms[-1]
-            finite = self._finite_norms[name]
-            earlier = finite[-self.reference - 1:-1] if math.isfinite(g) else finite[-self.reference:]
-            if not earlier:
-                continue
-            median = _median(earlier)
-            if not math.isfinite(g):
-                exploding.append((math.inf, name, g, median))
-            elif g > self.explode_factor * max(median, 1e-12):
-                exploding.append((g / max(median, 1e-12), name, g, median))
-        if exploding:
-            _, name, g, median = max(exploding)
-            self._warn(state, "exploding",
-                       f"exploding gradients: {name} grad norm {g:.2g} at {self._where(state)} "
-                       f"(median {median:.2g}){_also(exploding, name)}; try "
-                       f"{self.names['clip_norm']} or a lower {self.names['lr']}")
+        if any(not math.isfinite(norms[-1]) for norms in self.grad_norms.values() if norms) \
+                and self._bad_batch(state, "the gradients are NaN or Inf"):
+            return
+        self._warn(state, detectors.exploding_gradients(
+            self.grad_norms, self._finite_norms, reference=self.reference,
+            factor=self.explode_factor))
         if len(self.checked_steps) % self.window:
             return  # judge vanishing once per window of fresh evidence
-        weights = [n for n, p in self.params.items() if p._data.ndim >= 2]
-        if len(weights) < 2:
-            return
-        recent = {n: _median(self.grad_norms[n][-self.window:]) for n in weights}
-        largest = max(recent, key=recent.get)
-        if not (math.isfinite(recent[largest]) and recent[largest] > 0):
-            return
-        vanishing = [(recent[n] / recent[largest], n, recent[n], None) for n in weights
-                     if recent[n] < self.vanish_ratio * recent[largest]]
-        if vanishing:
-            ratio, name, g, _ = min(vanishing)
-            self._warn(state, "vanishing",
-                       f"vanishing gradients: {name} grad norm {g:.2g} (median of the last "
-                       f"{self.window} checks, to {self._where(state)}), {ratio:.1g} times "
-                       f"{largest}'s {recent[largest]:.2g}{_also(vanishing, name)}; that layer has "
-                       "almost stopped learning: check for saturated units, try a smaller "
-                       "initialisation or ReLU")
-
-    def _check_updates(self, state: TrainState) -> None:
-        if len(self.checked_steps) % self.window:
-            return  # judge once per window of fresh evidence
-        large = []
-        for name, ratios in self.update_ratios.items():
-            if len(ratios) >= self.window:
-                recent = _median(ratios[-self.window:])
-                if recent > self.update_ratio_limit:
-                    large.append((recent, name, recent, None))
-        if large:
-            ratio, name, _, _ = max(large)
-            self._warn(state, "updates",
-                       f"large updates: each step changes {name} by {ratio:.2g} times its own size "
-                       f"(median of the last {self.window} checks, to {self._where(state)}; about "
-                       f"1e-3 is typical){_also(large, name)}; try a lower "
-                       f"{self.names['lr']}")
+        weights = {n: self.grad_norms[n] for n, p in self.params.items() if p._data.ndim >= 2}
+        self._warn(state, detectors.vanishing_gradients(weights, window=self.window,
+                                                        ratio=self.vanish_ratio))
 
     def _check_loss(self, state: TrainState, loss: float) -> None:
         self.losses.append(loss)
-        if not math.isfinite(loss):
-            previous = self.losses[-2] if len(self.losses) > 1 else None
-            before = f" (it was {previous:.3g} the step before)" if previous is not None else ""
-            stopping = "; training stopped" if self.stop_on_nan else ""
-            self._warn(state, "divergence: nan",
-                       f"divergence: the loss became {loss} at {self._where(state)}{before}"
-                       f"{stopping}; try a lower {self.names['lr']} or {self.names['clip_norm']}")
+        if not math.isfinite(loss) and self._bad_batch(state, f"the loss is {loss}"):
+            return
+        finding = detectors.divergence(self.losses, factor=self.diverge_factor)
+        if finding is not None and not math.isfinite(loss):
+            finding.evidence["stopped"] = self.stop_on_nan
             if self.stop_on_nan:
                 state.stop = True
-            return
-        first = self.losses[0]
-        if math.isfinite(first) and first > 0 and loss > self.diverge_factor * first:
-            self._warn(state, "divergence: rising",
-                       f"divergence: the loss rose from {first:.3g} at the first step to {loss:.3g} "
-                       f"at {self._where(state)}; try a lower {self.names['lr']} or "
-                       f"{self.names['clip_norm']}")
-
-    def _check_stall(self, state: TrainState) -> None:
-        recent = self.epoch_losses[-self.stall_epochs:]
-        if len(recent) < self.stall_epochs or not all(math.isfinite(v) for v in recent):
-            return
-        high, low = max(recent), min(recent)
-        if high - low <= self.stall_tolerance * abs(high):
-            self._warn(state, "stall",
-                       f"stall: the epoch loss stayed within {self.stall_tolerance:.1%} of {low:.4g} "
-                       f"for {self.stall_epochs} epochs (to epoch {state.epoch}); if that is not the "
-                       f"loss you expect, try a higher {self.names['lr']}, momentum, or check for "
-                       "saturated units")
-
-    def _check_no_better_than_mean(self, state: TrainState) -> None:
-        """An MSE that, after ``mean_epochs`` epochs, is still near the variance of the targets is
-        what always predicting their mean scores: the network has learned almost nothing. (The
-        seed network with its hand-derived backward ends exactly there.)"""
-        if len(self.epoch_losses) < self.mean_epochs or not self._target_variances:
-            return
-        variance = float(np.mean(self._target_variances))
-        loss = self.epoch_losses[-1]
-        if variance > 0 and math.isfinite(loss) and loss >= self.mean_ratio * variance:
-            self._warn(state, "no better than the mean",
-                       f"no better than the mean: after {len(self.epoch_losses)} epochs the training "
-                       f"MSE {loss:.4g} is {loss / variance:.0%} of the targets' variance "
-                       f"{variance:.4g}, which is what always predicting their mean scores; the "
-                       "network has learned almost nothing. If you wrote a backward by hand, check "
-                       f"it with chainrule.gradcheck; otherwise try a higher {self.names['lr']} or "
-                       "more epochs")
-
-    def _check_no_better_than_chance(self, state: TrainState) -> None:
-        """A cross-entropy that, after ``mean_epochs`` epochs, is still near the entropy of the
-        labels' frequencies is what always predicting those frequencies scores: a classifier at
-        chance (as a whole-number regression target trained as thousands of classes ends)."""
-        if len(self.epoch_losses) < self.mean_epochs or not self._label_entropies:
-            return
-        entropy = float(np.mean(self._label_entropies))
-        loss = self.epoch_losses[-1]
-        if entropy > 0 and math.isfinite(loss) and loss >= self.mean_ratio * entropy:
-            self._warn(state, "no better than chance",
-                       f"no better than chance: after {len(self.epoch_losses)} epochs the training "
-                       f"cross-entropy {loss:.4g} is {loss / entropy:.0%} of {entropy:.4g}, the "
-                       "entropy of the labels' frequencies, which is what always predicting those "
-                       "frequencies scores; the classifier has learned almost nothing. Check that "
-                       "the target holds classes (not a number to regress), or try a higher "
-                       f"{self.names['lr']} or more epochs")
+        self._warn(state, finding)
 
     def _probe(self, state: TrainState) -> None:
         """Run the model on a few rows of the current batch and measure its activations."""
@@ -483,38 +528,19 @@ class HealthMonitor(Callback):
             set_rng_state(rng_state)
         for name, y in outputs.items():
             record = self.activations[name]
-            kind = record["kind"]
-            if kind == "relu":
-                units = y.reshape(-1, y.shape[-1]) if y.ndim > 1 else y.reshape(1, -1)
-                fraction = float(np.mean(np.all(units <= 0, axis=0)))
+            module = type(self._activation_modules[name]).__name__
+            if record["kind"] == "relu":
+                fraction = detectors.dead_fraction(y)
+                finding = detectors.dead_units(name, fraction, detectors.unit_count(y), module=module,
+                                               limit=self.dead_limit)
             else:
-                low = 0.0 if kind == "sigmoid" else -1.0
-                fraction = float(np.mean((y - low < SATURATION_MARGIN) | (1.0 - y < SATURATION_MARGIN)))
+                fraction = detectors.saturated_fraction(y, record["kind"])
+                finding = detectors.saturated_units(
+                    name, fraction, at_start=self._step == 0, module=module,
+                    init_limit=self.init_saturation_limit, limit=self.saturation_limit)
             record["steps"].append(self._step)
             record["fraction"].append(fraction)
-            module_kind = type(self._activation_modules[name]).__name__
-            if kind == "relu" and fraction > self.dead_limit:
-                units_total = y.shape[-1]
-                self._warn(state, ("dead", name),
-                           f"dead ReLUs: {round(fraction * units_total)} of {units_total} units of "
-                           f"layer {name} ({module_kind}) output 0 for every probe sample at "
-                           f"{self._where(state)}; they get no gradient and never recover: try a "
-                           f"lower {self.names['lr']}, LeakyReLU, or a smaller initialisation")
-            elif kind != "relu" and self._step == 0 and fraction > self.init_saturation_limit:
-                self._warn(state, ("saturated", name),
-                           f"saturated units: {fraction:.0%} of the outputs of layer {name} "
-                           f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
-                           f"the start of training, before any update, where their derivative is "
-                           f"nearly 0: the initial weights are too large; try a smaller "
-                           "initialisation (the default U(-1/sqrt(fan_in), 1/sqrt(fan_in))) or "
-                           "standardised inputs")
-            elif kind != "relu" and fraction > self.saturation_limit:
-                self._warn(state, ("saturated", name),
-                           f"saturated units: {fraction:.0%} of the outputs of layer {name} "
-                           f"({module_kind}) are within {SATURATION_MARGIN} of their asymptotes at "
-                           f"{self._where(state)}, where their derivative is nearly 0 and little "
-                           "gradient passes; if the loss stops falling, try standardised inputs "
-                           "and targets, or a smaller initialisation")
+            self._warn(state, finding)
 
     # ----- summaries -------------------------------------------------------------------------
     def report(self) -> str:
@@ -571,6 +597,14 @@ class HealthMonitor(Callback):
         with atomic_write(path, "w", what="HealthMonitor.write_report") as f:
             f.write(self.report() + "\n")
         return path
+
+
+def _finding(entry) -> Finding:
+    """A finding from its checkpoint entry [kind, step, epoch, text, where, evidence] (runs saved
+    before findings held their evidence have the first four)."""
+    kind, step, epoch, text, *rest = entry
+    where, evidence = rest if len(rest) == 2 else (None, {})
+    return Finding(kind, where, dict(evidence), step=step, epoch=epoch, text=text)
 
 
 def _is_mse(loss_fn) -> bool:

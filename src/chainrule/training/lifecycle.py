@@ -11,11 +11,14 @@ callable from Python.
 
 What ``execute`` does, in order (so a seed reproduces a run and a resume continues it exactly):
     check the run folder        a new run never writes into a folder holding a run or other files
+                                (a resumed run claims its folder here: writable and not in use)
     manual_seed(config["seed"]), then spec.build()      data, model, loss, optimizer, schedule
     early stopping (config["patience"]) and a HealthMonitor (``health``)
     resume: restore weights, optimizer, schedule, early stopping, health records, random state
+    new run: create and claim the folder (one run per folder; claims.py), checked again
     config.json
-    fit, with an EpochSnapshot that Ctrl-C saves (and says how to resume)
+    fit, with an EpochSnapshot that Ctrl-C, SIGTERM and SIGHUP save (and say how to resume),
+        and a PeriodicCheckpoint (``checkpoint_every``) for a kill that cannot be caught
     checkpoint.crk (finished), metrics.csv, metrics.json, health.txt
     spec.finish()   the application's own files (the seed's PyTorch twin losses)
     spec.draw()     the figures; Ctrl-C here keeps the finished run, and resuming it redraws them
@@ -40,13 +43,21 @@ import numpy as np
 from .. import random as _random
 from .health import HealthMonitor
 from .loop import EarlyStopping, History, fit
+from .claims import claim_run_dir
 from .runs import (
     CHECKPOINT, CONFIG, EpochSnapshot, check_new_run_dir, load_checkpoint, make_checkpoint,
-    new_run_dir, restore, save_checkpoint, save_on_interrupt, write_json, write_metrics,
+    restore, save_checkpoint, save_on_interrupt, write_json, write_metrics,
+)
+from .runs import (
+    PeriodicCheckpoint, claim_new_run_dir, parse_checkpoint_every, signals_interrupt,
 )
 
 __all__ = ["RunSpec", "Setup", "RunResult", "execute", "resume_settings", "resume_epochs",
            "kept_weights", "json_number"]
+
+# How often a run writes its checkpoint while training, unless told otherwise: a run killed
+# outright (kill -9, the OOM killer) loses at most about a minute, plus the epoch under way.
+CHECKPOINT_EVERY = "1m"
 
 
 @dataclass
@@ -163,7 +174,7 @@ class RunResult:
 
 
 def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=True, log=print,
-            note=None, progress=False) -> RunResult:
+            note=None, progress=False, checkpoint_every=CHECKPOINT_EVERY) -> RunResult:
     """Run ``spec`` into ``run_dir`` (a new run; None: runs/<date-time>), or continue the run in
     ``run_dir`` from its ``checkpoint`` (see ``resume_settings``); return the RunResult.
 
@@ -171,10 +182,33 @@ def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=
     plots: draw the spec's figures. log: a function taking a line (None: silence), for the
     per-epoch lines. note: a function told each note known before training (None: they are only
     in the result). progress: a progress bar over batches (needs tqdm).
+    checkpoint_every: write the checkpoint during training too, every N epochs (an int), at the
+    end of the first epoch a time after the last save ("30s", "10m", "1h"), or never ("off");
+    see ``runs.PeriodicCheckpoint``. A run killed outright resumes from the last one written.
+
+    The run holds its folder (``claims.claim_run_dir``) from before its first write to the end,
+    so two runs never write into one folder; a resumed run claims it before building anything,
+    which also checks that the folder is writable. SIGTERM and SIGHUP save the run as Ctrl-C
+    does (``runs.signals_interrupt``).
     """
+    every_epochs, every_seconds = parse_checkpoint_every(checkpoint_every)
+    claims = []  # the claim on the run folder, once taken; given up at the end, whatever happens
+    with signals_interrupt():
+        try:
+            return _execute(spec, run_dir, checkpoint, health, plots, log, note, progress,
+                            every_epochs, every_seconds, claims)
+        finally:
+            for claim in claims:
+                claim.release()
+
+
+def _execute(spec, run_dir, checkpoint, health, plots, log, note, progress, every_epochs,
+             every_seconds, claims) -> RunResult:
     config = spec.config
     if checkpoint is None:
         check_new_run_dir(run_dir)  # before the data is read or drawn, which may take long
+    else:
+        claims.append(claim_run_dir(run_dir))  # before the long part: busy or read-only, say so
     _random.manual_seed(config["seed"])
     setup = spec.build()
     stopper = EarlyStopping(config["patience"]) if config.get("patience") else None
@@ -190,7 +224,8 @@ def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=
         if log:
             log(f"resuming {run_dir} after epoch {initial_epoch} of {config['epochs']}")
     else:
-        run_dir = new_run_dir(run_dir)
+        run_dir, claim = claim_new_run_dir(run_dir)
+        claims.append(claim)
     write_json(os.path.join(run_dir, CONFIG), config)
     line = spec.describe(setup)
     if log and line:
@@ -207,7 +242,10 @@ def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=
                              setup.data, monitor)
     # the snapshot after the callbacks that change the run, so it keeps every epoch as they
     # leave it; the spec's own (the twin's lockstep) watch only
-    callbacks = [c for c in (stopper, monitor) if c is not None] + [snapshot] + setup.callbacks
+    callbacks = [c for c in (stopper, monitor) if c is not None] + [snapshot]
+    if every_epochs is not None or every_seconds is not None:
+        callbacks.append(PeriodicCheckpoint(snapshot, run_dir, every_epochs, every_seconds))
+    callbacks += setup.callbacks
     # Overflow in a diverging run is reported once, by the note below, not by NumPy per op.
     with save_on_interrupt(snapshot, run_dir, spec.resume_command(run_dir)), \
             np.errstate(over="ignore", invalid="ignore"):

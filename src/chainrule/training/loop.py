@@ -43,6 +43,7 @@ from ..data import DataLoader, TensorDataset
 from ..files import atomic_write
 from ..nn.utils import clip_grad_norm_, clip_grad_value_
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..tensor import Tensor
 
 __all__ = ["fit", "evaluate", "History", "EarlyStopping", "normalize_grad_", "format_loss"]
 
@@ -224,7 +225,10 @@ def evaluate(model, loss_fn, data, batch_size: int = 1024) -> float:
     total, count = 0.0, 0
     try:
         with no_grad():
+            device = _gpu_of(model)
             for inputs, targets in _as_batches(data, batch_size):
+                if device is not None:
+                    inputs, targets = _moved(inputs, device), _moved(targets, device)
                 n = len(inputs)
                 total += float(loss_fn(model(inputs), targets).item()) * n
                 count += n
@@ -234,6 +238,24 @@ def evaluate(model, loss_fn, data, batch_size: int = 1024) -> float:
     if count == 0:
         raise ValueError("evaluate: the data has no samples.")
     return total / count
+
+
+def _gpu_of(model):
+    """The GPU device the model's parameters are on, or None for the CPU (or no parameters)."""
+    first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return first.device if first is not None and first.is_cuda else None
+
+
+def _moved(value, device):
+    """A batch's inputs or targets (a Tensor, an array, or a tuple of them) on ``device``, as
+    PyTorch code does by hand with ``x.to(device)`` after the DataLoader."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_moved(v, device) for v in value)
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, np.ndarray):
+        return Tensor(value).to(device)
+    return value
 
 
 def format_loss(value: float) -> str:
@@ -334,12 +356,14 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
     plateau = isinstance(scheduler, ReduceLROnPlateau)
     state = TrainState(model=model, optimizer=optimizer, loss_fn=loss_fn, epochs=epochs,
                        epoch=initial_epoch, loss_scale=loss_scale,
-                       step=len(history.step_loss), history=history)
+                       step=len(history.step_loss), history=history,
+                       train_data=train_loader, val_data=val_data)
     try:
         state.steps_per_epoch = len(train_loader)
     except TypeError:
         state.steps_per_epoch = 0
 
+    device = _gpu_of(model)  # a model on 'cuda' gets each batch moved there
     optimizer.zero_grad()  # start from clean gradients, whatever ran before
     hooks.on_train_begin(state)
     for epoch in range(initial_epoch + 1, epochs + 1):
@@ -352,6 +376,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_data=None, epochs=10, sched
         hooks.on_epoch_begin(state)
         loss_sum, sample_count = 0.0, 0
         for batch, (inputs, targets) in enumerate(_progress_bar(train_loader, progress, epoch)):
+            if device is not None:
+                inputs, targets = _moved(inputs, device), _moved(targets, device)
             state.batch, state.inputs, state.targets = batch, inputs, targets
             # forward, loss, backward
             predictions = model(inputs)

@@ -5,6 +5,7 @@
         metrics.csv       one row per epoch: epoch,train_loss,val_loss,lr,seconds
         metrics.json      the whole History, per-step losses included, plus best_epoch
         checkpoint.crk    the checkpoint (chainrule.save format; never a pickle)
+        .run.lock         while a run trains in the folder: its claim (claims.py)
         loss_curve.png    when matplotlib is installed
 
 A checkpoint is one dict, saved atomically with ``chainrule.save``::
@@ -22,7 +23,15 @@ buffers, learning rate, data order and random draws as if the run had never stop
 
 Ctrl-C: ``EpochSnapshot`` (a callback) keeps the state at the end of the last finished epoch in
 memory, and ``save_on_interrupt`` writes it when KeyboardInterrupt arrives, so a run stopped in the
-middle of an epoch resumes from that epoch's end.
+middle of an epoch resumes from that epoch's end. SIGTERM and SIGHUP do the same inside
+``signals_interrupt`` (they raise ``Terminated``, a KeyboardInterrupt).
+
+What no program can catch (kill -9, the OOM killer, a power cut): ``PeriodicCheckpoint`` writes
+the snapshot during training too, every N epochs or every so many minutes, so such a run loses at
+most that much (plus the epoch under way) and resumes, bit for bit, from the last one written.
+
+While a run trains, it holds its folder (``claims.py``): a second run into the same folder is
+refused, and the temporary files of a write that a kill interrupted are removed.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import os
 import signal
 import sys
@@ -39,13 +49,16 @@ from .. import random as _random
 from .callbacks import Callback
 from ..serialization import CheckpointError, load, save
 from .loop import History
-from ..files import atomic_write
+from ..files import TEMPORARY_NAME, atomic_write
+from .claims import LOCK, claim_run_dir, run_dir_holder
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "METRICS_CSV", "METRICS_JSON", "FORMAT",
     "check_new_run_dir", "new_run_dir", "write_json", "read_json", "write_metrics", "make_checkpoint",
     "save_checkpoint", "load_checkpoint", "restore", "EpochSnapshot", "save_on_interrupt",
 ]
+__all__ += ["claim_new_run_dir", "PeriodicCheckpoint", "parse_checkpoint_every", "Terminated",
+            "signals_interrupt"]
 
 CHECKPOINT = "checkpoint.crk"
 CONFIG = "config.json"
@@ -64,15 +77,41 @@ def check_new_run_dir(out, resumable: bool = True) -> None:
     out = os.fspath(out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"the run folder {out!r} exists and is a file, not a folder.")
+    holder = run_dir_holder(out) if os.path.isdir(out) else None
+    if holder is not None:
+        who = f" (process {holder})" if holder else ""
+        raise ValueError(f"the run folder {out!r} is in use by another chainrule run{who}; choose "
+                         "another --out.")
+    _check_contents(out, resumable)
+
+
+def _check_contents(out: str, resumable: bool = True) -> None:
     if os.path.exists(os.path.join(out, CHECKPOINT)):
         how = f"continue it with --resume {out} or choose" if resumable else "choose"
         raise ValueError(f"the run folder {out!r} already holds a run; {how} another --out.")
-    if os.path.isdir(out) and os.listdir(out):
-        names = sorted(os.listdir(out))
+    # (a lock left by a run that ended, and a killed writer's temporaries, do not count)
+    names = sorted(name for name in os.listdir(out) if name != LOCK
+                   and not TEMPORARY_NAME.fullmatch(name)) if os.path.isdir(out) else []
+    if names:
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         raise ValueError(f"the run folder {out!r} is not empty ({shown}) and holds no run; a run "
                          "writes config.json, metrics.csv and more there, so choose a new or "
                          "empty --out.")
+
+
+def claim_new_run_dir(out=None, root: str = "runs"):
+    """Create the run folder as ``new_run_dir`` does and claim it (``claims.claim_run_dir``);
+    return ``(path, claim)``. The folder is checked again once claimed, so of two runs started
+    together into one folder only one passes; the other gets the ValueError of
+    ``check_new_run_dir`` or of the claim."""
+    path = new_run_dir(out, root)
+    claim = claim_run_dir(path)
+    try:
+        _check_contents(path)
+    except BaseException:
+        claim.release()
+        raise
+    return path, claim
 
 
 def new_run_dir(out=None, root: str = "runs") -> str:
@@ -248,40 +287,148 @@ class EpochSnapshot(Callback):
         save_checkpoint(path, self.latest)
 
 
+def parse_checkpoint_every(every, name: str = "checkpoint_every"):
+    """``(epochs, seconds)`` from a periodic-checkpoint setting: N (an int, or its text) for
+    every N epochs; "30s", "10m", "1h" for the end of the first epoch that ends that long after the
+    last save; "off" (or None) for none, ``(None, None)``."""
+    if every is None or (isinstance(every, str) and every.strip().lower() in ("off", "never")):
+        return None, None
+    if isinstance(every, numbers.Integral) and not isinstance(every, bool):
+        text = str(int(every))
+    elif isinstance(every, str):
+        text = every.strip().lower()
+    else:
+        text = None
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+            if math.isfinite(seconds) and seconds >= 0:
+                return None, seconds
+        elif text is not None and int(text) >= 1:
+            return int(text), None
+    except ValueError:
+        pass
+    raise ValueError(f"{name} must be a number of epochs >= 1 (such as 5), a time (such as 30s, "
+                     f"10m or 1h) or off. Got {every!r} instead.")
+
+
+class PeriodicCheckpoint(Callback):
+    """Write the snapshot's checkpoint and the metrics into ``run_dir`` every ``epochs`` epochs,
+    or at the end of the first epoch that ends ``seconds`` after the last save (or both), so
+    that a run killed outright (kill -9, the OOM killer, a power cut) loses at most that much.
+
+    Put it right after the EpochSnapshot in fit's callbacks. It saves at epoch ends only (the
+    state in the middle of an epoch is not resumable), never after the last epoch or an early
+    stop (the finished checkpoint follows at once). The writes are atomic: a kill in the middle
+    keeps the previous checkpoint whole. ``saved`` lists the epochs written.
+    """
+
+    def __init__(self, snapshot: EpochSnapshot, run_dir, epochs=None, seconds=None,
+                 clock=time.monotonic):
+        self.snapshot, self.run_dir = snapshot, os.fspath(run_dir)
+        self.epochs, self.seconds, self.clock = epochs, seconds, clock
+        self.saved = []
+        self._last = None
+
+    def on_train_begin(self, state) -> None:
+        self._last = self.clock()
+
+    def on_epoch_end(self, state) -> None:
+        if state.stop or state.epoch >= state.epochs:
+            return
+        due = ((self.epochs is not None and state.epoch % self.epochs == 0)
+               or (self.seconds is not None and self.clock() - self._last >= self.seconds))
+        if not due:
+            return
+        self.snapshot.save(os.path.join(self.run_dir, CHECKPOINT))
+        write_metrics(self.run_dir, History.from_dict(self.snapshot.latest["history"]))
+        self._last = self.clock()
+        self.saved.append(state.epoch)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised (inside ``signals_interrupt``) as Ctrl-C raises
+    KeyboardInterrupt, so that a run saves itself the same way; the CLI then exits with
+    128 + the signal's number. A KeyboardInterrupt, so every handler of Ctrl-C handles it too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+        self.name = signal.Signals(signum).name
+
+
+# the signals that ask a program to end (a plain `kill`, a closed terminal, a batch system's
+# time limit) and that a run turns into Terminated
+_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """Inside the block, SIGTERM and SIGHUP raise ``Terminated`` in the main thread.
+
+    Only a signal whose handler is the default one is taken over: one that is ignored (``nohup``
+    ignores SIGHUP) or that the program handles itself stays as it is. Outside the main thread
+    (where Python allows no handlers) nothing changes. The old handlers come back at the end.
+    """
+    previous = {}
+    try:
+        for signum in _ENDING:
+            try:
+                if signal.getsignal(signum) is signal.SIG_DFL:
+                    previous[signum] = signal.signal(signum, _raise_terminated)
+            except ValueError:  # not the main thread
+                break
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @contextlib.contextmanager
 def save_on_interrupt(snapshot: EpochSnapshot, run_dir, resume_command: str, stream=None):
-    """On Ctrl-C inside the block: save the last epoch's checkpoint and metrics into ``run_dir``,
-    say how to resume, and re-raise KeyboardInterrupt (the CLI then exits with 130).
+    """On Ctrl-C inside the block (or SIGTERM and SIGHUP, as ``Terminated``, inside
+    ``signals_interrupt``): save the last epoch's checkpoint and metrics into ``run_dir``, say how
+    to resume, and re-raise (the CLI then exits with 130, or 128 + the signal's number).
 
-    A second Ctrl-C while saving is ignored, so the checkpoint is written whole (it is written
-    atomically in any case, so the previous one survives anything).
+    Another Ctrl-C, SIGTERM or SIGHUP while saving is ignored, so the checkpoint is written whole
+    (it is written atomically in any case, so the previous one survives anything).
     """
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         stream = stream if stream is not None else sys.stderr
         if snapshot.latest is None:
             raise
-        previous = _ignore_sigint()
+        previous = _ignore_interrupts()
         try:
             path = os.path.join(run_dir, CHECKPOINT)
             snapshot.save(path)
             write_metrics(run_dir, History.from_dict(snapshot.latest["history"]))
             epoch = snapshot.latest["epoch"]
-            print(f"Interrupted: saved the state after epoch {epoch} to {path}.", file=stream)
+            how = (f"Stopped by {interrupt.name}" if isinstance(interrupt, Terminated)
+                   else "Interrupted")
+            print(f"{how}: saved the state after epoch {epoch} to {path}.", file=stream)
             print(f"Resume with: {resume_command}", file=stream, flush=True)
         finally:
-            _restore_sigint(previous)
+            _restore_handlers(previous)
         raise
 
 
-def _ignore_sigint():
-    try:
-        return signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        return None
+def _ignore_interrupts() -> dict:
+    previous = {}
+    for signum in (signal.SIGINT, *_ENDING):
+        try:
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            break
+    return previous
 
 
-def _restore_sigint(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGINT, previous)
+def _restore_handlers(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -26,8 +26,8 @@ from .builders import build_loss, parse_loss
 from .callbacks import Callback
 
 __all__ = ["LOSSES", "task_of", "class_targets", "binary_targets", "targets_for_task",
-           "loss_for", "target_std", "accuracy", "chance_accuracy", "prediction_columns",
-           "AccuracyRecorder"]
+           "loss_for", "target_std", "accuracy", "chance_accuracy", "predicted_classes",
+           "confusion_matrix", "prediction_columns", "AccuracyRecorder"]
 
 LOSSES = {  # name: task
     "mse": "regression", "l1": "regression", "huber": "regression",
@@ -134,6 +134,30 @@ def accuracy(task: str, outputs: np.ndarray, y: np.ndarray):
     else:
         return None
     return float(np.mean(predicted == np.asarray(y).reshape(-1).astype(np.int64))) if len(y) else None
+
+
+def predicted_classes(task: str, outputs: np.ndarray) -> np.ndarray:
+    """The class each row of ``outputs`` predicts: the argmax of the logits (classification), or
+    1 where the logit is >= 0, that is sigmoid >= 0.5 (binary)."""
+    if task == "classification":
+        return outputs.argmax(axis=1)
+    if task == "binary":
+        return (outputs[:, 0] >= 0).astype(np.int64)
+    raise ValueError(f"a {task} task predicts numbers, not classes.")
+
+
+def confusion_matrix(task: str, outputs: np.ndarray, y: np.ndarray, classes: int) -> np.ndarray:
+    """counts (classes, classes), int64: counts[i, j] is the number of rows of true class i that
+    the model predicts as class j (rows: truth, columns: prediction, as scikit-learn's).
+
+    >>> confusion_matrix("classification", np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]),
+    ...                  np.array([0, 0, 1]), 2).tolist()
+    [[1, 1], [1, 0]]
+    """
+    truth = np.asarray(y).reshape(-1).astype(np.int64)
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (truth, predicted_classes(task, outputs)), 1)
+    return counts
 
 
 def chance_accuracy(labels) -> float:

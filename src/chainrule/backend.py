@@ -1,0 +1,210 @@
+"""Where a tensor's numbers live, and the array library that computes on them.
+
+A Tensor holds one array: a NumPy array on the CPU, a CuPy array on the ``cuda`` device. Every op
+is written once, with NumPy's functions; given CuPy arrays, NumPy hands the work to CuPy
+(``np.exp(gpu_array)`` runs on the GPU and returns a GPU array). Only code that makes a new array
+from nothing (``np.zeros(shape)``) must ask which library to use: ``get_array_module(x)`` answers
+from the arrays at hand, as DeZero's function of that name.
+
+This module is the one place that knows the devices' array libraries:
+
+- ``get_array_module(*values)``: ``numpy``, or the ``cuda`` device's library when a value lives
+  there;
+- ``device_of(array)``, ``to_device(array, device)``, ``to_numpy(array)``: the moves between host
+  and device, always on purpose (a device array refuses to become a NumPy array implicitly);
+- ``device_mismatch(op, *arrays)``: the one sentence for arrays on two devices;
+- ``cuda_backend()``: CuPy when it is installed and sees a GPU; the CPU stand-in
+  (``chainrule.standin``) after ``use_standin_cuda()`` or with ``CHAINRULE_CUDA=standin`` in the
+  environment; None otherwise (then ``'cuda'`` is refused by ``check_device``).
+
+CuPy is optional (``pip install chainrule[cuda]``); importing chainrule never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = [
+    "get_array_module", "device_of", "to_device", "to_numpy", "to_device_of", "is_device_array",
+    "is_array", "as_array", "contiguous", "zeros_on", "ones_on", "arange_on", "cuda_backend",
+    "use_standin_cuda", "device_mismatch",
+]
+
+
+class CudaBackend:
+    """The ``cuda`` device's array library: ``xp`` (the module), its array type, the copies."""
+
+    def __init__(self, name: str, xp, array_type, to_host):
+        self.name = name            # 'cupy' or 'standin'
+        self.xp = xp                # module-like: xp.zeros, xp.asarray, ...
+        self.array_type = array_type
+        self._to_host = to_host
+
+    def to_device(self, array):
+        return self.xp.asarray(array)
+
+    def to_host(self, array) -> np.ndarray:
+        return self._to_host(array)
+
+    def synchronize(self) -> None:
+        if self.name == "cupy":
+            self.xp.cuda.runtime.deviceSynchronize()
+
+
+_cuda: CudaBackend | None = None
+_cuda_probed = False
+_standin_forced = os.environ.get("CHAINRULE_CUDA", "") == "standin"
+
+
+def _standin() -> CudaBackend:
+    from . import standin
+
+    return CudaBackend("standin", standin.xp, standin.StandInArray, standin.asnumpy)
+
+
+def _probe_cupy() -> CudaBackend | None:
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:  # noqa: BLE001 - CuPy raises its own CUDA errors when no driver/GPU exists
+        return None
+    return CudaBackend("cupy", cupy, cupy.ndarray, cupy.asnumpy)
+
+
+def cuda_backend() -> CudaBackend | None:
+    """The ``cuda`` device's library, or None when chainrule has no GPU here."""
+    global _cuda, _cuda_probed
+    if _standin_forced:
+        if _cuda is None or _cuda.name != "standin":
+            _cuda = _standin()
+        return _cuda
+    if not _cuda_probed:
+        _cuda, _cuda_probed = _probe_cupy(), True
+    return _cuda
+
+
+def use_standin_cuda(enabled: bool = True) -> None:
+    """Back the ``cuda`` device with the CPU stand-in (True), or go back to CuPy if present (False).
+
+    For tests of device code on machines without a GPU: tensors on 'cuda' then hold stand-in
+    arrays, which compute with NumPy but refuse implicit conversion to NumPy as CuPy's arrays do.
+    Tensors already made keep the arrays they hold: switch before making any.
+    """
+    global _standin_forced, _cuda, _cuda_probed
+    _standin_forced = bool(enabled)
+    if not enabled and _cuda is not None and _cuda.name == "standin":
+        _cuda, _cuda_probed = None, False
+
+
+def is_device_array(value) -> bool:
+    """True for an array of the ``cuda`` device (CuPy's or the stand-in's)."""
+    if type(value) is np.ndarray or _cuda is None:
+        return False
+    return isinstance(value, _cuda.array_type)
+
+
+def is_array(value) -> bool:
+    """True for an array of any device (a NumPy array, or a CuPy or stand-in one), as ops tell an
+    array (backward) from a Tensor (backward_graph)."""
+    return isinstance(value, np.ndarray) or is_device_array(value)
+
+
+def get_array_module(*values):
+    """The array library for these values (arrays or Tensors): NumPy, or the ``cuda`` device's.
+
+    >>> get_array_module(np.zeros(3)) is np
+    True
+    """
+    cuda = _cuda
+    if cuda is not None:
+        array_type = cuda.array_type
+        for v in values:
+            if isinstance(getattr(v, "_data", v), array_type):
+                return cuda.xp
+    return np
+
+
+def device_of(array):
+    """The chainrule device an array lives on."""
+    from .device import CPU, CUDA
+
+    return CUDA if is_device_array(array) else CPU
+
+
+def device_mismatch(op: str, *arrays) -> str | None:
+    """The sentence naming both devices when arrays live on different devices (as PyTorch
+    says it), or None when they share one."""
+    devices = {str(device_of(a)) for a in arrays if isinstance(a, np.ndarray) or is_device_array(a)}
+    if len(devices) < 2:
+        return None
+    first, second = sorted(devices, reverse=True)[:2]
+    return (
+        f"{op}: expected all tensors to be on the same device, but found at least two devices, "
+        f"{first} and {second}; move them with .to(device) first."
+    )
+
+
+def to_device(array, dev):
+    """``array`` on device ``dev`` (a chainrule.device): the same array when it is already there,
+    else a copy (host to GPU or back)."""
+    if dev.type == "cuda":
+        if is_device_array(array):
+            return array
+        return cuda_backend().to_device(np.asarray(array))
+    return to_numpy(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy array on the host: the array itself on the CPU, a copy of a device array."""
+    if is_device_array(array):
+        return _cuda.to_host(array)
+    return np.asarray(array)
+
+
+def as_array(value):
+    """An op's result as an array: arrays (host or device) as they are, a number or NumPy scalar
+    as a 0-d NumPy array (what ``np.asarray`` did, without pulling a device array to the host)."""
+    if type(value) is np.ndarray or is_device_array(value):
+        return value
+    return np.asarray(value)
+
+
+def to_device_of(value, like):
+    """``value`` (an array, a number, or a tuple of them, such as an index) with its NumPy arrays
+    moved to the device of array ``like``; unchanged when ``like`` is on the CPU."""
+    if type(like) is np.ndarray or not is_device_array(like):
+        return value
+    if isinstance(value, tuple):
+        return tuple(to_device_of(v, like) for v in value)
+    if isinstance(value, np.ndarray):
+        return _cuda.to_device(value)
+    return value
+
+
+def contiguous(array):
+    """``array`` laid out in C order: itself when it is already, else a copy (on its device)."""
+    return get_array_module(array).ascontiguousarray(array)
+
+
+def zeros_on(like, shape, dtype=None):
+    """Zeros of ``shape`` on the device of ``like`` (an array or a Tensor), in ``dtype`` (default:
+    like's): ``np.zeros`` for code that must run on both devices."""
+    like = getattr(like, "_data", like)
+    return get_array_module(like).zeros(shape, dtype=like.dtype if dtype is None else dtype)
+
+
+def ones_on(like, shape, dtype=None):
+    """Ones of ``shape`` on the device of ``like``, as ``zeros_on``."""
+    like = getattr(like, "_data", like)
+    return get_array_module(like).ones(shape, dtype=like.dtype if dtype is None else dtype)
+
+
+def arange_on(like, *args, dtype=None):
+    """``np.arange(*args)`` on the device of ``like`` (an array or a Tensor)."""
+    return get_array_module(getattr(like, "_data", like)).arange(*args, dtype=dtype)

@@ -1,0 +1,239 @@
+"""A CPU stand-in for the GPU's array library, so that the device plumbing is tested everywhere.
+
+chainrule's ``cuda`` device keeps its numbers in CuPy arrays. CuPy copies NumPy's API, and NumPy
+functions given a CuPy array hand the work to CuPy (NEP 13 and NEP 18), so each op has one
+implementation for both devices. What differs is what CuPy refuses: it will not turn a GPU array
+into a NumPy array behind your back (``np.asarray(gpu_array)`` raises; ``.get()`` copies to the
+host on purpose), and it will not mix a NumPy array into a GPU computation. A forgotten
+``np.asarray`` or an index array made on the host works on the CPU and fails on a GPU.
+
+``StandInArray`` behaves the same way on a machine without a GPU: it holds a NumPy array, runs
+every NumPy function and operator on it (so results equal the CPU's bit for bit), and refuses
+exactly those conversions. ``chainrule.backend.use_standin_cuda()`` puts it behind the ``cuda``
+device; the test suite does so where no GPU is present, so every device test runs on every machine.
+It is a testing device, slower than NumPy itself, not a way to run models.
+"""
+
+from __future__ import annotations
+
+import types
+import weakref
+
+import numpy as np
+
+__all__ = ["StandInArray", "xp", "asnumpy"]
+
+_REFUSAL = (
+    "Implicit conversion to a NumPy array is not allowed (a device array); copy it to the host "
+    "on purpose with .get(), or Tensor.cpu() / Tensor.numpy() on a chainrule tensor."
+)
+
+
+def _mixed(where: str) -> TypeError:
+    return TypeError(
+        f"{where}: a NumPy (host) array was mixed into a device computation; move it to the "
+        "device first (as CuPy refuses the same)."
+    )
+
+
+def _unwrap(value, where: str, strict: bool = True):
+    """The NumPy arrays inside ``value`` (nested lists and tuples too); a NumPy array that is
+    not a stand-in's is refused when ``strict`` (CuPy refuses host arrays in its functions).
+    ``strict='data'`` lets integer host arrays through (axes, shapes and indices given to a
+    function), refusing the others."""
+    if type(value) is StandInArray:
+        return value._a
+    if type(value) in (list, tuple):
+        return type(value)(_unwrap(v, where, strict) for v in value)
+    if strict and isinstance(value, np.ndarray) and (strict is True or value.dtype.kind not in "iu"):
+        raise _mixed(where)
+    return value
+
+
+def _wrap(value):
+    """Results back on the stand-in device; a NumPy scalar from a reduction becomes a 0-d array,
+    as CuPy returns."""
+    if type(value) is np.ndarray:
+        return StandInArray(value)
+    if isinstance(value, np.generic):
+        return StandInArray(np.asarray(value))
+    if type(value) in (list, tuple):
+        return type(value)(_wrap(v) for v in value)
+    return value
+
+
+class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """A NumPy array that refuses to leave its (pretend) device implicitly, as a CuPy array does."""
+
+    __slots__ = ("_a", "__weakref__")
+    __array_priority__ = 100.0
+
+    def __init__(self, array: np.ndarray):
+        self._a = array
+        if array.base is None:  # owns its memory: the one wrapper views name as their base
+            _owners[id(array)] = self
+
+    # -- what CuPy refuses ---------------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(_REFUSAL)
+
+    # -- NumPy's functions and operators, run on the array inside --------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        where = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        args = _unwrap(inputs, where)
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = _unwrap(out, where)
+        result = getattr(ufunc, method)(*args, **kwargs)
+        if out is not None:  # written in place: the same device arrays, as NumPy returns its out
+            return out[0] if len(out) == 1 else out
+        return _wrap(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        where = f"numpy.{func.__name__}"
+        args = _unwrap(args, where, "data")
+        return _wrap(func(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
+
+    # -- the ndarray surface --------------------------------------------------------------------
+    def __getattr__(self, name):
+        if name.startswith("__"):  # never NumPy's own doors (__array_interface__, __array_struct__)
+            raise AttributeError(name)
+        attribute = getattr(self._a, name)
+        if not callable(attribute):
+            return _wrap(attribute) if type(attribute) is np.ndarray else attribute
+
+        def method(*args, **kwargs):
+            where = f"ndarray.{name}"
+            args = _unwrap(args, where, "data")
+            return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
+
+        return method
+
+    @property
+    def shape(self):
+        return self._a.shape
+
+    @property
+    def dtype(self):
+        return self._a.dtype
+
+    @property
+    def ndim(self):
+        return self._a.ndim
+
+    @property
+    def size(self):
+        return self._a.size
+
+    @property
+    def base(self):
+        """The array that owns this view's memory (None for an owner), the same object each time,
+        as CuPy's (the engine's in-place version counter keys on it)."""
+        owner = self._a.base
+        if owner is None:
+            return None
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        if not isinstance(owner, np.ndarray):
+            return None
+        wrapper = _owners.get(id(owner))
+        if wrapper is None or wrapper._a is not owner:
+            wrapper = StandInArray(owner)
+            _owners[id(owner)] = wrapper
+        return wrapper
+
+    @property
+    def T(self):  # noqa: N802 - NumPy's name
+        return StandInArray(self._a.T)
+
+    def __getitem__(self, index):
+        return _wrap(self._a[_unwrap(index, "indexing", strict=False)])
+
+    def __setitem__(self, index, value):
+        self._a[_unwrap(index, "indexing", strict=False)] = _unwrap(value, "assignment")
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        for row in self._a:
+            yield _wrap(row)
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __complex__(self):
+        return complex(self._a)
+
+    def __copy__(self):
+        return StandInArray(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return StandInArray(self._a.copy())
+
+    def get(self) -> np.ndarray:
+        """A NumPy copy on the host, on purpose (CuPy's name)."""
+        return self._a.copy()
+
+    def __repr__(self):
+        return repr(self._a).replace("array(", "standin_array(", 1)
+
+    __hash__ = None
+
+
+# id(NumPy array) -> the stand-in array that wraps it, for arrays that own their memory
+_owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def asnumpy(a) -> np.ndarray:
+    """A host (NumPy) copy of a stand-in array; NumPy arrays and numbers as NumPy arrays."""
+    if type(a) is StandInArray:
+        return a._a.copy()
+    return np.asarray(a)
+
+
+def _asarray(obj, dtype=None, order=None, *, copy=False):
+    if type(obj) is StandInArray:
+        if dtype is None or np.dtype(dtype) == obj.dtype:
+            return obj.copy() if copy else obj
+        return StandInArray(obj._a.astype(dtype))
+    return StandInArray(np.array(_unwrap(obj, "asarray", strict=False), dtype=dtype, order=order))
+
+
+def _array(obj, dtype=None, copy=True, order="K", ndmin=0):
+    if type(obj) is StandInArray and not copy and ndmin == 0:
+        return _asarray(obj, dtype)
+    return StandInArray(np.array(_unwrap(obj, "array", strict=False), dtype=dtype, order=order, ndmin=ndmin))
+
+
+class _Namespace:
+    """NumPy's module as a device array library: functions take and return stand-in arrays."""
+
+    def __init__(self, module, special=None):
+        self._module = module
+        self._special = special or {}
+
+    def __getattr__(self, name):
+        if name in self._special:
+            return self._special[name]
+        attribute = getattr(self._module, name)
+        if isinstance(attribute, types.ModuleType):
+            return _Namespace(attribute)
+        if isinstance(attribute, (type, np.ufunc)) or not callable(attribute):
+            return attribute  # dtypes, constants; ufuncs dispatch to the array themselves
+
+        def function(*args, **kwargs):
+            where = f"{self._module.__name__}.{name}"
+            args = _unwrap(args, where, "data")
+            return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
+
+        return function
+
+
+xp = _Namespace(np, {"ndarray": StandInArray, "asarray": _asarray, "array": _array, "asnumpy": asnumpy})

@@ -1,0 +1,347 @@
+"""The 'cuda' device (issue #19): moves, refusals, modules, optimizers, saving, training.
+
+Runs on the GPU where CuPy finds one, else on the CPU stand-in (the ``cuda`` fixture, conftest.py),
+whose arrays refuse implicit conversion to NumPy as CuPy's do. Results are compared with the same
+computation on the CPU: equal to rounding on the stand-in (NumPy does the work), to float32/float64
+tolerances on a GPU.
+"""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.backend import is_device_array
+
+
+def _close(cuda, got, expected, float32=False):
+    got = got.cpu().numpy() if isinstance(got, cr.Tensor) else got
+    expected = expected.numpy() if isinstance(expected, cr.Tensor) else expected
+    if cuda == "standin":
+        rtol = 1e-6 if float32 else 1e-12
+    else:
+        rtol = 1e-4 if float32 else 1e-9
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * 1e-2)
+
+
+# ----- tensors: where they live, moves, refusals -------------------------------------------------
+def test_factories_and_moves_put_the_numbers_on_the_device(cuda):
+    x = cr.zeros(2, 3, device="cuda")
+    assert x.device == cr.device("cuda", 0) and x.is_cuda and is_device_array(x._data)
+    assert str(x.device) == "cuda:0"
+    y = cr.randn(2, 3)
+    assert y.cuda().device.type == "cuda" and y.to("cuda:0").cpu().device.type == "cpu"
+    np.testing.assert_array_equal(y.cuda().cpu().numpy(), y.numpy())  # a copy there and back
+    assert cr.ones_like(x).device == x.device  # *_like keep the input's device
+    assert cr.tensor([1.0, 2.0], device="cuda").device == x.device
+    assert "device='cuda:0'" in repr(x)
+
+
+def test_the_same_seed_draws_the_same_numbers_on_every_device(cuda):
+    cr.manual_seed(3)
+    on_cpu = cr.randn(4, 5)
+    cr.manual_seed(3)
+    on_gpu = cr.randn(4, 5, device="cuda")
+    np.testing.assert_array_equal(on_gpu.cpu().numpy(), on_cpu.numpy())
+
+
+def test_a_device_tensor_never_becomes_a_numpy_array_silently(cuda):
+    x = cr.ones(3, device="cuda")
+    with pytest.raises(TypeError, match="can't convert a cuda:0 device tensor to a NumPy array; copy "
+                                        r"it to the host first with \.cpu\(\)"):
+        x.numpy()
+    with pytest.raises(TypeError, match="cuda:0 device tensor"):
+        np.asarray(x)
+    np.testing.assert_array_equal(x.numpy(force=True), np.ones(3, np.float32))  # on purpose
+    assert x.sum().item() == 3.0 and x.tolist() == [1.0, 1.0, 1.0]  # explicit, as PyTorch
+
+
+def test_tensors_on_two_devices_are_refused_in_one_sentence_naming_both(cuda):
+    a, b = cr.ones(3, device="cuda"), cr.ones(3)
+    with pytest.raises(RuntimeError, match="Add: expected all tensors to be on the same device, but "
+                                           "found at least two devices, cuda:0 and cpu"):
+        a + b
+    with pytest.raises(RuntimeError, match="MatMul: .*cuda:0 and cpu"):
+        cr.ones(2, 3, device="cuda") @ cr.ones(3, 2)
+
+
+def test_numbers_and_numpy_constants_go_to_the_tensors_device(cuda):
+    x = cr.arange(4.0, device="cuda")
+    for y in (x * 2, 2 * x, x + np.ones(4, np.float32), x > 1.5, x.clamp(0.5, 2.5)):
+        assert y.device.type == "cuda"
+    np.testing.assert_array_equal((x * 2).cpu().numpy(), [0.0, 2.0, 4.0, 6.0])
+
+
+def test_the_gradient_flows_back_across_a_move(cuda):
+    x = cr.randn(3, 4, dtype=cr.float64, requires_grad=True)
+    y = (x.cuda() * 3).sin().sum()
+    assert y.device.type == "cuda"
+    y.backward()
+    assert x.grad.device.type == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.cos(3 * x.numpy()), rtol=1e-12)
+    # and a second derivative through the move
+    x.grad = None
+    (g,) = cr.autograd.grad((x.cuda() ** 3).sum(), x, create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), 6 * x.numpy(), rtol=1e-12)
+
+
+def test_in_place_changes_and_version_counters_work_on_the_device(cuda):
+    w = cr.ones(3, device="cuda", requires_grad=True)
+    y = w * w
+    with cr.no_grad():
+        w.add_(1.0)
+    with pytest.raises(RuntimeError, match="was changed by an in-place operation after Mul used it"):
+        y.sum().backward()
+    x = cr.zeros(2, 3, device="cuda")
+    x[0] = 5.0
+    x[:, 1] += 1.0
+    np.testing.assert_array_equal(x.cpu().numpy(), [[5, 6, 5], [0, 1, 0]])
+
+
+# ----- modules, optimizers, training ---------------------------------------------------------------
+def _mlp():
+    cr.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 10), nn.Sigmoid(), nn.Linear(10, 1))
+
+
+def _seed_data(n=64):
+    rng = np.random.default_rng(0)
+    ab = rng.standard_normal((n, 2)).astype(np.float32)
+    z = (5 * ab[:, :1] ** 2 + 3 * ab[:, 1:] ** 2).astype(np.float32)
+    return cr.tensor(ab), cr.tensor(z)
+
+
+def test_module_to_cuda_moves_parameters_in_place_and_buffers(cuda):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    params = list(model.parameters())
+    assert model.to("cuda") is model
+    assert all(a is b for a, b in zip(params, model.parameters()))  # the same Parameter objects
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    assert all(b.device.type == "cuda" for b in model.buffers())
+    model.cpu()
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: cr.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: cr.optim.Adam(p, lr=0.01, amsgrad=True),
+    lambda p: cr.optim.AdamW(p, lr=0.01),
+    lambda p: cr.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+    lambda p: cr.optim.Adagrad(p, lr=0.05),
+    lambda p: cr.optim.Adadelta(p),
+    lambda p: cr.optim.Adamax(p, lr=0.01),
+    lambda p: cr.optim.NAdam(p, lr=0.01),
+    lambda p: cr.optim.RAdam(p, lr=0.01),
+], ids=["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"])
+def test_training_on_cuda_follows_the_cpu_step_for_step(cuda, make):
+    """The seed network, trained on both devices from the same weights: the same losses."""
+    x, z = _seed_data()
+    losses = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        opt = make(model.parameters())
+        sched = cr.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+        xd, zd = x.to(device), z.to(device)
+        run = []
+        for _ in range(8):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(xd), zd)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            nn.utils.clip_grad_value_(model.parameters(), 2.0)
+            opt.step()
+            sched.step()
+            assert loss.device.type == device
+            run.append(loss.item())
+        losses[device] = run
+    _close(cuda, np.array(losses["cuda"]), np.array(losses["cpu"]), float32=True)
+
+
+def test_lbfgs_on_cuda_equals_the_cpu(cuda):
+    x, z = _seed_data()
+    losses = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().double().to(device)
+        opt = cr.optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
+        xd, zd = x.double().to(device), z.double().to(device)
+
+        def closure(opt=opt, model=model, xd=xd, zd=zd):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(xd), zd)
+            loss.backward()
+            return loss
+
+        losses[device] = [float(opt.step(closure)) for _ in range(3)]
+    _close(cuda, np.array(losses["cuda"]), np.array(losses["cpu"]))
+
+
+def test_a_small_cnn_and_a_transformer_layer_train_on_cuda_as_on_the_cpu(cuda):
+    cr.manual_seed(0)
+    images = cr.randn(4, 1, 8, 8, dtype=cr.float64)
+    labels = cr.tensor([0, 1, 2, 1])
+    tokens = cr.randn(2, 5, 8, dtype=cr.float64)
+    results = {}
+    for device in ("cpu", "cuda"):
+        cr.manual_seed(1)
+        cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 3)).double().to(device)
+        layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                           batch_first=True).double().to(device)
+        lstm = nn.LSTM(8, 6, batch_first=True).double().to(device)
+        loss = nn.functional.cross_entropy(cnn(images.to(device)), labels.to(device))
+        out, _ = lstm(layer(tokens.to(device), is_causal=False))
+        total = loss + out.pow(2).mean()
+        total.backward()
+        grads = [p.grad.cpu().numpy() for p in (*cnn.parameters(), *layer.parameters(),
+                                                 *lstm.parameters())]
+        results[device] = (total.item(), grads)
+    _close(cuda, np.array(results["cuda"][0]), np.array(results["cpu"][0]))
+    for got, expected in zip(results["cuda"][1], results["cpu"][1]):
+        _close(cuda, got, expected)
+
+
+# ----- saving, loading, checking ------------------------------------------------------------------
+def test_save_writes_host_arrays_and_load_maps_them_where_asked(cuda, tmp_path):
+    model = _mlp().to("cuda")
+    path = tmp_path / "model.crk"
+    cr.save(model.state_dict(), path)
+    state = cr.load(path)  # on the host, as saved
+    assert all(type(a) is np.ndarray for a in state.values())
+    on_device = cr.load(path, map_location="cuda")
+    assert all(is_device_array(a) for a in on_device.values())
+    fresh = nn.Sequential(nn.Linear(2, 10), nn.Sigmoid(), nn.Linear(10, 1))  # on the CPU
+    fresh.load_state_dict(on_device)  # copied across devices, as PyTorch's load_state_dict
+    np.testing.assert_array_equal(fresh[0].weight.numpy(), model[0].weight.cpu().numpy())
+    model.load_state_dict(state)  # host arrays into a model on the device
+    assert model[0].weight.device.type == "cuda"
+    with pytest.raises(TypeError, match="map_location"):
+        cr.load(path, map_location=lambda storage, loc: storage)
+
+
+def test_optimizer_state_saves_from_and_loads_onto_the_device(cuda, tmp_path):
+    x, z = _seed_data()
+    model = _mlp().to("cuda")
+    opt = cr.optim.Adam(model.parameters(), lr=0.01)
+    nn.functional.mse_loss(model(x.cuda()), z.cuda()).backward()
+    opt.step()
+    cr.save({"model": model.state_dict(), "opt": opt.state_dict()}, tmp_path / "c.crk")
+    saved = cr.load(tmp_path / "c.crk")
+    again = _mlp().to("cuda")
+    opt2 = cr.optim.Adam(again.parameters(), lr=0.01)
+    again.load_state_dict(saved["model"])
+    opt2.load_state_dict(saved["opt"])
+    for p in again.parameters():
+        assert all(is_device_array(v) for v in opt2.state[p].values() if hasattr(v, "shape"))
+
+
+def test_gradcheck_and_anomaly_detection_run_on_the_device(cuda):
+    x = cr.randn(3, 4, dtype=cr.float64, device="cuda", requires_grad=True)
+    w = cr.randn(4, 2, dtype=cr.float64, device="cuda", requires_grad=True)
+    assert cr.autograd.gradcheck(lambda a, b: (a @ b).tanh(), (x, w))
+    assert cr.autograd.gradgradcheck(lambda a, b: (a @ b).tanh(), (x, w))
+    with cr.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="Log produced nan in forward"):
+            (x - 10).log()  # the log of negative numbers
+
+
+def test_export_to_pytorch_takes_a_model_on_the_device(cuda):
+    torch = pytest.importorskip("torch")
+    from chainrule.apps.interop import to_torch_state_dict
+
+    model = _mlp().to("cuda")
+    state = to_torch_state_dict(model.state_dict())
+    assert all(isinstance(v, torch.Tensor) and v.device.type == "cpu" for v in state.values())
+    np.testing.assert_array_equal(state["0.weight"].numpy(), model[0].weight.cpu().numpy())
+
+
+def test_probes_answer_for_the_device(cuda):
+    assert cr.cuda.is_available() and cr.cuda.device_count() == 1
+    assert cr.accelerator.current_accelerator() == cr.device("cuda")
+    assert cr.cuda.current_device() == 0
+    cr.cuda.synchronize()
+    name = cr.cuda.get_device_name()
+    assert name == ("CPU stand-in" if cuda == "standin" else name) and name
+
+
+def test_the_gpu_benchmark_runs_end_to_end_on_the_stand_in(tmp_path):
+    """benchmarks/run_gpu.py, tiny sizes on the stand-in: its floor and chainrule agree on the
+    first loss (it refuses to time them otherwise) and it writes its JSON. No timing asserted."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "gpu.json"
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "run_gpu.py"), "--standin",
+                           "--rounds", "1", "--steps", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert set(results["workloads"]) == {"mlp-small", "mlp-gemm"}
+    for entry in results["workloads"].values():
+        assert {"chainrule", "floor"} <= set(entry["median_us"])
+
+
+def test_fit_trains_a_model_on_the_device_from_a_cpu_data_loader(cuda):
+    """fit moves each batch to the model's device (as PyTorch code does by hand): the same
+    history as on the CPU."""
+    from chainrule.training.loop import fit
+
+    x, z = _seed_data(96)
+    histories = {}
+    for device in ("cpu", "cuda"):
+        model = _mlp().to(device)
+        cr.manual_seed(5)
+        loader = cr.utils.data.DataLoader(cr.utils.data.TensorDataset(x, z), batch_size=16,
+                                          shuffle=True)
+        opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        history = fit(model, nn.MSELoss(), opt, loader, val_data=(x[:32], z[:32]), epochs=3,
+                      clip_norm=10.0, log=None)
+        histories[device] = history.train_loss + history.val_loss
+    _close(cuda, np.array(histories["cuda"]), np.array(histories["cpu"]), float32=True)
+
+
+def test_initialisers_write_into_parameters_on_the_device(cuda):
+    """nn.init draws on the host (the same numbers as on the CPU) and writes on the device."""
+    for init in (nn.init.xavier_uniform_, nn.init.kaiming_normal_, nn.init.orthogonal_,
+                 nn.init.trunc_normal_, nn.init.zeros_):
+        weights = {}
+        for device in ("cpu", "cuda"):
+            w = cr.empty(4, 3).to(device)
+            cr.manual_seed(2)
+            init(w)
+            assert w.device.type == device
+            weights[device] = w.cpu().numpy()
+        np.testing.assert_array_equal(weights["cuda"], weights["cpu"])
+
+
+def test_in_place_ops_on_the_device_inside_and_outside_the_graph(cuda):
+    for requires_grad in (False, True):
+        leaf = cr.arange(6.0).reshape(2, 3).to("cuda").requires_grad_(requires_grad)
+        x = leaf * 1.0  # not a leaf: in-place changes are recorded when it requires grad
+        x.copy_(cr.ones(2, 3))  # from the host, as PyTorch's copy_ across devices
+        x.add_(1.0)
+        x.mul_(cr.full((3,), 2.0, device="cuda"))
+        x[0] = 7.0
+        x[1, 1:] = cr.tensor([5.0, 6.0])  # a host tensor written into a device one
+        x.clamp_(max=6.5)
+        x.fill_(x.max())  # a 0-d device tensor
+        x.zero_().add_(3)
+        assert x.device.type == "cuda"
+        np.testing.assert_array_equal(x.cpu().numpy(), np.full((2, 3), 3.0))
+        if requires_grad:
+            x.sum().backward()
+            np.testing.assert_array_equal(leaf.grad.cpu().numpy(), np.zeros((2, 3)))
+
+
+def test_random_in_place_fills_on_the_device_draw_the_cpu_numbers(cuda):
+    for fill in (lambda t: t.uniform_(-1, 1), lambda t: t.normal_(0, 2), lambda t: t.bernoulli_(0.3)):
+        drawn = {}
+        for device in ("cpu", "cuda"):
+            cr.manual_seed(4)
+            t = fill(cr.empty(3, 4, device=device))
+            assert t.device.type == device
+            drawn[device] = t.cpu().numpy()
+        np.testing.assert_array_equal(drawn["cuda"], drawn["cpu"])
