@@ -266,3 +266,13 @@ def test_pad_sequence_matches_torch(batch_first, padding_side):
 def test_pad_sequence_refuses_different_trailing_shapes():
     with pytest.raises(ValueError, match=r"sequence 1 has shape \(2, 3\). Only the first dim"):
         nn.utils.rnn.pad_sequence([chainrule.ones(3, 2), chainrule.ones(2, 3)])
+
+
+def test_cells_given_precomputed_input_gates_check_their_shape():
+    # nn.LSTM hands each cell x_t W_ihᵀ + b_ih (W_ih None); a wrong width is named, not a NumPy error
+    h, c, w_hh = chainrule.randn(3, 5), chainrule.randn(3, 5), chainrule.randn(20, 5)
+    with pytest.raises(ValueError, match=r"lstm_cell: without W_ih the input must be the input "
+                                         r"gates .* of shape \(batch, 20\)\. Got \(3, 4\)"):
+        ops.LSTMCell.apply(chainrule.randn(3, 4), h, c, None, w_hh)
+    with pytest.raises(TypeError, match="gru_cell: W_ih must be a Tensor"):
+        ops.GRUCell.apply(chainrule.randn(3, 15), h, None, chainrule.randn(15, 5))
