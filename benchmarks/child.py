@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import numbers
 import os
 import resource
 import statistics
@@ -46,6 +47,10 @@ IMPLEMENTATIONS = {
     "floor-conv": "impl_floor_conv",
     "chainrule-conv": "impl_chainrule_conv",
     "torch-conv": "impl_torch_conv",
+    # the sequence workloads (gpt and lstm, run by run_seq.py)
+    "floor-seq": "impl_floor_seq",
+    "chainrule-seq": "impl_chainrule_seq",
+    "torch-seq": "impl_torch_seq",
 }
 
 TRACEMALLOC_STEPS = 3
@@ -96,7 +101,7 @@ def _blas_info(module_name: str) -> list:
     return libraries
 
 
-def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train) -> dict:
+def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train, tiny=False) -> dict:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # the environment variables set by run.py pin the threads already
@@ -111,8 +116,13 @@ def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train
             import torch
 
             torch.set_num_threads(threads)
-        state = module.setup(workload, batch, seed, n_train=n_train)
-        _run_steps(module, state, warmup)
+        state = module.setup(workload, batch, seed, n_train=n_train, **({"tiny": True} if tiny else {}))
+        first_loss = None
+        if warmup:  # an implementation that leaves its loss in state["loss"] reports the first one
+            _run_steps(module, state, 1)
+            loss = state.get("loss") if isinstance(state, dict) else None
+            first_loss = float(loss) if isinstance(loss, numbers.Real) else None
+        _run_steps(module, state, warmup - 1 if warmup else 0)
         blocks = max(1, min(blocks, steps))
         per_block = [steps // blocks + (1 if b < steps % blocks else 0) for b in range(blocks)]
         block_us = []
@@ -144,6 +154,7 @@ def measure(impl, workload, batch, seed, steps, warmup, blocks, threads, n_train
         "us_per_step_median_block": statistics.median(block_us),
         "block_us": block_us,
         "quality": quality,
+        "first_loss": first_loss,
         "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "step_peak_mb": step_peak_mb,
         "blas": blas,
@@ -166,6 +177,7 @@ def main(argv=None) -> None:
         result = measure(
             args.impl, job["workload"], job["batch"], args.seed, job["steps"],
             job.get("warmup", 0), job.get("blocks", 5), args.threads, job.get("n_train"),
+            job.get("tiny", False),
         )
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()

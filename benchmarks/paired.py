@@ -2,6 +2,8 @@
 
     python benchmarks/paired.py                          # chainrule against the floor, seed, batch 32
     python benchmarks/paired.py --batch 500 --impls chainrule,chainrule-ops,floor-dot,floor
+    python benchmarks/paired.py --workload gpt --batch 16 --impls chainrule-seq,floor-seq \
+        --rounds 20 --block 1 --warmup 2             # the sequence workloads (run_seq.py's)
 
 run.py gives every measurement its own process, as a benchmark should; on a machine that switches
 between a fast and a slow state, a round whose two children ran in different states gives a
@@ -54,7 +56,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impls", default="chainrule,floor",
                         help="comma-separated, the reference last (default: chainrule,floor)")
-    parser.add_argument("--workload", default="seed", choices=("seed", "wide"))
+    parser.add_argument("--workload", default="seed", choices=("seed", "wide", "gpt", "lstm"))
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=600)
     parser.add_argument("--block", type=int, default=50, help="steps per block")

@@ -114,7 +114,8 @@ def test_second_derivatives_against_torch(case):
 def _aliased(node, grad_out, returned) -> list:
     """What each array a backward returned shares memory with, of everything it must not: the
     incoming gradient, the inputs, what forward saved or set on ctx, the other returned arrays."""
-    held = {"the incoming gradient": grad_out}
+    held = ({f"incoming gradient {k}": g for k, g in enumerate(grad_out)}
+            if isinstance(grad_out, list) else {"the incoming gradient": grad_out})
     for i, x in enumerate(node.input_tensors or ()):
         if isinstance(x, (Tensor, np.ndarray)):
             held[f"input {i}"] = x.numpy() if isinstance(x, Tensor) else x
@@ -149,8 +150,12 @@ def test_backward_returns_new_arrays_where_the_op_says_so(case):
     for node in topological_order(out.grad_fn):
         if not node.fn.backward_returns_new_arrays:
             continue
-        grad_out = np.asarray(rng.standard_normal(node.output_shape))
-        returned = node.fn.backward(node, grad_out)
+        if node.output_nodes:  # an op with several outputs: one gradient each
+            grad_out = [np.asarray(rng.standard_normal(shape)) for shape in node.output_shape]
+            returned = node.fn.backward(node, *grad_out)
+        else:
+            grad_out = np.asarray(rng.standard_normal(node.output_shape))
+            returned = node.fn.backward(node, grad_out)
         returned = returned if isinstance(returned, tuple) else (returned,)
         assert not _aliased(node, grad_out, returned), (node.name, _aliased(node, grad_out, returned))
         checked += 1

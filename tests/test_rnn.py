@@ -214,11 +214,15 @@ def _graph_backward_matches(op, *arrays, grad_shape):
     inputs = [chainrule.tensor(a, requires_grad=True) if isinstance(a, np.ndarray) and
               a.dtype.kind == "f" else a for a in arrays]
     out = op.apply(*inputs)
-    node = out.grad_fn
-    grad = np.random.default_rng(5).standard_normal(grad_shape)
-    expected = op.backward(node, grad)
+    rng = np.random.default_rng(5)
+    if isinstance(out, tuple):  # several outputs (grad_shape: one shape each); the op's Node
+        node = out[0].grad_fn.inputs[0]  # is behind each output's own small Node
+        grads = [rng.standard_normal(shape) for shape in grad_shape]
+    else:
+        node, grads = out.grad_fn, [rng.standard_normal(grad_shape)]
+    expected = op.backward(node, *grads)
     node.saved_tensors = tuple(None if s is None else Tensor(s) for s in node.saved_tensors)
-    got = op.backward_graph(node, Tensor(grad))
+    got = op.backward_graph(node, *(Tensor(g) for g in grads))
     assert len(got) == len(expected)
     for k, (a, b) in enumerate(zip(got, expected)):
         assert (a is None) == (b is None), k
@@ -230,8 +234,11 @@ def test_backward_graph_of_the_cells_and_the_embedding_agrees_with_backward():
     rng = np.random.default_rng(4)
     x, h, c = rng.standard_normal((3, 4)), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
     w_ih, w_hh, b = rng.standard_normal((20, 4)), rng.standard_normal((20, 5)), rng.standard_normal(20)
-    _graph_backward_matches(ops.LSTMCell, x, h, c, w_ih, w_hh, b, b * 0.5, grad_shape=(2, 3, 5))
-    _graph_backward_matches(ops.LSTMCell, x, h, c, w_ih, w_hh, grad_shape=(2, 3, 5))
+    _graph_backward_matches(ops.LSTMCell, x, h, c, w_ih, w_hh, b, b * 0.5,
+                            grad_shape=((3, 5), (3, 5)))
+    _graph_backward_matches(ops.LSTMCell, x, h, c, w_ih, w_hh, grad_shape=((3, 5), (3, 5)))
+    _graph_backward_matches(ops.LSTMCell, x @ w_ih.T, h, c, None, w_hh, None, b,  # gates given
+                            grad_shape=((3, 5), (3, 5)))
     _graph_backward_matches(ops.GRUCell, x, h, w_ih[:15], w_hh[:15], b[:15], b[5:], grad_shape=(3, 5))
     _graph_backward_matches(ops.Embedding, rng.standard_normal((5, 3)), np.array([[1, 4, 1], [0, 4, 2]]),
                             1, grad_shape=(2, 3, 3))
@@ -259,3 +266,13 @@ def test_pad_sequence_matches_torch(batch_first, padding_side):
 def test_pad_sequence_refuses_different_trailing_shapes():
     with pytest.raises(ValueError, match=r"sequence 1 has shape \(2, 3\). Only the first dim"):
         nn.utils.rnn.pad_sequence([chainrule.ones(3, 2), chainrule.ones(2, 3)])
+
+
+def test_cells_given_precomputed_input_gates_check_their_shape():
+    # nn.LSTM hands each cell x_t W_ihᵀ + b_ih (W_ih None); a wrong width is named, not a NumPy error
+    h, c, w_hh = chainrule.randn(3, 5), chainrule.randn(3, 5), chainrule.randn(20, 5)
+    with pytest.raises(ValueError, match=r"lstm_cell: without W_ih the input must be the input "
+                                         r"gates .* of shape \(batch, 20\)\. Got \(3, 4\)"):
+        ops.LSTMCell.apply(chainrule.randn(3, 4), h, c, None, w_hh)
+    with pytest.raises(TypeError, match="gru_cell: W_ih must be a Tensor"):
+        ops.GRUCell.apply(chainrule.randn(3, 15), h, None, chainrule.randn(15, 5))

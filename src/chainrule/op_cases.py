@@ -87,6 +87,13 @@ def _torch_lstm_cell(torch, x, h, c, w_ih, w_hh, b_ih, b_hh):
     return torch.stack((o.sigmoid() * c_next.tanh(), c_next))
 
 
+def _torch_lstm_cell_from_gates(torch, gi, h, c, w_hh, b_hh):
+    """The LSTM cell given the input's share of the gates, gi = x W_ihᵀ + b_ih, in torch ops."""
+    i, f, g, o = (gi + h @ w_hh.T + b_hh).chunk(4, dim=1)
+    c_next = i.sigmoid() * g.tanh() + f.sigmoid() * c
+    return torch.stack((o.sigmoid() * c_next.tanh(), c_next))
+
+
 def _assigned(a, index, v):
     """y = a * 1 with y[index] = v: index assignment in the graph (the same code in both libraries)."""
     y = a * 1
@@ -418,20 +425,30 @@ CASES = [
     _case("embedding 0-d id", lambda lib, w: lib.nn.functional.embedding(lib.tensor(4), w),
           [(5, 3)], ops.Embedding),
     # ---- recurrent cells: one fused time step each (x, h[, c], W_ih, W_hh[, b_ih, b_hh]) ----
-    _case("lstm_cell", lambda lib, x, h, c, wi, wh, bi, bh: ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
-          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], ops.LSTMCell,
+    _case("lstm_cell", lambda lib, x, h, c, wi, wh, bi, bh:
+          lib.stack(ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh)),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], (ops.LSTMCell, ops.Stack),
           torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: torch.stack(
               torch._VF.lstm_cell(x, (h, c), wi, wh, bi, bh))),
-    _case("lstm_cell no bias", lambda lib, x, h, c, wi, wh: ops.LSTMCell.apply(x, h, c, wi, wh),
-          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5)], ops.LSTMCell,
+    _case("lstm_cell no bias", lambda lib, x, h, c, wi, wh: lib.stack(ops.LSTMCell.apply(x, h, c, wi, wh)),
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5)], (ops.LSTMCell, ops.Stack),
           torch_fn=lambda torch, x, h, c, wi, wh: torch.stack(
               torch._VF.lstm_cell(x, (h, c), wi, wh, None, None))),
     _case("lstm_cell projected h (H_h=2), constant x", lambda lib, x, h, c, wi, wh, bi, bh:
-          ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh),
-          [(3, 4), (3, 2), (3, 5), (20, 4), (20, 2), (20,), (20,)], ops.LSTMCell,
+          lib.stack(ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh)),
+          [(3, 4), (3, 2), (3, 5), (20, 4), (20, 2), (20,), (20,)], (ops.LSTMCell, ops.Stack),
           grad_inputs=(1, 2, 3, 4, 5, 6),
           torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: _torch_lstm_cell(torch, x, h, c, wi, wh,
                                                                            bi, bh)),
+    _case("lstm_cell precomputed input gates (W_ih None), as nn.LSTM calls it",
+          lambda lib, gi, h, c, wh, bh: lib.stack(ops.LSTMCell.apply(gi, h, c, None, wh, None, bh)),
+          [(3, 20), (3, 5), (3, 5), (20, 5), (20,)], (ops.LSTMCell, ops.Stack),
+          torch_fn=_torch_lstm_cell_from_gates),
+    _case("lstm_cell, only h' used (c' gets no gradient)", lambda lib, x, h, c, wi, wh, bi, bh:
+          ops.LSTMCell.apply(x, h, c, wi, wh, bi, bh)[0] * 1.0,
+          [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], (ops.LSTMCell, ops.Mul),
+          torch_fn=lambda torch, x, h, c, wi, wh, bi, bh: torch._VF.lstm_cell(
+              x, (h, c), wi, wh, bi, bh)[0] * 1.0),
     _case("gru_cell", lambda lib, x, h, wi, wh, bi, bh: ops.GRUCell.apply(x, h, wi, wh, bi, bh),
           [(3, 4), (3, 5), (15, 4), (15, 5), (15,), (15,)], ops.GRUCell,
           torch_fn=lambda torch, x, h, wi, wh, bi, bh: torch._VF.gru_cell(x, h, wi, wh, bi, bh)),

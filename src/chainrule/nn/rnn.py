@@ -221,10 +221,13 @@ class RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh, w_hr = weights
         outputs = [None] * len(steps)
         order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
+        if self.mode == "LSTM":
+            # the input's share of every step's gates, x_t W_ihᵀ + b_ih, in one product for all
+            # steps (as PyTorch does); each cell adds h W_hhᵀ + b_hh
+            steps = ops.Linear.apply(stack(steps, 0), w_ih, b_ih).unbind(0)
         for t in order:
             if self.mode == "LSTM":
-                both = ops.LSTMCell.apply(steps[t], h, c, w_ih, w_hh, b_ih, b_hh)
-                h, c = both[0], both[1]
+                h, c = ops.LSTMCell.apply(steps[t], h, c, None, w_hh, None, b_hh)
                 if w_hr is not None:
                     h = ops.Linear.apply(h, w_hr)  # the projection h = (o * tanh(c)) W_hrᵀ
             elif self.mode == "GRU":
@@ -475,9 +478,8 @@ class LSTMCell(RNNCellBase):
                             f"{type(hx).__name__} instead.")
         h = self._state("h", None if hx is None else hx[0], x, unbatched)
         c = self._state("c", None if hx is None else hx[1], x, unbatched)
-        both = ops.LSTMCell.apply(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
+        h, c = ops.LSTMCell.apply(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
                                   self.bias_hh)
-        h, c = both[0], both[1]
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 

@@ -242,7 +242,17 @@ class GELU(Function):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
-            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))
+            t = np.multiply(x, x, out=np.empty_like(x))  # t = tanh(u), in place on one new array
+            t *= 0.044715
+            t += 1.0
+            t *= x
+            t *= _SQRT_2_OVER_PI
+            np.tanh(t, out=t)
+            ctx.tanh = t  # kept for backward (it needs t, not just x)
+            y = t + 1.0
+            y *= x
+            y *= 0.5
+            return y
         cdf = _normal_cdf(x)
         return x * cdf
 
@@ -250,9 +260,17 @@ class GELU(Function):
     def backward(ctx, grad_y):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x)))
-            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return grad_y * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du), None
+            t = ctx.tanh
+            # x/2 * u' = x/2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2), in place on one new array
+            slope = np.multiply(x, x, out=np.empty_like(x))
+            slope *= 3 * 0.044715
+            slope += 1.0
+            slope *= 0.5 * _SQRT_2_OVER_PI
+            slope *= x
+            slope *= 1.0 - t * t
+            slope += 0.5 * (1.0 + t)  # 1/2 (1 + t) + x/2 (1 - t^2) u'
+            slope *= grad_y
+            return slope, None
         cdf = _normal_cdf(x)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_y * (cdf + x * pdf), None

@@ -12,13 +12,13 @@ from ..autograd import Function
 from .arithmetic import unbroadcast
 
 
-def _softmax_rows(scores):
-    """Softmax along the last dim, shifted by each row's maximum (a row of -inf stays NaN, as in
-    PyTorch's math path)."""
-    shifted = scores - scores.max(axis=-1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=-1, keepdims=True)
-    return shifted
+def _softmax_rows_(scores):
+    """Softmax along the last dim, in place (scores is overwritten and returned), shifted by each
+    row's maximum (a row of -inf stays NaN, as in PyTorch's math path)."""
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
 
 
 def _swap(a):
@@ -49,11 +49,14 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, keep=None):
-        scores = np.matmul(q, _swap(k))
+        scores = np.matmul(q, _swap(k))  # a new array: the steps below work in place on it
         scores *= scale
         if mask is not None:
-            scores = scores + mask
-        weights = _softmax_rows(scores)
+            if np.broadcast_shapes(scores.shape, np.shape(mask)) == scores.shape:
+                scores += mask
+            else:  # the mask has batch dims that Q and K lack
+                scores = scores + mask
+        weights = _softmax_rows_(scores)
         dropped = weights if keep is None else weights * keep
         ctx.save_for_backward(q, k, v, mask)
         ctx.scale = scale
@@ -71,7 +74,10 @@ class ScaledDotProductAttention(Function):
         grad_weights = np.matmul(grad_out, _swap(v))
         if keep is not None:
             grad_weights *= keep
-        grad_scores = weights * (grad_weights - (grad_weights * weights).sum(axis=-1, keepdims=True))
+        # dS = P * (dP - rowsum(dP * P)), in place on dP
+        grad_weights -= (grad_weights * weights).sum(axis=-1, keepdims=True)
+        grad_weights *= weights
+        grad_scores = grad_weights
         grad_q = np.matmul(grad_scores, k) * scale if needs[0] else None
         grad_k = np.matmul(_swap(grad_scores), q) * scale if needs[1] else None
         grad_mask = unbroadcast(grad_scores, np.shape(mask)) if needs[3] else None

@@ -34,14 +34,18 @@ def _standardize(x, axes, eps):
     centered = x - mean
     var = np.mean(centered * centered, axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
-    return centered * inv_std, inv_std, mean, var
+    centered *= inv_std  # now x_hat (in place: centered is ours)
+    return centered, inv_std, mean, var
 
 
 def _standardize_backward(grad_x_hat, x_hat, inv_std, axes):
     """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``."""
     mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
     mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
-    return inv_std * (grad_x_hat - mean_g - x_hat * mean_gx)
+    grad_x = grad_x_hat - mean_g  # then in place on this new array
+    grad_x -= x_hat * mean_gx
+    grad_x *= inv_std
+    return grad_x
 
 
 def _standardize_graph(x, axes, eps):

@@ -21,13 +21,28 @@ def _sigmoid(x):
     return 0.5 * np.tanh(0.5 * x) + 0.5  # equal to 1 / (1 + exp(-x)); cannot overflow
 
 
+def _sigmoid_(x):
+    """x <- sigmoid(x) in place, as 0.5 tanh(x / 2) + 0.5."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+
+
+def _times_sigmoid_slope_(grad, s):
+    """grad <- grad * s * (1 - s) in place: the derivative of a sigmoid, from its output s."""
+    grad *= s
+    grad *= 1.0 - s
+
+
 def _affine_grads(needs, grad_gi, grad_gh, x, h, w_ih, w_hh):
     """The gradients of the two affine maps gi = x W_ihᵀ + b_ih and gh = h W_hhᵀ + b_hh, given
     dL/dgi and dL/dgh, for the inputs (x, h, W_ih, W_hh, b_ih, b_hh) whose ``needs`` is set:
         dL/dx = dL/dgi W_ih          dL/dW_ih = dL/dgiᵀ x        dL/db_ih = sum over the batch of dL/dgi
         dL/dh = dL/dgh W_hh          dL/dW_hh = dL/dghᵀ h        dL/db_hh = sum over the batch of dL/dgh
-    Returns the four that depend on x and W (dL/dh is added by the caller to the direct path)."""
-    grad_x = _mm(grad_gi, w_ih) if needs[0] else None
+    Returns the four that depend on x and W (dL/dh is added by the caller to the direct path).
+    Without W_ih (x is then gi itself, see LSTMCell), dL/dx = dL/dgi."""
+    grad_x = (grad_gi if w_ih is None else _mm(grad_gi, w_ih)) if needs[0] else None
     grad_w_ih = _mm(grad_gi.T, x) if needs[3] else None
     grad_w_hh = _mm(grad_gh.T, h) if needs[4] else None
     grad_b_ih = grad_gi.sum(axis=0) if len(needs) > 5 and needs[5] else None
@@ -36,11 +51,14 @@ def _affine_grads(needs, grad_gi, grad_gh, x, h, w_ih, w_hh):
 
 
 def _gates(x, h, w_ih, w_hh, b_ih, b_hh):
-    """gi = x W_ihᵀ + b_ih and gh = h W_hhᵀ + b_hh (NumPy)."""
-    gi = _mm(x, w_ih.T)
+    """gi = x W_ihᵀ + b_ih and gh = h W_hhᵀ + b_hh (NumPy); without W_ih, gi = x (not a copy)."""
     gh = _mm(h, w_hh.T)
-    if b_ih is not None:
-        gi += b_ih
+    if w_ih is None:
+        gi = x if b_ih is None else x + b_ih
+    else:
+        gi = _mm(x, w_ih.T)
+        if b_ih is not None:
+            gi += b_ih
     if b_hh is not None:
         gh += b_hh
     return gi, gh
@@ -48,8 +66,12 @@ def _gates(x, h, w_ih, w_hh, b_ih, b_hh):
 
 def _check_cell(op, x, h, c, w_ih, w_hh, gates):
     """Shapes of a cell's inputs, named in one sentence before NumPy's own errors."""
-    hidden = w_ih.shape[0] // gates
-    if x.ndim != 2 or x.shape[1] != w_ih.shape[1]:
+    hidden = w_hh.shape[0] // gates
+    if w_ih is None:  # x is the input's share of the gates, x W_ihᵀ + b_ih, computed by the caller
+        if x.ndim != 2 or x.shape[1] != w_hh.shape[0]:
+            raise ValueError(f"{op}: without W_ih the input must be the input gates x W_ihᵀ + b_ih, "
+                             f"of shape (batch, {w_hh.shape[0]}). Got {x.shape} instead.")
+    elif x.ndim != 2 or x.shape[1] != w_ih.shape[1]:
         raise ValueError(f"{op}: input must have shape (batch, input_size={w_ih.shape[1]}). Got "
                          f"{x.shape} instead.")
     expected = (x.shape[0], w_hh.shape[1])
@@ -69,9 +91,8 @@ class LSTMCell(Function):
               g = tanh(gates_g)      candidate cell
               o = sigmoid(gates_o)   output gate
               c' = f * c + i * g
-              h' = o * tanh(c')
-              y = stack(h', c')       (2, N, H): the op has one output, y[0] is h', y[1] is c'
-    backward: with dh' = dL/dy[0] and dc' = dL/dy[1] (what flows back from the next step and from
+              h' = o * tanh(c')       two outputs, h' and c', each (N, H)
+    backward: with dh' = dL/dh' and dc' = dL/dc' (what flows back from the next step and from
               the layer's output), and t = tanh(c'):
               dc = dc' + dh' * o * (1 - t^2)                 total gradient reaching c'
               do = dh' * t                 dgates_o = do * o * (1 - o)
@@ -82,6 +103,9 @@ class LSTMCell(Function):
               then, with dgates = [dgates_i | dgates_f | dgates_g | dgates_o]:
               dL/dx = dgates W_ih,   dL/dh = dgates W_hh
               dL/dW_ih = dgatesᵀ x,  dL/dW_hh = dgatesᵀ h,  dL/db_ih = dL/db_hh = sum_n dgates
+    With W_ih None, x is the input's share of the gates, x W_ihᵀ + b_ih, already computed (nn.LSTM
+    does it for all time steps in one product, as PyTorch does): gates = x + h W_hhᵀ + b_hh and
+    dL/dx = dgates.
     """
 
     backward_returns_new_arrays = True  # (see Function)
@@ -90,30 +114,41 @@ class LSTMCell(Function):
     def forward(ctx, x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
         _check_cell("lstm_cell", x, h, c, w_ih, w_hh, 4)
         gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh)
-        gates = gi
-        gates += gh
-        i, f, g, o = np.split(gates, 4, axis=1)
-        i, f, o = _sigmoid(i), _sigmoid(f), _sigmoid(o)
-        g = np.tanh(g)
-        c_next = f * c + i * g
+        gates = gh  # a new array (gi may be the input itself)
+        gates += gi
+        hidden = gates.shape[1] // 4
+        i, f, g, o = (gates[:, k * hidden:(k + 1) * hidden] for k in range(4))  # views
+        _sigmoid_(gates[:, :2 * hidden])  # the gates activated in place: i and f,
+        np.tanh(g, out=g)                 # g,
+        _sigmoid_(o)                      # and o
+        c_next = f * c
+        c_next += i * g
         tanh_c = np.tanh(c_next)
         h_next = o * tanh_c
         ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh)
         ctx.activations = (i, f, g, o, tanh_c)
-        return np.stack((h_next, c_next))
+        return h_next, c_next
 
     @staticmethod
-    def backward(ctx, grad_y):
+    def backward(ctx, grad_h_next, grad_c_next):
         x, h, c, w_ih, w_hh, _, _ = ctx.saved_tensors
         i, f, g, o, tanh_c = ctx.activations
-        grad_h_next, grad_c_next = grad_y[0], grad_y[1]
-        grad_c = grad_c_next + grad_h_next * o * (1 - tanh_c * tanh_c)
-        grad_gates = np.concatenate((
-            grad_c * g * i * (1 - i),                # dgates_i
-            grad_c * c * f * (1 - f),                # dgates_f
-            grad_c * i * (1 - g * g),                # dgates_g
-            grad_h_next * tanh_c * o * (1 - o),      # dgates_o
-        ), axis=1)
+        grad_c = 1.0 - tanh_c * tanh_c  # dc = dc' + dh' * o * (1 - t^2), in place
+        grad_c *= o
+        grad_c *= grad_h_next
+        grad_c += grad_c_next
+        hidden = grad_c.shape[1]
+        grad_gates = np.empty_like(grad_c, shape=(grad_c.shape[0], 4 * hidden))
+        grad_i, grad_f, grad_g, grad_o = (grad_gates[:, k * hidden:(k + 1) * hidden]
+                                          for k in range(4))
+        np.multiply(grad_c, g, out=grad_i)  # dgates_i = dc * g * i * (1 - i)
+        _times_sigmoid_slope_(grad_i, i)
+        np.multiply(grad_c, c, out=grad_f)  # dgates_f = dc * c * f * (1 - f)
+        _times_sigmoid_slope_(grad_f, f)
+        np.multiply(grad_c, i, out=grad_g)  # dgates_g = dc * i * (1 - g^2)
+        grad_g *= 1.0 - g * g
+        np.multiply(grad_h_next, tanh_c, out=grad_o)  # dgates_o = dh' * t * o * (1 - o)
+        _times_sigmoid_slope_(grad_o, o)
         needs = ctx.needs_input_grad
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = _affine_grads(
             needs, grad_gates, grad_gates, x, h, w_ih, w_hh)
@@ -122,20 +157,22 @@ class LSTMCell(Function):
         return grad_x, grad_h, grad_c_prev, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
     @staticmethod
-    def backward_graph(ctx, grad_y):
+    def backward_graph(ctx, grad_h_next, grad_c_next):
         """The same formulas in chainrule ops, the gates recomputed from the saved inputs."""
         x, h, c, w_ih, w_hh, b_ih, b_hh = ctx.saved_tensors
         gates = _gates_graph(x, h, w_ih, w_hh, b_ih, b_hh)
-        hidden = w_ih.shape[0] // 4
+        hidden = w_hh.shape[0] // 4
         i = gates[:, :hidden].sigmoid()
         f = gates[:, hidden:2 * hidden].sigmoid()
         g = gates[:, 2 * hidden:3 * hidden].tanh()
         o = gates[:, 3 * hidden:].sigmoid()
         tanh_c = (f * c + i * g).tanh()
-        grad_h_next, grad_c_next = grad_y[0], grad_y[1]
         grad_c = grad_c_next + grad_h_next * o * (1 - tanh_c * tanh_c)
         grad_gates = _cat_graph((grad_c * g * i * (1 - i), grad_c * c * f * (1 - f),
                                  grad_c * i * (1 - g * g), grad_h_next * tanh_c * o * (1 - o)))
+        if w_ih is None:
+            return (grad_gates, grad_gates @ w_hh, grad_c * f, None, grad_gates.T @ h,
+                    _bias_grad_graph(grad_gates, b_ih), _bias_grad_graph(grad_gates, b_hh))
         return (grad_gates @ w_ih, grad_gates @ w_hh, grad_c * f, grad_gates.T @ x,
                 grad_gates.T @ h, _bias_grad_graph(grad_gates, b_ih),
                 _bias_grad_graph(grad_gates, b_hh))
@@ -164,6 +201,9 @@ class GRUCell(Function):
 
     @staticmethod
     def forward(ctx, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+        if w_ih is None:
+            raise TypeError("gru_cell: W_ih must be a Tensor (only lstm_cell takes precomputed "
+                            "input gates).")
         _check_cell("gru_cell", x, h, None, w_ih, w_hh, 3)
         gi, gh = _gates(x, h, w_ih, w_hh, b_ih, b_hh)
         gi_r, gi_z, gi_n = np.split(gi, 3, axis=1)
@@ -212,8 +252,9 @@ class GRUCell(Function):
 
 
 def _gates_graph(x, h, w_ih, w_hh, b_ih, b_hh):
-    """x W_ihᵀ + b_ih + h W_hhᵀ + b_hh in chainrule ops (for backward_graph)."""
-    gates = x @ w_ih.T + h @ w_hh.T
+    """x W_ihᵀ + b_ih + h W_hhᵀ + b_hh in chainrule ops (for backward_graph); x W_ihᵀ is x itself
+    without W_ih."""
+    gates = (x if w_ih is None else x @ w_ih.T) + h @ w_hh.T
     for b in (b_ih, b_hh):
         if b is not None:
             gates = gates + b
