@@ -254,6 +254,8 @@ def _first_order(first, grad, retain_graph) -> None:
                 _accumulate_into(node.retained, grad_out)
             if not retain_graph:
                 node.saved_tensors = None
+                if node.output_nodes is not None:  # break the cycle with its outputs' Nodes,
+                    node.output_nodes = None  # so the step's graph is freed without the collector
     finally:
         _mode.grad_enabled = previous_mode
 
@@ -432,6 +434,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, targets=N
                 _accumulate_into(node.retained, grad_out, create_graph)
             if not retain_graph:
                 node.saved_tensors = None
+                if node.output_nodes is not None:
+                    node.output_nodes = None
         for x, g in hooked.values():  # every part of a hooked leaf's gradient has arrived
             deliver_leaf(x, _run_hooks(x._hooks, g, create_graph), hooks_done=True)
     finally:
