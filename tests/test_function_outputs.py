@@ -137,3 +137,32 @@ def test_a_numpy_only_function_under_create_graph_says_how_to_fix_it():
         cr.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
     (g,) = cr.autograd.grad(Cube.apply(x).sum(), x)  # first order is fine
     np.testing.assert_allclose(g.numpy(), 3 * X**2)
+
+
+def test_a_graph_of_ops_with_several_outputs_is_freed_without_the_cyclic_collector():
+    """An op with several outputs and its outputs' Nodes point at each other; backward (without
+    retain_graph) breaks that cycle, so an LSTM step's graph goes as soon as it is unused (it
+    used to wait for Python's collector, raising a step's peak memory)."""
+    import gc
+
+    from chainrule.autograd.function import Node
+
+    lstm = cr.nn.LSTM(4, 6, num_layers=2)
+    x = cr.randn(5, 2, 4, requires_grad=True)
+
+    def alive():
+        return sum(1 for o in gc.get_objects() if type(o) is Node)
+
+    gc.collect()
+    before = alive()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(2):
+            out, state = lstm(x)
+            out.sum().backward()
+            del out, state
+        assert alive() == before
+    finally:
+        if enabled:
+            gc.enable()
