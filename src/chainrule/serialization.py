@@ -76,7 +76,7 @@ import zlib
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, open_regular
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION", "DTYPES"]
@@ -242,12 +242,14 @@ def _align(n: int) -> int:
 def load(path):
     """Read a checkpoint written by ``save``; arrays (and saved Tensors) come back as NumPy arrays.
 
-    Raises FileNotFoundError if ``path`` does not exist, and CheckpointError (a ValueError) naming
+    Raises FileNotFoundError if ``path`` does not exist, IsADirectoryError or ValueError if it is
+    not a regular file (a folder, a FIFO, a device: never opened, so never waited on), and
+    CheckpointError (a ValueError) naming
     the file and the problem if it is not a readable chainrule checkpoint: truncated, corrupt,
     written by a newer chainrule, or a foreign format such as a pickle.
     """
     path = _fspath("load", path)
-    with open(path, "rb") as file:
+    with open_regular(path, "rb", what="load: the checkpoint") as file:
         file_size = os.fstat(file.fileno()).st_size
         reader = _Reader(path, file, file_size)
         return reader.read()

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..data import DataLoader, Standardizer, TensorDataset
+from ..files import open_regular
 from ..tensor import Tensor
 from ..training.builders import apply_init, build_mlp, build_optimizer, build_scheduler
 from ..training.lifecycle import RunSpec, Setup
@@ -41,11 +42,14 @@ def file_sha256(path: str, shown: str) -> str:
     """The SHA-256 of the file at ``path`` (named ``shown`` in errors), to notice a changed CSV."""
     if os.path.isdir(path):
         raise ValueError(f"{shown} is a folder, not a CSV file.")
+    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+        with open_regular(path, "rb", what="the CSV file") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):  # in blocks: any size
+                digest.update(block)
     except FileNotFoundError:
         raise FileNotFoundError(f"{shown}: no such file.") from None
+    return digest.hexdigest()
 
 
 class Prepared:
