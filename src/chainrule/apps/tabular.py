@@ -307,7 +307,7 @@ def _surface(plot, run_dir, prepared, model) -> str:
 
 def load_run(model_path):
     """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
-    checkpoint = load_checkpoint(model_path)
+    checkpoint = load_checkpoint(model_path, command="train")
     data, config = checkpoint.get("data"), checkpoint["config"]
     if not isinstance(data, dict) or "features" not in data:
         raise ValueError(f"{model_path} was not written by chainrule train: its checkpoint "

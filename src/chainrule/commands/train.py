@@ -174,7 +174,8 @@ def _resume_settings(args, given: set):
                                "train cannot resume it.")
 
     config, checkpoint = resume_settings(
-        run_dir, args.epochs if "epochs" in given else None, check_config=written_by_train,
+        run_dir, args.epochs if "epochs" in given else None, command="train",
+        check_config=written_by_train,
         missing_figures=figures_to_redraw(args, TrainRunSpec, run_dir))
     check_csv_unchanged(config)
     return config, checkpoint

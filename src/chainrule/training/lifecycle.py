@@ -263,6 +263,8 @@ def resume_settings(run_dir, epochs=None, *, command=None, check_config=None,
     missing_figures: a function (config, checkpoint) -> the figures a finished run lacks; a
     finished run lacking some may be resumed without more epochs, to draw them.
     """
+    from .schema import check_resumable, check_run
+
     checkpoint = load_checkpoint(run_dir)
     config = dict(checkpoint["config"])
     made_by = config.get("command", "train")
@@ -271,6 +273,11 @@ def resume_settings(run_dir, epochs=None, *, command=None, check_config=None,
                          f"{command}; continue it with chainrule {made_by} --resume {run_dir}.")
     if check_config is not None:
         check_config(config)
+    where = os.fspath(run_dir)
+    where = os.path.join(where, CHECKPOINT) if os.path.isdir(where) else where
+    if command is not None:  # the run's own schema: config, weight shapes, buffers, data
+        check_run(checkpoint, where, command)
+    check_resumable(checkpoint, where)
     redraw = bool(missing_figures(config, checkpoint)) if missing_figures else False
     resume_epochs(config, checkpoint, epochs, run_dir, redraw=redraw)
     return config, checkpoint

@@ -158,27 +158,32 @@ def save_checkpoint(path, checkpoint: dict) -> None:
     save(checkpoint, path)
 
 
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint (a file, or a run folder holding checkpoint.crk) and check its keys."""
+def load_checkpoint(path, command=None) -> dict:
+    """Read a checkpoint (a file, or a run folder holding checkpoint.crk) and check it against
+    the schema of ``chainrule.training.schema``: every entry of the kind and within the bounds a
+    run writes, or one CheckpointError naming the file and the field.
+
+    command: the command(s) whose runs are accepted ("train", "seed" or a tuple of them); the
+    run's own schema (config, weight shapes, optimizer buffers, data record) is then checked
+    too. None: any training checkpoint (made by ``make_checkpoint`` from Python)."""
+    from .schema import check_checkpoint, check_run
+
     path = os.fspath(path)
     if os.path.isdir(path):
         folder = path
         path = os.path.join(path, CHECKPOINT)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"{folder} holds no {CHECKPOINT}; is it a run folder?")
-    elif not os.path.exists(path):
+    elif not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such file or run folder.")
-    checkpoint = load(path)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
-        raise ValueError(
-            f"{path} is a chainrule file but not a training checkpoint (format {found!r}, "
-            f"expected {FORMAT!r})."
-        )
-    missing = [key for key in _KEYS if key not in checkpoint]
-    if missing:
-        raise ValueError(f"{path} is an incomplete training checkpoint: it lacks "
-                         f"{', '.join(missing)}.")
+    checkpoint = check_checkpoint(load(path), path)
+    if command is not None:
+        accepted = (command,) if isinstance(command, str) else tuple(command)
+        made_by = checkpoint["config"].get("command", "train")
+        if made_by not in accepted:
+            raise ValueError(f"{path} holds a run of chainrule {made_by}, not of chainrule "
+                             f"{' or '.join(accepted)}.")
+        check_run(checkpoint, path, made_by)
     return checkpoint
 
 
