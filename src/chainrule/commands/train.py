@@ -17,8 +17,8 @@ import os
 
 from ..apps.tabular import file_sha256
 from ..training.builders import (
-    parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer, parse_range,
-    parse_scheduler,
+    LIMITS, parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer,
+    parse_range, parse_scheduler,
 )
 from ..training.lifecycle import execute, resume_settings
 from ..training.tasks import LOSSES, task_of
@@ -106,7 +106,10 @@ def config_from_args(args, given: set) -> dict:
             if name in given:
                 raise CommandError(f"{flag(name)} applies to --function only, not to --csv.")
     check_training_options(args)
-    check_number("--samples", args.samples, 2, integer=True)
+    check_number("--samples", args.samples, 2, LIMITS["samples"], integer=True)
+    if args.function is not None and len(args.function) > LIMITS["function"]:
+        raise CommandError(f"--function must be at most {LIMITS['function']} characters. Got "
+                           f"{len(args.function)} instead.")
     check_number("--noise", args.noise, 0)
     check_number("--val-fraction", args.val_fraction, 0, 1, high_open=True)
     optimizer = parse_optimizer(args.optimizer)

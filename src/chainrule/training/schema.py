@@ -40,21 +40,12 @@ import numpy as np
 
 from ..random import check_rng_state
 from ..serialization import CheckpointError
-from .builders import ACTIVATIONS, DTYPES, LOSS_NAMES, OPTIMIZERS, parse_init, parse_scheduler
+from .builders import (
+    ACTIVATIONS, DTYPES, LIMITS, LOSS_NAMES, OPTIMIZERS, SEED_END, parse_init, parse_scheduler,
+)
 
 __all__ = ["LIMITS", "check_checkpoint", "check_run", "check_resumable"]
 
-LIMITS = {
-    "samples": 10_000_000,      # rows a --function run may draw
-    "layer_size": 100_000,      # units of one hidden layer
-    "layers": 100,              # hidden layers
-    "features": 100_000,        # input columns
-    "classes": 100_000,         # outputs of a classifier
-    "epochs": 1_000_000,
-    "batch_size": 10_000_000,
-    "function": 10_000,         # characters of a --function formula
-}
-SEED_END = 2**64  # seeds are ints in [0, 2**64)
 
 FORMAT = "chainrule.train/1"
 _REQUIRED = ("format", "model", "optimizer", "scheduler", "epoch", "rng", "history", "config")
@@ -221,12 +212,22 @@ class _Checker:
 
 def _describe(what, low, high, none=False, low_open=False, high_open=False) -> str:
     if low is not None and high is not None:
-        what += f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        what += (f" in {'(' if low_open else '['}{_number(low)}, {_number(high)}"
+                 f"{')' if high_open else ']'}")
     elif low is not None:
-        what += f" {'>' if low_open else '>='} {low:g}"
+        what += f" {'>' if low_open else '>='} {_number(low)}"
     elif high is not None:
-        what += f" {'<' if high_open else '<='} {high:g}"
+        what += f" {'<' if high_open else '<='} {_number(high)}"
     return what + (" or None" if none else "")
+
+
+def _number(value) -> str:
+    """10000000 as 10_000_000 (readable and exact), 2**62 as 2**62, floats as :g."""
+    if isinstance(value, int):
+        if value >= 2**32 and value & (value - 1) == 0:
+            return f"2**{value.bit_length() - 1}"
+        return f"{value:_}"
+    return f"{value:g}"
 
 
 # ----- any checkpoint --------------------------------------------------------------------------
