@@ -107,9 +107,6 @@ def config_from_args(args, given: set) -> dict:
                 raise CommandError(f"{flag(name)} applies to --function only, not to --csv.")
     check_training_options(args)
     check_number("--samples", args.samples, 2, LIMITS["samples"], integer=True)
-    if args.function is not None and len(args.function) > LIMITS["function"]:
-        raise CommandError(f"--function must be at most {LIMITS['function']} characters. Got "
-                           f"{len(args.function)} instead.")
     check_number("--noise", args.noise, 0)
     check_number("--val-fraction", args.val_fraction, 0, 1, high_open=True)
     optimizer = parse_optimizer(args.optimizer)

@@ -46,7 +46,7 @@ LIMITS = {
     "classes": 100_000,         # outputs of a classifier
     "epochs": 1_000_000,
     "batch_size": 10_000_000,
-    "function": 10_000,         # characters of a --function formula
+    "function": 1000,           # characters of a --function formula (as apps.expression)
 }
 SEED_END = 2**64  # seeds are ints in [0, 2**64)
 

@@ -17,6 +17,9 @@ A checkpoint is one dict, saved atomically with ``chainrule.save``::
      "early_stopping": its state_dict() or None, "config": {...}, "data": {...} or None,
      "health": the HealthMonitor's records or None (absent in runs made before it was kept)}
 
+``load_checkpoint`` checks what a checkpoint holds against ``chainrule.training.schema`` before
+anything uses it: a run folder is input, and a wrong entry is one CheckpointError naming it.
+
 Restoring all of it (``restore``) lets ``fit`` continue bit for bit: the same weights, optimizer
 buffers, learning rate, data order and random draws as if the run had never stopped.
 
