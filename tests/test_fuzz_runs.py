@@ -434,7 +434,7 @@ def torch_mutations(root: str, good: str, rnd: random.Random):
 
 # ----- running the commands ----------------------------------------------------------------------
 
-def commands_for(name: str, folder: str, bases: dict, scratch: str):
+def commands_for(name: str, folder: str, bases: dict, scratch: str, plots: bool = False):
     """The command lines that read the run in ``folder`` (a copy of base ``name``)."""
     lines = []
     if name != "seed":
@@ -444,7 +444,8 @@ def commands_for(name: str, folder: str, bases: dict, scratch: str):
         lines.append(["export", "--from", "torch", bases["torch"][name], "--like", folder,
                       "--out", os.path.join(scratch, "imported")])
     command = "seed" if name == "seed" else "train"
-    lines.append([command, "--resume", folder, "--epochs", "3", "--no-plots", "--quiet"])
+    lines.append([command, "--resume", folder, "--epochs", "3", "--quiet",
+                  "--plots" if plots else "--no-plots"])  # (figures cost ~1 s: now and then)
     return lines
 
 
@@ -548,7 +549,8 @@ def build_cases(bases: dict, root: str, count: int, seed: int, special: bool = T
         return folder, scratch
 
     def add(name, folder, scratch, label, lines=None):
-        for argv in lines or commands_for(name, folder, bases, scratch):
+        plots = rnd.random() < 0.05
+        for argv in lines or commands_for(name, folder, bases, scratch, plots):
             cases.append({"id": len(cases), "argv": argv, "about": f"{name}: {label}"})
 
     for _ in range(count):

@@ -267,6 +267,8 @@ def _set(path, value):
                                                        r"must be a number"),
     (("health", "warned"), [[["deep"]]], r"health.warned\[0\] must be a string or a list of "
                                          r"strings"),
+    (("health", "grad_norms", "0.weight"), [1.0], r"health.grad_norms\['0.weight'\] must be "
+                                                  r"one number per checked step"),
     (("health", "_epoch_start"), 10**6, r"health._epoch_start must be an int in \[0, "),
     (("health", "activations", "1", "kind"), "swish", r"kind must be one of sigmoid, tanh, relu"),
     (("history", "train_loss"), [1.0], r"must have one length; got lengths \[1, 2\]"),

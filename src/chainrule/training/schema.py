@@ -420,7 +420,7 @@ def _check_health(check, health, model) -> None:
     keys = ("checked_steps", *_HEALTH_SERIES, "activations", *_HEALTH_NUMBERS[:3], "warnings",
             "warning_steps", "_step", "_epoch_start", "warned")
     check.dict("health", health, keys, ("_label_entropies", "findings"))
-    check.numbers("health.checked_steps", health["checked_steps"], integer=True)
+    checked = len(check.numbers("health.checked_steps", health["checked_steps"], integer=True))
     names = None
     for record in _HEALTH_SERIES:
         series = check.dict(f"health.{record}", health[record])
@@ -432,15 +432,24 @@ def _check_health(check, health, model) -> None:
         for name, values in series.items():
             if name not in model:
                 check.fail(f"health.{record}", "keyed by names of the model's parameters", name)
-            check.numbers(f"health.{record}[{name!r}]", values)
+            field = f"health.{record}[{name!r}]"
+            check.numbers(field, values)
+            # one gradient and weight norm per checked step; an update ratio and a finite norm
+            # for at most each of them
+            exact = record in ("grad_norms", "weight_norms")
+            if len(values) > checked or (exact and len(values) != checked):
+                check.fail(field, f"{'' if exact else 'at most '}one number per checked step "
+                           f"({checked})", values)
     activations = check.dict("health.activations", health["activations"])
     for name, record in activations.items():
         field = f"health.activations[{name!r}]"
         check.str(f"the name of {field}", name, limit=1000)
         check.dict(field, record, ("kind", "steps", "fraction"))
         check.choice(f"{field}.kind", record["kind"], _HEALTH_KINDS)
-        check.numbers(f"{field}.steps", record["steps"], integer=True)
-        check.numbers(f"{field}.fraction", record["fraction"])
+        steps = check.numbers(f"{field}.steps", record["steps"], integer=True)
+        if len(check.numbers(f"{field}.fraction", record["fraction"])) != len(steps):
+            check.fail(f"{field}.fraction", f"one number per step of steps ({len(steps)})",
+                       record["fraction"])
     for record in _HEALTH_NUMBERS:
         if record in health:
             check.numbers(f"health.{record}", health[record])
