@@ -274,6 +274,8 @@ def _set(path, value):
     (("history", "train_loss"), [1.0], r"must have one length; got lengths \[1, 2\]"),
     (("history", "epoch"), [2, 1], r"history.epoch must be increasing epoch numbers from 1"),
     (("scheduler",), {"last_epoch": 1}, r"scheduler must be None for config.scheduler 'none'"),
+    (("data", "class_names"), ["a", np.ones((3, 4))], r"data.class_names must be None for a "
+                                                       r"regression run; got \['a', array\(\[\[1"),
     (("epoch",), -1, r"epoch must be an int in \[0, 1_000_000\]; got -1"),
     (("config", "optimizer"), "lbfgs", r"config.optimizer must be one of sgd, adam"),
     (("config", "momentum"), 0.9, r"config.momentum must be None for adam"),

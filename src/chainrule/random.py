@@ -79,7 +79,7 @@ def _power(n: int) -> str:
 def _shown(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line, even for a list holding an array
     return text if len(text) <= 60 else text[:57] + "..."
 
 

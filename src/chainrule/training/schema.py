@@ -94,10 +94,14 @@ def _shown(value) -> str:
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, dict):
         return f"a dict with keys {_clip(repr(list(value)[:6]))}"
+    if isinstance(value, (list, tuple)) and len(value) > 20:
+        return f"a {type(value).__name__} of {len(value)} items"
     return _clip(repr(value))
 
 
 def _clip(text: str, limit: int = 80) -> str:
+    """One line (an array's repr inside a list spans several) of at most ``limit`` characters."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
