@@ -15,12 +15,14 @@ saved weights, and every import goes through its ``load_state_dict``, whose erro
 and shapes that do not fit.
 
 What the new run folder of ``--from torch`` holds: config.json (RUN_DIR's settings, as its
-checkpoint holds them) and checkpoint.crk, which is
-RUN_DIR's checkpoint with the imported weights. What belonged to the old weights is dropped: the
-optimizer's per-parameter buffers (momentum, Adam's moments; its settings stay) and the early
-stopping state (it keeps a copy of the best old weights). The checkpoint's history is RUN_DIR's,
-and its "imported_from" entry names the file. Metrics and plots are not copied, since they describe
-the old weights.
+checkpoint holds them) and checkpoint.crk, which is RUN_DIR's checkpoint with the imported
+weights. Both are written atomically, and a link already at either name is replaced, never written
+through. Every file read is a regular file (see ``chainrule.files.open_regular``), and a PyTorch
+zip's members are checked for size before any is read. What belonged to the old weights is
+dropped: the optimizer's per-parameter buffers (momentum, Adam's moments; its settings stay) and
+the early stopping state (it keeps a copy of the best old weights). The checkpoint's history is
+RUN_DIR's, and its "imported_from" entry names the file. Metrics and plots are not copied, since
+they describe the old weights.
 """
 
 from __future__ import annotations
