@@ -55,6 +55,8 @@ def _mutated(runs, tmp_path, name, change):
     import shutil
 
     folder = tmp_path / f"{name}-copy"
+    while folder.exists():
+        folder = folder.with_name(folder.name + "-again")
     shutil.copytree(runs / name, folder)
     checkpoint = chainrule.load(folder / "checkpoint.crk")
     change(checkpoint)
@@ -298,6 +300,9 @@ def test_a_seed_run_is_checked_against_the_seed_schema(runs, tmp_path, capsys):
     assert main(["seed", "--resume", str(folder), "--epochs", "3"]) == 2
     assert "config.val_fraction must be a share that leaves rows for training and for " \
            "validation of the 60 samples; got 0.999" in _one_sentence(capsys, "seed")
+    folder = _mutated(runs, tmp_path, "seed", _set(("data",), {"standardizer": {"mean": "x"}}))
+    assert main(["export", "--to", "torch", str(folder), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "data must be None for a run of chainrule seed" in _one_sentence(capsys, "export")
     assert main(["predict", "--model", str(runs / "seed"), "--csv", "x.csv"]) == 2
     assert "holds a run of chainrule seed, not of chainrule train" in _one_sentence(capsys,
                                                                                     "predict")

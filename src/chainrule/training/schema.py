@@ -498,6 +498,8 @@ def check_run(checkpoint, where: str, command: str) -> dict:
     if command == "seed":
         hidden = _check_seed_config(check, config)
         in_features, out_features = 2, 1
+        if checkpoint.get("data") is not None:  # (its data is drawn, never read)
+            check.fail("data", "None for a run of chainrule seed", checkpoint["data"])
     else:
         hidden = _check_train_config(check, config)
         in_features, out_features = _check_train_data(check, checkpoint.get("data"), config)
