@@ -348,7 +348,7 @@ def file_mutations(folder: str, name: str):
     return cases
 
 
-def torch_mutations(root: str, good: str, rnd: random.Random):
+def torch_mutations(root: str, good: str, rnd: random.Random, flips: int = 6):
     """(description, path) of hostile PyTorch files written under ``root``."""
     files = []
 
@@ -390,7 +390,7 @@ def torch_mutations(root: str, good: str, rnd: random.Random):
         p = path(f"cut{i}.pt")
         open(p, "wb").write(raw[:cut])
         files.append((f"truncated at {cut}", p))
-    for i in range(6):
+    for i in range(flips):
         flipped = bytearray(raw)
         for _ in range(rnd.randint(1, 8)):
             flipped[rnd.randrange(len(flipped))] ^= 1 << rnd.randrange(8)
@@ -570,7 +570,8 @@ def build_cases(bases: dict, root: str, count: int, seed: int, special: bool = T
             apply(folder)
             add(name, folder, scratch, label)
     if bases["torch"]:
-        for label, path in torch_mutations(os.path.join(root), bases["torch"]["reg"], rnd):
+        for label, path in torch_mutations(root, bases["torch"]["reg"], rnd,
+                                           flips=max(6, count // 20)):
             folder, scratch = copy_base("reg", label)
             add("reg", folder, scratch, f"torch file: {label}", [
                 ["export", "--from", "torch", path, "--like", folder,

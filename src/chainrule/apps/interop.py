@@ -199,9 +199,12 @@ def _torch_load(torch, path, handle):
             "model.state_dict() instead of the model or another object."
         ) from None
     except Exception as err:  # torch.load reports a foreign or damaged file in many ways
-        raise ValueError(
-            f"{path} is not a PyTorch file that torch.load can read ({_first_line(err)})."
-        ) from None
+        # Its own messages (RuntimeError, ...) say what is wrong; a KeyError or IndexError from
+        # deep inside its unpickler says only that the bytes are damaged.
+        said = isinstance(err, (RuntimeError, ValueError, OSError, EOFError, zipfile.BadZipFile))
+        why = _first_line(err) if said else "it is damaged: torch.load failed while reading it"
+        raise ValueError(f"{path} is not a PyTorch file that torch.load can read ({why}).") \
+            from None
 
 
 def _state_dict_of(torch, path, obj) -> dict:

@@ -22,7 +22,8 @@ import sys
 from . import CommandError
 
 from ..training.builders import (  # noqa: F401  (the names the option help lists)
-    ACTIVATIONS, DTYPES, INITS, LIMITS, OPTIMIZERS, SCHEDULERS, SEED_END, check_number,
+    ACTIVATIONS, DTYPES, INITS, LIMITS, OPTIMIZERS, SCHEDULERS, SEED_END, check_at_most,
+    check_number,
 )
 from ..training.tasks import LOSSES  # noqa: F401
 
@@ -103,12 +104,17 @@ def add_output_options(parser) -> None:
 
 def check_training_options(args) -> None:
     """Range checks of the options added by add_training_options and add_optimizer_options."""
-    check_number("--epochs", args.epochs, 1, LIMITS["epochs"], integer=True)
-    check_number("--batch-size", args.batch_size, 1, LIMITS["batch_size"], integer=True)
-    check_number("--seed", args.seed, 0, SEED_END - 1, integer=True)
+    check_number("--epochs", args.epochs, 1, integer=True)
+    check_number("--batch-size", args.batch_size, 1, integer=True)
+    check_number("--seed", args.seed, 0, integer=True)
     check_number("--clip-value", args.clip_value, 0, low_open=True)
     check_number("--clip-norm", args.clip_norm, 0, low_open=True)
-    check_number("--patience", args.patience, 1, LIMITS["epochs"], integer=True)
+    check_number("--patience", args.patience, 1, integer=True)
+    # (what a saved config may hold: chainrule.training.schema)
+    check_at_most("--epochs", args.epochs, LIMITS["epochs"])
+    check_at_most("--batch-size", args.batch_size, LIMITS["batch_size"])
+    check_at_most("--seed", args.seed, SEED_END - 1)
+    check_at_most("--patience", args.patience, LIMITS["epochs"])
     if args.normalize_grad and (args.clip_value is not None or args.clip_norm is not None):
         raise CommandError("--normalize-grad replaces clipping; give it without --clip-value "
                            "and --clip-norm.")

@@ -17,7 +17,7 @@ import os
 
 from ..apps.tabular import file_sha256
 from ..training.builders import (
-    LIMITS, parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer,
+    LIMITS, check_at_most, parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer,
     parse_range, parse_scheduler,
 )
 from ..training.lifecycle import execute, resume_settings
@@ -106,7 +106,8 @@ def config_from_args(args, given: set) -> dict:
             if name in given:
                 raise CommandError(f"{flag(name)} applies to --function only, not to --csv.")
     check_training_options(args)
-    check_number("--samples", args.samples, 2, LIMITS["samples"], integer=True)
+    check_number("--samples", args.samples, 2, integer=True)
+    check_at_most("--samples", args.samples, LIMITS["samples"])
     check_number("--noise", args.noise, 0)
     check_number("--val-fraction", args.val_fraction, 0, 1, high_open=True)
     optimizer = parse_optimizer(args.optimizer)

@@ -80,6 +80,19 @@ def check_number(flag: str, value, low=None, high=None, low_open=False, high_ope
     return int(value) if integer else value
 
 
+def check_at_most(flag: str, value, limit: int):
+    """``value`` unless it exceeds ``limit`` (one of LIMITS), else ValueError naming the flag.
+
+    >>> check_at_most("--samples", 10**12, LIMITS["samples"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --samples must be at most 10_000_000. Got 1000000000000 instead.
+    """
+    if value is not None and value > limit:
+        raise ValueError(f"{flag} must be at most {limit:_}. Got {value!r} instead.")
+    return value
+
+
 # ----- parsing specs ----------------------------------------------------------------------------
 
 def _choice(flag: str, value: str, choices) -> str:
@@ -117,10 +130,12 @@ def parse_hidden(text) -> list:
             raise ValueError(f"--hidden must be layer sizes separated by commas, such as "
                                f"64,64. Got {text!r} instead.") from None
     for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= LIMITS[
-                "layer_size"]:
-            raise ValueError(f"--hidden: every layer size must be an integer in [1, "
-                             f"{LIMITS['layer_size']}]. Got {size!r} in {text!r} instead.")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"--hidden: every layer size must be an integer >= 1. Got "
+                             f"{size!r} in {text!r} instead.")
+        if size > LIMITS["layer_size"]:
+            raise ValueError(f"--hidden: every layer size must be at most "
+                             f"{LIMITS['layer_size']:_}. Got {size!r} in {text!r} instead.")
     if len(sizes) > LIMITS["layers"]:
         raise ValueError(f"--hidden: at most {LIMITS['layers']} hidden layers. Got "
                          f"{len(sizes)} instead.")

@@ -288,7 +288,7 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir, redraw=False)
     or the saved number. A finished run needs more epochs (unless ``redraw``: it lacks figures,
     and resuming it only draws them); a cosine schedule, which spans the epochs it was built for,
     cannot be stretched (it would restart its cycle mid-run)."""
-    from .builders import LIMITS, check_number
+    from .builders import LIMITS, check_at_most, check_number
 
     done = int(checkpoint["epoch"])
     if redraw and epochs is None and checkpoint.get("finished"):
@@ -303,7 +303,8 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir, redraw=False)
             "start a new run (with a larger --patience, or none) instead."
         )
     if epochs is not None:
-        check_number("--epochs", epochs, 1, LIMITS["epochs"], integer=True)
+        check_number("--epochs", epochs, 1, integer=True)
+        check_at_most("--epochs", epochs, LIMITS["epochs"])
         if epochs != config["epochs"] and str(config.get("scheduler", "")).startswith("cosine"):
             raise ValueError(
                 f"--epochs cannot change when resuming a run with --scheduler cosine: its schedule "
