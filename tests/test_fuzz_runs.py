@@ -18,8 +18,9 @@ mutating three real runs (a regression on a formula, a classifier on a CSV, a se
 Every mutated folder goes through every command that reads runs: predict, export --to torch,
 export --from torch, and train/seed --resume (explain reads no runs). The commands run in a
 worker subprocess (``chainrule.cli.main`` per case, stdout and stderr captured) under
-``resource.RLIMIT_AS`` and a time limit per case; a worker that crashes is noted and restarted
-for the cases after it.
+``resource.RLIMIT_AS`` (2 GiB) and a time limit per case; a worker that crashes is noted and
+restarted for the cases after it. A command that raises the worker's peak memory by more than
+GROWTH_LIMIT counts as a blowup even when it stays under the cap (the base runs are tiny).
 
 The suite runs a fixed, seeded set (well under a minute). A longer run, on demand:
 
@@ -46,6 +47,7 @@ import pytest
 
 MEMORY_LIMIT = 2 << 30  # RLIMIT_AS of the worker: 2 GiB
 CASE_SECONDS = 30  # per command
+GROWTH_LIMIT = 256 << 20  # what one command may add to the worker's peak memory (tiny runs)
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 # Signs that a message speaks of the code rather than of the input.
@@ -77,6 +79,7 @@ for line in sys.stdin:
     results.write(json.dumps({"start": case["id"]}) + "\n"); results.flush()
     out, err = io.StringIO(), io.StringIO()
     outcome = None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, the high-water mark
     signal.alarm(seconds)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -90,8 +93,9 @@ for line in sys.stdin:
         err.write(traceback.format_exc())
     finally:
         signal.alarm(0)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
     results.write(json.dumps({"id": case["id"], "rc": rc, "outcome": outcome,
-                              "stderr": err.getvalue()[-4000:]}) + "\n")
+                              "grown_kib": grown, "stderr": err.getvalue()[-4000:]}) + "\n")
     results.flush()
 """
 
@@ -457,6 +461,8 @@ def judge(result: dict) -> str | None:
         return "crash"
     if result.get("outcome") == "traceback" or "Traceback" in result["stderr"]:
         return "traceback"
+    if result.get("grown_kib", 0) > GROWTH_LIMIT // 1024:
+        return f"blowup (the peak memory grew by {result['grown_kib'] // 1024} MiB)"
     rc = result["rc"]
     if rc not in (0, 2):
         return f"exit status {rc}"
