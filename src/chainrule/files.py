@@ -37,8 +37,6 @@ def check_regular(path, what: str = "file") -> str:
         raise ValueError(f"{what} {path!r} is not a valid path (it holds a NUL byte).") from None
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file.") from None
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, path) from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"{what} {path} is a folder, not a file.")
     if not stat.S_ISREG(info.st_mode):
