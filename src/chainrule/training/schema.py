@@ -312,7 +312,8 @@ def _check_generic_config(check, config) -> None:
 def _check_plain(check, field, value, depth=0) -> None:
     """Plain data only (numbers, strings, None, bools, lists, dicts, arrays), not too deep."""
     if depth > 20:
-        check.fail(field, "nested at most 20 levels deep", "deeper")
+        raise CheckpointError(f"{check.where}: {field} is nested more than 20 levels deep; a "
+                              "run's checkpoint nests far less.")
     if isinstance(value, dict):
         for key, item in value.items():
             _check_plain(check, f"{field}[{key!r}]", item, depth + 1)
