@@ -11,18 +11,79 @@ next writer that owns the folder can remove them (a run folder does, when a run 
 it: ``chainrule.training.claims``).
 
 An OS error while writing (a full disk, a quota, an I/O error) names the file being written.
+
+A symbolic link at the target is replaced by the new file (``os.replace`` renames over the link
+itself), never followed: a write never lands in the file a link points to.
+
+Every file chainrule reads from a path it did not make itself (a checkpoint, a CSV named in a saved
+config, a PyTorch file, a config to copy) is opened with ``open_regular``: a path (never an integer
+file descriptor) to a regular file. A FIFO, a device such as /dev/zero, a socket or a folder is
+refused by ``os.stat`` before anything opens it, so nothing waits on a pipe or reads forever.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import uuid
 
-__all__ = ["atomic_write", "stale_temporaries", "TEMPORARY_NAME"]
+__all__ = ["atomic_write", "stale_temporaries", "TEMPORARY_NAME", "open_regular", "check_regular"]
 
 # The name of atomic_write's temporary file for a target NAME: .NAME.<12 hex digits>.tmp
 TEMPORARY_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{12}\.tmp")
+
+
+def check_regular(path, what: str = "file") -> str:
+    """``path`` as a str if it names an existing regular file (links followed); else an error
+    naming it: TypeError for a non-path (an int would be taken as a file descriptor),
+    FileNotFoundError, IsADirectoryError for a folder, ValueError for a FIFO, device or socket."""
+    if isinstance(path, bool) or not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{what} must be a path (a str). Got {type(path).__name__} {path!r} "
+                        "instead.")
+    path = os.fsdecode(path)
+    try:
+        info = os.stat(path)
+    except ValueError:  # an embedded NUL byte
+        raise ValueError(f"{what} {path!r} is not a valid path (it holds a NUL byte).") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"{what} {path} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{what} {path} is {_kind(info.st_mode)}, not a regular file; chainrule "
+                         "reads only regular files.")
+    return path
+
+
+def open_regular(path, mode: str = "rb", what: str = "file", **kwargs):
+    """``open(path, mode)`` for reading a regular file, refusing anything else (see
+    ``check_regular``) before opening it. The file is opened non-blocking and checked again once
+    open, so a FIFO swapped in after the check is refused too, never waited on."""
+    if mode not in ("r", "rb"):
+        raise ValueError(f"open_regular: mode must be 'r' or 'rb'. Got {mode!r} instead.")
+    path = check_regular(path, what)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{what} {path} is {_kind(info.st_mode)}, not a regular file; "
+                             "chainrule reads only regular files.")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 class atomic_write:
@@ -47,7 +108,7 @@ class atomic_write:
         if not os.path.isdir(self.folder):
             raise FileNotFoundError(f"{self.what}: the folder {self.folder} for {self.path} does not "
                                     "exist.")
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.path) and not os.path.islink(self.path):  # (a link is replaced)
             raise IsADirectoryError(f"{self.what}: {self.path} is a folder; give a file name.")
         # O_EXCL: never follow or reuse an existing file; mode 0o666 lets the umask apply as usual.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

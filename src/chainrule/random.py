@@ -27,7 +27,7 @@ from .device import check_device
 
 __all__ = [
     "Generator", "manual_seed", "seed", "initial_seed", "default_generator", "numpy_generator",
-    "get_rng_state", "set_rng_state",
+    "get_rng_state", "set_rng_state", "check_rng_state",
 ]
 
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -44,20 +44,95 @@ def _fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0])
 
 
-def _restored(op, state) -> np.random.Generator:
-    """A NumPy generator in ``state`` (a dict from ``get_state``/``get_rng_state``)."""
+# What each bit generator's state holds, as NumPy writes it (``bit_generator.state``): the
+# integers and their ranges, and the arrays with their shapes and element ranges. NumPy trusts
+# what it is given (an MT19937 position past the key reads outside it, a crash), so a state from a
+# file is checked field by field against this table before NumPy sees it.
+_U32, _U64, _U128 = 2**32, 2**64, 2**128
+_PCG = {"state": ("int", _U128), "inc": ("int", _U128)}
+_STATE_FIELDS = {  # name: (fields of state["state"], other top-level fields)
+    "PCG64": (_PCG, {}),
+    "PCG64DXSM": (_PCG, {}),
+    "Philox": ({"counter": ("array", (4,), _U64), "key": ("array", (2,), _U64)},
+               {"buffer": ("array", (4,), _U64), "buffer_pos": ("int", 5)}),
+    "SFC64": ({"state": ("array", (4,), _U64)}, {}),
+    "MT19937": ({"key": ("array", (624,), _U32), "pos": ("int", 625)}, {}),
+}
+_UINT = {"has_uint32": ("int", 2), "uinteger": ("int", _U32)}  # all but MT19937 carry these
+
+
+def _check_field(op, name, where, value, spec) -> None:
+    kind, *limits = spec
+    if kind == "int":
+        (end,) = limits
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= int(value) < end:
+            raise ValueError(f"{op}: the {name} state's {where} must be an int in "
+                             f"[0, {_power(end)}); got {_shown(value)}.")
+        return
+    shape, end = limits
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu" or value.shape != shape:
+        raise ValueError(f"{op}: the {name} state's {where} must be an integer array of shape "
+                         f"{shape}; got {_shown(value)}.")
+    if value.size and (int(value.min()) < 0 or int(value.max()) >= end):
+        raise ValueError(f"{op}: the {name} state's {where} must hold integers in "
+                         f"[0, {_power(end)}).")
+
+
+def _power(n: int) -> str:
+    """2**32 for 4294967296; small numbers as they are."""
+    return f"2**{n.bit_length() - 1}" if n > 1024 and n & (n - 1) == 0 else str(n)
+
+
+def _shown(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = " ".join(repr(value).split())  # one line, even for a list holding an array
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_rng_state(op, state) -> dict:
+    """``state`` if it is a bit generator state as NumPy writes it (``get_rng_state()``,
+    ``Generator.get_state()``), every field of the right kind and in range; else ValueError naming
+    the field. The state NumPy receives is a fresh dict of those fields only."""
     if not isinstance(state, dict) or "bit_generator" not in state:
         raise ValueError(f"{op}: expected a dict returned by get_rng_state() or Generator.get_state().")
     name = state["bit_generator"]
-    if name not in BIT_GENERATORS:  # a name from a file is looked up, never called blindly
+    if not isinstance(name, str) or name not in _STATE_FIELDS:
+        # a name from a file is looked up, never called blindly
         raise ValueError(
-            f"{op}: unknown bit generator {name!r}; expected one of {', '.join(BIT_GENERATORS)}."
+            f"{op}: unknown bit generator {_shown(name)}; expected one of {', '.join(BIT_GENERATORS)}."
         )
-    bit_generator = getattr(np.random, name)()
+    inner_fields, outer_fields = _STATE_FIELDS[name]
+    outer_fields = {**outer_fields, **(_UINT if name != "MT19937" else {})}
+    expected = {"bit_generator", "state", *outer_fields}
+    if set(state) != expected or not isinstance(state["state"], dict) \
+            or set(state["state"]) != set(inner_fields):
+        raise ValueError(
+            f"{op}: the {name} state is malformed: expected the fields "
+            f"{', '.join(sorted(expected))} with state holding {', '.join(inner_fields)}."
+        )
+    checked = {"bit_generator": name, "state": {}}
+    for field, spec in inner_fields.items():
+        value = state["state"][field]
+        _check_field(op, name, f"state[{field!r}]", value, spec)
+        checked["state"][field] = value.copy() if isinstance(value, np.ndarray) else int(value)
+    for field, spec in outer_fields.items():
+        value = state[field]
+        _check_field(op, name, repr(field), value, spec)
+        checked[field] = value.copy() if isinstance(value, np.ndarray) else int(value)
+    return checked
+
+
+def _restored(op, state) -> np.random.Generator:
+    """A NumPy generator in ``state`` (a dict from ``get_state``/``get_rng_state``), checked field
+    by field first (``check_rng_state``)."""
+    checked = check_rng_state(op, state)
+    bit_generator = getattr(np.random, checked["bit_generator"])()
     try:
-        bit_generator.state = state
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{op}: the {name} state is malformed ({err}).") from None
+        bit_generator.state = checked
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
+        raise ValueError(f"{op}: the {checked['bit_generator']} state is malformed ({err}).") from None
     return np.random.Generator(bit_generator)
 
 

@@ -78,7 +78,7 @@ import numpy as np
 
 from .backend import is_device_array, to_device, to_numpy
 from .device import CPU, check_device, device
-from .files import atomic_write
+from .files import atomic_write, open_regular
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION", "DTYPES"]
@@ -246,7 +246,9 @@ def load(path, map_location=None):
     or as arrays on the device ``map_location`` names ('cuda', a ``chainrule.device``; None or
     'cpu': NumPy). Checkpoints are written from the host, so one saved on a GPU loads anywhere.
 
-    Raises FileNotFoundError if ``path`` does not exist, and CheckpointError (a ValueError) naming
+    Raises FileNotFoundError if ``path`` does not exist, IsADirectoryError or ValueError if it is
+    not a regular file (a folder, a FIFO, a device: never opened, so never waited on), and
+    CheckpointError (a ValueError) naming
     the file and the problem if it is not a readable chainrule checkpoint: truncated, corrupt,
     written by a newer chainrule, or a foreign format such as a pickle.
     """
@@ -257,7 +259,7 @@ def load(path, map_location=None):
             f"{type(map_location).__name__} instead; chainrule does not take a function or a dict."
         )
     target = CPU if map_location is None else check_device("load", map_location)
-    with open(path, "rb") as file:
+    with open_regular(path, "rb", what="load: the checkpoint") as file:
         file_size = os.fstat(file.fileno()).st_size
         reader = _Reader(path, file, file_size)
         result = reader.read()

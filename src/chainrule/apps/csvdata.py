@@ -16,7 +16,8 @@ import csv
 import os
 
 import numpy as np
-from ..files import atomic_write
+
+from ..files import atomic_write, open_regular
 
 __all__ = ["DataError", "load_csv", "read_cells", "write_csv", "check_finite",
            "check_feature_count"]
@@ -33,7 +34,8 @@ def _shorten(value: str, limit: int = 40) -> str:
 def _read_rows(path: str):
     """(header, [(line number, row), ...]) from a CSV file; blank lines are skipped."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with open_regular(path, "r", what="the CSV file", newline="",
+                          encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             header = None
             rows = []

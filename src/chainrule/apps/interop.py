@@ -31,6 +31,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import is_device_array, to_numpy
+from ..files import open_regular
 from ..tensor import Tensor
 
 __all__ = ["to_torch_state_dict", "from_torch_state_dict", "load_torch_file"]
@@ -111,13 +112,57 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def _looks_like_torch_file(path: str) -> bool:
+# Bounds on what a PyTorch file may unpack to, checked from the zip's directory before any member
+# is read: a few megabytes of deflated zeros can claim gigabytes (a zip bomb). torch.save stores
+# its members uncompressed, so a member that inflates more than MAX_RATIO times is no torch.save
+# file; MAX_TOTAL bounds everything (the weights of any network chainrule trains are far smaller).
+MAX_MEMBERS = 100_000
+MAX_RATIO = 20
+MAX_TOTAL = 1 << 30  # 1 GiB
+
+
+def _looks_like_torch_file(path: str, handle) -> bool:
     """True for a zip archive (torch.save's format since PyTorch 1.6) or a file starting with the
-    pickle protocol byte 0x80 (the legacy format), so that other files get their own message."""
-    if zipfile.is_zipfile(path):
+    pickle protocol byte 0x80 (the legacy format), so that other files get their own message. A
+    zip is checked against the bounds above first (ValueError naming the member)."""
+    try:
+        is_zip = zipfile.is_zipfile(handle)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path} is a damaged zip archive, not a PyTorch file that can be read "
+                         f"({_first_line(err)}).") from None
+    if is_zip:
+        _check_zip_sizes(path, handle)
         return True
-    with open(path, "rb") as handle:
-        return handle.read(1) == b"\x80"
+    handle.seek(0)
+    return handle.read(1) == b"\x80"
+
+
+def _check_zip_sizes(path: str, handle) -> None:
+    """ValueError unless every member of the zip in ``handle`` unpacks to a bounded size."""
+    try:
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            NotImplementedError) as err:
+        raise ValueError(f"{path} is a damaged zip archive, not a PyTorch file that can be read "
+                         f"({_first_line(err)}).") from None
+    if len(members) > MAX_MEMBERS:
+        raise ValueError(f"{path} is a zip archive of {len(members)} members, more than the "
+                         f"{MAX_MEMBERS} a PyTorch file of weights may have.")
+    total = 0
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > (1 << 20) and ratio > MAX_RATIO:
+            raise ValueError(f"{path}: the zip member {info.filename!r} claims {info.file_size} "
+                             f"bytes from {info.compress_size} ({ratio:.0f} times), more than "
+                             f"the {MAX_RATIO} times a PyTorch file may inflate; it is refused "
+                             "unread (a zip bomb?).")
+        total += info.file_size
+        if total > MAX_TOTAL:
+            raise ValueError(f"{path}: the zip members claim more than {MAX_TOTAL} bytes in all, "
+                             "more than a PyTorch file of weights may hold; it is refused unread.")
+    handle.seek(0)
 
 
 def _is_tensor_dict(torch, obj) -> bool:
@@ -135,16 +180,21 @@ def load_torch_file(path) -> dict:
     naming the file and what it holds; a missing file is FileNotFoundError.
     """
     torch = _torch()
-    path = os.fspath(path)
-    if os.path.isdir(path):
+    path = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if isinstance(path, str) and os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder, not a PyTorch file (.pt).")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file.")
-    if not _looks_like_torch_file(path):
-        raise ValueError(f"{path} is not a PyTorch file: it is neither a zip archive written by "
-                         "torch.save nor a legacy torch.save pickle.")
+    with open_regular(path, "rb", what="the PyTorch file") as handle:
+        if not _looks_like_torch_file(path, handle):
+            raise ValueError(f"{path} is not a PyTorch file: it is neither a zip archive written "
+                             "by torch.save nor a legacy torch.save pickle.")
+        handle.seek(0)
+        return _state_dict_of(torch, path, _torch_load(torch, path, handle))
+
+
+def _torch_load(torch, path, handle):
+    """torch.load(weights_only=True) of the open file, its failures as one ValueError."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise ValueError(
             f"{path} holds Python objects other than tensors and plain containers, which "
@@ -152,9 +202,16 @@ def load_torch_file(path) -> dict:
             "model.state_dict() instead of the model or another object."
         ) from None
     except Exception as err:  # torch.load reports a foreign or damaged file in many ways
-        raise ValueError(
-            f"{path} is not a PyTorch file that torch.load can read ({_first_line(err)})."
-        ) from None
+        # Its own messages (RuntimeError, ...) say what is wrong; a KeyError or IndexError from
+        # deep inside its unpickler says only that the bytes are damaged.
+        said = isinstance(err, (RuntimeError, ValueError, OSError, EOFError, zipfile.BadZipFile))
+        why = _first_line(err) if said else "it is damaged: torch.load failed while reading it"
+        raise ValueError(f"{path} is not a PyTorch file that torch.load can read ({why}).") \
+            from None
+
+
+def _state_dict_of(torch, path, obj) -> dict:
+    """The state dict in what torch.load returned (see load_torch_file)."""
     if _is_tensor_dict(torch, obj):
         return from_torch_state_dict(obj)
     if isinstance(obj, dict):

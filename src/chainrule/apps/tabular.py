@@ -25,6 +25,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..data import DataLoader, Standardizer, TensorDataset
+from ..files import open_regular
 from ..tensor import Tensor
 from ..training.builders import apply_init, build_mlp, build_optimizer, build_scheduler
 from ..training.lifecycle import RunSpec, Setup
@@ -42,11 +43,14 @@ def file_sha256(path: str, shown: str) -> str:
     """The SHA-256 of the file at ``path`` (named ``shown`` in errors), to notice a changed CSV."""
     if os.path.isdir(path):
         raise ValueError(f"{shown} is a folder, not a CSV file.")
+    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+        with open_regular(path, "rb", what="the CSV file") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):  # in blocks: any size
+                digest.update(block)
     except FileNotFoundError:
         raise FileNotFoundError(f"{shown}: no such file.") from None
+    return digest.hexdigest()
 
 
 class Prepared:
@@ -353,7 +357,7 @@ def _surface(plot, run_dir, prepared, model) -> str:
 
 def load_run(model_path):
     """(model, data record, config) from a run folder or checkpoint written by chainrule train."""
-    checkpoint = load_checkpoint(model_path)
+    checkpoint = load_checkpoint(model_path, command="train")
     data, config = checkpoint.get("data"), checkpoint["config"]
     if isinstance(data, dict) and data.get("source") == "images":
         raise ValueError(f"{model_path} was trained on images of "

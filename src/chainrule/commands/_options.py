@@ -22,7 +22,8 @@ import sys
 from . import CommandError
 
 from ..training.builders import (  # noqa: F401  (the names the option help lists)
-    ACTIVATIONS, DTYPES, INITS, OPTIMIZERS, SCHEDULERS, check_number,
+    ACTIVATIONS, DTYPES, INITS, LIMITS, OPTIMIZERS, SCHEDULERS, SEED_END, check_at_most,
+    check_number,
 )
 from ..training.tasks import LOSSES  # noqa: F401
 from ..training.lifecycle import CHECKPOINT_EVERY
@@ -117,6 +118,11 @@ def check_training_options(args) -> None:
     check_number("--clip-value", args.clip_value, 0, low_open=True)
     check_number("--clip-norm", args.clip_norm, 0, low_open=True)
     check_number("--patience", args.patience, 1, integer=True)
+    # (what a saved config may hold: chainrule.training.schema)
+    check_at_most("--epochs", args.epochs, LIMITS["epochs"])
+    check_at_most("--batch-size", args.batch_size, LIMITS["batch_size"])
+    check_at_most("--seed", args.seed, SEED_END - 1)
+    check_at_most("--patience", args.patience, LIMITS["epochs"])
     if args.normalize_grad and (args.clip_value is not None or args.clip_norm is not None):
         raise CommandError("--normalize-grad replaces clipping; give it without --clip-value "
                            "and --clip-norm.")

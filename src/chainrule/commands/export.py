@@ -14,12 +14,15 @@ run's config.json settings (hidden sizes, activation, dtype) with the input and 
 saved weights, and every import goes through its ``load_state_dict``, whose errors name the keys
 and shapes that do not fit.
 
-What the new run folder of ``--from torch`` holds: config.json (a copy) and checkpoint.crk, which is
-RUN_DIR's checkpoint with the imported weights. What belonged to the old weights is dropped: the
-optimizer's per-parameter buffers (momentum, Adam's moments; its settings stay) and the early
-stopping state (it keeps a copy of the best old weights). The checkpoint's history is RUN_DIR's,
-and its "imported_from" entry names the file. Metrics and plots are not copied, since they describe
-the old weights.
+What the new run folder of ``--from torch`` holds: config.json (RUN_DIR's settings, as its
+checkpoint holds them) and checkpoint.crk, which is RUN_DIR's checkpoint with the imported
+weights. Both are written atomically, and a link already at either name is replaced, never written
+through. Every file read is a regular file (see ``chainrule.files.open_regular``), and a PyTorch
+zip's members are checked for size before any is read. What belonged to the old weights is
+dropped: the optimizer's per-parameter buffers (momentum, Adam's moments; its settings stay) and
+the early stopping state (it keeps a copy of the best old weights). The checkpoint's history is
+RUN_DIR's, and its "imported_from" entry names the file. Metrics and plots are not copied, since
+they describe the old weights.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 
 from . import CommandError
 from ..files import atomic_write
@@ -153,7 +155,7 @@ def export_to_torch(run_dir, out=None) -> dict:
     from ..apps.torch_twin import require_torch
 
     torch = require_torch()
-    checkpoint = load_checkpoint(run_dir)
+    checkpoint = load_checkpoint(run_dir, command=("train", "seed"))
     model = build_run_model(checkpoint, run_dir)
     path = out if out is not None else os.path.join(run_dir, DEFAULT_FILE)
     state_dict = to_torch_state_dict(model.state_dict())
@@ -210,9 +212,11 @@ def _print_export(summary) -> None:
 def import_from_torch(file, like, out) -> dict:
     """A new run folder ``out``: ``like``'s settings with the weights of the PyTorch file."""
     from ..apps.interop import load_torch_file
-    from ..training.runs import CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint
+    from ..training.runs import (
+        CHECKPOINT, CONFIG, check_new_run_dir, load_checkpoint, save_checkpoint, write_json,
+    )
 
-    checkpoint = load_checkpoint(like)
+    checkpoint = load_checkpoint(like, command=("train", "seed"))
     model = build_run_model(checkpoint, like)
     check_new_run_dir(out, resumable=False)
     imported = load_torch_file(file)
@@ -229,13 +233,11 @@ def import_from_torch(file, like, out) -> dict:
     new["early_stopping"] = None
     new["imported_from"] = {"file": os.path.abspath(file), "format": "torch"}
     os.makedirs(out, exist_ok=True)
-    config_path = os.path.join(like if os.path.isdir(like) else os.path.dirname(like), CONFIG)
-    files = []
-    if os.path.exists(config_path):
-        shutil.copyfile(config_path, os.path.join(out, CONFIG))
-        files.append(os.path.join(out, CONFIG))
-    save_checkpoint(os.path.join(out, CHECKPOINT), new)
-    files.append(os.path.join(out, CHECKPOINT))
+    # config.json: the settings as the checkpoint holds them (checked when it was loaded), written
+    # atomically like every file of a run (a link already at that name is replaced, not followed)
+    files = [os.path.join(out, CONFIG), os.path.join(out, CHECKPOINT)]
+    write_json(files[0], checkpoint["config"])
+    save_checkpoint(files[1], new)
     data = checkpoint.get("data") if isinstance(checkpoint.get("data"), dict) else {}
     return {"file": file, "like": like, "run_dir": out, "files": files,
             "keys": {key: list(value.shape) for key, value in imported.items()},

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from ..apps.tabular import load_run, predict_array
-from ..files import atomic_write
+from ..files import atomic_write, open_regular
 from ..training.builders import build_loss, check_number
 from ..training.tasks import accuracy, prediction_columns, targets_for_task
 from . import CommandError
@@ -70,7 +70,7 @@ def add_parser(subparsers) -> None:
 
 def _header(path: str) -> list:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with open_regular(path, "r", what="--csv", newline="", encoding="utf-8-sig") as handle:
             row = next(csv.reader(handle, skipinitialspace=True), None)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file.") from None

@@ -22,8 +22,8 @@ import sys
 from ..files import atomic_write
 from . import CommandError
 from ..training.builders import (
-    ACTIVATIONS, OPTIMIZERS, check_number, parse_activation, parse_hidden, parse_init,
-    parse_optimizer, parse_scheduler,
+    ACTIVATIONS, LIMITS, OPTIMIZERS, check_at_most, check_number, parse_activation, parse_hidden,
+    parse_init, parse_optimizer, parse_scheduler,
 )
 from ..training.lifecycle import execute, resume_settings
 from ._options import (
@@ -140,6 +140,7 @@ def _check_common(args) -> dict:
     """Check every option a run and a sweep share; return the parsed values."""
     check_training_options(args)
     check_number("--samples", args.samples, 10, integer=True)
+    check_at_most("--samples", args.samples, LIMITS["samples"])
     hidden = parse_hidden(args.hidden)
     if not hidden:
         raise _option_error("hidden", "one or more layer sizes >= 1 separated by commas, such as 10",

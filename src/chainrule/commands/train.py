@@ -18,8 +18,8 @@ import os
 
 from ..apps.tabular import file_sha256
 from ..training.builders import (
-    parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer, parse_range,
-    parse_scheduler,
+    LIMITS, check_at_most, parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer,
+    parse_range, parse_scheduler,
 )
 from ..training.lifecycle import execute, resume_settings
 from ..training.tasks import LOSSES, task_of
@@ -208,6 +208,7 @@ def config_from_args(args, given: set) -> dict:
                 raise CommandError(f"{flag(name)} applies to --function only, not to --csv.")
     check_training_options(args)
     check_number("--samples", args.samples, 2, integer=True)
+    check_at_most("--samples", args.samples, LIMITS["samples"])
     check_number("--noise", args.noise, 0)
     check_number("--val-fraction", args.val_fraction, 0, 1, high_open=True)
     optimizer = parse_optimizer(args.optimizer)
@@ -284,7 +285,8 @@ def _resume_settings(args, given: set):
                                "train cannot resume it.")
 
     config, checkpoint = resume_settings(
-        run_dir, args.epochs if "epochs" in given else None, check_config=written_by_train,
+        run_dir, args.epochs if "epochs" in given else None, command="train",
+        check_config=written_by_train,
         missing_figures=figures_to_redraw(args, spec_for, run_dir))
     check_csv_unchanged(config)
     check_images_unchanged(config)

@@ -35,6 +35,21 @@ INITS = "torch-default, uniform:A:B, normal:STD, truncnormal:STD:A:B, xavier, ka
 DTYPES = ("float32", "float64")
 LOSS_NAMES = ("mse", "l1", "huber", "cross_entropy", "bce_with_logits")
 
+# What a run's settings may ask for, from the command line or from a saved config (checked again
+# when a checkpoint is loaded, chainrule.training.schema), so that a few bytes of settings cannot
+# ask for terabytes of data (samples) or years of training (epochs).
+LIMITS = {
+    "samples": 10_000_000,      # rows a --function run may draw
+    "layer_size": 100_000,      # units of one hidden layer
+    "layers": 100,              # hidden layers
+    "features": 100_000,        # input columns
+    "classes": 100_000,         # outputs of a classifier
+    "epochs": 1_000_000,
+    "batch_size": 10_000_000,
+    "function": 1000,           # characters of a --function formula (as apps.expression)
+}
+SEED_END = 2**64  # seeds are ints in [0, 2**64)
+
 # ----- checking numbers -------------------------------------------------------------------------
 
 def check_number(flag: str, value, low=None, high=None, low_open=False, high_open=False,
@@ -63,6 +78,19 @@ def check_number(flag: str, value, low=None, high=None, low_open=False, high_ope
             where = "that is finite"
         raise ValueError(f"{flag} must be {kind} {where}. Got {value!r} instead.")
     return int(value) if integer else value
+
+
+def check_at_most(flag: str, value, limit: int):
+    """``value`` unless it exceeds ``limit`` (one of LIMITS), else ValueError naming the flag.
+
+    >>> check_at_most("--samples", 10**12, LIMITS["samples"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --samples must be at most 10_000_000. Got 1000000000000 instead.
+    """
+    if value is not None and value > limit:
+        raise ValueError(f"{flag} must be at most {limit:_}. Got {value!r} instead.")
+    return value
 
 
 # ----- parsing specs ----------------------------------------------------------------------------
@@ -104,7 +132,13 @@ def parse_hidden(text) -> list:
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"--hidden: every layer size must be an integer >= 1. Got "
-                               f"{size!r} in {text!r} instead.")
+                             f"{size!r} in {text!r} instead.")
+        if size > LIMITS["layer_size"]:
+            raise ValueError(f"--hidden: every layer size must be at most "
+                             f"{LIMITS['layer_size']:_}. Got {size!r} in {text!r} instead.")
+    if len(sizes) > LIMITS["layers"]:
+        raise ValueError(f"--hidden: at most {LIMITS['layers']} hidden layers. Got "
+                         f"{len(sizes)} instead.")
     return sizes
 
 

@@ -301,6 +301,8 @@ def resume_settings(run_dir, epochs=None, *, command=None, check_config=None,
     missing_figures: a function (config, checkpoint) -> the figures a finished run lacks; a
     finished run lacking some may be resumed without more epochs, to draw them.
     """
+    from .schema import check_resumable, check_run
+
     checkpoint = load_checkpoint(run_dir)
     config = dict(checkpoint["config"])
     made_by = config.get("command", "train")
@@ -309,6 +311,11 @@ def resume_settings(run_dir, epochs=None, *, command=None, check_config=None,
                          f"{command}; continue it with chainrule {made_by} --resume {run_dir}.")
     if check_config is not None:
         check_config(config)
+    where = os.fspath(run_dir)
+    where = os.path.join(where, CHECKPOINT) if os.path.isdir(where) else where
+    if command is not None:  # the run's own schema: config, weight shapes, buffers, data
+        check_run(checkpoint, where, command)
+    check_resumable(checkpoint, where)
     redraw = bool(missing_figures(config, checkpoint)) if missing_figures else False
     resume_epochs(config, checkpoint, epochs, run_dir, redraw=redraw)
     return config, checkpoint
@@ -319,7 +326,7 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir, redraw=False)
     or the saved number. A finished run needs more epochs (unless ``redraw``: it lacks figures,
     and resuming it only draws them); a cosine schedule, which spans the epochs it was built for,
     cannot be stretched (it would restart its cycle mid-run)."""
-    from .builders import check_number
+    from .builders import LIMITS, check_at_most, check_number
 
     done = int(checkpoint["epoch"])
     if redraw and epochs is None and checkpoint.get("finished"):
@@ -335,6 +342,7 @@ def resume_epochs(config: dict, checkpoint: dict, epochs, run_dir, redraw=False)
         )
     if epochs is not None:
         check_number("--epochs", epochs, 1, integer=True)
+        check_at_most("--epochs", epochs, LIMITS["epochs"])
         if epochs != config["epochs"] and str(config.get("scheduler", "")).startswith("cosine"):
             raise ValueError(
                 f"--epochs cannot change when resuming a run with --scheduler cosine: its schedule "

@@ -18,6 +18,9 @@ A checkpoint is one dict, saved atomically with ``chainrule.save``::
      "early_stopping": its state_dict() or None, "config": {...}, "data": {...} or None,
      "health": the HealthMonitor's records or None (absent in runs made before it was kept)}
 
+``load_checkpoint`` checks what a checkpoint holds against ``chainrule.training.schema`` before
+anything uses it: a run folder is input, and a wrong entry is one CheckpointError naming it.
+
 Restoring all of it (``restore``) lets ``fit`` continue bit for bit: the same weights, optimizer
 buffers, learning rate, data order and random draws as if the run had never stopped.
 
@@ -197,27 +200,32 @@ def save_checkpoint(path, checkpoint: dict) -> None:
     save(checkpoint, path)
 
 
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint (a file, or a run folder holding checkpoint.crk) and check its keys."""
+def load_checkpoint(path, command=None) -> dict:
+    """Read a checkpoint (a file, or a run folder holding checkpoint.crk) and check it against
+    the schema of ``chainrule.training.schema``: every entry of the kind and within the bounds a
+    run writes, or one CheckpointError naming the file and the field.
+
+    command: the command(s) whose runs are accepted ("train", "seed" or a tuple of them); the
+    run's own schema (config, weight shapes, optimizer buffers, data record) is then checked
+    too. None: any training checkpoint (made by ``make_checkpoint`` from Python)."""
+    from .schema import check_checkpoint, check_run
+
     path = os.fspath(path)
     if os.path.isdir(path):
         folder = path
         path = os.path.join(path, CHECKPOINT)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"{folder} holds no {CHECKPOINT}; is it a run folder?")
-    elif not os.path.exists(path):
+    elif not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such file or run folder.")
-    checkpoint = load(path)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
-        raise ValueError(
-            f"{path} is a chainrule file but not a training checkpoint (format {found!r}, "
-            f"expected {FORMAT!r})."
-        )
-    missing = [key for key in _KEYS if key not in checkpoint]
-    if missing:
-        raise ValueError(f"{path} is an incomplete training checkpoint: it lacks "
-                         f"{', '.join(missing)}.")
+    checkpoint = check_checkpoint(load(path), path)
+    if command is not None:
+        accepted = (command,) if isinstance(command, str) else tuple(command)
+        made_by = checkpoint["config"].get("command", "train")
+        if made_by not in accepted:
+            raise ValueError(f"{path} holds a run of chainrule {made_by}, not of chainrule "
+                             f"{' or '.join(accepted)}.")
+        check_run(checkpoint, path, made_by)
     return checkpoint
 
 
