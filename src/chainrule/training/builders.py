@@ -47,6 +47,8 @@ LIMITS = {
     "epochs": 1_000_000,
     "batch_size": 10_000_000,
     "function": 1000,           # characters of a --function formula (as apps.expression)
+    "image_side": 100_000,      # channels, height or width of an image (each)
+    "kernel_size": 99,          # side of a conv kernel
 }
 SEED_END = 2**64  # seeds are ints in [0, 2**64)
 

@@ -322,6 +322,14 @@ def _check_plain(check, field, value, depth=0) -> None:
             _check_plain(check, f"{field}[{i}]", item, depth + 1)
 
 
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # BatchNorm's, not parameters
+
+
+def _parameters(model) -> list:
+    """The names in a model's state dict that are parameters (the optimizer's), not buffers."""
+    return [name for name in model if name.rsplit(".", 1)[-1] not in _BUFFERS]
+
+
 def _check_model(check, model) -> dict:
     """name -> floating array; returns it."""
     check.dict("model", model)
@@ -330,6 +338,11 @@ def _check_model(check, model) -> dict:
     for name, value in model.items():
         if not isinstance(name, str):
             check.fail("every key of model", "a string such as '0.weight'", name)
+        if name.endswith("num_batches_tracked"):  # BatchNorm's counter of batches
+            if not (isinstance(value, np.ndarray) and value.shape == () and value.dtype == np.int64
+                    and int(value) >= 0):
+                check.fail(f"model[{name!r}]", "a non-negative int64 count of shape ()", value)
+            continue
         check.array(f"model[{name!r}]", value)
     return model
 
@@ -417,6 +430,11 @@ def _check_early_stopping(check, state, model, epochs) -> None:
     if best_state is not None:
         check.dict("early_stopping.best_state", best_state, tuple(model))
         for name, value in best_state.items():
+            if name.endswith("num_batches_tracked"):
+                if not (isinstance(value, np.ndarray) and value.shape == () and value.dtype == np.int64):
+                    check.fail(f"early_stopping.best_state[{name!r}]", "an int64 count of shape ()",
+                               value)
+                continue
             check.array(f"early_stopping.best_state[{name!r}]", value, model[name].shape,
                         model[name].dtype)
 
@@ -475,11 +493,17 @@ def _check_health(check, health, model) -> None:
                                          and all(isinstance(part, str) for part in key))):
             check.fail(f"health.warned[{i}]", "a string or a list of strings", key)
     for i, finding in enumerate(_list(check, "health.findings", health.get("findings", []))):
-        if not (isinstance(finding, (list, tuple)) and len(finding) == 4
+        # [kind, step, epoch, text, where, evidence]; runs saved before the detectors have 4
+        if not (isinstance(finding, (list, tuple)) and len(finding) in (4, 6)
                 and isinstance(finding[0], str) and _is_int(finding[1])
-                and (finding[2] is None or _is_int(finding[2])) and isinstance(finding[3], str)):
-            check.fail(f"health.findings[{i}]", "a list [kind, step, epoch or None, text]",
+                and (finding[2] is None or _is_int(finding[2])) and isinstance(finding[3], str)
+                and (len(finding) == 4 or ((finding[4] is None or isinstance(finding[4], str))
+                                           and isinstance(finding[5], dict)))):
+            check.fail(f"health.findings[{i}]", "a list [kind, step, epoch or None, text] and, "
+                       "since the detectors, [.., where (a string or None), evidence (a dict)]",
                        finding)
+        if len(finding) == 6:
+            _check_plain(check, f"health.findings[{i}] evidence", finding[5])
 
 
 def _list(check, field, value) -> list:
@@ -501,29 +525,71 @@ def check_run(checkpoint, where: str, command: str) -> dict:
         in_features, out_features = 2, 1
         if checkpoint.get("data") is not None:  # (its data is drawn, never read)
             check.fail("data", "None for a run of chainrule seed", checkpoint["data"])
+    elif config.get("source") == "images":
+        hidden = _check_train_config(check, config)
+        image_shape, out_features = _check_image_data(check, checkpoint.get("data"), config)
     else:
         hidden = _check_train_config(check, config)
         in_features, out_features = _check_train_data(check, checkpoint.get("data"), config)
     _check_common_config(check, config)
-    sizes = [in_features, *hidden, out_features]
-    expected = {}
-    for i in range(len(sizes) - 1):  # Linear layers at 0, 2, 4, ... (an activation between)
-        expected[f"{2 * i}.weight"] = (sizes[i + 1], sizes[i])
-        expected[f"{2 * i}.bias"] = (sizes[i + 1],)
+    if config.get("source") == "images":
+        expected, described = _image_model_shapes(check, config, image_shape, hidden, out_features)
+    else:
+        sizes = [in_features, *hidden, out_features]
+        expected, described = _mlp_shapes(sizes), f"the {'-'.join(map(str, sizes))} network"
     model = checkpoint["model"]
     if list(model) != list(expected):
         raise CheckpointError(
-            f"{where}: model must hold the weights of the {'-'.join(map(str, sizes))} network "
-            f"that config describes ({', '.join(expected)}); got {_clip(', '.join(model))}.")
+            f"{where}: model must hold the weights of {described} that config describes "
+            f"({_clip(', '.join(expected))}); got {_clip(', '.join(model))}.")
     for name, shape in expected.items():
-        check.array(f"model[{name!r}]", model[name], shape, config["dtype"])
+        if not name.endswith("num_batches_tracked"):  # (checked by check_checkpoint)
+            check.array(f"model[{name!r}]", model[name], shape, config["dtype"])
     _check_run_optimizer(check, checkpoint["optimizer"], config, model)
     _check_run_scheduler(check, checkpoint["scheduler"], config)
     health = checkpoint.get("health")
-    if health is not None and set(health["grad_norms"]) != set(model):
+    if health is not None and set(health["grad_norms"]) != set(_parameters(model)):
         check.fail("health.grad_norms", "keyed by every parameter of the model",
                    health["grad_norms"])
     return checkpoint
+
+
+def _mlp_shapes(sizes, first: int = 0) -> dict:
+    """name -> shape of build_mlp's Linear layers for ``sizes``, numbered from ``first`` (an
+    activation between two Linear layers)."""
+    expected = {}
+    for i in range(len(sizes) - 1):
+        expected[f"{first + 2 * i}.weight"] = (sizes[i + 1], sizes[i])
+        expected[f"{first + 2 * i}.bias"] = (sizes[i + 1],)
+    return expected
+
+
+def _image_model_shapes(check, config, image_shape, hidden, out_features) -> tuple:
+    """(name -> shape, a description) of the network an image run's config describes:
+    build_cnn's conv blocks (Conv2d, [BatchNorm2d], activation, MaxPool2d), Flatten and the MLP
+    head; or Flatten and the MLP. Computed from the numbers, nothing built."""
+    c, h, w = image_shape
+    if config["model"] == "mlp":
+        sizes = [c * h * w, *hidden, out_features]
+        return _mlp_shapes(sizes, first=1), f"the Flatten + {'-'.join(map(str, sizes))} network"
+    expected, index, c_in, k = {}, 0, c, config["kernel_size"]
+    for c_out in config["channels"]:
+        if h < 2 or w < 2:
+            check.fail("config.channels", f"as many conv blocks as {c}x{image_shape[1]}x"
+                       f"{image_shape[2]} images can be pooled by 2 (each halves them)",
+                       config["channels"])
+        expected[f"{index}.weight"], expected[f"{index}.bias"] = (c_out, c_in, k, k), (c_out,)
+        index += 1
+        if config["batch_norm"]:
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                expected[f"{index}.{name}"] = (c_out,)
+            expected[f"{index}.num_batches_tracked"] = ()
+            index += 1
+        index += 2  # the activation and the max-pool
+        c_in, h, w = c_out, h // 2, w // 2
+    sizes = [c_in * h * w, *hidden, out_features]
+    expected.update(_mlp_shapes(sizes, first=index + 1))  # after Flatten
+    return expected, f"the CNN with channels {config['channels']}"
 
 
 def _check_hidden(check, field, value, allow_int) -> list:
@@ -577,8 +643,10 @@ def _require(check, config, fields) -> None:
 
 def _check_train_config(check, config) -> list:
     _require(check, config, _TRAIN_FIELDS)
-    source = check.choice("config.source", config["source"], ("function", "csv"))
-    if source == "function":
+    source = check.choice("config.source", config["source"], ("function", "csv", "images"))
+    if source == "images":
+        _check_image_config(check, config)
+    elif source == "function":
         check.str("config.function", config["function"], limit=LIMITS["function"])
         if config["range"] is not None:
             low_high = config["range"]
@@ -611,6 +679,52 @@ def _check_train_config(check, config) -> list:
     return _check_hidden(check, "config.hidden", config["hidden"], allow_int=False)
 
 
+def _check_image_config(check, config) -> None:
+    _require(check, config, ("images", "images_sha256", "model", "channels", "kernel_size",
+                             "batch_norm"))
+    check.str("config.images", config["images"], limit=4096)
+    sha = config["images_sha256"]
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        check.fail("config.images_sha256", "None (digits) or 64 hexadecimal digits", sha)
+    model = check.choice("config.model", config["model"], ("cnn", "mlp"))
+    if model == "mlp":
+        for name in ("channels", "kernel_size", "batch_norm"):
+            if config[name] is not None:
+                check.fail(f"config.{name}", "None for --model mlp", config[name])
+        return
+    channels = config["channels"]
+    if not isinstance(channels, (list, tuple)) or not 1 <= len(channels) <= LIMITS["layers"]:
+        check.fail("config.channels", f"a list of 1 to {LIMITS['layers']} channel counts",
+                   channels)
+    for i, count in enumerate(channels):
+        check.int(f"config.channels[{i}]", count, 1, LIMITS["layer_size"])
+    kernel = check.int("config.kernel_size", config["kernel_size"], 1, LIMITS["kernel_size"])
+    if kernel % 2 == 0:
+        check.fail("config.kernel_size", "an odd number (padded to keep the image size)", kernel)
+    check.bool("config.batch_norm", config["batch_norm"])
+
+
+def _check_image_data(check, data, config) -> tuple:
+    """(image_shape, out_features) of an image run, from its data record."""
+    keys = ("source", "image_shape", "target", "task", "classes", "class_names", "loss", "dtype",
+            "channel_standardizer", "standardizer", "target_standardizer")
+    check.dict("data", data, keys)
+    if data["source"] != "images":
+        check.fail("data.source", "'images' (the source of config)", data["source"])
+    shape = data["image_shape"]
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3
+            and all(_is_int(n) and 1 <= n <= LIMITS["image_side"] for n in shape)):
+        check.fail("data.image_shape", f"[C, H, W], each an int in [1, {LIMITS['image_side']}]",
+                   shape)
+    if data["standardizer"] is not None:
+        check.fail("data.standardizer", "None for an image run", data["standardizer"])
+    tabular = {**data, "features": [f"pixel {i}" for i in range(1)],
+               "standardizer": data["channel_standardizer"]}
+    _, out_features = _check_train_data_record(check, tabular, config, standardizer_size=shape[0],
+                                               standardizer_key="channel_standardizer")
+    return tuple(int(n) for n in shape), out_features
+
+
 def _check_seed_config(check, config) -> list:
     _require(check, config, _SEED_FIELDS)
     samples = check.int("config.samples", config["samples"], 10, LIMITS["samples"])
@@ -630,6 +744,11 @@ def _check_train_data(check, data, config) -> tuple:
     keys = ("features", "target", "task", "classes", "loss", "dtype", "class_names",
             "standardizer", "target_standardizer")
     check.dict("data", data, keys)
+    return _check_train_data_record(check, data, config)
+
+
+def _check_train_data_record(check, data, config, standardizer_size=None,
+                             standardizer_key="standardizer") -> tuple:
     features = data["features"]
     if not isinstance(features, (list, tuple)) or not features \
             or len(features) > LIMITS["features"] \
@@ -657,17 +776,19 @@ def _check_train_data(check, data, config) -> tuple:
             check.fail("data.classes", f"None for a {task} run", classes)
         if data["class_names"] is not None:
             check.fail("data.class_names", f"None for a {task} run", data["class_names"])
-    for key, size in (("standardizer", len(features)), ("target_standardizer", 1)):
+    input_size = len(features) if standardizer_size is None else standardizer_size
+    for key, record_key, size in (("standardizer", standardizer_key, input_size),
+                                  ("target_standardizer", "target_standardizer", 1)):
         scaler = data[key]
         if scaler is None:
             continue
         if key == "target_standardizer" and task != "regression":
-            check.fail(f"data.{key}", f"None for a {task} run", scaler)
-        check.dict(f"data.{key}", scaler, ("mean", "std"))
-        mean = check.array(f"data.{key}.mean", scaler["mean"], (size,))
-        std = check.array(f"data.{key}.std", scaler["std"], (size,))
+            check.fail(f"data.{record_key}", f"None for a {task} run", scaler)
+        check.dict(f"data.{record_key}", scaler, ("mean", "std"))
+        mean = check.array(f"data.{record_key}.mean", scaler["mean"], (size,))
+        std = check.array(f"data.{record_key}.std", scaler["std"], (size,))
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
-            check.fail(f"data.{key}", "finite means and finite stds > 0", scaler)
+            check.fail(f"data.{record_key}", "finite means and finite stds > 0", scaler)
     return len(features), classes if task == "classification" else 1
 
 
@@ -681,14 +802,15 @@ def _check_run_optimizer(check, optimizer, config, model) -> None:
     group = groups[0]
     field = "optimizer.param_groups[0]"
     check.dict(field, group, ("params", *options), ("initial_lr",))
-    if [int(i) for i in group["params"]] != list(range(len(model))):
-        check.fail(f"{field}.params", f"the indices 0 to {len(model) - 1} of the model's "
+    parameters = _parameters(model)
+    if [int(i) for i in group["params"]] != list(range(len(parameters))):
+        check.fail(f"{field}.params", f"the indices 0 to {len(parameters) - 1} of the model's "
                    "parameters", group["params"])
     for option, kind in {**options, "initial_lr": "rate"}.items():
         if option in group:
             _option(check, f"{field}.{option}", group[option], kind)
     needed = _buffers(name, group)
-    shapes = [value.shape for value in model.values()]
+    shapes = [model[name].shape for name in parameters]
     for key, buffers in optimizer["state"].items():
         index = _state_index(check, key)
         where = f"optimizer.state[{key!r}]"
