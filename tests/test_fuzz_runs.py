@@ -119,6 +119,9 @@ def make_bases(root: str) -> dict:
         handle.write("a,b\n")
         for row in X:
             handle.write(f"{row[0]:.4f},{row[1]:.4f}\n")
+    images = os.path.join(root, "images.npz")  # 24 one-channel 8x8 images of 3 classes
+    np.savez(images, x=rng.normal(size=(24, 8, 8)).astype(np.float32),
+             y=np.arange(24) % 3)
     common = ["--epochs", "2", "--no-plots", "--quiet"]
     runs = {
         "reg": ["train", "--function", "a*b+a", "--samples", "60", "--hidden", "5,4",
@@ -128,6 +131,8 @@ def make_bases(root: str) -> dict:
                 "--hidden", "4", *common],
         "seed": ["seed", "--samples", "60", "--hidden", "3", "--optimizer", "rmsprop",
                  "--momentum", "0.5", "--scheduler", "cosine", *common],
+        "img": ["train", "--images", images, "--channels", "2,3", "--batch-norm", "--hidden", "4",
+                "--patience", "3", *common],
     }
     bases = {}
     with open(os.devnull, "w") as quiet:
@@ -139,6 +144,7 @@ def make_bases(root: str) -> dict:
                 assert main([*argv, "--out", folder]) == 0, name
                 bases[name] = folder
     bases["csv"] = {"reg": reg_csv, "cls": cls_csv, "seed": reg_csv}
+    bases["images"] = {"img": images}
     bases["torch"] = {}
     try:
         import torch  # noqa: F401
@@ -147,11 +153,14 @@ def make_bases(root: str) -> dict:
     import contextlib
 
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-        for name in ("reg", "cls", "seed"):
+        for name in NAMES:
             path = os.path.join(root, f"{name}.pt")
             assert main(["export", "--to", "torch", bases[name], "--out", path]) == 0
             bases["torch"][name] = path
     return bases
+
+
+NAMES = ("reg", "cls", "seed", "img")  # the base runs: --function, --csv, seed, --images
 
 
 # ----- mutations ---------------------------------------------------------------------------------
@@ -441,7 +450,9 @@ def torch_mutations(root: str, good: str, rnd: random.Random, flips: int = 6):
 def commands_for(name: str, folder: str, bases: dict, scratch: str, plots: bool = False):
     """The command lines that read the run in ``folder`` (a copy of base ``name``)."""
     lines = []
-    if name != "seed":
+    if name == "img":
+        lines.append(["predict", "--model", folder, "--images", bases["images"][name]])
+    elif name != "seed":
         lines.append(["predict", "--model", folder, "--csv", bases["csv"][name]])
     if bases["torch"]:
         lines.append(["export", "--to", "torch", folder, "--out", os.path.join(scratch, "x.pt")])
@@ -544,7 +555,7 @@ def build_cases(bases: dict, root: str, count: int, seed: int, special: bool = T
     rnd = random.Random(seed)
     cases, about = [], {}
     originals = {name: chainrule.load(os.path.join(bases[name], "checkpoint.crk"))
-                 for name in ("reg", "cls", "seed")}
+                 for name in NAMES}
 
     def copy_base(name, label):
         folder = os.path.join(root, f"case{len(about)}")
@@ -560,7 +571,7 @@ def build_cases(bases: dict, root: str, count: int, seed: int, special: bool = T
             cases.append({"id": len(cases), "argv": argv, "about": f"{name}: {label}"})
 
     for _ in range(count):
-        name = rnd.choice(["reg", "cls", "seed"])
+        name = rnd.choice(NAMES)
         label, mutated = mutate_checkpoint(rnd, originals[name])
         folder, scratch = copy_base(name, label)
         try:
@@ -570,7 +581,7 @@ def build_cases(bases: dict, root: str, count: int, seed: int, special: bool = T
         add(name, folder, scratch, label)
     if not special:
         return cases
-    for name in ("reg", "cls", "seed"):
+    for name in NAMES:
         for label, apply in file_mutations(bases[name], name):
             folder, scratch = copy_base(name, label)
             apply(folder)

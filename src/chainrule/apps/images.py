@@ -506,7 +506,7 @@ class ImageRunSpec(TrainRunSpec):
 
 def load_image_run(model_path):
     """(model, data record, config) from a run folder or checkpoint of chainrule train --images."""
-    checkpoint = load_checkpoint(model_path)
+    checkpoint = load_checkpoint(model_path, command="train")
     data, config = checkpoint.get("data"), checkpoint["config"]
     if not isinstance(data, dict) or data.get("source") != "images":
         raise ValueError(f"{model_path} was not trained on images (chainrule train --images); "
