@@ -38,13 +38,13 @@ import os
 import numpy as np
 
 from ..autograd import no_grad
-from ..data import DataLoader, Standardizer, TensorDataset
+from ..data import Standardizer
 from ..tensor import Tensor
-from ..training.builders import apply_init, build_cnn, build_mlp, build_optimizer, build_scheduler
+from ..training.builders import apply_init, build_cnn, build_mlp
 from ..training.lifecycle import Setup
 from ..training.runs import load_checkpoint
 from ..training.tasks import (
-    AccuracyRecorder, loss_for, target_std, targets_for_task, task_of,
+    targets_for_task, task_of,
 )
 from .tabular import Prepared, TrainRunSpec, confusion_drawn, draw_confusion
 
@@ -418,29 +418,12 @@ def image_text(shape) -> str:
 class ImageRunSpec(TrainRunSpec):
     """A run of ``chainrule train --images`` for ``execute``: config is its config.json."""
 
-    def build(self) -> Setup:
-        config = self.config
-        prepared = prepare_images(config)
-        model = build_image_model(config, prepared.image_shape, prepared.classes)
-        data = image_data_record(prepared, config)
-        loss_fn, loss_scale = loss_for(config["loss"], target_std(data))
-        optimizer = build_optimizer(config["optimizer"], model.parameters(), config["lr"],
-                                    config["momentum"], config["weight_decay"])
-        scheduler = build_scheduler(config["scheduler"], optimizer, config["epochs"])
-        n_train, batch_size, notes = len(prepared.X_train), config["batch_size"], []
-        if n_train < batch_size:
-            batch_size = n_train
-            notes.append(f"the training set has {n_train} images, fewer than --batch-size "
-                         f"{config['batch_size']}, so each epoch is one batch of {n_train} images.")
-        loader = DataLoader(TensorDataset(prepared.X_train, prepared.y_train),
-                            batch_size=batch_size, shuffle=True)
-        val_data = None if prepared.X_val is None else (prepared.X_val, prepared.y_val)
-        extras, callbacks = {"prepared": prepared}, []
-        if prepared.task != "regression" and val_data is not None:
-            extras["accuracy"] = AccuracyRecorder(prepared.task, val_data)
-            callbacks.append(extras["accuracy"])
-        return Setup(model, loss_fn, optimizer, loader, val_data, scheduler, loss_scale, data,
-                     callbacks=callbacks, notes=notes, extras=extras)
+    samples = "images"
+
+    def prepare(self) -> tuple:
+        prepared = prepare_images(self.config)
+        model = build_image_model(self.config, prepared.image_shape, prepared.classes)
+        return prepared, model, image_data_record(prepared, self.config)
 
     def describe(self, setup: Setup) -> str:
         prepared = setup.extras["prepared"]

@@ -229,11 +229,17 @@ class TrainRunSpec(RunSpec):
     command = "train"
     divergence_advice = "try a smaller --lr, --clip-norm, or a different --init"
 
+    samples = "rows"  # what one training sample is called in the notes
+
+    def prepare(self) -> tuple:
+        """(prepared data, the model, the data record the checkpoint keeps) from the config."""
+        prepared = prepare_data(self.config)
+        model = build_model(self.config, len(prepared.features), prepared.classes)
+        return prepared, model, data_record(prepared, self.config)
+
     def build(self) -> Setup:
         config = self.config
-        prepared = prepare_data(config)
-        model = build_model(config, len(prepared.features), prepared.classes)
-        data = data_record(prepared, config)
+        prepared, model, data = self.prepare()
         loss_fn, loss_scale = loss_for(config["loss"], target_std(data))
         optimizer = build_optimizer(config["optimizer"], model.parameters(), config["lr"],
                                     config["momentum"], config["weight_decay"])
@@ -241,8 +247,9 @@ class TrainRunSpec(RunSpec):
         n_train, batch_size, notes = len(prepared.X_train), config["batch_size"], []
         if n_train < batch_size:
             batch_size = n_train
-            notes.append(f"the training set has {n_train} rows, fewer than --batch-size "
-                         f"{config['batch_size']}, so each epoch is one batch of {n_train} rows.")
+            notes.append(f"the training set has {n_train} {self.samples}, fewer than --batch-size "
+                         f"{config['batch_size']}, so each epoch is one batch of {n_train} "
+                         f"{self.samples}.")
         loader = DataLoader(TensorDataset(prepared.X_train, prepared.y_train),
                             batch_size=batch_size, shuffle=True)
         val_data = None if prepared.X_val is None else (prepared.X_val, prepared.y_val)
