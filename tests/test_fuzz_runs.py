@@ -176,8 +176,10 @@ def hostile_values(rnd: random.Random, here=None, leaves=()):
     if isinstance(here, np.ndarray):
         with np.errstate(all="ignore"):
             pool += [here.astype(np.float16), here.astype(np.int64), here.astype(np.float64),
-                     here.reshape(-1), here[None], here.T, here[:1], np.concatenate([here, here]),
-                     here * np.nan, here * 1e38, -here, np.zeros((0, *here.shape[1:]), here.dtype)]
+                     here.reshape(-1), here[None], here.T, here * np.nan, here * 1e38, -here]
+            if here.ndim:  # (a 0-d array, such as BatchNorm's num_batches_tracked, has no rows)
+                pool += [here[:1], np.concatenate([here, here]),
+                         np.zeros((0, *here.shape[1:]), here.dtype)]
     if isinstance(here, bool):
         pool += [not here]
     elif isinstance(here, int):
