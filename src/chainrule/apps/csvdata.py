@@ -27,6 +27,13 @@ class DataError(ValueError):
     """Bad input data: the message names the file (or array), where the problem is and the value."""
 
 
+def _shown(name) -> str:
+    """A column name as a message shows it: quoted, and cut short past 80 characters (a name
+    from a damaged config may be thousands long)."""
+    text = repr(name)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _shorten(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
@@ -90,7 +97,7 @@ def _select_columns(path: str, names: list, target, features) -> tuple:
             raise TypeError(f"load_csv: 'target' must be a column name. Got {target!r} instead.")
         if target not in names:
             raise DataError(
-                f"{path}: there is no column {target!r} for the target; "
+                f"{path}: there is no column {_shown(target)} for the target; "
                 f"the columns are {available}."
             )
     if features is None:
@@ -112,7 +119,7 @@ def _select_columns(path: str, names: list, target, features) -> tuple:
         for name in features:
             if name not in names:
                 raise DataError(
-                    f"{path}: there is no column {name!r} for a feature; "
+                    f"{path}: there is no column {_shown(name)} for a feature; "
                     f"the columns are {available}."
                 )
             if name == target:
