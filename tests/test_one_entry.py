@@ -5,6 +5,7 @@ spelling made it."""
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 import chainrule as cr
@@ -141,3 +142,15 @@ def test_the_shared_words():
     # what passes the check works as before
     assert F.dropout(cr.ones(3), 0.5, training=False, inplace=False).tolist() == [1.0, 1.0, 1.0]
     assert nn.HuberLoss(delta=float("inf"))(cr.tensor([2.0]), cr.tensor([0.0])).item() == 2.0
+
+
+def test_small_parity_gaps_closed():
+    """x.maximum/x.minimum exist; x.flip() without dims and keepdim=3 are refused, as in PyTorch."""
+    x = cr.tensor([[1.0, -2.0], [3.0, 0.5]])
+    np.testing.assert_array_equal(x.maximum(cr.zeros(2, 2)).numpy(), [[1.0, 0.0], [3.0, 0.5]])
+    np.testing.assert_array_equal(x.minimum(cr.zeros(2, 2)).numpy(), [[0.0, -2.0], [0.0, 0.0]])
+    with pytest.raises(TypeError, match="flip: dims is required"):
+        x.flip()
+    for reduce in (x.sum, x.mean, x.std, x.prod, x.logsumexp):
+        with pytest.raises(TypeError, match="keepdim must be a bool. Got 3"):
+            reduce(0, keepdim=3)

@@ -1163,9 +1163,23 @@ class Tensor:
         return ops.rearrange.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def flip(self, *dims):
+        if not dims:  # as PyTorch: x.flip() names no dims, and is a mistake
+            raise TypeError("flip: dims is required (an int or a tuple of ints, such as x.flip(0)).")
         if len(dims) == 1:  # x.flip(0), x.flip((0, 1)): passed on as given, so the words match
             dims = dims[0]
         return ops.rearrange.flip(self, dims)
+
+    def maximum(self, other):
+        """The element-wise maximum with ``other`` (``chainrule.maximum``)."""
+        from .functions import maximum
+
+        return maximum(self, other)
+
+    def minimum(self, other):
+        """The element-wise minimum with ``other`` (``chainrule.minimum``)."""
+        from .functions import minimum
+
+        return minimum(self, other)
 
     def roll(self, shifts, dims=None):
         return ops.rearrange.roll(self, shifts, dims)
@@ -1185,9 +1199,11 @@ class Tensor:
     def cumprod(self, dim, *, dtype=None):
         return ops.scan.cumprod(self, dim, dtype=dtype)
 
+    @numpy_spellings
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return ops.scan.prod(self, dim, keepdim, dtype=dtype)
 
+    @numpy_spellings
     def logsumexp(self, dim, keepdim=False):
         return ops.scan.logsumexp(self, dim, keepdim)
 

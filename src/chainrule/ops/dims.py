@@ -38,7 +38,8 @@ def normalize_dims(op: str, dim, ndim: int) -> tuple:
 
 def numpy_spellings(method):
     """Let a reduction method also take NumPy's spellings ``axis=`` for ``dim=`` and
-    ``keepdims=`` for ``keepdim=``, as PyTorch's reductions do (``x.sum(axis=1, keepdims=True)``)."""
+    ``keepdims=`` for ``keepdim=``, as PyTorch's reductions do (``x.sum(axis=1, keepdims=True)``),
+    and refuse a keepdim that is not a bool."""
     name = method.__name__
 
     @functools.wraps(method)
@@ -49,6 +50,9 @@ def numpy_spellings(method):
                     if torch_name in kwargs or len(args) > position:
                         raise TypeError(f"{name}: give {torch_name!r} or {numpy_name!r}, not both.")
                     kwargs[torch_name] = kwargs.pop(numpy_name)
+            keepdim = kwargs.get("keepdim", False)
+            if not isinstance(keepdim, (bool, np.bool_)):  # keepdim=3 is a mistake, as in PyTorch
+                raise TypeError(f"{name}: keepdim must be a bool. Got {keepdim!r} instead.")
         return method(self, *args, **kwargs)
 
     return reduction
