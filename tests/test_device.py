@@ -345,3 +345,28 @@ def test_random_in_place_fills_on_the_device_draw_the_cpu_numbers(cuda):
             assert t.device.type == device
             drawn[device] = t.cpu().numpy()
         np.testing.assert_array_equal(drawn["cuda"], drawn["cpu"])
+
+
+def test_module_constructors_take_device_as_pytorchs_do(cuda):
+    cr.manual_seed(0)
+    on_cpu = nn.Linear(3, 2)
+    cr.manual_seed(0)
+    on_gpu = nn.Linear(3, 2, device="cuda")
+    assert on_gpu.weight.device.type == "cuda"
+    np.testing.assert_array_equal(on_gpu.weight.cpu().numpy(), on_cpu.weight.numpy())
+    norm = nn.BatchNorm1d(4, device="cuda")
+    assert all(b.device.type == "cuda" for b in norm.buffers())
+    conv = nn.Conv2d(1, 2, 3, device=cr.device("cuda"))
+    assert conv.weight.device.type == "cuda"
+
+    class Net(nn.Module):  # a user's module takes device= too, and a nested one works
+        def __init__(self, width):
+            super().__init__()
+            self.fc = nn.Linear(width, 1)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    net = Net(4, device="cuda")
+    assert net.fc.weight.device.type == "cuda"
+    assert net(cr.ones(2, 4, device="cuda")).device.type == "cuda"

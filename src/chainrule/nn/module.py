@@ -13,6 +13,8 @@ walked from there, always in registration order (ordered dicts, never sets):
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -60,6 +62,26 @@ class Module:
         >>> [name for name, _ in model.named_parameters()]
         ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Every module's constructor takes ``device=`` as PyTorch's do (``nn.Linear(2, 3,
+        device='cuda')``): the module is built on the CPU, from the same seeded draws, then moved
+        there with ``to(device)``. (A constructor with a ``device`` argument of its own is left
+        as it is.)"""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "takes_device", False) \
+                or "device" in inspect.signature(init).parameters:
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, device=None, **kwargs):
+            init(self, *args, **kwargs)
+            if device is not None:
+                self.to(device)
+
+        __init__.takes_device = True
+        cls.__init__ = __init__
 
     def __init__(self):
         object.__setattr__(self, "training", True)
