@@ -154,24 +154,8 @@ def _predict_images(args) -> int:
              f"{loss:.4f}" + (f", accuracy {hits:.4f}" if hits is not None else "")
              ) if y is not None else None
     integer_columns = {0} if data["task"] != "regression" else set()
-    if args.out is None:
-        _write_rows(sys.stdout, header, rows, integer_columns)
-    else:
-        _write_file(args.out, header, rows, integer_columns)
-    if args.json:
-        print(json.dumps({
-            "model": args.model, "images": args.images, "out": args.out, "rows": len(outputs),
-            "image_shape": list(images.shape), "task": data["task"], "columns": header,
-            "loss": loss, "loss_name": data["loss"] if loss is not None else None,
-            "accuracy": hits,
-        }, indent=2))
-    elif args.out is not None:
-        print(f"wrote {len(outputs)} predictions to {os.path.abspath(args.out)}")
-        if score is not None:
-            print(score)
-    elif score is not None:
-        print(score, file=sys.stderr)
-    return 0
+    return _report(args, header, rows, integer_columns, data, loss, hits, score,
+                   {"images": args.images, "image_shape": list(images.shape)})
 
 
 def run(args) -> int:
@@ -226,19 +210,26 @@ def run(args) -> int:
 
     integer_columns = {0} if data["task"] != "regression" else set()  # the predicted label
     out_header = [name.strip() for name in input_header] + names
+    return _report(args, out_header, table, integer_columns, data, loss, hits, score,
+                   {"csv": args.csv})
+
+
+def _report(args, header, rows, integer_columns, data, loss, hits, score, source: dict) -> int:
+    """Write the predictions (to --out, else stdout) and say what was written and how well it
+    scored (--json: all of it as one JSON object; ``source`` names the input)."""
     if args.out is None:
-        _write_rows(sys.stdout, out_header, table, integer_columns)
+        _write_rows(sys.stdout, header, rows, integer_columns)
     else:
-        _write_file(args.out, out_header, table, integer_columns)
+        _write_file(args.out, header, rows, integer_columns)
     if args.json:
         print(json.dumps({
-            "model": args.model, "csv": args.csv, "out": args.out, "rows": len(X),
-            "task": data["task"], "columns": out_header,
+            "model": args.model, **source, "out": args.out, "rows": len(rows),
+            "task": data["task"], "columns": header,
             "loss": loss, "loss_name": data["loss"] if loss is not None else None,
             "accuracy": hits,
         }, indent=2))
     elif args.out is not None:
-        print(f"wrote {len(X)} predictions to {os.path.abspath(args.out)}")
+        print(f"wrote {len(rows)} predictions to {os.path.abspath(args.out)}")
         if score is not None:
             print(score)
     elif score is not None:
