@@ -370,3 +370,27 @@ def test_module_constructors_take_device_as_pytorchs_do(cuda):
     net = Net(4, device="cuda")
     assert net.fc.weight.device.type == "cuda"
     assert net(cr.ones(2, 4, device="cuda")).device.type == "cuda"
+
+
+def test_chainrule_train_on_the_device_matches_the_cpu_and_resumes_anywhere(cuda, tmp_path, capsys):
+    """`chainrule train --device cuda`: the same losses as on the CPU (the stand-in computes with
+    NumPy; a GPU to float32 tolerance), a checkpoint of host arrays that resumes on the CPU, and
+    predict reads it."""
+    import json
+
+    from chainrule.cli import main
+
+    runs = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / device
+        assert main(["train", "--images", "digits", "--epochs", "2", "--batch-norm", "--channels",
+                     "4,8", "--device", device, "--out", str(out), "--no-plots", "--json"]) == 0
+        runs[device] = json.loads(capsys.readouterr().out)
+    for key in ("final_train_loss", "final_val_loss", "val_accuracy"):
+        _close(cuda, np.array(runs["cuda"][key]), np.array(runs["cpu"][key]), float32=True)
+    state = cr.load(tmp_path / "cuda" / "checkpoint.crk")
+    assert all(type(a) is np.ndarray for a in state["model"].values())  # saved on the host
+    assert main(["train", "--resume", str(tmp_path / "cuda"), "--epochs", "3", "--no-plots",
+                 "--quiet"]) == 0  # on the CPU now
+    assert main(["predict", "--model", str(tmp_path / "cuda"), "--images", "digits", "--out",
+                 str(tmp_path / "p.csv")]) == 0

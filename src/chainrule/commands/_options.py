@@ -160,7 +160,7 @@ HEALTH_NAMES = {"lr": "--lr", "clip_norm": "--clip-norm 1"}
 
 # What may be given together with --resume (everything else comes from the saved config).
 RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health",
-                  "checkpoint_every")
+                  "checkpoint_every", "device")
 
 
 def check_resume_options(given: set) -> None:
@@ -169,7 +169,8 @@ def check_resume_options(given: set) -> None:
     if extra:
         raise CommandError(
             f"--resume continues with the saved settings; only --epochs, --quiet, --json, "
-            f"--progress, --no-plots, --no-health and --checkpoint-every can be given with it, not "
+            f"--progress, --no-plots, --no-health, --checkpoint-every and --device can be given "
+            f"with it, not "
             f"{', '.join(flag(name) for name in extra)}."
         )
 

@@ -17,6 +17,7 @@ import json
 import os
 
 from ..apps.tabular import file_sha256
+from ..device import check_device
 from ..training.builders import (
     LIMITS, check_at_most, parse_activation, parse_hidden, parse_init, parse_loss, parse_optimizer,
     parse_range, parse_scheduler,
@@ -111,6 +112,10 @@ def add_parser(subparsers) -> None:
                              help="add a BatchNorm2d after every conv")
     add_optimizer_options(parser)
     add_training_options(parser)
+    parser.add_argument("--device", default="cpu",
+                        help="where to train: cpu (the default) or cuda (a GPU, through CuPy: "
+                             "pip install chainrule[cuda]); checkpoints are saved on the host, so "
+                             "a run resumes, predicts and exports anywhere")
     add_output_options(parser)
     parser.add_argument("--resume", metavar="RUN_DIR",
                         help="continue the run saved in RUN_DIR (with its saved settings; "
@@ -304,8 +309,18 @@ def spec_for(config, **kwargs):
     return TrainRunSpec(config, **kwargs)
 
 
+def _device(args):
+    """--device, checked (None for the CPU)."""
+    try:
+        device = check_device("--device", args.device)
+    except (RuntimeError, TypeError) as err:
+        raise CommandError(str(err)) from None
+    return None if device.type == "cpu" else device
+
+
 def run(args) -> int:
     given = given_options(args)
+    device = _device(args)
     if args.resume is not None:
         config, checkpoint = _resume_settings(args, given)
     else:
@@ -313,7 +328,7 @@ def run(args) -> int:
     result = execute(spec_for(config, health_names=HEALTH_NAMES), args.resume if checkpoint else args.out,
                      checkpoint=checkpoint, health=args.health, plots=args.plots,
                      log=logger(args), note=note_printer(args), progress=args.progress,
-                     checkpoint_every=checkpoint_every(args))
+                     checkpoint_every=checkpoint_every(args), device=device)
     summary = result.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend import is_device_array, to_numpy
+
 __all__ = ["Finding", "exploding_gradients", "vanishing_gradients", "large_updates", "divergence",
            "stall", "no_better_than_mean", "no_better_than_chance", "saturated_units",
            "dead_units", "saturated_fraction", "dead_fraction", "label_entropy", "norm", "median",
@@ -319,6 +321,8 @@ def _others(found, shown) -> list:
 def _first_non_finite(array):
     """(count, index tuple, value) of the NaN and Inf in a float array, or None."""
     array = getattr(array, "_data", array)  # a Tensor's array
+    if is_device_array(array):  # (only looked at when something is already NaN or Inf)
+        array = to_numpy(array)
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
         return None
     finite = np.isfinite(array)

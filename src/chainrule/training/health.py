@@ -83,6 +83,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..autograd import no_grad
 from . import detectors
 from .callbacks import Callback, TrainState
@@ -113,7 +114,7 @@ def _capture_outputs(modules: dict):
     handles = []
     for name, module in modules.items():
         def keep(module, args, output, _name=name):
-            captured[_name] = output._data
+            captured[_name] = to_numpy(output._data)  # (from a GPU: a copy to the host)
 
         handles.append(module.register_forward_hook(keep))
     try:
@@ -424,11 +425,11 @@ class HealthMonitor(Callback):
             return  # not a checked step
         self.checked_steps.append(self._step)
         if _is_mse(state.loss_fn) and state.targets is not None:  # what predicting the mean scores
-            variance = float(np.var(np.asarray(state.targets._data, dtype=np.float64)))
+            variance = float(np.var(to_numpy(state.targets._data).astype(np.float64)))
             # in the reported loss's units: for an MSE on targets scaled by 1/std, the scale is std^2
             self._target_variances.append(variance * state.loss_scale)
         elif _is_cross_entropy(state.loss_fn) and state.targets is not None:
-            entropy = detectors.label_entropy(state.targets._data)
+            entropy = detectors.label_entropy(to_numpy(state.targets._data))
             if entropy is not None:
                 self._label_entropies.append(entropy)
         self._before = {}

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import check_device
 from .. import random as _random
 from .health import HealthMonitor
 from .loop import EarlyStopping, History, fit
@@ -174,7 +175,7 @@ class RunResult:
 
 
 def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=True, log=print,
-            note=None, progress=False, checkpoint_every=CHECKPOINT_EVERY) -> RunResult:
+            note=None, progress=False, checkpoint_every=CHECKPOINT_EVERY, device=None) -> RunResult:
     """Run ``spec`` into ``run_dir`` (a new run; None: runs/<date-time>), or continue the run in
     ``run_dir`` from its ``checkpoint`` (see ``resume_settings``); return the RunResult.
 
@@ -185,6 +186,10 @@ def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=
     checkpoint_every: write the checkpoint during training too, every N epochs (an int), at the
     end of the first epoch a time after the last save ("30s", "10m", "1h"), or never ("off");
     see ``runs.PeriodicCheckpoint``. A run killed outright resumes from the last one written.
+    device: train on this device ('cuda' where chainrule has a GPU; None: the CPU). The model
+    goes there for training and comes back after it; checkpoints hold host arrays, so a run
+    trained on a GPU resumes, predicts and exports anywhere, and bit for bit only on the device
+    it trained on.
 
     The run holds its folder (``claims.claim_run_dir``) from before its first write to the end,
     so two runs never write into one folder; a resumed run claims it before building anything,
@@ -196,21 +201,26 @@ def execute(spec: RunSpec, run_dir=None, *, checkpoint=None, health=True, plots=
     with signals_interrupt():
         try:
             return _execute(spec, run_dir, checkpoint, health, plots, log, note, progress,
-                            every_epochs, every_seconds, claims)
+                            every_epochs, every_seconds, claims, device)
         finally:
             for claim in claims:
                 claim.release()
 
 
 def _execute(spec, run_dir, checkpoint, health, plots, log, note, progress, every_epochs,
-             every_seconds, claims) -> RunResult:
+             every_seconds, claims, device=None) -> RunResult:
     config = spec.config
     if checkpoint is None:
         check_new_run_dir(run_dir)  # before the data is read or drawn, which may take long
     else:
         claims.append(claim_run_dir(run_dir))  # before the long part: busy or read-only, say so
+    device = None if device is None else check_device("train", device)
     _random.manual_seed(config["seed"])
     setup = spec.build()
+    if device is not None:  # parameters move in place: the optimizer keeps them
+        setup.model.to(device)
+        if hasattr(setup.loss_fn, "to"):  # a loss module's weights go along
+            setup.loss_fn.to(device)
     stopper = EarlyStopping(config["patience"]) if config.get("patience") else None
     # a resumed run goes on as it was made: its checkpoint's "health" is None when it was made
     # without (runs from before health was kept have no entry)
@@ -258,6 +268,10 @@ def _execute(spec, run_dir, checkpoint, health, plots, log, note, progress, ever
             progress=progress, initial_epoch=initial_epoch, history=history,
             loss_scale=setup.loss_scale)
         result.seconds = time.perf_counter() - started
+        if device is not None:  # back on the host for the checkpoint, figures and summary
+            setup.model.to("cpu")
+            if hasattr(setup.loss_fn, "to"):
+                setup.loss_fn.to("cpu")
         history = result.history
         checkpoint_path = os.path.join(run_dir, CHECKPOINT)
         save_checkpoint(checkpoint_path, make_checkpoint(

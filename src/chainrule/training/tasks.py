@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
+from ..backend import to_numpy
 from ..tensor import Tensor
 from .builders import build_loss, parse_loss
 from .callbacks import Callback
@@ -201,8 +202,9 @@ class AccuracyRecorder(Callback):
         inputs, targets = self.val_data
         model, was_training = state.model, state.model.training
         model.eval()
+        device = next(iter(model.parameters())).device  # the model's ('cuda' after --device)
         with no_grad():
-            outputs = model(Tensor(inputs))._data
+            outputs = to_numpy(model(Tensor(inputs).to(device))._data)
         if was_training:
             model.train()
         self.per_epoch[state.epoch] = accuracy(self.task, outputs, targets)
