@@ -160,18 +160,20 @@ HEALTH_NAMES = {"lr": "--lr", "clip_norm": "--clip-norm 1"}
 
 # What may be given together with --resume (everything else comes from the saved config).
 RESUME_OPTIONS = ("epochs", "quiet", "json", "progress", "plots", "resume", "health",
-                  "checkpoint_every", "device")
+                  "checkpoint_every")
 
 
-def check_resume_options(given: set) -> None:
-    """CommandError unless every option given with --resume may be (see RESUME_OPTIONS)."""
-    extra = sorted(name for name in given if name not in RESUME_OPTIONS)
+def check_resume_options(given: set, also=()) -> None:
+    """CommandError unless every option given with --resume may be (see RESUME_OPTIONS, and
+    ``also``: a command's own, such as train's device)."""
+    allowed = RESUME_OPTIONS + tuple(also)
+    extra = sorted(name for name in given if name not in allowed)
     if extra:
+        names = ["--epochs", "--quiet", "--json", "--progress", "--no-plots", "--no-health",
+                 "--checkpoint-every", *(flag(name) for name in also)]
         raise CommandError(
-            f"--resume continues with the saved settings; only --epochs, --quiet, --json, "
-            f"--progress, --no-plots, --no-health, --checkpoint-every and --device can be given "
-            f"with it, not "
-            f"{', '.join(flag(name) for name in extra)}."
+            f"--resume continues with the saved settings; only {', '.join(names[:-1])} and "
+            f"{names[-1]} can be given with it, not {', '.join(flag(name) for name in extra)}."
         )
 
 

@@ -280,7 +280,7 @@ def _resume_settings(args, given: set):
     from ..apps.images import check_images_unchanged
     from ..apps.tabular import check_csv_unchanged
 
-    check_resume_options(given)
+    check_resume_options(given, also=("device",))
     run_dir = args.resume
 
     def written_by_train(config):
