@@ -386,8 +386,12 @@ def test_chainrule_train_on_the_device_matches_the_cpu_and_resumes_anywhere(cuda
         assert main(["train", "--images", "digits", "--epochs", "2", "--batch-norm", "--channels",
                      "4,8", "--device", device, "--out", str(out), "--no-plots", "--json"]) == 0
         runs[device] = json.loads(capsys.readouterr().out)
-    for key in ("final_train_loss", "final_val_loss", "val_accuracy"):
+    for key in ("final_train_loss", "final_val_loss"):
         _close(cuda, np.array(runs["cuda"][key]), np.array(runs["cpu"][key]), float32=True)
+    # accuracy counts images: float32 sums in another order on a GPU may move one borderline
+    # image of the 359 to the other side; the stand-in computes with NumPy and agrees exactly
+    flipped = abs(runs["cuda"]["val_accuracy"] - runs["cpu"]["val_accuracy"]) * 359
+    assert flipped < (0.5 if cuda == "standin" else 1.5), runs
     state = cr.load(tmp_path / "cuda" / "checkpoint.crk")
     assert all(type(a) is np.ndarray for a in state["model"].values())  # saved on the host
     assert main(["train", "--resume", str(tmp_path / "cuda"), "--epochs", "3", "--no-plots",

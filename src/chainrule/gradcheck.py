@@ -145,7 +145,7 @@ def _numerical_jacobians(run, leaves, eps):
                 raise RuntimeError("gradcheck: leaf data must be contiguous to be perturbed.")
             columns = []
             for i in range(flat.size):
-                original = flat[i]
+                original = flat[i].copy()  # a copy: on a GPU flat[i] is a view
                 flat[i] = original + eps
                 plus = to_numpy(run()._data).astype(np.float64).reshape(-1)
                 flat[i] = original - eps

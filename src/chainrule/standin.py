@@ -77,11 +77,43 @@ def _check_ufunc(ufunc, method, inputs, where: str) -> None:
     operands = inputs[:1] + inputs[2:] if method == "at" else inputs  # at's second is an index
     if any(isinstance(x, (list, tuple)) for x in operands):
         raise TypeError(f"{where}: a list operand (CuPy takes arrays and numbers only).")
+    if method == "at" and isinstance(inputs[1], tuple) and not _direct_at:
+        raise TypeError(f"{where}: a tuple index given to NumPy's ufunc (CuPy's arrays hand it "
+                        f"back); call the device library's own ufunc, xp.{name}.at.")
+    if method == "at" and any(isinstance(i, np.ndarray) for i in
+                              (inputs[1] if isinstance(inputs[1], tuple) else (inputs[1],))):
+        raise _mixed(where)
     if method != "__call__":
         if name not in _UFUNC_METHODS.get(method, ()):
             raise NotImplementedError(f"{where}: CuPy has no {name}.{method}.")
         if method == "at" and np.dtype(inputs[0].dtype).char not in _AT_DTYPES[name]:
             raise TypeError(f"{where}: CuPy's {name}.at takes no {inputs[0].dtype} arrays.")
+
+
+_direct_at = False  # True while a ufunc's at() runs through the device library (xp.add.at)
+
+
+class _DeviceUfunc:
+    """A ufunc reached through the device library (``xp.add``, as ``cupy.add``): the same ufunc,
+    except that its ``at`` takes a tuple index, which NumPy's own ufunc handed a CuPy array does
+    not (CuPy's ``__array_ufunc__`` returns NotImplemented for a tuple operand)."""
+
+    def __init__(self, ufunc):
+        self._ufunc = ufunc
+
+    def __call__(self, *args, **kwargs):
+        return self._ufunc(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._ufunc, name)
+
+    def at(self, a, indices, b=None):
+        global _direct_at
+        _direct_at = True
+        try:
+            return self._ufunc.at(a, indices) if b is None else self._ufunc.at(a, indices, b)
+        finally:
+            _direct_at = False
 
 
 def _check_function(name: str, args, kwargs, where: str) -> None:
@@ -198,7 +230,11 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         return StandInArray(self._a.T)
 
     def __getitem__(self, index):
-        return _wrap(self._a[_unwrap(index, "indexing", strict=False)])
+        index = _unwrap(index, "indexing", strict=False)
+        result = self._a[index]
+        if isinstance(result, np.generic):  # one element: a 0-d view, as CuPy gives, not a copy
+            return StandInArray(self._a[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)])
+        return _wrap(result)
 
     def __setitem__(self, index, value):
         self._a[_unwrap(index, "indexing", strict=False)] = _unwrap(value, "assignment")
@@ -276,8 +312,10 @@ class _Namespace:
         attribute = getattr(self._module, name)
         if isinstance(attribute, types.ModuleType):
             return _Namespace(attribute)
-        if isinstance(attribute, (type, np.ufunc)) or not callable(attribute):
-            return attribute  # dtypes, constants; ufuncs dispatch to the array themselves
+        if isinstance(attribute, np.ufunc):
+            return _DeviceUfunc(attribute)  # dispatches to the array itself
+        if isinstance(attribute, type) or not callable(attribute):
+            return attribute  # dtypes, constants
 
         def function(*args, **kwargs):
             where = f"{self._module.__name__}.{name}"

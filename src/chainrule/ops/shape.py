@@ -7,7 +7,7 @@ reshape it back, permute it back, scatter it back into the places it was read fr
 import numpy as np
 
 from ..autograd import Function
-from ..backend import as_array, is_array, to_device_of
+from ..backend import as_array, get_array_module, is_array, to_device_of
 from .arithmetic import unbroadcast
 from .dims import normalize_dim
 
@@ -142,7 +142,9 @@ class GetItem(Function):
     def backward(ctx, grad_y):
         grad_x = np.zeros_like(grad_y, shape=ctx.shape)
         if ctx.advanced:
-            np.add.at(grad_x, ctx.index, grad_y)  # accumulates repeated indices
+            # accumulates repeated indices; the array's own library's ufunc, as CuPy's arrays hand
+            # np.add.at back when the index is a tuple
+            get_array_module(grad_x).add.at(grad_x, ctx.index, grad_y)
         else:
             grad_x[ctx.index] = grad_y
         return grad_x, None
@@ -168,7 +170,7 @@ class IndexPut(Function):
         y = np.zeros_like(values, shape=shape)
         try:
             if advanced:
-                np.add.at(y, index, values)
+                get_array_module(y).add.at(y, index, values)
             else:
                 y[index] = values
         except (IndexError, ValueError) as err:
