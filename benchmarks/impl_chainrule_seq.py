@@ -56,7 +56,7 @@ def build_gpt(lib, vocab, w):
             self.lm_head.weight = self.wte.weight  # weight tying
 
         def forward(self, idx):
-            x = self.wte(idx) + self.wpe(lib.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(lib.arange(idx.shape[1], device=idx.device))
             return self.lm_head(self.ln_f(self.h(x)))
 
     return GPT()

@@ -157,7 +157,7 @@ class GPT(nn.Module):
 
     def forward(self, idx, targets=None):
         T = idx.shape[1]
-        x = self.drop(self.wte(idx) + self.wpe(cr.arange(T)))
+        x = self.drop(self.wte(idx) + self.wpe(cr.arange(T, device=idx.device)))
         logits = self.lm_head(self.ln_f(self.h(x)))
         if targets is None:
             return logits, None
@@ -293,7 +293,7 @@ def torch_twin(args, vocab_size, initial_state, splits):
             self.lm_head.weight = self.wte.weight
 
         def forward(self, idx, targets):
-            x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1])))
+            x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device)))
             logits = self.lm_head(self.ln_f(self.h(x)))
             return tnn.functional.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
 

@@ -29,7 +29,7 @@ import numpy as np
 __all__ = [
     "get_array_module", "device_of", "to_device", "to_numpy", "to_device_of", "is_device_array",
     "is_array", "as_array", "contiguous", "zeros_on", "ones_on", "arange_on", "cuda_backend",
-    "use_standin_cuda", "device_mismatch",
+    "use_standin_cuda", "device_mismatch", "outside_range",
 ]
 
 
@@ -208,3 +208,12 @@ def ones_on(like, shape, dtype=None):
 def arange_on(like, *args, dtype=None):
     """``np.arange(*args)`` on the device of ``like`` (an array or a Tensor)."""
     return get_array_module(getattr(like, "_data", like)).arange(*args, dtype=dtype)
+
+
+def outside_range(values, n: int) -> bool:
+    """Whether any of the integers ``values`` lies outside [0, n). Seen as unsigned, a negative
+    integer is a huge one, so one comparison and one reduction answer it: a single wait for a
+    GPU, where asking min() and max() in turn would wait twice."""
+    if values.dtype.kind == "i":
+        values = values.view(f"u{values.dtype.itemsize}")
+    return bool((values >= n).any())

@@ -77,9 +77,23 @@ def _additive_mask(owner: str, what: str, mask, target: tuple, dtype, true_means
     return array.astype(dtype, copy=False)
 
 
-def _causal_mask(length: int, source: int, dtype) -> np.ndarray:
-    """0 on and below the diagonal, -inf above: query i sees keys 0..i (a constant, no gradient)."""
-    return np.where(np.tril(np.ones((length, source), dtype=bool)), 0.0, -np.inf).astype(dtype)
+def _causal_mask(length: int, source: int, dtype, like) -> np.ndarray:
+    """0 on and below the diagonal, -inf above: query i sees keys 0..i (a constant, no gradient),
+    on the device of array ``like``. Made once per size, dtype and device and kept (read-only on
+    the CPU), so a GPU gets it without a copy from the host at every step."""
+    key = (length, source, np.dtype(dtype).str, type(like))
+    mask = _causal_masks.get(key)
+    if mask is None:
+        mask = np.where(np.tril(np.ones((length, source), dtype=bool)), 0.0, -np.inf).astype(dtype)
+        mask.flags.writeable = False
+        mask = to_device_of(mask, like)
+        if len(_causal_masks) >= 16:
+            _causal_masks.pop(next(iter(_causal_masks)))
+        _causal_masks[key] = mask
+    return mask
+
+
+_causal_masks: dict = {}  # (length, source, dtype, array type) -> the mask, the 16 last used
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
@@ -117,7 +131,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         raise ValueError(f"{op}: pass either attn_mask or is_causal=True, not both.")
     mask = None
     if is_causal:
-        mask = _causal_mask(q.shape[-2], k.shape[-2], q.dtype)
+        mask = _causal_mask(q.shape[-2], k.shape[-2], q.dtype, q._data)
     elif attn_mask is not None:
         mask = _additive_mask(op, "attn_mask", attn_mask, scores_shape, q.dtype, "attend")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else check_real(op, "scale", scale)

@@ -42,6 +42,9 @@ def _as_list(op: str, parameters) -> list:
 def _vector_norm(array: np.ndarray, norm_type: float):
     """||a||_p of all elements: (sum |a_i|^p)^(1/p); max |a_i| for p = inf, min |a_i| for
     p = -inf, and the number of non-zero elements for p = 0 (PyTorch's vector norms)."""
+    if norm_type == 2.0:  # the usual one: sqrt(a . a), one product (no |a| needed)
+        flat = array.ravel()
+        return np.sqrt(np.dot(flat, flat))
     flat = np.abs(array.ravel())
     if norm_type == math.inf:
         return flat.max() if flat.size else zeros_on(flat, ())
@@ -49,8 +52,6 @@ def _vector_norm(array: np.ndarray, norm_type: float):
         return flat.min() if flat.size else np.full_like(flat, math.inf, shape=())
     if norm_type == 0:
         return as_array(np.count_nonzero(flat)).astype(flat.dtype)
-    if norm_type == 2.0:
-        return np.sqrt(np.dot(flat, flat))
     return (flat**norm_type).sum() ** (1.0 / norm_type)
 
 
@@ -76,8 +77,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
-    norms = np.stack([as_array(_vector_norm(g, norm_type)).astype(dtype) for g in grads])
-    total = as_array(_vector_norm(norms, norm_type)).astype(dtype)
+    norms = np.stack([as_array(_vector_norm(g, norm_type)).astype(dtype, copy=False) for g in grads])
+    total = as_array(_vector_norm(norms, norm_type)).astype(dtype, copy=False)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "
@@ -86,7 +87,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     with np.errstate(invalid="ignore"):  # a non-finite total gives nan or 0, as in PyTorch
         clip_coef = np.minimum(max_norm / (total + dtype.type(1e-6)), dtype.type(1.0))
         for g in grads:
-            g *= clip_coef.astype(g.dtype)
+            g *= clip_coef.astype(g.dtype, copy=False)
     return Tensor._from_op(total, None)
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..backend import contiguous, get_array_module, is_array, ones_on, to_device_of, zeros_on
+from ..backend import (contiguous, get_array_module, is_array, ones_on, outside_range,
+                       to_device_of, zeros_on)
 from .dims import normalize_dim
 
 
@@ -310,7 +311,7 @@ def index_array(op, index, name="index") -> np.ndarray:
 
 
 def _check_in_range(op, index, size, dim, shape, name="index"):
-    if index.size and (index.min() < 0 or index.max() >= size):
+    if index.size and outside_range(index, size):
         bad = index.min() if index.min() < 0 else index.max()
         raise IndexError(
             f"{op}: {name} {int(bad)} is out of range for dim {dim} of size {size} (input shape "
@@ -512,7 +513,7 @@ def one_hot(tensor, num_classes=-1):
         num_classes = int(indices.max()) + 1
     elif num_classes < 0:
         raise ValueError(f"one_hot: num_classes must be -1 (infer) or non-negative. Got {num_classes}.")
-    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+    if indices.size and outside_range(indices, num_classes):
         bad = int(indices.min() if indices.min() < 0 else indices.max())
         raise ValueError(
             f"one_hot: class index {bad} is out of range for num_classes = {num_classes}; every "

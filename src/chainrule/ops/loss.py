@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import arange_on, as_array, ones_on, zeros_on
+from ..backend import arange_on, as_array, is_device_array, ones_on, outside_range, zeros_on
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -37,9 +37,12 @@ def _reduce(loss, reduction):
 def _per_element_grad(grad_y, reduction, count):
     """dL/d(per-element loss): for 'none' the upstream array itself; for 'mean' and 'sum' a
     single number (dL/dL / n, or dL/dL) that broadcasts over the elements it reduced. The number
-    is a Python number: arithmetic with it keeps the arrays' dtype and costs no NumPy call."""
+    is a Python number: arithmetic with it keeps the arrays' dtype and costs no NumPy call. On a
+    GPU it stays a 0-d device array, so that the backward never waits for the GPU."""
     if reduction == "none":
         return grad_y
+    if is_device_array(grad_y):  # a 0-d array on the GPU: kept there (.item() would wait for it)
+        return grad_y if reduction == "sum" else grad_y / count if count else grad_y * math.nan
     if reduction == "mean":  # count 0 (no samples, or a total weight of 0): nan, as PyTorch
         return grad_y.item() / count if count else math.nan
     return grad_y.item()
@@ -121,7 +124,7 @@ class MSELoss(Function):
 def _check_class_targets(op, logits, target, ignore_index=-100) -> bool:
     """Check input (N, C) and integer targets (N,), each a class or ignore_index; return whether
     any target is ignore_index. The usual case (every target a class, ignore_index not among
-    them) costs two reductions."""
+    them) costs one reduction."""
     if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"{op}: expected input of shape (N, C) and integer target of shape (N,). Got input "
@@ -131,9 +134,9 @@ def _check_class_targets(op, logits, target, ignore_index=-100) -> bool:
         raise TypeError(f"{op}: target must hold integer class indices. Got dtype {target.dtype}.")
     if not target.size:
         return False
-    low, high, n_classes = int(target.min()), int(target.max()), logits.shape[1]
-    if 0 <= low and high < n_classes:
-        return bool(low <= ignore_index <= high and (target == ignore_index).any())
+    n_classes = logits.shape[1]
+    if not outside_range(target, n_classes):  # the usual case: one reduction (one GPU wait)
+        return bool(0 <= ignore_index < n_classes and (target == ignore_index).any())
     out_of_range = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
     if out_of_range.any():
         raise ValueError(
