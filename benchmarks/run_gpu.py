@@ -6,6 +6,7 @@ rounds.
     python benchmarks/run_gpu.py --profile p.txt # and where chainrule's step spends its host time
     python benchmarks/run_gpu.py --standin       # plumbing check anywhere: tiny sizes, the CPU
                                                  # stand-in device, no timing worth reading
+    python benchmarks/run_gpu.py --count         # anywhere: kernel launches and waits per step
 
 Workloads (a training step: forward, cross-entropy, backward, optimizer step):
     mlp-small   784-512-512-10, ReLU, batch 256, SGD      (launch-bound: many small kernels)
@@ -283,6 +284,34 @@ def _fused_adam_variants(xp):
     return variants
 
 
+def count_launches(workloads, only):
+    """On the stand-in device: what one training step asks of the array library, per workload and
+    implementation (chainrule.standin.Counts): kernels launched, waits for the device, copies up
+    to it. Runs anywhere; with the per-launch cost measured on a GPU (--profile), it says where a
+    launch-bound step's time goes."""
+    from chainrule import standin
+
+    results = {}
+    for name, (kind, sizes, batch) in workloads.items():
+        if only and name not in only:
+            continue
+        results[name] = {}
+        for impl, (state, step) in implementations(kind, sizes, batch).items():
+            step(state)
+            step(state)  # state made (optimizer moments), masks cached: a step like the others
+            standin.counts.reset()
+            standin.counts.counting = True
+            try:
+                step(state)
+            finally:
+                standin.counts.counting = False
+            c = standin.counts
+            results[name][impl] = {"calls": c.calls, "waits": c.waits, "uploads": c.uploads}
+            print(f"{name:>10} {impl:>10}: {c.calls:5d} kernel launches, {c.waits} waits, "
+                  f"{c.uploads} copies to the device per step")
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -293,9 +322,17 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write chainrule's host-time profile per workload here")
+    parser.add_argument("--count", action="store_true",
+                        help="count kernel launches and waits per step on the stand-in (anywhere, "
+                             "at the real sizes), instead of timing")
     args = parser.parse_args(argv)
-    if args.standin:
+    if args.standin or args.count:
         backend.use_standin_cuda(True)
+    if args.count:
+        results = count_launches(WORKLOADS, args.only)
+        if args.out:
+            args.out.write_text(json.dumps({"launches": results}, indent=2))
+        return 0
     if not cr.cuda.is_available():
         print("run_gpu: no CuPy with a GPU here; use --standin to check the plumbing.")
         return 2

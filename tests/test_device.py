@@ -400,3 +400,145 @@ def test_chainrule_train_on_the_device_matches_the_cpu_and_resumes_anywhere(cuda
                  "--quiet"]) == 0  # on the CPU now
     assert main(["predict", "--model", str(tmp_path / "cuda"), "--images", "digits", "--out",
                  str(tmp_path / "p.csv")]) == 0
+
+
+# ----- what a GPU checks later, refuses, and launches ----------------------------------------------
+def _raised_later(make, match):
+    """make() raises nothing on the device; the next synchronisation raises, naming the op."""
+    result = make()
+    with pytest.raises(IndexError, match=match + r".*\(Found on the GPU at the next synchronisation"):
+        result.sum().item()
+
+
+def test_indices_out_of_range_are_reported_at_the_next_synchronisation(cuda):
+    """Token ids, gather's and indexing's integer arrays: on the GPU the check's answer stays on
+    the device until the host waits anyway (as PyTorch's device-side checks); on the CPU at once."""
+    emb = nn.Embedding(5, 3)
+    x = cr.arange(6.0).reshape(2, 3)
+    bad_ids, bad_rows = cr.tensor([1, 7]), cr.tensor([[0, 3, 1]])
+    with pytest.raises(IndexError, match=r"Embedding: token ids must lie in \[0, 4\].*Got 7 instead\.$"):
+        emb(bad_ids)
+    emb.to("cuda")
+    _raised_later(lambda: emb(bad_ids.to("cuda")), r"Embedding: token ids must lie in \[0, 4\].*Got 7")
+    xd = x.to("cuda")
+    _raised_later(lambda: xd.gather(1, bad_rows.to("cuda")), r"gather: index 3 is out of range")
+    _raised_later(lambda: xd[cr.tensor([0, 2], device="cuda")], r"getitem: index 2 is out of bounds")
+    _raised_later(lambda: xd[cr.tensor([0, -3], device="cuda")], r"getitem: index -3 is out of bounds")
+    assert xd[cr.tensor([1, -2], device="cuda")].cpu().numpy().tolist() == [[3, 4, 5], [0, 1, 2]]
+    xd[cr.tensor([4], device="cuda")] = 1.0
+    with pytest.raises(IndexError, match=r"setitem: index 4 is out of bounds.*next synchronisation"):
+        cr.cuda.synchronize()
+    emb(cr.tensor([[0, 4]] * 3, device="cuda"))  # in range: nothing raised, now or later
+    cr.cuda.synchronize()
+
+
+def test_pending_checks_are_answered_at_the_latest_after_a_bounded_number(cuda):
+    from chainrule import backend
+
+    emb = nn.Embedding(5, 3, device="cuda")
+    ids = cr.tensor([1, 2], device="cuda")
+    for _ in range(backend.PENDING_LIMIT - 1):
+        emb(ids)
+    assert len(backend._pending) == backend.PENDING_LIMIT - 1
+    emb(ids)  # the limit: every pending check answered with one wait
+    assert backend._pending == []
+
+
+def test_a_tensor_on_another_device_as_targets_ids_or_index_is_refused(cuda):
+    """As PyTorch: the targets, token ids or index must be on the device of what they go with
+    (lists and arrays are constants and go there)."""
+    logits = cr.randn(4, 3, device="cuda")
+    targets = cr.tensor([0, 2, 1, 1])
+    both = r"expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu"
+    for call in (lambda: nn.functional.cross_entropy(logits, targets),
+                 lambda: nn.functional.nll_loss(logits.log_softmax(1), targets),
+                 lambda: nn.Embedding(5, 2, device="cuda")(targets),
+                 lambda: logits.gather(1, targets[:, None]),
+                 lambda: logits.index_select(0, targets),
+                 lambda: nn.functional.cross_entropy(logits.cpu(), targets.to("cuda"))):
+        with pytest.raises(RuntimeError, match=both):
+            call()
+    assert nn.functional.cross_entropy(logits, [0, 2, 1, 1]).device.type == "cuda"  # a constant
+
+
+def test_factories_make_their_numbers_on_the_device(cuda):
+    """zeros, ones, full, eye, arange (integers) and the *_like are made on the device: nothing is
+    copied from the host (random numbers are drawn there on purpose, for seed parity)."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    from chainrule import standin
+
+    like = cr.ones(2, 3, device="cuda")
+    makes = [lambda: cr.zeros(2, 3, device="cuda"), lambda: cr.ones(4, device="cuda"),
+             lambda: cr.full((2, 2), 7, device="cuda"), lambda: cr.eye(3, device="cuda"),
+             lambda: cr.arange(5, device="cuda"), lambda: cr.zeros_like(like),
+             lambda: cr.ones_like(like), lambda: cr.full_like(like, 2.5)]
+    for make in makes:
+        standin.counts.reset()
+        standin.counts.counting = True
+        try:
+            t = make()
+        finally:
+            standin.counts.counting = False
+        assert t.device.type == "cuda" and standin.counts.uploads == 0, make
+    assert cr.arange(5, device="cuda").cpu().numpy().tolist() == [0, 1, 2, 3, 4]
+    assert cr.full((2,), 7, device="cuda").dtype == cr.int64
+
+
+def _launches(step):
+    from chainrule import standin
+
+    standin.counts.reset()
+    standin.counts.counting = True
+    try:
+        step()
+    finally:
+        standin.counts.counting = False
+    return standin.counts.calls, standin.counts.waits
+
+
+def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
+    """foreach (the default on a GPU): Adam's dozen operations once for the group, plus a gather
+    of the gradients and one copy back per parameter, where the loop makes a dozen per parameter.
+    Counted on the stand-in (each operation would be one kernel launch); the same numbers."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    results = {}
+    for foreach in (None, False):
+        cr.manual_seed(0)
+        model = nn.Sequential(*(nn.Linear(4, 4) for _ in range(5))).to("cuda")  # 10 parameters
+        opt = cr.optim.AdamW(model.parameters(), lr=0.01, foreach=foreach)
+        for _ in range(2):
+            opt.zero_grad()
+            model(cr.ones(3, 4, device="cuda")).pow(2).sum().backward()
+            launches, waits = _launches(opt.step)
+        results[foreach] = ([p.cpu().numpy() for p in model.parameters()], launches, waits)
+    flat, looped = results[None], results[False]
+    for a, b in zip(flat[0], looped[0]):
+        np.testing.assert_array_equal(a, b)
+    assert flat[2] == looped[2] == 0  # no waits for the device in a step
+    assert looped[1] >= 10 * 12
+    assert flat[1] <= 2 + 16 + 10, flat[1]
+
+
+def test_a_classifier_step_on_the_device_waits_once_and_a_gpt_step_once(cuda):
+    """The waits for the device in a training step (each stalls the GPU's queue): one, for the
+    class targets' range in cross_entropy (it picks the loss's code path); the token ids'
+    checks are answered later (check_later)."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    cr.manual_seed(0)
+    emb = nn.Embedding(10, 8, device="cuda")
+    head = nn.Linear(8, 10, device="cuda")
+    opt = cr.optim.Adam([*emb.parameters(), *head.parameters()])
+    ids = cr.tensor([[1, 2, 3], [4, 5, 6]], device="cuda")
+
+    def step():
+        opt.zero_grad()
+        logits = head(emb(ids) + emb(ids.flip(1)))
+        nn.functional.cross_entropy(logits.reshape(-1, 10), ids.reshape(-1)).backward()
+        nn.utils.clip_grad_norm_([*emb.parameters(), *head.parameters()], 1.0)
+        opt.step()
+
+    step()
+    assert _launches(step)[1] == 1

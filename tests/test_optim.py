@@ -839,6 +839,9 @@ SWITCHES = {  # the implementation switches each optimizer has in PyTorch
 }
 
 
+HAS_FOREACH = ("SGD", "Adam", "AdamW")  # their update is written once for both (_update)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_implementation_switches_are_accepted_at_their_defaults_only(name):
     cls = getattr(optim, name)
@@ -847,6 +850,9 @@ def test_implementation_switches_are_accepted_at_their_defaults_only(name):
         cls([p], **{switch: False})  # False is what chainrule does
         if switch in ("foreach", "fused"):
             cls([p], **{switch: None})
+        if switch == "foreach" and name in HAS_FOREACH:
+            assert cls([p], foreach=True).foreach is True
+            continue
         with pytest.raises(ValueError, match=rf"The '{switch}' parameter of {name} must be "
                                              r"(None or )?False: chainrule has one implementation"):
             cls([p], **{switch: True})
@@ -899,3 +905,83 @@ def test_lbfgs_keeps_float32_and_converges():
         opt.step(closure)
     assert x.dtype == np.float32 and opt.state[x]["d"].dtype == np.float32
     np.testing.assert_allclose(x.numpy(), [1.0, 1.0], atol=1e-3)
+
+
+# ----- foreach: a whole group as one flat vector (chainrule.optim.flat) --------------------------
+FOREACH_CASES = [(name, kwargs, grouped) for name, kwargs, grouped in CASES if name in HAS_FOREACH]
+
+
+def _foreach_run(name, kwargs, foreach, steps=6):
+    """A few steps on four parameters (one 0-d, one without a gradient at every other step, and
+    a state_dict round trip in the middle); every parameter and state array after each step."""
+    rng = np.random.default_rng(3)
+    params = [Parameter(rng.standard_normal(shape)) for shape in ((3, 4), (4,), (), (2, 3))]
+    opt = getattr(optim, name)([{"params": params[:3]}, {"params": params[3:], "lr": 0.003}],
+                               foreach=foreach, **kwargs)
+    history = []
+    for step in range(steps):
+        opt.zero_grad()
+        loss = (params[0].tanh().sum() * params[1].sum() + params[2] ** 2
+                + (params[3] ** 3).sum() * (step % 2))  # params[3] idle at even steps: grad 0
+        loss.backward()
+        if step % 2 == 0:
+            params[1].grad = None  # skipped at this step: the flat group is the other three
+        opt.step()
+        if step == 3:  # the state replaced by loaded copies: the flat arrays gathered again
+            opt.load_state_dict(opt.state_dict())
+        history.append([p.numpy().copy() for p in params]
+                       + [np.array(v) for k in sorted(opt.state_dict()["state"])
+                          for v in opt.state_dict()["state"][k].values()])
+    return history, opt, params
+
+
+@pytest.mark.parametrize("name, kwargs, grouped", FOREACH_CASES)
+def test_foreach_equals_the_loop_to_the_last_bit(name, kwargs, grouped):
+    """The same arithmetic element by element: bit-equal parameters and state at every step,
+    through skipped gradients, a 0-d parameter, two groups and a state_dict reload."""
+    looped, _, _ = _foreach_run(name, kwargs, foreach=False)
+    flat, opt, params = _foreach_run(name, kwargs, foreach=True)
+    for step, (a, b) in enumerate(zip(looped, flat)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y, err_msg=f"{name}({kwargs}) step {step + 1}")
+    for p in params:  # each parameter's state keeps its shape (a view of the flat array)
+        for value in opt.state[p].values():
+            if isinstance(value, np.ndarray):
+                assert value.shape == p.shape
+
+
+@pytest.mark.parametrize("name, kwargs, grouped", FOREACH_CASES)
+def test_foreach_trajectory_equals_torchs_foreach(torch64, name, kwargs, grouped):
+    torch = torch64
+    data = make_problem()
+    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
+    tW = torch.tensor(data["W"], requires_grad=True)
+    tb = torch.tensor(data["b"], requires_grad=True)
+    ours = getattr(optim, name)(param_spec(W, b, grouped), foreach=True, **kwargs)
+    theirs = getattr(torch.optim, name)(param_spec(tW, tb, grouped), foreach=True, **kwargs)
+    for step in range(STEPS):
+        for opt, loss in ((ours, lambda: loss_chainrule(W, b, data)),
+                          (theirs, lambda: loss_torch(torch, tW, tb, data))):
+            opt.zero_grad()
+            loss().backward()
+            opt.step()
+        for mine, reference in ((W, tW), (b, tb)):
+            np.testing.assert_allclose(mine.numpy(), reference.detach().numpy(), rtol=1e-7,
+                                       atol=1e-12, err_msg=f"{name}({kwargs}) step {step + 1}")
+
+
+def test_foreach_falls_back_to_the_loop_for_mixed_dtypes():
+    """float32 and float64 parameters cannot share one flat array: the loop runs, same result."""
+    results = {}
+    for foreach in (False, True):
+        a, b = Parameter(np.ones(3, np.float32)), Parameter(np.ones(2))
+        opt = optim.Adam([a, b], lr=0.1, foreach=foreach)
+        for _ in range(2):
+            opt.zero_grad()
+            ((a * a).sum() + (b * b).sum()).backward()
+            opt.step()
+        assert a.dtype == np.float32 and b.dtype == np.float64
+        results[foreach] = (a.numpy(), b.numpy())
+    for x, y in zip(results[False], results[True]):
+        np.testing.assert_array_equal(x, y)

@@ -29,7 +29,8 @@ import numpy as np
 __all__ = [
     "get_array_module", "device_of", "to_device", "to_numpy", "to_device_of", "is_device_array",
     "is_array", "as_array", "contiguous", "zeros_on", "ones_on", "arange_on", "cuda_backend",
-    "use_standin_cuda", "device_mismatch", "outside_range",
+    "use_standin_cuda", "device_mismatch", "outside_range", "array_module", "check_later",
+    "run_pending_checks", "check_same_device",
 ]
 
 
@@ -46,11 +47,14 @@ class CudaBackend:
         return self.xp.asarray(array)
 
     def to_host(self, array) -> np.ndarray:
+        if _pending:
+            run_pending_checks()
         return self._to_host(array)
 
     def synchronize(self) -> None:
         if self.name == "cupy":
             self.xp.cuda.runtime.deviceSynchronize()
+        run_pending_checks()
 
 
 _cuda: CudaBackend | None = None
@@ -150,6 +154,23 @@ def device_mismatch(op: str, *arrays) -> str | None:
     )
 
 
+def array_module(dev):
+    """The array library of device ``dev`` (a chainrule.device): NumPy for the CPU, the ``cuda``
+    device's for the GPU."""
+    return cuda_backend().xp if dev.type == "cuda" else np
+
+
+def check_same_device(op: str, value, like) -> None:
+    """Refuse, as PyTorch does, a Tensor ``value`` (class targets, token ids, an index) on another
+    device than the Tensor ``like`` it goes with, in one sentence naming both devices. Arrays and
+    lists are constants and go to like's device; only a Tensor says where it lives."""
+    data = getattr(value, "_data", None)
+    if data is not None and hasattr(like, "_data"):
+        mismatch = device_mismatch(op, data, like._data)
+        if mismatch is not None:
+            raise RuntimeError(mismatch)
+
+
 def to_device(array, dev):
     """``array`` on device ``dev`` (a chainrule.device): the same array when it is already there,
     else a copy (host to GPU or back)."""
@@ -210,10 +231,53 @@ def arange_on(like, *args, dtype=None):
     return get_array_module(getattr(like, "_data", like)).arange(*args, dtype=dtype)
 
 
-def outside_range(values, n: int) -> bool:
+def outside_range(values, n: int, wait: bool = True):
     """Whether any of the integers ``values`` lies outside [0, n). Seen as unsigned, a negative
     integer is a huge one, so one comparison and one reduction answer it: a single wait for a
-    GPU, where asking min() and max() in turn would wait twice."""
+    GPU, where asking min() and max() in turn would wait twice. ``wait=False`` returns the
+    answer as a 0-d boolean array of the values' device instead (for ``check_later``)."""
     if values.dtype.kind == "i":
         values = values.view(f"u{values.dtype.itemsize}")
-    return bool((values >= n).any())
+    answer = (values >= n).any()
+    return bool(answer) if wait else answer
+
+
+# ----- checks a GPU answers later ------------------------------------------------------------
+# Reading a number computed on a GPU makes the host wait for every kernel queued before it, so a
+# check of every step's token ids would stall every step. PyTorch checks such indices inside
+# its kernels and reports a failure at the next synchronisation; chainrule does the same with
+# array operations: the check's answer stays on the device until the host waits anyway.
+_pending: list = []   # (0-d boolean device array: the check failed?, function that raises)
+PENDING_LIMIT = 64    # at most this many checks wait for an answer (then one wait answers all)
+
+
+def check_later(failed, fail) -> None:
+    """Call ``fail()`` (which raises) if ``failed``, a 0-d boolean array, is True: at once on the
+    CPU; on a GPU at the next moment the host waits for the device anyway (a copy to the host,
+    ``.item()``, ``cuda.synchronize()``), or once ``PENDING_LIMIT`` checks are waiting."""
+    if not is_device_array(failed):
+        if failed:
+            fail()
+        return
+    _pending.append((failed, fail))
+    if len(_pending) >= PENDING_LIMIT:
+        run_pending_checks()
+
+
+def run_pending_checks() -> None:
+    """Answer every check ``check_later`` left on the device, with one copy to the host, and
+    raise the first failure (its message says it was found later, as a GPU reports it)."""
+    if not _pending:
+        return
+    pending = _pending[:]
+    _pending.clear()  # (cleared in place: modules hold the list itself to look at it)
+    xp = get_array_module(pending[0][0])
+    answers = _cuda._to_host(xp.stack([failed for failed, _ in pending]))
+    for (_, fail), failed in zip(pending, answers):
+        if failed:
+            try:
+                fail()
+            except Exception as err:
+                raise type(err)(f"{err} (Found on the GPU at the next synchronisation after the op "
+                                "ran, as PyTorch reports a device-side check; results computed "
+                                "since then are not valid.)") from None

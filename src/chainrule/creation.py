@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .backend import to_device, to_numpy
+from .backend import array_module, to_device, to_numpy
 from .device import check_device
 from .random import numpy_generator
 from .tensor import Tensor, _resolve_dtype, _size_argument, _to_array
@@ -36,9 +36,13 @@ __all__ = [
 
 
 def _make(op, array, device, requires_grad, like=None) -> Tensor:
-    """The (host) array as a new leaf on ``device`` (None: like's device, else the default one),
-    once the device is known to exist."""
+    """A new leaf on ``device`` (None: like's device, else the default one), once the device is
+    known to exist. ``array`` is a host array (random numbers, drawn on the host so that a seed
+    gives the same numbers on every device), or a function of the device's array library that
+    makes it there (zeros, ranges: nothing copied from the host)."""
     device = like.device if device is None and isinstance(like, Tensor) else check_device(op, device)
+    if callable(array):
+        array = array(array_module(device))
     t = Tensor._from_op(to_device(array, device), None)
     return t.requires_grad_(True) if requires_grad else t
 
@@ -69,19 +73,22 @@ def _like(op, input):
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     dtype = _resolve_dtype(dtype) or dtypes.get_default_dtype()
-    return _make("zeros", np.zeros(_size_argument("zeros", size), dtype=dtype), device, requires_grad)
+    shape = _size_argument("zeros", size)
+    return _make("zeros", lambda xp: xp.zeros(shape, dtype=dtype), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
     dtype = _resolve_dtype(dtype) or dtypes.get_default_dtype()
-    return _make("ones", np.ones(_size_argument("ones", size), dtype=dtype), device, requires_grad)
+    shape = _size_argument("ones", size)
+    return _make("ones", lambda xp: xp.ones(shape, dtype=dtype), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor to be filled in. PyTorch leaves its values undefined; chainrule gives zeros."""
     dtype = _resolve_dtype(dtype) or dtypes.get_default_dtype()
-    return _make("empty", np.zeros(_size_argument("empty", size), dtype=dtype), device, requires_grad)
+    shape = _size_argument("empty", size)
+    return _make("empty", lambda xp: xp.zeros(shape, dtype=dtype), device, requires_grad)
 
 
 def _fill_dtype(fill_value):
@@ -105,7 +112,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
     shape = _size_argument("full", (size,) if isinstance(size, (tuple, list)) else (size,))
     dtype = _resolve_dtype(dtype) or _fill_dtype(fill_value)
     value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    return _make("full", np.full(shape, value, dtype=dtype), device, requires_grad)
+    return _make("full", lambda xp: xp.full(shape, value, dtype=dtype), device, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -113,7 +120,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     n = _check_int("eye", "n", n, 0)
     m = n if m is None else _check_int("eye", "m", m, 0)
     dtype = _resolve_dtype(dtype) or dtypes.get_default_dtype()
-    return _make("eye", np.eye(n, m, dtype=dtype), device, requires_grad)
+    return _make("eye", lambda xp: xp.eye(n, m, dtype=dtype), device, requires_grad)
 
 
 # ----- ranges -------------------------------------------------------------------------------------
@@ -144,11 +151,13 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if dtype is None:
         is_float = any(isinstance(v, (float, np.floating)) for v in (start, end, step))
         dtype = dtypes.get_default_dtype() if is_float else dtypes.int64
-    if all(isinstance(v, numbers.Integral) for v in (start, end, step)):
-        values = np.arange(start, end, step, dtype=np.int64)  # exact, however large
-    else:  # start + i * step in float64, then rounded once to the dtype
-        values = start + step * np.arange(max(0, math.ceil((end - start) / step)), dtype=np.float64)
-    return _make("arange", values.astype(_resolve_dtype(dtype)), device, requires_grad)
+    dtype = _resolve_dtype(dtype)
+    if all(isinstance(v, numbers.Integral) for v in (start, end, step)):  # exact, however large
+        return _make("arange", lambda xp: xp.arange(start, end, step, dtype=np.int64).astype(
+            dtype, copy=False), device, requires_grad)
+    # start + i * step in float64, then rounded once to the dtype
+    values = start + step * np.arange(max(0, math.ceil((end - start) / step)), dtype=np.float64)
+    return _make("arange", values.astype(dtype), device, requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -173,14 +182,16 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 # ----- *_like: the input's shape, and its dtype unless dtype= says otherwise ----------------------
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     data = input._data if isinstance(input, Tensor) else np.asarray(input)
-    return _make("zeros_like", np.zeros(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), device,
-                 requires_grad, input)
+    dtype = _resolve_dtype(dtype) or data.dtype
+    return _make("zeros_like", lambda xp: xp.zeros(data.shape, dtype=dtype), device, requires_grad,
+                 input)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     data = input._data if isinstance(input, Tensor) else np.asarray(input)
-    return _make("ones_like", np.ones(data.shape, dtype=_resolve_dtype(dtype) or data.dtype), device,
-                 requires_grad, input)
+    dtype = _resolve_dtype(dtype) or data.dtype
+    return _make("ones_like", lambda xp: xp.ones(data.shape, dtype=dtype), device, requires_grad,
+                 input)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -192,8 +203,9 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
     """``fill_value`` in the input's shape and dtype (a float fill of an int tensor is truncated,
     as in PyTorch)."""
     data = _like("full_like", input)._data
-    array = np.full(data.shape, fill_value, dtype=_resolve_dtype(dtype) or data.dtype)
-    return _make("full_like", array, device, requires_grad, input)
+    dtype = _resolve_dtype(dtype) or data.dtype
+    return _make("full_like", lambda xp: xp.full(data.shape, fill_value, dtype=dtype), device,
+                 requires_grad, input)
 
 
 # ----- random -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["StandInArray", "xp", "asnumpy"]
+__all__ = ["StandInArray", "xp", "asnumpy", "counts"]
 
 _REFUSAL = (
     "Implicit conversion to a NumPy array is not allowed (a device array); copy it to the host "
@@ -128,6 +128,41 @@ def _check_function(name: str, args, kwargs, where: str) -> None:
         raise ValueError(f"{where}: CuPy's {name} takes kind=None or 'stable' only.")
 
 
+class Counts:
+    """What device code asked of the array library, counted while ``counting`` is True: ``calls``,
+    the operations that would each launch a GPU kernel (views, reshapes and basic slices launch
+    none and are not counted), ``waits``, the times the host needed a device value (bool, float,
+    int, item, a copy to the host), each a wait for every kernel queued before it, and
+    ``uploads``, copies from the host to the device. On a
+    GPU whose every launch costs the host tens of microseconds, these two numbers say where a
+    launch-bound step's time goes (benchmarks/run_gpu.py --count)."""
+
+    def __init__(self):
+        self.counting = False
+        self.calls = 0
+        self.waits = 0
+        self.uploads = 0  # copies from the host to the device
+
+    def reset(self):
+        self.calls = self.waits = self.uploads = 0
+
+
+counts = Counts()
+# ndarray methods that return a view or metadata: no kernel
+_VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "__array_namespace__",
+          "nonzero_count"}
+
+
+def _waited():
+    if counts.counting:
+        counts.waits += 1
+
+
+def _launched(n=1):
+    if counts.counting:
+        counts.calls += n
+
+
 class _Flags:
     """The flags a CuPy array has."""
 
@@ -155,6 +190,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         where = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         _check_ufunc(ufunc, method, inputs, where)
+        _launched()
         if ufunc.__name__ in _COMPARISONS:  # CuPy takes a 0-d host array there (as a number)
             inputs = tuple(x.item() if type(x) is np.ndarray and x.ndim == 0 else x for x in inputs)
         args = _unwrap(inputs, where)
@@ -169,6 +205,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     def __array_function__(self, func, types_, args, kwargs):
         where = f"numpy.{func.__name__}"
         _check_function(func.__name__, args, kwargs, where)
+        _launched(func.__name__ not in _VIEWS)
         args = _unwrap(args, where, "data")
         return _wrap(func(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 
@@ -182,6 +219,11 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
         def method(*args, **kwargs):
             where = f"ndarray.{name}"
+            if name in ("item", "tolist"):
+                _waited()
+            elif name not in _VIEWS and not (name == "astype" and kwargs.get("copy") is False
+                                             and np.dtype(args[0]) == self._a.dtype):
+                _launched()
             args = _unwrap(args, where, "data")
             return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 
@@ -230,14 +272,17 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         return StandInArray(self._a.T)
 
     def __getitem__(self, index):
-        index = _unwrap(index, "indexing", strict=False)
+        index = _wrap_around(_unwrap(index, "indexing", strict=False), self._a.shape)
         result = self._a[index]
+        _launched(_advanced(index))
         if isinstance(result, np.generic):  # one element: a 0-d view, as CuPy gives, not a copy
             return StandInArray(self._a[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)])
         return _wrap(result)
 
     def __setitem__(self, index, value):
-        self._a[_unwrap(index, "indexing", strict=False)] = _unwrap(value, "assignment")
+        _launched()
+        index = _wrap_around(_unwrap(index, "indexing", strict=False), self._a.shape)
+        self._a[index] = _unwrap(value, "assignment")
 
     def __len__(self):
         return len(self._a)
@@ -247,15 +292,19 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
             yield _wrap(row)
 
     def __bool__(self):
+        _waited()
         return bool(self._a)
 
     def __float__(self):
+        _waited()
         return float(self._a)
 
     def __int__(self):
+        _waited()
         return int(self._a)
 
     def __complex__(self):
+        _waited()
         return complex(self._a)
 
     def __copy__(self):
@@ -266,12 +315,32 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def get(self) -> np.ndarray:
         """A NumPy copy on the host, on purpose (CuPy's name)."""
+        _waited()
         return self._a.copy()
 
     def __repr__(self):
         return repr(self._a).replace("array(", "standin_array(", 1)
 
     __hash__ = None
+
+
+def _wrap_around(index, shape):
+    """Integer index arrays taken modulo their axis's length: CuPy does not check them against
+    the array's bounds (it wraps around), so code that relies on NumPy's IndexError for an
+    index out of range is wrong on a GPU. (Indexes with None or Ellipsis are left as they are.)"""
+    parts = index if type(index) is tuple else (index,)
+    if (len(parts) > len(shape) or any(p is None or p is Ellipsis for p in parts)
+            or not any(type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts)):
+        return index
+    wrapped = tuple(np.mod(p, n) if type(p) is np.ndarray and p.dtype.kind in "iu" and n else p
+                    for p, n in zip(parts, shape))
+    return wrapped if type(index) is tuple else wrapped[0]
+
+
+def _advanced(index) -> bool:
+    """Whether an index gathers (arrays or masks in it: a kernel) rather than slices (a view)."""
+    parts = index if type(index) is tuple else (index,)
+    return any(isinstance(part, (np.ndarray, list)) for part in parts)
 
 
 # id(NumPy array) -> the stand-in array that wraps it, for arrays that own their memory
@@ -281,6 +350,7 @@ _owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 def asnumpy(a) -> np.ndarray:
     """A host (NumPy) copy of a stand-in array; NumPy arrays and numbers as NumPy arrays."""
     if type(a) is StandInArray:
+        _waited()
         return a._a.copy()
     return np.asarray(a)
 
@@ -289,13 +359,21 @@ def _asarray(obj, dtype=None, order=None, *, copy=False):
     if type(obj) is StandInArray:
         if dtype is None or np.dtype(dtype) == obj.dtype:
             return obj.copy() if copy else obj
+        _launched()
         return StandInArray(obj._a.astype(dtype))
+    if counts.counting:
+        counts.uploads += 1
     return StandInArray(np.array(_unwrap(obj, "asarray", strict=False), dtype=dtype, order=order))
 
 
 def _array(obj, dtype=None, copy=True, order="K", ndmin=0):
     if type(obj) is StandInArray and not copy and ndmin == 0:
         return _asarray(obj, dtype)
+    if counts.counting:
+        if type(obj) is StandInArray:
+            counts.calls += 1
+        else:
+            counts.uploads += 1
     return StandInArray(np.array(_unwrap(obj, "array", strict=False), dtype=dtype, order=order, ndmin=ndmin))
 
 
@@ -320,6 +398,7 @@ class _Namespace:
         def function(*args, **kwargs):
             where = f"{self._module.__name__}.{name}"
             _check_function(name, args, kwargs, where)
+            _launched(name not in _VIEWS)
             args = _unwrap(args, where, "data")
             return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 

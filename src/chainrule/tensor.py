@@ -17,7 +17,9 @@ from collections import namedtuple
 import numpy as np
 
 from . import autograd, dtypes
-from .backend import as_array, device_of, get_array_module, is_device_array, to_device, to_device_of
+from .backend import _pending as _pending_checks
+from .backend import (as_array, device_of, get_array_module, is_device_array, run_pending_checks,
+                      to_device, to_device_of)
 from .device import check_device, is_device
 from .ops.dims import normalize_dim, normalize_dims, numpy_spellings
 from .ops.promotion import result_dtype
@@ -273,9 +275,13 @@ class Tensor:
                 f"item: only a tensor with one element can be turned into a Python number; this "
                 f"one has shape {self.shape}."
             )
+        if _pending_checks:  # the host waits for the GPU here: its pending checks are answered
+            run_pending_checks()
         return self._data.item()
 
     def tolist(self):
+        if _pending_checks:
+            run_pending_checks()
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -295,6 +301,8 @@ class Tensor:
                 f"bool() of a tensor with {self._data.size} elements is ambiguous; use .any() or "
                 ".all()."
             )
+        if _pending_checks:
+            run_pending_checks()
         return bool(self._data)
 
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False) -> Tensor:
@@ -717,7 +725,9 @@ class Tensor:
         else:
             value_array, value_grad = to_device_of(_to_array(value, copy=False), self._data), False
         if not (autograd._mode.grad_enabled and (self.requires_grad or value_grad)):
-            index_array, _ = ops.shape._index_array(index, self._data)
+            index_array, advanced = ops.shape._index_array(index, self._data)
+            if advanced and is_device_array(self._data):
+                ops.shape.check_index_bounds("setitem", index_array, self.shape)
             if value_array.dtype.kind == "f" and self._data.dtype.kind in "iub":
                 raise RuntimeError(f"setitem: cannot write {value_array.dtype} values into this "
                                    f"{self._data.dtype} tensor. Convert first, e.g. x = x.float().")

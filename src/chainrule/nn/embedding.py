@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_in_range, check_real
-from ..ops.embedding import check_ids
 from ..tensor import Tensor, _resolve_dtype
 from . import functional as F
 from . import init
@@ -80,9 +79,8 @@ class Embedding(Module):
             self.weight._data[self.padding_idx] = 0
 
     def forward(self, input):
-        ids = input._data if isinstance(input, Tensor) else np.asarray(input)
-        check_ids("Embedding", ids, self.num_embeddings)  # the error names the layer
-        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return F._embedding("Embedding", input, self.weight, self.padding_idx, self.max_norm,
+                            self.norm_type, False, False)  # errors name the layer
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None,

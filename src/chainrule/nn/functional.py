@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..backend import check_same_device
 from ..checks import argument_error, check_in_range, check_positive, check_real, refuse_inplace
 from ..ops.loss import check_reduction
 from ..ops.promotion import result_dtype
@@ -70,9 +71,11 @@ def _input_and_target(op: str, input: Tensor, target):
     return tuple(t if t.dtype == dtype else t.to(dtype) for t in (input, target))
 
 
-def _class_target(op: str, target) -> np.ndarray:
-    """Integer class indices as an array (class targets never get a gradient)."""
+def _class_target(op: str, target, like) -> np.ndarray:
+    """Integer class indices as an array (class targets never get a gradient); a Tensor on
+    another device than the scores ``like`` is refused, as PyTorch does."""
     if isinstance(target, Tensor):
+        check_same_device(op, target, like)
         return target._data
     if isinstance(target, (np.ndarray, list, tuple, np.integer)):  # np.integer: labels[i]
         return _to_array(target, copy=False)
@@ -349,7 +352,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100,
         return _cross_entropy_of_probabilities(x, target, weight, ignore_index, reduction,
                                                label_smoothing)
     weight = _class_weight(op, weight, x)
-    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target))
+    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target, x))
     loss = ops.CrossEntropyLoss.apply(rows, classes, reduction, weight,
                                       _ignore_index(op, ignore_index), label_smoothing)
     return loss if loss_shape is None or reduction != "none" else loss.reshape(loss_shape)
@@ -395,7 +398,7 @@ def nll_loss(input, target, weight=None, *, ignore_index: int = -100,
     check_reduction(op, reduction)
     x = _real_input(op, input)
     weight = _class_weight(op, weight, x)
-    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target))
+    rows, classes, loss_shape = _rows_of_scores(op, x, _class_target(op, target, x))
     loss = ops.NLLLoss.apply(rows, classes, reduction, weight, _ignore_index(op, ignore_index))
     return loss if loss_shape is None or reduction != "none" else loss.reshape(loss_shape)
 
@@ -464,7 +467,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     exceeds max_norm is rescaled in place to norm max_norm (as PyTorch, under no_grad: the
     rescaling is not differentiated). ``scale_grad_by_freq`` and ``sparse`` are not supported.
     """
-    op = "embedding"
+    return _embedding("embedding", input, weight, padding_idx, max_norm, norm_type,
+                      scale_grad_by_freq, sparse)
+
+
+def _embedding(op, input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq,
+               sparse) -> Tensor:
+    """embedding, with ``op`` naming the caller in its errors (the functional, or the layer)."""
     if scale_grad_by_freq:
         raise ValueError(f"{op}: scale_grad_by_freq=True is not supported by chainrule.")
     if sparse:
@@ -474,6 +483,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         raise ValueError(f"{op}: weight must be a 2-D Tensor (num_embeddings, embedding_dim). "
                          f"Got {shape} instead.")
     from ..ops.embedding import check_ids
+    check_same_device(op, input, weight)
     ids = input._data if isinstance(input, Tensor) else _to_array(input, copy=False)
     check_ids(op, ids, weight.shape[0])
     padding_idx = _padding_idx(op, padding_idx, weight.shape[0])

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..backend import as_array, zeros_on
+from ..backend import as_array, get_array_module, zeros_on
 from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..tensor import Tensor
@@ -77,8 +77,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
-    norms = np.stack([as_array(_vector_norm(g, norm_type)).astype(dtype, copy=False) for g in grads])
-    total = as_array(_vector_norm(norms, norm_type)).astype(dtype, copy=False)
+    if norm_type == 2.0 and all(g.dtype == dtype for g in grads):
+        # the norm of the norms is the norm of all the numbers end to end: three array
+        # operations for any number of gradients (on a GPU, three kernels instead of two each)
+        everything = get_array_module(grads[0]).concatenate([g.reshape(-1) for g in grads])
+        total = as_array(_vector_norm(everything, 2.0))
+    else:
+        norms = np.stack([as_array(_vector_norm(g, norm_type)).astype(dtype, copy=False)
+                          for g in grads])
+        total = as_array(_vector_norm(norms, norm_type)).astype(dtype, copy=False)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "

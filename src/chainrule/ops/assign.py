@@ -7,9 +7,9 @@ the new values are computed out of place, then written into x's memory (see tens
 import numpy as np
 
 from ..autograd import Function
-from ..backend import as_array
+from ..backend import as_array, is_device_array
 from .arithmetic import unbroadcast
-from .shape import _index_array
+from .shape import _index_array, check_index_bounds
 
 
 class SetItem(Function):
@@ -22,7 +22,9 @@ class SetItem(Function):
 
     @staticmethod
     def forward(ctx, x, value, index):
-        index, _ = _index_array(index, x)
+        index, advanced = _index_array(index, x)
+        if advanced and is_device_array(x):
+            check_index_bounds("setitem", index, x.shape)
         ctx.index = index
         ctx.value_shape = np.shape(value)
         y = x.copy()

@@ -8,7 +8,7 @@ back for that read is added into row k of dL/dW (np.add.at sums repeated ids cor
 import numpy as np
 
 from ..autograd import Function
-from ..backend import arange_on, outside_range, zeros_on
+from ..backend import arange_on, check_later, outside_range, zeros_on
 
 
 class Embedding(Function):
@@ -61,10 +61,13 @@ def check_ids(layer: str, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
             f"{layer}: token ids must be integers (int64, as torch.long). Got dtype {ids.dtype} "
             "instead; convert with ids.long() or ids.astype(int)."
         )
-    if ids.size and outside_range(ids, num_embeddings):
-        low, high = ids.min(), ids.max()
-        raise IndexError(
-            f"{layer}: token ids must lie in [0, {num_embeddings - 1}] (num_embeddings="
-            f"{num_embeddings}). Got {low if low < 0 else high} instead."
-        )
+    if ids.size:  # on a GPU the answer comes at the next synchronisation (check_later)
+        def fail():
+            low, high = ids.min(), ids.max()
+            raise IndexError(
+                f"{layer}: token ids must lie in [0, {num_embeddings - 1}] (num_embeddings="
+                f"{num_embeddings}). Got {int(low if low < 0 else high)} instead."
+            )
+
+        check_later(outside_range(ids, num_embeddings, wait=False), fail)
     return ids

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..backend import (contiguous, get_array_module, is_array, ones_on, outside_range,
-                       to_device_of, zeros_on)
+from ..backend import (check_later, check_same_device, contiguous, get_array_module, is_array, ones_on,
+                       outside_range, to_device_of, zeros_on)
 from .dims import normalize_dim
 
 
@@ -285,12 +285,14 @@ def _tensor(op, x, name="input"):
     raise TypeError(f"{op}: expected a Tensor as {name}. Got {type(x).__name__} instead.")
 
 
-def index_array(op, index, name="index") -> np.ndarray:
+def index_array(op, index, name="index", like=None) -> np.ndarray:
     """An index (a Tensor, array or list of integers) as an int64 array, or a TypeError naming
-    the op, the argument and the dtype it got."""
+    the op, the argument and the dtype it got; an index Tensor on another device than the Tensor
+    ``like`` it indexes is refused."""
     from ..tensor import Tensor
 
     if isinstance(index, Tensor):
+        check_same_device(op, index, like)
         array = index._data
     elif is_array(index):
         array = index
@@ -311,12 +313,18 @@ def index_array(op, index, name="index") -> np.ndarray:
 
 
 def _check_in_range(op, index, size, dim, shape, name="index"):
-    if index.size and outside_range(index, size):
+    """Every index in [0, size); on a GPU the answer comes at the next synchronisation."""
+    if not index.size:
+        return
+
+    def fail():
         bad = index.min() if index.min() < 0 else index.max()
         raise IndexError(
             f"{op}: {name} {int(bad)} is out of range for dim {dim} of size {size} (input shape "
             f"{shape}); every {name} must be in [0, {size - 1}]."
         )
+
+    check_later(outside_range(index, size, wait=False), fail)
 
 
 def _check_index_shape(op, index, dim, x_shape, src_shape=None):
@@ -349,7 +357,7 @@ def _scalar_zero_d(op, fn, x, dim, index, *rest):
 def gather(input, dim, index):
     """Values of input along ``dim`` at the positions ``index`` names (see ``Gather``)."""
     x = _tensor("gather", input)
-    index = index_array("gather", index)
+    index = index_array("gather", index, like=x)
     axis = normalize_dim("gather", dim, x.ndim)
     if x.ndim == 0:
         return _scalar_zero_d("gather", gather, x, 0, index)
@@ -362,7 +370,7 @@ def _scatter_args(op, input, dim, index, src):
     from ..tensor import Tensor
 
     x = _tensor(op, input)
-    index = index_array(op, index)
+    index = index_array(op, index, like=x)
     axis = normalize_dim(op, dim, x.ndim)
     if isinstance(src, Tensor):
         if src.dtype != x.dtype:
@@ -410,7 +418,7 @@ def scatter_add(input, dim, index, src):
 
 
 def _vector_index(op, index, x, axis):
-    index = index_array(op, index)
+    index = index_array(op, index, like=x)
     if index.ndim > 1:
         raise ValueError(
             f"{op}: index must be 1-D (or 0-d); got shape {index.shape}. Flatten it with "

@@ -7,7 +7,8 @@ reshape it back, permute it back, scatter it back into the places it was read fr
 import numpy as np
 
 from ..autograd import Function
-from ..backend import as_array, get_array_module, is_array, to_device_of
+from ..backend import (as_array, check_later, get_array_module, is_array, is_device_array,
+                       outside_range, to_device_of)
 from .arithmetic import unbroadcast
 from .dims import normalize_dim
 
@@ -113,6 +114,22 @@ def _index_array(index, like=None):
     return (index if like is None else to_device_of(index, like)), advanced
 
 
+def check_index_bounds(op, index, shape) -> None:
+    """Integer index arrays within their axes ([-n, n)), for an array on a GPU, whose indexing
+    does not check them (CuPy wraps around): the answer comes at the next synchronisation
+    (backend.check_later), as PyTorch's device-side check does. NumPy raises by itself."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(p is None or p is Ellipsis or (is_array(p) and p.dtype.kind == "b") for p in parts):
+        return  # (axes not one per part; such indexes are rare on a GPU and left unchecked)
+    for axis, (part, n) in enumerate(zip(parts, shape)):
+        if is_device_array(part) and part.dtype.kind in "iu" and part.size:
+            def fail(part=part, axis=axis, n=n):
+                bad = int(part.min()) if int(part.min()) < -n else int(part.max())
+                raise IndexError(f"{op}: index {bad} is out of bounds for axis {axis} with size {n}.")
+
+            check_later(outside_range(part + n, 2 * n, wait=False), fail)
+
+
 class GetItem(Function):
     """Indexing x[index]: ints, slices, None, Ellipsis, integer arrays, boolean masks.
 
@@ -126,6 +143,8 @@ class GetItem(Function):
         index, ctx.advanced = _index_array(index, x)
         ctx.index = index
         ctx.shape = x.shape
+        if ctx.advanced and is_device_array(x):
+            check_index_bounds("getitem", index, x.shape)
         try:
             y = x[index]
             if not is_array(y):  # one element by integers: a 0-d view (x[i, ...])

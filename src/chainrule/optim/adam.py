@@ -56,18 +56,21 @@ class Adam(Optimizer):
         amsgrad: divide by the largest v seen so far (Reddi et al., 2018) (default False).
         maximize: ascend the objective instead of descending it (default False).
         decoupled_weight_decay: shrink p directly, as AdamW does (default False).
-        foreach, capturable, differentiable, fused: PyTorch's implementation switches, accepted
-            at None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable, fused: PyTorch's implementation switches, accepted at
+            None/False only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
         refuse_unsupported(type(self).__name__, foreach=foreach, capturable=capturable,
-                           differentiable=differentiable, fused=fused)
+                           differentiable=differentiable, fused=fused, has_foreach=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -78,47 +81,40 @@ class Adam(Optimizer):
         for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
             options[flag] = check_bool(name, flag, options[flag])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        param *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * param
-                state["step"] += 1
-                m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
-                m += (1 - beta1) * (grad - m)
-                v *= beta2
-                v += (1 - beta2) * grad * grad
-                if group["amsgrad"]:
-                    max_v = at_least_1d(state["max_exp_avg_sq"])
-                    v = np.maximum(max_v, v, out=max_v)
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(p._data)
+        state["exp_avg_sq"] = np.zeros_like(p._data)
 
-                step_size = lr / (1 - beta1 ** state["step"])
-                bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
-                update = np.sqrt(v)  # one array holds denom, then m / denom, then the step
-                update /= bias_correction2_sqrt
-                update += eps
-                np.divide(m, update, out=update)
-                update *= step_size
-                param -= update
-        return loss
+    def _update(self, group, updates):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        for param, grad, state, shape in updates:
+            if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = np.zeros_like(param).reshape(shape)
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    param *= 1 - lr * weight_decay
+                else:
+                    grad = grad + weight_decay * param
+            state["step"] += 1
+            m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
+            m += (1 - beta1) * (grad - m)
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            if group["amsgrad"]:
+                max_v = at_least_1d(state["max_exp_avg_sq"])
+                v = np.maximum(max_v, v, out=max_v)
+            step_size = lr / (1 - beta1 ** state["step"])
+            bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
+            update = np.sqrt(v)  # one array holds denom, then m / denom, then the step
+            update /= bias_correction2_sqrt
+            update += eps
+            np.divide(m, update, out=update)
+            update *= step_size
+            param -= update
 
 
 class AdamW(Adam):

@@ -9,8 +9,11 @@ An optimizer holds
 - ``state``: a dict from each Parameter (the object itself, in registration order) to a dict of its
   buffers (Adam's ``exp_avg``, SGD's ``momentum_buffer``, ...), empty until its first step.
 
-Subclasses write ``step()`` as one loop over the parameters, working on the NumPy arrays directly
-(``p._data`` in place, ``p.grad._data`` read only), so no graph is recorded.
+Subclasses write the update of one parameter, ``_update``, on its arrays directly (``p._data`` in
+place, ``p.grad._data`` read only), so no graph is recorded; ``step()`` runs it as a loop over the
+parameters, or once per group on all its parameters as one flat vector (``foreach``, PyTorch's
+default on a GPU; chainrule.optim.flat). Optimizers with a step of another shape (L-BFGS)
+write ``step()`` itself.
 
 ``state_dict()`` follows PyTorch's layout with parameters replaced by their position in the groups
 (0, 1, 2, ... in registration order)::
@@ -36,6 +39,7 @@ from ..checks import (  # re-exported for the optimizers
     check_in_range,
 )
 from ..tensor import Tensor
+from .flat import FlatState
 
 __all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice",
            "refuse_unsupported"]
@@ -50,16 +54,18 @@ def at_least_1d(array: np.ndarray) -> np.ndarray:
 
 
 def refuse_unsupported(owner, *, foreach=None, capturable=False, differentiable=False,
-                       fused=None) -> None:
+                       fused=None, has_foreach=False) -> None:
     """Accept PyTorch's implementation switches only where chainrule does what they ask.
 
-    chainrule has one implementation of each optimizer: a plain loop over the parameters on the
-    CPU, outside the graph. So ``foreach`` may be None or False (False asks for exactly that loop;
-    True asks for PyTorch's multi-tensor kernels), ``fused`` None or False, and ``capturable``
-    (CUDA graphs) and ``differentiable`` (a step recorded in the graph) only False. Anything else
-    is refused by name instead of being silently ignored.
+    chainrule runs each optimizer's update outside the graph, either as a loop over the
+    parameters or, for the optimizers whose update is written once for both (``has_foreach``:
+    they implement ``_update``), on a whole group at once (``foreach``; see chainrule.optim.flat).
+    So ``foreach`` may be None, False or, where it exists, True; ``fused`` None or False; and
+    ``capturable`` (CUDA graphs) and ``differentiable`` (a step recorded in the graph) only False.
+    Anything else is refused by name instead of being silently ignored.
     """
-    for name, value, allowed in (("foreach", foreach, (None, False)),
+    for name, value, allowed in (("foreach", foreach, (None, False, True) if has_foreach else
+                                  (None, False)),
                                  ("capturable", capturable, (False,)),
                                  ("differentiable", differentiable, (False,)),
                                  ("fused", fused, (None, False))):
@@ -68,7 +74,7 @@ def refuse_unsupported(owner, *, foreach=None, capturable=False, differentiable=
         if not isinstance(value, (bool, np.bool_)):
             raise argument_error(owner, name, "a bool", value, TypeError)
         if bool(value) not in allowed:
-            shown = " or ".join(repr(a) for a in allowed)
+            shown = " or ".join(repr(a) for a in allowed if a is not True)
             raise argument_error(
                 owner, name,
                 f"{shown}: chainrule has one implementation, a plain loop over the parameters "
@@ -91,7 +97,9 @@ class Optimizer:
     ``step()``.
     """
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params, defaults: dict, foreach=None):
+        self.foreach = foreach  # None: a whole group at once on a GPU, a loop on the CPU
+        self._flat: dict = {}   # group index -> its flat state (chainrule.optim.flat)
         self.defaults = dict(defaults)
         self._check_options(self.defaults)
         self.param_groups: list[dict] = []
@@ -207,8 +215,85 @@ class Optimizer:
                 p.grad._data[...] = 0
 
     def step(self, closure=None):
-        """Update every parameter that has a gradient, once. Subclasses implement it."""
-        raise NotImplementedError(f"{self._name} must implement step().")
+        """Update every parameter that has a gradient, once; returns the closure's loss, if given.
+
+        A subclass implements ``_update`` (and ``_init_state`` if its state starts before the
+        first update), or ``step`` itself. With ``_update`` it gets both of PyTorch's
+        implementations: a loop over the parameters, or with ``foreach`` (PyTorch's default on a
+        GPU, and chainrule's) one update of each group's parameters as a single flat vector
+        (chainrule.optim.flat), the same arithmetic in far fewer array operations."""
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError(f"{self._name} must implement step() or _update().")
+        loss = self._evaluate(closure)
+        init = type(self)._init_state is not Optimizer._init_state
+        for index, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            if init:
+                for p in params:
+                    if not self.state[p]:
+                        self._init_state(group, p, self.state[p])
+            foreach = self.foreach
+            if (len(params) > 1 and foreach is not False
+                    and (foreach or type(params[0]._data) is not np.ndarray)  # None: on a GPU
+                    and self._step_flat(index, group, params)):
+                continue
+            self._update(group, [(at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p],
+                                  p._data.shape) for p in params])
+        return loss
+
+    def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
+        """Fill ``state`` (empty) for parameter ``p`` before its first update (subclasses)."""
+
+    def _update(self, group: dict, updates: list) -> None:
+        """The update, once for each ``(param, grad, state, shape)`` in ``updates`` (subclasses).
+
+        ``param`` is the parameter's array (at least 1-d; changed in place), ``grad`` its
+        gradient (read only), ``state`` its dict of buffers and step count, and ``shape`` the
+        shape new state arrays take (the parameter's). With ``foreach`` there is one entry for
+        the whole group, whose arrays hold every parameter end to end, so the update must treat
+        its arrays element by element (it does: an optimizer's update is element-wise)."""
+        raise NotImplementedError
+
+    def _step_flat(self, index: int, group: dict, params: list) -> bool:
+        """``_update`` once for the group's ``params`` (those with a gradient) as one flat vector;
+        False, having changed nothing, where they cannot be one (arrays of several types or
+        dtypes, or states out of step), and the loop runs instead."""
+        first = params[0]._data
+        kind, dtype = type(first), first.dtype
+        for p in params:
+            if type(p._data) is not kind or p._data.dtype != dtype or p.grad._data.dtype != dtype:
+                return False
+        flat = self._flat.get(index)
+        if flat is None or not flat.matches(params):
+            flat = self._flat[index] = FlatState(params)
+        states = [self.state[p] for p in params]
+        names = states[0].keys()
+        if any(state.keys() != names for state in states):
+            return False
+        together = {}
+        for name in names:
+            value = states[0][name]
+            if is_array(value):
+                together[name] = flat.state_array(name, states)
+                if together[name] is None:
+                    return False
+            elif all(state[name] == value for state in states):
+                together[name] = value
+            else:
+                return False
+        param = flat.gather([p._data for p in params])
+        grad = flat.gather([p.grad._data for p in params])
+        self._update(group, [(param, grad, together, param.shape)])
+        for name, value in together.items():
+            if is_array(value):
+                flat.share(name, value, states)
+            else:
+                for state in states:
+                    state[name] = value
+        flat.scatter(param, [p._data for p in params])
+        return True
 
     def _evaluate(self, closure):
         """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on.

@@ -37,16 +37,20 @@ class SGD(Optimizer):
         weight_decay: L2 penalty, >= 0 (default 0).
         nesterov: Nesterov momentum; needs momentum > 0 and dampening == 0 (default False).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, differentiable, fused: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        differentiable, fused: PyTorch's implementation switches, accepted at None/False only
+            (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
-        refuse_unsupported("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
+        refuse_unsupported("SGD", foreach=foreach, differentiable=differentiable, fused=fused,
+                           has_foreach=True)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -63,30 +67,22 @@ class SGD(Optimizer):
                 f"Got momentum={options['momentum']} and dampening={options['dampening']} instead."
             )
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad = at_least_1d(p._data), at_least_1d(p.grad._data)
-                if maximize:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = grad.copy()
-                        state["momentum_buffer"] = buf.reshape(p._data.shape)  # (a view of buf)
-                    else:
-                        buf = at_least_1d(buf)
-                        buf *= momentum
-                        buf += grad if dampening == 0 else (1 - dampening) * grad
-                    grad = grad + momentum * buf if nesterov else buf
-                param -= lr * grad
-        return loss
+    def _update(self, group, updates):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+        for param, grad, state, shape in updates:
+            if maximize:
+                grad = -grad
+            if weight_decay != 0:
+                grad = grad + weight_decay * param
+            if momentum != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = grad.copy()
+                    state["momentum_buffer"] = buf.reshape(shape)  # (a view of buf)
+                else:
+                    buf = at_least_1d(buf)
+                    buf *= momentum
+                    buf += grad if dampening == 0 else (1 - dampening) * grad
+                grad = grad + momentum * buf if nesterov else buf
+            param -= lr * grad
