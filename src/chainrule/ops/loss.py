@@ -41,7 +41,7 @@ def _per_element_grad(grad_y, reduction, count):
     GPU it stays a 0-d device array, so that the backward never waits for the GPU."""
     if reduction == "none":
         return grad_y
-    if is_device_array(grad_y):  # a 0-d array on the GPU: kept there (.item() would wait for it)
+    if type(grad_y) is not np.ndarray and is_device_array(grad_y):  # a 0-d array on the GPU: kept there (.item() would wait for it)
         return grad_y if reduction == "sum" else grad_y / count if count else grad_y * math.nan
     if reduction == "mean":  # count 0 (no samples, or a total weight of 0): nan, as PyTorch
         return grad_y.item() / count if count else math.nan

@@ -100,6 +100,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict, foreach=None):
         self.foreach = foreach  # None: a whole group at once on a GPU, a loop on the CPU
         self._flat: dict = {}   # group index -> its flat state (chainrule.optim.flat)
+        self._has_init_state = type(self)._init_state is not Optimizer._init_state
         self.defaults = dict(defaults)
         self._check_options(self.defaults)
         self.param_groups: list[dict] = []
@@ -222,25 +223,23 @@ class Optimizer:
         implementations: a loop over the parameters, or with ``foreach`` (PyTorch's default on a
         GPU, and chainrule's) one update of each group's parameters as a single flat vector
         (chainrule.optim.flat), the same arithmetic in far fewer array operations."""
-        if type(self)._update is Optimizer._update:
-            raise NotImplementedError(f"{self._name} must implement step() or _update().")
         loss = self._evaluate(closure)
-        init = type(self)._init_state is not Optimizer._init_state
+        init, foreach, states = self._has_init_state, self.foreach, self.state
         for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             if init:
                 for p in params:
-                    if not self.state[p]:
-                        self._init_state(group, p, self.state[p])
-            foreach = self.foreach
-            if (len(params) > 1 and foreach is not False
+                    if not states[p]:
+                        self._init_state(group, p, states[p])
+            if (foreach is not False and len(params) > 1
                     and (foreach or type(params[0]._data) is not np.ndarray)  # None: on a GPU
                     and self._step_flat(index, group, params)):
                 continue
-            self._update(group, [(at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p],
-                                  p._data.shape) for p in params])
+            self._update(group, [(p._data if p._data.ndim else p._data.reshape(1),
+                                  p.grad._data if p.grad._data.ndim else p.grad._data.reshape(1),
+                                  states[p], p._data.shape) for p in params])  # (at_least_1d)
         return loss
 
     def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
@@ -254,7 +253,7 @@ class Optimizer:
         shape new state arrays take (the parameter's). With ``foreach`` there is one entry for
         the whole group, whose arrays hold every parameter end to end, so the update must treat
         its arrays element by element (it does: an optimizer's update is element-wise)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{self._name} must implement step() or _update().")
 
     def _step_flat(self, index: int, group: dict, params: list) -> bool:
         """``_update`` once for the group's ``params`` (those with a gradient) as one flat vector;
