@@ -542,3 +542,37 @@ def test_a_classifier_step_on_the_device_waits_once_and_a_gpt_step_once(cuda):
 
     step()
     assert _launches(step)[1] == 1
+
+
+def test_as_tensor_of_an_array_goes_to_the_default_device(cuda):
+    """As PyTorch's: without device=, an array or a list goes to the default device (a copy);
+    a Tensor stays where it is; on the CPU the array's memory is still shared."""
+    array = np.arange(3.0)
+    assert np.shares_memory(cr.as_tensor(array).numpy(), array)
+    cr.set_default_device("cuda")
+    assert cr.as_tensor(array).device.type == "cuda"
+    assert cr.as_tensor([1, 2]).device.type == "cuda"
+    assert cr.as_tensor(cr.ones(2, device="cpu")).device.type == "cpu"
+    assert cr.as_tensor(array, device="cpu").device.type == "cpu"
+
+
+def test_numbers_in_arithmetic_are_not_copied_to_the_device(cuda):
+    """x * 0.5 + 2 on the GPU passes the numbers to the kernels as arguments: no copy from the
+    host (each would stall), the tensor's dtype kept; second derivatives still work."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    from chainrule import standin
+
+    x = cr.ones(3, device="cuda", requires_grad=True)
+    standin.counts.reset()
+    standin.counts.counting = True
+    try:
+        y = ((x * 0.5 + 2) ** 2 / 3 - 1).sum()
+        y.backward()
+    finally:
+        standin.counts.counting = False
+    assert standin.counts.uploads == 0 and standin.counts.waits == 0
+    assert y.dtype == cr.float32 and x.grad.dtype == cr.float32
+    (g,) = cr.autograd.grad((2.0 ** x).sum(), x, create_graph=True)
+    (gg,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.cpu().numpy(), 2.0 * np.log(2.0) ** 2, rtol=1e-6)

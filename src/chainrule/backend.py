@@ -101,6 +101,8 @@ def use_standin_cuda(enabled: bool = True) -> None:
     Tensors already made keep the arrays they hold: switch before making any.
     """
     global _standin_forced, _cuda, _cuda_probed
+    if _cuda is not None and _cuda.name == "standin" and not enabled:
+        run_pending_checks()  # the stand-in's own, answered while it is still the device
     _standin_forced = bool(enabled)
     if not enabled and _cuda is not None and _cuda.name == "standin":
         _cuda, _cuda_probed = None, False

@@ -368,13 +368,16 @@ def from_numpy(ndarray) -> Tensor:
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a Tensor, sharing memory where it can: a Tensor of the same dtype is returned
     itself, a NumPy array of the same dtype is wrapped without a copy; anything else is copied
-    (Python floats becoming the default dtype, as in ``tensor``)."""
-    device = None if device is None else check_device("as_tensor", device)
+    (Python floats becoming the default dtype, as in ``tensor``). Without ``device``, a Tensor
+    stays where it is and anything else goes to the default device (``set_default_device``), as
+    in PyTorch: memory is shared only where that is the CPU."""
     dtype = _resolve_dtype(dtype)
     if isinstance(data, Tensor):
+        device = None if device is None else check_device("as_tensor", device)
         return data.to(device=device, dtype=dtype)
+    device = check_device("as_tensor", device)
     if isinstance(data, np.ndarray) and (dtype is None or dtype == data.dtype):
         t = from_numpy(data)
     else:
         t = Tensor(data, dtype=dtype)
-    return t if device is None else t.to(device)
+    return t if t.device == device else t.to(device)

@@ -1266,9 +1266,13 @@ def _cast(x, dtype):
 
 
 def _constant(value, dtype, like):
-    """A number or host array as a constant array of ``dtype`` on the device of array ``like``."""
+    """A number or host array as a constant of ``dtype`` on the device of array ``like``: a 0-d
+    array on the CPU; on a GPU a number stays a (NumPy) number, which CuPy passes to its kernel
+    as an argument, where a 0-d array would be a copy from the host at every use."""
     if type(like) is np.ndarray:
         return np.asarray(value, dtype=dtype)
+    if np.ndim(value) == 0 and not is_device_array(value):
+        return dtype.type(value)
     return get_array_module(like).asarray(value, dtype=dtype)
 
 

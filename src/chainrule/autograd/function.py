@@ -113,10 +113,20 @@ class _GraphContext:
 
     def __init__(self, node):
         self._node = node
-        self.saved_tensors = tuple(_as_graph_tensor(node, a) for a in node.saved_tensors)
+        saved = node.saved_tensors
+        if any(isinstance(a, np.generic) for a in saved):  # a number (a constant operand on a
+            like = next((a for a in saved if is_device_array(a)), None)  # GPU): a 0-d array there
+            saved = tuple(_number_as_array(a, like) if isinstance(a, np.generic) else a
+                          for a in saved)
+        self.saved_tensors = tuple(_as_graph_tensor(node, a) for a in saved)
 
     def __getattr__(self, name):
         return getattr(self._node, name)
+
+
+def _number_as_array(number, like):
+    """A NumPy number as a 0-d array on the device of array ``like`` (the CPU for None)."""
+    return np.asarray(number) if like is None else to_device_of(np.asarray(number), like)
 
 
 def _as_graph_tensor(node, array):
