@@ -567,9 +567,10 @@ BAD_ARGUMENTS = [
     (optim.Adadelta, dict(lr=-1.0), ValueError, r"'lr' parameter of Adadelta"),
     (optim.Adadelta, dict(eps=-1e-6), ValueError, r"'eps' parameter of Adadelta"),
     (optim.Adadelta, dict(weight_decay=-0.1), ValueError, r"'weight_decay' parameter of Adadelta"),
-    (optim.Adadelta, dict(foreach=True), ValueError,
-     r"The 'foreach' parameter of Adadelta must be None or False: chainrule has one "
-     r"implementation, a plain loop over the parameters outside the graph\. Got True instead\."),
+    (optim.Adadelta, dict(differentiable=True), ValueError,
+     r"The 'differentiable' parameter of Adadelta must be False: chainrule runs the update outside "
+     r"the graph, .* as a loop over the parameters or on a group at once \(foreach\)\. Got True "
+     r"instead\."),
     (optim.Adadelta, dict(capturable=True), ValueError, r"'capturable' parameter of Adadelta"),
     (optim.Adamax, dict(betas=(0.9, 1.0)), ValueError, r"'betas\[1\]' parameter of Adamax"),
     (optim.Adamax, dict(betas="0.9"), TypeError, r"'betas' parameter of Adamax must be a pair"),
@@ -839,7 +840,7 @@ SWITCHES = {  # the implementation switches each optimizer has in PyTorch
 }
 
 
-HAS_FOREACH = ("SGD", "Adam", "AdamW")  # their update is written once for both (_update)
+HAS_FOREACH = ALL  # every update is written once for both (_update)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -854,7 +855,8 @@ def test_implementation_switches_are_accepted_at_their_defaults_only(name):
             assert cls([p], foreach=True).foreach is True
             continue
         with pytest.raises(ValueError, match=rf"The '{switch}' parameter of {name} must be "
-                                             r"(None or )?False: chainrule has one implementation"):
+                                             r"(None or )?False: chainrule runs the update outside "
+                                             r"the graph"):
             cls([p], **{switch: True})
 
 

@@ -41,8 +41,12 @@ def _per_element_grad(grad_y, reduction, count):
     GPU it stays a 0-d device array, so that the backward never waits for the GPU."""
     if reduction == "none":
         return grad_y
-    if type(grad_y) is not np.ndarray and is_device_array(grad_y):  # a 0-d array on the GPU: kept there (.item() would wait for it)
-        return grad_y if reduction == "sum" else grad_y / count if count else grad_y * math.nan
+    if type(grad_y) is not np.ndarray and is_device_array(grad_y):  # on a GPU: kept there
+        if reduction == "sum":
+            return grad_y
+        if is_device_array(count):  # a total weight on the GPU: nan where it is 0, unread
+            return np.where(count != 0, grad_y / count, math.nan)
+        return grad_y / count if count else grad_y * math.nan
     if reduction == "mean":  # count 0 (no samples, or a total weight of 0): nan, as PyTorch
         return grad_y.item() / count if count else math.nan
     return grad_y.item()
@@ -166,6 +170,8 @@ def _reduce_weighted(loss, reduction, total):
     ignored, or weighted 0) gives nan, as in PyTorch."""
     if reduction != "mean":
         return _reduce(loss, reduction)
+    if is_device_array(total):  # a total weight on a GPU: 0 / 0 is nan there too, unread
+        return as_array(np.add.reduce(loss, axis=None) / total)
     if total == 0:
         return np.full_like(loss, np.nan, shape=())
     return as_array(np.add.reduce(loss, axis=None) / total)

@@ -37,16 +37,19 @@ class Adadelta(Optimizer):
         eps: >= 0, added inside both square roots (default 1e-6).
         weight_decay: L2 penalty, >= 0 (default 0).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         refuse_unsupported("Adadelta", foreach=foreach, capturable=capturable,
-                           differentiable=differentiable)
+                           differentiable=differentiable, has_foreach=True)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -56,29 +59,23 @@ class Adadelta(Optimizer):
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p._data)
-                    state["acc_delta"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                state["step"] += 1
-                v, u = at_least_1d(state["square_avg"]), at_least_1d(state["acc_delta"])
-                v *= rho
-                v += (1 - rho) * grad * grad
-                delta = np.sqrt(u + eps) / np.sqrt(v + eps) * grad
-                u *= rho
-                u += (1 - rho) * delta * delta
-                param -= lr * delta
-        return loss
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["square_avg"] = np.zeros_like(p._data)
+        state["acc_delta"] = np.zeros_like(p._data)
+
+    def _update(self, group, updates):
+        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        for param, grad, state, _shape in updates:
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                grad = grad + weight_decay * param
+            state["step"] += 1
+            v, u = at_least_1d(state["square_avg"]), at_least_1d(state["acc_delta"])
+            v *= rho
+            v += (1 - rho) * grad * grad
+            delta = np.sqrt(u + eps) / np.sqrt(v + eps) * grad
+            u *= rho
+            u += (1 - rho) * delta * delta
+            param -= lr * delta

@@ -36,17 +36,21 @@ class Adagrad(Optimizer):
         initial_accumulator_value: >= 0, the starting value of s (default 0).
         eps: >= 0, added to the denominator (default 1e-10).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, differentiable, fused: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        differentiable, fused: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
-        refuse_unsupported("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused)
+        refuse_unsupported("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused,
+                           has_foreach=True)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -54,30 +58,24 @@ class Adagrad(Optimizer):
             options[option] = check_in_range(name, option, options[option])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                state["step"] += 1
-                lr_t = lr / (1 + (state["step"] - 1) * lr_decay)
-                total = at_least_1d(state["sum"])
-                total += grad * grad
-                update = np.sqrt(total)  # the denominator, then the step
-                update += eps
-                np.divide(grad, update, out=update)
-                update *= lr_t
-                param -= update
-        return loss
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
+
+    def _update(self, group, updates):
+        lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+        weight_decay = group["weight_decay"]
+        for param, grad, state, _shape in updates:
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                grad = grad + weight_decay * param
+            state["step"] += 1
+            lr_t = lr / (1 + (state["step"] - 1) * lr_decay)
+            total = at_least_1d(state["sum"])
+            total += grad * grad
+            update = np.sqrt(total)  # the denominator, then the step
+            update += eps
+            np.divide(grad, update, out=update)
+            update *= lr_t
+            param -= update

@@ -36,16 +36,19 @@ class Adamax(Optimizer):
         eps: >= 0, the floor of u (default 1e-8).
         weight_decay: L2 penalty, >= 0 (default 0).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         refuse_unsupported("Adamax", foreach=foreach, capturable=capturable,
-                           differentiable=differentiable)
+                           differentiable=differentiable, has_foreach=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -55,29 +58,23 @@ class Adamax(Optimizer):
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_inf"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                state["step"] += 1
-                m, u = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_inf"])
-                m += (1 - beta1) * (grad - m)
-                u *= beta2
-                np.maximum(u, np.abs(grad) + eps, out=u)
-                step_size = lr / (1 - beta1 ** state["step"])
-                param -= step_size * m / u
-        return loss
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(p._data)
+        state["exp_inf"] = np.zeros_like(p._data)
+
+    def _update(self, group, updates):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        for param, grad, state, _shape in updates:
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                grad = grad + weight_decay * param
+            state["step"] += 1
+            m, u = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_inf"])
+            m += (1 - beta1) * (grad - m)
+            u *= beta2
+            np.maximum(u, np.abs(grad) + eps, out=u)
+            step_size = lr / (1 - beta1 ** state["step"])
+            param -= step_size * m / u

@@ -48,19 +48,22 @@ class NAdam(Optimizer):
         momentum_decay: >= 0, psi in the momentum schedule (default 4e-3).
         decoupled_weight_decay: shrink p directly, as AdamW does (NAdamW) (default False).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
         refuse_unsupported("NAdam", foreach=foreach, capturable=capturable,
-                           differentiable=differentiable)
+                           differentiable=differentiable, has_foreach=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -71,40 +74,34 @@ class NAdam(Optimizer):
         for flag in ("decoupled_weight_decay", "maximize"):
             options[flag] = check_bool(name, flag, options[flag])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay, momentum_decay = group["weight_decay"], group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["mu_product"] = 1.0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        param *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * param
-                state["step"] += 1
-                t = state["step"]
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
-                state["mu_product"] *= mu
-                mu_product = state["mu_product"]
-                m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
-                m += (1 - beta1) * (grad - m)
-                v *= beta2
-                v += (1 - beta2) * grad * grad
-                denom = np.sqrt(v / (1 - beta2**t))
-                denom += eps
-                param -= lr * (1.0 - mu) / (1.0 - mu_product) * grad / denom
-                param -= lr * mu_next / (1.0 - mu_product * mu_next) * m / denom
-        return loss
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["mu_product"] = 1.0
+        state["exp_avg"] = np.zeros_like(p._data)
+        state["exp_avg_sq"] = np.zeros_like(p._data)
+
+    def _update(self, group, updates):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, momentum_decay = group["weight_decay"], group["momentum_decay"]
+        for param, grad, state, _shape in updates:
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    param *= 1 - lr * weight_decay
+                else:
+                    grad = grad + weight_decay * param
+            state["step"] += 1
+            t = state["step"]
+            mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+            mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+            state["mu_product"] *= mu
+            mu_product = state["mu_product"]
+            m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
+            m += (1 - beta1) * (grad - m)
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            denom = np.sqrt(v / (1 - beta2**t))
+            denom += eps
+            param -= lr * (1.0 - mu) / (1.0 - mu_product) * grad / denom
+            param -= lr * mu_next / (1.0 - mu_product * mu_next) * m / denom

@@ -77,8 +77,9 @@ def refuse_unsupported(owner, *, foreach=None, capturable=False, differentiable=
             shown = " or ".join(repr(a) for a in allowed if a is not True)
             raise argument_error(
                 owner, name,
-                f"{shown}: chainrule has one implementation, a plain loop over the parameters "
-                "outside the graph", value)
+                f"{shown}: chainrule runs the update outside the graph, with NumPy's (or CuPy's) "
+                "array operations, as a loop over the parameters or on a group at once (foreach)",
+                value)
 
 
 # --------------------------------------------------------------------------------------------

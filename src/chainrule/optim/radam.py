@@ -48,18 +48,21 @@ class RAdam(Optimizer):
         weight_decay: >= 0 (default 0).
         decoupled_weight_decay: shrink p directly, as AdamW does (default False).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         refuse_unsupported("RAdam", foreach=foreach, capturable=capturable,
-                           differentiable=differentiable)
+                           differentiable=differentiable, has_foreach=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -70,42 +73,36 @@ class RAdam(Optimizer):
         for flag in ("decoupled_weight_decay", "maximize"):
             options[flag] = check_bool(name, flag, options[flag])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay = group["weight_decay"]
-            rho_inf = 2 / (1 - beta2) - 1
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p._data)
-                    state["exp_avg_sq"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        param *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * param
-                state["step"] += 1
-                t = state["step"]
-                m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
-                m += (1 - beta1) * (grad - m)
-                v *= beta2
-                v += (1 - beta2) * grad * grad
-                bias_correction2 = 1 - beta2**t
-                m_hat = m / (1 - beta1**t)
-                rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
-                if rho_t > 5.0:
-                    adaptive = math.sqrt(bias_correction2) / (np.sqrt(v) + eps)  # l
-                    rectification = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                                              / ((rho_inf - 4) * (rho_inf - 2) * rho_t))  # r
-                    param -= m_hat * lr * adaptive * rectification
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(p._data)
+        state["exp_avg_sq"] = np.zeros_like(p._data)
+
+    def _update(self, group, updates):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        rho_inf = 2 / (1 - beta2) - 1
+        for param, grad, state, _shape in updates:
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    param *= 1 - lr * weight_decay
                 else:
-                    param -= m_hat * lr
-        return loss
+                    grad = grad + weight_decay * param
+            state["step"] += 1
+            t = state["step"]
+            m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
+            m += (1 - beta1) * (grad - m)
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            bias_correction2 = 1 - beta2**t
+            m_hat = m / (1 - beta1**t)
+            rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+            if rho_t > 5.0:
+                adaptive = math.sqrt(bias_correction2) / (np.sqrt(v) + eps)  # l
+                rectification = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                                          / ((rho_inf - 4) * (rho_inf - 2) * rho_t))  # r
+                param -= m_hat * lr * adaptive * rectification
+            else:
+                param -= m_hat * lr

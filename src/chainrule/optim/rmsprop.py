@@ -46,18 +46,21 @@ class RMSprop(Optimizer):
         centered: normalise by the estimated variance of g instead of its second moment
             (default False).
         maximize: ascend the objective instead of descending it (default False).
-        foreach, capturable, differentiable: PyTorch's implementation switches, accepted at
-            None/False only (see ``refuse_unsupported``).
+        foreach: update each group's parameters as one flat vector (True), loop over them
+            (False), or the first on a GPU and the second on the CPU (None, the default), as
+            PyTorch chooses; the results are the same (chainrule.optim.flat).
+        capturable, differentiable: PyTorch's implementation switches, accepted at None/False
+            only (see ``refuse_unsupported``).
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
         refuse_unsupported("RMSprop", foreach=foreach, capturable=capturable,
-                           differentiable=differentiable)
+                           differentiable=differentiable, has_foreach=True)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, foreach)
 
     def _check_options(self, options):
         name = self._name
@@ -69,46 +72,40 @@ class RMSprop(Optimizer):
         options["centered"] = check_bool(name, "centered", options["centered"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns the closure's loss, if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, momentum = group["weight_decay"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p._data)
-                if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = np.zeros_like(p._data)
-                if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = np.zeros_like(p._data)
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                state["step"] += 1
-                square_avg = at_least_1d(state["square_avg"])
-                square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
-                if group["centered"]:
-                    grad_avg = at_least_1d(state["grad_avg"])
-                    grad_avg += (1 - alpha) * (grad - grad_avg)
-                    avg = square_avg - grad_avg * grad_avg
-                    np.sqrt(avg, out=avg)
-                else:
-                    avg = np.sqrt(square_avg)
-                avg += eps
-                np.divide(grad, avg, out=avg)  # avg now holds g / avg
-                if momentum > 0:
-                    buf = at_least_1d(state["momentum_buffer"])
-                    buf *= momentum
-                    buf += avg
-                    param -= lr * buf
-                else:
-                    avg *= lr
-                    param -= avg
-        return loss
+    def _init_state(self, group, p, state):
+        state["step"] = 0
+        state["square_avg"] = np.zeros_like(p._data)
+
+    def _update(self, group, updates):
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        weight_decay, momentum = group["weight_decay"], group["momentum"]
+        for param, grad, state, shape in updates:
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(param).reshape(shape)
+            if group["centered"] and "grad_avg" not in state:
+                state["grad_avg"] = np.zeros_like(param).reshape(shape)
+            if group["maximize"]:
+                grad = -grad
+            if weight_decay != 0:
+                grad = grad + weight_decay * param
+            state["step"] += 1
+            square_avg = at_least_1d(state["square_avg"])
+            square_avg *= alpha
+            square_avg += (1 - alpha) * grad * grad
+            if group["centered"]:
+                grad_avg = at_least_1d(state["grad_avg"])
+                grad_avg += (1 - alpha) * (grad - grad_avg)
+                avg = square_avg - grad_avg * grad_avg
+                np.sqrt(avg, out=avg)
+            else:
+                avg = np.sqrt(square_avg)
+            avg += eps
+            np.divide(grad, avg, out=avg)  # avg now holds g / avg
+            if momentum > 0:
+                buf = at_least_1d(state["momentum_buffer"])
+                buf *= momentum
+                buf += avg
+                param -= lr * buf
+            else:
+                avg *= lr
+                param -= avg
