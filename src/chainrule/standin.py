@@ -149,8 +149,8 @@ class Counts:
 
 counts = Counts()
 # ndarray methods that return a view or metadata: no kernel
-_VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "__array_namespace__",
-          "nonzero_count"}
+_VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "as_strided",
+          "broadcast_to", "expand_dims"}
 
 
 def _waited():

@@ -27,7 +27,7 @@ live in ``chainrule.nn.functional_conv``, the entry point of every op here.
 import numpy as np
 
 from ..autograd import Function
-from ..backend import contiguous
+from ..backend import contiguous, get_array_module
 
 
 def out_size(size, pad, kernel, stride, dilation):
@@ -46,7 +46,10 @@ def im2col(x, kernel, stride, padding, dilation, out_hw=None):
     Returns cols of shape (N, C, kh, kw, OH, OW), which reshapes without a copy to one matrix
     (C * kh * kw, OH * OW) per sample, and, for groups, to (N, G, C/G * kh * kw, OH * OW):
         cols[n, c, i, j, oh, ow] = x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw]
-    One strided copy per kernel offset (i, j): kh * kw NumPy copies, each of the output's size.
+    The six-index view of x_padded that says exactly this is made by giving strides (moving one
+    step in i moves dh rows of the image, one step in oh moves sh rows), then copied once: one
+    array operation, where a copy per kernel offset would be kh * kw of them (25 kernel launches
+    on a GPU for a 5x5 kernel), and faster on the CPU too.
     """
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
@@ -55,12 +58,10 @@ def im2col(x, kernel, stride, padding, dilation, out_hw=None):
     oh, ow = out_hw
     if any(padding[0]) or any(padding[1]):
         x = np.pad(x, ((0, 0), (0, 0), padding[0], padding[1]))
-    cols = np.empty_like(x, shape=(n, c, kh, kw, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dh, j * dw
-            cols[:, :, i, j] = x[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
-    return cols
+    s_n, s_c, s_h, s_w = x.strides
+    windows = get_array_module(x).lib.stride_tricks.as_strided(
+        x, (n, c, kh, kw, oh, ow), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))
+    return contiguous(windows)
 
 
 def col2im(cols, shape, stride, padding, dilation):

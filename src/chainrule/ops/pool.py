@@ -69,7 +69,10 @@ def max_pool_backward(grad_y, offset, shape, kernel, stride, padding, dilation):
     n, c, h, w = shape
     (kh, kw), (oh, ow) = kernel, offset.shape[-2:]
     cols = zeros_on(grad_y, (n, c, oh, ow, kh * kw))
-    np.put_along_axis(cols, offset[..., None], grad_y[..., None], axis=-1)
+    # window m's gradient goes to its element offset[m]: flat position m * kh * kw + offset[m]
+    # (one scatter; several times faster than put_along_axis on the CPU, three launches on a GPU)
+    positions = arange_on(offset, 0, offset.size * kh * kw, kh * kw) + offset.reshape(-1)
+    cols.reshape(-1)[positions] = grad_y.reshape(-1)
     cols = cols.reshape(n, c, oh, ow, kh, kw)
     (top, bottom), (left, right) = padding
     if tuple(stride) == (kh, kw) and tuple(dilation) == (1, 1):  # tiles: no overlap, no gaps
