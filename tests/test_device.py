@@ -576,3 +576,47 @@ def test_numbers_in_arithmetic_are_not_copied_to_the_device(cuda):
     (g,) = cr.autograd.grad((2.0 ** x).sum(), x, create_graph=True)
     (gg,) = cr.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(gg.cpu().numpy(), 2.0 * np.log(2.0) ** 2, rtol=1e-6)
+
+
+def test_small_integer_ids_and_targets_are_checked_against_large_ranges(cuda):
+    """int8 ids for 300 rows: -1 is out of range (seen as uint8 it would be 255, under 300), on
+    the CPU at once and on the device at the next synchronisation; int8 index arrays index a
+    300-long axis on the device; int8 targets with ignore_index -100 and 300 classes are ignored."""
+    ids = cr.tensor(np.array([1, -1], dtype=np.int8))
+    with pytest.raises(IndexError, match=r"token ids must lie in \[0, 299\].*Got -1"):
+        nn.Embedding(300, 2)(ids)
+    with pytest.raises(ValueError, match=r"one_hot: class index -1 is out of range"):
+        nn.functional.one_hot(ids, 300)
+    logits = cr.randn(3, 300, dtype=cr.float64)
+    small = cr.tensor(np.array([5, -100, 7], dtype=np.int8))
+    np.testing.assert_allclose(nn.functional.cross_entropy(logits, small).item(),
+                               nn.functional.cross_entropy(logits, small.long()).item(), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"target class -1 is out of range for 300 classes"):
+        nn.functional.cross_entropy(logits, cr.tensor(np.array([5, -1, 7], dtype=np.int8)))
+    x = cr.arange(300.0, device="cuda")
+    assert x[cr.tensor(np.array([1, -2], dtype=np.int8), device="cuda")].cpu().numpy().tolist() == [1, 298]
+    _raised_later(lambda: nn.Embedding(300, 2, device="cuda")(ids.to("cuda")),
+                  r"token ids must lie in \[0, 299\].*Got -1")
+
+
+def test_switching_the_stand_in_off_answers_its_checks_and_switches_anyway():
+    from chainrule import backend
+
+    backend.use_standin_cuda(True)
+    try:
+        nn.Embedding(5, 2, device="cuda")(cr.tensor([9], device="cuda"))
+    finally:
+        with pytest.raises(IndexError, match="token ids must lie in"):
+            backend.use_standin_cuda(False)
+    assert backend._pending == [] and (backend.cuda_backend() is None
+                                       or backend.cuda_backend().name == "cupy")
+
+
+def test_the_stand_in_indexes_as_numpy_with_masks_and_wraps_as_cupy():
+    from chainrule import standin
+
+    a = np.arange(30).reshape(2, 3, 5)
+    mask = np.array([[True, False, True], [False, True, False]])
+    s = standin.xp.asarray(a)
+    np.testing.assert_array_equal(s[standin.xp.asarray(mask), 4].get(), a[mask, 4])
+    assert s[0, 0, standin.xp.asarray(np.array([7], dtype=np.int8))].get().tolist() == [2]  # 7 mod 5

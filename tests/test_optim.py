@@ -987,3 +987,73 @@ def test_foreach_falls_back_to_the_loop_for_mixed_dtypes():
         results[foreach] = (a.numpy(), b.numpy())
     for x, y in zip(results[False], results[True]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_a_copied_foreach_optimizer_keeps_updating_its_own_state():
+    """deepcopy and pickle give the copy state arrays of its own (no flat arrays shared with, or
+    detached from, them): its steps update the state it saves, as the loop's do."""
+    import copy
+    import pickle
+
+    results = {}
+    for foreach in (False, True):
+        a, b = Parameter(np.ones(3)), Parameter(np.ones(2))
+        opt = optim.Adam([a, b], lr=0.1, foreach=foreach)
+        for _ in range(2):
+            opt.zero_grad()
+            ((a * a).sum() + (b ** 3).sum()).backward()
+            opt.step()
+        for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+            a2, b2 = clone.param_groups[0]["params"]
+            before = clone.state[a2]["exp_avg"].copy()
+            for step in range(3):
+                clone.zero_grad()
+                ((a2 * a2).sum() + (b2 ** 3).sum() * (step != 1)).backward()
+                if step == 1:
+                    b2.grad = None  # this step takes two sets (b2's step count falls behind)
+                clone.step()
+            assert not np.array_equal(clone.state[a2]["exp_avg"], before)
+            saved = clone.state_dict()["state"]
+            results.setdefault(foreach, []).append(
+                [a2.numpy().copy(), b2.numpy().copy()]
+                + [np.array(v) for k in sorted(saved) for v in saved[k].values()])
+    for looped, flat in zip(results[False], results[True]):
+        for x, y in zip(looped, flat):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_keeps_going_when_step_counts_differ():
+    """A parameter without a gradient at one step falls a step behind; the flat update goes on
+    for each set of equal step counts (PyTorch's foreach keeps a step per tensor), bit-equal to
+    the loop, and a loaded state dict with a missing momentum buffer falls back to the loop."""
+    results = {}
+    for foreach in (False, True):
+        params = [Parameter(np.full(3, 1.0 + k)) for k in range(4)]
+        opt = optim.AdamW(params, lr=0.1, foreach=foreach)
+        flat_steps = []
+        for step in range(5):
+            opt.zero_grad()
+            sum((p * p).sum() for p in params).backward()
+            if step == 1:
+                params[2].grad = None
+            opt.step()
+            flat_steps.append(bool(opt._flat))
+        results[foreach] = [p.numpy().copy() for p in params]
+        if foreach:
+            assert all(flat_steps)  # (two sets from the third step on)
+            assert len(opt._flat) == 2
+            opt.load_state_dict(opt.state_dict())
+            assert opt._flat == {}
+    for x, y in zip(results[False], results[True]):
+        np.testing.assert_array_equal(x, y)
+    for foreach in (False, True):  # None for one buffer, an array for another: the loop runs
+        a, b = Parameter(np.ones(3)), Parameter(np.ones(2))
+        opt = optim.SGD([a, b], lr=0.1, momentum=0.9, foreach=foreach)
+        opt.load_state_dict({"state": {0: {"momentum_buffer": None}, 1: {"momentum_buffer": np.ones(2)}},
+                             "param_groups": opt.state_dict()["param_groups"]})
+        opt.zero_grad()
+        ((a * a).sum() + (b * b).sum()).backward()
+        opt.step()
+        results[("sgd", foreach)] = (a.numpy().copy(), b.numpy().copy())
+    for x, y in zip(results[("sgd", False)], results[("sgd", True)]):
+        np.testing.assert_array_equal(x, y)

@@ -101,11 +101,13 @@ def use_standin_cuda(enabled: bool = True) -> None:
     Tensors already made keep the arrays they hold: switch before making any.
     """
     global _standin_forced, _cuda, _cuda_probed
-    if _cuda is not None and _cuda.name == "standin" and not enabled:
-        run_pending_checks()  # the stand-in's own, answered while it is still the device
-    _standin_forced = bool(enabled)
-    if not enabled and _cuda is not None and _cuda.name == "standin":
-        _cuda, _cuda_probed = None, False
+    try:
+        if _cuda is not None and _cuda.name == "standin" and not enabled:
+            run_pending_checks()  # the stand-in's own, answered while it is still the device
+    finally:  # switched even when one of them fails
+        _standin_forced = bool(enabled)
+        if not enabled and _cuda is not None and _cuda.name == "standin":
+            _cuda, _cuda_probed = None, False
 
 
 def is_device_array(value) -> bool:
@@ -237,11 +239,22 @@ def outside_range(values, n: int, wait: bool = True):
     """Whether any of the integers ``values`` lies outside [0, n). Seen as unsigned, a negative
     integer is a huge one, so one comparison and one reduction answer it: a single wait for a
     GPU, where asking min() and max() in turn would wait twice. ``wait=False`` returns the
-    answer as a 0-d boolean array of the values' device instead (for ``check_later``)."""
+    answer as a 0-d boolean array of the values' device instead (for ``check_later``).
+    (A dtype whose largest value is below n, such as int8 ids for 300 rows, is widened to int64
+    first: viewed as uint8, -1 would be 255, which is below 300.)"""
+    if n > np.iinfo(values.dtype).max:  # only negative values can be outside
+        if values.dtype.kind == "u":
+            answer = zeros_on(values, (), dtype=bool)
+            return False if wait else answer
+        values = values.astype(np.int64)
     if values.dtype.kind == "i":
         values = values.view(f"u{values.dtype.itemsize}")
     answer = (values >= n).any()
-    return bool(answer) if wait else answer
+    if not wait:
+        return answer
+    if _pending:  # the host waits for the device here: the checks waiting for it are answered
+        return run_pending_checks(answer)  # in the same copy to the host
+    return bool(answer)
 
 
 # ----- checks a GPU answers later ------------------------------------------------------------
@@ -266,15 +279,16 @@ def check_later(failed, fail) -> None:
         run_pending_checks()
 
 
-def run_pending_checks() -> None:
+def run_pending_checks(also=None):
     """Answer every check ``check_later`` left on the device, with one copy to the host, and
-    raise the first failure (its message says it was found later, as a GPU reports it)."""
+    raise the first failure (its message says it was found later, as a GPU reports it). ``also``,
+    a 0-d boolean device array the caller needs, comes back in the same copy, as a bool."""
     if not _pending:
-        return
+        return None if also is None else bool(also)
     pending = _pending[:]
     _pending.clear()  # (cleared in place: modules hold the list itself to look at it)
-    xp = get_array_module(pending[0][0])
-    answers = _cuda._to_host(xp.stack([failed for failed, _ in pending]))
+    flags = [failed for failed, _ in pending] + ([] if also is None else [also])
+    answers = _cuda._to_host(get_array_module(flags[0]).stack(flags))
     for (_, fail), failed in zip(pending, answers):
         if failed:
             try:
@@ -283,3 +297,4 @@ def run_pending_checks() -> None:
                 raise type(err)(f"{err} (Found on the GPU at the next synchronisation after the op "
                                 "ran, as PyTorch reports a device-side check; results computed "
                                 "since then are not valid.)") from None
+    return None if also is None else bool(answers[-1])

@@ -330,10 +330,11 @@ def _wrap_around(index, shape):
     index out of range is wrong on a GPU. (Indexes with None or Ellipsis are left as they are.)"""
     parts = index if type(index) is tuple else (index,)
     if (len(parts) > len(shape) or any(p is None or p is Ellipsis for p in parts)
-            or not any(type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts)):
+            or any(type(p) is np.ndarray and p.dtype.kind == "b" for p in parts)  # (a mask spans
+            or not any(type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts)):  # axes)
         return index
-    wrapped = tuple(np.mod(p, n) if type(p) is np.ndarray and p.dtype.kind in "iu" and n else p
-                    for p, n in zip(parts, shape))
+    wrapped = tuple(np.mod(p.astype(np.int64), n) if type(p) is np.ndarray and p.dtype.kind in "iu"
+                    and n else p for p, n in zip(parts, shape))
     return wrapped if type(index) is tuple else wrapped[0]
 
 

@@ -425,13 +425,13 @@ class Tensor:
                 f"only integer tensors of a single element can be used as an index; this one has "
                 f"shape {self.shape} and dtype {self._data.dtype}."
             )
-        return int(self._data.item())
+        return int(self.item())
 
     def __format__(self, format_spec):
         """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others take no format spec,
         as in PyTorch."""
         if self._data.ndim == 0:
-            return self._data.item().__format__(format_spec)
+            return self.item().__format__(format_spec)
         if format_spec:
             raise TypeError(
                 f"format: only a 0-d tensor takes a format spec such as {format_spec!r}; this one "

@@ -127,7 +127,8 @@ def check_index_bounds(op, index, shape) -> None:
                 bad = int(part.min()) if int(part.min()) < -n else int(part.max())
                 raise IndexError(f"{op}: index {bad} is out of bounds for axis {axis} with size {n}.")
 
-            check_later(outside_range(part + n, 2 * n, wait=False), fail)
+            shifted = part.astype(np.int64) + n  # [-n, n) to [0, 2n), in a dtype that holds 2n
+            check_later(outside_range(shifted, 2 * n, wait=False), fail)
 
 
 class GetItem(Function):

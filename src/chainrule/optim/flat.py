@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, is_array
+from ..backend import get_array_module
 
 __all__ = ["FlatState"]
 
@@ -62,13 +62,11 @@ class FlatState:
     def state_array(self, name, states):
         """The flat array behind every parameter's ``states[k][name]``: the one kept from the last
         step while each entry is still its view, else gathered anew (and the entries made views of
-        it). None when an entry does not have its parameter's size (then no flat step)."""
+        it)."""
         values = [state[name] for state in states]
         kept = self.arrays.get(name)
         if kept is not None and all(v is w for v, w in zip(values, kept[1])):
             return kept[0]
-        if any(not is_array(v) or v.size != n for v, n in zip(values, self.sizes)):
-            return None
         flat = self.gather(values)
         self.share(name, flat, states)
         return flat

@@ -257,32 +257,44 @@ class Optimizer:
         raise NotImplementedError(f"{self._name} must implement step() or _update().")
 
     def _step_flat(self, index: int, group: dict, params: list) -> bool:
-        """``_update`` once for the group's ``params`` (those with a gradient) as one flat vector;
-        False, having changed nothing, where they cannot be one (arrays of several types or
-        dtypes, or states out of step), and the loop runs instead."""
+        """``_update`` on the group's ``params`` (those with a gradient) as flat vectors; False,
+        having changed nothing, where they cannot be (arrays of several types or dtypes, or
+        states of different kinds), and the loop runs instead.
+
+        Parameters whose numbers in the state differ (a step count one behind, after a step
+        without a gradient) cannot share one update: each set of equal numbers gets its own."""
         first = params[0]._data
         kind, dtype = type(first), first.dtype
         for p in params:
             if type(p._data) is not kind or p._data.dtype != dtype or p.grad._data.dtype != dtype:
                 return False
-        flat = self._flat.get(index)
-        if flat is None or not flat.matches(params):
-            flat = self._flat[index] = FlatState(params)
         states = [self.state[p] for p in params]
-        names = states[0].keys()
-        if any(state.keys() != names for state in states):
-            return False
-        together = {}
-        for name in names:
-            value = states[0][name]
-            if is_array(value):
-                together[name] = flat.state_array(name, states)
-                if together[name] is None:
-                    return False
-            elif all(state[name] == value for state in states):
-                together[name] = value
-            else:
+        names = list(states[0])
+        arrays = [name for name in names if is_array(states[0][name])]
+        subsets: dict = {}  # the state's numbers (step counts) -> the parameters that have them
+        for p, state in zip(params, states):
+            if list(state) != names or any(is_array(state[name]) != (name in arrays) for name in names):
+                return False  # (a name that is an array for one parameter and not for another)
+            numbers = tuple(state[name] for name in names if name not in arrays)
+            try:
+                subsets.setdefault(numbers, []).append(p)
+            except TypeError:  # an unhashable value: not a number
                 return False
+        kept, self._flat = self._flat, {}  # the flat states of the sets used now, the others go
+        for subset in subsets.values():
+            key = (index, tuple(map(id, subset)))
+            flat = kept.get(key)
+            if flat is None or not flat.matches(subset):
+                flat = FlatState(subset)
+            self._flat[key] = flat
+            self._update_flat(group, subset, flat, arrays)
+        return True
+
+    def _update_flat(self, group, params, flat, arrays) -> None:
+        """One ``_update`` of ``params`` (whose states hold the same numbers) as flat vectors."""
+        states = [self.state[p] for p in params]
+        together = {name: (flat.state_array(name, states) if name in arrays else value)
+                    for name, value in states[0].items()}
         param = flat.gather([p._data for p in params])
         grad = flat.gather([p.grad._data for p in params])
         self._update(group, [(param, grad, together, param.shape)])
@@ -293,7 +305,19 @@ class Optimizer:
                 for state in states:
                     state[name] = value
         flat.scatter(param, [p._data for p in params])
-        return True
+
+    def __getstate__(self):
+        """A copy (copy.deepcopy, pickle) without the flat state arrays: the copy's state entries
+        become arrays of their own, so its next flat step gathers them again."""
+        state = dict(self.__dict__)
+        state["_flat"] = {}
+        return state
+
+    def __setstate__(self, state):
+        state.setdefault("foreach", None)
+        state["_flat"] = {}
+        self.__dict__.update(state)
+        self._has_init_state = type(self)._init_state is not Optimizer._init_state
 
     def _evaluate(self, closure):
         """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on.
@@ -367,6 +391,7 @@ class Optimizer:
                 }
         self.param_groups = new_groups
         self.state = new_state
+        self._flat = {}  # (the loaded arrays are gathered again at the next flat step)
 
     def _restore_value(self, value, param, name, index):
         """One saved state value made ready for ``param`` (a subclass with other kinds of state,
