@@ -297,6 +297,8 @@ def count_launches(workloads, only):
             continue
         results[name] = {}
         for impl, (state, step) in implementations(kind, sizes, batch).items():
+            if impl == "torch":  # (not on the stand-in: nothing to count)
+                continue
             step(state)
             step(state)  # state made (optimizer moments), masks cached: a step like the others
             standin.counts.reset()
@@ -326,6 +328,9 @@ def main(argv=None):
                         help="count kernel launches and waits per step on the stand-in (anywhere, "
                              "at the real sizes), instead of timing")
     args = parser.parse_args(argv)
+    unknown = set(args.only or ()) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"--only: unknown workloads {sorted(unknown)}; expected some of {list(WORKLOADS)}.")
     if args.standin or args.count:
         backend.use_standin_cuda(True)
     if args.count:
@@ -337,9 +342,6 @@ def main(argv=None):
         print("run_gpu: no CuPy with a GPU here; use --standin to check the plumbing.")
         return 2
     workloads = STANDIN_WORKLOADS if args.standin else WORKLOADS
-    unknown = set(args.only or ()) - set(workloads)
-    if unknown:
-        parser.error(f"--only: unknown workloads {sorted(unknown)}; expected some of {list(workloads)}.")
     results = {"device": cr.cuda.get_device_name(), "workloads": {}}
     profile = args.profile.open("w") if args.profile else None
     for name, (kind, sizes, batch) in workloads.items():

@@ -455,10 +455,13 @@ def test_a_tensor_on_another_device_as_targets_ids_or_index_is_refused(cuda):
                  lambda: nn.Embedding(5, 2, device="cuda")(targets),
                  lambda: logits.gather(1, targets[:, None]),
                  lambda: logits.index_select(0, targets),
-                 lambda: nn.functional.cross_entropy(logits.cpu(), targets.to("cuda"))):
+                 lambda: nn.functional.cross_entropy(logits.cpu(), targets.to("cuda")),
+                 lambda: logits.masked_fill(cr.ones(4, 3, dtype=cr.bool), 0.0),
+                 lambda: cr.where(cr.ones(4, 3, dtype=cr.bool), logits, 0.0)):
         with pytest.raises(RuntimeError, match=both):
             call()
     assert nn.functional.cross_entropy(logits, [0, 2, 1, 1]).device.type == "cuda"  # a constant
+    assert logits.masked_fill(cr.tensor(True), 0.0).device.type == "cuda"  # 0-d: a number
 
 
 def test_factories_make_their_numbers_on_the_device(cuda):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import is_array, to_device_of
+from .backend import check_same_device, is_array, to_device_of
 from . import ops
 from .tensor import Tensor, _promoted
 
@@ -41,9 +41,12 @@ def stack(tensors, dim=0) -> Tensor:
 def where(condition, input, other) -> Tensor:
     """input where condition is true, else other (broadcast together), in the promoted dtype of
     input and other: where(cond, 2.5, int_tensor) is float32, as in PyTorch."""
+    like_tensor = next((t for t in (input, other) if isinstance(t, Tensor)), None)
+    if isinstance(condition, Tensor) and condition.ndim:  # (a 0-d one counts as a number)
+        check_same_device("where", condition, like_tensor)
     cond = condition._data if isinstance(condition, Tensor) else condition
     cond = cond if is_array(cond) else np.asarray(cond)
-    like = next((t._data for t in (input, other) if isinstance(t, Tensor)), None)
+    like = None if like_tensor is None else like_tensor._data
     cond = cond if like is None else to_device_of(cond, like)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean. Got dtype {cond.dtype} instead.")

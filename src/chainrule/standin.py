@@ -153,6 +153,10 @@ _VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "as_st
           "broadcast_to", "expand_dims"}
 
 
+# functions whose result's size depends on the values: CuPy reads them from the device first
+_SIZED_BY_VALUES = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
+
+
 def _waited():
     if counts.counting:
         counts.waits += 1
@@ -206,6 +210,8 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         where = f"numpy.{func.__name__}"
         _check_function(func.__name__, args, kwargs, where)
         _launched(func.__name__ not in _VIEWS)
+        if func.__name__ in _SIZED_BY_VALUES:
+            _waited()
         args = _unwrap(args, where, "data")
         return _wrap(func(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 
@@ -220,6 +226,9 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         def method(*args, **kwargs):
             where = f"ndarray.{name}"
             if name in ("item", "tolist"):
+                _waited()
+            elif name in _SIZED_BY_VALUES:
+                _launched()
                 _waited()
             elif name not in _VIEWS and not (name == "astype" and kwargs.get("copy") is False
                                              and np.dtype(args[0]) == self._a.dtype):
@@ -339,8 +348,12 @@ def _wrap_around(index, shape):
 
 
 def _advanced(index) -> bool:
-    """Whether an index gathers (arrays or masks in it: a kernel) rather than slices (a view)."""
+    """Whether an index gathers (arrays or masks in it: a kernel) rather than slices (a view).
+    A boolean mask also counts as a wait: the result's size is the number of Trues, which CuPy
+    reads from the device."""
     parts = index if type(index) is tuple else (index,)
+    if any(type(part) is np.ndarray and part.dtype.kind == "b" for part in parts):
+        _waited()
     return any(isinstance(part, (np.ndarray, list)) for part in parts)
 
 
@@ -400,6 +413,8 @@ class _Namespace:
             where = f"{self._module.__name__}.{name}"
             _check_function(name, args, kwargs, where)
             _launched(name not in _VIEWS)
+            if name in _SIZED_BY_VALUES:
+                _waited()
             args = _unwrap(args, where, "data")
             return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 

@@ -93,7 +93,7 @@ def _causal_mask(length: int, source: int, dtype, like) -> np.ndarray:
     return mask
 
 
-_causal_masks: dict = {}  # (length, source, dtype, array type) -> the mask, the 16 last used
+_causal_masks: dict = {}  # (length, source, dtype, array type) -> the mask, the 16 made last
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,

@@ -466,6 +466,8 @@ def masked_fill(input, mask, value):
     from ..tensor import Tensor
 
     x = _tensor("masked_fill", input)
+    if isinstance(mask, Tensor) and mask.ndim:  # (a 0-d one counts as a number)
+        check_same_device("masked_fill", mask, x)
     mask_array = mask._data if isinstance(mask, Tensor) else to_device_of(np.asarray(mask), x._data)
     if mask_array.dtype != np.bool_:
         raise TypeError(
