@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["Adadelta"]
 
@@ -65,12 +66,9 @@ class Adadelta(Optimizer):
         state["acc_delta"] = np.zeros_like(p._data)
 
     def _update(self, group, updates):
-        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
         for param, grad, state, _shape in updates:
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             v, u = at_least_1d(state["square_avg"]), at_least_1d(state["acc_delta"])
             v *= rho

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["Adagrad"]
 
@@ -64,12 +65,8 @@ class Adagrad(Optimizer):
 
     def _update(self, group, updates):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        weight_decay = group["weight_decay"]
         for param, grad, state, _shape in updates:
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             lr_t = lr / (1 + (state["step"] - 1) * lr_decay)
             total = at_least_1d(state["sum"])

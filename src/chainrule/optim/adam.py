@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -88,17 +89,10 @@ class Adam(Optimizer):
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
         for param, grad, state, shape in updates:
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(param).reshape(shape)
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param *= 1 - lr * weight_decay
-                else:
-                    grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
             m += (1 - beta1) * (grad - m)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import check_betas
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["Adamax"]
 
@@ -65,12 +66,8 @@ class Adamax(Optimizer):
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
         for param, grad, state, _shape in updates:
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             m, u = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_inf"])
             m += (1 - beta1) * (grad - m)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import check_betas
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["NAdam"]
 
@@ -82,15 +83,9 @@ class NAdam(Optimizer):
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, momentum_decay = group["weight_decay"], group["momentum_decay"]
+        momentum_decay = group["momentum_decay"]
         for param, grad, state, _shape in updates:
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param *= 1 - lr * weight_decay
-                else:
-                    grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             t = state["step"]
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))

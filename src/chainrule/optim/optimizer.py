@@ -42,7 +42,7 @@ from ..tensor import Tensor
 from .flat import FlatState
 
 __all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice",
-           "refuse_unsupported"]
+           "refuse_unsupported", "decayed_gradient"]
 
 
 def at_least_1d(array: np.ndarray) -> np.ndarray:
@@ -51,6 +51,22 @@ def at_least_1d(array: np.ndarray) -> np.ndarray:
     ``buf *= momentum`` on one would rebind a name instead of changing the buffer; on the view it
     changes the array, and so the parameter or the state it belongs to."""
     return array if array.ndim else array.reshape(1)
+
+
+def decayed_gradient(group: dict, param, grad, decoupled: bool = False):
+    """The gradient an update uses, from the group's options: negated when it ascends
+    (``maximize``), plus the L2 penalty's gradient ``weight_decay * p`` (coupled decay); with
+    ``decoupled`` decay (AdamW's) the parameter is shrunk in place instead, p *= 1 - lr * wd, and
+    the gradient left as it is."""
+    if group["maximize"]:
+        grad = -grad
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - group["lr"] * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    return grad
 
 
 def refuse_unsupported(owner, *, foreach=None, capturable=False, differentiable=False,

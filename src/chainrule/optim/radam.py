@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from .adam import check_betas
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["RAdam"]
 
@@ -80,16 +81,9 @@ class RAdam(Optimizer):
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
         rho_inf = 2 / (1 - beta2) - 1
         for param, grad, state, _shape in updates:
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param *= 1 - lr * weight_decay
-                else:
-                    grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             t = state["step"]
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
+from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
+                        refuse_unsupported)
 
 __all__ = ["RMSprop"]
 
@@ -78,16 +79,13 @@ class RMSprop(Optimizer):
 
     def _update(self, group, updates):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        weight_decay, momentum = group["weight_decay"], group["momentum"]
+        momentum = group["momentum"]
         for param, grad, state, shape in updates:
             if momentum > 0 and "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param).reshape(shape)
             if group["centered"] and "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(param).reshape(shape)
-            if group["maximize"]:
-                grad = -grad
-            if weight_decay != 0:
-                grad = grad + weight_decay * param
+            grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             square_avg = at_least_1d(state["square_avg"])
             square_avg *= alpha
