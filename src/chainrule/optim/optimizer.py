@@ -243,20 +243,23 @@ class Optimizer:
         loss = self._evaluate(closure)
         init, foreach, states = self._has_init_state, self.foreach, self.state
         for index, group in enumerate(self.param_groups):
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
+            updates = []  # (param, grad, state, shape) of each parameter with a gradient
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if init and not states[p]:
+                    self._init_state(group, p, states[p])
+                data, grad = p._data, grad._data
+                updates.append((data if data.ndim else data.reshape(1),  # (at_least_1d, inline:
+                                grad if grad.ndim else grad.reshape(1),  # this runs every step)
+                                states[p], data.shape))
+            if (foreach is not False and len(updates) > 1
+                    and (foreach or type(updates[0][0]) is not np.ndarray)  # None: on a GPU
+                    and self._step_flat(index, group, [p for p in group["params"] if p.grad is not None])):
                 continue
-            if init:
-                for p in params:
-                    if not states[p]:
-                        self._init_state(group, p, states[p])
-            if (foreach is not False and len(params) > 1
-                    and (foreach or type(params[0]._data) is not np.ndarray)  # None: on a GPU
-                    and self._step_flat(index, group, params)):
-                continue
-            self._update(group, [(p._data if p._data.ndim else p._data.reshape(1),
-                                  p.grad._data if p.grad._data.ndim else p.grad._data.reshape(1),
-                                  states[p], p._data.shape) for p in params])  # (at_least_1d)
+            if updates:
+                self._update(group, updates)
         return loss
 
     def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
