@@ -623,3 +623,39 @@ def test_the_stand_in_indexes_as_numpy_with_masks_and_wraps_as_cupy():
     s = standin.xp.asarray(a)
     np.testing.assert_array_equal(s[standin.xp.asarray(mask), 4].get(), a[mask, 4])
     assert s[0, 0, standin.xp.asarray(np.array([7], dtype=np.int8))].get().tolist() == [2]  # 7 mod 5
+
+
+def test_every_nn_example_runs_with_cuda_as_the_default_device(cuda):
+    """Each nn module's docstring Example, run with set_default_device('cuda'): the modules are
+    built there (as PyTorch's follow the default device), the tensors are made there, and every
+    Example prints what it prints on the CPU (but for the device in a tensor's repr)."""
+    import doctest
+    import importlib
+    import pkgutil
+    import re
+
+    class SameButDevice(doctest.OutputChecker):
+        on_device = 0
+
+        def check_output(self, want, got, optionflags):
+            SameButDevice.on_device += "cuda" in got
+            return super().check_output(want, re.sub(r",\s*device='cuda:0'", "", got), optionflags)
+
+    runner = doctest.DocTestRunner(checker=SameButDevice(),
+                                   optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    names = ["chainrule.nn"] + [f"chainrule.nn.{i.name}" for i in pkgutil.iter_modules(nn.__path__)]
+    failed = attempted = 0
+    for name in names:
+        module = importlib.import_module(name)
+        globs = {"chainrule": cr, "nn": nn, "np": np, **vars(module)}
+        for test in doctest.DocTestFinder().find(module, globs=globs):
+            cr.set_default_device("cuda")
+            cr.manual_seed(0)
+            try:
+                result = runner.run(test, out=lambda text: None)
+            finally:
+                cr.set_default_device(None)
+            failed += result.failed
+            attempted += result.attempted
+    assert attempted > 150 and failed == 0, f"{failed} of {attempted} examples failed on 'cuda'"
+    assert SameButDevice.on_device > 20  # the examples' tensors were on the device

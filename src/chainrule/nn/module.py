@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autograd.engine import bump_version
 from ..backend import is_array, to_device
+from ..device import get_default_device
 from ..tensor import Tensor, _to_arguments
 from .parameter import Parameter
 
@@ -66,8 +67,10 @@ class Module:
     def __init_subclass__(cls, **kwargs):
         """Every module's constructor takes ``device=`` as PyTorch's do (``nn.Linear(2, 3,
         device='cuda')``): the module is built on the CPU, from the same seeded draws, then moved
-        there with ``to(device)``. (A constructor with a ``device`` argument of its own is left
-        as it is.)"""
+        there with ``to(device)``. Without it, a default device other than the CPU
+        (``set_default_device('cuda')``, ``with chainrule.device('cuda'):``) is where the module
+        goes, as in PyTorch. (A constructor with a ``device`` argument of its own is left as it
+        is.)"""
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is None or getattr(init, "takes_device", False) \
@@ -77,6 +80,8 @@ class Module:
         @functools.wraps(init)
         def __init__(self, *args, device=None, **kwargs):
             init(self, *args, **kwargs)
+            if device is None and get_default_device().type != "cpu":
+                device = get_default_device()
             if device is not None:
                 self.to(device)
 
