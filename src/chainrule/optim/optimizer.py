@@ -116,7 +116,7 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict, foreach=None):
         self.foreach = foreach  # None: a whole group at once on a GPU, a loop on the CPU
-        self._flat: dict = {}   # group index -> its flat state (chainrule.optim.flat)
+        self._flat: dict = {}   # (group index, parameter ids) -> their flat state (optim.flat)
         self._has_init_state = type(self)._init_state is not Optimizer._init_state
         self.defaults = dict(defaults)
         self._check_options(self.defaults)
