@@ -60,10 +60,7 @@ class Adadelta(Optimizer):
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def _init_state(self, group, p, state):
-        state["step"] = 0
-        state["square_avg"] = np.zeros_like(p._data)
-        state["acc_delta"] = np.zeros_like(p._data)
+    _state_arrays = ("square_avg", "acc_delta")  # (with "step": Optimizer._init_state)
 
     def _update(self, group, updates):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]

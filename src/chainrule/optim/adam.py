@@ -82,10 +82,7 @@ class Adam(Optimizer):
         for flag in ("amsgrad", "maximize", "decoupled_weight_decay"):
             options[flag] = check_bool(name, flag, options[flag])
 
-    def _init_state(self, group, p, state):
-        state["step"] = 0
-        state["exp_avg"] = np.zeros_like(p._data)
-        state["exp_avg_sq"] = np.zeros_like(p._data)
+    _state_arrays = ("exp_avg", "exp_avg_sq")  # (with "step": Optimizer._init_state)
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]

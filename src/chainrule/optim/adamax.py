@@ -59,10 +59,7 @@ class Adamax(Optimizer):
         options["weight_decay"] = check_in_range(name, "weight_decay", options["weight_decay"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def _init_state(self, group, p, state):
-        state["step"] = 0
-        state["exp_avg"] = np.zeros_like(p._data)
-        state["exp_inf"] = np.zeros_like(p._data)
+    _state_arrays = ("exp_avg", "exp_inf")  # (with "step": Optimizer._init_state)
 
     def _update(self, group, updates):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]

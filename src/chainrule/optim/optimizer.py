@@ -117,7 +117,8 @@ class Optimizer:
     def __init__(self, params, defaults: dict, foreach=None):
         self.foreach = foreach  # None: a whole group at once on a GPU, a loop on the CPU
         self._flat: dict = {}   # (group index, parameter ids) -> their flat state (optim.flat)
-        self._has_init_state = type(self)._init_state is not Optimizer._init_state
+        self._has_init_state = (bool(self._state_arrays)
+                                or type(self)._init_state is not Optimizer._init_state)
         self.defaults = dict(defaults)
         self._check_options(self.defaults)
         self.param_groups: list[dict] = []
@@ -262,8 +263,14 @@ class Optimizer:
                 self._update(group, updates)
         return loss
 
+    _state_arrays: tuple = ()  # names of state arrays that start as zeros of p's shape
+
     def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
-        """Fill ``state`` (empty) for parameter ``p`` before its first update (subclasses)."""
+        """Fill ``state`` (empty) for parameter ``p`` before its first update: a step count and
+        the ``_state_arrays``, zeros (a subclass whose state starts otherwise overrides it)."""
+        state["step"] = 0
+        for name in self._state_arrays:
+            state[name] = np.zeros_like(p._data)
 
     def _update(self, group: dict, updates: list) -> None:
         """The update, once for each ``(param, grad, state, shape)`` in ``updates`` (subclasses).
@@ -336,7 +343,8 @@ class Optimizer:
         state.setdefault("foreach", None)
         state["_flat"] = {}
         self.__dict__.update(state)
-        self._has_init_state = type(self)._init_state is not Optimizer._init_state
+        self._has_init_state = (bool(self._state_arrays)
+                                or type(self)._init_state is not Optimizer._init_state)
 
     def _evaluate(self, closure):
         """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on.

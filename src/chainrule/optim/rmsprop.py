@@ -73,9 +73,7 @@ class RMSprop(Optimizer):
         options["centered"] = check_bool(name, "centered", options["centered"])
         options["maximize"] = check_bool(name, "maximize", options["maximize"])
 
-    def _init_state(self, group, p, state):
-        state["step"] = 0
-        state["square_avg"] = np.zeros_like(p._data)
+    _state_arrays = ("square_avg",)  # (with "step": Optimizer._init_state)
 
     def _update(self, group, updates):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
