@@ -213,6 +213,24 @@ def profile_step(name, state, steps, out):
     out.write(text.getvalue())
 
 
+def torch_kernels(name, state, out):
+    """How many CUDA kernels PyTorch launches in one step (torch.profiler), beside chainrule's
+    launches counted on the stand-in (--count): the number that decides a launch-bound step."""
+    try:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            lib_step(state)
+            torch.cuda.synchronize()
+        kernels = sum(e.count for e in prof.key_averages()
+                      if str(getattr(e, "device_type", "")).endswith("CUDA"))
+        out.write(f"\n===== {name}: PyTorch launches {kernels} CUDA kernels (and copies) per step =====\n")
+    except Exception as err:  # noqa: BLE001 - a profiler this torch lacks is reported, not fatal
+        out.write(f"\n===== {name}: PyTorch's kernels not counted: {type(err).__name__}: {err}\n")
+
+
 def dispatch_costs(out):
     """What one small element-wise call costs on the host, called as NumPy's function (handed to
     CuPy through __array_ufunc__ / __array_function__), as the device library's, and as an
@@ -373,6 +391,8 @@ def main(argv=None):
         print(f"{name} (batch {batch}): {line}; {ratios}")
         if profile:
             profile_step(name, impls["chainrule"][0], 3 * args.steps, profile)
+            if "torch" in impls:
+                torch_kernels(name, impls["torch"][0], profile)
     if profile:
         dispatch_costs(profile)
         profile.close()
