@@ -132,10 +132,11 @@ class Counts:
     """What device code asked of the array library, counted while ``counting`` is True: ``calls``,
     the operations that would each launch a GPU kernel (views, reshapes and basic slices launch
     none and are not counted), ``waits``, the times the host needed a device value (bool, float,
-    int, item, a copy to the host), each a wait for every kernel queued before it, and
-    ``uploads``, copies from the host to the device. On a
-    GPU whose every launch costs the host tens of microseconds, these two numbers say where a
-    launch-bound step's time goes (benchmarks/run_gpu.py --count)."""
+    int, item, a copy to the host, a boolean mask), each a wait for every kernel queued before
+    it, and ``uploads``, copies from the host to the device. On a GPU whose every launch costs the
+    host tens of microseconds, these numbers say where a launch-bound step's time goes
+    (benchmarks/run_gpu.py --count). They are estimates: a NumPy function counts as one launch
+    even where CuPy's version makes several."""
 
     def __init__(self):
         self.counting = False

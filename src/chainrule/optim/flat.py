@@ -39,10 +39,10 @@ class FlatState:
         self.arrays: dict = {}  # state name -> (flat array, the views handed to the states)
 
     def matches(self, params) -> bool:
-        """Whether these are still the parameters (the same objects, in order, of the same sizes)."""
+        """Whether these are still the parameters (the same objects, in order, of the same shapes)."""
         return (len(params) == len(self.params)
                 and all(p is q for p, q in zip(params, self.params))
-                and all(p._data.size == n for p, n in zip(params, self.sizes)))
+                and all(p._data.shape == shape for p, shape in zip(params, self.shapes)))
 
     def gather(self, arrays):
         """One flat array holding ``arrays`` (one per parameter) end to end."""
