@@ -524,10 +524,11 @@ def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
     assert flat[1] <= 2 + 16 + 10, flat[1]
 
 
-def test_a_classifier_step_on_the_device_waits_once_and_a_gpt_step_once(cuda):
-    """The waits for the device in a training step (each stalls the GPU's queue): one, for the
-    class targets' range in cross_entropy (it picks the loss's code path); the token ids'
-    checks are answered later (check_later)."""
+def test_a_language_model_step_on_the_device_waits_for_it_once(cuda):
+    """The waits for the device in a training step of embeddings, a head, cross_entropy,
+    clipping and Adam (each wait stalls the GPU's queue): one, for the class targets' range in
+    cross_entropy (it picks the loss's code path), which also answers the token ids' checks
+    (check_later) in the same copy."""
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     cr.manual_seed(0)
