@@ -117,6 +117,8 @@ class _DeviceUfunc:
 
 
 def _check_function(name: str, args, kwargs, where: str) -> None:
+    if name == "as_strided" and ({"writeable", "subok"} & kwargs.keys() or len(args) > 3):
+        raise TypeError(f"{where}: CuPy's as_strided takes x, shape and strides only.")
     if name == "indices" and "sparse" in kwargs:
         raise TypeError(f"{where}: CuPy's indices has no sparse= argument.")
     if name == "repeat":
