@@ -590,7 +590,9 @@ def mark_step(optimizer) -> None:
     """An optimizer is about to change its parameters in place (called at the start of step())."""
     global _latest_change
     optimizer._step_stamp = _latest_change = next_sequence_nr()
-    _optimizers_stepped.add(optimizer)
+    if not optimizer.__dict__.get("_in_stepped_set"):  # (a flag: cheaper than adding every step)
+        _optimizers_stepped.add(optimizer)
+        optimizer._in_stepped_set = True
 
 
 def _stepped_since(owner, node) -> bool:

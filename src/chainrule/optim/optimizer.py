@@ -337,6 +337,7 @@ class Optimizer:
         become arrays of their own, so its next flat step gathers them again."""
         state = dict(self.__dict__)
         state["_flat"] = {}
+        state.pop("_in_stepped_set", None)  # (a copy is not yet among the optimizers that stepped)
         return state
 
     def __setstate__(self, state):
