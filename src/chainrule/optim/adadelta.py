@@ -62,9 +62,14 @@ class Adadelta(Optimizer):
 
     _state_arrays = ("square_avg", "acc_delta")  # (with "step": Optimizer._init_state)
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        for param, grad, state, _shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             v, u = at_least_1d(state["square_avg"]), at_least_1d(state["acc_delta"])

@@ -63,9 +63,14 @@ class Adagrad(Optimizer):
         state["step"] = 0
         state["sum"] = np.full_like(p._data, group["initial_accumulator_value"])
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        for param, grad, state, _shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             lr_t = lr / (1 + (state["step"] - 1) * lr_decay)

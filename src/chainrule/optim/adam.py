@@ -84,11 +84,16 @@ class Adam(Optimizer):
 
     _state_arrays = ("exp_avg", "exp_avg_sq")  # (with "step": Optimizer._init_state)
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        for param, grad, state, shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(param).reshape(shape)
+                state["max_exp_avg_sq"] = np.zeros_like(param).reshape(p._data.shape)
             grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])

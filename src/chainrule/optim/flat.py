@@ -25,7 +25,7 @@ import numpy as np
 
 from ..backend import get_array_module
 
-__all__ = ["FlatState"]
+__all__ = ["FlatState", "FlatParameter"]
 
 
 class FlatState:
@@ -80,3 +80,21 @@ class FlatState:
         for state, view in zip(states, views):
             state[name] = view
         self.arrays[name] = (flat, views)
+
+
+class _FlatGradient:
+    __slots__ = ("_data",)
+
+    def __init__(self, data):
+        self._data = data
+
+
+class FlatParameter:
+    """A group's parameters end to end, as an optimizer's ``_update`` sees one parameter: its
+    ``_data`` and its ``grad._data`` are the flat arrays."""
+
+    __slots__ = ("_data", "grad")
+
+    def __init__(self, data, grad):
+        self._data = data
+        self.grad = _FlatGradient(grad)

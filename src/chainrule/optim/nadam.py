@@ -81,10 +81,15 @@ class NAdam(Optimizer):
         state["exp_avg"] = np.zeros_like(p._data)
         state["exp_avg_sq"] = np.zeros_like(p._data)
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         momentum_decay = group["momentum_decay"]
-        for param, grad, state, _shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             t = state["step"]

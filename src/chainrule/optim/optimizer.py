@@ -39,7 +39,7 @@ from ..checks import (  # re-exported for the optimizers
     check_in_range,
 )
 from ..tensor import Tensor
-from .flat import FlatState
+from .flat import FlatParameter, FlatState
 
 __all__ = ["Optimizer", "at_least_1d", "check_in_range", "check_bool", "check_choice",
            "refuse_unsupported", "decayed_gradient"]
@@ -117,8 +117,6 @@ class Optimizer:
     def __init__(self, params, defaults: dict, foreach=None):
         self.foreach = foreach  # None: a whole group at once on a GPU, a loop on the CPU
         self._flat: dict = {}   # (group index, parameter ids) -> their flat state (optim.flat)
-        self._has_init_state = (bool(self._state_arrays)
-                                or type(self)._init_state is not Optimizer._init_state)
         self.defaults = dict(defaults)
         self._check_options(self.defaults)
         self.param_groups: list[dict] = []
@@ -236,65 +234,61 @@ class Optimizer:
     def step(self, closure=None):
         """Update every parameter that has a gradient, once; returns the closure's loss, if given.
 
-        A subclass implements ``_update`` (and ``_init_state`` if its state starts before the
-        first update), or ``step`` itself. With ``_update`` it gets both of PyTorch's
-        implementations: a loop over the parameters, or with ``foreach`` (PyTorch's default on a
-        GPU, and chainrule's) one update of each group's parameters as a single flat vector
-        (chainrule.optim.flat), the same arithmetic in far fewer array operations."""
+        A subclass implements ``_update`` (and ``_init_state`` or ``_state_arrays`` for state that
+        starts before the first update), or ``step`` itself. With ``_update`` it gets both of
+        PyTorch's implementations: a loop over the parameters, or with ``foreach`` (PyTorch's
+        default on a GPU, and chainrule's) one update of each group's parameters as a single flat
+        vector (chainrule.optim.flat), the same arithmetic in far fewer array operations."""
         loss = self._evaluate(closure)
-        init, foreach, states = self._has_init_state, self.foreach, self.state
+        foreach, states = self.foreach, self.state
         for index, group in enumerate(self.param_groups):
-            updates = []  # (param, grad, state, shape) of each parameter with a gradient
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if init and not states[p]:
-                    self._init_state(group, p, states[p])
-                data, grad = p._data, grad._data
-                updates.append((data if data.ndim else data.reshape(1),  # (at_least_1d, inline:
-                                grad if grad.ndim else grad.reshape(1),  # this runs every step)
-                                states[p], data.shape))
-            if (foreach is not False and len(updates) > 1
-                    and (foreach or type(updates[0][0]) is not np.ndarray)  # None: on a GPU
-                    and self._step_flat(index, group, [p for p in group["params"] if p.grad is not None])):
+            params = group["params"]
+            if (foreach is not False and len(params) > 1
+                    and (foreach or type(params[0]._data) is not np.ndarray)  # None: on a GPU
+                    and self._step_flat(index, group, [p for p in params if p.grad is not None])):
                 continue
-            if updates:
-                self._update(group, updates)
+            self._update(group, params, states)
         return loss
 
     _state_arrays: tuple = ()  # names of state arrays that start as zeros of p's shape
 
-    def _init_state(self, group: dict, p: Tensor, state: dict) -> None:
+    def _init_state(self, group: dict, p, state: dict) -> None:
         """Fill ``state`` (empty) for parameter ``p`` before its first update: a step count and
-        the ``_state_arrays``, zeros (a subclass whose state starts otherwise overrides it)."""
-        state["step"] = 0
-        for name in self._state_arrays:
-            state[name] = np.zeros_like(p._data)
+        the ``_state_arrays``, zeros, if the optimizer has them (a subclass whose state starts
+        otherwise overrides it)."""
+        if self._state_arrays:
+            state["step"] = 0
+            for name in self._state_arrays:
+                state[name] = np.zeros_like(p._data)
 
-    def _update(self, group: dict, updates: list) -> None:
-        """The update, once for each ``(param, grad, state, shape)`` in ``updates`` (subclasses).
+    def _update(self, group: dict, params: list, states: dict) -> None:
+        """The update of each of ``params`` that has a gradient (subclasses): ``p._data`` changed
+        in place from ``p.grad._data``, with ``states[p]``, its buffers and step count (filled by
+        ``_init_state`` when empty).
 
-        ``param`` is the parameter's array (at least 1-d; changed in place), ``grad`` its
-        gradient (read only), ``state`` its dict of buffers and step count, and ``shape`` the
-        shape new state arrays take (the parameter's). With ``foreach`` there is one entry for
-        the whole group, whose arrays hold every parameter end to end, so the update must treat
-        its arrays element by element (it does: an optimizer's update is element-wise)."""
+        With ``foreach`` ``params`` is one stand-in parameter whose arrays hold every parameter
+        of the group end to end (``optim.flat.FlatParameter``), so the update must treat its
+        arrays element by element (it does: an optimizer's update is element-wise)."""
         raise NotImplementedError(f"{self._name} must implement step() or _update().")
 
     def _step_flat(self, index: int, group: dict, params: list) -> bool:
         """``_update`` on the group's ``params`` (those with a gradient) as flat vectors; False,
-        having changed nothing, where they cannot be (arrays of several types or dtypes, or
-        states of different kinds), and the loop runs instead.
+        having changed nothing but the states' first filling, where they cannot be (arrays of
+        several types or dtypes, or states of different kinds), and the loop runs instead.
 
         Parameters whose numbers in the state differ (a step count one behind, after a step
         without a gradient) cannot share one update: each set of equal numbers gets its own."""
+        if len(params) < 2:
+            return False
         first = params[0]._data
         kind, dtype = type(first), first.dtype
         for p in params:
             if type(p._data) is not kind or p._data.dtype != dtype or p.grad._data.dtype != dtype:
                 return False
         states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
+            if not state:
+                self._init_state(group, p, state)
         names = list(states[0])
         arrays = [name for name in names if is_array(states[0][name])]
         subsets: dict = {}  # the state's numbers (step counts) -> the parameters that have them
@@ -321,16 +315,16 @@ class Optimizer:
         states = [self.state[p] for p in params]
         together = {name: (flat.state_array(name, states) if name in arrays else value)
                     for name, value in states[0].items()}
-        param = flat.gather([p._data for p in params])
-        grad = flat.gather([p.grad._data for p in params])
-        self._update(group, [(param, grad, together, param.shape)])
+        whole = FlatParameter(flat.gather([p._data for p in params]),
+                              flat.gather([p.grad._data for p in params]))
+        self._update(group, [whole], {whole: together})
         for name, value in together.items():
             if is_array(value):
                 flat.share(name, value, states)
             else:
                 for state in states:
                     state[name] = value
-        flat.scatter(param, [p._data for p in params])
+        flat.scatter(whole._data, [p._data for p in params])
 
     def __getstate__(self):
         """A copy (copy.deepcopy, pickle) without the flat state arrays: the copy's state entries
@@ -344,8 +338,6 @@ class Optimizer:
         state.setdefault("foreach", None)
         state["_flat"] = {}
         self.__dict__.update(state)
-        self._has_init_state = (bool(self._state_arrays)
-                                or type(self)._init_state is not Optimizer._init_state)
 
     def _evaluate(self, closure):
         """Run ``closure`` (re-computes the loss and calls backward) with the graph switched on.

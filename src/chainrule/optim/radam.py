@@ -76,10 +76,15 @@ class RAdam(Optimizer):
 
     _state_arrays = ("exp_avg", "exp_avg_sq")  # (with "step": Optimizer._init_state)
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         rho_inf = 2 / (1 - beta2) - 1
-        for param, grad, state, _shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
             state["step"] += 1
             t = state["step"]

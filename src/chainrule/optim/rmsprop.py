@@ -75,14 +75,19 @@ class RMSprop(Optimizer):
 
     _state_arrays = ("square_avg",)  # (with "step": Optimizer._init_state)
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum = group["momentum"]
-        for param, grad, state, shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = np.zeros_like(param).reshape(shape)
+                state["momentum_buffer"] = np.zeros_like(param).reshape(p._data.shape)
             if group["centered"] and "grad_avg" not in state:
-                state["grad_avg"] = np.zeros_like(param).reshape(shape)
+                state["grad_avg"] = np.zeros_like(param).reshape(p._data.shape)
             grad = decayed_gradient(group, param, grad)
             state["step"] += 1
             square_avg = at_least_1d(state["square_avg"])

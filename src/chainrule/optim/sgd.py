@@ -67,19 +67,23 @@ class SGD(Optimizer):
                 f"Got momentum={options['momentum']} and dampening={options['dampening']} instead."
             )
 
-    def _update(self, group, updates):
+    def _update(self, group, params, states):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-        for param, grad, state, shape in updates:
+        for p in params:
+            if p.grad is None:
+                continue
+            param, grad = at_least_1d(p._data), at_least_1d(p.grad._data)
             if maximize:
                 grad = -grad
             if weight_decay != 0:
                 grad = grad + weight_decay * param
             if momentum != 0:
+                state = states[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = grad.copy()
-                    state["momentum_buffer"] = buf.reshape(shape)  # (a view of buf)
+                    state["momentum_buffer"] = buf.reshape(p._data.shape)  # (a view of buf)
                 else:
                     buf = at_least_1d(buf)
                     buf *= momentum
