@@ -7,10 +7,11 @@ costs the host tens of microseconds whatever its size, so Adam's dozen operation
 times the fifty parameters of a small transformer, cost more than the model's own forward pass.
 
 chainrule gets the same effect from the arithmetic alone: the optimizer's update (its
-``_update``, the one written-out formula) runs once on flat arrays that hold every parameter of
-the group end to end, so it costs a dozen operations for the whole group, plus one to gather the
-gradients and one copy back per parameter. Element by element it is the same arithmetic in the
-same order, so the two implementations agree to the last bit.
+``_update``, the one written-out formula) runs once on a ``FlatParameter``, a stand-in whose
+arrays hold every parameter and gradient of the group end to end, so it costs a dozen operations
+for the whole group, plus one to gather the parameters, one the gradients and one copy back per
+parameter. Element by element it is the same arithmetic in the same order, so the two
+implementations agree to the last bit.
 
 ``FlatState`` keeps a group's state (Adam's ``exp_avg``, SGD's ``momentum_buffer``) as one flat
 array per name, and each parameter's entry in ``optimizer.state`` as a view of its piece: the
