@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adadelta"]
 
@@ -64,14 +63,7 @@ class Adadelta(Optimizer):
 
     def _update(self, group, params, states):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
-            grad = decayed_gradient(group, param, grad)
-            state["step"] += 1
+        for _p, param, grad, state in self._steps(group, params, states):
             v, u = at_least_1d(state["square_avg"]), at_least_1d(state["acc_delta"])
             v *= rho
             v += (1 - rho) * grad * grad

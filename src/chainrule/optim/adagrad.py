@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adagrad"]
 
@@ -65,14 +64,7 @@ class Adagrad(Optimizer):
 
     def _update(self, group, params, states):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
-            grad = decayed_gradient(group, param, grad)
-            state["step"] += 1
+        for _p, param, grad, state in self._steps(group, params, states):
             lr_t = lr / (1 + (state["step"] - 1) * lr_decay)
             total = at_least_1d(state["sum"])
             total += grad * grad

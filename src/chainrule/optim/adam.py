@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adam", "AdamW"]
 
@@ -86,16 +85,9 @@ class Adam(Optimizer):
 
     def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
+        for p, param, grad, state in self._steps(group, params, states, group["decoupled_weight_decay"]):
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(param).reshape(p._data.shape)
-            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
-            state["step"] += 1
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
             m += (1 - beta1) * (grad - m)
             v *= beta2

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import check_betas
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["NAdam"]
 
@@ -84,14 +83,7 @@ class NAdam(Optimizer):
     def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         momentum_decay = group["momentum_decay"]
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
-            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
-            state["step"] += 1
+        for _p, param, grad, state in self._steps(group, params, states, group["decoupled_weight_decay"]):
             t = state["step"]
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))

@@ -271,6 +271,21 @@ class Optimizer:
         arrays element by element (it does: an optimizer's update is element-wise)."""
         raise NotImplementedError(f"{self._name} must implement step() or _update().")
 
+    def _steps(self, group: dict, params: list, states: dict, decoupled: bool = False):
+        """For ``_update``: each of ``params`` that has a gradient, as ``(p, param, grad,
+        state)``, with its state filled on its first step (``_init_state``), its step count
+        advanced, its arrays at least 1-d and its gradient negated or decayed as the group says
+        (``decayed_gradient``; ``decoupled``: AdamW's decay, which shrinks ``param``)."""
+        for p in params:
+            if p.grad is None:
+                continue
+            param, state = at_least_1d(p._data), states[p]
+            if not state:
+                self._init_state(group, p, state)
+            grad = decayed_gradient(group, param, at_least_1d(p.grad._data), decoupled)
+            state["step"] += 1
+            yield p, param, grad, state
+
     def _step_flat(self, index: int, group: dict, params: list) -> bool:
         """``_update`` on the group's ``params`` (those with a gradient) as flat vectors; False,
         having changed nothing but the states' first filling, where they cannot be (arrays of

@@ -7,8 +7,7 @@ import math
 import numpy as np
 
 from .adam import check_betas
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["RAdam"]
 
@@ -79,14 +78,7 @@ class RAdam(Optimizer):
     def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         rho_inf = 2 / (1 - beta2) - 1
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
-            grad = decayed_gradient(group, param, grad, group["decoupled_weight_decay"])
-            state["step"] += 1
+        for _p, param, grad, state in self._steps(group, params, states, group["decoupled_weight_decay"]):
             t = state["step"]
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
             m += (1 - beta1) * (grad - m)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import (Optimizer, at_least_1d, check_bool, check_in_range, decayed_gradient,
-                        refuse_unsupported)
+from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["RMSprop"]
 
@@ -78,18 +77,11 @@ class RMSprop(Optimizer):
     def _update(self, group, params, states):
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum = group["momentum"]
-        for p in params:
-            if p.grad is None:
-                continue
-            param, grad, state = at_least_1d(p._data), at_least_1d(p.grad._data), states[p]
-            if not state:
-                self._init_state(group, p, state)
+        for p, param, grad, state in self._steps(group, params, states):
             if momentum > 0 and "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param).reshape(p._data.shape)
             if group["centered"] and "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(param).reshape(p._data.shape)
-            grad = decayed_gradient(group, param, grad)
-            state["step"] += 1
             square_avg = at_least_1d(state["square_avg"])
             square_avg *= alpha
             square_avg += (1 - alpha) * grad * grad
