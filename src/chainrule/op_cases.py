@@ -576,6 +576,9 @@ CASES = [
           [(2, 3, 4), (3, 4), (3, 4)], ops.LayerNorm),
     _case("layer_norm (4,) no affine", lambda lib, x: lib.nn.functional.layer_norm(x, (4,)),
           [(3, 4)], ops.LayerNorm),
+    _case("layer_norm over every dim, affine",  # (the affine gradients sum over no dims)
+          lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (3, 4), w, b),
+          [(3, 4), (3, 4), (3, 4)], ops.LayerNorm),
     _case("group_norm 3 groups affine",
           lambda lib, x, w, b: lib.nn.functional.group_norm(x, 3, w, b),
           [(2, 6, 3, 2), (6,), (6,)], ops.GroupNorm),

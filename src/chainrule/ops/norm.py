@@ -73,6 +73,10 @@ def _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, shape, w_index=1):
     return grad_w, grad_b
 
 
+def _sum_leading(t, leading):
+    return t.sum(dim=leading) if leading else t
+
+
 class BatchNorm(Function):
     """Batch normalization over (N, C, ...): statistics per channel, over the batch and positions.
 
@@ -86,6 +90,8 @@ class BatchNorm(Function):
               eval:     dL/dx = r g                  (the running statistics are constants)
               dL/dgamma = sum over (N, H, W) of dL/dy x_hat,  dL/dbeta = sum of dL/dy
     """
+
+    backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -159,6 +165,8 @@ class LayerNorm(Function):
               dL/dgamma = sum over the leading dims of dL/dy x_hat,  dL/dbeta = sum of dL/dy
     """
 
+    backward_returns_new_arrays = True  # (see Function)
+
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
         axes = tuple(range(x.ndim - k, x.ndim))
@@ -191,8 +199,9 @@ class LayerNorm(Function):
         x_hat, inv_std = _standardize_graph(x, axes, ctx.eps)
         grad_x_hat = grad_y if weight is None else grad_y * weight
         grad_x = _standardize_backward_graph(grad_x_hat, x_hat, inv_std, axes)
-        grad_w = None if weight is None else (grad_y * x_hat).sum(dim=leading)
-        grad_b = None if bias is None else grad_y.sum(dim=leading)
+        # (no leading dims: nothing to sum over; a Tensor's sum(dim=()) would sum every dim)
+        grad_w = None if weight is None else _sum_leading(grad_y * x_hat, leading)
+        grad_b = None if bias is None else _sum_leading(grad_y, leading)
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -206,6 +215,8 @@ class GroupNorm(Function):
               group (the three terms derived in this module's docstring)
               dL/dgamma[c] = sum over (N, positions) of dL/dy x_hat,  dL/dbeta[c] = sum of dL/dy
     """
+
+    backward_returns_new_arrays = True  # (see Function)
 
     @staticmethod
     def forward(ctx, x, num_groups, weight, bias, eps):
