@@ -524,11 +524,10 @@ def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
     assert flat[1] <= 2 + 16 + 10, flat[1]
 
 
-def test_a_language_model_step_on_the_device_waits_for_it_once(cuda):
-    """The waits for the device in a training step of embeddings, a head, cross_entropy,
-    clipping and Adam (each wait stalls the GPU's queue): one, for the class targets' range in
-    cross_entropy (it picks the loss's code path), which also answers the token ids' checks
-    (check_later) in the same copy."""
+def test_a_language_model_step_on_the_device_never_waits_for_it(cuda):
+    """A training step of embeddings, a head, cross_entropy, clipping and Adam never waits for
+    the device (each wait would stall the GPU's queue): the token ids' and the class targets'
+    range checks are answered later (check_later)."""
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     cr.manual_seed(0)
@@ -545,7 +544,73 @@ def test_a_language_model_step_on_the_device_waits_for_it_once(cuda):
         opt.step()
 
     step()
-    assert _launches(step)[1] == 1
+    assert _launches(step)[1] == 0
+
+
+def test_class_targets_out_of_range_are_reported_at_the_next_synchronisation(cuda):
+    """cross_entropy and nll_loss on the GPU: a target that is neither a class nor ignore_index
+    is reported at the next synchronisation, naming it; ignore_index and classes pass, and the
+    loss equals the CPU's (the path that ignores targets is taken on the device whether or not
+    one is ignore_index, so that the loss never waits for the device to choose)."""
+    logits = cr.randn(4, 3)
+    for fn in (nn.functional.cross_entropy,
+               lambda x, t, **kw: nn.functional.nll_loss(x.log_softmax(1), t, **kw)):
+        for targets, kw in (([0, 2, 1, 1], {}), ([0, -100, 2, -100], {}), ([1, 1, 2, 0], {"ignore_index": 1}),
+                            ([0, 2, 1, 1], {"weight": cr.tensor([0.5, 2.0, 1.0])})):
+            x = logits.clone().requires_grad_(True)
+            xd = logits.to("cuda").requires_grad_(True)
+            for inp, dev in ((x, "cpu"), (xd, "cuda")):
+                w = kw.get("weight")
+                fn(inp, cr.tensor(targets, device=dev),
+                   **{**kw, **({"weight": w.to(dev)} if w is not None else {})}).backward()
+            _close(cuda, xd.grad.cpu().numpy(), x.grad.numpy(), float32=True)
+        with pytest.raises(ValueError, match=r"target class 3 is out of range for 3 classes"):
+            fn(logits, cr.tensor([0, 3, -100, 1]))
+        loss = fn(logits.to("cuda"), cr.tensor([0, 3, -100, 1], device="cuda"))
+        with pytest.raises(ValueError, match=r"target class 3 is out of range for 3 classes.*"
+                                             r"\(Found on the GPU at the next synchronisation"):
+            loss.item()
+
+
+def test_probabilities_outside_0_1_are_reported_by_bce_now_on_the_cpu_later_on_the_device(cuda):
+    p, t = cr.tensor([0.2, 1.5, 0.7]), cr.tensor([0.0, 1.0, 1.0])
+    message = (r"binary_cross_entropy: every input must be a probability in \[0, 1\]. "
+               r"Got values from 0.2 to 1.5")
+    with pytest.raises(ValueError, match=message + r"; use binary_cross_entropy_with_logits"):
+        nn.functional.binary_cross_entropy(p, t)
+    loss = nn.functional.binary_cross_entropy(p.to("cuda"), t.to("cuda"))
+    with pytest.raises(ValueError, match=message + r".*\(Found on the GPU at the next synchronisation"):
+        loss.item()
+    nan_passes = nn.functional.binary_cross_entropy(cr.tensor([0.5, float("nan")], device="cuda"),
+                                                    cr.tensor([1.0, 0.0], device="cuda"))
+    assert np.isnan(nan_passes.item())  # (as in PyTorch: nan is not outside [0, 1])
+
+
+def test_losses_with_every_target_ignored_or_a_total_weight_of_zero_equal_the_cpu(cuda):
+    """nan where the CPU (and PyTorch) give nan and 0 where they give 0, through the device's
+    path that never reads the total weight."""
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [3.0, 0.0, -2.0]])
+    t = np.array([0, 2, 1])
+    cases = [(nn.functional.cross_entropy, t, {"weight": [0.0, 0.0, 1.0], "ignore_index": 2}),
+             (nn.functional.cross_entropy, t,
+              {"weight": [0.0, 0.0, 1.0], "ignore_index": 2, "label_smoothing": 0.3}),
+             (nn.functional.cross_entropy, t, {"weight": [0.0, 0.0, 0.0]}),
+             (nn.functional.cross_entropy, np.array([-100] * 3), {}),
+             (nn.functional.nll_loss, np.array([-100] * 3), {}),
+             (nn.functional.nll_loss, t, {"weight": [0.0, 0.0, 0.0], "reduction": "sum"})]
+    for fn, targets, kwargs in cases:
+        grads, losses = [], []
+        for device in ("cpu", "cuda"):
+            inp = cr.tensor(x, device=device, requires_grad=True)
+            options = {k: (cr.tensor(v, dtype=cr.float64, device=device) if k == "weight" else v)
+                       for k, v in kwargs.items()}
+            loss = fn(inp, cr.tensor(targets, device=device), **options)
+            loss.backward()
+            losses.append(loss.item())
+            grads.append(inp.grad.cpu().numpy())
+        np.testing.assert_array_equal(np.isnan(losses), [np.isnan(losses[0])] * 2, str(kwargs))
+        np.testing.assert_array_equal(np.isnan(grads[1]), np.isnan(grads[0]), str(kwargs))
+        _close(cuda, np.nan_to_num(grads[1]), np.nan_to_num(grads[0]))
 
 
 def test_as_tensor_of_an_array_goes_to_the_default_device(cuda):

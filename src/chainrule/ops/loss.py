@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..backend import arange_on, as_array, is_device_array, ones_on, outside_range, zeros_on
+from ..backend import (arange_on, as_array, check_later, is_device_array, ones_on, outside_range,
+                       to_numpy, zeros_on)
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -44,8 +45,8 @@ def _per_element_grad(grad_y, reduction, count):
     if type(grad_y) is not np.ndarray and is_device_array(grad_y):  # on a GPU: kept there
         if reduction == "sum":
             return grad_y
-        if is_device_array(count):  # a total weight on the GPU: nan where it is 0, unread
-            return np.where(count != 0, grad_y / count, math.nan)
+        if is_device_array(count):  # a total weight on the GPU, unread: where it is 0, the
+            return grad_y / count   # division gives inf or nan, and the weights 0 make it nan
         return grad_y / count if count else grad_y * math.nan
     if reduction == "mean":  # count 0 (no samples, or a total weight of 0): nan, as PyTorch
         return grad_y.item() / count if count else math.nan
@@ -127,8 +128,12 @@ class MSELoss(Function):
 
 def _check_class_targets(op, logits, target, ignore_index=-100) -> bool:
     """Check input (N, C) and integer targets (N,), each a class or ignore_index; return whether
-    any target is ignore_index. The usual case (every target a class, ignore_index not among
-    them) costs one reduction."""
+    the loss must treat some targets as ignored. On the CPU that is whether one is; the usual
+    case (every target a class, ignore_index not among them) costs one reduction.
+
+    On a GPU the answer would make the host wait for the device (the forward pass done) at every
+    step, so there the loss always takes the path that ignores targets, whether or not any is
+    ignore_index, and the range check is answered later (``_check_later_in_range``)."""
     if logits.ndim != 2 or target.ndim != 1 or target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"{op}: expected input of shape (N, C) and integer target of shape (N,). Got input "
@@ -138,19 +143,37 @@ def _check_class_targets(op, logits, target, ignore_index=-100) -> bool:
         raise TypeError(f"{op}: target must hold integer class indices. Got dtype {target.dtype}.")
     if not target.size:
         return False
+    if is_device_array(target):
+        return True
     n_classes = logits.shape[1]
-    if not outside_range(target, n_classes):  # the usual case: one reduction (one GPU wait)
+    if not outside_range(target, n_classes):  # the usual case: one reduction
         return bool(0 <= ignore_index < n_classes and (target == ignore_index).any())
     out_of_range = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
     if out_of_range.any():
-        raise ValueError(
-            f"{op}: target class {target[out_of_range][0]} is out of range for {n_classes} "
-            f"classes (expected 0 to {n_classes - 1}, or ignore_index={ignore_index})."
-        )
+        _refuse_target(op, target[out_of_range][0], n_classes, ignore_index)
     return True  # the targets outside 0..C-1 are all ignore_index
 
 
-def _class_weights(target, weight, ignore_index, any_ignored, dtype):
+def _refuse_target(op, value, n_classes, ignore_index):
+    raise ValueError(
+        f"{op}: target class {value} is out of range for {n_classes} classes (expected 0 to "
+        f"{n_classes - 1}, or ignore_index={ignore_index})."
+    )
+
+
+def _check_later_in_range(op, target, safe_target, n_classes, ignore_index):
+    """On a GPU: that every target is a class or ignore_index, answered at the next moment the
+    host waits anyway (backend.check_later). ``safe_target`` is target with its ignore_index
+    entries set to 0, so one range check of it answers both."""
+    def fail():
+        values = to_numpy(target)
+        out = ((values < 0) | (values >= n_classes)) & (values != ignore_index)
+        _refuse_target(op, values[out][0], n_classes, ignore_index)
+
+    check_later(outside_range(safe_target, n_classes, wait=False), fail)
+
+
+def _class_weights(op, target, weight, ignore_index, any_ignored, dtype, n_classes):
     """For class-indexed losses: each sample's weight w[t_i], 0 where t_i == ignore_index, and the
     targets with those entries set to 0 so that they can index (their weight removes them).
 
@@ -161,7 +184,11 @@ def _class_weights(target, weight, ignore_index, any_ignored, dtype):
         return None, None, target, target.shape[0]
     kept = target != ignore_index
     safe_target = np.where(kept, target, 0)
-    sample_weight = kept.astype(dtype) if weight is None else weight[safe_target] * kept
+    if is_device_array(target):
+        _check_later_in_range(op, target, safe_target, n_classes, ignore_index)
+    if weight is None:  # k_i itself (booleans count as 0 and 1 in arithmetic)
+        return kept, kept, safe_target, kept.sum(dtype=dtype)
+    sample_weight = weight[safe_target] * kept
     return sample_weight, kept, safe_target, sample_weight.sum()
 
 
@@ -179,10 +206,11 @@ def _reduce_weighted(loss, reduction, total):
 
 def _zero_ignored_rows(grad_x, kept):
     """An ignored sample's gradient is 0, also when the 'mean' scale is nan (a total weight of 0:
-    PyTorch gives nan for the samples that count and 0 for the ignored ones)."""
-    if kept is not None:
-        grad_x[~kept] = 0
-    return grad_x
+    PyTorch gives nan for the samples that count and 0 for the ignored ones). (np.where, not a
+    write through a boolean mask: on a GPU that would wait for the device to count the rows.)"""
+    if kept is None:
+        return grad_x
+    return np.where(kept[:, None], grad_x, grad_x.dtype.type(0))
 
 
 class CrossEntropyLoss(Function):
@@ -209,13 +237,16 @@ class CrossEntropyLoss(Function):
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         sample_weight, kept, safe_target, total = _class_weights(
-            target, weight, ignore_index, any_ignored, logits.dtype)
+            "cross_entropy", target, weight, ignore_index, any_ignored, logits.dtype,
+            logits.shape[1])
         picked = log_prob[arange_on(log_prob, logits.shape[0]), safe_target]
         loss = -picked if sample_weight is None else -picked * sample_weight
         if label_smoothing:
             every_class = log_prob.sum(axis=1) if weight is None else log_prob @ weight
             smooth = -every_class if kept is None else -every_class * kept
             loss = (1 - label_smoothing) * loss + (label_smoothing / logits.shape[1]) * smooth
+            if is_device_array(total):  # unread: where it is 0, nan (not sum / 0, which the
+                total = np.where(total != 0, total, math.nan)  # smoothing term makes inf)
         ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight, logits)
         ctx.reduction, ctx.total, ctx.eps = reduction, total, label_smoothing
         return _reduce_weighted(loss, reduction, total)
@@ -227,19 +258,23 @@ class CrossEntropyLoss(Function):
         eps = ctx.eps
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         grad_x = np.exp(log_prob)  # softmax(x)
-        if sample_weight is None and not eps:  # the common case: softmax(x) - onehot(t)
-            grad_x[arange_on(grad_x, n), target] -= 1
+        rows = arange_on(grad_x, n)
+        if not eps:  # softmax(x) - onehot(t), each row times its k_i w[t_i] where there are any
+            grad_x[rows, target] -= 1
+            if kept is not None:  # 0 for an ignored sample, also where dL/dl is nan (see below)
+                grad_l = np.where(kept, grad_l if weight is None else grad_l * sample_weight, 0)
+            grad_x *= grad_l[:, None] if getattr(grad_l, "ndim", 0) else grad_l
+            return _one_per_input(ctx, grad_x)
         else:
             ones = ones_on(log_prob, n)
             w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
             k = ones if kept is None else kept
             class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
             grad_x *= ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
-            grad_x[arange_on(grad_x, n), target] -= (1 - eps) * w_t
-            if eps:
-                w = 1.0 if weight is None else weight[None, :]
-                grad_x -= (eps / n_classes) * k[:, None] * w
-        grad_x *= grad_l[:, None] if ctx.reduction == "none" else grad_l
+            grad_x[rows, target] -= (1 - eps) * w_t
+            w = 1.0 if weight is None else weight[None, :]
+            grad_x -= (eps / n_classes) * k[:, None] * w
+        grad_x *= grad_l[:, None] if getattr(grad_l, "ndim", 0) else grad_l
         return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
     @staticmethod
@@ -282,7 +317,8 @@ class NLLLoss(Function):
     def forward(ctx, log_prob, target, reduction="mean", weight=None, ignore_index=-100):
         any_ignored = _check_class_targets("nll_loss", log_prob, target, ignore_index)
         sample_weight, kept, safe_target, total = _class_weights(
-            target, weight, ignore_index, any_ignored, log_prob.dtype)
+            "nll_loss", target, weight, ignore_index, any_ignored, log_prob.dtype,
+            log_prob.shape[1])
         picked = log_prob[arange_on(log_prob, log_prob.shape[0]), safe_target]
         ctx.save_for_backward(safe_target, sample_weight, kept)
         ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
@@ -308,8 +344,25 @@ class NLLLoss(Function):
         if ctx.reduction == "none":
             grad_l = grad_l.reshape(n, 1)
         picked = zeros_on(grad_y, ctx.shape)  # -k_i w[t_i] onehot(t_i), a constant
-        picked[arange_on(picked, n), target] = -1 if sample_weight is None else -sample_weight
+        picked[arange_on(picked, n), target] = (-1 if sample_weight is None
+                                                 else -sample_weight.astype(picked.dtype))
         return _one_per_input(ctx, _zero_where_not(kept, grad_l * picked))
+
+
+def _check_probabilities(p):
+    """Every p in [0, 1] (nan passes, as in PyTorch); on a GPU answered later (check_later)."""
+    def fail():
+        low, high = p.min(), p.max()
+        raise ValueError(
+            "binary_cross_entropy: every input must be a probability in [0, 1]. Got values "
+            f"from {float(low):.4g} to {float(high):.4g}; use binary_cross_entropy_with_logits "
+            "for raw scores."
+        )
+
+    if is_device_array(p):
+        check_later(((p < 0) | (p > 1)).any(), fail)
+    elif p.min() < 0 or p.max() > 1:
+        fail()
 
 
 class BCELoss(Function):
@@ -324,12 +377,8 @@ class BCELoss(Function):
     @staticmethod
     def forward(ctx, p, target, reduction="mean"):
         _check_same_shape("binary_cross_entropy", p, target)
-        if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError(
-                "binary_cross_entropy: every input must be a probability in [0, 1]. Got values "
-                f"from {p.min():.4g} to {p.max():.4g}; use binary_cross_entropy_with_logits for "
-                "raw scores."
-            )
+        if p.size:
+            _check_probabilities(p)
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_1mp = np.maximum(np.log1p(-p), -100)
