@@ -135,3 +135,25 @@ def test_clip_functions_accept_torchs_foreach_argument():
     utils.clip_grad_norm_(ours, 1.0, foreach=None)
     utils.clip_grad_value_(ours, 0.1, foreach=True)
     assert max(np.abs(p.grad.numpy()).max() for p in ours if p.grad is not None) <= 0.1
+
+
+def test_clip_grad_norm_scales_every_gradient_in_one_operation_and_keeps_shared_ones_shared():
+    """The gradients end to end are scaled once; each gradient nothing else holds becomes its
+    piece of that vector (same numbers, one operation for all), and one that something holds (a
+    Tensor sharing it, a NumPy view of it) is scaled in place, so what holds it sees the change,
+    as in PyTorch. The numbers equal a gradient-by-gradient scaling."""
+    rng = np.random.default_rng(0)
+    params = [nn.Parameter(rng.standard_normal(shape)) for shape in ((3, 2), (4,), (), (2, 2))]
+    for p in params:
+        p.grad = chainrule.tensor(rng.standard_normal(p.shape) * 10)
+    before = [p.grad.numpy().copy() for p in params]
+    shared, row = params[1].grad.data, params[3].grad.numpy()[0]
+    total = utils.clip_grad_norm_(params, 1.0)
+    coef = 1.0 / (total.item() + 1e-6)
+    for p, g in zip(params, before):
+        np.testing.assert_array_equal(p.grad.numpy(), g * coef)
+    np.testing.assert_array_equal(shared.numpy(), params[1].grad.numpy())
+    np.testing.assert_array_equal(row, params[3].grad.numpy()[0])
+    owners = [p.grad.numpy().base for p in params]
+    assert owners[0] is not None and owners[0] is owners[2] and owners[0].shape == (15,)
+    assert owners[1] is None and owners[3] is None

@@ -502,8 +502,9 @@ def _launches(step):
 
 def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
     """foreach (the default on a GPU): Adam's dozen operations once for the group, plus a gather
-    of the gradients and one copy back per parameter, where the loop makes a dozen per parameter.
-    Counted on the stand-in (each operation would be one kernel launch); the same numbers."""
+    of the gradients, where the loop makes a dozen per parameter (the parameters live in the
+    flat vector: nothing is copied back). Counted on the stand-in (each operation would be one
+    kernel launch); the same numbers."""
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     results = {}
@@ -521,7 +522,7 @@ def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
         np.testing.assert_array_equal(a, b)
     assert flat[2] == looped[2] == 0  # no waits for the device in a step
     assert looped[1] >= 10 * 12
-    assert flat[1] <= 2 + 16 + 10, flat[1]
+    assert flat[1] <= 1 + 16, flat[1]
 
 
 def test_a_language_model_step_on_the_device_never_waits_for_it(cuda):

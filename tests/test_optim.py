@@ -1022,6 +1022,48 @@ def test_a_copied_foreach_optimizer_keeps_updating_its_own_state():
             np.testing.assert_array_equal(x, y)
 
 
+def test_foreach_keeps_the_parameters_in_its_flat_vector_unless_something_else_holds_them():
+    """After a foreach step each parameter's array is its piece of the group's flat vector (the
+    update needs no copy back), except an array something else still holds (a Tensor sharing it,
+    a NumPy view of it): that parameter keeps its own, and what holds it sees every update, as
+    with the loop. An array a user assigns between steps is taken up. Bit-equal to the loop."""
+    results = {}
+    for foreach in (False, True):
+        params = [Parameter(np.full((2, 3), 1.0 + k)) for k in range(4)]
+        shared = params[1].data       # a Tensor sharing params[1]'s array
+        row = params[2].numpy()[0]    # a NumPy view of params[2]'s array
+        opt = optim.Adam(params, lr=0.1, foreach=foreach)
+        for step in range(4):
+            opt.zero_grad()
+            sum(((p - k) ** 2).sum() for k, p in enumerate(params)).backward()
+            opt.step()
+            if step == 1:
+                params[3].data = np.full((2, 3), -1.0)  # new numbers, assigned by a user
+        if foreach:
+            owners = [p.numpy().base for p in params]
+            assert owners[0] is not None and owners[0] is owners[3] and owners[0].shape == (24,)
+            assert owners[1] is None and owners[2] is None  # their own arrays, still shared
+        np.testing.assert_array_equal(shared.numpy(), params[1].numpy())
+        np.testing.assert_array_equal(row, params[2].numpy()[0])
+        results[foreach] = [p.numpy().copy() for p in params]
+    for x, y in zip(results[False], results[True]):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_keeps_each_groups_flat_state_from_step_to_step():
+    """Two groups: each keeps its flat arrays (state and parameters) between steps, so that a
+    step gathers only the gradients."""
+    params = [Parameter(np.ones(3)), Parameter(np.ones(2)), Parameter(np.ones(4)), Parameter(np.ones(1))]
+    opt = optim.Adam([{"params": params[:2]}, {"params": params[2:], "lr": 0.01}], foreach=True)
+    seen = []
+    for _ in range(3):
+        opt.zero_grad()
+        sum((p * p).sum() for p in params).backward()
+        opt.step()
+        seen.append({key: (id(flat), id(flat.values[0])) for key, flat in opt._flat.items()})
+    assert len(seen[0]) == 2 and seen[0] == seen[1] == seen[2]
+
+
 def test_foreach_keeps_going_when_step_counts_differ():
     """A parameter without a gradient at one step falls a step behind; the flat update goes on
     for each set of equal step counts (PyTorch's foreach keeps a step per tensor), bit-equal to

@@ -23,6 +23,7 @@ CuPy is optional (``pip install chainrule[cuda]``); importing chainrule never im
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -30,7 +31,7 @@ __all__ = [
     "get_array_module", "device_of", "to_device", "to_numpy", "to_device_of", "is_device_array",
     "is_array", "as_array", "contiguous", "zeros_on", "ones_on", "arange_on", "cuda_backend",
     "use_standin_cuda", "device_mismatch", "outside_range", "array_module", "check_later",
-    "run_pending_checks", "check_same_device",
+    "run_pending_checks", "check_same_device", "held_only_by",
 ]
 
 
@@ -115,6 +116,38 @@ def is_device_array(value) -> bool:
     if type(value) is np.ndarray or _cuda is None:
         return False
     return isinstance(value, _cuda.array_type)
+
+
+def _references(holder, name) -> int:
+    return sys.getrefcount(getattr(holder, name))
+
+
+class _Holder:
+    __slots__ = ("_data",)
+
+    def __init__(self, data):
+        self._data = data
+
+
+# the count for an array that one attribute alone holds (None where Python keeps no counts)
+_ALONE = _references(_Holder(np.empty(0)), "_data") if hasattr(sys, "getrefcount") else None
+
+
+def held_only_by(tensor) -> bool:
+    """Whether ``tensor`` alone holds its array, and the array its memory: no other Tensor or
+    name holds it, no view of it exists, it is no view itself. Then the array may be swapped for
+    another that holds the same numbers (an optimizer's flat vector keeps parameters and gradients
+    as its pieces this way) without anyone seeing a difference. Python's reference count answers,
+    as NumPy's own ``ndarray.resize`` asks before it moves an array's memory; where Python keeps
+    none (not CPython) the answer is False."""
+    array = tensor._data
+    if _ALONE is None or array.base is not None:
+        return False
+    del array
+    if _references(tensor, "_data") != _ALONE:
+        return False
+    # (the stand-in's arrays wrap a NumPy array, which the stand-in's views hold: it counts too)
+    return not hasattr(tensor._data, "_a") or _references(tensor._data, "_a") == _ALONE
 
 
 def is_array(value) -> bool:

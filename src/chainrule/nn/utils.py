@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..backend import as_array, get_array_module, zeros_on
+from ..backend import as_array, get_array_module, held_only_by, zeros_on
 from ..autograd.engine import bump_version
 from ..checks import argument_error, check_real
 from ..tensor import Tensor
@@ -77,6 +77,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
+    everything = None
     if norm_type == 2.0 and all(g.dtype == dtype for g in grads):
         # the norm of the norms is the norm of all the numbers end to end: three array
         # operations for any number of gradients (on a GPU, three kernels instead of two each)
@@ -93,9 +94,30 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         )
     with np.errstate(invalid="ignore"):  # a non-finite total gives nan or 0, as in PyTorch
         clip_coef = np.minimum(max_norm / (total + dtype.type(1e-6)), dtype.type(1.0))
-        for g in grads:
-            g *= clip_coef.astype(g.dtype, copy=False)
+        if everything is None:
+            for g in grads:
+                g *= clip_coef.astype(g.dtype, copy=False)
+        else:
+            del grads  # (no name may hold a gradient's array: see _scale_end_to_end)
+            _scale_end_to_end(everything, clip_coef, [p.grad for p in params if p.grad is not None])
     return Tensor._from_op(total, None)
+
+
+def _scale_end_to_end(everything, scale, grads) -> None:
+    """Every gradient times ``scale``, in one operation on ``everything`` (the gradients end to end,
+    a copy): each gradient that nothing else holds then becomes its piece of it, a view with the
+    new numbers (backend.held_only_by), and the others are copied from theirs. On a GPU that is
+    one kernel for any number of gradients, instead of one each."""
+    everything *= scale
+    offset = 0
+    for grad in grads:
+        shape, size = grad._data.shape, grad._data.size
+        piece = everything[offset:offset + size].reshape(shape)
+        offset += size
+        if grad.grad_fn is None and held_only_by(grad):
+            grad._data = piece
+        else:
+            grad._data[...] = piece
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:

@@ -66,10 +66,12 @@ def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)
 
 
-def _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, shape, w_index=1):
+def _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, w_index=1):
+    """dL/dgamma and dL/dbeta: sums over ``axes``, every axis but gamma's (so already of its
+    shape: arrays of their own, not reshaped views, which an optimizer may adopt as they are)."""
     needs = ctx.needs_input_grad
-    grad_w = (grad_y * x_hat).sum(axis=axes).reshape(shape) if weight is not None and needs[w_index] else None
-    grad_b = grad_y.sum(axis=axes).reshape(shape) if bias is not None and needs[w_index + 1] else None
+    grad_w = (grad_y * x_hat).sum(axis=axes) if weight is not None and needs[w_index] else None
+    grad_b = grad_y.sum(axis=axes) if bias is not None and needs[w_index + 1] else None
     return grad_w, grad_b
 
 
@@ -131,7 +133,7 @@ class BatchNorm(Function):
                 grad_x = _standardize_backward(grad_x_hat, x_hat, inv_std, axes)
             else:
                 grad_x = grad_x_hat * inv_std
-        grad_w, grad_b = _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, (-1,))
+        grad_w, grad_b = _affine_grads(ctx, grad_y, x_hat, weight, bias, axes)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
     @staticmethod
@@ -187,8 +189,7 @@ class LayerNorm(Function):
             grad_x_hat = grad_y if weight is None else grad_y * weight
             grad_x = _standardize_backward(grad_x_hat, ctx.x_hat, ctx.inv_std, axes)
         leading = tuple(range(x.ndim - ctx.k))
-        shape = x.shape[x.ndim - ctx.k:]
-        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, leading, shape)
+        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, leading)
         return grad_x, grad_w, grad_b, None, None
 
     @staticmethod
@@ -244,7 +245,7 @@ class GroupNorm(Function):
                                            ctx.x_hat.reshape(n, groups, -1), ctx.inv_std, (2,))
             grad_x = grad_x.reshape(x.shape)
         axes = (0, *range(2, x.ndim))
-        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, axes, (-1,), 2)
+        grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, axes, 2)
         return grad_x, None, grad_w, grad_b, None
 
     @staticmethod

@@ -9,22 +9,31 @@ times the fifty parameters of a small transformer, cost more than the model's ow
 chainrule gets the same effect from the arithmetic alone: the optimizer's update (its
 ``_update``, the one written-out formula) runs once on a ``FlatParameter``, a stand-in whose
 arrays hold every parameter and gradient of the group end to end, so it costs a dozen operations
-for the whole group, plus one to gather the parameters, one the gradients and one copy back per
-parameter. Element by element it is the same arithmetic in the same order, so the two
-implementations agree to the last bit.
+for the whole group, plus one to gather the gradients. Element by element it is the same
+arithmetic in the same order, so the two implementations agree to the last bit.
 
 ``FlatState`` keeps a group's state (Adam's ``exp_avg``, SGD's ``momentum_buffer``) as one flat
 array per name, and each parameter's entry in ``optimizer.state`` as a view of its piece: the
 state dict, a checkpoint and a user looking at ``state[p]`` see per-parameter arrays as before.
 When something replaces an entry (``load_state_dict``, a user), the views no longer match and
 the flat array is gathered again.
+
+The parameters themselves live in a flat array the same way: at the first step each parameter's
+array is replaced by the view of its piece, which holds the same numbers, so that updating the
+flat array updates the parameters, with nothing to copy back. Only an array that nothing else
+holds is replaced (``backend.held_only_by``): a parameter whose array another Tensor, a view or
+a name in user code still holds keeps it, and gets its numbers copied in before each update and
+back out after it. One consequence remains visible: PyTorch's version counter counts the changes
+of a whole memory block, so that an in-place change of one parameter between a forward pass and
+its backward now counts as a change of every parameter of the group (as for views of one tensor
+in PyTorch).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, held_only_by
 
 __all__ = ["FlatState", "FlatParameter"]
 
@@ -35,25 +44,53 @@ class FlatState:
     def __init__(self, params):
         self.params = tuple(params)
         self.shapes = [p._data.shape for p in self.params]
+        self.kind = (type(self.params[0]._data), self.params[0]._data.dtype)
         self.sizes = [p._data.size for p in self.params]
         self.offsets = np.cumsum([0] + self.sizes[:-1]).tolist()
         self.arrays: dict = {}  # state name -> (flat array, the views handed to the states)
+        self.values = None      # the parameters' flat array and its views (``parameters``)
+        self.loose: list = []   # (parameter, its view) for those whose own arrays are kept
 
     def matches(self, params) -> bool:
-        """Whether these are still the parameters (the same objects, in order, of the same shapes)."""
+        """Whether these are still the parameters (the same objects, in order, of the same shapes,
+        array type and dtype)."""
         return (len(params) == len(self.params)
                 and all(p is q for p, q in zip(params, self.params))
-                and all(p._data.shape == shape for p, shape in zip(params, self.shapes)))
+                and all(p._data.shape == shape for p, shape in zip(params, self.shapes))
+                and all((type(p._data), p._data.dtype) == self.kind for p in params))
+
+    def parameters(self, params):
+        """The flat array that holds the parameters' numbers end to end, for an update in place.
+        Each parameter's array is the view of its piece where nothing else holds the array (see
+        the module's docstring); the others, and any array a user assigned since the last step,
+        have their numbers copied in (``write_back`` copies them out after the update)."""
+        if self.values is None:
+            flat = self.gather([p._data for p in params])
+            views, copy_in = self.views(flat), False
+            self.values = (flat, views)
+        else:
+            (flat, views), copy_in = self.values, True
+        self.loose = []
+        for p, view in zip(params, views):
+            if p._data is view:
+                continue
+            if copy_in:
+                view[...] = p._data
+            if held_only_by(p):
+                p._data = view
+            else:
+                self.loose.append((p, view))
+        return flat
+
+    def write_back(self) -> None:
+        """After an update: the parameters that keep arrays of their own get their new numbers."""
+        for p, view in self.loose:
+            p._data[...] = view
 
     def gather(self, arrays):
         """One flat array holding ``arrays`` (one per parameter) end to end."""
         xp = get_array_module(arrays[0])
         return xp.concatenate([a.reshape(-1) for a in arrays])
-
-    def scatter(self, flat, targets) -> None:
-        """Copy the pieces of ``flat`` into ``targets`` (one array per parameter), in place."""
-        for target, view in zip(targets, self.views(flat)):
-            target[...] = view
 
     def views(self, flat) -> list:
         """Each parameter's piece of ``flat``, in its shape (views, no copies)."""

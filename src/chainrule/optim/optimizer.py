@@ -295,8 +295,8 @@ class Optimizer:
         without a gradient) cannot share one update: each set of equal numbers gets its own."""
         if len(params) < 2:
             return False
-        first = params[0]._data
-        kind, dtype = type(first), first.dtype
+        kind, dtype = type(params[0]._data), params[0]._data.dtype  # (no name holds an array:
+        # flat.parameters() swaps a parameter's array only where nothing else holds it)
         for p in params:
             if type(p._data) is not kind or p._data.dtype != dtype or p.grad._data.dtype != dtype:
                 return False
@@ -315,7 +315,9 @@ class Optimizer:
                 subsets.setdefault(numbers, []).append(p)
             except TypeError:  # an unhashable value: not a number
                 return False
-        kept, self._flat = self._flat, {}  # the flat states of the sets used now, the others go
+        kept = {key: flat for key, flat in self._flat.items() if key[0] == index}
+        for key in kept:  # this group's flat states: those of the sets used now stay, others go
+            del self._flat[key]
         for subset in subsets.values():
             key = (index, tuple(map(id, subset)))
             flat = kept.get(key)
@@ -330,8 +332,7 @@ class Optimizer:
         states = [self.state[p] for p in params]
         together = {name: (flat.state_array(name, states) if name in arrays else value)
                     for name, value in states[0].items()}
-        whole = FlatParameter(flat.gather([p._data for p in params]),
-                              flat.gather([p.grad._data for p in params]))
+        whole = FlatParameter(flat.parameters(params), flat.gather([p.grad._data for p in params]))
         self._update(group, [whole], {whole: together})
         for name, value in together.items():
             if is_array(value):
@@ -339,7 +340,7 @@ class Optimizer:
             else:
                 for state in states:
                     state[name] = value
-        flat.scatter(whole._data, [p._data for p in params])
+        flat.write_back()
 
     def __getstate__(self):
         """A copy (copy.deepcopy, pickle) without the flat state arrays: the copy's state entries
