@@ -726,3 +726,19 @@ def test_every_nn_example_runs_with_cuda_as_the_default_device(cuda):
             attempted += result.attempted
     assert attempted > 150 and failed == 0, f"{failed} of {attempted} examples failed on 'cuda'"
     assert SameButDevice.on_device > 20  # the examples' tensors were on the device
+
+
+def test_index_ranges_are_made_once_per_size_on_the_device(cuda):
+    """arange_on (the rows a loss picks from, pooling's positions) hands out the range it made
+    before for the same arguments on the device, so that a step does not make it again; on the
+    stand-in it is read-only, so a write to it would fail a test."""
+    from chainrule.backend import arange_on
+
+    like = cr.zeros(2, device="cuda")._data
+    first = arange_on(like, 5)
+    assert arange_on(like, 5) is first and arange_on(like, 6) is not first
+    assert arange_on(like, 5, dtype=np.int32) is not first
+    assert arange_on(np.zeros(2), 5) is not arange_on(np.zeros(2), 5)  # the CPU: made each time
+    if cuda == "standin":
+        with pytest.raises(ValueError, match="read-only"):
+            first[0] = 1

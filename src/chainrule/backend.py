@@ -264,8 +264,28 @@ def ones_on(like, shape, dtype=None):
 
 
 def arange_on(like, *args, dtype=None):
-    """``np.arange(*args)`` on the device of ``like`` (an array or a Tensor)."""
-    return get_array_module(getattr(like, "_data", like)).arange(*args, dtype=dtype)
+    """``np.arange(*args)`` on the device of ``like`` (an array or a Tensor), to read only (an
+    index, a comparison): on a GPU the array made for the same arguments before is handed out
+    again, because CuPy makes a range in Python, at the host cost of several operations."""
+    xp = get_array_module(getattr(like, "_data", like))
+    if xp is np:
+        return np.arange(*args, dtype=dtype)
+    key = (xp, args, None if dtype is None else np.dtype(dtype).str)
+    try:
+        found = _aranges.get(key)
+    except TypeError:  # (an argument that is not a number: made anew)
+        return xp.arange(*args, dtype=dtype)
+    if found is None:
+        found = xp.arange(*args, dtype=dtype)
+        if hasattr(found, "_a"):  # the stand-in: read-only, so that a test sees any write to it
+            found._a.flags.writeable = False
+        if len(_aranges) >= 32:
+            _aranges.pop(next(iter(_aranges)))
+        _aranges[key] = found
+    return found
+
+
+_aranges: dict = {}  # (library, arguments, dtype) -> the range on the device, the 32 made last
 
 
 def outside_range(values, n: int, wait: bool = True):
