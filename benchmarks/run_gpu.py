@@ -243,6 +243,7 @@ def dispatch_costs(out):
              "np.zeros_like(a)": lambda: np.zeros_like(a), "xp.zeros_like(a)": lambda: xp.zeros_like(a),
              "np.where(a > 0, a, 0)": lambda: np.where(a > 0, a, 0),
              "synchronize": cr.cuda.synchronize, "float(a.sum())": lambda: float(a.sum())}
+    calls.update(_class_pick_variants(xp))
     calls.update(_fused_adam_variants(xp))
     out.write("\n===== host µs per call, (256, 512) float32, median of 5 x 500 =====\n")
     for label, call in calls.items():
@@ -260,6 +261,34 @@ def dispatch_costs(out):
             rounds.append((time.perf_counter() - start) / 500 * 1e6)
             cr.cuda.synchronize()
         out.write(f"{label:>24}: {statistics.median(rounds):7.1f}\n")
+
+
+def _class_pick_variants(xp):
+    """cross_entropy's two index operations, each written several ways, on (256, 10) float32
+    with 256 targets: picking p[i, t_i], and subtracting 1 there (softmax minus the one-hot
+    row). Advanced indexing in CuPy does index arithmetic of its own before the kernel; a
+    comparison with the class numbers is element-wise. For the choice of cross_entropy's device
+    path."""
+    n, c = 256, 10
+    lp, g = xp.ones((n, c), np.float32), xp.ones((n, c), np.float32)
+    t = xp.zeros(n, np.int64)
+    rows, classes = xp.arange(n), xp.arange(c)
+    flat = rows * c
+
+    def subtract_indexed():
+        g[rows, t] -= 1
+
+    def subtract_flat():
+        g.reshape(-1)[flat + t] -= 1
+
+    return {"xp.arange(256)": lambda: xp.arange(n),
+            "p[rows, t]": lambda: lp[rows, t],
+            "p.ravel().take(flat + t)": lambda: lp.reshape(-1).take(flat + t),
+            "take_along_axis": lambda: xp.take_along_axis(lp, t[:, None], axis=1),
+            "one-hot (t == classes)": lambda: t[:, None] == classes,
+            "p[rows, t] -= 1": subtract_indexed,
+            "p.ravel()[flat + t] -= 1": subtract_flat,
+            "p - (t == classes)": lambda: lp - (t[:, None] == classes)}
 
 
 def _fused_adam_variants(xp):
