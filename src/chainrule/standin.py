@@ -160,6 +160,20 @@ _VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "as_st
 _SIZED_BY_VALUES = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
+def _matmul_copies(*operands) -> int:
+    """The copies CuPy makes of matrix product operands before its cuBLAS call, each a kernel of
+    its own: in a product of stacks of matrices (more than 2 dims) every operand that is not
+    C-contiguous (a transposed view, say), in a product of two matrices one that is neither C- nor
+    F-contiguous (cuBLAS reads either through its transpose flags)."""
+    arrays = [x._a if isinstance(x, StandInArray) else x for x in operands]
+    arrays = [x for x in arrays if isinstance(x, np.ndarray)]
+    if not counts.counting or not arrays:
+        return 0
+    if max(x.ndim for x in arrays) > 2:
+        return sum(not x.flags.c_contiguous for x in arrays)
+    return sum(not (x.flags.c_contiguous or x.flags.f_contiguous) for x in arrays)
+
+
 def _waited():
     if counts.counting:
         counts.waits += 1
@@ -198,6 +212,8 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         where = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         _check_ufunc(ufunc, method, inputs, where)
         _launched()
+        if ufunc is np.matmul:
+            _launched(_matmul_copies(*inputs))
         if ufunc.__name__ in _COMPARISONS:  # CuPy takes a 0-d host array there (as a number)
             inputs = tuple(x.item() if type(x) is np.ndarray and x.ndim == 0 else x for x in inputs)
         args = _unwrap(inputs, where)
@@ -236,6 +252,8 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
             elif name not in _VIEWS and not (name == "astype" and kwargs.get("copy") is False
                                              and np.dtype(args[0]) == self._a.dtype):
                 _launched()
+                if name == "dot":
+                    _launched(_matmul_copies(self, *args))
             args = _unwrap(args, where, "data")
             return _wrap(attribute(*args, **{k: _unwrap(v, where, "data") for k, v in kwargs.items()}))
 
