@@ -1099,3 +1099,26 @@ def test_foreach_keeps_going_when_step_counts_differ():
         results[("sgd", foreach)] = (a.numpy().copy(), b.numpy().copy())
     for x, y in zip(results[("sgd", False)], results[("sgd", True)]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_takes_up_the_parameters_flat_vector_again_after_a_state_dict_load():
+    """Loading a state dict drops the optimizer's flat state; the next step finds the parameters
+    still the consecutive pieces of their flat vector and keeps using it (no parameter is left
+    with a copy of its own to update), bit-equal to the loop."""
+    results = {}
+    for foreach in (False, True):
+        params = [Parameter(np.full((2, 3), 1.0 + k)) for k in range(3)]
+        opt = optim.Adam(params, lr=0.1, foreach=foreach)
+        for step in range(4):
+            opt.zero_grad()
+            sum(((p - k) ** 2).sum() for k, p in enumerate(params)).backward()
+            opt.step()
+            if step == 1:
+                flat = params[0].numpy().base
+                opt.load_state_dict(opt.state_dict())
+        if foreach:
+            (state,) = opt._flat.values()
+            assert state.loose == [] and all(p.numpy().base is flat for p in params)
+        results[foreach] = [p.numpy().copy() for p in params]
+    for x, y in zip(results[False], results[True]):
+        np.testing.assert_array_equal(x, y)

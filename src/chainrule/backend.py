@@ -31,7 +31,7 @@ __all__ = [
     "get_array_module", "device_of", "to_device", "to_numpy", "to_device_of", "is_device_array",
     "is_array", "as_array", "contiguous", "zeros_on", "ones_on", "arange_on", "cuda_backend",
     "use_standin_cuda", "device_mismatch", "outside_range", "array_module", "check_later",
-    "run_pending_checks", "check_same_device", "held_only_by",
+    "run_pending_checks", "check_same_device", "held_only_by", "data_address",
 ]
 
 
@@ -148,6 +148,15 @@ def held_only_by(tensor) -> bool:
         return False
     # (the stand-in's arrays wrap a NumPy array, which the stand-in's views hold: it counts too)
     return not hasattr(tensor._data, "_a") or _references(tensor._data, "_a") == _ALONE
+
+
+def data_address(array) -> int:
+    """Where ``array``'s first element lies in its device's memory (to tell whether arrays are
+    consecutive pieces of one)."""
+    if type(array) is np.ndarray:
+        return array.__array_interface__["data"][0]
+    inner = getattr(array, "_a", None)  # the stand-in's NumPy array
+    return inner.__array_interface__["data"][0] if inner is not None else array.data.ptr
 
 
 def is_array(value) -> bool:

@@ -23,17 +23,20 @@ array is replaced by the view of its piece, which holds the same numbers, so tha
 flat array updates the parameters, with nothing to copy back. Only an array that nothing else
 holds is replaced (``backend.held_only_by``): a parameter whose array another Tensor, a view or
 a name in user code still holds keeps it, and gets its numbers copied in before each update and
-back out after it. One consequence remains visible: PyTorch's version counter counts the changes
-of a whole memory block, so that an in-place change of one parameter between a forward pass and
-its backward now counts as a change of every parameter of the group (as for views of one tensor
-in PyTorch).
+back out after it. When the optimizer lets go of its flat state (a state dict loaded), the next
+step finds the parameters still the pieces of their flat array and takes it up again.
+
+One consequence remains visible: chainrule's version counter, as PyTorch's, counts the changes of
+a whole memory block, so that an in-place change of one parameter between a forward pass and its
+backward counts as a change of every parameter of its group (as for views of one tensor in
+PyTorch).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, held_only_by
+from ..backend import data_address, get_array_module, held_only_by
 
 __all__ = ["FlatState", "FlatParameter"]
 
@@ -65,9 +68,15 @@ class FlatState:
         the module's docstring); the others, and any array a user assigned since the last step,
         have their numbers copied in (``write_back`` copies them out after the update)."""
         if self.values is None:
-            flat = self.gather([p._data for p in params])
-            views, copy_in = self.views(flat), False
-            self.values = (flat, views)
+            arrays = [p._data for p in params]
+            flat = self.joined(arrays)  # (their flat array from before, after a state dict load)
+            if flat is None:
+                flat = self.gather(arrays)
+                views = self.views(flat)
+            else:
+                views = arrays
+            del arrays
+            self.values, copy_in = (flat, views), False
         else:
             (flat, views), copy_in = self.values, True
         self.loose = []
@@ -86,6 +95,21 @@ class FlatState:
         """After an update: the parameters that keep arrays of their own get their new numbers."""
         for p, view in self.loose:
             p._data[...] = view
+
+    def joined(self, arrays):
+        """The one flat array whose consecutive pieces ``arrays`` are, in this layout, or None:
+        the parameters' flat array of an earlier FlatState, which the optimizer dropped (a state
+        dict was loaded), taken up again as it is."""
+        flat = arrays[0].base
+        if (flat is None or flat.ndim != 1 or flat.size != sum(self.sizes)
+                or not flat.flags.c_contiguous):
+            return None
+        start, item = data_address(flat), flat.itemsize
+        for array, offset in zip(arrays, self.offsets):
+            if (array.base is not flat or not array.flags.c_contiguous
+                    or data_address(array) != start + offset * item):
+                return None
+        return flat
 
     def gather(self, arrays):
         """One flat array holding ``arrays`` (one per parameter) end to end."""
