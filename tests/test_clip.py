@@ -157,3 +157,17 @@ def test_clip_grad_norm_scales_every_gradient_in_one_operation_and_keeps_shared_
     owners = [p.grad.numpy().base for p in params]
     assert owners[0] is not None and owners[0] is owners[2] and owners[0].shape == (15,)
     assert owners[1] is None and owners[3] is None
+
+
+def test_clip_grad_norm_with_a_parameter_listed_twice_scales_its_gradient_twice_as_torch():
+    torch = pytest.importorskip("torch")
+    values = np.array([3.0, 4.0])
+    p, q = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    p.grad, q.grad = chainrule.tensor(values), chainrule.tensor(values * 2)
+    tp, tq = (torch.ones(2, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    tp.grad, tq.grad = torch.tensor(values), torch.tensor(values * 2)
+    ours = utils.clip_grad_norm_([p, q, p], 1.0)
+    theirs = torch.nn.utils.clip_grad_norm_([tp, tq, tp], 1.0)
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    for mine, reference in ((p, tp), (q, tq)):
+        np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), rtol=1e-12)

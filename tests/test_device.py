@@ -567,10 +567,12 @@ def test_class_targets_out_of_range_are_reported_at_the_next_synchronisation(cud
             _close(cuda, xd.grad.cpu().numpy(), x.grad.numpy(), float32=True)
         with pytest.raises(ValueError, match=r"target class 3 is out of range for 3 classes"):
             fn(logits, cr.tensor([0, 3, -100, 1]))
-        loss = fn(logits.to("cuda"), cr.tensor([0, 3, -100, 1], device="cuda"))
+        targets = cr.tensor([0, 3, -100, 1], device="cuda")
+        loss = fn(logits.to("cuda"), targets)
+        targets.copy_(cr.tensor([0, 1, 1, 1]))  # (the next batch into the same buffer: the report
         with pytest.raises(ValueError, match=r"target class 3 is out of range for 3 classes.*"
                                              r"\(Found on the GPU at the next synchronisation"):
-            loss.item()
+            loss.item()  # names the value the loss used)
 
 
 def test_probabilities_outside_0_1_are_reported_by_bce_now_on_the_cpu_later_on_the_device(cuda):
@@ -738,6 +740,7 @@ def test_index_ranges_are_made_once_per_size_on_the_device(cuda):
     first = arange_on(like, 5)
     assert arange_on(like, 5) is first and arange_on(like, 6) is not first
     assert arange_on(like, 5, dtype=np.int32) is not first
+    assert arange_on(like, 5.0).dtype == np.float64  # (5.0 == 5, but another range)
     assert arange_on(np.zeros(2), 5) is not arange_on(np.zeros(2), 5)  # the CPU: made each time
     if cuda == "standin":
         with pytest.raises(ValueError, match="read-only"):

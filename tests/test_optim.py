@@ -1122,3 +1122,20 @@ def test_foreach_takes_up_the_parameters_flat_vector_again_after_a_state_dict_lo
         results[foreach] = [p.numpy().copy() for p in params]
     for x, y in zip(results[False], results[True]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_with_parameters_on_a_foreign_buffer_equals_the_loop():
+    """A parameter whose array rests on a bytes buffer (np.frombuffer) or a memory map is not a
+    piece of any flat vector of ours: foreach leaves it its array and copies, as the loop does."""
+    results = {}
+    for foreach in (False, True):
+        params = [Parameter(np.zeros(4)) for _ in range(2)]
+        params[0].data = np.frombuffer(bytearray(np.arange(8.0).tobytes()), dtype=np.float64)
+        opt = optim.Adam(params, lr=0.1, foreach=foreach)
+        for _ in range(3):
+            opt.zero_grad()
+            sum((p * p).sum() for p in params).backward()
+            opt.step()
+        results[foreach] = [p.numpy().copy() for p in params]
+    for x, y in zip(results[False], results[True]):
+        np.testing.assert_array_equal(x, y)

@@ -279,7 +279,7 @@ def arange_on(like, *args, dtype=None):
     xp = get_array_module(getattr(like, "_data", like))
     if xp is np:
         return np.arange(*args, dtype=dtype)
-    key = (xp, args, None if dtype is None else np.dtype(dtype).str)
+    key = (xp, tuple((type(a), a) for a in args), None if dtype is None else np.dtype(dtype).str)
     try:
         found = _aranges.get(key)
     except TypeError:  # (an argument that is not a number: made anew)
@@ -294,7 +294,7 @@ def arange_on(like, *args, dtype=None):
     return found
 
 
-_aranges: dict = {}  # (library, arguments, dtype) -> the range on the device, the 32 made last
+_aranges: dict = {}  # (library, arguments and their types, dtype) -> the range, the 32 made last
 
 
 def outside_range(values, n: int, wait: bool = True):

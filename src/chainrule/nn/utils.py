@@ -65,20 +65,24 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         g_i <- g_i * clip_coef                                 for every gradient
     Parameters whose ``.grad`` is None are skipped. Returns the total norm before clipping as a
     0-d Tensor. With ``error_if_nonfinite=True`` a nan or inf total raises RuntimeError instead of
-    scaling every gradient to nan. ``foreach`` is accepted for PyTorch's signature and ignored
-    (there is one NumPy path).
+    scaling every gradient to nan. ``foreach`` is accepted for PyTorch's signature and ignored: for
+    p = 2 the gradients are always taken end to end, one norm and one scaling for all of them
+    (``_scale_end_to_end``), the same numbers as one by one.
     """
     params = _as_list("clip_grad_norm_", parameters)
     max_norm = check_real("clip_grad_norm_", "max_norm", max_norm)
     if isinstance(norm_type, str) and norm_type.lower() in ("inf", "-inf"):
         norm_type = math.inf if norm_type.lower() == "inf" else -math.inf
     norm_type = check_real("clip_grad_norm_", "norm_type", norm_type)
-    grads = [p.grad._data for p in params if p.grad is not None]
+    with_grads = [p for p in params if p.grad is not None]
+    grads = [p.grad._data for p in with_grads]
     if not grads:
         return Tensor._from_op(np.zeros((), dtype=np.float32), None)
     dtype = np.result_type(*grads)
     everything = None
-    if norm_type == 2.0 and all(g.dtype == dtype for g in grads):
+    if (norm_type == 2.0 and all(g.dtype == dtype for g in grads)
+            and len({id(p.grad) for p in with_grads}) == len(with_grads)):  # (a parameter listed
+        # twice has its gradient scaled twice, as in PyTorch: the loop below does that)
         # the norm of the norms is the norm of all the numbers end to end: three array
         # operations for any number of gradients (on a GPU, three kernels instead of two each)
         everything = get_array_module(grads[0]).concatenate([g.reshape(-1) for g in grads])
@@ -99,7 +103,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                 g *= clip_coef.astype(g.dtype, copy=False)
         else:
             del grads  # (no name may hold a gradient's array: see _scale_end_to_end)
-            _scale_end_to_end(everything, clip_coef, [p.grad for p in params if p.grad is not None])
+            _scale_end_to_end(everything, clip_coef, [p.grad for p in with_grads])
     return Tensor._from_op(total, None)
 
 

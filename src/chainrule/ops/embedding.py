@@ -63,10 +63,12 @@ def check_ids(layer: str, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
         )
     if ids.size:  # on a GPU the answer comes at the next synchronisation (check_later)
         def fail():
-            low, high = ids.min(), ids.max()
+            low, high = int(ids.min()), int(ids.max())
+            shown = (f"Got {low if low < 0 else high} instead" if low < 0 or high >= num_embeddings
+                     else "Some did not (the ids have been changed in place since)")
             raise IndexError(
                 f"{layer}: token ids must lie in [0, {num_embeddings - 1}] (num_embeddings="
-                f"{num_embeddings}). Got {int(low if low < 0 else high)} instead."
+                f"{num_embeddings}). {shown}."
             )
 
         check_later(outside_range(ids, num_embeddings, wait=False), fail)

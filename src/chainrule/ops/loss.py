@@ -161,14 +161,14 @@ def _refuse_target(op, value, n_classes, ignore_index):
     )
 
 
-def _check_later_in_range(op, target, safe_target, n_classes, ignore_index):
+def _check_later_in_range(op, safe_target, n_classes, ignore_index):
     """On a GPU: that every target is a class or ignore_index, answered at the next moment the
-    host waits anyway (backend.check_later). ``safe_target`` is target with its ignore_index
-    entries set to 0, so one range check of it answers both."""
+    host waits anyway (backend.check_later). ``safe_target`` is the targets with their
+    ignore_index entries set to 0 (a new array: the values the loss used, whatever later happens
+    to the targets), so one range check of it answers both."""
     def fail():
-        values = to_numpy(target)
-        out = ((values < 0) | (values >= n_classes)) & (values != ignore_index)
-        _refuse_target(op, values[out][0], n_classes, ignore_index)
+        values = to_numpy(safe_target)
+        _refuse_target(op, values[(values < 0) | (values >= n_classes)][0], n_classes, ignore_index)
 
     check_later(outside_range(safe_target, n_classes, wait=False), fail)
 
@@ -185,7 +185,7 @@ def _class_weights(op, target, weight, ignore_index, any_ignored, dtype, n_class
     kept = target != ignore_index
     safe_target = np.where(kept, target, 0)
     if is_device_array(target):
-        _check_later_in_range(op, target, safe_target, n_classes, ignore_index)
+        _check_later_in_range(op, safe_target, n_classes, ignore_index)
     if weight is None:  # k_i itself (booleans count as 0 and 1 in arithmetic)
         return kept, kept, safe_target, kept.sum(dtype=dtype)
     sample_weight = weight[safe_target] * kept
@@ -352,11 +352,12 @@ class NLLLoss(Function):
 def _check_probabilities(p):
     """Every p in [0, 1] (nan passes, as in PyTorch); on a GPU answered later (check_later)."""
     def fail():
-        low, high = p.min(), p.max()
+        low, high = float(p.min()), float(p.max())
+        shown = (f"Got values from {low:.4g} to {high:.4g}" if low < 0 or high > 1 else
+                 "Some were not (the inputs have been changed in place since)")
         raise ValueError(
-            "binary_cross_entropy: every input must be a probability in [0, 1]. Got values "
-            f"from {float(low):.4g} to {float(high):.4g}; use binary_cross_entropy_with_logits "
-            "for raw scores."
+            f"binary_cross_entropy: every input must be a probability in [0, 1]. {shown}; use "
+            "binary_cross_entropy_with_logits for raw scores."
         )
 
     if is_device_array(p):

@@ -79,6 +79,10 @@ class FlatState:
             self.values, copy_in = (flat, views), False
         else:
             (flat, views), copy_in = self.values, True
+        if copy_in and len(self.loose) == len(params):  # none could be taken in (see below):
+            arrays = [p._data for p in params]  # their numbers copied in with one operation
+            get_array_module(flat).concatenate([a.reshape(-1) for a in arrays], out=flat)
+            return flat
         self.loose = []
         for p, view in zip(params, views):
             if p._data is view:
@@ -87,8 +91,8 @@ class FlatState:
                 view[...] = p._data
             if held_only_by(p):
                 p._data = view
-            else:
-                self.loose.append((p, view))
+            else:  # (held elsewhere, or a view itself: of the flat array of an earlier set of
+                self.loose.append((p, view))  # parameters, when their step counts parted)
         return flat
 
     def write_back(self) -> None:
@@ -101,9 +105,9 @@ class FlatState:
         the parameters' flat array of an earlier FlatState, which the optimizer dropped (a state
         dict was loaded), taken up again as it is."""
         flat = arrays[0].base
-        if (flat is None or flat.ndim != 1 or flat.size != sum(self.sizes)
-                or not flat.flags.c_contiguous):
-            return None
+        if (type(flat) is not type(arrays[0]) or flat.dtype != arrays[0].dtype or flat.ndim != 1
+                or flat.size != sum(self.sizes) or not flat.flags.c_contiguous):
+            return None  # (a base that is no array of theirs: a memory map, a bytes buffer, ...)
         start, item = data_address(flat), flat.itemsize
         for array, offset in zip(arrays, self.offsets):
             if (array.base is not flat or not array.flags.c_contiguous

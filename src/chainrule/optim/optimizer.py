@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import is_array, to_device
+from ..backend import is_array, is_device_array, to_device
 from ..autograd import enable_grad
 from ..autograd.engine import mark_step
 from ..checks import (  # re-exported for the optimizers
@@ -244,7 +244,7 @@ class Optimizer:
         for index, group in enumerate(self.param_groups):
             params = group["params"]
             if (foreach is not False and len(params) > 1
-                    and (foreach or type(params[0]._data) is not np.ndarray)  # None: on a GPU
+                    and (foreach or is_device_array(params[0]._data))  # None: on a GPU
                     and self._step_flat(index, group, [p for p in params if p.grad is not None])):
                 continue
             self._update(group, params, states)
