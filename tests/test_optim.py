@@ -1022,6 +1022,13 @@ def test_a_copied_foreach_optimizer_keeps_updating_its_own_state():
             np.testing.assert_array_equal(x, y)
 
 
+def _pull_each_towards_its_index(opt, params):
+    """One step of the loss sum_k ||p_k - k||^2."""
+    opt.zero_grad()
+    sum(((p - k) ** 2).sum() for k, p in enumerate(params)).backward()
+    opt.step()
+
+
 def test_foreach_keeps_the_parameters_in_its_flat_vector_unless_something_else_holds_them():
     """After a foreach step each parameter's array is its piece of the group's flat vector (the
     update needs no copy back), except an array something else still holds (a Tensor sharing it,
@@ -1034,9 +1041,7 @@ def test_foreach_keeps_the_parameters_in_its_flat_vector_unless_something_else_h
         row = params[2].numpy()[0]    # a NumPy view of params[2]'s array
         opt = optim.Adam(params, lr=0.1, foreach=foreach)
         for step in range(4):
-            opt.zero_grad()
-            sum(((p - k) ** 2).sum() for k, p in enumerate(params)).backward()
-            opt.step()
+            _pull_each_towards_its_index(opt, params)
             if step == 1:
                 params[3].data = np.full((2, 3), -1.0)  # new numbers, assigned by a user
         if foreach:
@@ -1110,9 +1115,7 @@ def test_foreach_takes_up_the_parameters_flat_vector_again_after_a_state_dict_lo
         params = [Parameter(np.full((2, 3), 1.0 + k)) for k in range(3)]
         opt = optim.Adam(params, lr=0.1, foreach=foreach)
         for step in range(4):
-            opt.zero_grad()
-            sum(((p - k) ** 2).sum() for k, p in enumerate(params)).backward()
-            opt.step()
+            _pull_each_towards_its_index(opt, params)
             if step == 1:
                 flat = params[0].numpy().base
                 opt.load_state_dict(opt.state_dict())
