@@ -745,3 +745,23 @@ def test_index_ranges_are_made_once_per_size_on_the_device(cuda):
     if cuda == "standin":
         with pytest.raises(ValueError, match="read-only"):
             first[0] = 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_col2im_on_the_device_equals_the_cpus(cuda, dtype):
+    """col2im (a convolution's input gradient, fold, max pooling's backward) is one scatter-add on
+    the device and one addition per kernel offset on the CPU: the same sums, for overlapping
+    windows, strides, dilation and padding cut off (float16, which a GPU cannot add atomically
+    everywhere, takes the CPU's way on the device too)."""
+    from chainrule.ops.conv import col2im
+
+    rng = np.random.default_rng(0)
+    for (kh, kw), stride, dilation, padding, (oh, ow) in (((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (5, 6)),
+                                                          ((2, 3), (2, 1), (2, 1), ((0, 1), (2, 0)), (3, 4))):
+        h = (oh - 1) * stride[0] + dilation[0] * (kh - 1) + 1 - sum(padding[0])
+        w = (ow - 1) * stride[1] + dilation[1] * (kw - 1) + 1 - sum(padding[1])
+        cols = rng.standard_normal((2, 3, kh, kw, oh, ow)).astype(dtype)
+        expected = col2im(cols, (2, 3, h, w), stride, padding, dilation)
+        got = col2im(cr.tensor(cols, device="cuda")._data, (2, 3, h, w), stride, padding, dilation)
+        got = cr.Tensor._from_op(got, None).cpu().numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-3 if dtype == np.float16 else 1e-6, atol=1e-3)

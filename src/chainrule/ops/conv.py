@@ -27,7 +27,7 @@ live in ``chainrule.nn.functional_conv``, the entry point of every op here.
 import numpy as np
 
 from ..autograd import Function
-from ..backend import contiguous, get_array_module
+from ..backend import arange_on, contiguous, get_array_module, is_device_array, to_device_of, zeros_on
 
 
 def out_size(size, pad, kernel, stride, dilation):
@@ -69,7 +69,10 @@ def col2im(cols, shape, stride, padding, dilation):
 
     cols: (N, C, kh, kw, OH, OW); shape: the (N, C, H, W) of the unpadded image. Every
     x_padded[n, c, oh * sh + i * dh, ow * sw + j * dw] receives cols[n, c, i, j, oh, ow] (summed
-    over the windows that overlap there); the padding is cut off at the end.
+    over the windows that overlap there); the padding is cut off at the end. On the CPU that is
+    one strided addition per kernel offset; on a GPU, where each would be a kernel launch, one
+    scatter-add of every element to its position (np.add.at, atomic on a GPU), which on the CPU
+    would be several times slower.
     """
     n, c, kh, kw, oh, ow = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -79,14 +82,45 @@ def col2im(cols, shape, stride, padding, dilation):
     # the canvas must hold every window, also those of an output_padding reaching past it
     hp = max(hp, sh * (oh - 1) + dh * (kh - 1) + 1)
     wp = max(wp, sw * (ow - 1) + dw * (kw - 1) + 1)
-    canvas = np.zeros_like(cols, shape=(n, c, hp, wp))
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dh, j * dw
-            canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+    if is_device_array(cols) and cols.dtype.kind == "f" and cols.itemsize >= 4:
+        # on a GPU: one scatter-add (atomic additions, float32 and float64) instead of kh * kw
+        canvas = zeros_on(cols, (n * c, hp * wp))
+        where = _canvas_positions(cols, (kh, kw, oh, ow), stride, dilation, wp)
+        get_array_module(cols).add.at(canvas, (arange_on(cols, n * c)[:, None], where),
+                                      cols.reshape(n * c, kh * kw * oh * ow))
+        canvas = canvas.reshape(n, c, hp, wp)
+    else:  # on the CPU one strided addition per kernel offset is several times faster
+        canvas = np.zeros_like(cols, shape=(n, c, hp, wp))
+        for i in range(kh):
+            for j in range(kw):
+                top, left = i * dh, j * dw
+                canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
     if (top_pad, left_pad, hp, wp) == (0, 0, h, w):
         return canvas
     return contiguous(canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w])
+
+
+def _canvas_positions(like, sizes, stride, dilation, width):
+    """For col2im on a GPU: where each column element of one (sample, channel) lands on the padded
+    canvas, flattened, as a (1, kh * kw * OH * OW) integer array on the device of ``like``:
+        position[i, j, oh, ow] = (oh * sh + i * dh) * width + ow * sw + j * dw
+    Made once per geometry and kept (it depends on the sizes alone)."""
+    xp = get_array_module(like)
+    key = (xp, sizes, tuple(stride), tuple(dilation), width)
+    found = _positions.get(key)
+    if found is None:
+        kh, kw, oh, ow = sizes
+        (sh, sw), (dh, dw) = stride, dilation
+        rows = np.arange(oh)[None, None, :, None] * sh + np.arange(kh)[:, None, None, None] * dh
+        cols = np.arange(ow)[None, None, None, :] * sw + np.arange(kw)[None, :, None, None] * dw
+        found = to_device_of((rows * width + cols).reshape(1, -1), like)
+        if len(_positions) >= 16:
+            _positions.pop(next(iter(_positions)))
+        _positions[key] = found
+    return found
+
+
+_positions: dict = {}  # (library, sizes, stride, dilation, canvas width) -> the positions
 
 
 def conv_arrays(x, weight, stride, padding, dilation, groups, out_hw=None):
