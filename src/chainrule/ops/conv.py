@@ -94,7 +94,8 @@ def col2im(cols, shape, stride, padding, dilation):
         for i in range(kh):
             for j in range(kw):
                 top, left = i * dh, j * dw
-                canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+                window = canvas[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
+                window += cols[:, :, i, j]
     if (top_pad, left_pad, hp, wp) == (0, 0, h, w):
         return canvas
     return contiguous(canvas[:, :, top_pad:top_pad + h, left_pad:left_pad + w])
