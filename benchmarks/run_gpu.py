@@ -244,6 +244,7 @@ def dispatch_costs(out):
              "np.where(a > 0, a, 0)": lambda: np.where(a > 0, a, 0),
              "synchronize": cr.cuda.synchronize, "float(a.sum())": lambda: float(a.sum())}
     calls.update(_class_pick_variants(xp))
+    calls.update(_gelu_variants(xp))
     calls.update(_fused_adam_variants(xp))
     out.write("\n===== host µs per call, (256, 512) float32, median of 5 x 500 =====\n")
     for label, call in calls.items():
@@ -289,6 +290,45 @@ def _class_pick_variants(xp):
             "p[rows, t] -= 1": subtract_indexed,
             "p.ravel()[flat + t] -= 1": subtract_flat,
             "p - (t == classes)": lambda: lp - (t[:, None] == classes)}
+
+
+def _gelu_variants(xp):
+    """GELU (tanh) forward and backward on (2048, 512) float32, the tiny GPT's MLP activation:
+    chainrule's op as a user calls it (about 20 array operations), against one ElementwiseKernel
+    each way, the fused form a GPU path could take (for the choice of fusing the element-wise
+    chains)."""
+    x = cr.randn(2048, 512, device="cuda", requires_grad=True)
+    g = cr.randn(2048, 512, device="cuda")
+
+    def chainrule_op():
+        x.grad = None
+        cr.nn.functional.gelu(x, approximate="tanh").backward(g)
+
+    variants = {"gelu tanh, chainrule op": chainrule_op}
+    if backend.cuda_backend().name != "cupy":
+        return variants
+    forward = xp.ElementwiseKernel(
+        "T x", "T y, T t",
+        "t = tanh(T(0.7978845608028654) * (x + T(0.044715) * x * x * x)); y = T(0.5) * x * (1 + t);",
+        "chainrule_gelu_forward_probe")
+    backward = xp.ElementwiseKernel(
+        "T x, T t, T g", "T dx",
+        "dx = g * (T(0.5) * (1 + t) + T(0.5) * x * (1 - t * t)"
+        " * T(0.7978845608028654) * (1 + T(3 * 0.044715) * x * x));",
+        "chainrule_gelu_backward_probe")
+    xa, ga = x._data, g._data
+
+    def fused():
+        y, t = forward(xa)
+        return backward(xa, t, ga), y
+
+    chainrule_op()  # the fused kernels must compute what the op computes, or the row says so
+    dx, y = fused()
+    gap = max(float(abs(dx - x.grad._data).max()),
+              float(abs(y - cr.nn.functional.gelu(x.detach(), approximate="tanh")._data).max()))
+    label = "gelu tanh, 2 ElementwiseKernels" + ("" if gap < 1e-5 else f" (DIFFERS by {gap:.2g})")
+    variants[label] = fused
+    return variants
 
 
 def _fused_adam_variants(xp):
