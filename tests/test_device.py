@@ -765,3 +765,14 @@ def test_col2im_on_the_device_equals_the_cpus(cuda, dtype):
         got = col2im(cr.tensor(cols, device="cuda")._data, (2, 3, h, w), stride, padding, dilation)
         got = cr.Tensor._from_op(got, None).cpu().numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-3 if dtype == np.float16 else 1e-6, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int32, np.int64])
+def test_cross_entropy_takes_targets_of_every_integer_dtype_on_the_device(cuda, dtype):
+    """The device's path compares the targets with ignore_index; where the dtype cannot hold it
+    (uint8 and -100) no target is ignored, without asking the array library to compare."""
+    logits = cr.randn(4, 3)
+    targets = np.array([0, 2, 1, 1], dtype=dtype)
+    expected = nn.functional.cross_entropy(logits, cr.tensor(targets))
+    got = nn.functional.cross_entropy(logits.to("cuda"), cr.tensor(targets, device="cuda"))
+    _close(cuda, got.cpu().numpy(), expected.numpy(), float32=True)

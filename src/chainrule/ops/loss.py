@@ -182,7 +182,11 @@ def _class_weights(op, target, weight, ignore_index, any_ignored, dtype, n_class
     total is what 'mean' divides by: the sum of the sample weights (N in the common case)."""
     if weight is None and not any_ignored:
         return None, None, target, target.shape[0]
-    kept = target != ignore_index
+    limits = np.iinfo(target.dtype)
+    if limits.min <= ignore_index <= limits.max:
+        kept = target != ignore_index
+    else:  # (no target of this dtype can be ignore_index: uint8 targets and -100, say)
+        kept = ones_on(target, target.shape, dtype=bool)
     safe_target = np.where(kept, target, 0)
     if is_device_array(target):
         _check_later_in_range(op, safe_target, n_classes, ignore_index)
