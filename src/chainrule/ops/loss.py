@@ -269,15 +269,14 @@ class CrossEntropyLoss(Function):
                 grad_l = np.where(kept, grad_l if weight is None else grad_l * sample_weight, 0)
             grad_x *= grad_l[:, None] if getattr(grad_l, "ndim", 0) else grad_l
             return _one_per_input(ctx, grad_x)
-        else:
-            ones = ones_on(log_prob, n)
-            w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
-            k = ones if kept is None else kept
-            class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
-            grad_x *= ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
-            grad_x[rows, target] -= (1 - eps) * w_t
-            w = 1.0 if weight is None else weight[None, :]
-            grad_x -= (eps / n_classes) * k[:, None] * w
+        ones = ones_on(log_prob, n)  # with label smoothing: the whole formula
+        w_t = ones if sample_weight is None else sample_weight  # k_i w[t_i]
+        k = ones if kept is None else kept
+        class_sum = n_classes if weight is None else weight.sum()  # sum_c w_c
+        grad_x *= ((1 - eps) * w_t + (eps / n_classes) * class_sum * k)[:, None]
+        grad_x[rows, target] -= (1 - eps) * w_t
+        w = 1.0 if weight is None else weight[None, :]
+        grad_x -= (eps / n_classes) * k[:, None] * w
         grad_x *= grad_l[:, None] if getattr(grad_l, "ndim", 0) else grad_l
         return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
 
