@@ -1142,3 +1142,30 @@ def test_foreach_with_parameters_on_a_foreign_buffer_equals_the_loop():
         results[foreach] = [p.numpy().copy() for p in params]
     for x, y in zip(results[False], results[True]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_counts_each_parameters_in_place_changes_apart():
+    """The parameters share one flat vector after a foreach step, but the in-place checks count
+    each one's changes apart, as for arrays of their own (and as PyTorch): changing the bias
+    between a forward pass and its backward leaves the weight's op alone, changing the weight
+    stops it; a parameter's _version goes on from its count before the move."""
+    for foreach in (False, True):
+        layer = cr.nn.Linear(3, 2)
+        with cr.no_grad():
+            layer.weight.mul_(1.0)  # a change before any step
+        version = layer.weight._version
+        assert version > 0
+        opt = optim.SGD(layer.parameters(), lr=0.1, foreach=foreach)
+        x = cr.ones(4, 3)
+        layer(x).sum().backward()
+        opt.step()
+        assert layer.weight._version == version, foreach  # (a step is not counted: mark_step)
+        out = layer(x)
+        with cr.no_grad():
+            layer.bias.add_(1.0)
+        out.sum().backward()  # the weight's numbers are as the forward pass saw them: runs
+        out = layer(x * x)
+        with cr.no_grad():
+            layer.weight[0, 0] += 1.0  # through a view of the weight
+        with pytest.raises(RuntimeError, match="changed by an in-place operation"):
+            out.sum().backward()

@@ -9,11 +9,12 @@ chainrule ops) gives its inputs' gradients, and the results can be differentiate
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_right
 from heapq import heappop, heappush
 
 import numpy as np
 
-from ..backend import as_array, get_array_module, is_device_array, to_device
+from ..backend import as_array, data_address, get_array_module, is_device_array, to_device
 from .function import Node, OutputGradients, _GraphContext, next_sequence_nr
 from .mode import _check_finite, _mode
 
@@ -567,18 +568,54 @@ def _memory_owner(array):
     return array
 
 
+# Memory blocks that hold several tensors end to end (an optimizer's flat vector of parameters,
+# chainrule.optim.flat): id(block) -> (weak reference to it, the byte offset where each piece
+# starts). Their changes are counted per piece, so that changing one parameter in place is not
+# taken for a change of every parameter of its group.
+_pieced: dict = {}
+
+
+def count_pieces_apart(block, offsets) -> None:
+    """Count the in-place changes of ``block`` (a 1-D array) per piece: the pieces start at the
+    element ``offsets`` (ascending, the first 0) and each runs to the next."""
+    itemsize = block.itemsize
+    _pieced[id(block)] = (weakref.ref(block), [o * itemsize for o in offsets])
+    for key in [k for k, (ref, _) in _pieced.items() if ref() is None]:
+        del _pieced[key]
+
+
+def _version_key(array, owner):
+    """What the changes of ``array`` are counted under: its owner's id, or for a piece of a block
+    counted apart (count_pieces_apart), the owner's id and the piece's number."""
+    entry = _pieced.get(id(owner))
+    if entry is None or entry[0]() is not owner:
+        return id(owner)
+    where = data_address(array) - data_address(owner)
+    return id(owner), bisect_right(entry[1], where) - 1
+
+
 def bump_version(array) -> None:
     """Record that ``array``'s memory is being changed in place now: a Node made before this that
     saved it (or a view of the same memory) will refuse to run its backward."""
     global _latest_change
     owner = _memory_owner(array)
-    entry = _versions.get(id(owner))
+    key = _version_key(array, owner)
+    entry = _versions.get(key)
     count = 1 if entry is None or entry[1]() is not owner else entry[2] + 1
     _latest_change = next_sequence_nr()
-    _versions[id(owner)] = (_latest_change, weakref.ref(owner), count)
+    _versions[key] = (_latest_change, weakref.ref(owner), count)
     if len(_versions) > 4096:  # forget arrays that no longer exist
         for key in [k for k, e in _versions.items() if e[1]() is None]:
             del _versions[key]
+
+
+def carry_version(old, new) -> None:
+    """``new`` takes the place of ``old`` (the same numbers in other memory: a parameter moved
+    into an optimizer's flat vector): its version count goes on from old's."""
+    count = version_of(old)
+    if count:
+        owner = _memory_owner(new)
+        _versions[_version_key(new, owner)] = (-1, weakref.ref(owner), count)
 
 
 # Optimizers that have stepped (each keeps the stamp of its latest step): their parameters are
@@ -608,7 +645,7 @@ def _stepped_since(owner, node) -> bool:
 def version_of(array) -> int:
     """How many in-place changes the memory of ``array`` has had (PyTorch's ``_version``)."""
     owner = _memory_owner(array)
-    entry = _versions.get(id(owner))
+    entry = _versions.get(_version_key(array, owner))
     return 0 if entry is None or entry[1]() is not owner else entry[2]
 
 
@@ -617,7 +654,7 @@ def _check_versions(node) -> None:
         if not isinstance(array, np.ndarray) and not is_device_array(array):
             continue
         owner = _memory_owner(array)
-        entry = _versions.get(id(owner))
+        entry = _versions.get(_version_key(array, owner))
         if (entry is not None and entry[0] > node.sequence_nr and entry[1]() is owner
                 or _optimizers_stepped and _stepped_since(owner, node)):
             raise RuntimeError(

@@ -26,16 +26,17 @@ a name in user code still holds keeps it, and gets its numbers copied in before 
 back out after it. When the optimizer lets go of its flat state (a state dict loaded), the next
 step finds the parameters still the pieces of their flat array and takes it up again.
 
-One consequence remains visible: chainrule's version counter, as PyTorch's, counts the changes of
-a whole memory block, so that an in-place change of one parameter between a forward pass and its
-backward counts as a change of every parameter of its group (as for views of one tensor in
-PyTorch).
+The in-place checks count each parameter's changes apart (``engine.count_pieces_apart``): an
+in-place change of one parameter between a forward pass and its backward stops only the ops that
+saved that parameter, as with arrays of their own, and a parameter's ``_version`` goes on from
+its count before it moved into the flat array.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.engine import carry_version, count_pieces_apart
 from ..backend import data_address, get_array_module, held_only_by
 
 __all__ = ["FlatState", "FlatParameter"]
@@ -73,6 +74,7 @@ class FlatState:
             if flat is None:
                 flat = self.gather(arrays)
                 views = self.views(flat)
+                count_pieces_apart(flat, self.offsets)  # (each parameter's changes its own)
             else:
                 views = arrays
             del arrays
@@ -90,6 +92,7 @@ class FlatState:
             if copy_in:
                 view[...] = p._data
             if held_only_by(p):
+                carry_version(p._data, view)
                 p._data = view
             else:  # (held elsewhere, or a view itself: of the flat array of an earlier set of
                 self.loose.append((p, view))  # parameters, when their step counts parted)
