@@ -1169,3 +1169,16 @@ def test_foreach_counts_each_parameters_in_place_changes_apart():
             layer.weight[0, 0] += 1.0  # through a view of the weight
         with pytest.raises(RuntimeError, match="changed by an in-place operation"):
             out.sum().backward()
+
+
+def test_foreach_with_two_parameters_tied_through_data_applies_both_updates_as_the_loop():
+    results = {}
+    for foreach in (False, True):
+        a, b = Parameter(np.ones(3)), Parameter(np.zeros(3))
+        b.data = a.data  # one array, two parameters
+        opt = optim.SGD([a, b], lr=0.1, foreach=foreach)
+        ((a * 1.0).sum() + (b * 2.0).sum()).backward()
+        opt.step()
+        results[foreach] = a.numpy().copy()
+    np.testing.assert_array_equal(results[True], results[False])
+    np.testing.assert_allclose(results[False], 1.0 - 0.1 * (1.0 + 2.0))

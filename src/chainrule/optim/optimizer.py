@@ -300,6 +300,8 @@ class Optimizer:
         for p in params:
             if type(p._data) is not kind or p._data.dtype != dtype or p.grad._data.dtype != dtype:
                 return False
+        if len({id(p._data) for p in params}) < len(params):  # two parameters on one array (tied
+            return False  # through .data): the loop applies both updates to it, one after the other
         states = [self.state[p] for p in params]
         for p, state in zip(params, states):
             if not state:
