@@ -1182,3 +1182,26 @@ def test_foreach_with_two_parameters_tied_through_data_applies_both_updates_as_t
         results[foreach] = a.numpy().copy()
     np.testing.assert_array_equal(results[True], results[False])
     np.testing.assert_allclose(results[False], 1.0 - 0.1 * (1.0 + 2.0))
+
+
+def test_foreach_with_an_empty_parameter_counts_its_changes_apart_and_finds_its_vector_again():
+    """A parameter of size 0 sits in the flat vector where the next one starts; a change to it
+    stops no op that saved another parameter, and after a state dict load the vector is still
+    found (an empty piece's address is not compared)."""
+    for foreach in (False, True):
+        a, e, b = Parameter(np.arange(3.0)), Parameter(np.ones(0)), Parameter(np.arange(4.0))
+        opt = optim.SGD([a, e, b], lr=0.1, foreach=foreach)
+        for step in range(2):
+            opt.zero_grad()
+            ((a * a).sum() + (b * b).sum() + (e * 2).sum()).backward()
+            opt.step()
+            if step == 0:
+                opt.load_state_dict(opt.state_dict())
+        if foreach:
+            (state,) = opt._flat.values()
+            assert state.loose == []
+        out = (a * a).sum()
+        with cr.no_grad():
+            e.add_(1.0)
+        out.backward()  # runs: a did not change
+        assert a._version == 0 and e._version == 1, foreach

@@ -52,6 +52,18 @@ def _unwrap(value, where: str, strict: bool = True):
     return value
 
 
+def _owner_wrapper(view: np.ndarray):
+    """The wrapper of the NumPy array that owns ``view``'s memory (made if there is none); for
+    ``view.base`` an array (the caller checks), the root of its chain of bases is one too."""
+    owner = view.base
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    wrapper = _owners.get(id(owner))
+    if wrapper is None or wrapper._a is not owner:
+        wrapper = StandInArray(owner)
+    return wrapper
+
+
 def _wrap(value):
     """Results back on the stand-in device; a NumPy scalar from a reduction becomes a 0-d array,
     as CuPy returns."""
@@ -195,13 +207,16 @@ class _Flags:
 class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     """A NumPy array that refuses to leave its (pretend) device implicitly, as a CuPy array does."""
 
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "_owner", "__weakref__")
     __array_priority__ = 100.0
 
     def __init__(self, array: np.ndarray):
         self._a = array
-        if array.base is None:  # owns its memory: the one wrapper views name as their base
-            _owners[id(array)] = self
+        self._owner = None
+        if not isinstance(array.base, np.ndarray):  # owns its memory (or rests on a buffer that
+            _owners[id(array)] = self  # is no array): the one wrapper views name as their base
+        else:  # a view holds its owner's wrapper, as a CuPy view holds its base
+            self._owner = _owner_wrapper(array)
 
     # -- what CuPy refuses ---------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -284,18 +299,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     def base(self):
         """The array that owns this view's memory (None for an owner), the same object each time,
         as CuPy's (the engine's in-place version counter keys on it)."""
-        owner = self._a.base
-        if owner is None:
-            return None
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        if not isinstance(owner, np.ndarray):
-            return None
-        wrapper = _owners.get(id(owner))
-        if wrapper is None or wrapper._a is not owner:
-            wrapper = StandInArray(owner)
-            _owners[id(owner)] = wrapper
-        return wrapper
+        return self._owner
 
     @property
     def T(self):  # noqa: N802 - NumPy's name

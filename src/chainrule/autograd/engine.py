@@ -590,6 +590,8 @@ def _version_key(array, owner):
     entry = _pieced.get(id(owner))
     if entry is None or entry[0]() is not owner:
         return id(owner)
+    if not array.size:  # (an empty piece has no address of its own; no change reaches it)
+        return id(owner), "empty"
     where = data_address(array) - data_address(owner)
     return id(owner), bisect_right(entry[1], where) - 1
 
@@ -612,10 +614,8 @@ def bump_version(array) -> None:
 def carry_version(old, new) -> None:
     """``new`` takes the place of ``old`` (the same numbers in other memory: a parameter moved
     into an optimizer's flat vector): its version count goes on from old's."""
-    count = version_of(old)
-    if count:
-        owner = _memory_owner(new)
-        _versions[_version_key(new, owner)] = (-1, weakref.ref(owner), count)
+    owner = _memory_owner(new)
+    _versions[_version_key(new, owner)] = (-1, weakref.ref(owner), version_of(old))
 
 
 # Optimizers that have stepped (each keeps the stamp of its latest step): their parameters are

@@ -115,10 +115,13 @@ class _GraphContext:
         self._node = node
         saved = node.saved_tensors
         if any(isinstance(a, np.generic) for a in saved):  # a number (a constant operand on a
-            like = next((a for a in saved if is_device_array(a)), None)  # GPU): a 0-d array there
-            saved = tuple(_number_as_array(a, like) if isinstance(a, np.generic) else a
-                          for a in saved)
-        self.saved_tensors = tuple(_as_graph_tensor(node, a) for a in saved)
+            like = next((a for a in saved if is_device_array(a)), None)  # GPU): a 0-d array there,
+            # a constant, never matched by id (a new array may have the id of a freed output's)
+            self.saved_tensors = tuple(
+                Tensor._from_op(_number_as_array(a, like), None) if isinstance(a, np.generic)
+                else _as_graph_tensor(node, a) for a in saved)
+        else:
+            self.saved_tensors = tuple(_as_graph_tensor(node, a) for a in saved)
 
     def __getattr__(self, name):
         return getattr(self._node, name)

@@ -74,9 +74,9 @@ class FlatState:
             if flat is None:
                 flat = self.gather(arrays)
                 views = self.views(flat)
-                count_pieces_apart(flat, self.offsets)  # (each parameter's changes its own)
             else:
                 views = arrays
+            count_pieces_apart(flat, self.offsets)  # (each parameter's changes counted apart)
             del arrays
             self.values, copy_in = (flat, views), False
         else:
@@ -114,8 +114,8 @@ class FlatState:
         start, item = data_address(flat), flat.itemsize
         for array, offset in zip(arrays, self.offsets):
             if (array.base is not flat or not array.flags.c_contiguous
-                    or data_address(array) != start + offset * item):
-                return None
+                    or array.size and data_address(array) != start + offset * item):
+                return None  # (an empty piece's address is no offset: it is not compared)
         return flat
 
     def gather(self, arrays):
