@@ -810,3 +810,26 @@ def test_a_saved_number_is_a_constant_to_backward_graph_whatever_the_id_of_its_a
     monkeypatch.setattr(function, "_number_as_array", lambda number, like: y._data)  # the id
     saved = function._GraphContext(y.grad_fn).saved_tensors  # of the output, as if reused
     assert [t.grad_fn for t in saved if t._data is y._data] == [None]
+
+
+def test_max_pooling_on_the_device_picks_the_cpus_maximum_and_offset_ties_and_nan_included(cuda):
+    """The device copies the windows out and takes max and argmax; the CPU keeps a running
+    maximum. Same maxima and offsets: the first maximum on ties, the last NaN in a window with
+    NaN (PyTorch's rule), through padding, strides and dilation."""
+    from chainrule.ops.pool import max_pool_arrays
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(np.float64)  # many ties
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[1, 2, 4, 4] = np.nan
+    for kernel, stride, padding, dilation in (((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),
+                                              ((3, 3), (1, 2), ((1, 1), (1, 0)), (1, 1)),
+                                              ((2, 3), (2, 1), ((0, 1), (1, 1)), (2, 1))):
+        h, w = x.shape[2] + sum(padding[0]), x.shape[3] + sum(padding[1])
+        out_hw = ((h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
+                  (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1)
+        y, offset = max_pool_arrays(x, kernel, stride, padding, dilation, out_hw)
+        yd, offset_d = max_pool_arrays(cr.tensor(x, device="cuda")._data, kernel, stride, padding,
+                                       dilation, out_hw)
+        assert np.isnan(y).any()
+        np.testing.assert_array_equal(cr.Tensor._from_op(yd, None).cpu().numpy(), y)
+        np.testing.assert_array_equal(cr.Tensor._from_op(offset_d, None).cpu().numpy(), offset)

@@ -15,8 +15,8 @@ dim and lives with interpolation in ops/resample.py. Checks and messages: chainr
 import numpy as np
 
 from ..autograd import Function
-from ..backend import arange_on, contiguous, zeros_on
-from .conv import Fold, _as_2d, col2im
+from ..backend import arange_on, contiguous, is_device_array, zeros_on
+from .conv import Fold, _as_2d, col2im, im2col
 
 
 def _windows(padded, kernel, stride, dilation, out_hw):
@@ -38,12 +38,15 @@ def _pad(x, padding, value):
 
 def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
     """(y, offset) of max pooling x (N, C, H, W): offset is the kernel position (i * kw + j) of
-    each window's maximum (the first one in row-major order on ties, as PyTorch). One pass per
-    kernel offset over the strided view of the windows: a running maximum and where it was.
+    each window's maximum (the first one in row-major order on ties, as PyTorch). On the CPU one
+    pass per kernel offset over the strided view of the windows: a running maximum and where it
+    was; on a GPU the windows copied out once (``_max_pool_gathered``).
 
     A window holding NaN has NaN as its maximum, and its offset is that of its last NaN in
     row-major order, as PyTorch's kernels (they move the argmax on ``val > max or isnan(val)``),
     so the gradient goes where the NaN came from."""
+    if is_device_array(x):
+        return _max_pool_gathered(x, kernel, stride, padding, dilation, out_hw)
     windows = _windows(_pad(x, padding, -np.inf), kernel, stride, dilation, out_hw)
     _, first = next(windows)
     best = first.copy()
@@ -52,6 +55,21 @@ def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
         np.copyto(offset, k, where=(candidate > best) | np.isnan(candidate))
         np.maximum(best, candidate, out=best)
     return best, offset
+
+
+def _max_pool_gathered(x, kernel, stride, padding, dilation, out_hw):
+    """max_pool_arrays on a GPU, where its pass per kernel offset would cost five kernel launches
+    each: every window copied out once (im2col's strided view), then its maximum and where it is,
+    in a few operations for any kernel. The offset is argmax's (the first maximum), except in a
+    window holding NaN: there the last NaN, by argmax over the window read backwards."""
+    (kh, kw), (oh, ow) = kernel, out_hw
+    cols = im2col(_pad(x, padding, -np.inf), kernel, stride, ((0, 0), (0, 0)), dilation, out_hw)
+    n, c = x.shape[:2]
+    windows = cols.reshape(n, c, kh * kw, oh, ow)
+    best = windows.max(axis=2)
+    offset = windows.argmax(axis=2)
+    last_nan = (kh * kw - 1) - np.isnan(windows)[:, :, ::-1].argmax(axis=2)
+    return best, np.where(np.isnan(best), last_nan, offset)
 
 
 def argmax_index(offset, kernel, stride, padding, dilation, width):
