@@ -7,6 +7,7 @@ rounds.
     python benchmarks/run_gpu.py --standin       # plumbing check anywhere: tiny sizes, the CPU
                                                  # stand-in device, no timing worth reading
     python benchmarks/run_gpu.py --count         # anywhere: kernel launches and waits per step
+    python benchmarks/run_gpu.py --count --where 20 --only gpt   # and the lines that launch most
 
 Workloads (a training step: forward, cross-entropy, backward, optimizer step):
     mlp-small   784-512-512-10, ReLU, batch 256, SGD      (launch-bound: many small kernels)
@@ -371,7 +372,7 @@ def _fused_adam_variants(xp):
     return variants
 
 
-def count_launches(workloads, only):
+def count_launches(workloads, only, where=0):
     """On the stand-in device: what one training step asks of the array library, per workload and
     implementation (chainrule.standin.Counts): kernels launched, waits for the device, copies up
     to it. Runs anywhere; with the per-launch cost measured on a GPU (--profile), it says where a
@@ -388,6 +389,7 @@ def count_launches(workloads, only):
                 continue
             step(state)
             step(state)  # state made (optimizer moments), masks cached: a step like the others
+            standin.counts.where(bool(where))
             standin.counts.reset()
             standin.counts.counting = True
             try:
@@ -398,6 +400,10 @@ def count_launches(workloads, only):
             results[name][impl] = {"calls": c.calls, "waits": c.waits, "uploads": c.uploads}
             print(f"{name:>10} {impl:>10}: {c.calls:5d} kernel launches, {c.waits} waits, "
                   f"{c.uploads} copies to the device per step")
+            if where:
+                for site, n in c.sites.most_common(where):
+                    print(f"{n:16d}  {site}")
+                standin.counts.where(False)
     return results
 
 
@@ -414,6 +420,8 @@ def main(argv=None):
     parser.add_argument("--count", action="store_true",
                         help="count kernel launches and waits per step on the stand-in (anywhere, "
                              "at the real sizes), instead of timing")
+    parser.add_argument("--where", type=int, default=0, metavar="N",
+                        help="with --count: the N lines of code that launch the most")
     args = parser.parse_args(argv)
     unknown = set(args.only or ()) - set(WORKLOADS)
     if unknown:
@@ -421,7 +429,7 @@ def main(argv=None):
     if args.standin or args.count:
         backend.use_standin_cuda(True)
     if args.count:
-        results = count_launches(WORKLOADS, args.only)
+        results = count_launches(WORKLOADS, args.only, args.where)
         if args.out:
             args.out.write_text(json.dumps({"launches": results}, indent=2))
         return 0

@@ -833,3 +833,22 @@ def test_max_pooling_on_the_device_picks_the_cpus_maximum_and_offset_ties_and_na
         assert np.isnan(y).any()
         np.testing.assert_array_equal(cr.Tensor._from_op(yd, None).cpu().numpy(), y)
         np.testing.assert_array_equal(cr.Tensor._from_op(offset_d, None).cpu().numpy(), offset)
+
+
+def test_the_counter_says_which_line_launched(cuda):
+    """counts.where() adds, per line of the caller's code, the launches it asked for
+    (benchmarks/run_gpu.py --count --where N)."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    from chainrule import standin
+
+    x = cr.ones(3, device="cuda")
+    standin.counts.where(True)
+    try:
+        launches, _ = _launches(lambda: (x * 2.0).exp())
+        sites = dict(standin.counts.sites)
+    finally:
+        standin.counts.where(False)
+    assert launches == sum(sites.values()) == 2
+    assert all(":" in site and site.split(":")[0].endswith((".py")) for site in sites), sites
+    assert any(site.startswith("chainrule/ops/") for site in sites), sites

@@ -18,6 +18,9 @@ It is a testing device, slower than NumPy itself, not a way to run models.
 
 from __future__ import annotations
 
+import collections
+import os
+import sys
 import types
 import weakref
 
@@ -157,9 +160,27 @@ class Counts:
         self.calls = 0
         self.waits = 0
         self.uploads = 0  # copies from the host to the device
+        self.sites = None  # with where(): a Counter of launches per line of the caller's code
 
     def reset(self):
         self.calls = self.waits = self.uploads = 0
+        if self.sites is not None:
+            self.sites.clear()
+
+    def where(self, on: bool = True) -> None:
+        """Also count the launches per line of code that asked for them (the innermost frame
+        outside this module and NumPy): ``sites``, a Counter of 'file:line function' (slow)."""
+        self.sites = collections.Counter() if on else None
+
+    def _record(self, n) -> None:
+        frame = sys._getframe(2)
+        while frame is not None and (frame.f_code.co_filename == __file__
+                                     or f"{os.sep}numpy{os.sep}" in frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is not None:
+            code = frame.f_code
+            name = code.co_filename.rsplit(f"{os.sep}src{os.sep}", 1)[-1]
+            self.sites[f"{name}:{frame.f_lineno} {code.co_name}"] += n
 
 
 counts = Counts()
@@ -194,6 +215,8 @@ def _waited():
 def _launched(n=1):
     if counts.counting:
         counts.calls += n
+        if counts.sites is not None and n:
+            counts._record(n)
 
 
 class _Flags:
