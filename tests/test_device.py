@@ -757,7 +757,8 @@ def test_col2im_on_the_device_equals_the_cpus(cuda, dtype):
 
     rng = np.random.default_rng(0)
     for (kh, kw), stride, dilation, padding, (oh, ow) in (((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (5, 6)),
-                                                          ((2, 3), (2, 1), (2, 1), ((0, 1), (2, 0)), (3, 4))):
+                                                          ((2, 3), (2, 1), (1, 2), ((0, 1), (2, 0)), (3, 4)),
+                                                          ((3, 2), (1, 3), (2, 1), ((1, 0), (0, 1)), (4, 3))):
         h = (oh - 1) * stride[0] + dilation[0] * (kh - 1) + 1 - sum(padding[0])
         w = (ow - 1) * stride[1] + dilation[1] * (kw - 1) + 1 - sum(padding[1])
         cols = rng.standard_normal((2, 3, kh, kw, oh, ow)).astype(dtype)

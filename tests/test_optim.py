@@ -116,15 +116,21 @@ def torch64():
     torch.set_default_dtype(previous)
 
 
+@pytest.mark.parametrize("foreach", [False, True])
 @pytest.mark.parametrize("name, kwargs, grouped", CASES)
-def test_trajectory_equals_torch(torch64, name, kwargs, grouped):
+def test_trajectory_equals_torch(torch64, name, kwargs, grouped, foreach):
+    """Step by step equal to torch's, each with its loop (foreach=False) and with its multi-tensor
+    path against chainrule's flat one (foreach=True, chainrule.optim.flat)."""
+    if foreach and name not in HAS_FOREACH:
+        pytest.skip(f"{name} has no foreach path")
     torch = torch64
     data = make_problem()
     W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
     tW = torch.tensor(data["W"], requires_grad=True)
     tb = torch.tensor(data["b"], requires_grad=True)
-    ours = getattr(optim, name)(param_spec(W, b, grouped), **kwargs)
-    theirs = getattr(torch.optim, name)(param_spec(tW, tb, grouped), **torch_kwargs(kwargs))
+    ours = getattr(optim, name)(param_spec(W, b, grouped), foreach=foreach, **kwargs)
+    theirs = getattr(torch.optim, name)(param_spec(tW, tb, grouped),
+                                        **dict(torch_kwargs(kwargs), foreach=foreach))
     for step in range(STEPS):
         ours.zero_grad()
         loss_chainrule(W, b, data).backward()
@@ -951,26 +957,6 @@ def test_foreach_equals_the_loop_to_the_last_bit(name, kwargs, grouped):
         for value in opt.state[p].values():
             if isinstance(value, np.ndarray):
                 assert value.shape == p.shape
-
-
-@pytest.mark.parametrize("name, kwargs, grouped", FOREACH_CASES)
-def test_foreach_trajectory_equals_torchs_foreach(torch64, name, kwargs, grouped):
-    torch = torch64
-    data = make_problem()
-    W, b = Parameter(data["W"].copy()), Parameter(data["b"].copy())
-    tW = torch.tensor(data["W"], requires_grad=True)
-    tb = torch.tensor(data["b"], requires_grad=True)
-    ours = getattr(optim, name)(param_spec(W, b, grouped), foreach=True, **kwargs)
-    theirs = getattr(torch.optim, name)(param_spec(tW, tb, grouped), foreach=True, **kwargs)
-    for step in range(STEPS):
-        for opt, loss in ((ours, lambda: loss_chainrule(W, b, data)),
-                          (theirs, lambda: loss_torch(torch, tW, tb, data))):
-            opt.zero_grad()
-            loss().backward()
-            opt.step()
-        for mine, reference in ((W, tW), (b, tb)):
-            np.testing.assert_allclose(mine.numpy(), reference.detach().numpy(), rtol=1e-7,
-                                       atol=1e-12, err_msg=f"{name}({kwargs}) step {step + 1}")
 
 
 def test_foreach_falls_back_to_the_loop_for_mixed_dtypes():
