@@ -770,8 +770,9 @@ def test_col2im_on_the_device_equals_the_cpus(cuda, dtype):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int32, np.int64])
 def test_cross_entropy_takes_targets_of_every_integer_dtype_on_the_device(cuda, dtype):
-    """The device's path compares the targets with ignore_index; where the dtype cannot hold it
-    (uint8 and -100) no target is ignored, without asking the array library to compare."""
+    """Targets of every integer dtype give the CPU's loss on the device, whose path compares them
+    with ignore_index (where the dtype cannot hold it, uint8 and -100, it does not compare: CuPy
+    may refuse that comparison, which the stand-in cannot show)."""
     logits = cr.randn(4, 3)
     targets = np.array([0, 2, 1, 1], dtype=dtype)
     expected = nn.functional.cross_entropy(logits, cr.tensor(targets))
