@@ -18,8 +18,10 @@ Workloads (a training step: forward, cross-entropy, backward, optimizer step):
 
 chainrule and PyTorch run the same model code (the module's ``lib`` is ``chainrule`` or ``torch``)
 from the same weights; every implementation's first loss is compared before timing, so one that
-computes something else cannot look fast. Results are printed and written as JSON (--out). No
-number here is asserted by a test: speed lives in the reports.
+computes something else cannot look fast. ``chainrule-unfused`` is chainrule with its fused
+element-wise kernels turned off (chainrule.kernels): what fusing gains, measured side by side.
+Results are printed and written as JSON (--out). No number here is asserted by a test: speed
+lives in the reports.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import chainrule as cr  # noqa: E402
-from chainrule import backend  # noqa: E402
+from chainrule import backend, kernels  # noqa: E402
 
 WORKLOADS = {
     "mlp-small": ("mlp", (784, 512, 512, 10), 256),
@@ -184,10 +186,20 @@ def time_steps(name, step, state, steps):
     return (time.perf_counter() - start) / steps * 1e6, host / steps * 1e6
 
 
+def unfused_step(state):
+    """chainrule's step with its fused kernels turned off: each op's NumPy calls, one launch each."""
+    kernels.use_fused_kernels(False)
+    try:
+        return lib_step(state)
+    finally:
+        kernels.use_fused_kernels(True)
+
+
 def implementations(kind, sizes, batch):
-    """name -> (state, step) for the workload: chainrule, PyTorch where it sees a GPU, and the
-    floor for the MLPs."""
-    impls = {"chainrule": (lib_setup(cr, kind, sizes, batch), lib_step)}
+    """name -> (state, step) for the workload: chainrule with and without its fused kernels,
+    PyTorch where it sees a GPU, and the floor for the MLPs."""
+    impls = {"chainrule": (lib_setup(cr, kind, sizes, batch), lib_step),
+             "chainrule-unfused": (lib_setup(cr, kind, sizes, batch), unfused_step)}
     if kind == "mlp":
         impls["floor"] = (floor_setup(sizes, batch), floor_step)
     try:
@@ -398,7 +410,7 @@ def count_launches(workloads, only, where=0):
                 standin.counts.counting = False
             c = standin.counts
             results[name][impl] = {"calls": c.calls, "waits": c.waits, "uploads": c.uploads}
-            print(f"{name:>10} {impl:>10}: {c.calls:5d} kernel launches, {c.waits} waits, "
+            print(f"{name:>10} {impl:>17}: {c.calls:5d} kernel launches, {c.waits} waits, "
                   f"{c.uploads} copies to the device per step")
             if where:
                 for site, n in c.sites.most_common(where):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn
+from chainrule import kernels, nn
 from chainrule.backend import is_device_array
 
 
@@ -125,6 +125,7 @@ def test_module_to_cuda_moves_parameters_in_place_and_buffers(cuda):
 
 @pytest.mark.parametrize("make", [
     lambda p: cr.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: cr.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.1),
     lambda p: cr.optim.Adam(p, lr=0.01, amsgrad=True),
     lambda p: cr.optim.AdamW(p, lr=0.01),
     lambda p: cr.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
@@ -133,7 +134,7 @@ def test_module_to_cuda_moves_parameters_in_place_and_buffers(cuda):
     lambda p: cr.optim.Adamax(p, lr=0.01),
     lambda p: cr.optim.NAdam(p, lr=0.01),
     lambda p: cr.optim.RAdam(p, lr=0.01),
-], ids=["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"])
+], ids=["sgd", "sgd-momentum", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam"])
 def test_training_on_cuda_follows_the_cpu_step_for_step(cuda, make):
     """The seed network, trained on both devices from the same weights: the same losses."""
     x, z = _seed_data()
@@ -500,29 +501,36 @@ def _launches(step):
     return standin.counts.calls, standin.counts.waits
 
 
-def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda):
-    """foreach (the default on a GPU): Adam's dozen operations once for the group, plus a gather
-    of the gradients, where the loop makes a dozen per parameter (the parameters live in the
-    flat vector: nothing is copied back). Counted on the stand-in (each operation would be one
-    kernel launch); the same numbers."""
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda, fused):
+    """foreach (the default on a GPU): AdamW's operations once for the group, plus a gather of
+    the gradients, where the loop makes them for each parameter (the parameters live in the flat
+    vector: nothing is copied back). Unfused, the update is a dozen operations; fused, one
+    kernel (chainrule.kernels) after the weight decay. Counted on the stand-in (each operation
+    would be one kernel launch); the same numbers."""
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     results = {}
-    for foreach in (None, False):
-        cr.manual_seed(0)
-        model = nn.Sequential(*(nn.Linear(4, 4) for _ in range(5))).to("cuda")  # 10 parameters
-        opt = cr.optim.AdamW(model.parameters(), lr=0.01, foreach=foreach)
-        for _ in range(2):
-            opt.zero_grad()
-            model(cr.ones(3, 4, device="cuda")).pow(2).sum().backward()
-            launches, waits = _launches(opt.step)
-        results[foreach] = ([p.cpu().numpy() for p in model.parameters()], launches, waits)
+    kernels.use_fused_kernels(fused)
+    try:
+        for foreach in (None, False):
+            cr.manual_seed(0)
+            model = nn.Sequential(*(nn.Linear(4, 4) for _ in range(5))).to("cuda")  # 10 parameters
+            opt = cr.optim.AdamW(model.parameters(), lr=0.01, foreach=foreach)
+            for _ in range(2):
+                opt.zero_grad()
+                model(cr.ones(3, 4, device="cuda")).pow(2).sum().backward()
+                launches, waits = _launches(opt.step)
+            results[foreach] = ([p.cpu().numpy() for p in model.parameters()], launches, waits)
+    finally:
+        kernels.use_fused_kernels(True)
     flat, looped = results[None], results[False]
     for a, b in zip(flat[0], looped[0]):
         np.testing.assert_array_equal(a, b)
     assert flat[2] == looped[2] == 0  # no waits for the device in a step
-    assert looped[1] >= 10 * 12
-    assert flat[1] <= 1 + 16, flat[1]
+    per_parameter = 2 if fused else 12  # the decay, then the update
+    assert looped[1] >= 10 * per_parameter, looped[1]
+    assert flat[1] <= 1 + per_parameter + 4, flat[1]
 
 
 def test_a_language_model_step_on_the_device_never_waits_for_it(cuda):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import chainrule
+from chainrule import kernels
 from chainrule.op_cases import CASES
 
 IDS = [c.name for c in CASES]
@@ -51,6 +52,25 @@ def test_op_case_on_cuda_equals_cpu(case, order, cuda):
     second = order == "second" and case.second_order
     expected = _run(case, arrays, "cpu", second)
     got = _run(case, arrays, "cuda", second)
+    rtol = 1e-12 if cuda == "standin" else 1e-9
+    for name, value in expected.items():
+        if value is None:
+            assert got[name] is None, name
+            continue
+        np.testing.assert_allclose(got[name], value, rtol=rtol, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_op_case_on_cuda_without_fused_kernels_equals_cpu(case, cuda):
+    """The ops' own code on the device, where a GPU runs no fused kernel (chainrule.kernels: the
+    kernels turned off, or one CuPy could not compile): the same results."""
+    arrays = case.make_inputs()
+    expected = _run(case, arrays, "cpu", False)
+    kernels.use_fused_kernels(False)
+    try:
+        got = _run(case, arrays, "cuda", False)
+    finally:
+        kernels.use_fused_kernels(True)
     rtol = 1e-12 if cuda == "standin" else 1e-9
     for name, value in expected.items():
         if value is None:

@@ -18,7 +18,7 @@ LAYERS = [
                 "chainrule.handwritten", "chainrule.op_cases", "chainrule.dtypes",
                 "chainrule.device", "chainrule.accelerator", "chainrule.cuda",
                 "chainrule.backends", "chainrule.autograd_compat", "chainrule.backend",
-                "chainrule.standin"]),
+                "chainrule.standin", "chainrule.kernels"]),
     ("nn, optim, data", ["chainrule.nn", "chainrule.optim", "chainrule.data", "chainrule.utils",
                          "chainrule"]),
     ("training", ["chainrule.training", "chainrule.train"]),

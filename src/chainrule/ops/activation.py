@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import cuda_backend, is_device_array, to_device_of, to_numpy
+from ..kernels import Elementwise
 from .dims import normalize_dim
 from .select import Where
 
@@ -23,6 +24,8 @@ class ReLU(Function):
     """
 
     backward_returns_new_arrays = True  # (see Function)
+    # the backward's formula as one kernel on a GPU (chainrule.kernels); None on the CPU
+    fused_backward = Elementwise("relu_backward", "g, y", "dx", "dx = g * (y != 0)")
 
     @staticmethod
     def forward(ctx, x):
@@ -33,6 +36,9 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
+        fused = ReLU.fused_backward(grad_y, y)
+        if fused is not None:
+            return fused
         return grad_y * (y != 0)  # y >= 0 or NaN: the same as x > 0 except at NaN
 
     @staticmethod
@@ -74,18 +80,26 @@ class Sigmoid(Function):
     """
 
     backward_returns_new_arrays = True  # (see Function)
+    # forward and backward as one kernel each on a GPU (chainrule.kernels); None on the CPU
+    fused_forward = Elementwise("sigmoid", "x", "y", "y = tanh(0.5 * x) * 0.5 + 0.5")
+    fused_backward = Elementwise("sigmoid_backward", "g, y", "dx", "dx = (1 - y) * y * g")
 
     @staticmethod
     def forward(ctx, x):
-        y = np.tanh(0.5 * x)  # y = 0.5 tanh(x / 2) + 0.5: equal to the formula, cannot overflow
-        y *= 0.5
-        y += 0.5
+        y = Sigmoid.fused_forward(x)
+        if y is None:
+            y = np.tanh(0.5 * x)  # y = 0.5 tanh(x / 2) + 0.5: equal to the formula, cannot overflow
+            y *= 0.5
+            y += 0.5
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
+        fused = Sigmoid.fused_backward(grad_y, y)
+        if fused is not None:
+            return fused
         grad_x = 1 - y  # one new array, the rest in place
         grad_x *= y
         grad_x *= grad_y
@@ -106,6 +120,8 @@ class Tanh(Function):
     """
 
     backward_returns_new_arrays = True  # (see Function)
+    # the backward as one kernel on a GPU (chainrule.kernels); None on the CPU
+    fused_backward = Elementwise("tanh_backward", "g, y", "dx", "dx = g * (1 - y * y)")
 
     @staticmethod
     def forward(ctx, x):
@@ -116,6 +132,9 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
+        fused = Tanh.fused_backward(grad_y, y)
+        if fused is not None:
+            return fused
         return grad_y * (1 - y * y)
 
     @staticmethod
@@ -132,12 +151,19 @@ class Softmax(Function):
               (the Jacobian is diag(y) - y yᵀ; its product with dL/dy, without building it)
     """
 
+    # the element-wise steps as one kernel each on a GPU (chainrule.kernels); None on the CPU
+    # (scaled_dot_product_attention's softmax uses them too)
+    fused_exp_shifted = Elementwise("exp_shifted", "x, m", "e", "e = exp(x - m)")
+    fused_backward = Elementwise("softmax_backward", "g, y, s", "dx", "dx = y * (g - s)")
+
     @staticmethod
     def forward(ctx, x, dim):
         dim = normalize_dim("softmax", dim, x.ndim)
         dim = dim if x.ndim else None  # a 0-d x (dim 0 or -1): its one element
-        shifted = x - x.max(axis=dim, keepdims=True)
-        e = np.exp(shifted)
+        m = x.max(axis=dim, keepdims=True)
+        e = Softmax.fused_exp_shifted(x, m)
+        if e is None:
+            e = np.exp(x - m)
         y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -146,7 +172,9 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        return y * (grad_y - (grad_y * y).sum(axis=ctx.dim, keepdims=True)), None
+        s = (grad_y * y).sum(axis=ctx.dim, keepdims=True)  # sum_j dL/dy_j y_j
+        fused = Softmax.fused_backward(grad_y, y, s)
+        return (y * (grad_y - s) if fused is None else fused), None
 
     @staticmethod
     def backward_graph(ctx, grad_y):
@@ -237,11 +265,30 @@ class GELU(Function):
     second:   d2y/dx2 = phi(x) (2 - x^2)
     """
 
+    # forward and backward as one kernel each on a GPU (chainrule.kernels); None on the CPU
+    _constants = {"K": _SQRT_2_OVER_PI, "HK": 0.5 * _SQRT_2_OVER_PI, "C3": 3 * 0.044715,
+                  "S2": _SQRT_2, "P": _INV_SQRT_2PI}
+    fused_forward = Elementwise("gelu", "x", "y", "y = x * (0.5 * (1 + erf(x / S2)))", "",
+                                _constants)
+    fused_backward = Elementwise(
+        "gelu_backward", "g, x", "dx",
+        "dx = g * (0.5 * (1 + erf(x / S2)) + x * (P * exp(-0.5 * x * x)))", "", _constants)
+    fused_tanh_forward = Elementwise(
+        "gelu_tanh", "x", "y, t",
+        "t = tanh((x * x * 0.044715 + 1) * x * K)\ny = (t + 1) * x * 0.5", "", _constants)
+    fused_tanh_backward = Elementwise(
+        "gelu_tanh_backward", "g, x, t", "dx",
+        "dx = ((x * x * C3 + 1) * HK * x * (1 - t * t) + 0.5 * (1 + t)) * g", "", _constants)
+
     @staticmethod
     def forward(ctx, x, approximate="none"):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
+            fused = GELU.fused_tanh_forward(x)
+            if fused is not None:
+                y, ctx.tanh = fused
+                return y
             t = np.multiply(x, x, out=np.empty_like(x))  # t = tanh(u), in place on one new array
             t *= 0.044715
             t += 1.0
@@ -253,6 +300,9 @@ class GELU(Function):
             y *= x
             y *= 0.5
             return y
+        fused = GELU.fused_forward(x)
+        if fused is not None:
+            return fused
         cdf = _normal_cdf(x)
         return x * cdf
 
@@ -261,6 +311,9 @@ class GELU(Function):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
             t = ctx.tanh
+            fused = GELU.fused_tanh_backward(grad_y, x, t)
+            if fused is not None:
+                return fused, None
             # x/2 * u' = x/2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2), in place on one new array
             slope = np.multiply(x, x, out=np.empty_like(x))
             slope *= 3 * 0.044715
@@ -271,6 +324,9 @@ class GELU(Function):
             slope += 0.5 * (1.0 + t)  # 1/2 (1 + t) + x/2 (1 - t^2) u'
             slope *= grad_y
             return slope, None
+        fused = GELU.fused_backward(grad_y, x)
+        if fused is not None:
+            return fused, None
         cdf = _normal_cdf(x)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_y * (cdf + x * pdf), None

@@ -9,16 +9,22 @@ docs/sequence_models.md derives each line.
 import numpy as np
 
 from ..autograd import Function
+from ..kernels import Elementwise
+from .activation import Softmax
 from .arithmetic import unbroadcast
 
 
 def _softmax_rows_(scores):
-    """Softmax along the last dim, in place (scores is overwritten and returned), shifted by each
-    row's maximum (a row of -inf stays NaN, as in PyTorch's math path)."""
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    return scores
+    """Softmax along the last dim, in place on the CPU (scores is overwritten and returned; on a
+    GPU a new array, from one fused kernel), shifted by each row's maximum (a row of -inf stays
+    NaN, as in PyTorch's math path)."""
+    m = scores.max(axis=-1, keepdims=True)
+    e = Softmax.fused_exp_shifted(scores, m)
+    if e is None:
+        scores -= m
+        e = np.exp(scores, out=scores)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def _swap(a):
@@ -46,15 +52,21 @@ class ScaledDotProductAttention(Function):
     """
 
     backward_returns_new_arrays = True  # (see Function)
+    # S = Q Kᵀ * scale + M after the product, as one kernel on a GPU (chainrule.kernels)
+    fused_scores = Elementwise("attention_scores", "a, mask", "s", "s = a * scale + mask",
+                               "scale")
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, keep=None):
         scores = np.matmul(q, _swap(k))  # a new array: the steps below work in place on it
-        scores *= scale
-        if mask is not None:
-            if np.broadcast_shapes(scores.shape, np.shape(mask)) == scores.shape:
+        fused = None if mask is None else ScaledDotProductAttention.fused_scores(scores, mask, scale)
+        if fused is not None:
+            scores = fused
+        else:
+            scores *= scale
+            if mask is not None and np.broadcast_shapes(scores.shape, np.shape(mask)) == scores.shape:
                 scores += mask
-            else:  # the mask has batch dims that Q and K lack
+            elif mask is not None:  # the mask has batch dims that Q and K lack
                 scores = scores + mask
         weights = _softmax_rows_(scores)
         dropped = weights if keep is None else weights * keep
@@ -74,10 +86,13 @@ class ScaledDotProductAttention(Function):
         grad_weights = np.matmul(grad_out, _swap(v))
         if keep is not None:
             grad_weights *= keep
-        # dS = P * (dP - rowsum(dP * P)), in place on dP
-        grad_weights -= (grad_weights * weights).sum(axis=-1, keepdims=True)
-        grad_weights *= weights
-        grad_scores = grad_weights
+        # dS = P * (dP - rowsum(dP * P)), in place on dP (on a GPU, one fused kernel)
+        row = (grad_weights * weights).sum(axis=-1, keepdims=True)
+        grad_scores = Softmax.fused_backward(grad_weights, weights, row)
+        if grad_scores is None:
+            grad_weights -= row
+            grad_weights *= weights
+            grad_scores = grad_weights
         grad_q = np.matmul(grad_scores, k) * scale if needs[0] else None
         grad_k = np.matmul(_swap(grad_scores), q) * scale if needs[1] else None
         grad_mask = unbroadcast(grad_scores, np.shape(mask)) if needs[3] else None

@@ -26,22 +26,49 @@ In evaluation mode batch norm uses the running statistics, which are constants: 
 import numpy as np
 
 from ..autograd import Function
+from ..kernels import Elementwise
+
+# the element-wise steps as one kernel each on a GPU (chainrule.kernels); None on the CPU
+_fused_inv_std = Elementwise("inv_std", "var", "r", "r = 1 / sqrt(var + eps)", "eps")
+_fused_scale_shift = Elementwise("scale_shift", "centered, r, w, b", "x_hat, y",
+                                 "x_hat = centered * r\ny = x_hat * w + b")
+_fused_standardize_backward = Elementwise("standardize_backward", "g, x_hat, r, mean_g, mean_gx",
+                                          "dx", "dx = (g - mean_g - x_hat * mean_gx) * r")
 
 
 def _standardize(x, axes, eps):
-    """(x_hat, r) with r = 1 / sqrt(var + eps) kept with its reduced axes as size 1."""
+    """(x - mu, r, mu, var) with r = 1 / sqrt(var + eps), the statistics kept with their reduced
+    axes as size 1; ``_scale_shift`` makes x_hat and y from the first two."""
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
     var = np.mean(centered * centered, axis=axes, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    centered *= inv_std  # now x_hat (in place: centered is ours)
+    inv_std = _fused_inv_std(var, eps)
+    if inv_std is None:
+        inv_std = 1.0 / np.sqrt(var + eps)
     return centered, inv_std, mean, var
+
+
+def _scale_shift(centered, inv_std, weight, bias):
+    """x_hat = (x - mu) r, and y = gamma x_hat + beta (gamma, beta: None for none), as
+    (x_hat, y); ``centered`` is overwritten (it is ``_standardize``'s own array)."""
+    if weight is not None and bias is not None:
+        fused = _fused_scale_shift(centered, inv_std, weight, bias)
+        if fused is not None:
+            return fused
+    centered *= inv_std  # now x_hat (in place: centered is ours)
+    y = centered if weight is None else centered * weight
+    if bias is not None:
+        y = y + bias
+    return centered, y
 
 
 def _standardize_backward(grad_x_hat, x_hat, inv_std, axes):
     """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``."""
     mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
     mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
+    fused = _fused_standardize_backward(grad_x_hat, x_hat, inv_std, mean_g, mean_gx)
+    if fused is not None:
+        return fused
     grad_x = grad_x_hat - mean_g  # then in place on this new array
     grad_x -= x_hat * mean_gx
     grad_x *= inv_std
@@ -100,7 +127,7 @@ class BatchNorm(Function):
         axes = (0, *range(2, x.ndim))
         shape = _channel_shape(x.ndim)
         if training:
-            x_hat, inv_std, mean, var = _standardize(x, axes, eps)
+            centered, inv_std, mean, var = _standardize(x, axes, eps)
             m = x.size // x.shape[1]  # elements per channel
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -111,10 +138,9 @@ class BatchNorm(Function):
                 running_var += momentum * unbiased
         else:
             inv_std = (1.0 / np.sqrt(running_var + eps)).reshape(shape)
-            x_hat = (x - running_mean.reshape(shape)) * inv_std
-        y = x_hat if weight is None else x_hat * weight.reshape(shape)
-        if bias is not None:
-            y = y + bias.reshape(shape)
+            centered = x - running_mean.reshape(shape)
+        x_hat, y = _scale_shift(centered, inv_std, None if weight is None else weight.reshape(shape),
+                                None if bias is None else bias.reshape(shape))
         ctx.save_for_backward(x, weight, bias, running_mean, running_var)
         ctx.x_hat, ctx.inv_std = x_hat, inv_std
         ctx.training, ctx.eps = training, eps
@@ -172,10 +198,8 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
         axes = tuple(range(x.ndim - k, x.ndim))
-        x_hat, inv_std, _, _ = _standardize(x, axes, eps)
-        y = x_hat if weight is None else x_hat * weight
-        if bias is not None:
-            y = y + bias
+        centered, inv_std, _, _ = _standardize(x, axes, eps)
+        x_hat, y = _scale_shift(centered, inv_std, weight, bias)
         ctx.save_for_backward(x, weight, bias)
         ctx.x_hat, ctx.inv_std, ctx.k, ctx.eps = x_hat, inv_std, k, eps
         return y
@@ -224,8 +248,9 @@ class GroupNorm(Function):
         n = x.shape[0]
         shape = _channel_shape(x.ndim)
         grouped = x.reshape(n, num_groups, -1)
-        x_hat, inv_std, _, _ = _standardize(grouped, (2,), eps)
-        x_hat = x_hat.reshape(x.shape)
+        centered, inv_std, _, _ = _standardize(grouped, (2,), eps)
+        centered *= inv_std  # now x_hat, by group
+        x_hat = centered.reshape(x.shape)  # gamma and beta are per channel: they need x's shape
         y = x_hat if weight is None else x_hat * weight.reshape(shape)
         if bias is not None:
             y = y + bias.reshape(shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import Elementwise
 from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["Adam", "AdamW"]
@@ -83,20 +84,32 @@ class Adam(Optimizer):
 
     _state_arrays = ("exp_avg", "exp_avg_sq")  # (with "step": Optimizer._init_state)
 
+    # a step (without amsgrad) as one kernel on a GPU (chainrule.kernels); None on the CPU
+    fused_update = Elementwise(
+        "adam_update", "g", "p, m, v",
+        "m += (1 - beta1) * (g - m)\n"
+        "v = v * beta2 + (1 - beta2) * g * g\n"
+        "p -= m / (sqrt(v) / bias_correction2_sqrt + eps) * step_size",
+        "beta1, beta2, bias_correction2_sqrt, eps, step_size")
+
     def _update(self, group, params, states):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         for p, param, grad, state in self._steps(group, params, states, group["decoupled_weight_decay"]):
             if group["amsgrad"] and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(param).reshape(p._data.shape)
             m, v = at_least_1d(state["exp_avg"]), at_least_1d(state["exp_avg_sq"])
+            step_size = lr / (1 - beta1 ** state["step"])
+            bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
+            if not group["amsgrad"] and Adam.fused_update(
+                    grad, beta1, beta2, bias_correction2_sqrt, eps, step_size,
+                    out=(param, m, v)) is not None:
+                continue
             m += (1 - beta1) * (grad - m)
             v *= beta2
             v += (1 - beta2) * grad * grad
             if group["amsgrad"]:
                 max_v = at_least_1d(state["max_exp_avg_sq"])
                 v = np.maximum(max_v, v, out=max_v)
-            step_size = lr / (1 - beta1 ** state["step"])
-            bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
             update = np.sqrt(v)  # one array holds denom, then m / denom, then the step
             update /= bias_correction2_sqrt
             update += eps

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..kernels import Elementwise
 from .optimizer import Optimizer, at_least_1d, check_bool, check_in_range, refuse_unsupported
 
 __all__ = ["SGD"]
@@ -67,6 +70,13 @@ class SGD(Optimizer):
                 f"Got momentum={options['momentum']} and dampening={options['dampening']} instead."
             )
 
+    # a step as one kernel on a GPU (chainrule.kernels): without momentum, and with it from the
+    # second step on (damp = 1 - dampening), Nesterov's aside
+    fused_step = Elementwise("sgd_step", "g", "p", "p -= lr * g", "lr")
+    fused_momentum_step = Elementwise("sgd_momentum_step", "g", "p, b",
+                                      "b = b * momentum + g * damp\np -= lr * b",
+                                      "lr, momentum, damp")
+
     def _update(self, group, params, states):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
@@ -74,6 +84,7 @@ class SGD(Optimizer):
             if p.grad is None:
                 continue
             param, grad = at_least_1d(p._data), at_least_1d(p.grad._data)
+            on_device = type(param) is not np.ndarray  # (a GPU: fused kernels, where they run)
             if maximize:
                 grad = -grad
             if weight_decay != 0:
@@ -86,7 +97,12 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = buf.reshape(p._data.shape)  # (a view of buf)
                 else:
                     buf = at_least_1d(buf)
+                    if on_device and not nesterov and SGD.fused_momentum_step(
+                            grad, lr, momentum, 1 - dampening, out=(param, buf)) is not None:
+                        continue
                     buf *= momentum
                     buf += grad if dampening == 0 else (1 - dampening) * grad
                 grad = grad + momentum * buf if nesterov else buf
+            if on_device and SGD.fused_step(grad, lr, out=param) is not None:
+                continue
             param -= lr * grad

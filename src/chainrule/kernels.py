@@ -1,0 +1,337 @@
+"""Element-wise chains as one GPU kernel: one formula, read by NumPy and compiled by CuPy.
+
+On a GPU each NumPy call on a device array launches one kernel, and each launch costs the host
+about 10 µs, however few numbers it touches. GELU's backward written as NumPy calls is 13
+launches; as one CUDA kernel it is one. An ``Elementwise`` is such a chain, written once as a
+formula:
+
+    GELU_TANH_BACKWARD = Elementwise(
+        "gelu_tanh_backward", inputs="x, t, g", outputs="dx",
+        body="dx = g * (1 + t) * (0.5 + 0.5 * x * (1 - t) * (K + K3C * x * x))",
+        constants={"K": 0.7978845608028654, "K3C": 0.10703222440890037})
+
+The formula is a small language that reads the same in Python and in C: statements, one per line
+or separated by ``;``, that assign (``=``, ``+=``, ``-=``, ``*=``, ``/=``) to an output or to a
+name of its own an expression of the inputs, scalars, constants, earlier results and numbers,
+with ``+ - * /``, comparisons (1 where true, 0 where false), ``where(c, a, b)`` and the functions
+exp, log, sqrt, tanh and erf. An output that the formula reads before it assigns it is updated in
+place: the caller passes it (``out=``), as an optimizer passes its state. The formula is checked
+when the kernel is made (``FormulaError`` names what it cannot take), and then:
+
+- on a GPU it is translated to C (every operation parenthesised, every number a double, so that no
+  division is an integer one) and compiled into a ``cupy.ElementwiseKernel`` at its first call:
+  one launch from then on;
+- on the CPU stand-in the same text runs through NumPy and counts as one launch, so every device
+  test checks the formula against the CPU's op;
+- on the CPU, calling it returns None: the op runs its own NumPy code, written for the CPU's speed
+  (in place, few temporaries). A fused kernel is a GPU's faster path, never an op's only one.
+
+If a kernel fails the first time it runs for a dtype (CuPy cannot compile it, say), chainrule
+warns once and the op runs unfused for that dtype: more launches, the same numbers.
+``use_fused_kernels(False)`` (or ``CHAINRULE_FUSED=0`` in the environment) turns them all off, so
+that a benchmark can measure the difference. tests/test_kernels.py compiles each kernel's C text
+with the host's C++ compiler and checks that it computes what its NumPy reading computes.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from . import backend
+
+__all__ = ["Elementwise", "FormulaError", "use_fused_kernels", "fused_kernels_enabled", "KERNELS"]
+
+_enabled = os.environ.get("CHAINRULE_FUSED", "1") != "0"
+KERNELS: list = []  # every Elementwise made, for the tests and the benchmarks
+
+
+def use_fused_kernels(enabled: bool = True) -> None:
+    """Run element-wise chains as one fused kernel each on a GPU (True, the default), or as the
+    ops' NumPy calls (False), to measure what fusing gains. The numbers agree to rounding."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def fused_kernels_enabled() -> bool:
+    return _enabled
+
+
+class FormulaError(ValueError):
+    """A formula an Elementwise cannot take, with the reason and the text at fault."""
+
+
+# the formula's functions: their NumPy reading (erf, which NumPy lacks, from chainrule's own)
+def _erf(x):
+    from .ops.activation import _erf_elementwise
+
+    return np.asarray(_erf_elementwise(x), dtype=np.result_type(x, np.float32))
+
+
+_FUNCTIONS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "erf": _erf,
+              "where": np.where}
+_ARITY = {"where": 3}
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==",
+                ast.NotEq: "!="}
+# names a formula may not use: the kernel's own (T, i, n and what starts with _) and C's words
+_RESERVED = {"T", "i", "n", "int", "float", "double", "bool", "char", "long", "short", "signed",
+             "unsigned", "void", "const", "static", "auto", "return", "if", "else", "for",
+             "while", "do", "true", "false", "struct", "sizeof", "new", "delete", "this"}
+
+
+def _names(text: str) -> tuple:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+class Elementwise:
+    """One element-wise formula (see the module's docstring): ``inputs`` and ``outputs`` are
+    arrays of one dtype, broadcast together; ``scalars`` are numbers given at each call (float64
+    in C); ``constants`` are numbers fixed when the kernel is made."""
+
+    def __init__(self, name: str, inputs: str, outputs: str, body: str, scalars: str = "",
+                 constants: dict | None = None):
+        self.name = name
+        self.inputs, self.outputs, self.scalars = _names(inputs), _names(outputs), _names(scalars)
+        self.constants = dict(constants or {})
+        self.body = body
+        try:
+            tree = ast.parse(body.strip())
+        except SyntaxError as err:
+            raise FormulaError(f"kernel {name}: the formula is not valid: {err.msg} "
+                               f"in {err.text!r}") from None
+        self.locals, self.updates = _check(name, tree, self)
+        self.c_body = _to_c(tree, self)
+        self._python = compile(ast.fix_missing_locations(_without_augmented(tree)),
+                               f"<kernel {name}>", "exec")
+        self.module = sys._getframe(1).f_globals.get("__name__", "")  # where it was made
+        self._cupy_kernel = None
+        self._ran: set = set()     # dtypes it has run for on the GPU
+        self._failed: set = set()  # dtypes CuPy could not run it for (then the op runs unfused)
+        KERNELS.append(self)
+
+    def __repr__(self):
+        return f"Elementwise({self.name!r}: {', '.join(self.inputs + self.scalars)} -> " \
+               f"{', '.join(self.outputs)})"
+
+    # -- a call ----------------------------------------------------------------------------------
+    def __call__(self, *args, out=None):
+        """The outputs (one array, or a tuple of them) computed by one kernel, or None where no
+        kernel runs (host arrays, fusion turned off, a kernel CuPy could not run): then the
+        caller computes the same with its NumPy code. ``args`` are the inputs, then the scalars;
+        ``out`` the output arrays to write (all of them, required for outputs the formula
+        updates)."""
+        first = args[0]
+        if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
+            return None
+        n_in = len(self.inputs)
+        if len(args) != n_in + len(self.scalars):
+            raise TypeError(f"kernel {self.name}: takes {n_in} arrays ({', '.join(self.inputs)}) "
+                            f"and {len(self.scalars)} numbers ({', '.join(self.scalars)}), got "
+                            f"{len(args)} values.")
+        if out is not None:
+            out = out if isinstance(out, tuple) else (out,)
+            if len(out) != len(self.outputs):
+                raise TypeError(f"kernel {self.name}: out= takes all {len(self.outputs)} outputs "
+                                f"({', '.join(self.outputs)}), got {len(out)}.")
+        elif self.updates:
+            raise TypeError(f"kernel {self.name}: updates {', '.join(self.updates)} in place: "
+                            "pass them as out=.")
+        for a in (*args[1:n_in], *(out or ())):  # arrays of one device and one dtype, or the
+            if not backend.is_device_array(a) or a.dtype != first.dtype:  # op's own NumPy code
+                return None
+        arrays, numbers = args[:n_in], [float(s) for s in args[n_in:]]
+        if backend.cuda_backend().name == "standin":
+            results = self._run_on_standin(arrays, numbers, out)
+        else:
+            results = self._run_on_gpu(arrays, numbers, out)
+            if results is None:
+                return None
+        return results[0] if len(results) == 1 else results
+
+    def _run_on_gpu(self, arrays, numbers, out):
+        dtype = arrays[0].dtype
+        if dtype in self._failed:
+            return None
+        if self._cupy_kernel is None:
+            import cupy
+
+            params = [f"T {n}" for n in self.inputs] + [f"float64 {n}" for n in self.scalars]
+            self._cupy_kernel = cupy.ElementwiseKernel(
+                ", ".join(params), ", ".join(f"T {n}" for n in self.outputs), self.c_body,
+                f"chainrule_{self.name}")
+        args = (*arrays, *numbers, *(out or ()))
+        if dtype in self._ran:
+            results = self._cupy_kernel(*args)
+        else:
+            try:
+                results = self._cupy_kernel(*args)
+            except Exception as err:  # noqa: BLE001 - whatever CuPy raises, the op can do without
+                self._failed.add(dtype)
+                warnings.warn(f"chainrule: the fused kernel {self.name} did not run on this GPU "
+                              f"for {dtype} ({type(err).__name__}: {err}); its op runs as "
+                              "separate operations instead (the same numbers, more launches).",
+                              RuntimeWarning, stacklevel=4)
+                return None
+            self._ran.add(dtype)
+        return results if isinstance(results, tuple) else (results,)
+
+    def _run_on_standin(self, arrays, numbers, out):
+        """The formula read by NumPy on the arrays inside the stand-in's, as one launch."""
+        from . import standin
+
+        standin._launched()
+        results = self.evaluate([a._a for a in arrays], numbers,
+                                None if out is None else [o._a for o in out])
+        return out if out is not None else tuple(standin.StandInArray(r) for r in results)
+
+    def evaluate(self, arrays, numbers=(), out=None):
+        """The formula read by NumPy: the outputs (a list) for NumPy ``arrays`` and ``numbers``,
+        written into ``out`` when given. The stand-in device runs kernels this way, and the tests
+        compare it with the formula's C reading."""
+        dtypes = {a.dtype for a in [*arrays, *(out or [])]}
+        if len(dtypes) != 1:
+            raise TypeError(f"kernel {self.name}: its arrays must share one dtype (as CuPy's "
+                            f"type T), got {', '.join(sorted(str(d) for d in dtypes))}.")
+        (dtype,) = dtypes
+        shape = np.broadcast_shapes(*(a.shape for a in [*arrays, *(out or [])]))
+        names = {**_FUNCTIONS, **self.constants, **dict(zip(self.inputs, arrays)),
+                 **dict(zip(self.scalars, (float(n) for n in numbers)))}
+        if out is not None:
+            names.update(zip(self.outputs, out))
+        with np.errstate(all="ignore"):  # a GPU kernel never warns
+            exec(self._python, {"__builtins__": {}}, names)
+        targets = list(out) if out is not None else [np.empty(shape, dtype) for _ in self.outputs]
+        for name, target in zip(self.outputs, targets):
+            if names[name] is not target:
+                target[...] = names[name]
+        return targets
+
+
+# ----- the formula: checked, and translated to C ------------------------------------------------
+def _fail(name, why, node=None):
+    where = f" in {ast.unparse(node)!r}" if node is not None else ""
+    raise FormulaError(f"kernel {name}: {why}{where}.")
+
+
+def _check(name, tree, kernel):
+    """The names the formula makes for itself (in order), and the outputs it reads before it
+    assigns them (updated in place); raises FormulaError for anything outside the language."""
+    given = set(kernel.inputs) | set(kernel.scalars) | set(kernel.constants)
+    every = kernel.inputs + kernel.outputs + kernel.scalars + tuple(kernel.constants)
+    for n in every:
+        if not n.isidentifier() or n.startswith("_") or n in _RESERVED or n in _FUNCTIONS:
+            _fail(name, f"{n!r} cannot name an array or number (reserved, or not a name)")
+    if len(set(every)) != len(every):
+        _fail(name, f"a name is used twice among {', '.join(every)}")
+    for n, value in kernel.constants.items():
+        if not np.isfinite(value):
+            _fail(name, f"constant {n} = {value} is not a finite number")
+    defined, made, updates = set(given), [], []
+
+    def expression(node):
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            expression(node.left)
+            expression(node.right)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            expression(node.operand)
+        elif isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARISONS:
+                _fail(name, "a comparison takes one of > >= < <= == != between two values", node)
+            expression(node.left)
+            expression(node.comparators[0])
+        elif isinstance(node, ast.Call):
+            f = getattr(node.func, "id", None)
+            if f not in _FUNCTIONS or node.keywords or len(node.args) != _ARITY.get(f, 1):
+                _fail(name, f"functions are {', '.join(_FUNCTIONS)}, called with their "
+                            "arguments in order", node)
+            for arg in node.args:
+                expression(arg)
+        elif isinstance(node, ast.Name):
+            if node.id in kernel.outputs and node.id not in defined and node.id not in updates:
+                updates.append(node.id)  # read before it is assigned: its value is given
+            elif node.id not in defined and node.id not in kernel.outputs:
+                _fail(name, f"{node.id!r} is used before it is given or assigned", node)
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            if not np.isfinite(node.value):
+                _fail(name, "numbers must be finite", node)
+        else:
+            _fail(name, "an expression takes names, numbers, + - * /, comparisons and the "
+                        f"functions {', '.join(_FUNCTIONS)}", node)
+
+    for statement in tree.body:
+        augmented = isinstance(statement, ast.AugAssign) and type(statement.op) in _OPERATORS
+        plain = isinstance(statement, ast.Assign) and len(statement.targets) == 1
+        target = statement.target if augmented else statement.targets[0] if plain else None
+        if not isinstance(target, ast.Name):
+            _fail(name, "each statement assigns (=, +=, -=, *=, /=) one name", statement)
+        if augmented:
+            expression(target)  # (it reads the target too)
+        expression(statement.value)
+        if target.id in given or target.id in _FUNCTIONS or target.id in _RESERVED \
+                or target.id.startswith("_"):
+            _fail(name, f"{target.id!r} cannot be assigned (an input, a number or reserved)",
+                  statement)
+        if target.id not in kernel.outputs and target.id not in defined:
+            made.append(target.id)
+        defined.add(target.id)
+    missing = [o for o in kernel.outputs if o not in defined]
+    if missing:
+        _fail(name, f"the outputs {', '.join(missing)} are never assigned")
+    return tuple(made), tuple(updates)
+
+
+def _c_number(value) -> str:
+    text = repr(float(value))  # the shortest text that reads back as this double, valid in C
+    return text if any(c in text for c in ".e") else text + ".0"
+
+
+def _to_c(tree, kernel) -> str:
+    """The formula in C: one statement a line, a name of its own declared (of type T) where it is
+    first assigned, every operation in parentheses, every number a double."""
+    constants = kernel.constants
+
+    def c(node):
+        if isinstance(node, ast.BinOp):
+            return f"({c(node.left)} {_OPERATORS[type(node.op)]} {c(node.right)})"
+        if isinstance(node, ast.UnaryOp):
+            return f"({'-' if isinstance(node.op, ast.USub) else '+'}{c(node.operand)})"
+        if isinstance(node, ast.Compare):
+            op = _COMPARISONS[type(node.ops[0])]
+            return f"({c(node.left)} {op} {c(node.comparators[0])})"
+        if isinstance(node, ast.Call):
+            args = [c(a) for a in node.args]
+            if node.func.id == "where":
+                return f"({args[0]} ? {args[1]} : {args[2]})"
+            return f"{node.func.id}({', '.join(args)})"
+        if isinstance(node, ast.Name):
+            return _c_number(constants[node.id]) if node.id in constants else node.id
+        return _c_number(node.value)
+
+    lines, declared = [], set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            target, op = statement.targets[0].id, "="
+        else:
+            target, op = statement.target.id, _OPERATORS[type(statement.op)] + "="
+        declare = "T " if target in kernel.locals and target not in declared else ""
+        declared.add(target)
+        lines.append(f"{declare}{target} {op} {c(statement.value)};")
+    return "\n".join(lines)
+
+
+def _without_augmented(tree):
+    """The formula for NumPy with ``a op= b`` read as ``a = a op (b)``: a new array, as C's
+    element-wise update never writes into an array the formula was given."""
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_AugAssign(self, node):  # noqa: N802 - ast's name
+            target = ast.Name(node.target.id, ast.Load())
+            return ast.Assign([ast.Name(node.target.id, ast.Store())],
+                              ast.BinOp(target, node.op, node.value))
+
+    return Rewrite().visit(ast.parse(ast.unparse(tree)))

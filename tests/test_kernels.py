@@ -1,0 +1,324 @@
+"""Fused element-wise kernels (chainrule.kernels): the formula language, its C reading compiled
+with the host's C++ compiler and compared with its NumPy reading, the calls on each device, and the
+fallback to the op's own code where a GPU cannot run a kernel.
+
+Whether each op computes the same with its kernel as on the CPU is tested by the device op cases
+(tests/test_device_ops.py), which run every op on the stand-in, where kernels run.
+"""
+
+import shutil
+import subprocess
+import sys
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import backend, kernels, standin
+from chainrule.kernels import Elementwise, FormulaError
+
+# the library's kernels (made when chainrule is imported), not the ones these tests make
+LIBRARY = [k for k in kernels.KERNELS if k.module.startswith("chainrule.")]
+
+
+def test_the_library_has_its_kernels_and_each_name_is_its_own():
+    names = [k.name for k in LIBRARY]
+    assert len(names) == len(set(names)), names
+    assert {"relu_backward", "gelu_tanh", "gelu_tanh_backward", "scale_shift",
+            "standardize_backward", "adam_update", "sgd_step"} <= set(names)
+
+
+@pytest.mark.parametrize("body, says", [
+    ("y = x ** 2", "an expression takes"),
+    ("y = x // 2", "an expression takes"),
+    ("y = foo(x)", "functions are"),
+    ("y = where(x, 1)", "functions are"),
+    ("y = exp(x=x)", "functions are"),
+    ("x = 1\ny = x", "'x' cannot be assigned"),
+    ("y = q", "'q' is used before"),
+    ("y[0] = x", "each statement assigns"),
+    ("y, z = x, x", "each statement assigns"),
+    ("y = 1 if x else 2", "an expression takes"),
+    ("y = a < x < b", "a comparison takes one"),
+    ("i = x\ny = i", "'i' cannot be assigned"),
+    ("t = x", "the outputs y are never assigned"),
+    ("y = x +", "not valid"),
+    ("y = x * 1e400", "finite"),
+])
+def test_a_formula_outside_the_language_is_refused_with_the_reason(body, says):
+    with pytest.raises(FormulaError, match=says) as err:
+        Elementwise("bad", "x", "y", body)
+    assert "kernel bad" in str(err.value)
+
+
+def test_names_that_c_or_the_kernel_reserve_are_refused():
+    with pytest.raises(FormulaError, match="'double' cannot name"):
+        Elementwise("bad", "double", "y", "y = double")
+    with pytest.raises(FormulaError, match="used twice"):
+        Elementwise("bad", "x, x", "y", "y = x")
+    with pytest.raises(FormulaError, match="not a finite number"):
+        Elementwise("bad", "x", "y", "y = x * K", constants={"K": float("nan")})
+
+
+def test_the_c_reading_parenthesises_everything_and_makes_every_number_a_double():
+    k = Elementwise("sample_c", "x, g", "y", "t = 1 / (x + 2)\nt *= -K\ny = where(g > 0, t, 3) - exp(t)",
+                    constants={"K": 0.5})
+    assert k.c_body == ("T t = (1.0 / (x + 2.0));\n"
+                        "t *= (-0.5);\n"
+                        "y = (((g > 0.0) ? t : 3.0) - exp(t));")
+    assert k.locals == ("t",) and k.updates == ()
+
+
+def test_outputs_read_before_they_are_assigned_are_updates_that_the_caller_passes():
+    k = Elementwise("sample_updates", "g", "p, m", "m = m * 0.9 + g\np -= lr * m", "lr")
+    assert k.updates == ("m", "p")
+    with pytest.raises(TypeError, match="updates m, p in place: pass them as out="):
+        _on_standin(lambda: k(cr.ones(3, device="cuda")._data, 0.1))
+
+
+def _on_standin(fn):
+    backend.use_standin_cuda(True)
+    try:
+        return fn()
+    finally:
+        backend.use_standin_cuda(False)
+
+
+def test_on_the_cpu_a_kernel_runs_nothing_and_says_so_with_none():
+    k = Elementwise("sample_cpu", "x", "y", "y = x * 2")
+    assert k(np.ones(3)) is None
+
+
+def test_on_the_standin_a_kernel_is_one_launch_and_computes_its_formula():
+    k = Elementwise("sample_standin", "x, g", "y, t", "t = tanh(x)\ny = g * t + 1", "")
+
+    def run():
+        x = cr.randn(4, 3, device="cuda")._data
+        g = cr.randn(3, device="cuda")._data  # broadcast
+        standin.counts.reset()
+        standin.counts.counting = True
+        try:
+            y, t = k(x, g)
+        finally:
+            standin.counts.counting = False
+        assert standin.counts.calls == 1
+        assert backend.is_device_array(y) and y.shape == (4, 3) and y.dtype == np.float32
+        xh, gh = x.get(), g.get()
+        np.testing.assert_allclose(t.get(), np.tanh(xh), rtol=1e-6)
+        np.testing.assert_allclose(y.get(), gh * np.tanh(xh) + 1, rtol=1e-6)
+        # arrays of two dtypes, or one on the host: the op's own code runs instead
+        assert k(x, g.astype(np.float64)) is None
+        kernels.use_fused_kernels(False)
+        try:
+            assert k(x, g) is None
+        finally:
+            kernels.use_fused_kernels(True)
+
+    _on_standin(run)
+
+
+def test_updates_write_into_the_arrays_given_and_inputs_stay_as_they_were():
+    k = Elementwise("sample_in_place", "g", "p, m", "m = m * 0.5 + g\np -= lr * m", "lr")
+
+    def run():
+        g = cr.tensor([1.0, 2.0], device="cuda")._data
+        p = cr.tensor([10.0, 10.0], device="cuda")._data
+        m = cr.tensor([2.0, 4.0], device="cuda")._data
+        result = k(g, 0.5, out=(p, m))
+        assert result[0] is p and result[1] is m
+        np.testing.assert_array_equal(m.get(), [2.0, 4.0])
+        np.testing.assert_array_equal(p.get(), [9.0, 8.0])
+        np.testing.assert_array_equal(g.get(), [1.0, 2.0])
+
+    _on_standin(run)
+    # an augmented assignment to a name of the formula's own never writes into an input
+    k = Elementwise("sample_alias", "x", "y", "t = x\nt += 1\ny = t + x")
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(k.evaluate([x])[0], [3.0, 5.0])
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+
+
+# ----- the C reading, compiled with the host's compiler ---------------------------------------
+_CXX = shutil.which("g++") or shutil.which("clang++")
+
+
+def _samples(kernel, rng):
+    """Inputs, numbers and starting outputs: one half positive (for sqrt and log), one half of
+    both signs (for comparisons)."""
+    n = 16
+
+    def values():
+        return np.concatenate([rng.uniform(0.05, 2.0, n), rng.standard_normal(n) * 1.5])
+
+    arrays = [values() for _ in kernel.inputs]
+    numbers = list(rng.uniform(0.1, 0.99, len(kernel.scalars)))
+    starts = [np.abs(values()) + 0.05 for _ in kernel.outputs]  # positive: running averages
+    return arrays, numbers, starts
+
+
+def _c_program(cases) -> str:
+    parts = ["#include <cmath>", "#include <cstdio>",
+             "using std::exp; using std::log; using std::sqrt; using std::tanh; using std::erf;"]
+    for index, (kernel, arrays, numbers, starts) in enumerate(cases):
+        n = len(arrays[0]) if arrays else len(starts[0])
+        params = ([f"const T* _in_{a}" for a in kernel.inputs]
+                  + [f"double _s_{s}" for s in kernel.scalars]
+                  + [f"T* _out_{o}" for o in kernel.outputs])
+        body = "\n".join(
+            [f"const T {a} = _in_{a}[_k];" for a in kernel.inputs]
+            + [f"const double {s} = _s_{s};" for s in kernel.scalars]
+            + [f"T &{o} = _out_{o}[_k];" for o in kernel.outputs]  # as CuPy: a reference
+            + [kernel.c_body])
+        data = "\n".join(f"static const double d_{j}[] = {{{', '.join(repr(float(v)) for v in a)}}};"
+                         for j, a in enumerate([*arrays, *starts]))
+        copies = "\n".join(f"T a_{j}[{n}]; for (int q = 0; q < {n}; ++q) a_{j}[q] = (T) d_{j}[q];"
+                           for j in range(len(arrays) + len(starts)))
+        call_args = ([f"a_{j}" for j in range(len(arrays))] + [repr(float(v)) for v in numbers]
+                     + [f"a_{len(arrays) + j}" for j in range(len(starts))])
+        prints = "\n".join(
+            f'for (int q = 0; q < {n}; ++q) printf("{index} %s {o} %.17g\\n", label, '
+            f"(double) a_{len(arrays) + j}[q]);" for j, o in enumerate(kernel.outputs))
+        parts.append(f"""namespace k{index} {{
+template <typename T> void run(int _count, {', '.join(params)}) {{
+  for (int _k = 0; _k < _count; ++_k) {{
+{body}
+  }}
+}}
+template <typename T> void go(const char* label) {{
+{data}
+{copies}
+run<T>({n}, {', '.join(call_args)});
+{prints}
+}}
+}}""")
+    parts.append("int main() {")
+    parts += [f'k{i}::go<float>("float32"); k{i}::go<double>("float64");' for i in range(len(cases))]
+    parts.append("return 0; }")
+    return "\n".join(parts)
+
+
+@pytest.mark.skipif(_CXX is None, reason="no C++ compiler here")
+def test_every_kernel_computes_in_c_what_its_numpy_reading_computes(tmp_path):
+    """Each library kernel's C text (what CuPy compiles, with CuPy's reading of its parameters:
+    inputs as values, outputs as references) compiled by the host's C++ compiler and run on the
+    same numbers as its NumPy reading, in float32 and float64. A wrong translation (precedence,
+    an integer division, a missing declaration) gives other numbers or does not compile."""
+    rng = np.random.default_rng(0)
+    extra = Elementwise("sample_everything", "x, g", "y, z",
+                        "t = where(x > 0, x, -x) / 2 + 1\nt -= 1 / 4\ny = sqrt(t) * log(t) - erf(g)"
+                        "\nz = (g >= 0.5) * exp(-t) + (x != g) + (x < 0)")
+    cases = [(k, *_samples(k, rng)) for k in [*LIBRARY, extra]]
+    source = tmp_path / "kernels.cpp"
+    source.write_text(_c_program(cases))
+    binary = tmp_path / "kernels"
+    built = subprocess.run([_CXX, "-O1", "-std=c++17", str(source), "-o", str(binary)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    lines = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.split()
+    got: dict = {}
+    for i in range(0, len(lines), 4):
+        index, label, output, value = lines[i:i + 4]
+        got.setdefault((int(index), label, output), []).append(float(value))
+    for index, (kernel, arrays, numbers, starts) in enumerate(cases):
+        for label, dtype, rtol in (("float32", np.float32, 1e-4), ("float64", np.float64, 1e-12)):
+            out = [s.astype(dtype) for s in starts] if kernel.updates else None
+            expected = kernel.evaluate([a.astype(dtype) for a in arrays], numbers, out)
+            for name, value in zip(kernel.outputs, expected):
+                np.testing.assert_allclose(got[index, label, name], value, rtol=rtol,
+                                           atol=rtol * 0.1, equal_nan=True,
+                                           err_msg=f"kernel {kernel.name}, {name}, {label}")
+
+
+# ----- on a GPU: CuPy's ElementwiseKernel, and the fallback -------------------------------------
+class _FakeCuPy:
+    """A stand-in for CuPy's ElementwiseKernel that records how it was made and called, runs the
+    formula's NumPy reading, or fails as a kernel that does not compile."""
+
+    def __init__(self, fail=False):
+        self.made, self.calls, self.fail = [], [], fail
+        self.module = types.SimpleNamespace(ElementwiseKernel=self._make)
+
+    def _make(self, in_params, out_params, operation, name):
+        self.made.append((in_params, out_params, operation, name))
+        fake = self
+
+        def call(*args):
+            fake.calls.append(args)
+            if fake.fail:
+                raise RuntimeError("nvrtc: error: identifier 'erf' is undefined")
+            return fake.kernel_under_test._run_on_standin(
+                args[:len(fake.kernel_under_test.inputs)],
+                args[len(fake.kernel_under_test.inputs):][:len(fake.kernel_under_test.scalars)],
+                args[len(fake.kernel_under_test.inputs) + len(fake.kernel_under_test.scalars):]
+                or None)
+
+        return call
+
+
+def _as_if_on_a_gpu(monkeypatch, fake, kernel):
+    fake.kernel_under_test = kernel
+    monkeypatch.setitem(sys.modules, "cupy", fake.module)
+    # chainrule.kernels sees the stand-in's arrays as CuPy's, and takes CuPy's path
+    monkeypatch.setattr(kernels, "backend", types.SimpleNamespace(
+        is_device_array=backend.is_device_array,
+        cuda_backend=lambda: types.SimpleNamespace(name="cupy")))
+
+
+def test_on_a_gpu_a_kernel_is_made_once_with_cupys_parameters_and_called_in_order(cuda, monkeypatch):
+    if cuda != "standin":
+        pytest.skip("CuPy itself is here: the real kernels run in the device tests")
+    k = Elementwise("sample_gpu", "g", "p, m", "m = m * b + g\np -= lr * m", "lr, b")
+    fake = _FakeCuPy()
+    _as_if_on_a_gpu(monkeypatch, fake, k)
+    g, p, m = (cr.ones(3, device="cuda")._data for _ in range(3))
+    for _ in range(2):
+        assert k(g, 0.5, 0.25, out=(p, m)) == (p, m)
+    assert fake.made == [("T g, float64 lr, float64 b", "T p, T m", k.c_body, "chainrule_sample_gpu")]
+    assert [len(args) for args in fake.calls] == [5, 5]
+    assert fake.calls[0][0] is g and fake.calls[0][1:3] == (0.5, 0.25) and fake.calls[0][3] is p
+    # m: 1 -> 1 * 0.25 + 1 = 1.25 -> 1.25 * 0.25 + 1 = 1.3125;  p: 1 - 0.5 * 1.25 - 0.5 * 1.3125
+    np.testing.assert_allclose(m.get(), [1.3125] * 3)
+    np.testing.assert_allclose(p.get(), [1 - 0.625 - 0.65625] * 3)
+
+
+def test_a_kernel_a_gpu_cannot_run_warns_once_and_the_op_runs_its_own_code(cuda, monkeypatch):
+    if cuda != "standin":
+        pytest.skip("CuPy itself is here: the real kernels run in the device tests")
+    k = Elementwise("sample_failing", "x", "y", "y = x * 2")
+    fake = _FakeCuPy(fail=True)
+    _as_if_on_a_gpu(monkeypatch, fake, k)
+    x = cr.ones(3, device="cuda")._data
+    with pytest.warns(RuntimeWarning, match="sample_failing did not run on this GPU for float32"):
+        assert k(x) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert k(x) is None  # not tried again, no second warning
+    assert len(fake.calls) == 1
+
+
+def test_an_op_whose_kernel_fails_still_computes_its_result(cuda, monkeypatch):
+    """GELU's two kernels failing on a 'GPU': the forward and backward still give the CPU's
+    numbers, from the op's own code."""
+    if cuda != "standin":
+        pytest.skip("CuPy itself is here: the real kernels run in the device tests")
+    fake = _FakeCuPy(fail=True)
+    gelu = cr.ops.activation.GELU
+    for kernel in (gelu.fused_tanh_forward, gelu.fused_tanh_backward):
+        monkeypatch.setattr(kernel, "_failed", set())
+        monkeypatch.setattr(kernel, "_ran", set())
+        monkeypatch.setattr(kernel, "_cupy_kernel", None)
+    _as_if_on_a_gpu(monkeypatch, fake, gelu.fused_tanh_forward)
+    x = np.linspace(-3, 3, 7)
+    results = {}
+    for device in ("cpu", "cuda"):
+        t = cr.tensor(x, requires_grad=True, device=device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            y = cr.nn.functional.gelu(t, approximate="tanh")
+            y.sum().backward()
+        results[device] = (y.detach().cpu().numpy(), t.grad.cpu().numpy())
+    assert len(fake.calls) == 2  # each kernel tried once
+    for got, expected in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
