@@ -174,7 +174,7 @@ class Counts:
 
     def _record(self, n) -> None:
         frame = sys._getframe(2)
-        while frame is not None and (frame.f_code.co_filename == __file__
+        while frame is not None and (frame.f_code.co_filename in _NOT_CALLERS
                                      or f"{os.sep}numpy{os.sep}" in frame.f_code.co_filename):
             frame = frame.f_back
         if frame is not None:
@@ -184,9 +184,13 @@ class Counts:
 
 
 counts = Counts()
+# the files whose lines are never the launch site: this one, and the fused kernels' (their
+# launch is the op's line that calls the kernel)
+_NOT_CALLERS = {__file__, os.path.join(os.path.dirname(__file__), "kernels.py")}
 # ndarray methods that return a view or metadata: no kernel
 _VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "as_strided",
-          "broadcast_to", "expand_dims"}
+          "broadcast_to", "expand_dims",
+          "may_share_memory"}  # (CuPy compares the arrays' memory bounds on the host)
 
 
 # functions whose result's size depends on the values: CuPy reads them from the device first

@@ -182,6 +182,17 @@ class Softmax(Function):
         return y * (grad_y - (grad_y * y).sum(dim=ctx.dim, keepdim=True)), None
 
 
+def log_softmax_arrays(x, dim):
+    """log_softmax of an array along ``dim`` (None: every element): x - m - log(sum exp(x - m)),
+    m = max x, stable at +-1000; on a GPU in four launches (max, exp, sum, the rest)."""
+    m = x.max(axis=dim, keepdims=True)
+    e = Softmax.fused_exp_shifted(x, m)
+    if e is None:
+        shifted = x - m
+        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return LogSoftmax.fused_from_sum(x, m, e.sum(axis=dim, keepdims=True))
+
+
 class LogSoftmax(Function):
     """Log of softmax along ``dim``, by log-sum-exp (stable at +-1000).
 
@@ -190,12 +201,15 @@ class LogSoftmax(Function):
     second:   d2y_i/dx_j dx_k = -(s_j [j == k] - s_j s_k),  s = softmax(x)   (the same for every i)
     """
 
+    # y from x, m and the sum of exp(x - m), as one kernel on a GPU (chainrule.kernels; the
+    # exponentials are Softmax's kernel); cross_entropy uses them too
+    fused_from_sum = Elementwise("log_softmax", "x, m, s", "y", "y = x - m - log(s)")
+
     @staticmethod
     def forward(ctx, x, dim):
         dim = normalize_dim("log_softmax", dim, x.ndim)
         dim = dim if x.ndim else None  # a 0-d x (dim 0 or -1): its one element
-        shifted = x - x.max(axis=dim, keepdims=True)
-        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        y = log_softmax_arrays(x, dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y

@@ -55,6 +55,9 @@ class ScaledDotProductAttention(Function):
     # S = Q Kᵀ * scale + M after the product, as one kernel on a GPU (chainrule.kernels)
     fused_scores = Elementwise("attention_scores", "a, mask", "s", "s = a * scale + mask",
                                "scale")
+    # and dS * scale, the factor both dL/dQ and dL/dK take (where M needs no gradient of its own)
+    fused_scaled_scores_grad = Elementwise("attention_scores_backward", "dp, p, row", "ds",
+                                           "ds = (dp - row) * p * scale", "scale")
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, keep=None):
@@ -88,6 +91,12 @@ class ScaledDotProductAttention(Function):
             grad_weights *= keep
         # dS = P * (dP - rowsum(dP * P)), in place on dP (on a GPU, one fused kernel)
         row = (grad_weights * weights).sum(axis=-1, keepdims=True)
+        scaled = None if needs[3] else ScaledDotProductAttention.fused_scaled_scores_grad(
+            grad_weights, weights, row, scale)  # dS * scale
+        if scaled is not None:
+            grad_q = np.matmul(scaled, k) if needs[0] else None
+            grad_k = np.matmul(_swap(scaled), q) if needs[1] else None
+            return grad_q, grad_k, grad_v, None, None, None
         grad_scores = Softmax.fused_backward(grad_weights, weights, row)
         if grad_scores is None:
             grad_weights -= row

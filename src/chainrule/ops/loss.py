@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import (arange_on, as_array, check_later, is_device_array, ones_on, outside_range,
                        to_numpy, zeros_on)
+from .activation import log_softmax_arrays
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -238,8 +239,7 @@ class CrossEntropyLoss(Function):
     def forward(ctx, logits, target, reduction="mean", weight=None, ignore_index=-100,
                 label_smoothing=0.0):
         any_ignored = _check_class_targets("cross_entropy", logits, target, ignore_index)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_prob = log_softmax_arrays(logits, 1)
         sample_weight, kept, safe_target, total = _class_weights(
             "cross_entropy", target, weight, ignore_index, any_ignored, logits.dtype,
             logits.shape[1])
