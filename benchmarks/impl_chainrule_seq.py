@@ -28,8 +28,8 @@ def build_gpt(lib, vocab, w):
         def forward(self, x):
             B, T, C = x.shape
             qkv = self.c_attn(x)
-            q, k, v = (qkv[..., i * C:(i + 1) * C].reshape(B, T, w.n_head, C // w.n_head)
-                       .transpose(1, 2) for i in range(3))
+            q, k, v = (t.reshape(B, T, w.n_head, C // w.n_head).transpose(1, 2)
+                       for t in qkv.split(C, dim=2))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 

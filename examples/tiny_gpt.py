@@ -115,8 +115,8 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x):
         B, T, C = x.shape
         qkv = self.c_attn(x)
-        q, k, v = (qkv[..., i * C:(i + 1) * C].reshape(B, T, self.n_head, C // self.n_head)
-                   .transpose(1, 2) for i in range(3))  # (B, heads, T, head size)
+        q, k, v = (t.reshape(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                   for t in qkv.split(C, dim=2))  # (B, heads, T, head size)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
