@@ -20,7 +20,7 @@ timeout "${BENCH_S:-150}" python3 benchmarks/run_gpu.py --out "$OUT/gpu.json" ${
 
 echo "== device tests =="
 timeout "${TEST_S:-240}" python3 -m pytest -n "${WORKERS:-8}" -p no:cacheprovider -q -rfE --tb=short \
-    --timeout 120 --junitxml="$OUT/junit.xml" ${TESTS:-tests/test_device.py tests/test_device_ops.py \
+    --timeout 120 --junitxml="$OUT/junit.xml" ${TESTS:-tests/test_device.py tests/test_device_ops.py tests/test_kernels.py \
     tests/test_pytorch_programs.py::test_a_program_that_picks_cuda_runs_on_the_device_and_prints_the_same} \
     > "$OUT/tests.log" 2>&1
 echo "pytest exit $?"

@@ -322,3 +322,28 @@ def test_an_op_whose_kernel_fails_still_computes_its_result(cuda, monkeypatch):
     assert len(fake.calls) == 2  # each kernel tried once
     for got, expected in zip(results["cuda"], results["cpu"]):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", LIBRARY, ids=[k.name for k in LIBRARY])
+def test_every_kernel_runs_on_the_device_and_equals_its_numpy_reading(kernel, cuda):
+    """Each library kernel on the 'cuda' device, float32 and float64: on a GPU this is CuPy
+    compiling and running its C text, where a kernel that fails would make its op fall back with a
+    warning (here an error), which the op tests alone would not notice."""
+    rng = np.random.default_rng(1)
+    arrays, numbers, starts = _samples(kernel, rng)
+    for dtype, rtol in ((np.float32, 1e-5), (np.float64, 1e-10)):
+        host = [a.astype(dtype) for a in arrays]
+        host_out = [s.astype(dtype) for s in starts] if kernel.updates else None
+        expected = kernel.evaluate(host, numbers, None if host_out is None else
+                                   [s.copy() for s in host_out])
+        device = [cr.tensor(a, device="cuda")._data for a in host]
+        out = None if host_out is None else tuple(cr.tensor(s, device="cuda")._data
+                                                  for s in host_out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # a fallback fails the test
+            got = kernel(*device, *numbers, out=out)
+        got = got if isinstance(got, tuple) else (got,)
+        assert len(got) == len(kernel.outputs)
+        for name, g, e in zip(kernel.outputs, got, expected):
+            np.testing.assert_allclose(backend.to_numpy(g), e, rtol=rtol, atol=rtol * 1e-2,
+                                       equal_nan=True, err_msg=f"{kernel.name}: {name}, {dtype}")

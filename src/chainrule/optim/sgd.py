@@ -80,11 +80,13 @@ class SGD(Optimizer):
     def _update(self, group, params, states):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+        # on a GPU one kernel a step (asked for there only: on the CPU even asking costs the seed
+        # network's step a share one can measure; a kernel given a host array declines anyway)
+        fuse = bool(params) and type(params[0]._data) is not np.ndarray
         for p in params:
             if p.grad is None:
                 continue
             param, grad = at_least_1d(p._data), at_least_1d(p.grad._data)
-            on_device = type(param) is not np.ndarray  # (a GPU: fused kernels, where they run)
             if maximize:
                 grad = -grad
             if weight_decay != 0:
@@ -97,12 +99,12 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = buf.reshape(p._data.shape)  # (a view of buf)
                 else:
                     buf = at_least_1d(buf)
-                    if on_device and not nesterov and SGD.fused_momentum_step(
+                    if fuse and not nesterov and SGD.fused_momentum_step(
                             grad, lr, momentum, 1 - dampening, out=(param, buf)) is not None:
                         continue
                     buf *= momentum
                     buf += grad if dampening == 0 else (1 - dampening) * grad
                 grad = grad + momentum * buf if nesterov else buf
-            if on_device and SGD.fused_step(grad, lr, out=param) is not None:
+            if fuse and SGD.fused_step(grad, lr, out=param) is not None:
                 continue
             param -= lr * grad
