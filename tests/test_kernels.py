@@ -17,7 +17,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import backend, kernels, standin
-from chainrule.kernels import Elementwise, FormulaError
+from chainrule.kernels import Elementwise, FormulaError, SumOf
 
 # the library's kernels (made when chainrule is imported), not the ones these tests make
 LIBRARY = [k for k in kernels.KERNELS if k.module.startswith("chainrule.")]
@@ -27,7 +27,7 @@ def test_the_library_has_its_kernels_and_each_name_is_its_own():
     names = [k.name for k in LIBRARY]
     assert len(names) == len(set(names)), names
     assert {"relu_backward", "gelu_tanh", "gelu_tanh_backward", "scale_shift",
-            "standardize_backward", "adam_update", "sgd_step"} <= set(names)
+            "standardize_backward", "adam_update", "sgd_step", "sum_of_products"} <= set(names)
 
 
 @pytest.mark.parametrize("body, says", [
@@ -140,6 +140,36 @@ def test_updates_write_into_the_arrays_given_and_inputs_stay_as_they_were():
     np.testing.assert_array_equal(x, [1.0, 2.0])
 
 
+def test_a_sum_takes_one_expression_and_leaves_a_and_b_to_the_reduction():
+    with pytest.raises(FormulaError, match="a, b and s are the reduction's own names"):
+        SumOf("bad", "a, y", "a * y")
+    with pytest.raises(FormulaError, match="one expression, not statements"):
+        SumOf("bad", "x", "x\nt = x")
+    k = SumOf("sample_sum_c", "x, y", "x * (y - 1)")
+    assert k.c_map == "(x * (y - 1.0))" and k.c_body == f"s = {k.c_map};"
+
+
+def test_a_sum_on_the_standin_is_one_launch_and_on_the_cpu_none():
+    k = SumOf("sample_sum", "x, y", "x * y")
+    assert k(np.ones((2, 3)), np.ones((2, 3)), axis=1) is None
+
+    def run():
+        x = cr.randn(4, 5, 6, device="cuda", dtype=cr.float64)._data
+        y = cr.randn(5, 6, device="cuda", dtype=cr.float64)._data  # broadcast
+        standin.counts.reset()
+        standin.counts.counting = True
+        try:
+            s = k(x, y, axis=(1, 2), keepdims=True)
+        finally:
+            standin.counts.counting = False
+        assert standin.counts.calls == 1 and s.shape == (4, 1, 1)
+        np.testing.assert_allclose(s.get(), (x.get() * y.get()).sum(axis=(1, 2), keepdims=True),
+                                   rtol=1e-12)
+        assert k(x, y.astype(np.float32), axis=0) is None  # two dtypes: NumPy's calls instead
+
+    _on_standin(run)
+
+
 # ----- the C reading, compiled with the host's compiler ---------------------------------------
 _CXX = shutil.which("g++") or shutil.which("clang++")
 
@@ -238,7 +268,8 @@ class _FakeCuPy:
 
     def __init__(self, fail=False):
         self.made, self.calls, self.fail = [], [], fail
-        self.module = types.SimpleNamespace(ElementwiseKernel=self._make)
+        self.module = types.SimpleNamespace(ElementwiseKernel=self._make,
+                                            ReductionKernel=self._make_reduction)
 
     def _make(self, in_params, out_params, operation, name):
         self.made.append((in_params, out_params, operation, name))
@@ -253,6 +284,22 @@ class _FakeCuPy:
                 args[len(fake.kernel_under_test.inputs):][:len(fake.kernel_under_test.scalars)],
                 args[len(fake.kernel_under_test.inputs) + len(fake.kernel_under_test.scalars):]
                 or None)
+
+        return call
+
+
+    def _make_reduction(self, in_params, out_params, map_expr, reduce_expr, post_map_expr,
+                        identity, name):
+        self.made.append((in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
+                          name))
+        fake = self
+
+        def call(*args, axis=None, keepdims=False):
+            fake.calls.append((args, axis, keepdims))
+            if fake.fail:
+                raise RuntimeError("nvrtc: error")
+            values = fake.kernel_under_test.evaluate([a._a for a in args])[0]
+            return standin.StandInArray(np.asarray(values.sum(axis=axis, keepdims=keepdims)))
 
         return call
 
@@ -281,6 +328,24 @@ def test_on_a_gpu_a_kernel_is_made_once_with_cupys_parameters_and_called_in_orde
     # m: 1 -> 1 * 0.25 + 1 = 1.25 -> 1.25 * 0.25 + 1 = 1.3125;  p: 1 - 0.5 * 1.25 - 0.5 * 1.3125
     np.testing.assert_allclose(m.get(), [1.3125] * 3)
     np.testing.assert_allclose(p.get(), [1 - 0.625 - 0.65625] * 3)
+
+
+def test_on_a_gpu_a_sum_is_a_reduction_kernel_with_its_map_and_plus(cuda, monkeypatch):
+    if cuda != "standin":
+        pytest.skip("CuPy itself is here: the real kernels run in the device tests")
+    k = SumOf("sample_gpu_sum", "x, y", "x * y")
+    fake = _FakeCuPy()
+    _as_if_on_a_gpu(monkeypatch, fake, k)
+    x = cr.ones(2, 3, device="cuda")._data
+    s = k(x, x, axis=(1,), keepdims=True)
+    assert fake.made == [("T x, T y", "T s", "(x * y)", "a + b", "s = a", "0",
+                          "chainrule_sample_gpu_sum")]
+    assert fake.calls[0][1:] == ((1,), True)
+    np.testing.assert_array_equal(s.get(), [[3.0], [3.0]])
+    fake.fail = True
+    k._ran.clear()
+    with pytest.warns(RuntimeWarning, match="sample_gpu_sum did not run"):
+        assert k(x, x, axis=0) is None
 
 
 def test_a_kernel_a_gpu_cannot_run_warns_once_and_the_op_runs_its_own_code(cuda, monkeypatch):
@@ -341,7 +406,12 @@ def test_every_kernel_runs_on_the_device_and_equals_its_numpy_reading(kernel, cu
                                                   for s in host_out)
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # a fallback fails the test
-            got = kernel(*device, *numbers, out=out)
+            if isinstance(kernel, SumOf):  # summed over the second axis of a (4, 8) view
+                device = [d.reshape(4, 8) for d in device]
+                got = kernel(*device, axis=1, keepdims=True)
+                expected = [expected[0].reshape(4, 8).sum(axis=1, keepdims=True)]
+            else:
+                got = kernel(*device, *numbers, out=out)
         got = got if isinstance(got, tuple) else (got,)
         assert len(got) == len(kernel.outputs)
         for name, g, e in zip(kernel.outputs, got, expected):

@@ -44,7 +44,8 @@ import numpy as np
 
 from . import backend
 
-__all__ = ["Elementwise", "FormulaError", "use_fused_kernels", "fused_kernels_enabled", "KERNELS"]
+__all__ = ["Elementwise", "SumOf", "FormulaError", "use_fused_kernels", "fused_kernels_enabled",
+           "sum_of_products", "sum_of_products_kernel", "KERNELS"]
 
 _enabled = os.environ.get("CHAINRULE_FUSED", "1") != "0"
 KERNELS: list = []  # every Elementwise made, for the tests and the benchmarks
@@ -154,28 +155,34 @@ class Elementwise:
         return results[0] if len(results) == 1 else results
 
     def _run_on_gpu(self, arrays, numbers, out):
-        dtype = arrays[0].dtype
+        return self._launch(arrays[0].dtype, (*arrays, *numbers, *(out or ())), {}, 4)
+
+    def _make_cupy_kernel(self):
+        import cupy
+
+        params = [f"T {n}" for n in self.inputs] + [f"float64 {n}" for n in self.scalars]
+        return cupy.ElementwiseKernel(", ".join(params), ", ".join(f"T {n}" for n in self.outputs),
+                                      self.c_body, f"chainrule_{self.name}")
+
+    def _launch(self, dtype, args, kwargs, stacklevel):
+        """The CuPy kernel's results (a tuple), or None where it cannot run for this dtype: the
+        first failure for a dtype (made, compiled or run) warns, naming the op's line
+        (``stacklevel``), and later calls for that dtype do not try again."""
         if dtype in self._failed:
             return None
-        if self._cupy_kernel is None:
-            import cupy
-
-            params = [f"T {n}" for n in self.inputs] + [f"float64 {n}" for n in self.scalars]
-            self._cupy_kernel = cupy.ElementwiseKernel(
-                ", ".join(params), ", ".join(f"T {n}" for n in self.outputs), self.c_body,
-                f"chainrule_{self.name}")
-        args = (*arrays, *numbers, *(out or ()))
         if dtype in self._ran:
-            results = self._cupy_kernel(*args)
+            results = self._cupy_kernel(*args, **kwargs)
         else:
             try:
-                results = self._cupy_kernel(*args)
+                if self._cupy_kernel is None:
+                    self._cupy_kernel = self._make_cupy_kernel()
+                results = self._cupy_kernel(*args, **kwargs)
             except Exception as err:  # noqa: BLE001 - whatever CuPy raises, the op can do without
                 self._failed.add(dtype)
                 warnings.warn(f"chainrule: the fused kernel {self.name} did not run on this GPU "
                               f"for {dtype} ({type(err).__name__}: {err}); its op runs as "
                               "separate operations instead (the same numbers, more launches).",
-                              RuntimeWarning, stacklevel=4)
+                              RuntimeWarning, stacklevel=stacklevel)
                 return None
             self._ran.add(dtype)
         return results if isinstance(results, tuple) else (results,)
@@ -210,6 +217,54 @@ class Elementwise:
             if names[name] is not target:
                 target[...] = names[name]
         return targets
+
+
+class SumOf(Elementwise):
+    """The sum over some axes of one element-wise expression of arrays, as one kernel on a GPU
+    (where NumPy would make the products, then sum them: two launches):
+
+        sum_of_products = SumOf("sum_of_products", "x, y", "x * y")
+        s = sum_of_products(g, x_hat, axis=(1,), keepdims=True)    # (g * x_hat).sum(1, keepdims)
+
+    On a GPU a ``cupy.ReductionKernel`` whose map is the expression in C and whose reduction is
+    +; on the stand-in NumPy's sum of the expression read by NumPy; on the CPU None, as for
+    ``Elementwise``. ``a`` and ``b`` are the reduction's own names in CuPy: no input takes them."""
+
+    def __init__(self, name: str, inputs: str, expression: str, constants: dict | None = None):
+        if {"a", "b", "s"} & set(_names(inputs)):
+            raise FormulaError(f"kernel {name}: a, b and s are the reduction's own names; name "
+                               "the inputs otherwise.")
+        super().__init__(name, inputs, "s", f"s = {expression}", "", constants)
+        if self.locals or "\n" in self.c_body:
+            raise FormulaError(f"kernel {name}: a sum takes one expression, not statements.")
+        self.c_map = self.c_body[len("s = "):-1]  # the expression's C (without "s = " and ";")
+
+    def __call__(self, *arrays, axis=None, keepdims=False):
+        """The sum of the expression over ``axis`` (an int, a tuple, None for all) of these
+        arrays, or None where no kernel runs (then the caller sums with NumPy)."""
+        first = arrays[0]
+        if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
+            return None
+        if len(arrays) != len(self.inputs):
+            raise TypeError(f"kernel {self.name}: takes {len(self.inputs)} arrays "
+                            f"({', '.join(self.inputs)}), got {len(arrays)}.")
+        for a in arrays[1:]:
+            if not backend.is_device_array(a) or a.dtype != first.dtype:
+                return None
+        if backend.cuda_backend().name == "standin":
+            from . import standin
+
+            standin._launched()
+            values = self.evaluate([a._a for a in arrays])[0]
+            return standin.StandInArray(np.asarray(values.sum(axis=axis, keepdims=keepdims)))
+        results = self._launch(first.dtype, arrays, {"axis": axis, "keepdims": keepdims}, 3)
+        return None if results is None else results[0]
+
+    def _make_cupy_kernel(self):
+        import cupy
+
+        return cupy.ReductionKernel(", ".join(f"T {n}" for n in self.inputs), "T s", self.c_map,
+                                    "a + b", "s = a", "0", f"chainrule_{self.name}")
 
 
 # ----- the formula: checked, and translated to C ------------------------------------------------
@@ -335,3 +390,14 @@ def _without_augmented(tree):
                               ast.BinOp(target, node.op, node.value))
 
     return Rewrite().visit(ast.parse(ast.unparse(tree)))
+
+
+# ----- kernels the ops share --------------------------------------------------------------------
+sum_of_products_kernel = SumOf("sum_of_products", "x, y", "x * y")
+
+
+def sum_of_products(x, y, axis=None, keepdims=False):
+    """(x * y).sum(axis, keepdims=keepdims): one kernel on a GPU, NumPy's product and sum
+    elsewhere (softmax's and attention's backward and the norms' affine gradient take it)."""
+    fused = sum_of_products_kernel(x, y, axis=axis, keepdims=keepdims)
+    return (x * y).sum(axis=axis, keepdims=keepdims) if fused is None else fused

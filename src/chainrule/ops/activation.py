@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import cuda_backend, is_device_array, to_device_of, to_numpy
-from ..kernels import Elementwise
+from ..kernels import Elementwise, sum_of_products
 from .dims import normalize_dim
 from .select import Where
 
@@ -174,7 +174,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad_y):
         (y,) = ctx.saved_tensors
-        s = (grad_y * y).sum(axis=ctx.dim, keepdims=True)  # sum_j dL/dy_j y_j
+        s = sum_of_products(grad_y, y, ctx.dim, keepdims=True)  # sum_j dL/dy_j y_j
         fused = Softmax.fused_backward(grad_y, y, s)
         return (y * (grad_y - s) if fused is None else fused), None
 

@@ -9,7 +9,7 @@ docs/sequence_models.md derives each line.
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import Elementwise
+from ..kernels import Elementwise, sum_of_products
 from .activation import Softmax
 from .arithmetic import unbroadcast
 
@@ -90,7 +90,7 @@ class ScaledDotProductAttention(Function):
         if keep is not None:
             grad_weights *= keep
         # dS = P * (dP - rowsum(dP * P)), in place on dP (on a GPU, one fused kernel)
-        row = (grad_weights * weights).sum(axis=-1, keepdims=True)
+        row = sum_of_products(grad_weights, weights, -1, keepdims=True)
         scaled = None if needs[3] else ScaledDotProductAttention.fused_scaled_scores_grad(
             grad_weights, weights, row, scale)  # dS * scale
         if scaled is not None:

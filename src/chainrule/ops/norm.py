@@ -23,29 +23,45 @@ and dL/dx_j = sum_i g_i d x_hat_i / d x_j = r (g_j - mean(g) - x_hat_j mean(g x_
 In evaluation mode batch norm uses the running statistics, which are constants: dL/dx = g * r.
 """
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import Elementwise
+from ..kernels import Elementwise, sum_of_products, sum_of_products_kernel
 
-# the element-wise steps as one kernel each on a GPU (chainrule.kernels); None on the CPU
-_fused_inv_std = Elementwise("inv_std", "var", "r", "r = 1 / sqrt(var + eps)", "eps")
+# on a GPU (chainrule.kernels) the sums of products are one kernel each (sum_of_products_kernel),
+# and so are the element-wise steps after them (m elements per group); on the CPU these return
+# None and the functions below run NumPy's calls
+_fused_inv_std = Elementwise("inv_std", "sum_sq", "r", "r = 1 / sqrt(sum_sq / m + eps)", "m, eps")
 _fused_scale_shift = Elementwise("scale_shift", "centered, r, w, b", "x_hat, y",
                                  "x_hat = centered * r\ny = x_hat * w + b")
-_fused_standardize_backward = Elementwise("standardize_backward", "g, x_hat, r, mean_g, mean_gx",
-                                          "dx", "dx = (g - mean_g - x_hat * mean_gx) * r")
+_fused_standardize_backward = Elementwise(
+    "standardize_backward", "g, x_hat, r, mean_g, sum_gx", "dx",
+    "dx = (g - mean_g - x_hat * (sum_gx / m)) * r", "m")
 
 
-def _standardize(x, axes, eps):
+def _count(x, axes):
+    """m, the number of elements each statistic is taken over."""
+    return math.prod(x.shape[a] for a in axes)
+
+
+def _standardize(x, axes, eps, need_var=False):
     """(x - mu, r, mu, var) with r = 1 / sqrt(var + eps), the statistics kept with their reduced
-    axes as size 1; ``_scale_shift`` makes x_hat and y from the first two."""
+    axes as size 1; ``_scale_shift`` makes x_hat and y from the first two. (On a GPU r comes from
+    the sum of squares in two kernels, and var is None unless ``need_var``.)"""
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
-    var = np.mean(centered * centered, axis=axes, keepdims=True)
-    inv_std = _fused_inv_std(var, eps)
-    if inv_std is None:
-        inv_std = 1.0 / np.sqrt(var + eps)
-    return centered, inv_std, mean, var
+    sum_sq = sum_of_products_kernel(centered, centered, axis=axes, keepdims=True)  # None: CPU
+    if sum_sq is None:
+        var = np.mean(centered * centered, axis=axes, keepdims=True)
+    else:
+        m = _count(x, axes)
+        inv_std = _fused_inv_std(sum_sq, m, eps)
+        if inv_std is not None:
+            return centered, inv_std, mean, sum_sq / m if need_var else None
+        var = sum_sq / m
+    return centered, 1.0 / np.sqrt(var + eps), mean, var
 
 
 def _scale_shift(centered, inv_std, weight, bias):
@@ -65,10 +81,15 @@ def _scale_shift(centered, inv_std, weight, bias):
 def _standardize_backward(grad_x_hat, x_hat, inv_std, axes):
     """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``."""
     mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
-    mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
-    fused = _fused_standardize_backward(grad_x_hat, x_hat, inv_std, mean_g, mean_gx)
-    if fused is not None:
-        return fused
+    sum_gx = sum_of_products_kernel(grad_x_hat, x_hat, axis=axes, keepdims=True)  # None: CPU
+    if sum_gx is None:
+        mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
+    else:
+        m = _count(x_hat, axes)
+        fused = _fused_standardize_backward(grad_x_hat, x_hat, inv_std, mean_g, sum_gx, m)
+        if fused is not None:
+            return fused
+        mean_gx = sum_gx / m
     grad_x = grad_x_hat - mean_g  # then in place on this new array
     grad_x -= x_hat * mean_gx
     grad_x *= inv_std
@@ -97,7 +118,7 @@ def _affine_grads(ctx, grad_y, x_hat, weight, bias, axes, w_index=1):
     """dL/dgamma and dL/dbeta: sums over ``axes``, every axis but gamma's (so already of its
     shape: arrays of their own, not reshaped views, which an optimizer may adopt as they are)."""
     needs = ctx.needs_input_grad
-    grad_w = (grad_y * x_hat).sum(axis=axes) if weight is not None and needs[w_index] else None
+    grad_w = sum_of_products(grad_y, x_hat, axes) if weight is not None and needs[w_index] else None
     grad_b = grad_y.sum(axis=axes) if bias is not None and needs[w_index + 1] else None
     return grad_w, grad_b
 
@@ -127,7 +148,7 @@ class BatchNorm(Function):
         axes = (0, *range(2, x.ndim))
         shape = _channel_shape(x.ndim)
         if training:
-            centered, inv_std, mean, var = _standardize(x, axes, eps)
+            centered, inv_std, mean, var = _standardize(x, axes, eps, need_var=True)
             m = x.size // x.shape[1]  # elements per channel
             if running_mean is not None:
                 running_mean *= 1 - momentum
