@@ -182,10 +182,18 @@ def _samples(kernel, rng):
     def values():
         return np.concatenate([rng.uniform(0.05, 2.0, n), rng.standard_normal(n) * 1.5])
 
-    arrays = [values() for _ in kernel.inputs]
+    # integer inputs (class indices, masks): small integers, so that comparisons meet equals
+    arrays = [rng.integers(-1, 3, 2 * n) if name in kernel.integers else values()
+              for name in kernel.inputs]
     numbers = list(rng.uniform(0.1, 0.99, len(kernel.scalars)))
     starts = [np.abs(values()) + 0.05 for _ in kernel.outputs]  # positive: running averages
     return arrays, numbers, starts
+
+
+def _as_dtype(kernel, arrays, dtype):
+    """The float inputs in ``dtype``; the integer ones as they are (int64)."""
+    return [a if name in kernel.integers else a.astype(dtype)
+            for name, a in zip(kernel.inputs, arrays)]
 
 
 def _c_program(cases) -> str:
@@ -193,18 +201,20 @@ def _c_program(cases) -> str:
              "using std::exp; using std::log; using std::sqrt; using std::tanh; using std::erf;"]
     for index, (kernel, arrays, numbers, starts) in enumerate(cases):
         n = len(arrays[0]) if arrays else len(starts[0])
-        params = ([f"const T* _in_{a}" for a in kernel.inputs]
+        c_type = {a: "long long" if a in kernel.integers else "T" for a in kernel.inputs}
+        params = ([f"const {c_type[a]}* _in_{a}" for a in kernel.inputs]
                   + [f"double _s_{s}" for s in kernel.scalars]
                   + [f"T* _out_{o}" for o in kernel.outputs])
         body = "\n".join(
-            [f"const T {a} = _in_{a}[_k];" for a in kernel.inputs]
+            [f"const {c_type[a]} {a} = _in_{a}[_k];" for a in kernel.inputs]
             + [f"const double {s} = _s_{s};" for s in kernel.scalars]
             + [f"T &{o} = _out_{o}[_k];" for o in kernel.outputs]  # as CuPy: a reference
             + [kernel.c_body])
         data = "\n".join(f"static const double d_{j}[] = {{{', '.join(repr(float(v)) for v in a)}}};"
                          for j, a in enumerate([*arrays, *starts]))
-        copies = "\n".join(f"T a_{j}[{n}]; for (int q = 0; q < {n}; ++q) a_{j}[q] = (T) d_{j}[q];"
-                           for j in range(len(arrays) + len(starts)))
+        types = [c_type[a] for a in kernel.inputs] + ["T"] * len(starts)
+        copies = "\n".join(f"{t} a_{j}[{n}]; for (int q = 0; q < {n}; ++q) a_{j}[q] = ({t}) d_{j}[q];"
+                           for j, t in enumerate(types))
         call_args = ([f"a_{j}" for j in range(len(arrays))] + [repr(float(v)) for v in numbers]
                      + [f"a_{len(arrays) + j}" for j in range(len(starts))])
         prints = "\n".join(
@@ -254,7 +264,7 @@ def test_every_kernel_computes_in_c_what_its_numpy_reading_computes(tmp_path):
     for index, (kernel, arrays, numbers, starts) in enumerate(cases):
         for label, dtype, rtol in (("float32", np.float32, 1e-4), ("float64", np.float64, 1e-12)):
             out = [s.astype(dtype) for s in starts] if kernel.updates else None
-            expected = kernel.evaluate([a.astype(dtype) for a in arrays], numbers, out)
+            expected = kernel.evaluate(_as_dtype(kernel, arrays, dtype), numbers, out)
             for name, value in zip(kernel.outputs, expected):
                 np.testing.assert_allclose(got[index, label, name], value, rtol=rtol,
                                            atol=rtol * 0.1, equal_nan=True,
@@ -397,7 +407,7 @@ def test_every_kernel_runs_on_the_device_and_equals_its_numpy_reading(kernel, cu
     rng = np.random.default_rng(1)
     arrays, numbers, starts = _samples(kernel, rng)
     for dtype, rtol in ((np.float32, 1e-5), (np.float64, 1e-10)):
-        host = [a.astype(dtype) for a in arrays]
+        host = _as_dtype(kernel, arrays, dtype)
         host_out = [s.astype(dtype) for s in starts] if kernel.updates else None
         expected = kernel.evaluate(host, numbers, None if host_out is None else
                                    [s.copy() for s in host_out])
@@ -417,3 +427,26 @@ def test_every_kernel_runs_on_the_device_and_equals_its_numpy_reading(kernel, cu
         for name, g, e in zip(kernel.outputs, got, expected):
             np.testing.assert_allclose(backend.to_numpy(g), e, rtol=rtol, atol=rtol * 1e-2,
                                        equal_nan=True, err_msg=f"{kernel.name}: {name}, {dtype}")
+
+
+def test_cross_entropy_turned_unfused_between_forward_and_backward_gives_the_same_gradient(cuda):
+    """The fused forward keeps each row's max and sum of exponentials, not the log-probabilities;
+    a backward without kernels computes them from those, with ignored targets among the rows."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5))
+    t = np.array([0, 4, -100, 2, 1, -100])
+    results = {}
+    for mode in ("cpu", "fused", "turned off"):
+        device = "cpu" if mode == "cpu" else "cuda"
+        logits = cr.tensor(x, requires_grad=True, device=device)
+        loss = cr.nn.functional.cross_entropy(logits, cr.tensor(t, device=device))
+        kernels.use_fused_kernels(mode != "turned off")
+        try:
+            loss.backward()
+        finally:
+            kernels.use_fused_kernels(True)
+        results[mode] = (loss.item(), logits.grad.cpu().numpy())
+    rtol = 1e-12 if cuda == "standin" else 1e-9
+    for mode in ("fused", "turned off"):
+        np.testing.assert_allclose(results[mode][0], results["cpu"][0], rtol=rtol)
+        np.testing.assert_allclose(results[mode][1], results["cpu"][1], rtol=rtol, atol=1e-15)

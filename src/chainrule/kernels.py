@@ -79,10 +79,12 @@ _ARITY = {"where": 3}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==",
                 ast.NotEq: "!="}
-# names a formula may not use: the kernel's own (T, i, n and what starts with _) and C's words
-_RESERVED = {"T", "i", "n", "int", "float", "double", "bool", "char", "long", "short", "signed",
-             "unsigned", "void", "const", "static", "auto", "return", "if", "else", "for",
-             "while", "do", "true", "false", "struct", "sizeof", "new", "delete", "this"}
+_INTEGER_TYPES = ("I", "J", "L")  # C type names of integer inputs (CuPy: each a placeholder)
+# names a formula may not use: the kernel's own (its types, i, n and what starts with _) and C's
+_RESERVED = {"T", *_INTEGER_TYPES, "i", "n", "int", "float", "double", "bool", "char", "long",
+             "short", "signed", "unsigned", "void", "const", "static", "auto", "return", "if",
+             "else", "for", "while", "do", "true", "false", "struct", "sizeof", "new", "delete",
+             "this"}
 
 
 def _names(text: str) -> tuple:
@@ -97,7 +99,14 @@ class Elementwise:
     def __init__(self, name: str, inputs: str, outputs: str, body: str, scalars: str = "",
                  constants: dict | None = None):
         self.name = name
-        self.inputs, self.outputs, self.scalars = _names(inputs), _names(outputs), _names(scalars)
+        self.outputs, self.scalars = _names(outputs), _names(scalars)
+        # "t:int" declares an integer or boolean array (class indices, a mask): any such dtype
+        declared = _names(inputs)
+        self.inputs = tuple(n.split(":")[0].strip() for n in declared)
+        self.integers = tuple(n.split(":")[0].strip() for n in declared if n.endswith(":int"))
+        if len(self.integers) > len(_INTEGER_TYPES) or len(self.integers) == len(self.inputs):
+            raise FormulaError(f"kernel {name}: at most {len(_INTEGER_TYPES)} integer inputs, and "
+                               "at least one float input (its dtype is the outputs').")
         self.constants = dict(constants or {})
         self.body = body
         try:
@@ -142,9 +151,8 @@ class Elementwise:
         elif self.updates:
             raise TypeError(f"kernel {self.name}: updates {', '.join(self.updates)} in place: "
                             "pass them as out=.")
-        for a in (*args[1:n_in], *(out or ())):  # arrays of one device and one dtype, or the
-            if not backend.is_device_array(a) or a.dtype != first.dtype:  # op's own NumPy code
-                return None
+        if not self._fits(args[:n_in], out or ()):  # (else the op's own NumPy code)
+            return None
         arrays, numbers = args[:n_in], [float(s) for s in args[n_in:]]
         if backend.cuda_backend().name == "standin":
             results = self._run_on_standin(arrays, numbers, out)
@@ -154,13 +162,37 @@ class Elementwise:
                 return None
         return results[0] if len(results) == 1 else results
 
+    def _fits(self, arrays, out):
+        """Whether the kernel takes these: device arrays, the float ones (and outputs) of one
+        dtype, the integer ones of an integer dtype."""
+        dtype = None
+        for name, a in zip(self.inputs + self.outputs[:len(out)], (*arrays, *out)):
+            if not backend.is_device_array(a):
+                return False
+            if name in self.integers:
+                if a.dtype.kind not in "iub":
+                    return False
+            elif dtype is None:
+                dtype = a.dtype
+            elif a.dtype != dtype:
+                return False
+        return True
+
+    def _dtype(self, arrays):
+        """T: the dtype of the float inputs."""
+        return next(a.dtype for n, a in zip(self.inputs, arrays) if n not in self.integers)
+
+    def _params(self):
+        kinds = dict(zip(self.integers, _INTEGER_TYPES))
+        return [f"{kinds.get(n, 'T')} {n}" for n in self.inputs]
+
     def _run_on_gpu(self, arrays, numbers, out):
-        return self._launch(arrays[0].dtype, (*arrays, *numbers, *(out or ())), {}, 4)
+        return self._launch(self._dtype(arrays), (*arrays, *numbers, *(out or ())), {}, 4)
 
     def _make_cupy_kernel(self):
         import cupy
 
-        params = [f"T {n}" for n in self.inputs] + [f"float64 {n}" for n in self.scalars]
+        params = self._params() + [f"float64 {n}" for n in self.scalars]
         return cupy.ElementwiseKernel(", ".join(params), ", ".join(f"T {n}" for n in self.outputs),
                                       self.c_body, f"chainrule_{self.name}")
 
@@ -200,7 +232,8 @@ class Elementwise:
         """The formula read by NumPy: the outputs (a list) for NumPy ``arrays`` and ``numbers``,
         written into ``out`` when given. The stand-in device runs kernels this way, and the tests
         compare it with the formula's C reading."""
-        dtypes = {a.dtype for a in [*arrays, *(out or [])]}
+        floats = [a for n, a in zip(self.inputs, arrays) if n not in self.integers]
+        dtypes = {a.dtype for a in [*floats, *(out or [])]}
         if len(dtypes) != 1:
             raise TypeError(f"kernel {self.name}: its arrays must share one dtype (as CuPy's "
                             f"type T), got {', '.join(sorted(str(d) for d in dtypes))}.")
@@ -231,7 +264,7 @@ class SumOf(Elementwise):
     ``Elementwise``. ``a`` and ``b`` are the reduction's own names in CuPy: no input takes them."""
 
     def __init__(self, name: str, inputs: str, expression: str, constants: dict | None = None):
-        if {"a", "b", "s"} & set(_names(inputs)):
+        if {"a", "b", "s"} & {n.split(":")[0].strip() for n in _names(inputs)}:
             raise FormulaError(f"kernel {name}: a, b and s are the reduction's own names; name "
                                "the inputs otherwise.")
         super().__init__(name, inputs, "s", f"s = {expression}", "", constants)
@@ -248,22 +281,21 @@ class SumOf(Elementwise):
         if len(arrays) != len(self.inputs):
             raise TypeError(f"kernel {self.name}: takes {len(self.inputs)} arrays "
                             f"({', '.join(self.inputs)}), got {len(arrays)}.")
-        for a in arrays[1:]:
-            if not backend.is_device_array(a) or a.dtype != first.dtype:
-                return None
+        if not self._fits(arrays, ()):
+            return None
         if backend.cuda_backend().name == "standin":
             from . import standin
 
             standin._launched()
             values = self.evaluate([a._a for a in arrays])[0]
             return standin.StandInArray(np.asarray(values.sum(axis=axis, keepdims=keepdims)))
-        results = self._launch(first.dtype, arrays, {"axis": axis, "keepdims": keepdims}, 3)
+        results = self._launch(self._dtype(arrays), arrays, {"axis": axis, "keepdims": keepdims}, 3)
         return None if results is None else results[0]
 
     def _make_cupy_kernel(self):
         import cupy
 
-        return cupy.ReductionKernel(", ".join(f"T {n}" for n in self.inputs), "T s", self.c_map,
+        return cupy.ReductionKernel(", ".join(self._params()), "T s", self.c_map,
                                     "a + b", "s = a", "0", f"chainrule_{self.name}")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import (arange_on, as_array, check_later, is_device_array, ones_on, outside_range,
                        to_numpy, zeros_on)
+from ..kernels import Elementwise, SumOf
 from .activation import log_softmax_arrays
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -218,6 +219,39 @@ def _zero_ignored_rows(grad_x, kept):
     return np.where(kept[:, None], grad_x, grad_x.dtype.type(0))
 
 
+# cross_entropy on a GPU without class weights or label smoothing (chainrule.kernels): the loss
+# in five launches (max, sum of exp(x - m), each row's picked loss, their sum, the mean) and the
+# gradient in one; x: the logits (N, C), m and z: each row's max and sum of exp(x - m) (N, 1),
+# t: the targets with ignored ones set to 0, k: kept (not ignored), c: the class indices (C,)
+_sum_exp_shifted = SumOf("sum_exp_shifted", "x, m", "exp(x - m)")
+_picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int, k:int",
+                     "where(k, where(c == t, -((x - m) - log(z)), 0), 0)")
+_fused_cross_entropy_backward = Elementwise(
+    "cross_entropy_backward", "x, m, z, g, t:int, c:int, k:int", "dx",
+    "dx = where(k, (exp((x - m) - log(z)) - (c == t)) * g, 0)")
+
+
+def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
+    """CrossEntropyLoss.forward on a GPU by fused kernels (weights and smoothing aside), or None
+    where they do not run (then the op's NumPy code runs). The same numbers as that code: each
+    row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept."""
+    n, n_classes = logits.shape
+    m = logits.max(axis=1, keepdims=True)
+    s = _sum_exp_shifted(logits, m, axis=1, keepdims=True)
+    if s is None:
+        return None
+    _, kept, safe_target, total = _class_weights("cross_entropy", target, None, ignore_index,
+                                                 True, logits.dtype, n_classes)
+    classes = arange_on(logits, n_classes)
+    loss = _picked_loss(logits, m, s, safe_target[:, None], classes, kept[:, None], axis=1)
+    if loss is None:
+        return None
+    ctx.save_for_backward(None, safe_target, kept, kept, None, logits)
+    ctx.reduction, ctx.total, ctx.eps = reduction, total, 0.0
+    ctx.fused = (m, s, classes)
+    return _reduce_weighted(loss, reduction, total)
+
+
 class CrossEntropyLoss(Function):
     """Softmax cross-entropy with integer class targets, fused and stable; optional class weights
     w, an ignored target value, and label smoothing eps over C classes (PyTorch's definitions).
@@ -239,6 +273,11 @@ class CrossEntropyLoss(Function):
     def forward(ctx, logits, target, reduction="mean", weight=None, ignore_index=-100,
                 label_smoothing=0.0):
         any_ignored = _check_class_targets("cross_entropy", logits, target, ignore_index)
+        ctx.fused = None
+        if weight is None and not label_smoothing and is_device_array(logits) and target.size:
+            fused = _cross_entropy_fused(ctx, logits, target, reduction, ignore_index)
+            if fused is not None:
+                return fused
         log_prob = log_softmax_arrays(logits, 1)
         sample_weight, kept, safe_target, total = _class_weights(
             "cross_entropy", target, weight, ignore_index, any_ignored, logits.dtype,
@@ -258,9 +297,18 @@ class CrossEntropyLoss(Function):
     @staticmethod
     def backward(ctx, grad_y):
         log_prob, target, sample_weight, kept, weight = ctx.saved_tensors[:5]
+        grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
+        if ctx.fused is not None:  # on a GPU: one kernel (see _cross_entropy_fused)
+            m, s, classes = ctx.fused
+            logits = ctx.saved_tensors[5]
+            g = grad_l[:, None] if ctx.reduction == "none" else grad_l
+            grad_x = _fused_cross_entropy_backward(logits, m, s, g, target[:, None], classes,
+                                                   kept[:, None])
+            if grad_x is not None:
+                return _one_per_input(ctx, grad_x)
+            log_prob = (logits - m) - np.log(s)  # (kernels turned off since the forward)
         n, n_classes = log_prob.shape
         eps = ctx.eps
-        grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         grad_x = np.exp(log_prob)  # softmax(x)
         rows = arange_on(grad_x, n)
         if not eps:  # softmax(x) - onehot(t), each row times its k_i w[t_i] where there are any
