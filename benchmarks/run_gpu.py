@@ -188,11 +188,8 @@ def time_steps(name, step, state, steps):
 
 def unfused_step(state):
     """chainrule's step with its fused kernels turned off: each op's NumPy calls, one launch each."""
-    kernels.use_fused_kernels(False)
-    try:
+    with kernels.fusing(False):
         return lib_step(state)
-    finally:
-        kernels.use_fused_kernels(True)
 
 
 def implementations(kind, sizes, batch):

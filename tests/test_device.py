@@ -511,8 +511,7 @@ def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda, fu
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     results = {}
-    kernels.use_fused_kernels(fused)
-    try:
+    with kernels.fusing(fused):
         for foreach in (None, False):
             cr.manual_seed(0)
             model = nn.Sequential(*(nn.Linear(4, 4) for _ in range(5))).to("cuda")  # 10 parameters
@@ -522,8 +521,6 @@ def test_an_optimizer_on_the_device_updates_a_group_in_a_few_operations(cuda, fu
                 model(cr.ones(3, 4, device="cuda")).pow(2).sum().backward()
                 launches, waits = _launches(opt.step)
             results[foreach] = ([p.cpu().numpy() for p in model.parameters()], launches, waits)
-    finally:
-        kernels.use_fused_kernels(True)
     flat, looped = results[None], results[False]
     for a, b in zip(flat[0], looped[0]):
         np.testing.assert_array_equal(a, b)

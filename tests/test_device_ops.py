@@ -66,11 +66,8 @@ def test_op_case_on_cuda_without_fused_kernels_equals_cpu(case, cuda):
     kernels turned off, or one CuPy could not compile): the same results."""
     arrays = case.make_inputs()
     expected = _run(case, arrays, "cpu", False)
-    kernels.use_fused_kernels(False)
-    try:
+    with kernels.fusing(False):
         got = _run(case, arrays, "cuda", False)
-    finally:
-        kernels.use_fused_kernels(True)
     rtol = 1e-12 if cuda == "standin" else 1e-9
     for name, value in expected.items():
         if value is None:

@@ -5,37 +5,45 @@ about 10 µs, however few numbers it touches. GELU's backward written as NumPy c
 launches; as one CUDA kernel it is one. An ``Elementwise`` is such a chain, written once as a
 formula:
 
-    GELU_TANH_BACKWARD = Elementwise(
-        "gelu_tanh_backward", inputs="x, t, g", outputs="dx",
-        body="dx = g * (1 + t) * (0.5 + 0.5 * x * (1 - t) * (K + K3C * x * x))",
-        constants={"K": 0.7978845608028654, "K3C": 0.10703222440890037})
+    tanh_backward = Elementwise("tanh_backward", inputs="g, y", outputs="dx",
+                                body="dx = g * (1 - y * y)")
+    dx = tanh_backward(grad_y, y)     # one kernel on a GPU; None on the CPU
 
 The formula is a small language that reads the same in Python and in C: statements, one per line
 or separated by ``;``, that assign (``=``, ``+=``, ``-=``, ``*=``, ``/=``) to an output or to a
 name of its own an expression of the inputs, scalars, constants, earlier results and numbers,
-with ``+ - * /``, comparisons (1 where true, 0 where false), ``where(c, a, b)`` and the functions
-exp, log, sqrt, tanh and erf. An output that the formula reads before it assigns it is updated in
-place: the caller passes it (``out=``), as an optimizer passes its state. The formula is checked
-when the kernel is made (``FormulaError`` names what it cannot take), and then:
+with ``+ - * /``, comparisons (numbers: 1 where true, 0 where false), ``where(c, a, b)`` and the
+functions exp, log, sqrt, tanh and erf. The inputs are float arrays of one dtype (T), broadcast
+together, or integer and boolean arrays declared ``name:int`` (class indices, masks); scalars are
+numbers given at each call, constants numbers fixed when the kernel is made. An output that the
+formula reads before it assigns it is updated in place: the caller passes it (``out=``), as an
+optimizer passes its state. ``SumOf`` sums one such expression over some axes. The formula is
+checked when the kernel is made (``FormulaError`` names what it cannot take), and then:
 
-- on a GPU it is translated to C (every operation parenthesised, every number a double, so that no
-  division is an integer one) and compiled into a ``cupy.ElementwiseKernel`` at its first call:
-  one launch from then on;
+- on a GPU it is translated to C and compiled into a ``cupy.ElementwiseKernel`` (``SumOf``: a
+  ``cupy.ReductionKernel``) at its first call: one launch from then on. The C computes what NumPy
+  computes: every operation parenthesised; numbers are doubles among themselves and T where they
+  meet a T array (NumPy reads a Python number in the array's dtype), so a float32 kernel computes
+  in float32; integer inputs are doubles (no division is an integer one); a comparison is 1 or 0;
+  names of C, C++ and the kernel itself (and upper-case names, C's macros') are refused;
 - on the CPU stand-in the same text runs through NumPy and counts as one launch, so every device
   test checks the formula against the CPU's op;
 - on the CPU, calling it returns None: the op runs its own NumPy code, written for the CPU's speed
-  (in place, few temporaries). A fused kernel is a GPU's faster path, never an op's only one.
+  (in place, few temporaries). A fused kernel is a GPU's faster path, never an op's only one. So
+  is it for float16 (whose arithmetic in C is CuPy's own type), and for arrays of mixed dtypes.
 
 If a kernel fails the first time it runs for a dtype (CuPy cannot compile it, say), chainrule
 warns once and the op runs unfused for that dtype: more launches, the same numbers.
-``use_fused_kernels(False)`` (or ``CHAINRULE_FUSED=0`` in the environment) turns them all off, so
-that a benchmark can measure the difference. tests/test_kernels.py compiles each kernel's C text
-with the host's C++ compiler and checks that it computes what its NumPy reading computes.
+``use_fused_kernels(False)``, ``with fusing(False):`` or ``CHAINRULE_FUSED=0`` in the environment
+turn them off, so that a benchmark can measure the difference. tests/test_kernels.py builds each
+kernel's C text with the host's C++ compiler and checks that it computes what its NumPy reading
+computes, in float32 and float64.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import sys
 import warnings
@@ -45,6 +53,7 @@ import numpy as np
 from . import backend
 
 __all__ = ["Elementwise", "SumOf", "FormulaError", "use_fused_kernels", "fused_kernels_enabled",
+           "fusing",
            "sum_of_products", "sum_of_products_kernel", "KERNELS"]
 
 _enabled = os.environ.get("CHAINRULE_FUSED", "1") != "0"
@@ -60,6 +69,18 @@ def use_fused_kernels(enabled: bool = True) -> None:
 
 def fused_kernels_enabled() -> bool:
     return _enabled
+
+
+@contextlib.contextmanager
+def fusing(enabled: bool):
+    """``with fusing(False):`` runs its block without fused kernels (or with them, True), and
+    puts back the setting it found."""
+    previous = _enabled
+    use_fused_kernels(enabled)
+    try:
+        yield
+    finally:
+        use_fused_kernels(previous)
 
 
 class FormulaError(ValueError):
@@ -80,11 +101,19 @@ _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _COMPARISONS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==",
                 ast.NotEq: "!="}
 _INTEGER_TYPES = ("I", "J", "L")  # C type names of integer inputs (CuPy: each a placeholder)
-# names a formula may not use: the kernel's own (its types, i, n and what starts with _) and C's
-_RESERVED = {"T", *_INTEGER_TYPES, "i", "n", "int", "float", "double", "bool", "char", "long",
-             "short", "signed", "unsigned", "void", "const", "static", "auto", "return", "if",
-             "else", "for", "while", "do", "true", "false", "struct", "sizeof", "new", "delete",
-             "this"}
+# names a formula may not use: the kernel's own (i, n and what starts with _), C++'s words, and
+# (for anything but a constant, which C reads as its number) upper-case names, C's macros' own
+_RESERVED = {"i", "n", *"""alignas alignof and and_eq asm auto bitand bitor bool break case catch
+    char char8_t char16_t char32_t class compl concept const consteval constexpr constinit
+    const_cast continue co_await co_return co_yield decltype default delete do double
+    dynamic_cast else enum explicit export extern false float for friend goto if inline int long
+    mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public
+    register reinterpret_cast requires return short signed sizeof static static_assert
+    static_cast struct switch template this thread_local throw true try typedef typeid typename
+    union unsigned using virtual void volatile wchar_t while xor xor_eq""".split()}
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _names(text: str) -> tuple:
@@ -115,9 +144,8 @@ class Elementwise:
             raise FormulaError(f"kernel {name}: the formula is not valid: {err.msg} "
                                f"in {err.text!r}") from None
         self.locals, self.updates = _check(name, tree, self)
-        self.c_body = _to_c(tree, self)
-        self._python = compile(ast.fix_missing_locations(_without_augmented(tree)),
-                               f"<kernel {name}>", "exec")
+        self.c_body, python = _translate(tree, self)
+        self._python = compile(ast.fix_missing_locations(python), f"<kernel {name}>", "exec")
         self.module = sys._getframe(1).f_globals.get("__name__", "")  # where it was made
         self._cupy_kernel = None
         self._ran: set = set()     # dtypes it has run for on the GPU
@@ -174,6 +202,8 @@ class Elementwise:
                     return False
             elif dtype is None:
                 dtype = a.dtype
+                if dtype not in _FLOATS:  # (float16's arithmetic in C is CuPy's own type)
+                    return False
             elif a.dtype != dtype:
                 return False
         return True
@@ -239,8 +269,11 @@ class Elementwise:
                             f"type T), got {', '.join(sorted(str(d) for d in dtypes))}.")
         (dtype,) = dtypes
         shape = np.broadcast_shapes(*(a.shape for a in [*arrays, *(out or [])]))
+        arrays = [a.astype(np.float64) if a.dtype.kind == "b" else a for a in arrays]  # (as C)
         names = {**_FUNCTIONS, **self.constants, **dict(zip(self.inputs, arrays)),
-                 **dict(zip(self.scalars, (float(n) for n in numbers)))}
+                 **dict(zip(self.scalars, (float(n) for n in numbers))),
+                 "_t": lambda v: np.asarray(v, dtype=dtype),       # a value stored as T
+                 "_number": lambda c: np.asarray(c, dtype=dtype)}  # a comparison: 1 or 0
         if out is not None:
             names.update(zip(self.outputs, out))
         with np.errstate(all="ignore"):  # a GPU kernel never warns
@@ -311,12 +344,13 @@ def _check(name, tree, kernel):
     given = set(kernel.inputs) | set(kernel.scalars) | set(kernel.constants)
     every = kernel.inputs + kernel.outputs + kernel.scalars + tuple(kernel.constants)
     for n in every:
-        if not n.isidentifier() or n.startswith("_") or n in _RESERVED or n in _FUNCTIONS:
-            _fail(name, f"{n!r} cannot name an array or number (reserved, or not a name)")
+        if not n.isidentifier() or _reserved(n) or (n.isupper() and n not in kernel.constants):
+            _fail(name, f"{n!r} cannot name an array or number (a name C or the kernel uses, "
+                        "or upper-case: those are constants' and C's macros')")
     if len(set(every)) != len(every):
         _fail(name, f"a name is used twice among {', '.join(every)}")
     for n, value in kernel.constants.items():
-        if not np.isfinite(value):
+        if not _finite(value):
             _fail(name, f"constant {n} = {value} is not a finite number")
     defined, made, updates = set(given), [], []
 
@@ -344,8 +378,8 @@ def _check(name, tree, kernel):
             elif node.id not in defined and node.id not in kernel.outputs:
                 _fail(name, f"{node.id!r} is used before it is given or assigned", node)
         elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            if not np.isfinite(node.value):
-                _fail(name, "numbers must be finite", node)
+            if not _finite(node.value):
+                _fail(name, "numbers must be finite (and within a double's range)", node)
         else:
             _fail(name, "an expression takes names, numbers, + - * /, comparisons and the "
                         f"functions {', '.join(_FUNCTIONS)}", node)
@@ -359,10 +393,9 @@ def _check(name, tree, kernel):
         if augmented:
             expression(target)  # (it reads the target too)
         expression(statement.value)
-        if target.id in given or target.id in _FUNCTIONS or target.id in _RESERVED \
-                or target.id.startswith("_"):
-            _fail(name, f"{target.id!r} cannot be assigned (an input, a number or reserved)",
-                  statement)
+        if target.id in given or _reserved(target.id) or target.id.isupper():
+            _fail(name, f"{target.id!r} cannot be assigned (an input, a number, a name C or the "
+                        "kernel uses, or upper-case)", statement)
         if target.id not in kernel.outputs and target.id not in defined:
             made.append(target.id)
         defined.add(target.id)
@@ -372,56 +405,115 @@ def _check(name, tree, kernel):
     return tuple(made), tuple(updates)
 
 
+def _reserved(n) -> bool:
+    return n.startswith("_") or n in _RESERVED or n in _FUNCTIONS
+
+
+def _finite(value) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:  # an integer past a double's range
+        return False
+
+
 def _c_number(value) -> str:
     text = repr(float(value))  # the shortest text that reads back as this double, valid in C
-    return text if any(c in text for c in ".e") else text + ".0"
+    text = text if any(c in text for c in ".e") else text + ".0"
+    return f"({text})" if text.startswith("-") else text  # (- -0.5 must not read as --0.5)
 
 
-def _to_c(tree, kernel) -> str:
-    """The formula in C: one statement a line, a name of its own declared (of type T) where it is
-    first assigned, every operation in parentheses, every number a double."""
-    constants = kernel.constants
+# What a C expression computes in, as NumPy computes it: "T" the kernel's float dtype (an array
+# of it, or a number met with one: NumPy reads a Python number in the array's dtype), "S" a double
+# number (numbers, scalars and constants among themselves), "D" a double array (an integer input,
+# and what meets one: NumPy makes float64 of int64 with floats).
+def _kind(a, b):
+    return a if a == b else "T" if {a, b} == {"T", "S"} else "D"
+
+
+def _translate(tree, kernel):
+    """The formula in C, and in Python for NumPy (a new tree), computing the same: every
+    operation in parentheses; numbers as doubles, turned to T where they meet T (as NumPy's weak
+    Python numbers), so that a float32 kernel computes in float32 as NumPy does; integer inputs
+    as doubles (no integer division); comparisons as numbers, 1 or 0, in both readings; a name of
+    the formula's own declared where it is first assigned, of its value's kind (a later
+    assignment of another kind is refused; outputs and T names store their value as T, in both
+    readings)."""
+    constants, kinds = kernel.constants, {o: "T" for o in kernel.outputs}
+
+    def as_t(text, kind):
+        return f"((T) {text})" if kind == "S" else text
+
+    def pair(left, right):
+        (lt, lk), (rt, rk) = c(left), c(right)
+        kind = _kind(lk, rk)
+        if kind == "T":
+            lt, rt = as_t(lt, lk), as_t(rt, rk)
+        return lt, rt, kind
 
     def c(node):
         if isinstance(node, ast.BinOp):
-            return f"({c(node.left)} {_OPERATORS[type(node.op)]} {c(node.right)})"
+            lt, rt, kind = pair(node.left, node.right)
+            return f"({lt} {_OPERATORS[type(node.op)]} {rt})", kind
         if isinstance(node, ast.UnaryOp):
-            return f"({'-' if isinstance(node.op, ast.USub) else '+'}{c(node.operand)})"
+            text, kind = c(node.operand)
+            return f"({'-' if isinstance(node.op, ast.USub) else '+'}{text})", kind
         if isinstance(node, ast.Compare):
+            lt, rt, _ = pair(node.left, node.comparators[0])
             op = _COMPARISONS[type(node.ops[0])]
-            return f"({c(node.left)} {op} {c(node.comparators[0])})"
+            return f"(({lt} {op} {rt}) ? ((T) 1.0) : ((T) 0.0))", "T"
         if isinstance(node, ast.Call):
-            args = [c(a) for a in node.args]
             if node.func.id == "where":
-                return f"({args[0]} ? {args[1]} : {args[2]})"
-            return f"{node.func.id}({', '.join(args)})"
+                at, bt, kind = pair(node.args[1], node.args[2])
+                return f"({c(node.args[0])[0]} ? {at} : {bt})", kind
+            text, kind = c(node.args[0])
+            return f"{node.func.id}({text})", kind if kind in "TS" else "D"
         if isinstance(node, ast.Name):
-            return _c_number(constants[node.id]) if node.id in constants else node.id
-        return _c_number(node.value)
+            n = node.id
+            if n in constants:
+                return _c_number(constants[n]), "S"
+            if n in kernel.scalars:
+                return n, "S"
+            if n in kernel.integers:
+                return f"((double) {n})", "D"
+            return n, kinds.get(n, "T")  # a float input, an output, or a name of its own
+        return _c_number(node.value), "S"
 
-    lines, declared = [], set()
+    class Python(ast.NodeTransformer):
+        """Comparisons as numbers; a += b as a = a + (b), a new array, as C's update never
+        writes into an array the formula was given; T names store their value as T."""
+
+        def visit_Compare(self, node):  # noqa: N802 - ast's name
+            return ast.Call(ast.Name("_number", ast.Load()), [node], [])
+
+    lines, python = [], []
     for statement in tree.body:
-        if isinstance(statement, ast.Assign):
-            target, op = statement.targets[0].id, "="
+        augmented = isinstance(statement, ast.AugAssign)
+        target = statement.target.id if augmented else statement.targets[0].id
+        text, kind = c(statement.value)
+        if augmented:
+            kind = _kind(kinds[target], kind)
+        declared = kinds.get(target)
+        if declared is None:  # a name of its own, first assigned here
+            kinds[target] = declared = kind
+            lines.append(f"{'T' if kind == 'T' else 'double'} {target} = {text};")
+        elif declared != "T" and kind != declared:
+            _fail(kernel.name, f"{target!r} holds a double (a number, or an array made with an "
+                               "integer input); it cannot take a value of another type: name it "
+                               "anew", statement)
         else:
-            target, op = statement.target.id, _OPERATORS[type(statement.op)] + "="
-        declare = "T " if target in kernel.locals and target not in declared else ""
-        declared.add(target)
-        lines.append(f"{declare}{target} {op} {c(statement.value)};")
-    return "\n".join(lines)
-
-
-def _without_augmented(tree):
-    """The formula for NumPy with ``a op= b`` read as ``a = a op (b)``: a new array, as C's
-    element-wise update never writes into an array the formula was given."""
-
-    class Rewrite(ast.NodeTransformer):
-        def visit_AugAssign(self, node):  # noqa: N802 - ast's name
-            target = ast.Name(node.target.id, ast.Load())
-            return ast.Assign([ast.Name(node.target.id, ast.Store())],
-                              ast.BinOp(target, node.op, node.value))
-
-    return Rewrite().visit(ast.parse(ast.unparse(tree)))
+            if declared == "T" and augmented:
+                text = as_t(text, c(statement.value)[1])
+            elif declared == "T" and kind != "T":
+                text = f"((T) {text})"
+            op = _OPERATORS[type(statement.op)] + "=" if augmented else "="
+            lines.append(f"{target} {op} {text};")
+        value = Python().visit(ast.parse(ast.unparse(statement.value), mode="eval").body)
+        if augmented:
+            value = ast.BinOp(ast.Name(target, ast.Load()), statement.op, value)
+        if declared == "T":
+            value = ast.Call(ast.Name("_t", ast.Load()), [value], [])
+        python.append(ast.Assign([ast.Name(target, ast.Store())], value))
+    return "\n".join(lines), ast.Module(python, [])
 
 
 # ----- kernels the ops share --------------------------------------------------------------------

@@ -282,7 +282,7 @@ class GELU(Function):
     """
 
     # forward and backward as one kernel each on a GPU (chainrule.kernels); None on the CPU
-    _constants = {"K": _SQRT_2_OVER_PI, "HK": 0.5 * _SQRT_2_OVER_PI, "C3": 3 * 0.044715,
+    _constants = {"K": _SQRT_2_OVER_PI, "C3": 3 * 0.044715,
                   "S2": _SQRT_2, "P": _INV_SQRT_2PI}
     fused_forward = Elementwise("gelu", "x", "y", "y = x * (0.5 * (1 + erf(x / S2)))", "",
                                 _constants)
@@ -294,7 +294,8 @@ class GELU(Function):
         "t = tanh((x * x * 0.044715 + 1) * x * K)\ny = (t + 1) * x * 0.5", "", _constants)
     fused_tanh_backward = Elementwise(
         "gelu_tanh_backward", "g, x, t", "dx",
-        "dx = ((x * x * C3 + 1) * HK * x * (1 - t * t) + 0.5 * (1 + t)) * g", "", _constants)
+        "dx = g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (K * (C3 * (x * x) + 1)))", "",
+        _constants)
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -306,10 +307,11 @@ class GELU(Function):
                 y, ctx.tanh = fused
                 return y
             t = np.multiply(x, x, out=np.empty_like(x))  # t = tanh(u), in place on one new array
-            t *= 0.044715
-            t += 1.0
-            t *= x
-            t *= _SQRT_2_OVER_PI
+            with np.errstate(over="ignore"):  # u = +-inf for a huge |x|: t = +-1, as it should be
+                t *= 0.044715
+                t += 1.0
+                t *= x
+                t *= _SQRT_2_OVER_PI
             np.tanh(t, out=t)
             ctx.tanh = t  # kept for backward (it needs t, not just x)
             y = t + 1.0
@@ -330,13 +332,17 @@ class GELU(Function):
             fused = GELU.fused_tanh_backward(grad_y, x, t)
             if fused is not None:
                 return fused, None
-            # x/2 * u' = x/2 * sqrt(2/pi) (1 + 3 * 0.044715 x^2), in place on one new array
-            slope = np.multiply(x, x, out=np.empty_like(x))
-            slope *= 3 * 0.044715
-            slope += 1.0
-            slope *= 0.5 * _SQRT_2_OVER_PI
+            # x/2 (1 - t^2) first, then u': where |x| is huge, t = 1 and the product is 0 (as in
+            # PyTorch), not inf * 0 = nan; in place on two new arrays
+            slope = t * t
+            np.subtract(1.0, slope, out=slope)
             slope *= x
-            slope *= 1.0 - t * t
+            slope *= 0.5
+            du = np.multiply(x, x, out=np.empty_like(x))  # u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            du *= 3 * 0.044715
+            du += 1.0
+            du *= _SQRT_2_OVER_PI
+            slope *= du
             slope += 0.5 * (1.0 + t)  # 1/2 (1 + t) + x/2 (1 - t^2) u'
             slope *= grad_y
             return slope, None
