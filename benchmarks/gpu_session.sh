@@ -17,6 +17,8 @@ python3 -c "import sys, numpy, cupy, torch; print('python', sys.version.split()[
 
 echo "== benchmark =="
 timeout "${BENCH_S:-150}" python3 benchmarks/run_gpu.py --out "$OUT/gpu.json" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
+echo "fused kernels that fell back: $(grep -c 'did not run on this GPU' "$OUT/bench.log")"
+grep 'did not run on this GPU' "$OUT/bench.log" | cut -c1-300 | head -20
 
 echo "== device tests =="
 timeout "${TEST_S:-240}" python3 -m pytest -n "${WORKERS:-8}" -p no:cacheprovider -q -rfE --tb=short \

@@ -220,9 +220,10 @@ def _zero_ignored_rows(grad_x, kept):
 
 
 # cross_entropy on a GPU without class weights or label smoothing (chainrule.kernels): the loss
-# in five launches (max, sum of exp(x - m), each row's picked loss, their sum, the mean) and the
-# gradient in one; x: the logits (N, C), m and z: each row's max and sum of exp(x - m) (N, 1),
-# t: the targets with ignored ones set to 0, k: kept (not ignored), c: the class indices (C,)
+# in five launches (max, sum of exp(x - m), each row's picked loss, their sum, the mean) besides
+# the targets' own five (kept, their count, the safe targets, the range check), and the gradient
+# in one; x: the logits (N, C), m and z: each row's max and sum of exp(x - m) (N, 1), t: the
+# targets with ignored ones set to 0, k: kept (not ignored), c: the class indices (C,)
 _sum_exp_shifted = SumOf("sum_exp_shifted", "x, m", "exp(x - m)")
 _picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int, k:int",
                      "where(k, where(c == t, -((x - m) - log(z)), 0), 0)")
@@ -235,7 +236,7 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     """CrossEntropyLoss.forward on a GPU by fused kernels (weights and smoothing aside), or None
     where they do not run (then the op's NumPy code runs). The same numbers as that code: each
     row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept."""
-    n, n_classes = logits.shape
+    n_classes = logits.shape[1]
     m = logits.max(axis=1, keepdims=True)
     s = _sum_exp_shifted(logits, m, axis=1, keepdims=True)
     if s is None:
