@@ -506,3 +506,49 @@ def test_cross_entropy_turned_unfused_between_forward_and_backward_gives_the_sam
     for mode in ("fused", "turned off"):
         np.testing.assert_allclose(results[mode][0], results["cpu"][0], rtol=rtol)
         np.testing.assert_allclose(results[mode][1], results["cpu"][1], rtol=rtol, atol=1e-15)
+
+
+def _nvrtc():
+    """CUDA's runtime compiler where CuPy brings it (no GPU needed to compile), else None."""
+    try:
+        from cupy_backends.cuda.libs import nvrtc
+
+        nvrtc.getVersion()
+        return nvrtc
+    except Exception:  # noqa: BLE001 - no CuPy, or no NVRTC library: the test is skipped
+        return None
+
+
+def test_every_kernel_compiles_as_cuda_with_nvrtc():
+    """Each library kernel's C text compiled as CUDA device code by NVRTC, the compiler CuPy
+    uses, in float32 and float64, laid out as CuPy's ElementwiseKernel lays out its loop (inputs
+    as const references, outputs as references, scalars as doubles, each integer input its own
+    type). Runs wherever CuPy and NVRTC are installed, GPU or not; the C++ build above checks
+    what the text computes, this that CUDA's compiler takes it (math overloads in device code)."""
+    nvrtc = _nvrtc()
+    if nvrtc is None:
+        pytest.skip("no CuPy with NVRTC here")
+    integer_types = {"I": "long long", "J": "int", "L": "bool"}  # (types a call may give)
+    for kernel in LIBRARY:
+        for t in ("float", "double"):
+            kinds = dict(zip(kernel.integers, integer_types))
+            outputs = () if isinstance(kernel, SumOf) else kernel.outputs  # (a sum: its map)
+            params = ([f"const {kinds.get(n, 'T')}* _raw_{n}" for n in kernel.inputs]
+                      + [f"double {n}" for n in kernel.scalars]
+                      + [f"T* _raw_{n}" for n in outputs])
+            loop = ([f"const {kinds.get(n, 'T')} &{n} = _raw_{n}[i];" for n in kernel.inputs]
+                    + [f"T &{n} = _raw_{n}[i];" for n in outputs])
+            body = f"T s = {kernel.c_map};" if isinstance(kernel, SumOf) else kernel.c_body
+            source = "\n".join(
+                [f"typedef {t} T;", *(f"typedef {c} {k};" for k, c in integer_types.items()),
+                 f'extern "C" __global__ void k({", ".join(params + ["long long _n"])}) {{',
+                 "for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < _n;"
+                 " i += (long long) blockDim.x * gridDim.x) {", *loop, body, "}", "}"])
+            program = nvrtc.createProgram(source, f"{kernel.name}.cu", [], [])
+            try:
+                nvrtc.compileProgram(program, ["--gpu-architecture=compute_80", "-std=c++17"])
+            except Exception as err:  # noqa: BLE001 - the compiler's log says why
+                log = nvrtc.getProgramLog(program)
+                pytest.fail(f"kernel {kernel.name} ({t}) does not compile: {err}\n{log}\n{source}")
+            finally:
+                nvrtc.destroyProgram(program)
