@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import kernels, nn
+from chainrule import kernels, nn, standin
 from chainrule.backend import is_device_array
 
 
@@ -859,3 +859,54 @@ def test_the_counter_says_which_line_launched(cuda):
     assert launches == sum(sites.values()) == 2
     assert all(":" in site and site.split(":")[0].endswith((".py")) for site in sites), sites
     assert any(site.startswith("chainrule/ops/") for site in sites), sites
+
+
+def test_cross_entropy_with_an_ignored_row_and_every_row_ignored_equals_pytorch(cuda):
+    """Two things a review found on both devices: an ignored row whose class 0 (the stand-in for
+    its target) has a log-probability of -inf added nan to the loss (-(-inf) * 0), and with every
+    target ignored the second derivative was nan (the nan of 0 / 0 reached it); PyTorch gives the
+    other rows' loss and 0."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[-np.inf, 1.0, 2.0], [0.5, 0.1, -0.3]])
+    t = np.array([-100, 1])
+    expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t)).item()
+    x2 = np.random.default_rng(0).standard_normal((3, 4))
+    ignored = np.full(3, -100)
+    xt = torch.tensor(x2, requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xt, torch.tensor(ignored)), [xt],
+                                create_graph=True)
+    (ggt,) = torch.autograd.grad((gt * gt).sum(), [xt])
+    for device in ("cpu", "cuda"):
+        for fused in (True, False):
+            with kernels.fusing(fused):
+                loss = nn.functional.cross_entropy(cr.tensor(x, device=device),
+                                                   cr.tensor(t, device=device))
+                np.testing.assert_allclose(loss.item(), expected, rtol=1e-12)
+                nll = nn.functional.nll_loss(cr.tensor(x, device=device).log_softmax(1),
+                                             cr.tensor(t, device=device))
+                np.testing.assert_allclose(nll.item(), expected, rtol=1e-12)
+                logits = cr.tensor(x2, requires_grad=True, device=device)
+                loss = nn.functional.cross_entropy(logits, cr.tensor(ignored, device=device))
+                (g,) = cr.autograd.grad(loss, [logits], create_graph=True)
+                (gg,) = cr.autograd.grad((g * g).sum(), [logits])
+                np.testing.assert_array_equal(gg.cpu().numpy(), ggt.numpy(), err_msg=device)
+
+
+def test_with_kernels_off_cross_entropy_launches_nothing_for_its_fused_path(cuda):
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    logits = cr.tensor(np.random.default_rng(0).standard_normal((8, 5)), device="cuda")
+    target = cr.tensor(np.arange(8) % 5, device="cuda")
+    counts = {}
+    for fused in (True, False):
+        with kernels.fusing(fused):
+            counts[fused] = _launches(lambda: nn.functional.cross_entropy(logits, target))[0]
+    standin.counts.where(True)
+    try:
+        with kernels.fusing(False):
+            _launches(lambda: nn.functional.cross_entropy(logits, target))
+        sites = dict(standin.counts.sites)
+    finally:
+        standin.counts.where(False)
+    assert not [s for s in sites if s.endswith(" _cross_entropy_fused")], sites
+    assert counts[True] < counts[False], counts

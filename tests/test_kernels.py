@@ -57,7 +57,7 @@ def test_a_formula_outside_the_language_is_refused_with_the_reason(body, says):
 
 
 @pytest.mark.parametrize("name", ["double", "union", "register", "typename", "INFINITY", "NAN",
-                                  "M_PI", "i", "_k"])
+                                  "M_PI", "i", "_k", "math_errhandling", "errno", "threadIdx"])
 def test_names_that_c_or_the_kernel_take_are_refused(name):
     with pytest.raises(FormulaError, match=f"'{name}' cannot name"):
         Elementwise("bad", f"x, {name}", "y", f"y = x + {name}")
@@ -161,8 +161,10 @@ def test_updates_write_into_the_arrays_given_and_inputs_stay_as_they_were():
 def test_a_sum_takes_one_expression_and_leaves_a_and_b_to_the_reduction():
     with pytest.raises(FormulaError, match="a, b and s are the reduction's own names"):
         SumOf("bad", "a, y", "a * y")
-    with pytest.raises(FormulaError, match="one expression, not statements"):
+    with pytest.raises(FormulaError, match="one expression of its inputs, not statements"):
         SumOf("bad", "x", "x\nt = x")
+    with pytest.raises(FormulaError, match="and not s"):
+        SumOf("bad", "x", "x * s")
     k = SumOf("sample_sum_c", "x, y", "x * (y - 1)")
     assert k.c_map == "(x * (y - ((T) 1.0)))" and k.c_body == f"s = {k.c_map};"
 
@@ -326,6 +328,27 @@ def test_formulas_where_c_and_numpy_could_part_compute_the_same(tmp_path):
         dx = gelu.evaluate([np.ones(2, np.float32), np.float32([1e19, -1e19]),
                             np.float32([1.0, -1.0])])[0]
     np.testing.assert_array_equal(dx, [1.0, 0.0])  # as PyTorch's
+    # a second review: numbers stay numbers (weak: T where they meet T) through where and the
+    # functions, and divide by 0 as IEEE doubles; small integer inputs are doubles (uint8 1 - 2
+    # is -1, exp(12) is not float16's inf); a constant given as a NumPy float is a number too;
+    # whole numbers are doubles (2**53 + 1 is 2**53)
+    big = np.array([1e8, -1e8, 3e8, 1.0, 2.0, 0.5, 3.0])
+    t = np.array([1, 0, 12, 2, 1, 0, 3], dtype=np.uint8)
+    cases = [
+        (Elementwise("sample_uint8", "x, t:int", "y, z", "y = x * (t - 2)\nz = x + exp(t)"),
+         [x, t], [], [np.zeros(7)] * 2),
+        (Elementwise("sample_numbers_weak", "x", "y, z",
+                     "y = (x + where(x > 0, 1, 1)) - x\nz = (x + exp(0)) - x + x * erf(0.5)"),
+         [big], [], [np.zeros(7)] * 2),
+        (Elementwise("sample_numpy_constant", "x", "y", "y = (x + K) - x",
+                     constants={"K": np.float64(1.0)}), [big], [], [np.zeros(7)]),
+        (Elementwise("sample_whole_numbers", "x", "y",
+                     "y = x * (9007199254740993 - 9007199254740992)"), [big], [], [np.zeros(7)]),
+        (Elementwise("sample_number_by_zero", "x", "y", "y = x * (a / b) + where(x > 0, 1, 2)",
+                     "a, b"), [x], [1.0, 0.0], [np.zeros(7)]),
+    ]
+    _check_c_against_numpy(cases, tmp_path)
+    np.testing.assert_array_equal(cases[3][0].evaluate([big])[0], np.zeros(7))
 
 
 # ----- on a GPU: CuPy's ElementwiseKernel, and the fallback -------------------------------------

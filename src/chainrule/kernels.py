@@ -110,7 +110,9 @@ _RESERVED = {"i", "n", *"""alignas alignof and and_eq asm auto bitand bitor bool
     mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public
     register reinterpret_cast requires return short signed sizeof static static_assert
     static_cast struct switch template this thread_local throw true try typedef typeid typename
-    union unsigned using virtual void volatile wchar_t while xor xor_eq""".split()}
+    union unsigned using virtual void volatile wchar_t while xor xor_eq
+    errno math_errhandling assert linux unix isnan isinf isfinite isnormal signbit fpclassify
+    offsetof threadIdx blockIdx blockDim gridDim warpSize""".split()}
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -136,7 +138,7 @@ class Elementwise:
         if len(self.integers) > len(_INTEGER_TYPES) or len(self.integers) == len(self.inputs):
             raise FormulaError(f"kernel {name}: at most {len(_INTEGER_TYPES)} integer inputs, and "
                                "at least one float input (its dtype is the outputs').")
-        self.constants = dict(constants or {})
+        self.constants = {k: float(v) for k, v in (constants or {}).items()}  # (Python floats)
         self.body = body
         try:
             tree = ast.parse(body.strip())
@@ -269,8 +271,9 @@ class Elementwise:
                             f"type T), got {', '.join(sorted(str(d) for d in dtypes))}.")
         (dtype,) = dtypes
         shape = np.broadcast_shapes(*(a.shape for a in [*arrays, *(out or [])]))
-        arrays = [a.astype(np.float64) if a.dtype.kind == "b" else a for a in arrays]  # (as C)
-        names = {**_FUNCTIONS, **self.constants, **dict(zip(self.inputs, arrays)),
+        arrays = [a.astype(np.float64) if n in self.integers else a  # (C reads them as doubles)
+                  for n, a in zip(self.inputs, arrays)]
+        names = {**_FUNCTIONS, **_NUMBER_HELPERS, **self.constants, **dict(zip(self.inputs, arrays)),
                  **dict(zip(self.scalars, (float(n) for n in numbers))),
                  "_t": lambda v: np.asarray(v, dtype=dtype),       # a value stored as T
                  "_number": lambda c: np.asarray(c, dtype=dtype)}  # a comparison: 1 or 0
@@ -301,8 +304,9 @@ class SumOf(Elementwise):
             raise FormulaError(f"kernel {name}: a, b and s are the reduction's own names; name "
                                "the inputs otherwise.")
         super().__init__(name, inputs, "s", f"s = {expression}", "", constants)
-        if self.locals or "\n" in self.c_body:
-            raise FormulaError(f"kernel {name}: a sum takes one expression, not statements.")
+        if self.locals or "\n" in self.c_body or self.updates:
+            raise FormulaError(f"kernel {name}: a sum takes one expression of its inputs, not "
+                               "statements, and not s (the sum itself).")
         self.c_map = self.c_body[len("s = "):-1]  # the expression's C (without "s = " and ";")
 
     def __call__(self, *arrays, axis=None, keepdims=False):
@@ -437,61 +441,69 @@ def _translate(tree, kernel):
     as doubles (no integer division); comparisons as numbers, 1 or 0, in both readings; a name of
     the formula's own declared where it is first assigned, of its value's kind (a later
     assignment of another kind is refused; outputs and T names store their value as T, in both
-    readings)."""
+    readings). In Python, numbers stay Python floats (weak, as in C) through functions, ``where``
+    and division by zero, which C computes as IEEE doubles (inf, nan) where Python would raise."""
     constants, kinds = kernel.constants, {o: "T" for o in kernel.outputs}
+
+    def call(name, *args):
+        return ast.Call(ast.Name(name, ast.Load()), list(args), [])
 
     def as_t(text, kind):
         return f"((T) {text})" if kind == "S" else text
 
     def pair(left, right):
-        (lt, lk), (rt, rk) = c(left), c(right)
+        (lt, lk, lp), (rt, rk, rp) = c(left), c(right)
         kind = _kind(lk, rk)
         if kind == "T":
             lt, rt = as_t(lt, lk), as_t(rt, rk)
-        return lt, rt, kind
+        return lt, rt, kind, lp, rp
 
     def c(node):
+        """(C text, kind, Python node) of an expression."""
         if isinstance(node, ast.BinOp):
-            lt, rt, kind = pair(node.left, node.right)
-            return f"({lt} {_OPERATORS[type(node.op)]} {rt})", kind
+            lt, rt, kind, lp, rp = pair(node.left, node.right)
+            op = type(node.op)
+            python = (call("_s_divide", lp, rp) if kind == "S" and op is ast.Div
+                      else ast.BinOp(lp, node.op, rp))
+            return f"({lt} {_OPERATORS[op]} {rt})", kind, python
         if isinstance(node, ast.UnaryOp):
-            text, kind = c(node.operand)
-            return f"({'-' if isinstance(node.op, ast.USub) else '+'}{text})", kind
+            text, kind, python = c(node.operand)
+            sign = "-" if isinstance(node.op, ast.USub) else "+"
+            return f"({sign}{text})", kind, ast.UnaryOp(node.op, python)
         if isinstance(node, ast.Compare):
-            lt, rt, _ = pair(node.left, node.comparators[0])
+            lt, rt, _, lp, rp = pair(node.left, node.comparators[0])
             op = _COMPARISONS[type(node.ops[0])]
-            return f"(({lt} {op} {rt}) ? ((T) 1.0) : ((T) 0.0))", "T"
+            return (f"(({lt} {op} {rt}) ? ((T) 1.0) : ((T) 0.0))", "T",
+                    call("_number", ast.Compare(lp, node.ops, [rp])))
+        if isinstance(node, ast.Call) and node.func.id == "where":
+            ct, ck, cp = c(node.args[0])
+            at, bt, kind, ap, bp = pair(node.args[1], node.args[2])
+            if kind == "S" and ck != "S":  # two numbers chosen per element: a double array
+                return f"({ct} ? {at} : {bt})", "D", call("_d_where", cp, ap, bp)
+            return f"({ct} ? {at} : {bt})", kind, call("_s_where" if kind == "S" else "where",
+                                                        cp, ap, bp)
         if isinstance(node, ast.Call):
-            if node.func.id == "where":
-                at, bt, kind = pair(node.args[1], node.args[2])
-                return f"({c(node.args[0])[0]} ? {at} : {bt})", kind
-            text, kind = c(node.args[0])
-            return f"{node.func.id}({text})", kind if kind in "TS" else "D"
+            text, kind, python = c(node.args[0])
+            name = node.func.id
+            kind = kind if kind in "TS" else "D"
+            return f"{name}({text})", kind, call(f"_s_{name}" if kind == "S" else name, python)
         if isinstance(node, ast.Name):
-            n = node.id
+            n, python = node.id, ast.Name(node.id, ast.Load())
             if n in constants:
-                return _c_number(constants[n]), "S"
+                return _c_number(constants[n]), "S", python
             if n in kernel.scalars:
-                return n, "S"
+                return n, "S", python
             if n in kernel.integers:
-                return f"((double) {n})", "D"
-            return n, kinds.get(n, "T")  # a float input, an output, or a name of its own
-        return _c_number(node.value), "S"
-
-    class Python(ast.NodeTransformer):
-        """Comparisons as numbers; a += b as a = a + (b), a new array, as C's update never
-        writes into an array the formula was given; T names store their value as T."""
-
-        def visit_Compare(self, node):  # noqa: N802 - ast's name
-            return ast.Call(ast.Name("_number", ast.Load()), [node], [])
+                return f"((double) {n})", "D", python  # (evaluate reads them as float64)
+            return n, kinds.get(n, "T"), python  # a float input, an output, or a name of its own
+        return _c_number(node.value), "S", ast.Constant(float(node.value))
 
     lines, python = [], []
     for statement in tree.body:
         augmented = isinstance(statement, ast.AugAssign)
         target = statement.target.id if augmented else statement.targets[0].id
-        text, kind = c(statement.value)
-        if augmented:
-            kind = _kind(kinds[target], kind)
+        text, value_kind, value = c(statement.value)
+        kind = _kind(kinds[target], value_kind) if augmented else value_kind
         declared = kinds.get(target)
         if declared is None:  # a name of its own, first assigned here
             kinds[target] = declared = kind
@@ -502,18 +514,35 @@ def _translate(tree, kernel):
                                "anew", statement)
         else:
             if declared == "T" and augmented:
-                text = as_t(text, c(statement.value)[1])
+                text = as_t(text, value_kind)
             elif declared == "T" and kind != "T":
                 text = f"((T) {text})"
             op = _OPERATORS[type(statement.op)] + "=" if augmented else "="
             lines.append(f"{target} {op} {text};")
-        value = Python().visit(ast.parse(ast.unparse(statement.value), mode="eval").body)
         if augmented:
-            value = ast.BinOp(ast.Name(target, ast.Load()), statement.op, value)
+            own = ast.Name(target, ast.Load())
+            value = (call("_s_divide", own, value)
+                     if kind == "S" and isinstance(statement.op, ast.Div)
+                     else ast.BinOp(own, statement.op, value))
         if declared == "T":
-            value = ast.Call(ast.Name("_t", ast.Load()), [value], [])
+            value = call("_t", value)
         python.append(ast.Assign([ast.Name(target, ast.Store())], value))
     return "\n".join(lines), ast.Module(python, [])
+
+
+def _ieee(function):
+    """``function`` of a Python number as C computes it in double: inf and nan, never an error."""
+    def number(*args):
+        with np.errstate(all="ignore"):
+            return float(function(*(np.float64(a) for a in args)))
+    return number
+
+
+# the Python reading's helpers for numbers (kind S) and choices of numbers per element (kind D)
+_NUMBER_HELPERS = {**{f"_s_{name}": _ieee(f) for name, f in _FUNCTIONS.items() if name != "where"},
+                   "_s_divide": _ieee(np.divide),
+                   "_s_where": lambda c, a, b: float(a) if c else float(b),
+                   "_d_where": lambda c, a, b: np.where(c, np.float64(a), np.float64(b))}
 
 
 # ----- kernels the ops share --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import (arange_on, as_array, check_later, is_device_array, ones_on, outside_range,
                        to_numpy, zeros_on)
-from ..kernels import Elementwise, SumOf
+from ..kernels import Elementwise, SumOf, fused_kernels_enabled
 from .activation import log_softmax_arrays
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -210,6 +210,12 @@ def _reduce_weighted(loss, reduction, total):
     return as_array(np.add.reduce(loss, axis=None) / total)
 
 
+def _zero_ignored_losses(loss, kept):
+    """0 for an ignored sample's loss, as PyTorch (its class 0 stands in for its target, and
+    -(-inf) * 0 would be nan where that class's log-probability is -inf)."""
+    return loss if kept is None else np.where(kept, loss, loss.dtype.type(0))
+
+
 def _zero_ignored_rows(grad_x, kept):
     """An ignored sample's gradient is 0, also when the 'mean' scale is nan (a total weight of 0:
     PyTorch gives nan for the samples that count and 0 for the ignored ones). (np.where, not a
@@ -237,6 +243,8 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     where they do not run (then the op's NumPy code runs). The same numbers as that code: each
     row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept."""
     n_classes = logits.shape[1]
+    if not fused_kernels_enabled() or logits.dtype not in (np.float32, np.float64):
+        return None  # (before any launch: the op's own code runs)
     m = logits.max(axis=1, keepdims=True)
     s = _sum_exp_shifted(logits, m, axis=1, keepdims=True)
     if s is None:
@@ -291,6 +299,7 @@ class CrossEntropyLoss(Function):
             loss = (1 - label_smoothing) * loss + (label_smoothing / logits.shape[1]) * smooth
             if is_device_array(total):  # unread: where it is 0, nan (not sum / 0, which the
                 total = np.where(total != 0, total, math.nan)  # smoothing term makes inf)
+        loss = _zero_ignored_losses(loss, kept)
         ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight, logits)
         ctx.reduction, ctx.total, ctx.eps = reduction, total, label_smoothing
         return _reduce_weighted(loss, reduction, total)
@@ -352,7 +361,9 @@ class CrossEntropyLoss(Function):
             w = 1.0 if weight is None else weight[None, :]
             constant = (1 - eps) * w_t[:, None] * onehot + (eps / n_classes) * k[:, None] * w
             grad_x = logits.softmax(1) * scale.astype(logits.dtype) - constant.astype(logits.dtype)
-        return _one_per_input(ctx, _zero_where_not(kept, grad_x * grad_l))
+        # (dL/dl zeroed in the ignored rows too, so that its nan or inf where every sample is
+        # ignored reaches no second derivative: 0 there, as in PyTorch)
+        return _one_per_input(ctx, _zero_where_not(kept, grad_x * _zero_where_not(kept, grad_l)))
 
 
 class NLLLoss(Function):
@@ -372,6 +383,7 @@ class NLLLoss(Function):
             "nll_loss", target, weight, ignore_index, any_ignored, log_prob.dtype,
             log_prob.shape[1])
         picked = log_prob[arange_on(log_prob, log_prob.shape[0]), safe_target]
+        picked = _zero_ignored_losses(picked, kept)
         ctx.save_for_backward(safe_target, sample_weight, kept)
         ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
         return _reduce_weighted(-picked if sample_weight is None else -picked * sample_weight,
