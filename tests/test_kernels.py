@@ -575,3 +575,18 @@ def test_every_kernel_compiles_as_cuda_with_nvrtc():
                 pytest.fail(f"kernel {kernel.name} ({t}) does not compile: {err}\n{log}\n{source}")
             finally:
                 nvrtc.destroyProgram(program)
+
+
+def test_gelu_tanh_gradient_at_huge_inputs_equals_pytorchs_on_both_devices(cuda):
+    """x/2 (1 - t^2) is taken before u' (PyTorch's order): at |x| = 1e19, t = +-1 and the product
+    is 0, where u' first made inf * 0 = nan (on the CPU, and in the kernel's formula)."""
+    torch = pytest.importorskip("torch")
+    for dtype in (np.float32, np.float64):
+        x = np.array([1e19, -1e19, 3e18, 2.0, -1.5, 0.0], dtype)
+        xt = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.gelu(xt, approximate="tanh").sum().backward()
+        for device in ("cpu", "cuda"):
+            a = cr.tensor(x, requires_grad=True, device=device)
+            cr.nn.functional.gelu(a, approximate="tanh").sum().backward()
+            np.testing.assert_allclose(a.grad.cpu().numpy(), xt.grad.numpy(), rtol=2e-7,
+                                       err_msg=f"{device} {dtype}")

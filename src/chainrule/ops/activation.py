@@ -337,11 +337,10 @@ class GELU(Function):
             slope = t * t
             np.subtract(1.0, slope, out=slope)
             slope *= x
-            slope *= 0.5
-            du = np.multiply(x, x, out=np.empty_like(x))  # u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            du = np.multiply(x, x, out=np.empty_like(x))  # u'/2 = sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2
             du *= 3 * 0.044715
             du += 1.0
-            du *= _SQRT_2_OVER_PI
+            du *= 0.5 * _SQRT_2_OVER_PI  # (halving is exact: the same numbers as x/2 first)
             slope *= du
             slope += 0.5 * (1.0 + t)  # 1/2 (1 + t) + x/2 (1 - t^2) u'
             slope *= grad_y
