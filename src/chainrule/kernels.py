@@ -53,8 +53,7 @@ import numpy as np
 from . import backend
 
 __all__ = ["Elementwise", "SumOf", "FormulaError", "use_fused_kernels", "fused_kernels_enabled",
-           "fusing",
-           "sum_of_products", "sum_of_products_kernel", "KERNELS"]
+           "fusing", "sum_of_products", "sum_of_products_kernel", "KERNELS"]
 
 _enabled = os.environ.get("CHAINRULE_FUSED", "1") != "0"
 KERNELS: list = []  # every Elementwise made, for the tests and the benchmarks
@@ -124,8 +123,9 @@ def _names(text: str) -> tuple:
 
 class Elementwise:
     """One element-wise formula (see the module's docstring): ``inputs`` and ``outputs`` are
-    arrays of one dtype, broadcast together; ``scalars`` are numbers given at each call (float64
-    in C); ``constants`` are numbers fixed when the kernel is made."""
+    arrays of one float dtype, broadcast together, but for inputs declared ``name:int`` (integer
+    or boolean arrays); ``scalars`` are numbers given at each call (float64 in C); ``constants``
+    are numbers fixed when the kernel is made."""
 
     def __init__(self, name: str, inputs: str, outputs: str, body: str, scalars: str = "",
                  constants: dict | None = None):
