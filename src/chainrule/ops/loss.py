@@ -210,19 +210,15 @@ def _reduce_weighted(loss, reduction, total):
     return as_array(np.add.reduce(loss, axis=None) / total)
 
 
-def _zero_ignored_losses(loss, kept):
-    """0 for an ignored sample's loss, as PyTorch (its class 0 stands in for its target, and
-    -(-inf) * 0 would be nan where that class's log-probability is -inf)."""
-    return loss if kept is None else np.where(kept, loss, loss.dtype.type(0))
-
-
-def _zero_ignored_rows(grad_x, kept):
-    """An ignored sample's gradient is 0, also when the 'mean' scale is nan (a total weight of 0:
-    PyTorch gives nan for the samples that count and 0 for the ignored ones). (np.where, not a
-    write through a boolean mask: on a GPU that would wait for the device to count the rows.)"""
+def _zero_ignored(values, kept):
+    """0 for an ignored sample, in ``values`` (a loss per sample, or a gradient row per sample),
+    as PyTorch: its loss also where its stand-in class 0 has a log-probability of -inf (which
+    -(-inf) * 0 would make nan), its gradient also where the 'mean' scale is nan (a total weight
+    of 0: PyTorch gives nan for the samples that count and 0 for the ignored ones). (np.where,
+    not a write through a boolean mask: on a GPU that would wait for the device to count rows.)"""
     if kept is None:
-        return grad_x
-    return np.where(kept[:, None], grad_x, grad_x.dtype.type(0))
+        return values
+    return np.where(kept if values.ndim == 1 else kept[:, None], values, values.dtype.type(0))
 
 
 # cross_entropy on a GPU without class weights or label smoothing (chainrule.kernels): the loss
@@ -292,14 +288,14 @@ class CrossEntropyLoss(Function):
             "cross_entropy", target, weight, ignore_index, any_ignored, logits.dtype,
             logits.shape[1])
         picked = log_prob[arange_on(log_prob, logits.shape[0]), safe_target]
-        loss = -picked if sample_weight is None else -picked * sample_weight
+        loss = -picked if weight is None else -picked * sample_weight  # (k_i: _zero_ignored)
         if label_smoothing:
             every_class = log_prob.sum(axis=1) if weight is None else log_prob @ weight
-            smooth = -every_class if kept is None else -every_class * kept
+            smooth = -every_class
             loss = (1 - label_smoothing) * loss + (label_smoothing / logits.shape[1]) * smooth
             if is_device_array(total):  # unread: where it is 0, nan (not sum / 0, which the
                 total = np.where(total != 0, total, math.nan)  # smoothing term makes inf)
-        loss = _zero_ignored_losses(loss, kept)
+        loss = _zero_ignored(loss, kept)
         ctx.save_for_backward(log_prob, safe_target, sample_weight, kept, weight, logits)
         ctx.reduction, ctx.total, ctx.eps = reduction, total, label_smoothing
         return _reduce_weighted(loss, reduction, total)
@@ -336,7 +332,7 @@ class CrossEntropyLoss(Function):
         w = 1.0 if weight is None else weight[None, :]
         grad_x -= (eps / n_classes) * k[:, None] * w
         grad_x *= grad_l[:, None] if getattr(grad_l, "ndim", 0) else grad_l
-        return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
+        return _one_per_input(ctx, _zero_ignored(grad_x, kept))
 
     @staticmethod
     def backward_graph(ctx, grad_y):
@@ -383,10 +379,10 @@ class NLLLoss(Function):
             "nll_loss", target, weight, ignore_index, any_ignored, log_prob.dtype,
             log_prob.shape[1])
         picked = log_prob[arange_on(log_prob, log_prob.shape[0]), safe_target]
-        picked = _zero_ignored_losses(picked, kept)
+        picked = _zero_ignored(picked, kept)  # (so k_i needs no product: only class weights do)
         ctx.save_for_backward(safe_target, sample_weight, kept)
         ctx.shape, ctx.reduction, ctx.total = log_prob.shape, reduction, total
-        return _reduce_weighted(-picked if sample_weight is None else -picked * sample_weight,
+        return _reduce_weighted(-picked if weight is None else -picked * sample_weight,
                                 reduction, total)
 
     @staticmethod
@@ -398,7 +394,7 @@ class NLLLoss(Function):
             grad_l = grad_l * sample_weight
         grad_x = zeros_on(grad_y, ctx.shape)
         grad_x[arange_on(grad_x, n), target] = -grad_l
-        return _one_per_input(ctx, _zero_ignored_rows(grad_x, kept))
+        return _one_per_input(ctx, _zero_ignored(grad_x, kept))
 
     @staticmethod
     def backward_graph(ctx, grad_y):  # linear in dL/dl: its only second derivative is that one
