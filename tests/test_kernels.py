@@ -27,8 +27,9 @@ LIBRARY = [k for k in kernels.KERNELS if k.module.startswith("chainrule.")]
 def test_the_library_has_its_kernels_and_each_name_is_its_own():
     names = [k.name for k in LIBRARY]
     assert len(names) == len(set(names)), names
-    assert {"relu_backward", "gelu_tanh", "gelu_tanh_backward", "scale_shift",
-            "standardize_backward", "adam_update", "sgd_step", "sum_of_products"} <= set(names)
+    assert {"relu_backward", "gelu_tanh", "gelu_tanh_backward",
+            "standardize_backward", "adam_update", "sgd_step", "sum_of_products", "inv_std",
+            "inv_std_then", "normalize_affine"} <= set(names)
 
 
 @pytest.mark.parametrize("body, says", [
@@ -167,6 +168,16 @@ def test_a_sum_takes_one_expression_and_leaves_a_and_b_to_the_reduction():
         SumOf("bad", "x", "x * s")
     k = SumOf("sample_sum_c", "x, y", "x * (y - 1)")
     assert k.c_map == "(x * (y - ((T) 1.0)))" and k.c_body == f"s = {k.c_map};"
+    with pytest.raises(FormulaError, match="then reads the sum as s"):
+        SumOf("bad", "x", "x", then="a * 2")
+    with pytest.raises(FormulaError, match="'x' is used before it is given"):
+        SumOf("bad", "x", "x", then="s * x")  # (then sees the sum, not the arrays)
+    with pytest.raises(FormulaError, match="then is not valid"):
+        SumOf("bad", "x", "x", then="s +")
+    k = SumOf("sample_then_c", "x", "x * x", then="sqrt(s) / n2", scalars="n2")
+    assert k.then.c_body == "s = (sqrt(a) / ((T) n2));" and k.c_post_map == k.then.c_body[:-1]
+    np.testing.assert_allclose(k.evaluate_sum([np.array([[3.0, 4.0], [0.0, 1.0]])], [2.0], 1),
+                               [2.5, 0.5])
 
 
 def test_a_sum_on_the_standin_is_one_launch_and_on_the_cpu_none():
@@ -388,8 +399,10 @@ class _FakeCuPy:
             fake.calls.append((args, axis, keepdims))
             if fake.fail:
                 raise RuntimeError("nvrtc: error")
-            values = fake.kernel_under_test.evaluate([a._a for a in args])[0]
-            return standin.StandInArray(np.asarray(values.sum(axis=axis, keepdims=keepdims)))
+            k = fake.kernel_under_test
+            arrays, numbers = args[:len(k.inputs)], args[len(k.inputs):]
+            return standin.StandInArray(k.evaluate_sum([a._a for a in arrays], numbers, axis,
+                                                       keepdims))
 
         return call
 
@@ -436,6 +449,24 @@ def test_on_a_gpu_a_sum_is_a_reduction_kernel_with_its_map_and_plus(cuda, monkey
     k._ran.clear()
     with pytest.warns(RuntimeWarning, match="sample_gpu_sum did not run"):
         assert k(x, x, axis=0) is None
+
+
+def test_on_a_gpu_a_sums_then_is_the_reduction_kernels_post_map_with_the_numbers(cuda, monkeypatch):
+    if cuda != "standin":
+        pytest.skip("CuPy itself is here: the real kernels run in the device tests")
+    k = SumOf("sample_gpu_then", "x, mu", "(x - mu) * (x - mu)", then="1 / sqrt(s / m + eps)",
+              scalars="m, eps")
+    fake = _FakeCuPy()
+    _as_if_on_a_gpu(monkeypatch, fake, k)
+    x = cr.tensor([[1.0, 3.0], [2.0, 2.0]], device="cuda")._data
+    mu = cr.tensor([[2.0], [2.0]], device="cuda")._data
+    r = k(x, mu, 2, 0.5, axis=1, keepdims=True)
+    # CuPy names the reduced value a in the post-map: s = 1 / sqrt(a / m + eps), in T
+    assert fake.made == [("T x, T mu, float64 m, float64 eps", "T s", k.c_map, "a + b",
+                          "s = (((T) 1.0) / sqrt(((a / ((T) m)) + ((T) eps))))", "0",
+                          "chainrule_sample_gpu_then")]
+    assert fake.calls[0][0][2:] == (2.0, 0.5)
+    np.testing.assert_allclose(r.get(), [[1 / np.sqrt(1.0 + 0.5)], [1 / np.sqrt(0.5)]], rtol=1e-6)
 
 
 def test_a_kernel_a_gpu_cannot_run_warns_once_and_the_op_runs_its_own_code(cuda, monkeypatch):
@@ -500,8 +531,8 @@ def test_every_kernel_runs_on_the_device_and_equals_its_numpy_reading(kernel, cu
             warnings.simplefilter("error", RuntimeWarning)  # a fallback fails the test
             if isinstance(kernel, SumOf):  # summed over the second axis of a (4, 8) view
                 device = [d.reshape(4, 8) for d in device]
-                got = kernel(*device, axis=1, keepdims=True)
-                expected = [expected[0].reshape(4, 8).sum(axis=1, keepdims=True)]
+                got = kernel(*device, *numbers, axis=1, keepdims=True)
+                expected = [kernel.evaluate_sum([h.reshape(4, 8) for h in host], numbers, 1, True)]
             else:
                 got = kernel(*device, *numbers, out=out)
         got = got if isinstance(got, tuple) else (got,)
@@ -555,15 +586,18 @@ def test_every_kernel_compiles_as_cuda_with_nvrtc():
     for kernel in LIBRARY:
         for t in ("float", "double"):
             kinds = dict(zip(kernel.integers, integer_types))
-            outputs = () if isinstance(kernel, SumOf) else kernel.outputs  # (a sum: its map)
             params = ([f"const {kinds.get(n, 'T')}* _raw_{n}" for n in kernel.inputs]
                       + [f"double {n}" for n in kernel.scalars]
-                      + [f"T* _raw_{n}" for n in outputs])
+                      + [f"T* _raw_{n}" for n in kernel.outputs])
             loop = ([f"const {kinds.get(n, 'T')} &{n} = _raw_{n}[i];" for n in kernel.inputs]
-                    + [f"T &{n} = _raw_{n}[i];" for n in outputs])
-            body = f"T s = {kernel.c_map};" if isinstance(kernel, SumOf) else kernel.c_body
+                    + [f"T &{n} = _raw_{n}[i];" for n in kernel.outputs])
+            body, post_map = kernel.c_body, []
+            if isinstance(kernel, SumOf):  # its map, then its post-map as CuPy's macro takes it
+                body = f"T _m = {kernel.c_map};\nPOST_MAP(_m);"
+                post_map = [f"#define POST_MAP(a) ({kernel.c_post_map})"]
             source = "\n".join(
                 [f"typedef {t} T;", *(f"typedef {c} {k};" for k, c in integer_types.items()),
+                 *post_map,
                  f'extern "C" __global__ void k({", ".join(params + ["long long _n"])}) {{',
                  "for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < _n;"
                  " i += (long long) blockDim.x * gridDim.x) {", *loop, body, "}", "}"])

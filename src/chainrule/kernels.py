@@ -290,50 +290,101 @@ class Elementwise:
 
 class SumOf(Elementwise):
     """The sum over some axes of one element-wise expression of arrays, as one kernel on a GPU
-    (where NumPy would make the products, then sum them: two launches):
+    (where NumPy would make the products, then sum them: two launches), and optionally a formula
+    of each sum (``then``, reading the sum as ``s``) in the same kernel:
 
         sum_of_products = SumOf("sum_of_products", "x, y", "x * y")
         s = sum_of_products(g, x_hat, axis=(1,), keepdims=True)    # (g * x_hat).sum(1, keepdims)
+        inv_std = SumOf("inv_std", "x, mu", "(x - mu) * (x - mu)", then="1 / sqrt(s / m + eps)",
+                        scalars="m, eps")
+        r = inv_std(x, mu, m, eps, axis=1, keepdims=True)          # 1 / sqrt(var + eps)
 
-    On a GPU a ``cupy.ReductionKernel`` whose map is the expression in C and whose reduction is
-    +; on the stand-in NumPy's sum of the expression read by NumPy; on the CPU None, as for
-    ``Elementwise``. ``a`` and ``b`` are the reduction's own names in CuPy: no input takes them."""
+    On a GPU a ``cupy.ReductionKernel`` whose map is the expression in C, whose reduction is +
+    and whose post-map is ``then``; on the stand-in NumPy's sum of the expression read by NumPy,
+    then ``then`` read by NumPy; on the CPU None, as for ``Elementwise``. ``a`` and ``b`` are the
+    reduction's own names in CuPy: no input takes them. Scalars are numbers given at each call
+    (after the arrays), which both the expression and ``then`` may read."""
 
-    def __init__(self, name: str, inputs: str, expression: str, constants: dict | None = None):
+    def __init__(self, name: str, inputs: str, expression: str, then: str | None = None,
+                 scalars: str = "", constants: dict | None = None):
         if {"a", "b", "s"} & {n.split(":")[0].strip() for n in _names(inputs)}:
             raise FormulaError(f"kernel {name}: a, b and s are the reduction's own names; name "
                                "the inputs otherwise.")
-        super().__init__(name, inputs, "s", f"s = {expression}", "", constants)
+        super().__init__(name, inputs, "s", f"s = {expression}", scalars, constants)
+        self.module = sys._getframe(1).f_globals.get("__name__", "")  # (not this module)
         if self.locals or "\n" in self.c_body or self.updates:
             raise FormulaError(f"kernel {name}: a sum takes one expression of its inputs, not "
                                "statements, and not s (the sum itself).")
         self.c_map = self.c_body[len("s = "):-1]  # the expression's C (without "s = " and ";")
+        # then: s = f(s) after the sum, an Elementwise of its own (so that the tests check its C
+        # as every kernel's), written in CuPy's name for the reduced value, a
+        self.then = None if then is None else _then_kernel(name, then, scalars, constants,
+                                                           self.module)
+        self.c_post_map = "s = a" if then is None else self.then.c_body[:-1]
 
-    def __call__(self, *arrays, axis=None, keepdims=False):
+    def __call__(self, *args, axis=None, keepdims=False):
         """The sum of the expression over ``axis`` (an int, a tuple, None for all) of these
-        arrays, or None where no kernel runs (then the caller sums with NumPy)."""
-        first = arrays[0]
+        arrays (then the scalars), or None where no kernel runs (then the caller sums with
+        NumPy)."""
+        first = args[0]
         if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
             return None
-        if len(arrays) != len(self.inputs):
-            raise TypeError(f"kernel {self.name}: takes {len(self.inputs)} arrays "
-                            f"({', '.join(self.inputs)}), got {len(arrays)}.")
+        n_in = len(self.inputs)
+        if len(args) != n_in + len(self.scalars):
+            raise TypeError(f"kernel {self.name}: takes {n_in} arrays ({', '.join(self.inputs)}) "
+                            f"and {len(self.scalars)} numbers ({', '.join(self.scalars)}), got "
+                            f"{len(args)} values.")
+        arrays, numbers = args[:n_in], [float(s) for s in args[n_in:]]
         if not self._fits(arrays, ()):
             return None
         if backend.cuda_backend().name == "standin":
             from . import standin
 
             standin._launched()
-            values = self.evaluate([a._a for a in arrays])[0]
-            return standin.StandInArray(np.asarray(values.sum(axis=axis, keepdims=keepdims)))
-        results = self._launch(self._dtype(arrays), arrays, {"axis": axis, "keepdims": keepdims}, 3)
+            return standin.StandInArray(self.evaluate_sum([a._a for a in arrays], numbers, axis,
+                                                          keepdims))
+        results = self._launch(self._dtype(arrays), (*arrays, *numbers),
+                               {"axis": axis, "keepdims": keepdims}, 3)
         return None if results is None else results[0]
+
+    def evaluate_sum(self, arrays, numbers=(), axis=None, keepdims=False):
+        """The kernel read by NumPy: the sum of the expression over ``axis``, then ``then``."""
+        total = np.asarray(self.evaluate(arrays, numbers)[0].sum(axis=axis, keepdims=keepdims))
+        return total if self.then is None else self.then.evaluate([total], numbers)[0]
 
     def _make_cupy_kernel(self):
         import cupy
 
-        return cupy.ReductionKernel(", ".join(self._params()), "T s", self.c_map,
-                                    "a + b", "s = a", "0", f"chainrule_{self.name}")
+        params = self._params() + [f"float64 {n}" for n in self.scalars]
+        return cupy.ReductionKernel(", ".join(params), "T s", self.c_map, "a + b",
+                                    self.c_post_map, "0", f"chainrule_{self.name}")
+
+
+class _Renamed(ast.NodeTransformer):
+    """A formula's names, renamed by a dict."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Name(self, node):
+        return ast.copy_location(ast.Name(self.names.get(node.id, node.id), node.ctx), node)
+
+
+def _then_kernel(name, then, scalars, constants, module):
+    """SumOf's ``then``: ``s = then`` with the sum named a (CuPy's name for it in a post-map),
+    as an Elementwise of its own; ``then`` reads s, the scalars and the constants only."""
+    try:
+        tree = ast.parse(then.strip(), mode="eval")
+    except SyntaxError as err:
+        raise FormulaError(f"kernel {name}: then is not valid: {err.msg} in {err.text!r}") from None
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if read & {"a", "b"}:
+        raise FormulaError(f"kernel {name}: then reads the sum as s (a and b are the "
+                           f"reduction's own names), in {then!r}.")
+    renamed = ast.unparse(_Renamed({"s": "a"}).visit(tree))
+    kernel = Elementwise(f"{name}_then", "a", "s", f"s = {renamed}", scalars, constants)
+    kernel.module = module
+    return kernel
 
 
 # ----- the formula: checked, and translated to C ------------------------------------------------

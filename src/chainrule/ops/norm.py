@@ -28,17 +28,29 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import Elementwise, sum_of_products, sum_of_products_kernel
+from ..kernels import (Elementwise, SumOf, fused_kernels_enabled, sum_of_products,
+                       sum_of_products_kernel)
 
-# on a GPU (chainrule.kernels) the sums of products are one kernel each (sum_of_products_kernel),
-# and so are the element-wise steps after them (m elements per group); on the CPU these return
-# None and the functions below run NumPy's calls
-_fused_inv_std = Elementwise("inv_std", "sum_sq", "r", "r = 1 / sqrt(sum_sq / m + eps)", "m, eps")
-_fused_scale_shift = Elementwise("scale_shift", "centered, r, w, b", "x_hat, y",
-                                 "x_hat = centered * r\ny = x_hat * w + b")
+# On a GPU (chainrule.kernels) each statistic is one reduction: r straight from the sum of
+# squares about mu, or var and then r where batch norm keeps var; x_hat and y are one kernel from
+# x, mu and r (x - mu is never stored); the backward is two sums and one kernel for its three
+# terms, g = dL/dy gamma made inside them. On the CPU the kernels return None and the functions
+# below run NumPy's calls. m: the elements per group.
+_fused_inv_std = SumOf("inv_std", "x, mu", "(x - mu) * (x - mu)", then="1 / sqrt(s / m + eps)",
+                       scalars="m, eps")
+_fused_variance = SumOf("variance", "x, mu", "(x - mu) * (x - mu)", then="s / m", scalars="m")
+_fused_inv_std_of_var = Elementwise("inv_std_of_var", "var", "r", "r = 1 / sqrt(var + eps)", "eps")
+_fused_normalize = Elementwise("normalize", "x, mu, r", "x_hat", "x_hat = (x - mu) * r")
+_fused_normalize_affine = Elementwise("normalize_affine", "x, mu, r, w, b", "x_hat, y",
+                                      "x_hat = (x - mu) * r\ny = x_hat * w + b")
+_fused_mean_of_product = SumOf("mean_of_product", "g, w", "g * w", then="s / m", scalars="m")
+_fused_sum_of_three = SumOf("sum_of_product3", "g, w, x_hat", "g * w * x_hat")
 _fused_standardize_backward = Elementwise(
     "standardize_backward", "g, x_hat, r, mean_g, sum_gx", "dx",
     "dx = (g - mean_g - x_hat * (sum_gx / m)) * r", "m")
+_fused_standardize_backward_affine = Elementwise(
+    "standardize_backward_affine", "gy, w, x_hat, r, mean_g, sum_gx", "dx",
+    "dx = (gy * w - mean_g - x_hat * (sum_gx / m)) * r", "m")
 
 
 def _count(x, axes):
@@ -46,54 +58,72 @@ def _count(x, axes):
     return math.prod(x.shape[a] for a in axes)
 
 
-def _standardize(x, axes, eps, need_var=False):
-    """(x - mu, r, mu, var) with r = 1 / sqrt(var + eps), the statistics kept with their reduced
-    axes as size 1; ``_scale_shift`` makes x_hat and y from the first two. (On a GPU r comes from
-    the sum of squares in two kernels, and var is None unless ``need_var``.)"""
+def _statistics(x, axes, eps, need_var=False):
+    """(mu, r, var, centered): mu and var of x over ``axes`` (kept as size 1), r = 1 / sqrt(var +
+    eps), and x - mu where it was made on the way (the CPU's path; ``_scale_shift`` overwrites
+    it). On a GPU: mu and r one reduction each, var None unless ``need_var`` (then var and r one
+    launch each), centered None."""
     mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    sum_sq = sum_of_products_kernel(centered, centered, axis=axes, keepdims=True)  # None: CPU
-    if sum_sq is None:
-        var = np.mean(centered * centered, axis=axes, keepdims=True)
+    m = _count(x, axes)
+    if need_var:
+        var = _fused_variance(x, mean, m, axis=axes, keepdims=True)  # None: the CPU
+        inv_std = None if var is None else _fused_inv_std_of_var(var, eps)
     else:
-        m = _count(x, axes)
-        inv_std = _fused_inv_std(sum_sq, m, eps)
-        if inv_std is not None:
-            return centered, inv_std, mean, sum_sq / m if need_var else None
-        var = sum_sq / m
-    return centered, 1.0 / np.sqrt(var + eps), mean, var
+        var, inv_std = None, _fused_inv_std(x, mean, m, eps, axis=axes, keepdims=True)
+    if inv_std is not None:
+        return mean, inv_std, var, None
+    centered = x - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    return mean, 1.0 / np.sqrt(var + eps), var, centered
 
 
-def _scale_shift(centered, inv_std, weight, bias):
-    """x_hat = (x - mu) r, and y = gamma x_hat + beta (gamma, beta: None for none), as
-    (x_hat, y); ``centered`` is overwritten (it is ``_standardize``'s own array)."""
+def _scale_shift(x, mean, inv_std, weight, bias, centered=None):
+    """(x_hat, y): x_hat = (x - mu) r and y = gamma x_hat + beta (gamma, beta: None for none; y is
+    x_hat itself without both). ``centered``, x - mu where the caller has it, is overwritten."""
     if weight is not None and bias is not None:
-        fused = _fused_scale_shift(centered, inv_std, weight, bias)
+        fused = _fused_normalize_affine(x, mean, inv_std, weight, bias)  # None: the CPU
         if fused is not None:
             return fused
-    centered *= inv_std  # now x_hat (in place: centered is ours)
-    y = centered if weight is None else centered * weight
+    x_hat = _fused_normalize(x, mean, inv_std)
+    if x_hat is None:
+        x_hat = x - mean if centered is None else centered
+        x_hat *= inv_std  # (in place: the array is ours)
+    y = x_hat if weight is None else x_hat * weight
     if bias is not None:
         y = y + bias
-    return centered, y
+    return x_hat, y
 
 
-def _standardize_backward(grad_x_hat, x_hat, inv_std, axes):
-    """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), means over ``axes``."""
-    mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
-    sum_gx = sum_of_products_kernel(grad_x_hat, x_hat, axis=axes, keepdims=True)  # None: CPU
-    if sum_gx is None:
-        mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
-    else:
-        m = _count(x_hat, axes)
-        fused = _fused_standardize_backward(grad_x_hat, x_hat, inv_std, mean_g, sum_gx, m)
-        if fused is not None:
-            return fused
-        mean_gx = sum_gx / m
-    grad_x = grad_x_hat - mean_g  # then in place on this new array
+def _standardize_backward(grad_y, weight, x_hat, inv_std, axes):
+    """The three terms: r * (g - mean(g) - x_hat * mean(g * x_hat)), g = dL/dy gamma (``weight``:
+    gamma broadcast against dL/dy, or None for 1), means over ``axes``."""
+    fused = _standardize_backward_fused(grad_y, weight, x_hat, inv_std, axes)
+    if fused is not None:
+        return fused
+    g = grad_y if weight is None else grad_y * weight
+    mean_g = g.mean(axis=axes, keepdims=True)
+    mean_gx = (g * x_hat).mean(axis=axes, keepdims=True)
+    grad_x = g - mean_g  # then in place on this new array
     grad_x -= x_hat * mean_gx
     grad_x *= inv_std
     return grad_x
+
+
+def _standardize_backward_fused(grad_y, weight, x_hat, inv_std, axes):
+    """``_standardize_backward`` in three kernels on a GPU (two sums, then the terms), or None."""
+    if type(grad_y) is np.ndarray or not fused_kernels_enabled():
+        return None
+    m = _count(x_hat, axes)
+    if weight is None:
+        mean_g = grad_y.mean(axis=axes, keepdims=True)
+        sum_gx = sum_of_products_kernel(grad_y, x_hat, axis=axes, keepdims=True)
+        return None if sum_gx is None else _fused_standardize_backward(
+            grad_y, x_hat, inv_std, mean_g, sum_gx, m)
+    mean_g = _fused_mean_of_product(grad_y, weight, m, axis=axes, keepdims=True)
+    sum_gx = None if mean_g is None else _fused_sum_of_three(grad_y, weight, x_hat, axis=axes,
+                                                             keepdims=True)
+    return None if sum_gx is None else _fused_standardize_backward_affine(
+        grad_y, weight, x_hat, inv_std, mean_g, sum_gx, m)
 
 
 def _standardize_graph(x, axes, eps):
@@ -148,7 +178,7 @@ class BatchNorm(Function):
         axes = (0, *range(2, x.ndim))
         shape = _channel_shape(x.ndim)
         if training:
-            centered, inv_std, mean, var = _standardize(x, axes, eps, need_var=True)
+            mean, inv_std, var, centered = _statistics(x, axes, eps, need_var=True)
             m = x.size // x.shape[1]  # elements per channel
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -158,10 +188,10 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * unbiased
         else:
+            mean, centered = running_mean.reshape(shape), None
             inv_std = (1.0 / np.sqrt(running_var + eps)).reshape(shape)
-            centered = x - running_mean.reshape(shape)
-        x_hat, y = _scale_shift(centered, inv_std, None if weight is None else weight.reshape(shape),
-                                None if bias is None else bias.reshape(shape))
+        x_hat, y = _scale_shift(x, mean, inv_std, None if weight is None else weight.reshape(shape),
+                                None if bias is None else bias.reshape(shape), centered)
         ctx.save_for_backward(x, weight, bias, running_mean, running_var)
         ctx.x_hat, ctx.inv_std = x_hat, inv_std
         ctx.training, ctx.eps = training, eps
@@ -175,11 +205,11 @@ class BatchNorm(Function):
         x_hat, inv_std = ctx.x_hat, ctx.inv_std
         grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
+            gamma = None if weight is None else weight.reshape(shape)
             if ctx.training:
-                grad_x = _standardize_backward(grad_x_hat, x_hat, inv_std, axes)
+                grad_x = _standardize_backward(grad_y, gamma, x_hat, inv_std, axes)
             else:
-                grad_x = grad_x_hat * inv_std
+                grad_x = (grad_y if gamma is None else grad_y * gamma) * inv_std
         grad_w, grad_b = _affine_grads(ctx, grad_y, x_hat, weight, bias, axes)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
@@ -219,8 +249,8 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
         axes = tuple(range(x.ndim - k, x.ndim))
-        centered, inv_std, _, _ = _standardize(x, axes, eps)
-        x_hat, y = _scale_shift(centered, inv_std, weight, bias)
+        mean, inv_std, _, centered = _statistics(x, axes, eps)
+        x_hat, y = _scale_shift(x, mean, inv_std, weight, bias, centered)
         ctx.save_for_backward(x, weight, bias)
         ctx.x_hat, ctx.inv_std, ctx.k, ctx.eps = x_hat, inv_std, k, eps
         return y
@@ -231,8 +261,7 @@ class LayerNorm(Function):
         axes = tuple(range(x.ndim - ctx.k, x.ndim))
         grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_x_hat = grad_y if weight is None else grad_y * weight
-            grad_x = _standardize_backward(grad_x_hat, ctx.x_hat, ctx.inv_std, axes)
+            grad_x = _standardize_backward(grad_y, weight, ctx.x_hat, ctx.inv_std, axes)
         leading = tuple(range(x.ndim - ctx.k))
         grad_w, grad_b = _affine_grads(ctx, grad_y, ctx.x_hat, weight, bias, leading)
         return grad_x, grad_w, grad_b, None, None
@@ -269,9 +298,9 @@ class GroupNorm(Function):
         n = x.shape[0]
         shape = _channel_shape(x.ndim)
         grouped = x.reshape(n, num_groups, -1)
-        centered, inv_std, _, _ = _standardize(grouped, (2,), eps)
-        centered *= inv_std  # now x_hat, by group
-        x_hat = centered.reshape(x.shape)  # gamma and beta are per channel: they need x's shape
+        mean, inv_std, _, centered = _statistics(grouped, (2,), eps)
+        x_hat, _ = _scale_shift(grouped, mean, inv_std, None, None, centered)  # by group
+        x_hat = x_hat.reshape(x.shape)  # gamma and beta are per channel: they need x's shape
         y = x_hat if weight is None else x_hat * weight.reshape(shape)
         if bias is not None:
             y = y + bias.reshape(shape)
@@ -287,7 +316,7 @@ class GroupNorm(Function):
         grad_x = None
         if ctx.needs_input_grad[0]:
             grad_x_hat = grad_y if weight is None else grad_y * weight.reshape(shape)
-            grad_x = _standardize_backward(grad_x_hat.reshape(n, groups, -1),
+            grad_x = _standardize_backward(grad_x_hat.reshape(n, groups, -1), None,
                                            ctx.x_hat.reshape(n, groups, -1), ctx.inv_std, (2,))
             grad_x = grad_x.reshape(x.shape)
         axes = (0, *range(2, x.ndim))
