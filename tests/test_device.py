@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import kernels, nn, standin
+from chainrule import backend, kernels, nn, standin
 from chainrule.backend import is_device_array
 
 
@@ -859,6 +859,19 @@ def test_the_counter_says_which_line_launched(cuda):
     assert launches == sum(sites.values()) == 2
     assert all(":" in site and site.split(":")[0].endswith((".py")) for site in sites), sites
     assert any(site.startswith("chainrule/ops/") for site in sites), sites
+
+
+def test_the_counter_counts_a_copy_to_c_order_only_where_one_is_made(cuda):
+    """CuPy's ascontiguousarray returns an array already in C order as it is (no kernel) and
+    copies any other (one): so does the stand-in's."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    x = cr.ones(2, 3, 4, device="cuda")._data
+    assert _launches(lambda: backend.contiguous(x))[0] == 0
+    assert _launches(lambda: backend.contiguous(x.swapaxes(1, 2)))[0] == 1
+    xp = backend.get_array_module(x)
+    assert _launches(lambda: xp.ascontiguousarray(x, dtype=np.float64))[0] == 1
+    assert backend.contiguous(x.swapaxes(1, 2)).flags.c_contiguous
 
 
 def test_cross_entropy_with_an_ignored_row_and_every_row_ignored_equals_pytorch(cuda):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import cuda_backend, is_device_array, to_device_of, to_numpy
-from ..kernels import Elementwise, sum_of_products
+from ..kernels import Elementwise, SumOf, sum_of_products
 from .dims import normalize_dim
 from .select import Where
 
@@ -153,9 +153,11 @@ class Softmax(Function):
               (the Jacobian is diag(y) - y yᵀ; its product with dL/dy, without building it)
     """
 
-    # the element-wise steps as one kernel each on a GPU (chainrule.kernels); None on the CPU
-    # (scaled_dot_product_attention's softmax uses them too)
-    fused_exp_shifted = Elementwise("exp_shifted", "x, m", "e", "e = exp(x - m)")
+    # on a GPU (chainrule.kernels) the sum of exp(x - m) is one reduction and y one kernel, so
+    # the forward is three launches with the max; None on the CPU (scaled_dot_product_attention's
+    # softmax, log_softmax and cross_entropy use them too)
+    fused_sum_exp = SumOf("sum_exp_shifted", "x, m", "exp(x - m)")
+    fused_forward = Elementwise("softmax", "x, m, z", "y", "y = exp(x - m) / z")
     fused_backward = Elementwise("softmax_backward", "g, y, s", "dx", "dx = y * (g - s)")
 
     @staticmethod
@@ -163,10 +165,11 @@ class Softmax(Function):
         dim = normalize_dim("softmax", dim, x.ndim)
         dim = dim if x.ndim else None  # a 0-d x (dim 0 or -1): its one element
         m = x.max(axis=dim, keepdims=True)
-        e = Softmax.fused_exp_shifted(x, m)
-        if e is None:
+        z = Softmax.fused_sum_exp(x, m, axis=dim, keepdims=True)
+        y = None if z is None else Softmax.fused_forward(x, m, z)
+        if y is None:
             e = np.exp(x - m)
-        y = e / e.sum(axis=dim, keepdims=True)
+            y = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(y)
         ctx.dim = dim
         return y
@@ -186,13 +189,14 @@ class Softmax(Function):
 
 def log_softmax_arrays(x, dim):
     """log_softmax of an array along ``dim`` (None: every element): x - m - log(sum exp(x - m)),
-    m = max x, stable at +-1000; on a GPU in four launches (max, exp, sum, the rest)."""
+    m = max x, stable at +-1000; on a GPU in three launches (max, the sum, the rest)."""
     m = x.max(axis=dim, keepdims=True)
-    e = Softmax.fused_exp_shifted(x, m)
-    if e is None:
+    z = Softmax.fused_sum_exp(x, m, axis=dim, keepdims=True)
+    y = None if z is None else LogSoftmax.fused_from_sum(x, m, z)
+    if y is None:
         shifted = x - m
-        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-    return LogSoftmax.fused_from_sum(x, m, e.sum(axis=dim, keepdims=True))
+        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return y
 
 
 class LogSoftmax(Function):

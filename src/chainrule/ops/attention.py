@@ -9,6 +9,7 @@ docs/sequence_models.md derives each line.
 import numpy as np
 
 from ..autograd import Function
+from ..backend import contiguous
 from ..kernels import Elementwise, sum_of_products
 from .activation import Softmax
 from .arithmetic import unbroadcast
@@ -19,16 +20,27 @@ def _softmax_rows_(scores):
     GPU a new array, from one fused kernel), shifted by each row's maximum (a row of -inf stays
     NaN, as in PyTorch's math path)."""
     m = scores.max(axis=-1, keepdims=True)
-    e = Softmax.fused_exp_shifted(scores, m)
-    if e is None:
+    z = Softmax.fused_sum_exp(scores, m, axis=-1, keepdims=True)
+    weights = None if z is None else Softmax.fused_forward(scores, m, z)
+    if weights is None:
         scores -= m
-        e = np.exp(scores, out=scores)
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
+        weights = np.exp(scores, out=scores)
+        weights /= weights.sum(axis=-1, keepdims=True)
+    return weights
 
 
 def _swap(a):
     return np.swapaxes(a, -1, -2)
+
+
+def _contiguous_on_a_gpu(*arrays):
+    """The arrays C-contiguous on a GPU, where CuPy copies each operand of a product of stacks of
+    matrices that is not, at every product: q, k, v and dO (views of a projection, the heads
+    swapped in front) are operands of two or three products each, so they are copied once, here.
+    On the CPU as they are: NumPy's products read such views without a copy."""
+    if type(arrays[0]) is np.ndarray:
+        return arrays
+    return tuple(contiguous(a) for a in arrays)
 
 
 class ScaledDotProductAttention(Function):
@@ -61,6 +73,8 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, keep=None):
+        ctx.save_for_backward(q, k, v, mask)  # (the inputs themselves, for backward_graph)
+        q, k, v = ctx.operands = _contiguous_on_a_gpu(q, k, v)
         scores = np.matmul(q, _swap(k))  # a new array: the steps below work in place on it
         fused = None if mask is None else ScaledDotProductAttention.fused_scores(scores, mask, scale)
         if fused is not None:
@@ -73,7 +87,6 @@ class ScaledDotProductAttention(Function):
                 scores = scores + mask
         weights = _softmax_rows_(scores)
         dropped = weights if keep is None else weights * keep
-        ctx.save_for_backward(q, k, v, mask)
         ctx.scale = scale
         ctx.keep = keep
         ctx.weights = weights
@@ -82,7 +95,8 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, mask = ctx.saved_tensors
+        (q, k, v), mask = ctx.operands, ctx.saved_tensors[3]
+        (grad_out,) = _contiguous_on_a_gpu(grad_out)
         weights, dropped, keep, scale = ctx.weights, ctx.dropped, ctx.keep, ctx.scale
         needs = ctx.needs_input_grad
         grad_v = np.matmul(_swap(dropped), grad_out) if needs[2] else None

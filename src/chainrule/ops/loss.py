@@ -13,7 +13,7 @@ from ..autograd import Function
 from ..backend import (arange_on, as_array, check_later, is_device_array, ones_on, outside_range,
                        to_numpy, zeros_on)
 from ..kernels import Elementwise, SumOf, fused_kernels_enabled
-from .activation import log_softmax_arrays
+from .activation import Softmax, log_softmax_arrays
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -226,7 +226,6 @@ def _zero_ignored(values, kept):
 # the targets' own five (kept, their count, the safe targets, the range check), and the gradient
 # in one; x: the logits (N, C), m and z: each row's max and sum of exp(x - m) (N, 1), t: the
 # targets with ignored ones set to 0, k: kept (not ignored), c: the class indices (C,)
-_sum_exp_shifted = SumOf("sum_exp_shifted", "x, m", "exp(x - m)")
 _picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int, k:int",
                      "where(k, where(c == t, -((x - m) - log(z)), 0), 0)")
 _fused_cross_entropy_backward = Elementwise(
@@ -242,7 +241,7 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     if not fused_kernels_enabled() or logits.dtype not in (np.float32, np.float64):
         return None  # (before any launch: the op's own code runs)
     m = logits.max(axis=1, keepdims=True)
-    s = _sum_exp_shifted(logits, m, axis=1, keepdims=True)
+    s = Softmax.fused_sum_exp(logits, m, axis=1, keepdims=True)
     if s is None:
         return None
     _, kept, safe_target, total = _class_weights("cross_entropy", target, None, ignore_index,
