@@ -863,7 +863,7 @@ def test_the_counter_says_which_line_launched(cuda):
 
 def test_the_counter_counts_a_copy_to_c_order_only_where_one_is_made(cuda):
     """CuPy's ascontiguousarray returns an array already in C order as it is (no kernel) and
-    copies any other (one): so does the stand-in's."""
+    copies any other (one): so does the stand-in's. np.shape and the like read metadata."""
     if cuda != "standin":
         pytest.skip("counted on the stand-in")
     x = cr.ones(2, 3, 4, device="cuda")._data
@@ -872,6 +872,8 @@ def test_the_counter_counts_a_copy_to_c_order_only_where_one_is_made(cuda):
     xp = backend.get_array_module(x)
     assert _launches(lambda: xp.ascontiguousarray(x, dtype=np.float64))[0] == 1
     assert backend.contiguous(x.swapaxes(1, 2)).flags.c_contiguous
+    # and what reads an array's metadata launches nothing
+    assert _launches(lambda: (np.shape(x), np.ndim(x), np.result_type(x, 1.0)))[0] == 0
 
 
 def test_cross_entropy_with_an_ignored_row_and_every_row_ignored_equals_pytorch(cuda):

@@ -187,9 +187,9 @@ counts = Counts()
 # the files whose lines are never the launch site: this one, and the fused kernels' (their
 # launch is the op's line that calls the kernel)
 _NOT_CALLERS = {__file__, os.path.join(os.path.dirname(__file__), "kernels.py")}
-# ndarray methods that return a view or metadata: no kernel
+# functions and ndarray methods that return a view or metadata: no kernel
 _VIEWS = {"reshape", "view", "transpose", "swapaxes", "squeeze", "ravel", "as_strided",
-          "broadcast_to", "expand_dims",
+          "broadcast_to", "expand_dims", "shape", "ndim", "size", "result_type",
           "may_share_memory"}  # (CuPy compares the arrays' memory bounds on the host)
 
 
