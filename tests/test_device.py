@@ -819,15 +819,21 @@ def test_a_saved_number_is_a_constant_to_backward_graph_whatever_the_id_of_its_a
     assert [t.grad_fn for t in saved if t._data is y._data] == [None]
 
 
-def test_max_pooling_on_the_device_picks_the_cpus_maximum_and_offset_ties_and_nan_included(cuda):
-    """The device copies the windows out and takes max and argmax; the CPU keeps a running
-    maximum. Same maxima and offsets: the first maximum on ties, the last NaN in a window with
-    NaN (PyTorch's rule), through padding, strides and dilation."""
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pooling_on_the_device_picks_the_cpus_maximum_and_offset_ties_and_nan_included(
+        cuda, fused, dtype):
+    """The device copies the windows out and takes max and argmax (of a key, fused); the CPU
+    keeps a running maximum. Same maxima and offsets: the first maximum on ties (infinities
+    among them), the last NaN in a window with NaN (PyTorch's rule, an infinity beside it or
+    not), through padding, strides and dilation."""
     from chainrule.ops.pool import max_pool_arrays
 
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(np.float64)  # many ties
+    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(dtype)  # many ties
     x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[1, 2, 4, 4] = np.nan
+    x[0, 1, 2, 2] = x[0, 1, 2, 3] = x[1, 2, 4, 5] = np.inf
+    x[1, 0, :2, :3] = -np.inf
     for kernel, stride, padding, dilation in (((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),
                                               ((3, 3), (1, 2), ((1, 1), (1, 0)), (1, 1)),
                                               ((2, 3), (2, 1), ((0, 1), (1, 1)), (2, 1))):
@@ -835,9 +841,10 @@ def test_max_pooling_on_the_device_picks_the_cpus_maximum_and_offset_ties_and_na
         out_hw = ((h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
                   (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1)
         y, offset = max_pool_arrays(x, kernel, stride, padding, dilation, out_hw)
-        yd, offset_d = max_pool_arrays(cr.tensor(x, device="cuda")._data, kernel, stride, padding,
-                                       dilation, out_hw)
-        assert np.isnan(y).any()
+        with kernels.fusing(fused):
+            yd, offset_d = max_pool_arrays(cr.tensor(x, device="cuda")._data, kernel, stride,
+                                           padding, dilation, out_hw)
+        assert np.isnan(y).any() and np.isposinf(y).any()
         np.testing.assert_array_equal(cr.Tensor._from_op(yd, None).cpu().numpy(), y)
         np.testing.assert_array_equal(cr.Tensor._from_op(offset_d, None).cpu().numpy(), offset)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import arange_on, contiguous, is_device_array, zeros_on
+from ..kernels import Elementwise
 from .conv import Fold, _as_2d, col2im, im2col
 
 
@@ -57,18 +58,32 @@ def max_pool_arrays(x, kernel, stride, padding, dilation, out_hw):
     return best, offset
 
 
+# on a GPU (chainrule.kernels): a key over each window that is largest at the offset max pooling
+# picks, so that one argmax finds it: the first maximum (key size - k at offset k of size), or in
+# a window whose maximum is NaN its last NaN (key k + 1)
+_fused_window_key = Elementwise(
+    "max_pool_key", "w, best, k:int", "key",
+    "key = where(best != best, (w != w) * (k + 1), (w == best) * (size - k))", "size")
+
+
 def _max_pool_gathered(x, kernel, stride, padding, dilation, out_hw):
     """max_pool_arrays on a GPU, where its pass per kernel offset would cost five kernel launches
     each: every window copied out once (im2col's strided view), then its maximum and where it is,
     in a few operations for any kernel. The offset is argmax's (the first maximum), except in a
-    window holding NaN: there the last NaN, by argmax over the window read backwards."""
+    window holding NaN: there the last NaN (a key and its argmax, or by argmax over the window
+    read backwards)."""
     (kh, kw), (oh, ow) = kernel, out_hw
     cols = im2col(_pad(x, padding, -np.inf), kernel, stride, ((0, 0), (0, 0)), dilation, out_hw)
     n, c = x.shape[:2]
-    windows = cols.reshape(n, c, kh * kw, oh, ow)
+    size = kh * kw
+    windows = cols.reshape(n, c, size, oh, ow)
     best = windows.max(axis=2)
+    key = _fused_window_key(windows, best[:, :, None], arange_on(windows, size).reshape(-1, 1, 1),
+                            size)
+    if key is not None:
+        return best, key.argmax(axis=2)
     offset = windows.argmax(axis=2)
-    last_nan = (kh * kw - 1) - np.isnan(windows)[:, :, ::-1].argmax(axis=2)
+    last_nan = (size - 1) - np.isnan(windows)[:, :, ::-1].argmax(axis=2)
     return best, np.where(np.isnan(best), last_nan, offset)
 
 
