@@ -868,6 +868,60 @@ def test_the_counter_says_which_line_launched(cuda):
     assert any(site.startswith("chainrule/ops/") for site in sites), sites
 
 
+def _attention_of_split_views(qkv):
+    """A GPT's attention: q, k, v views of one projection, the heads swapped in front."""
+    q, k, v = (t.reshape(2, 5, 2, 4).transpose(1, 2) for t in qkv.split(8, dim=2))
+    return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+# (op, input shapes, launches forward and backward with the fused kernels) as docs/gpu.md counts
+_FUSED_LAUNCHES = {
+    "layer_norm": (lambda x, w, b: nn.functional.layer_norm(x, (8,), w, b),
+                   [(4, 5, 8), (8,), (8,)], (3, 5)),
+    "batch_norm": (lambda x, w, b: nn.functional.batch_norm(x, None, None, w, b, training=True),
+                   [(4, 3, 5, 5), (3,), (3,)], (3, 5)),
+    "group_norm": (lambda x, w, b: nn.functional.group_norm(x, 3, w, b),
+                   [(4, 6, 5), (6,), (6,)], (5, 6)),
+    "softmax": (lambda x: nn.functional.softmax(x, -1), [(4, 8)], (3, 3)),
+    "log_softmax": (lambda x: nn.functional.log_softmax(x, -1), [(4, 8)], (3, 5)),
+    "max_pool2d": (lambda x: nn.functional.max_pool2d(x, 2), [(2, 3, 8, 8)], (4, 4)),
+    "attention": (_attention_of_split_views, [(2, 5, 24)], (9, 12)),
+}
+
+
+@pytest.mark.parametrize("name", list(_FUSED_LAUNCHES))
+def test_fused_ops_launch_the_kernels_the_docs_count_and_fewer_than_unfused(cuda, name):
+    """Each op's forward and backward launches, counted on the stand-in after a first call (index
+    ranges are made once): with the fused kernels as many as docs/gpu.md says, and fewer in all
+    than without them, so that a kernel that silently stopped running fails here."""
+    if cuda != "standin":
+        pytest.skip("counted on the stand-in")
+    make, shapes, expected = _FUSED_LAUNCHES[name]
+    rng = np.random.default_rng(0)
+    counted = {}
+    for fused in (True, False):
+        with kernels.fusing(fused):
+            for _ in range(2):
+                inputs = [cr.tensor(rng.standard_normal(s), device="cuda", requires_grad=True)
+                          for s in shapes]
+                forward, y = _launches_and_result(lambda: make(*inputs))
+                g = cr.tensor(rng.standard_normal(y.shape), device="cuda")
+                backward, _ = _launches_and_result(lambda: y.backward(g))
+            counted[fused] = (forward, backward)
+    assert counted[True] == expected, counted
+    assert sum(counted[True]) < sum(counted[False]), counted
+
+
+def _launches_and_result(step):
+    standin.counts.reset()
+    standin.counts.counting = True
+    try:
+        result = step()
+    finally:
+        standin.counts.counting = False
+    return standin.counts.calls, result
+
+
 def test_the_counter_counts_a_copy_to_c_order_only_where_one_is_made(cuda):
     """CuPy's ascontiguousarray returns an array already in C order as it is (no kernel) and
     copies any other (one): so does the stand-in's. np.shape and the like read metadata."""

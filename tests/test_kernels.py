@@ -160,8 +160,9 @@ def test_updates_write_into_the_arrays_given_and_inputs_stay_as_they_were():
 
 
 def test_a_sum_takes_one_expression_and_leaves_a_and_b_to_the_reduction():
-    with pytest.raises(FormulaError, match="a, b and s are the reduction's own names"):
-        SumOf("bad", "a, y", "a * y")
+    for inputs, scalars, constants in (("a, y", "", None), ("x", "b", None), ("x", "", {"s": 1})):
+        with pytest.raises(FormulaError, match="a, b and s are the reduction's own names"):
+            SumOf("bad", inputs, "x", scalars=scalars, constants=constants)
     with pytest.raises(FormulaError, match="one expression of its inputs, not statements"):
         SumOf("bad", "x", "x\nt = x")
     with pytest.raises(FormulaError, match="and not s"):

@@ -307,9 +307,10 @@ class SumOf(Elementwise):
 
     def __init__(self, name: str, inputs: str, expression: str, then: str | None = None,
                  scalars: str = "", constants: dict | None = None):
-        if {"a", "b", "s"} & {n.split(":")[0].strip() for n in _names(inputs)}:
+        names = {n.split(":")[0].strip() for n in _names(inputs) + _names(scalars)}
+        if {"a", "b", "s"} & (names | set(constants or {})):
             raise FormulaError(f"kernel {name}: a, b and s are the reduction's own names; name "
-                               "the inputs otherwise.")
+                               "the inputs, scalars and constants otherwise.")
         super().__init__(name, inputs, "s", f"s = {expression}", scalars, constants)
         self.module = sys._getframe(1).f_globals.get("__name__", "")  # (not this module)
         if self.locals or "\n" in self.c_body or self.updates:

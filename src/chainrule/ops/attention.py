@@ -33,14 +33,13 @@ def _swap(a):
     return np.swapaxes(a, -1, -2)
 
 
-def _contiguous_on_a_gpu(*arrays):
-    """The arrays C-contiguous on a GPU, where CuPy copies each operand of a product of stacks of
-    matrices that is not, at every product: q, k, v and dO (views of a projection, the heads
-    swapped in front) are operands of two or three products each, so they are copied once, here.
-    On the CPU as they are: NumPy's products read such views without a copy."""
-    if type(arrays[0]) is np.ndarray:
-        return arrays
-    return tuple(contiguous(a) for a in arrays)
+def _contiguous_on_a_gpu(a):
+    """``a`` C-contiguous on a GPU, where CuPy copies each operand of a product of stacks of
+    matrices that is not, at every product. Q and dO (views of a projection, the heads swapped in
+    front) are each an operand of two products as they are, so they are copied once, here (K and
+    V are copied at their products anyway: each is transposed in one of them). On the CPU as it
+    is: NumPy's products read such views without a copy."""
+    return a if type(a) is np.ndarray else contiguous(a)
 
 
 class ScaledDotProductAttention(Function):
@@ -74,7 +73,7 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, keep=None):
         ctx.save_for_backward(q, k, v, mask)  # (the inputs themselves, for backward_graph)
-        q, k, v = ctx.operands = _contiguous_on_a_gpu(q, k, v)
+        q = ctx.q = _contiguous_on_a_gpu(q)
         scores = np.matmul(q, _swap(k))  # a new array: the steps below work in place on it
         fused = None if mask is None else ScaledDotProductAttention.fused_scores(scores, mask, scale)
         if fused is not None:
@@ -95,8 +94,8 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        (q, k, v), mask = ctx.operands, ctx.saved_tensors[3]
-        (grad_out,) = _contiguous_on_a_gpu(grad_out)
+        _, k, v, mask = ctx.saved_tensors
+        q, grad_out = ctx.q, _contiguous_on_a_gpu(grad_out)
         weights, dropped, keep, scale = ctx.weights, ctx.dropped, ctx.keep, ctx.scale
         needs = ctx.needs_input_grad
         grad_v = np.matmul(_swap(dropped), grad_out) if needs[2] else None

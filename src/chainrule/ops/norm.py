@@ -178,7 +178,8 @@ class BatchNorm(Function):
         axes = (0, *range(2, x.ndim))
         shape = _channel_shape(x.ndim)
         if training:
-            mean, inv_std, var, centered = _statistics(x, axes, eps, need_var=True)
+            mean, inv_std, var, centered = _statistics(x, axes, eps,
+                                                       need_var=running_var is not None)
             m = x.size // x.shape[1]  # elements per channel
             if running_mean is not None:
                 running_mean *= 1 - momentum
