@@ -904,19 +904,19 @@ def test_fused_ops_launch_the_kernels_the_docs_count_and_fewer_than_unfused(cuda
             for _ in range(2):
                 inputs = [cr.tensor(rng.standard_normal(s), device="cuda", requires_grad=True)
                           for s in shapes]
-                forward, y = _launches_and_result(lambda: make(*inputs))
+                forward, y = _launches_and_result(make, *inputs)
                 g = cr.tensor(rng.standard_normal(y.shape), device="cuda")
-                backward, _ = _launches_and_result(lambda: y.backward(g))
+                backward, _ = _launches_and_result(y.backward, g)
             counted[fused] = (forward, backward)
     assert counted[True] == expected, counted
     assert sum(counted[True]) < sum(counted[False]), counted
 
 
-def _launches_and_result(step):
+def _launches_and_result(fn, *args):
     standin.counts.reset()
     standin.counts.counting = True
     try:
-        result = step()
+        result = fn(*args)
     finally:
         standin.counts.counting = False
     return standin.counts.calls, result
