@@ -886,7 +886,14 @@ _FUSED_LAUNCHES = {
     "log_softmax": (lambda x: nn.functional.log_softmax(x, -1), [(4, 8)], (3, 5)),
     "max_pool2d": (lambda x: nn.functional.max_pool2d(x, 2), [(2, 3, 8, 8)], (4, 4)),
     "attention": (_attention_of_split_views, [(2, 5, 24)], (9, 12)),
+    "cross_entropy": (lambda x: nn.functional.cross_entropy(x, _targets_on_the_device()),
+                      [(6, 5)], (7, 2)),
 }
+
+
+def _targets_on_the_device():
+    """Class targets, one of them ignore_index, made on the device (a copy up, no launch)."""
+    return cr.tensor([0, 4, -100, 2, 1, 3], device="cuda")
 
 
 @pytest.mark.parametrize("name", list(_FUSED_LAUNCHES))

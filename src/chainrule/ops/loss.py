@@ -163,16 +163,27 @@ def _refuse_target(op, value, n_classes, ignore_index):
     )
 
 
-def _check_later_in_range(op, safe_target, n_classes, ignore_index):
+def _check_later_in_range(op, failed, values, n_classes, ignore_index):
     """On a GPU: that every target is a class or ignore_index, answered at the next moment the
-    host waits anyway (backend.check_later). ``safe_target`` is the targets with their
-    ignore_index entries set to 0 (a new array: the values the loss used, whatever later happens
-    to the targets), so one range check of it answers both."""
+    host waits anyway (backend.check_later). ``failed``: a 0-d device array, nonzero where some
+    target is neither (a range check, or a count of them); ``values``: the targets as the loss
+    read them, an array of their own (whatever later happens to the targets), read for the
+    error's value only if the check fails."""
     def fail():
-        values = to_numpy(safe_target)
-        _refuse_target(op, values[(values < 0) | (values >= n_classes)][0], n_classes, ignore_index)
+        host = to_numpy(values)
+        _refuse_target(op, host[((host < 0) | (host >= n_classes)) & (host != ignore_index)][0],
+                       n_classes, ignore_index)
 
-    check_later(outside_range(safe_target, n_classes, wait=False), fail)
+    check_later(failed, fail)
+
+
+def _kept(target, ignore_index):
+    """k_i: True where the target is not ignore_index."""
+    limits = np.iinfo(target.dtype)
+    if limits.min <= ignore_index <= limits.max:
+        return target != ignore_index
+    return ones_on(target, target.shape, dtype=bool)  # (no target of this dtype can be it:
+    # uint8 targets and -100, say)
 
 
 def _class_weights(op, target, weight, ignore_index, any_ignored, dtype, n_classes):
@@ -184,14 +195,11 @@ def _class_weights(op, target, weight, ignore_index, any_ignored, dtype, n_class
     total is what 'mean' divides by: the sum of the sample weights (N in the common case)."""
     if weight is None and not any_ignored:
         return None, None, target, target.shape[0]
-    limits = np.iinfo(target.dtype)
-    if limits.min <= ignore_index <= limits.max:
-        kept = target != ignore_index
-    else:  # (no target of this dtype can be ignore_index: uint8 targets and -100, say)
-        kept = ones_on(target, target.shape, dtype=bool)
+    kept = _kept(target, ignore_index)
     safe_target = np.where(kept, target, 0)
     if is_device_array(target):
-        _check_later_in_range(op, safe_target, n_classes, ignore_index)
+        _check_later_in_range(op, outside_range(safe_target, n_classes, wait=False),
+                              safe_target, n_classes, ignore_index)
     if weight is None:  # k_i itself (booleans count as 0 and 1 in arithmetic)
         return kept, kept, safe_target, kept.sum(dtype=dtype)
     sample_weight = weight[safe_target] * kept
@@ -222,21 +230,29 @@ def _zero_ignored(values, kept):
 
 
 # cross_entropy on a GPU without class weights or label smoothing (chainrule.kernels): the loss
-# in five launches (max, sum of exp(x - m), each row's picked loss, their sum, the mean) besides
-# the targets' own five (kept, their count, the safe targets, the range check), and the gradient
-# in one; x: the logits (N, C), m and z: each row's max and sum of exp(x - m) (N, 1), t: the
-# targets with ignored ones set to 0, k: kept (not ignored), c: the class indices (C,)
-_picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int, k:int",
-                     "where(k, where(c == t, -((x - m) - log(z)), 0), 0)")
+# in three launches (max, sum of exp(x - m), the picked losses summed), for 'mean' two more (the
+# count kept, the division), the range check's two (its count, a copy of the targets for its
+# message), and the gradient in one; x: the logits (N, C), m
+# and z: each row's max and sum of exp(x - m) (N, 1), t: the targets as given (N, 1), ignore:
+# ignore_index, c: the class indices (C,). (m is read by the targets' sums for its dtype alone.)
+_picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int",
+                     "where(t != ignore, where(c == t, -((x - m) - log(z)), 0), 0)",
+                     scalars="ignore")
+_kept_count = SumOf("cross_entropy_kept", "m, t:int", "where(t != ignore, 1, 0)",
+                    scalars="ignore")
+_targets_outside = SumOf("cross_entropy_outside", "m, t:int",
+                         "where(t != ignore, (t < 0) + (t >= classes), 0)",
+                         scalars="ignore, classes")
 _fused_cross_entropy_backward = Elementwise(
-    "cross_entropy_backward", "x, m, z, g, t:int, c:int, k:int", "dx",
-    "dx = where(k, (exp((x - m) - log(z)) - (c == t)) * g, 0)")
+    "cross_entropy_backward", "x, m, z, g, t:int, c:int", "dx",
+    "dx = where(t != ignore, (exp((x - m) - log(z)) - (c == t)) * g, 0)", "ignore")
 
 
 def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     """CrossEntropyLoss.forward on a GPU by fused kernels (weights and smoothing aside), or None
     where they do not run (then the op's NumPy code runs). The same numbers as that code: each
-    row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept."""
+    row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept.
+    The targets are read as given: no array of the kept ones, or of safe ones, is made."""
     n_classes = logits.shape[1]
     if not fused_kernels_enabled() or logits.dtype not in (np.float32, np.float64):
         return None  # (before any launch: the op's own code runs)
@@ -244,16 +260,30 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     s = Softmax.fused_sum_exp(logits, m, axis=1, keepdims=True)
     if s is None:
         return None
-    _, kept, safe_target, total = _class_weights("cross_entropy", target, None, ignore_index,
-                                                 True, logits.dtype, n_classes)
-    classes = arange_on(logits, n_classes)
-    loss = _picked_loss(logits, m, s, safe_target[:, None], classes, kept[:, None], axis=1)
-    if loss is None:
+    t = target[:, None]
+    outside = _targets_outside(m, t, ignore_index, n_classes)  # how many: 0 when all are right
+    if outside is None:
         return None
-    ctx.save_for_backward(None, safe_target, kept, kept, None, logits)
+    _check_later_in_range("cross_entropy", outside, target.copy(), n_classes, ignore_index)
+    classes = arange_on(logits, n_classes)
+    loss = _picked_loss(logits, m, s, t, classes, ignore_index,
+                        axis=1 if reduction == "none" else None)
+    total = None if loss is None or reduction != "mean" else _kept_count(m, t, ignore_index)
+    if loss is None or (reduction == "mean" and total is None):
+        return None
+    ctx.save_for_backward(None, target, None, None, None, logits)  # (the targets as given)
     ctx.reduction, ctx.total, ctx.eps = reduction, total, 0.0
-    ctx.fused = (m, s, classes)
-    return _reduce_weighted(loss, reduction, total)
+    ctx.fused = (m, s, classes, ignore_index)
+    return loss / total if reduction == "mean" else loss
+
+
+def _targets_kept(ctx, target, sample_weight, kept):
+    """(targets safe to index with, k_i w[t_i], kept) as the unfused forward saves them; after the
+    fused forward, which saved the targets as given, made here from them."""
+    if ctx.fused is None:
+        return target, sample_weight, kept
+    kept = _kept(target, ctx.fused[3])
+    return np.where(kept, target, 0), kept, kept
 
 
 class CrossEntropyLoss(Function):
@@ -304,14 +334,15 @@ class CrossEntropyLoss(Function):
         log_prob, target, sample_weight, kept, weight = ctx.saved_tensors[:5]
         grad_l = _per_element_grad(grad_y, ctx.reduction, ctx.total)
         if ctx.fused is not None:  # on a GPU: one kernel (see _cross_entropy_fused)
-            m, s, classes = ctx.fused
+            m, s, classes, ignore_index = ctx.fused
             logits = ctx.saved_tensors[5]
             g = grad_l[:, None] if ctx.reduction == "none" else grad_l
             grad_x = _fused_cross_entropy_backward(logits, m, s, g, target[:, None], classes,
-                                                   kept[:, None])
+                                                   ignore_index)
             if grad_x is not None:
                 return _one_per_input(ctx, grad_x)
             log_prob = (logits - m) - np.log(s)  # (kernels turned off since the forward)
+            target, sample_weight, kept = _targets_kept(ctx, target, sample_weight, kept)
         n, n_classes = log_prob.shape
         eps = ctx.eps
         grad_x = np.exp(log_prob)  # softmax(x)
@@ -337,6 +368,7 @@ class CrossEntropyLoss(Function):
     def backward_graph(ctx, grad_y):
         # softmax(x) from the logits themselves (in the graph); every other term is a constant
         target, sample_weight, kept, weight = (_array(t) for t in ctx.saved_tensors[1:5])
+        target, sample_weight, kept = _targets_kept(ctx, target, sample_weight, kept)
         logits = ctx.saved_tensors[5]
         n, n_classes = logits.shape
         eps = ctx.eps
