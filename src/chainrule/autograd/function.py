@@ -253,12 +253,11 @@ class Function:
         if type(out) is not np.ndarray:
             if type(out) is tuple:
                 return _apply_several(cls, ctx, out, inputs, edges)
-            if is_device_array(out):  # on the GPU: an array already
-                scalar = out
-            else:  # a NumPy scalar (an op on a 0-d array) or a number
-                scalar, out = out, np.asarray(out)
-            if ctx.saved_tensors:  # saved as the output: backward_graph must know it as such
-                ctx.saved_tensors = tuple(out if a is scalar else a for a in ctx.saved_tensors)
+            if not is_device_array(out):  # (on a GPU: an array already) a NumPy scalar (an op
+                scalar, out = out, np.asarray(out)  # on a 0-d array) or a number
+                if ctx.saved_tensors:  # saved as the output: backward_graph must know it as such
+                    ctx.saved_tensors = tuple(out if a is scalar else a
+                                              for a in ctx.saved_tensors)
         mode = _mode
         if mode.anomaly:
             ctx.created_at = _user_frame()
