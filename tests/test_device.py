@@ -891,6 +891,27 @@ _FUSED_LAUNCHES = {
 }
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_many_logits_and_a_huge_ignore_index_equals_the_cpu(cuda, reduction):
+    """Past 65,536 logits the device sums the picked losses by rows, then the rows (one block of
+    threads per whole sum would be slow); an ignore_index a double cannot hold exactly sends the
+    loss to the unfused path. Both give the CPU's loss and gradient."""
+    rng = np.random.default_rng(0)
+    for shape, ignore in (((300, 300), -100), ((6, 5), 2 ** 53 + 2)):
+        x = rng.standard_normal(shape)
+        t = rng.integers(0, shape[1], shape[0])
+        t[::7] = ignore
+        results = []
+        for device in ("cpu", "cuda"):
+            logits = cr.tensor(x, requires_grad=True, device=device)
+            loss = nn.functional.cross_entropy(logits, cr.tensor(t, device=device),
+                                               ignore_index=ignore, reduction=reduction)
+            loss.sum().backward()
+            results.append((loss.cpu().numpy(), logits.grad.cpu().numpy()))
+        for got, expected in zip(results[1], results[0]):
+            _close(cuda, got, expected)
+
+
 def _targets_on_the_device():
     """Class targets, one of them ignore_index, made on the device (a copy up, no launch)."""
     return cr.tensor([0, 4, -100, 2, 1, 3], device="cuda")

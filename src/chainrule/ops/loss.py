@@ -235,6 +235,9 @@ def _zero_ignored(values, kept):
 # message), and the gradient in one; x: the logits (N, C), m
 # and z: each row's max and sum of exp(x - m) (N, 1), t: the targets as given (N, 1), ignore:
 # ignore_index, c: the class indices (C,). (m is read by the targets' sums for its dtype alone.)
+# CuPy reduces to one number with one block of threads: up to this many logits the picked losses
+# are summed so, in one launch; beyond it by rows (many blocks), then the rows' sum
+_ONE_BLOCK = 1 << 16
 _picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int",
                      "where(t != ignore, where(c == t, -((x - m) - log(z)), 0), 0)",
                      scalars="ignore")
@@ -254,7 +257,8 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
     row's loss -log_softmax(x)[t], 0 where t is ignore_index; 'mean' divides by the rows kept.
     The targets are read as given: no array of the kept ones, or of safe ones, is made."""
     n_classes = logits.shape[1]
-    if not fused_kernels_enabled() or logits.dtype not in (np.float32, np.float64):
+    if (not fused_kernels_enabled() or logits.dtype not in (np.float32, np.float64)
+            or abs(ignore_index) >= 2 ** 53):  # (the kernels read it as a double: exactly, below)
         return None  # (before any launch: the op's own code runs)
     m = logits.max(axis=1, keepdims=True)
     s = Softmax.fused_sum_exp(logits, m, axis=1, keepdims=True)
@@ -266,11 +270,13 @@ def _cross_entropy_fused(ctx, logits, target, reduction, ignore_index):
         return None
     _check_later_in_range("cross_entropy", outside, target.copy(), n_classes, ignore_index)
     classes = arange_on(logits, n_classes)
-    loss = _picked_loss(logits, m, s, t, classes, ignore_index,
-                        axis=1 if reduction == "none" else None)
+    whole = reduction != "none" and logits.size <= _ONE_BLOCK  # summed in one launch
+    loss = _picked_loss(logits, m, s, t, classes, ignore_index, axis=None if whole else 1)
     total = None if loss is None or reduction != "mean" else _kept_count(m, t, ignore_index)
     if loss is None or (reduction == "mean" and total is None):
         return None
+    if reduction != "none" and not whole:
+        loss = np.add.reduce(loss, axis=None)
     ctx.save_for_backward(None, target, None, None, None, logits)  # (the targets as given)
     ctx.reduction, ctx.total, ctx.eps = reduction, total, 0.0
     ctx.fused = (m, s, classes, ignore_index)
