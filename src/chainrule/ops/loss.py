@@ -232,12 +232,9 @@ def _zero_ignored(values, kept):
 # cross_entropy on a GPU without class weights or label smoothing (chainrule.kernels): the loss
 # in three launches (max, sum of exp(x - m), the picked losses summed), for 'mean' two more (the
 # count kept, the division), the range check's two (its count, a copy of the targets for its
-# message), and the gradient in one; x: the logits (N, C), m
-# and z: each row's max and sum of exp(x - m) (N, 1), t: the targets as given (N, 1), ignore:
-# ignore_index, c: the class indices (C,). (m is read by the targets' sums for its dtype alone.)
-# CuPy reduces to one number with one block of threads: up to this many logits the picked losses
-# are summed so, in one launch; beyond it by rows (many blocks), then the rows' sum
-_ONE_BLOCK = 1 << 16
+# message), and the gradient in one. x: the logits (N, C), m and z: each row's max and sum of
+# exp(x - m) (N, 1), t: the targets as given (N, 1), ignore: ignore_index, c: the class indices
+# (C,). (m is read by the targets' sums for its dtype alone.)
 _picked_loss = SumOf("cross_entropy_picked", "x, m, z, t:int, c:int",
                      "where(t != ignore, where(c == t, -((x - m) - log(z)), 0), 0)",
                      scalars="ignore")
@@ -246,6 +243,9 @@ _kept_count = SumOf("cross_entropy_kept", "m, t:int", "where(t != ignore, 1, 0)"
 _targets_outside = SumOf("cross_entropy_outside", "m, t:int",
                          "where(t != ignore, (t < 0) + (t >= classes), 0)",
                          scalars="ignore, classes")
+# CuPy sums to one number with one block of threads: up to this many logits the picked losses
+# are summed so, in one launch; beyond it by rows (many blocks), then the rows' sum
+_ONE_BLOCK = 1 << 16
 _fused_cross_entropy_backward = Elementwise(
     "cross_entropy_backward", "x, m, z, g, t:int, c:int", "dx",
     "dx = where(t != ignore, (exp((x - m) - log(z)) - (c == t)) * g, 0)", "ignore")
