@@ -165,14 +165,10 @@ class Elementwise:
         caller computes the same with its NumPy code. ``args`` are the inputs, then the scalars;
         ``out`` the output arrays to write (all of them, required for outputs the formula
         updates)."""
-        first = args[0]
-        if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
+        given = self._device_arguments(args)
+        if given is None:
             return None
-        n_in = len(self.inputs)
-        if len(args) != n_in + len(self.scalars):
-            raise TypeError(f"kernel {self.name}: takes {n_in} arrays ({', '.join(self.inputs)}) "
-                            f"and {len(self.scalars)} numbers ({', '.join(self.scalars)}), got "
-                            f"{len(args)} values.")
+        arrays, numbers = given
         if out is not None:
             out = out if isinstance(out, tuple) else (out,)
             if len(out) != len(self.outputs):
@@ -181,9 +177,8 @@ class Elementwise:
         elif self.updates:
             raise TypeError(f"kernel {self.name}: updates {', '.join(self.updates)} in place: "
                             "pass them as out=.")
-        if not self._fits(args[:n_in], out or ()):  # (else the op's own NumPy code)
+        if not self._fits(arrays, out or ()):  # (else the op's own NumPy code)
             return None
-        arrays, numbers = args[:n_in], [float(s) for s in args[n_in:]]
         if backend.cuda_backend().name == "standin":
             results = self._run_on_standin(arrays, numbers, out)
         else:
@@ -191,6 +186,19 @@ class Elementwise:
             if results is None:
                 return None
         return results[0] if len(results) == 1 else results
+
+    def _device_arguments(self, args):
+        """(arrays, numbers) of a call with the inputs and then the scalars, or None where no
+        kernel runs (host arrays, fusion turned off); a wrong count of values raises."""
+        first = args[0]
+        if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
+            return None
+        n_in = len(self.inputs)
+        if len(args) != n_in + len(self.scalars):
+            raise TypeError(f"kernel {self.name}: takes {n_in} arrays ({', '.join(self.inputs)}) "
+                            f"and {len(self.scalars)} numbers ({', '.join(self.scalars)}), got "
+                            f"{len(args)} values.")
+        return args[:n_in], [float(s) for s in args[n_in:]]
 
     def _fits(self, arrays, out):
         """Whether the kernel takes these: device arrays, the float ones (and outputs) of one
@@ -327,17 +335,10 @@ class SumOf(Elementwise):
         """The sum of the expression over ``axis`` (an int, a tuple, None for all) of these
         arrays (then the scalars), or None where no kernel runs (then the caller sums with
         NumPy)."""
-        first = args[0]
-        if type(first) is np.ndarray or not _enabled or not backend.is_device_array(first):
+        given = self._device_arguments(args)
+        if given is None or not self._fits(given[0], ()):
             return None
-        n_in = len(self.inputs)
-        if len(args) != n_in + len(self.scalars):
-            raise TypeError(f"kernel {self.name}: takes {n_in} arrays ({', '.join(self.inputs)}) "
-                            f"and {len(self.scalars)} numbers ({', '.join(self.scalars)}), got "
-                            f"{len(args)} values.")
-        arrays, numbers = args[:n_in], [float(s) for s in args[n_in:]]
-        if not self._fits(arrays, ()):
-            return None
+        arrays, numbers = given
         if backend.cuda_backend().name == "standin":
             from . import standin
 
