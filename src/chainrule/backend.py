@@ -279,22 +279,31 @@ def arange_on(like, *args, dtype=None):
     xp = get_array_module(getattr(like, "_data", like))
     if xp is np:
         return np.arange(*args, dtype=dtype)
-    key = (xp, tuple((type(a), a) for a in args), None if dtype is None else np.dtype(dtype).str)
+    key = ("arange", xp, tuple((type(a), a) for a in args),
+           None if dtype is None else np.dtype(dtype).str)
     try:
-        found = _aranges.get(key)
+        hash(key)
     except TypeError:  # (an argument that is not a number: made anew)
         return xp.arange(*args, dtype=dtype)
+    return kept_on_device(key, lambda: xp.arange(*args, dtype=dtype))
+
+
+def kept_on_device(key, make):
+    """A device array to read only that depends on ``key`` alone (a range, the positions of an
+    index): ``make()`` the first time, the same array after, the 32 asked for last kept. On the
+    stand-in it is made read-only, so that a test sees any write to it."""
+    found = _kept.get(key)
     if found is None:
-        found = xp.arange(*args, dtype=dtype)
-        if hasattr(found, "_a"):  # the stand-in: read-only, so that a test sees any write to it
+        found = make()
+        if hasattr(found, "_a"):
             found._a.flags.writeable = False
-        if len(_aranges) >= 32:
-            _aranges.pop(next(iter(_aranges)))
-        _aranges[key] = found
+        if len(_kept) >= 32:
+            _kept.pop(next(iter(_kept)))
+        _kept[key] = found
     return found
 
 
-_aranges: dict = {}  # (library, arguments and their types, dtype) -> the range, the 32 made last
+_kept: dict = {}  # key (its first item names the maker) -> the device array
 
 
 def outside_range(values, n: int, wait: bool = True):

@@ -27,7 +27,8 @@ live in ``chainrule.nn.functional_conv``, the entry point of every op here.
 import numpy as np
 
 from ..autograd import Function
-from ..backend import arange_on, contiguous, get_array_module, is_device_array, to_device_of, zeros_on
+from ..backend import (arange_on, contiguous, get_array_module, is_device_array, kept_on_device,
+                       to_device_of, zeros_on)
 
 
 def out_size(size, pad, kernel, stride, dilation):
@@ -106,22 +107,15 @@ def _canvas_positions(like, sizes, stride, dilation, width):
     canvas, flattened, as a (1, kh * kw * OH * OW) integer array on the device of ``like``:
         position[i, j, oh, ow] = (oh * sh + i * dh) * width + ow * sw + j * dw
     Made once per geometry and kept (it depends on the sizes alone)."""
-    xp = get_array_module(like)
-    key = (xp, sizes, tuple(stride), tuple(dilation), width)
-    found = _positions.get(key)
-    if found is None:
+    def make():
         kh, kw, oh, ow = sizes
         (sh, sw), (dh, dw) = stride, dilation
         rows = np.arange(oh)[None, None, :, None] * sh + np.arange(kh)[:, None, None, None] * dh
         cols = np.arange(ow)[None, None, None, :] * sw + np.arange(kw)[None, :, None, None] * dw
-        found = to_device_of((rows * width + cols).reshape(1, -1), like)
-        if len(_positions) >= 16:
-            _positions.pop(next(iter(_positions)))
-        _positions[key] = found
-    return found
+        return to_device_of((rows * width + cols).reshape(1, -1), like)
 
-
-_positions: dict = {}  # (library, sizes, stride, dilation, canvas width) -> the positions
+    key = ("col2im", get_array_module(like), sizes, tuple(stride), tuple(dilation), width)
+    return kept_on_device(key, make)
 
 
 def conv_arrays(x, weight, stride, padding, dilation, groups, out_hw=None):
